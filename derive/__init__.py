@@ -1,0 +1,36 @@
+"""derive: forward and back propagation on small networks, derived step by step with SymPy.
+
+>>> import derive
+>>> net = derive.example("mazur")
+>>> round(net.gradients()["w1"].value, 9)
+0.000438568
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["DeriveError", "Gradient", "Network", "example", "load"]
+
+if TYPE_CHECKING:
+    from derive.chain import Gradient
+    from derive.errors import DeriveError
+    from derive.network import Network, example, load
+
+_LAZY = {
+    "Network": "derive.network",
+    "example": "derive.network",
+    "load": "derive.network",
+    "Gradient": "derive.chain",
+    "DeriveError": "derive.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # SymPy is imported on first use, so `derive example` and `--help` start at once.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'derive' has no attribute {name!r}")

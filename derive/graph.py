@@ -1,0 +1,164 @@
+"""SymPy symbols and expressions for a network: every neuron's net input and output, the errors.
+
+The symbols print as the textbook writes them (``net_{h1}``, ``out_{o1}``, ``E_{total}``,
+``w_{5}``); with several examples, per-example symbols carry a superscript: ``out_{o1}^{(2)}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sympy as sp
+
+from derive.functions import ACTIVATIONS, LOSSES, softmax
+from derive.spec import NetworkSpec
+
+
+@dataclass(frozen=True)
+class SymbolName:
+    """How a symbol is written: ``kind_{subscript}^{(example)}``."""
+
+    kind: str  # i, t, w, b, net, out, E, delta
+    subscript: str
+    example: int | None = None  # 1-based; None when the network has a single example
+    updated: bool = False  # w⁺: a weight after this step's update (sequential order)
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """Neuron ``index`` (0-based) of layer ``layer``, named like the textbook (``h1``)."""
+
+    layer: int
+    index: int
+    name: str
+
+
+class Graph:
+    """Every symbol of a network and the expression that defines each derived one."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        self.spec = spec
+        self.names: dict[sp.Symbol, SymbolName] = {}
+        n_examples = len(spec.examples)
+        self.multi = n_examples > 1
+
+        self.neurons = [
+            [Neuron(L, j, layer.neuron_name(j)) for j in range(layer.size)] for L, layer in enumerate(spec.layers)
+        ]
+        counter = iter(range(1, 10**9))
+        self.weights = [
+            [[self._symbol("w", str(next(counter))) for _ in row] for row in layer.weights] for layer in spec.layers
+        ]
+        counter = iter(range(1, 10**9))
+        self.biases: list[list[sp.Symbol]] = []
+        for layer in spec.layers:
+            if layer.shared_bias:
+                self.biases.append([self._symbol("b", str(next(counter)))] * layer.size)
+            else:
+                self.biases.append([self._symbol("b", str(next(counter))) for _ in range(layer.size)])
+
+        examples = range(1, n_examples + 1)
+        self.inputs = [[self._symbol("i", str(k + 1), p) for k in range(spec.n_inputs)] for p in examples]
+        outputs = self.neurons[-1]
+        self.targets = [[self._symbol("t", n.name, p) for n in outputs] for p in examples]
+        self.net = [[[self._symbol("net", n.name, p) for n in row] for row in self.neurons] for p in examples]
+        self.out = [[[self._symbol("out", n.name, p) for n in row] for row in self.neurons] for p in examples]
+        self.delta = [[[self._symbol("delta", n.name, p) for n in row] for row in self.neurons] for p in examples]
+        self.errors = [[self._symbol("E", n.name, p) for n in outputs] for p in examples]
+        self.example_loss = [self._symbol("E", "", p) for p in examples] if self.multi else []
+        self.total = self._symbol("E", "total")
+
+    def _symbol(self, kind: str, subscript: str, example: int | None = None) -> sp.Symbol:
+        example = example if self.multi else None
+        suffix = f"_e{example}" if example else ""
+        joiner = "" if kind in ("i", "w", "b") else "_"  # w1 and i1, but net_h1 and t_o1
+        name = f"{kind}{joiner}{subscript}{suffix}" if subscript else f"{kind}{suffix}"
+        symbol = sp.Symbol(name)
+        self.names[symbol] = SymbolName(kind, subscript, example)
+        return symbol
+
+    def updated(self, weight: sp.Symbol) -> sp.Symbol:
+        """w⁺, the weight after this step's update."""
+        symbol = sp.Symbol(f"{weight.name}_updated")
+        self.names[symbol] = SymbolName(self.names[weight].kind, self.names[weight].subscript, updated=True)
+        return symbol
+
+    # -- parameters -------------------------------------------------------------------------
+
+    @cached_property
+    def parameters(self) -> dict[str, sp.Symbol]:
+        """w1, w2, … then b1, b2, …: the numbering of :meth:`NetworkSpec.parameter_names`."""
+        symbols = [w for layer in self.weights for row in layer for w in row]
+        for layer in self.biases:
+            symbols.extend(dict.fromkeys(layer))  # a shared bias once
+        return {str(symbol): symbol for symbol in symbols}
+
+    def layer_inputs(self, p: int, L: int) -> list[sp.Symbol]:
+        """What feeds layer L in example p: the inputs, or the previous layer's outputs."""
+        return self.inputs[p] if L == 0 else self.out[p][L - 1]
+
+    # -- definitions --------------------------------------------------------------------------
+
+    def net_definition(self, p: int, L: int, j: int) -> sp.Expr:
+        """net_j = Σ_k w_jk · x_k + b_j · 1, in the order the textbook writes it."""
+        terms = [sp.Mul(w, x, evaluate=False) for w, x in zip(self.weights[L][j], self.layer_inputs(p, L), strict=True)]
+        return sp.Add(*terms, sp.Mul(self.biases[L][j], sp.Integer(1), evaluate=False), evaluate=False)
+
+    def out_definition(self, p: int, L: int, j: int) -> sp.Expr:
+        """out_j = f(net_j); for softmax, e^{net_j} / Σ_k e^{net_k}."""
+        activation = ACTIVATIONS[self.spec.layers[L].activation]
+        if activation.function is None:
+            return softmax(list(self.net[p][L]), j)
+        return activation.function(self.net[p][L][j])
+
+    def error_definition(self, p: int, j: int) -> sp.Expr:
+        """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""
+        loss = LOSSES[self.spec.loss]
+        return loss.error(self.targets[p][j], self.out[p][-1][j], self.spec.n_outputs)
+
+    def reduction_scale(self) -> sp.Rational:
+        """E_total = scale · Σ_p E^{(p)}: 1 for a sum, 1/P for a mean over P examples."""
+        if self.spec.reduction == "mean":
+            return sp.Rational(1, len(self.spec.examples))
+        return sp.Integer(1)
+
+    def total_definition(self) -> sp.Expr:
+        """E_total = Σ_o E_o (summed or averaged over the examples)."""
+        per_example = [sp.Add(*row, evaluate=False) for row in self.errors]
+        total = sp.Add(*per_example, evaluate=False)
+        scale = self.reduction_scale()
+        return total if scale == 1 else sp.Mul(scale, total, evaluate=False)
+
+    # -- composed forms (only built when asked) -------------------------------------------------
+
+    @cached_property
+    def composed(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every derived symbol written in inputs, weights, biases and targets only."""
+        mapping: dict[sp.Symbol, sp.Expr] = {}
+        for p in range(len(self.spec.examples)):
+            for L, row in enumerate(self.neurons):
+                for j in range(len(row)):
+                    mapping[self.net[p][L][j]] = self.net_definition(p, L, j).xreplace(mapping).doit()
+                for j in range(len(row)):
+                    mapping[self.out[p][L][j]] = self.out_definition(p, L, j).xreplace(mapping)
+            for j in range(self.spec.n_outputs):
+                mapping[self.errors[p][j]] = self.error_definition(p, j).xreplace(mapping)
+        mapping[self.total] = self.total_definition().xreplace(mapping)
+        return mapping
+
+    @property
+    def composed_loss(self) -> sp.Expr:
+        """E_total as one expression in the inputs, weights, biases and targets."""
+        return self.composed[self.total]
+
+    def numbers(self) -> dict[sp.Symbol, sp.Rational]:
+        """The exact value of every input, target, weight and bias."""
+        spec = self.spec
+        values: dict[sp.Symbol, sp.Rational] = {}
+        for name, value in spec.parameters().items():
+            values[self.parameters[name]] = sp.Rational(value.numerator, value.denominator)
+        for p, example in enumerate(spec.examples):
+            for symbol, value in zip(self.inputs[p] + self.targets[p], example.inputs + example.targets, strict=True):
+                values[symbol] = sp.Rational(value.numerator, value.denominator)
+        return values

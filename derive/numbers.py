@@ -1,0 +1,74 @@
+"""High-precision values, the source's hand-rounding, and how numbers are shown.
+
+Values are computed with mpmath at :data:`PRECISION` significant digits from the exact decimals of
+the input, so every figure shown is correct to the last digit printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from functools import cache
+
+import mpmath
+import sympy as sp
+
+PRECISION = 40
+DEFAULT_DIGITS = 9
+
+Number = mpmath.mpf
+
+
+def exact(value: Fraction) -> Number:
+    """An exact fraction as a high-precision number."""
+    with mpmath.workdps(PRECISION):
+        return mpmath.mpf(value.numerator) / value.denominator
+
+
+def to_fraction(value: Number) -> Fraction:
+    """The exact binary value of a high-precision number, as a fraction."""
+    sign, mantissa, exponent, _ = value._mpf_
+    result = Fraction(int(mantissa)) * (Fraction(2) ** exponent)
+    return -result if sign else result
+
+
+def round_half_up(value: Number, decimals: int) -> Number:
+    """``value`` rounded to ``decimals`` places the way it is done by hand (0.59327 → 0.5933)."""
+    text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+    rounded = Decimal(text).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return exact(Fraction(rounded))
+
+
+def format_number(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
+    """``digits`` decimal places with trailing zeros dropped: 0.358916480 → ``0.35891648``."""
+    if isinstance(value, mpmath.mpf):
+        text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+    else:
+        text = repr(float(value))
+    decimal = Decimal(text)
+    if not decimal.is_finite():
+        return str(decimal)
+    rounded = decimal.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    shown = format(rounded, "f")
+    if "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    return "0" if shown in ("-0", "") else shown
+
+
+@cache
+def compile_expr(expr: sp.Expr, arguments: tuple[sp.Symbol, ...]) -> Callable[..., Number]:
+    """A SymPy expression compiled once into an mpmath function of ``arguments``."""
+    return sp.lambdify(arguments, expr, modules="mpmath")
+
+
+def evaluate(function: Callable[..., Number], *arguments: Number) -> Number:
+    """Call a compiled function at :data:`PRECISION` digits."""
+    with mpmath.workdps(PRECISION):
+        return +function(*arguments)
+
+
+def dot(weights: Sequence[Number], values: Sequence[Number]) -> Number:
+    """Σ_k w_k · x_k at full precision."""
+    with mpmath.workdps(PRECISION):
+        return mpmath.fsum(w * x for w, x in zip(weights, values, strict=True))

@@ -1,0 +1,171 @@
+"""Plain-text tables and JSON documents of a derivation, for the terminal and for programs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from derive.chain import Derivation, Factor
+from derive.network import Network, Training
+from derive.numbers import format_number
+from derive.printing import TextbookPrinter, partial_latex
+
+
+def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
+    """The factor as ∂of/∂wrt, and its textbook form, both in LaTeX."""
+    label = partial_latex(printer.doprint(factor.of), printer.doprint(factor.wrt))
+    return label, printer.doprint(factor.expr)
+
+
+def gradients_json(network: Network) -> dict[str, Any]:
+    """The ``derive gradients --json`` document."""
+    derivation = network.derivation
+    printer = TextbookPrinter(derivation.graph.names)
+    chains = {
+        name: [
+            [
+                dict(zip(("factor", "expr"), factor_latex(factor, printer), strict=True)) | {"value": factor.value}
+                for factor in term.factors
+            ]
+            for term in gradient.chain
+        ]
+        for name, gradient in derivation.gradients.items()
+    }
+    return {
+        "network": network.name,
+        "loss": network.loss(),
+        "forward": network.forward(),
+        "gradients": {name: gradient.value for name, gradient in derivation.gradients.items()},
+        "chains": chains,
+        "updated": {name: float(value) for name, value in derivation.updated.items()},
+    }
+
+
+def training_json(result: Training) -> dict[str, Any]:
+    """The ``derive train --json`` document."""
+    trained = result.network
+    outputs = [
+        [row[f"out_{neuron.name}"] for neuron in trained.derivation.graph.neurons[-1]] for row in trained.forward()
+    ]
+    return {"loss": result.history, "outputs": outputs, "parameters": trained.parameters()}
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An aligned plain-text table: text to the left, numbers aligned on the decimal point."""
+    columns = list(zip(header, *rows, strict=True))
+    numeric = [all(_is_number(cell) for cell in column[1:]) and len(column) > 1 for column in columns]
+    # align numbers on the point: pad the integer part and the fraction part separately
+    aligned_columns = []
+    for column, is_number in zip(columns, numeric, strict=True):
+        cells = list(column[1:])
+        if is_number:
+            whole = max(len(c.split(".")[0]) for c in cells)
+            frac = max(len(c.split(".")[1]) if "." in c else 0 for c in cells)
+            cells = [
+                c.split(".")[0].rjust(whole)
+                + ("." + c.split(".")[1] if "." in c else " " if frac else "").ljust(frac + 1 if frac else 0)
+                for c in cells
+            ]
+        aligned_columns.append([column[0], *cells])
+    widths = [max(len(cell) for cell in column) for column in aligned_columns]
+    lines = []
+    for i in range(len(rows) + 1):
+        cells = [
+            column[i].rjust(width) if is_number else column[i].ljust(width)
+            for column, width, is_number in zip(aligned_columns, widths, numeric, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines) + "\n"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def gradients_text(network: Network, digits: int) -> str:
+    """The forward pass, the errors and every gradient with its update, as aligned tables."""
+    derivation: Derivation = network.derivation
+    spec, graph = network.spec, derivation.graph
+    show = lambda value: format_number(value, digits)  # noqa: E731
+    parts = [_heading(network)]
+    for p, result in enumerate(derivation.forward):
+        title = "Forward pass" + (f", example {p + 1}" if graph.multi else "")
+        rows = [
+            [neuron.name, show(result.net[L][j]), show(result.out[L][j])]
+            for L, neurons in enumerate(graph.neurons)
+            for j, neuron in enumerate(neurons)
+        ]
+        parts.append(f"{title}\n\n" + table(["neuron", "net", "out"], rows))
+        error_rows = [[f"E_{n.name}", show(result.errors[j])] for j, n in enumerate(graph.neurons[-1])]
+        if graph.multi:
+            error_rows.append([f"E^({p + 1})", show(result.loss)])
+        parts.append(table(["error", "value"], error_rows))
+    parts.append(f"E_total = {show(derivation.loss)}\n")
+    rate = format_number(float(spec.learning_rate), 12)
+    rows = []
+    for name, gradient in derivation.gradients.items():
+        value = derivation.parameters[name]
+        note = "" if derivation.trainable(name) else "fixed"
+        rows.append([name, show(value), show(gradient.precise), show(derivation.updated[name]), note])
+    parts.append(
+        f"Gradients and one step, learning rate {rate}\n\n"
+        + table(["parameter", "value", "gradient", "updated", ""], rows)
+    )
+    if spec.round_activations is not None:
+        parts.append(f"Hidden outputs rounded to {spec.round_activations} decimals before use, as by hand.\n")
+    return "\n".join(parts)
+
+
+def _heading(network: Network) -> str:
+    spec = network.spec
+    shape = " -> ".join(
+        [f"{spec.n_inputs} inputs"] + [f"{layer.size} {layer.activation} ({layer.name})" for layer in spec.layers]
+    )
+    examples = len(spec.examples)
+    return (
+        f"Network {network.name}: {shape}\n"
+        f"loss {spec.loss} ({spec.reduction} over {examples} example{'s' if examples != 1 else ''})\n"
+    )
+
+
+def milestones(steps: int) -> list[int]:
+    """The steps worth showing: the first few, then about four per decade, and always the last."""
+    shown = set(range(min(steps, 5) + 1))
+    exponent = 1.0
+    while (step := round(10**exponent)) < steps:
+        shown.add(step)
+        exponent += 0.25
+    shown.add(steps)
+    return sorted(shown)
+
+
+def training_text(network: Network, result: Training, update: str, digits: int) -> str:
+    """The error at well-chosen steps, and the outputs after training."""
+    steps = len(result.history) - 1
+    show = lambda value: format_number(value, digits)  # noqa: E731
+    rows = [[str(step), show(result.history[step])] for step in milestones(steps)]
+    before, after = result.history[0], result.history[-1]
+    ratio = f"{before / after:,.0f} times lower" if after > 0 and math.isfinite(before / after) else ""
+    trained = result.network
+    graph = trained.derivation.graph
+    output_rows = [
+        [str(p + 1), neuron.name, show(row[f"out_{neuron.name}"]), show(float(target))]
+        for p, (row, example) in enumerate(zip(trained.forward(), trained.spec.examples, strict=True))
+        for neuron, target in zip(graph.neurons[-1], example.targets, strict=True)
+    ]
+    rate = format_number(float(network.spec.learning_rate), 12)
+    return (
+        _heading(network)
+        + f"\nTraining: {steps} steps, {update} updates, learning rate {rate}\n\n"
+        + table(["step", "E_total"], rows)
+        + (f"\nE_total fell from {show(before)} to {show(after)} ({ratio}).\n" if ratio else "")
+        + "\nOutputs after training\n\n"
+        + table(["example", "output", "out", "target"], output_rows)
+    )

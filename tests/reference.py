@@ -1,0 +1,152 @@
+"""Independent ways to differentiate a network, written from the spec alone.
+
+Nothing here uses derive's graph, chain or numbers modules: the composed loss is built afresh
+with SymPy, autograd differentiates a plain NumPy forward pass, and finite differences use mpmath.
+``check_gradients`` compares derive's chain-rule gradients with all three.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import autograd.numpy as anp
+import mpmath
+import sympy as sp
+from autograd import grad
+
+from derive.network import Network
+from derive.spec import NetworkSpec
+
+
+def _activation(name: str, nets: list, lib) -> list:
+    if name == "sigmoid":
+        return [1 / (1 + lib.exp(-x)) for x in nets]
+    if name == "tanh":
+        return [lib.tanh(x) for x in nets]
+    if name == "linear":
+        return list(nets)
+    if name == "relu":
+        if lib is sp:
+            return [sp.Max(0, x) for x in nets]
+        return [x * (x > 0) for x in nets]
+    if name == "softmax":
+        exps = [lib.exp(x) for x in nets]
+        total = sum(exps)
+        return [e / total for e in exps]
+    raise ValueError(name)
+
+
+def _loss(name: str, targets, outs, lib):
+    n = len(outs)
+    if name == "half_sse":
+        return sum((t - o) ** 2 for t, o in zip(targets, outs, strict=True)) / 2
+    if name == "mse":
+        return sum((t - o) ** 2 for t, o in zip(targets, outs, strict=True)) / n
+    if name == "bce":
+        return -sum(t * lib.log(o) + (1 - t) * lib.log(1 - o) for t, o in zip(targets, outs, strict=True))
+    if name == "cross_entropy":
+        return -sum(t * lib.log(o) for t, o in zip(targets, outs, strict=True))
+    raise ValueError(name)
+
+
+def _loss_function(spec: NetworkSpec, lib, convert):
+    """E_total(params) with params in derive's numbering (w1…, then b1…)."""
+    names = spec.parameter_names()
+
+    def loss(params):
+        value = dict(zip(names, params, strict=True))
+        weights = iter(value[n] for n in names if n.startswith("w"))
+        biases = iter(value[n] for n in names if n.startswith("b"))
+        layers = []
+        for layer in spec.layers:
+            rows = [[next(weights) for _ in row] for row in layer.weights]
+            if layer.shared_bias:
+                b = next(biases)
+                bias = [b] * layer.size
+            else:
+                bias = [next(biases) for _ in range(layer.size)]
+            layers.append((rows, bias, layer.activation))
+        total = 0
+        for example in spec.examples:
+            x = [convert(v) for v in example.inputs]
+            for rows, bias, activation in layers:
+                nets = [
+                    sum(w * xi for w, xi in zip(row, x, strict=True)) + b for row, b in zip(rows, bias, strict=True)
+                ]
+                x = _activation(activation, nets, lib)
+            total = total + _loss(spec.loss, [convert(t) for t in example.targets], x, lib)
+        return total / len(spec.examples) if spec.reduction == "mean" else total
+
+    return loss
+
+
+def sympy_gradients(spec: NetworkSpec) -> dict[str, sp.Float]:
+    """sympy.diff of the fully composed loss, evaluated at the exact parameters (30 digits)."""
+    names = spec.parameter_names()
+    symbols = sp.symbols(" ".join(f"p_{n}" for n in names))
+    symbols = symbols if isinstance(symbols, tuple) else (symbols,)
+    rational = lambda v: sp.Rational(v.numerator, v.denominator)  # noqa: E731
+    loss = _loss_function(spec, sp, rational)(list(symbols))
+    at = {s: rational(v) for s, v in zip(symbols, spec.parameters().values(), strict=True)}
+    return {n: sp.diff(loss, s).subs(at).evalf(30) for n, s in zip(names, symbols, strict=True)}
+
+
+def autograd_gradients(spec: NetworkSpec) -> dict[str, float]:
+    """Reverse-mode automatic differentiation (autograd) of a plain NumPy forward pass."""
+    names = spec.parameter_names()
+    loss = _loss_function(spec, anp, float)
+    gradient = grad(lambda params: loss([params[i] for i in range(len(names))]))
+    values = anp.array([float(v) for v in spec.parameters().values()])
+    return dict(zip(names, (float(g) for g in gradient(values)), strict=True))
+
+
+def finite_differences(spec: NetworkSpec, step: str = "1e-12") -> dict[str, mpmath.mpf]:
+    """Central differences of the composed loss at 50 digits."""
+    names = spec.parameter_names()
+    with mpmath.workdps(50):
+        loss = _loss_function(spec, mpmath, lambda v: mpmath.mpf(v.numerator) / v.denominator)
+        base = [mpmath.mpf(v.numerator) / v.denominator for v in spec.parameters().values()]
+        h = mpmath.mpf(step)
+        result = {}
+        for i, name in enumerate(names):
+            up, down = list(base), list(base)
+            up[i] += h
+            down[i] -= h
+            result[name] = (loss(up) - loss(down)) / (2 * h)
+        return result
+
+
+def loss_value(spec: NetworkSpec) -> mpmath.mpf:
+    with mpmath.workdps(50):
+        loss = _loss_function(spec, mpmath, lambda v: mpmath.mpf(v.numerator) / v.denominator)
+        return loss([mpmath.mpf(v.numerator) / v.denominator for v in spec.parameters().values()])
+
+
+def close(a, b, rel: float, absolute: float = 1e-15) -> bool:
+    return abs(a - b) <= max(rel * max(abs(a), abs(b)), absolute)
+
+
+def check_gradients(network: Network, *, symbolic: bool = True, autograd_rel: float = 1e-9) -> None:
+    """derive's chain-rule gradients against sympy.diff, finite differences and autograd."""
+    spec = network.spec
+    derived = network.gradients()
+    assert list(derived) == spec.parameter_names()
+    finite = finite_differences(spec)
+    auto = autograd_gradients(spec)
+    exact = sympy_gradients(spec) if symbolic else {}
+    with mpmath.workdps(50):
+        _compare(network, derived, finite, auto, exact, autograd_rel)
+
+
+def _compare(network, derived, finite, auto, exact, autograd_rel) -> None:
+    spec = network.spec
+    for name, gradient in derived.items():
+        assert close(gradient.precise, finite[name], 1e-12, 1e-18), (name, gradient.precise, finite[name])
+        assert close(gradient.value, auto[name], autograd_rel, 1e-15), (name, gradient.value, auto[name])
+        if exact:
+            assert close(gradient.precise, mpmath.mpf(str(exact[name])), 1e-25, 1e-28), (name, exact[name])
+    assert close(network.derivation.loss, loss_value(spec), 1e-30, 1e-35)
+
+
+def as_fraction(value: float) -> Fraction:
+    return Fraction(repr(value))
