@@ -7,33 +7,33 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
 
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
+MAX_VARIANTS = 200
 
 
-def _digits(text: str) -> int:
-    value = _non_negative(text)
-    if value > 30:
-        raise argparse.ArgumentTypeError(f"expected at most 30 digits, got {value}")
-    return value
+def _whole(low: int, high: int | None = None, what: str = "a whole number") -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {value}")
+        return value
+
+    return parse
 
 
-def _rounding(text: str) -> int:
-    value = _non_negative(text)
-    if value > 15:
-        raise argparse.ArgumentTypeError(f"expected at most 15 decimals, got {value}")
-    return value
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected parameter names separated by commas, e.g. w5,w1")
+    return names
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,28 +46,66 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="derive",
-        description="Forward and back propagation on small networks, derived step by step with SymPy.",
+        description="Forward and back propagation on small networks, derived step by step with SymPy. "
+        "Without a command, prints the explanation of the worked example.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def network_command(name: str, help: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help, description=help)
-        command.add_argument(
-            "network", nargs="?", metavar="NETWORK", help="a .toml/.json file or a built-in name (default: mazur)"
+    def command(name: str, help: str, network: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        if network:
+            sub.add_argument(
+                "network", nargs="?", metavar="NETWORK", help="a .toml/.json file or a built-in name (default: mazur)"
+            )
+        sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        return sub
+
+    def numbers(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--digits", type=_whole(0, 30), default=9, metavar="N", help="decimals shown (default 9)")
+        sub.add_argument(
+            "--round-activations",
+            type=_whole(0, 15, "a number of decimals"),
+            metavar="K",
+            help="round each hidden output to K decimals before the next layer uses it, as done by hand",
         )
-        command.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-        return command
 
-    gradients = network_command("gradients", "the forward pass, every gradient and the updated parameters")
-    gradients.add_argument("--json", action="store_true", help="print JSON (values and the chain of every gradient)")
-    gradients.add_argument("--digits", type=_digits, default=9, metavar="N", help="decimals shown (default 9)")
-    gradients.add_argument(
-        "--round-activations", type=_rounding, metavar="K", help="round each hidden output to K decimals, as by hand"
+    def documents(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--lang", default="en", metavar="LANG", help="language: en (default) or es")
+        sub.add_argument(
+            "--notation", choices=("net", "in"), help="name of the net input: net_h1 or in_h1 (default: the language's)"
+        )
+        sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
+        sub.add_argument(
+            "--templates", type=Path, metavar="DIR", help="a folder of templates overriding the shipped ones"
+        )
+        numbers(sub)
+
+    explain = command("explain", "the step-by-step explanation in Markdown (the default command)")
+    explain.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of printing")
+    documents(explain)
+
+    worksheet = command("worksheet", "a LaTeX worksheet and its solutions (and PDFs with --pdf)")
+    worksheet.add_argument(
+        "-o", "--output", type=Path, default=Path("output"), metavar="DIR", help="folder (default: output)"
     )
+    worksheet.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+    worksheet.add_argument(
+        "--variants",
+        type=_whole(1, MAX_VARIANTS),
+        default=0,
+        metavar="N",
+        help="N per-student variants with answer keys",
+    )
+    worksheet.add_argument("--seed", type=_whole(0), default=0, metavar="S", help="seed of the variants (default 0)")
+    documents(worksheet)
 
-    train = network_command("train", "N steps of gradient descent, with the error history")
-    train.add_argument("--steps", type=_non_negative, required=True, metavar="N", help="number of steps")
+    gradients = command("gradients", "the forward pass, every gradient and the updated parameters")
+    gradients.add_argument("--json", action="store_true", help="print JSON (values and the chain of every gradient)")
+    numbers(gradients)
+
+    train = command("train", "N steps of gradient descent, with the error history")
+    train.add_argument("--steps", type=_whole(0, 10_000_000), required=True, metavar="N", help="number of steps")
     train.add_argument(
         "--update",
         choices=("simultaneous", "sequential"),
@@ -76,22 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
         "first, hidden deltas through the updated weights",
     )
     train.add_argument("--json", action="store_true", help="print JSON")
-    train.add_argument("--digits", type=_digits, default=9, metavar="N", help="decimals shown (default 9)")
-    train.add_argument("--round-activations", type=_rounding, metavar="K", help=argparse.SUPPRESS)
+    numbers(train)
 
-    example = commands.add_parser("example", help="print a built-in example's TOML, to copy and edit")
+    code = command("code", "a standalone NumPy module computing the loss and every gradient")
+    code.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of printing")
+    code.add_argument(
+        "--round-activations", type=_whole(0, 15, "a number of decimals"), metavar="K", help=argparse.SUPPRESS
+    )
+
+    example = command("example", "print a built-in example's TOML, to copy and edit", network=False)
     example.add_argument("name", nargs="?", default="mazur", metavar="NAME", help="built-in name (default: mazur)")
     example.add_argument("--list", action="store_true", help="list the built-in examples")
-    example.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["explain", *(["--debug"] if args.debug else [])])
     try:
-        if args.command is None:
-            args = parser.parse_args(["gradients"])
         return _run(args)
     except DeriveError as error:
         print(f"derive: {error}", file=sys.stderr)
@@ -104,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # an internal error: short unless asked
-        if getattr(args, "debug", False):
+        if args.debug:
             raise
         print(
             f"derive: internal error: {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr
@@ -116,19 +158,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "example":
         from derive import spec
 
-        print(
-            "\n".join(spec.builtin_names()) if args.list else spec.builtin_text(args.name),
-            end="" if not args.list else "\n",
-        )
+        print("\n".join(spec.builtin_names()) if args.list else spec.builtin_text(args.name).rstrip("\n"))
         return 0
 
-    from derive import report
-    from derive.network import Network
     from derive.spec import resolve
 
-    network = Network(resolve(args.network))
+    spec = resolve(args.network)
     if args.round_activations is not None:
-        network = network.with_options(round_activations=args.round_activations)
+        spec = spec.with_options(round_activations=args.round_activations)
+    if args.command == "code":
+        from derive.codegen import module_source
+
+        return _emit(module_source(spec), args.output)
+
+    from derive.network import Network
+
+    network = Network(spec)
+    if args.command in ("explain", "worksheet"):
+        return _documents(args, network)
+
+    from derive import report
+
     if args.command == "gradients":
         if args.json:
             _print_json(report.gradients_json(network))
@@ -140,6 +190,43 @@ def _run(args: argparse.Namespace) -> int:
             _print_json(report.training_json(result))
         else:
             print(report.training_text(network, result, args.update, args.digits), end="")
+    return 0
+
+
+def _documents(args: argparse.Namespace, network: Any) -> int:
+    from derive import publish
+    from derive.render import Renderer
+
+    renderer = Renderer(args.templates)
+    options = {
+        "language": args.lang,
+        "notation": args.notation,
+        "digits": args.digits,
+        "only": args.only,
+        "renderer": renderer,
+    }
+    renderer.catalog(args.lang)  # an unknown language fails before any work
+    if args.command == "explain":
+        return _emit(publish.explanation(network, **options), args.output)
+    files: dict[str, str | bytes] = dict(
+        publish.worksheet_files(network, variants=args.variants, seed=args.seed, **options)
+    )
+    if args.pdf:
+        files |= publish.compile_pdfs({name: text for name, text in files.items() if isinstance(text, str)})
+    for path in publish.write_files(args.output, files):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _emit(text: str, output: Path | None) -> int:
+    """Print ``text``, or write it atomically to ``output``."""
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    from derive.publish import write_file
+
+    write_file(output, text)
+    print(f"wrote {output}", file=sys.stderr)
     return 0
 
 

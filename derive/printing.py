@@ -1,4 +1,8 @@
-"""LaTeX in the textbook's notation: ``net_{h1}``, ``out_{o1}``, ``E_{total}``, ``w_{5}``."""
+"""LaTeX in the textbook's notation: ``net_{h1}``, ``out_{o1}``, ``E_{total}``, ``w_{5}``.
+
+The same printer also writes a formula with the numbers substituted (``0.15 \\cdot 0.05 + …``),
+so the formula, the substitution and the value always come from one expression.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from derive.graph import SymbolName
+from derive.numbers import DEFAULT_DIGITS, Number, format_number
 
 NOTATIONS = ("net", "in")
 
@@ -16,24 +21,60 @@ class TextbookPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the network's symbol names and the order terms were written in.
 
     ``net_label`` is ``net`` (the English tutorial) or ``in`` (the Spanish source's ``in_{h1}``).
+    With ``values``, every symbol that has one is printed as its number instead.
     """
 
     printmethod = "_textbook_latex"
 
-    def __init__(self, names: Mapping[sp.Symbol, SymbolName], net_label: str = "net") -> None:
+    def __init__(
+        self,
+        names: Mapping[sp.Symbol, SymbolName],
+        net_label: str = "net",
+        values: Mapping[sp.Symbol, Number] | None = None,
+        digits: int = DEFAULT_DIGITS,
+    ) -> None:
         super().__init__({"order": "none", "mul_symbol": "dot"})
         self.symbol_names = names
         self.net_label = net_label
+        self.values = values
+        self.digits = digits
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        if self.values is not None and expr in self.values:
+            return number_latex(self.values[expr], self.digits)
         name = self.symbol_names.get(expr)
         if name is None:
             return super()._print_Symbol(expr, style)
         return symbol_latex(name, self.net_label)
 
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # ½(t − out)² as the textbook writes it, not SymPy's (t − out)²/2
+        first, *rest = expr.args
+        if isinstance(first, sp.Rational) and first.q != 1 and rest:
+            sign = "- " if first < 0 else ""
+            body = sp.Mul(*rest, evaluate=False)
+            return rf"{sign}\tfrac{{{abs(first.p)}}}{{{first.q}}} {self.parenthesize(body, 50)}"
+        return super()._print_Mul(expr)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases
+        (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
+        if isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise == 0:
+            argument = self._print(condition.lhs)
+            if value == condition.lhs:
+                return rf"\max\left(0, {argument}\right)"
+            return rf"[{argument} > 0]"
+        return super()._print_Piecewise(expr)
+
+
+def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
+    """A value as it is substituted into a formula: negative numbers in parentheses."""
+    text = format_number(value, digits)
+    return rf"\left({text}\right)" if text.startswith("-") else text
+
 
 def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
-    """``net_{h1}``, ``w_{5}``, ``\\delta_{o1}``, ``out_{o1}^{(2)}``, ``E^{(2)}``."""
+    """``net_{h1}``, ``w_{5}``, ``\\delta_{o1}``, ``out_{o1}^{(2)}``, ``E^{(2)}``, ``w_{5}^{+}``."""
     kind = {"net": net_label, "delta": r"\delta"}.get(name.kind, name.kind)
     subscript = name.subscript.replace("_", r"\_")  # layer names may hold underscores
     text = f"{kind}_{{{subscript}}}" if subscript else kind

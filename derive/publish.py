@@ -1,0 +1,201 @@
+"""From a network to finished files: the explanation, worksheets, solutions, PDFs.
+
+Everything is rendered, and compiled when asked, before anything is written; files are then
+written atomically (a temporary file renamed into place), so a failed run leaves earlier output
+intact and writes nothing of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from derive.document import Document, build
+from derive.errors import DeriveError
+from derive.network import Network
+from derive.render import Renderer, default_renderer
+from derive.variants import variant
+
+LATEX_TIMEOUT = 180  # seconds for one compilation
+
+
+def document(
+    network: Network,
+    *,
+    renderer: Renderer,
+    language: str,
+    notation: str | None = None,
+    digits: int = 9,
+    only: Sequence[str] = (),
+) -> Document:
+    """The document data of a network, in the language's default notation unless one is given."""
+    notation = notation or renderer.catalog(language)("notation")
+    return build(network.derivation, notation=notation, digits=digits, only=only)
+
+
+def explanation(
+    network: Network,
+    *,
+    language: str = "en",
+    notation: str | None = None,
+    digits: int = 9,
+    only: Sequence[str] = (),
+    renderer: Renderer | None = None,
+) -> str:
+    """The Markdown explanation of one step of backpropagation."""
+    renderer = renderer or default_renderer()
+    doc = document(network, renderer=renderer, language=language, notation=notation, digits=digits, only=only)
+    return renderer.render("explanation.md.j2", language, doc=doc)
+
+
+def worksheet_files(
+    network: Network,
+    *,
+    language: str = "en",
+    notation: str | None = None,
+    digits: int = 9,
+    only: Sequence[str] = (),
+    variants: int = 0,
+    seed: int = 0,
+    renderer: Renderer | None = None,
+) -> dict[str, str]:
+    """``worksheet.tex`` and ``solutions.tex``; with variants, numbered pairs and ``answers.tex``."""
+    renderer = renderer or default_renderer()
+    options = {"renderer": renderer, "language": language, "notation": notation, "digits": digits, "only": only}
+    if not variants:
+        doc = document(network, **options)
+        return {
+            "worksheet.tex": renderer.render("worksheet.tex.j2", language, doc=doc, variant=None),
+            "solutions.tex": renderer.render("solutions.tex.j2", language, doc=doc, variant=None),
+        }
+    files: dict[str, str] = {}
+    docs = []
+    for number in range(1, variants + 1):
+        spec = variant(network.spec, seed, number)
+        doc = document(Network(spec), **options)
+        docs.append(doc)
+        files[f"worksheet-{number:02d}.tex"] = renderer.render("worksheet.tex.j2", language, doc=doc, variant=number)
+        files[f"solutions-{number:02d}.tex"] = renderer.render("solutions.tex.j2", language, doc=doc, variant=number)
+    files["answers.tex"] = renderer.render("answers.tex.j2", language, docs=docs)
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# LaTeX to PDF
+
+
+def compile_pdfs(sources: Mapping[str, str]) -> dict[str, bytes]:
+    """Compile each ``.tex`` source in a private temporary folder, without shell escape."""
+    command = _latex_command()
+    pdfs = {}
+    with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
+        for name, text in sources.items():
+            stem = Path(name).stem
+            (Path(folder) / name).write_text(text, encoding="utf-8")
+            _run_latex(command, name, folder)
+            pdfs[f"{stem}.pdf"] = (Path(folder) / f"{stem}.pdf").read_bytes()
+    return pdfs
+
+
+def _latex_command() -> list[list[str]]:
+    """latexmk if installed (it reruns as needed), else pdflatex twice."""
+    if shutil.which("latexmk"):
+        return [["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-quiet"]]
+    if shutil.which("pdflatex"):
+        run = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
+        return [run, run]
+    raise DeriveError(
+        "--pdf needs LaTeX (latexmk or pdflatex), which is not installed; on Debian or Ubuntu: "
+        "apt-get install texlive-latex-extra texlive-pictures latexmk"
+    )
+
+
+def _run_latex(commands: list[list[str]], name: str, folder: str) -> None:
+    environment = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", openout_any="p", shell_escape="f")
+    for command in commands:
+        try:
+            result = subprocess.run(
+                [*command, name],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=LATEX_TIMEOUT,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {name} and was stopped") from None
+        if result.returncode != 0:
+            log = Path(folder) / f"{Path(name).stem}.log"
+            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
+            raise DeriveError(latex_failure(name, text))
+
+
+def latex_failure(name: str, log: str) -> str:
+    """What went wrong in LaTeX, in a sentence a teacher understands."""
+    missing = re.search(r"! LaTeX Error: File `([^']+)\.(sty|cls)' not found", log)
+    if missing:
+        return (
+            f"LaTeX could not compile {name}: the LaTeX package '{missing.group(1)}' is not installed "
+            "(on Debian or Ubuntu it comes with texlive-latex-extra, texlive-pictures or texlive-lang-spanish)"
+        )
+    error = re.search(r"^! (.+)$", log, flags=re.MULTILINE)
+    line = re.search(r"^l\.(\d+)", log, flags=re.MULTILINE)
+    where = f" at line {line.group(1)}" if line else ""
+    what = error.group(1).strip() if error else "it stopped with an error"
+    return f"LaTeX could not compile {name}{where}: {what} (if you changed a template, check that line)"
+
+
+def overfull_boxes(log: str) -> list[str]:
+    """The ``Overfull \\hbox`` warnings of a LaTeX log."""
+    return re.findall(r"^Overfull \\hbox.*$", log, flags=re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_files(folder: Path, files: Mapping[str, str | bytes]) -> list[Path]:
+    """Write every file into ``folder`` atomically; names may not leave the folder."""
+    for name in files:
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise DeriveError(f"refusing to write {name!r} outside {folder}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DeriveError(f"cannot create the folder ({error.strerror})", source=str(folder)) from None
+    if not folder.is_dir():
+        raise DeriveError("is not a folder", source=str(folder))
+    return [write_file(folder / name, content) for name, content in files.items()]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_file(path: Path, content: str | bytes) -> Path:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if path.is_dir():
+        raise DeriveError("is a folder; expected a file name", source=str(path))
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise DeriveError(f"cannot be written ({error.strerror or error})", source=str(path)) from None
+    return path

@@ -1,0 +1,213 @@
+"""The generated NumPy module (``derive code``) against the engine: loss, gradients and one step."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import assume, given
+
+from derive import Network, example
+from derive.codegen import module_source
+from derive.errors import DeriveError
+from derive.spec import ExampleSpec, LayerSpec
+from tests.test_gradients import SHAPES, away_from_kinks, layer, networks
+
+_counter = itertools.count()
+
+WIDE = {
+    "learning_rate": 0.1,
+    "train_biases": True,
+    "layers": [
+        layer("hidden", "tanh", [[(j - k) / 20 for k in range(7)] for j in range(10)], [j / 30 for j in range(10)]),
+        layer("out", "sigmoid", [[(j + k) / 40 - 0.2 for k in range(10)] for j in range(3)], 0.1),
+    ],
+    "examples": [{"inputs": [k / 7 for k in range(7)], "targets": [0.0, 0.5, 1.0]}],
+}
+
+
+def fixed_networks() -> dict[str, Network]:
+    networks_ = {"worked example": example(), "worked example, rounded": example().with_options(round_activations=4)}
+    networks_ |= {name: Network.from_dict(data, name=name) for name, data in SHAPES.items()}
+    networks_["wide layers"] = Network.from_dict(WIDE, name="wide")
+    return networks_
+
+
+FIXED = fixed_networks()
+
+
+def load(source: str, folder: Path) -> ModuleType:
+    """Write the module and import it afresh under a name of its own (never from a cache)."""
+    name = f"generated_{next(_counter)}"
+    path = folder / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_matches(result: tuple[float, dict[str, float]], network: Network) -> None:
+    loss, gradients = result
+    assert loss == pytest.approx(network.loss(), rel=1e-9, abs=1e-12)
+    expected = network.gradients()
+    assert list(gradients) == list(expected)
+    for name, gradient in expected.items():
+        # abs: a gradient that is exactly 0 (a shared bias under softmax) comes out as ~1e-17
+        assert gradients[name] == pytest.approx(gradient.value, rel=1e-9, abs=1e-12), name
+
+
+def other_values(network: Network) -> tuple[dict[str, float], list[tuple[list[float], list[float]]], Network]:
+    """Different parameters and examples (one more, so a mean changes), and the engine's network for them."""
+    params = {name: value * 0.9 + (n % 3 - 1) / 20 for n, (name, value) in enumerate(network.parameters().items())}
+    examples = [
+        ([float(x) * 0.5 + 0.1 for x in e.inputs], [float(t) for t in e.targets]) for e in network.spec.examples
+    ]
+    examples.append(examples[0])
+    spec = network.spec.with_parameters({name: Fraction(value) for name, value in params.items()})
+    spec = replace(
+        spec, examples=tuple(ExampleSpec(tuple(map(Fraction, x)), tuple(map(Fraction, t))) for x, t in examples)
+    )
+    return params, examples, Network(spec)
+
+
+@pytest.mark.parametrize("name", list(FIXED))
+def test_fixed_networks(name, tmp_path):
+    network = FIXED[name]
+    module = load(module_source(network), tmp_path)
+    assert_matches(module.loss_and_gradients(), network)
+    params, examples, moved = other_values(network)
+    assert away_from_kinks(moved)  # the moved values stay clear of ReLU's kink
+    assert_matches(module.loss_and_gradients(params, examples), moved)
+    assert_matches(module.loss_and_gradients(params=params, examples=examples), moved)
+
+
+@pytest.mark.parametrize("name", list(FIXED))
+def test_step_matches_the_engine(name, tmp_path):
+    network = FIXED[name]
+    module = load(module_source(network), tmp_path)
+    stepped = module.step()
+    expected = network.step().parameters()
+    assert list(stepped) == list(expected)
+    for key, value in expected.items():
+        assert stepped[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    if not network.spec.train_biases:
+        assert {k: v for k, v in stepped.items() if k.startswith("b")} == {
+            k: v for k, v in network.parameters().items() if k.startswith("b")
+        }
+    slower = module.step(learning_rate=0.125)
+    expected = network.with_options(learning_rate=Fraction(1, 8)).step().parameters()
+    for key, value in expected.items():
+        assert slower[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_some_parameters_keep_their_defaults(tmp_path):
+    network = example()
+    module = load(module_source(network), tmp_path)
+    changed = Network(network.spec.with_parameters({"w5": Fraction(3, 10), "b2": Fraction(-1, 4)}))
+    assert_matches(module.loss_and_gradients({"w5": 0.3, "b2": -0.25}), changed)
+    assert module.PARAMETERS["w5"] == 0.4  # the defaults are not changed by a call
+    with pytest.raises(KeyError, match="w99"):
+        module.loss_and_gradients({"w99": 1.0})
+
+
+@given(networks())
+def test_random_networks(tmp_path_factory, network):
+    assume(away_from_kinks(network))
+    module = load(module_source(network), tmp_path_factory.mktemp("random"))
+    assert_matches(module.loss_and_gradients(), network)
+    explicit = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in network.spec.examples]
+    assert_matches(module.loss_and_gradients(network.parameters(), explicit), network)
+    stepped = module.step()
+    for key, value in network.step().parameters().items():
+        assert stepped[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_same_network_same_text():
+    data = SHAPES["deeper relu, mse averaged"]
+    first = module_source(Network.from_dict(data, name="deep"))
+    assert module_source(Network.from_dict(data, name="deep")) == first
+    assert module_source(Network.from_dict(data, name="deep").spec) == first
+
+
+def test_the_worked_example_reads_like_the_textbook():
+    source = module_source(example())
+    assert source.startswith('"""Backpropagation for the network mazur')
+    assert "2 inputs → 2 sigmoid (h) → 2 sigmoid (o)" in source
+    assert "W_h = [[w1, w2],\n               [w3, w4]]" in source
+    assert 'PARAMETERS: Parameters = {\n    "w1": 0.15,' in source
+    assert "    ([0.05, 0.1], [0.01, 0.99]),\n" in source
+    assert "LEARNING_RATE = 0.5\nTRAIN_BIASES = False" in source
+    assert "delta_h = (W_o.T @ delta_o) * sigmoid_slope(net_h, out_h)" in source
+    assert "def tanh(" not in source  # only the functions this network uses
+
+
+@pytest.mark.parametrize("name", list(FIXED))
+def test_imports_only_numpy(name):
+    tree = ast.parse(module_source(FIXED[name]))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    assert imported == {"__future__", "numpy"}
+    assert ast.get_docstring(tree)
+
+
+def test_user_text_never_reaches_the_code():
+    """A file's name becomes the network's name: only an identifier is written into the docstring."""
+    hostile = 'net"""\nimport os; os.system("echo hi")  #'
+    source = module_source(Network.from_dict(SHAPES["bce"], name=hostile))
+    assert "os.system" not in source and hostile not in source
+    assert source.startswith('"""Backpropagation for a small network')
+    ast.parse(source)
+    spec = example().spec
+    bad = replace(spec, layers=(LayerSpec("h; x", "sigmoid", spec.layers[0].weights, spec.layers[0].bias),))
+    with pytest.raises(DeriveError, match="not an identifier"):
+        module_source(bad)
+    odd = replace(spec.layers[0], activation="print")
+    with pytest.raises(DeriveError, match="unknown activation"):
+        module_source(replace(spec, layers=(odd, spec.layers[1])))
+    with pytest.raises(DeriveError, match="unknown loss"):
+        module_source(replace(spec, loss="exit"))
+
+
+@pytest.mark.parametrize("name", list(FIXED))
+def test_ruff_finds_nothing(name, tmp_path):
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    path = tmp_path / "generated.py"
+    path.write_text(module_source(FIXED[name]), encoding="utf-8")
+    # --isolated: ruff's default rules, not this project's settings
+    result = subprocess.run(
+        [ruff, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["worked example", "softmax with cross-entropy", "wide layers"])
+def test_runs_as_a_script(name, tmp_path):
+    network = FIXED[name]
+    path = tmp_path / "generated.py"
+    path.write_text(module_source(network), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("E_total = ")
+    assert float(lines[0].removeprefix("E_total = ")) == pytest.approx(network.loss(), rel=1e-9)
+    printed = dict(line.removeprefix("dE_total/d").split(" = ") for line in lines[1:])
+    assert list(printed) == network.spec.parameter_names()
+    for key, gradient in network.gradients().items():
+        assert float(printed[key]) == pytest.approx(gradient.value, rel=1e-9, abs=1e-12), key
