@@ -1,0 +1,62 @@
+"""Helpers that check documents with the tools that will show them: KaTeX, pdflatex, pdftotext."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from tests.conftest import ROOT, require_tool
+
+JS = ROOT / "tests" / "js"
+
+
+def math_fragments(markdown: str) -> list[tuple[str, bool]]:
+    """Every math fragment of a Markdown text, display ($$…$$) or inline ($…$), outside code."""
+    text = re.sub(r"```.*?```", "", markdown, flags=re.DOTALL)
+    fragments = [(m.group(1).strip(), True) for m in re.finditer(r"\$\$(.+?)\$\$", text, flags=re.DOTALL)]
+    text = re.sub(r"\$\$(.+?)\$\$", "", text, flags=re.DOTALL)
+    fragments += [(m.group(1), False) for m in re.finditer(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$", text)]
+    return fragments
+
+
+def katex_failures(markdown: str) -> list[dict[str, str]]:
+    """The math fragments KaTeX cannot parse (KaTeX from the npm registry, run under node)."""
+    node = require_tool("node")
+    if not (JS / "node_modules" / "katex").is_dir():
+        import os
+
+        import pytest
+
+        if os.environ.get("CI") == "true":
+            pytest.fail("KaTeX is required under CI: .ci/run installs it with npm ci in tests/js")
+        pytest.skip("KaTeX is not installed (cd tests/js && npm ci)")
+    payload = json.dumps([{"tex": tex, "display": display} for tex, display in math_fragments(markdown)])
+    result = subprocess.run(
+        [node, str(JS / "katex_check.cjs")], input=payload, capture_output=True, text=True, check=True, timeout=120
+    )
+    return json.loads(result.stdout)
+
+
+def compile_latex(tex: Path) -> str:
+    """Compile with pdflatex (no shell escape); return the log. Fails on any LaTeX error."""
+    pdflatex = require_tool("pdflatex")
+    result = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+        cwd=tex.parent,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+    )
+    log = tex.with_suffix(".log").read_text(encoding="utf-8", errors="replace")
+    assert result.returncode == 0, f"{tex.name} did not compile:\n" + "\n".join(
+        line for line in log.splitlines() if line.startswith("!") or line.startswith("l.")
+    )
+    return log
+
+
+def pdf_text(pdf: Path) -> str:
+    pdftotext = require_tool("pdftotext")
+    return subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

@@ -1,0 +1,175 @@
+"""The explanation and the worksheets, checked as their readers will meet them."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from derive import example
+from derive.publish import explanation, worksheet_files
+from derive.render import shipped_templates
+from tests.conftest import run_derive
+from tests.documents import compile_latex, katex_failures, math_fragments, pdf_text
+
+NETWORKS = ["mazur", "softmax", "deep", "xor"]
+
+
+@pytest.fixture(scope="module")
+def default_output():
+    return run_derive().stdout
+
+
+def test_derive_prints_the_worked_example(default_output):
+    for figure in ("0.082167041", "0.149780716", "0.036350306", "0.298371109", "0.291027774", "0.35891648"):
+        assert figure in default_output
+    assert r"\frac{\partial E_{total}}{\partial w_{5}} = \delta_{o1} \cdot out_{h1}" in default_output
+    assert r"\delta_{o1} = " in default_output
+    assert "derivative of the logistic function" in default_output
+    assert "sum over paths" in default_output
+
+
+def test_every_math_fragment_parses_in_katex(default_output):
+    assert len(math_fragments(default_output)) > 50
+    assert katex_failures(default_output) == []
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_katex_on_every_network_and_language(name, language):
+    text = run_derive("explain", name, "--lang", language).stdout
+    assert katex_failures(text) == []
+
+
+def test_spanish_explanation_is_complete():
+    text = run_derive("explain", "--lang", "es").stdout
+    for term in ("pasada hacia delante", "regla de la cadena", "tasa de aprendizaje", "función de activación"):
+        assert term in text.lower()
+    assert "in_{h1}" in text and "net_{h1}" not in text  # the source's notation by default
+    assert "0.082167041" in text
+    english = run_derive("explain", "--lang", "es", "--notation", "net").stdout
+    assert "net_{h1}" in english
+
+
+def test_catalogs_have_the_same_entries():
+    def keys(table, prefix=""):
+        for key, value in table.items():
+            if isinstance(value, dict):
+                yield from keys(value, f"{prefix}{key}.")
+            else:
+                yield prefix + key
+
+    catalogs = {
+        path.stem: set(keys(tomllib.loads(path.read_text(encoding="utf-8"))))
+        for path in (shipped_templates() / "i18n").glob("*.toml")
+    }
+    assert set(catalogs) >= {"en", "es"}
+    assert all(entries == catalogs["en"] for entries in catalogs.values())
+
+
+def test_only_narrows_the_backward_pass():
+    text = run_derive("explain", "--only", "w5,w1").stdout
+    assert "The gradient of $w_{5}$" in text and "The gradient of $w_{1}$" in text
+    assert "The gradient of $w_{6}$" not in text
+    assert r"\delta_{o2}" in text  # w1 needs both output deltas, derived on the way
+
+
+def test_round_activations_in_the_explanation():
+    text = run_derive("explain", "--round-activations", "4").stdout
+    assert "0.5933" in text and "1.105925" in text
+    assert "Rounded to 4 decimals" in text
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_worksheet_and_solutions_compile_without_overfull_boxes(name, tmp_path):
+    run_derive("worksheet", name, "-o", str(tmp_path))
+    for document in ("worksheet", "solutions"):
+        log = compile_latex(tmp_path / f"{document}.tex")
+        assert "Overfull \\hbox" not in log, f"{name} {document}"
+    solutions = pdf_text(tmp_path / "solutions.pdf")
+    derivation = example(name).derivation
+    shown = {g.name: f"{g.value:.9f}".rstrip("0") for g in derivation.gradients.values()}
+    for value in list(shown.values())[:4]:
+        assert value.lstrip("-") in solutions
+
+
+def test_worksheet_pdf_from_the_command_line(tmp_path):
+    run_derive("worksheet", "--pdf", "-o", str(tmp_path))
+    assert {p.name for p in tmp_path.iterdir()} == {"worksheet.tex", "solutions.tex", "worksheet.pdf", "solutions.pdf"}
+    solutions = pdf_text(tmp_path / "solutions.pdf")
+    for figure in ("0.082167041", "0.149780716", "0.036350306", "0.298371109"):
+        assert figure in solutions
+    worksheet = pdf_text(tmp_path / "worksheet.pdf")
+    assert "0.082167041" not in worksheet  # the student computes it
+    assert "(16)" in worksheet
+
+
+def test_variants_are_distinct_and_reproducible(tmp_path):
+    first, again, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for folder, seed in ((first, "7"), (again, "7"), (other, "8")):
+        run_derive("worksheet", "--variants", "3", "--seed", seed, "-o", str(folder))
+    names = sorted(p.name for p in first.iterdir())
+    assert names == ["answers.tex"] + [f"{kind}-{n:02d}.tex" for kind in ("solutions", "worksheet") for n in (1, 2, 3)]
+    for name in names:
+        assert (first / name).read_bytes() == (again / name).read_bytes()
+        assert (first / name).read_bytes() != (other / name).read_bytes()
+    sheets = [(first / f"worksheet-{n:02d}.tex").read_text() for n in (1, 2, 3)]
+    assert len(set(sheets)) == 3
+    log = compile_latex(first / "answers.tex")
+    assert "Overfull \\hbox" not in log
+    compile_latex(first / "solutions-02.tex")
+
+
+def test_templates_can_be_overridden_and_languages_added(tmp_path):
+    (tmp_path / "i18n").mkdir()
+    english = (shipped_templates() / "i18n" / "en.toml").read_text(encoding="utf-8")
+    (tmp_path / "i18n" / "pirate.toml").write_text(english.replace("The forward pass", "Forward, me hearties"))
+    text = run_derive("explain", "--lang", "pirate", "--templates", str(tmp_path)).stdout
+    assert "Forward, me hearties" in text
+    (tmp_path / "explanation.md.j2").write_text("E_total = << doc.total.value >>\n")
+    assert run_derive("explain", "--templates", str(tmp_path)).stdout == "E_total = 0.298371109\n"
+
+
+def test_unknown_language_is_a_clear_error():
+    result = run_derive("explain", "--lang", "fr", check=False)
+    assert result.returncode == 2
+    assert "unknown language 'fr'" in result.stderr and "en, es" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_user_text_is_escaped(tmp_path):
+    network = tmp_path / "net_#1%.toml"
+    text = run_derive("example", "mazur").stdout.replace('name = "h"', 'name = "hidden_a"')
+    network.write_text(text)
+    markdown = run_derive("explain", str(network)).stdout
+    assert r"net\_\#1%" in markdown.splitlines()[0]
+    assert katex_failures(markdown) == []
+    run_derive("worksheet", str(network), "-o", str(tmp_path / "out"))
+    log = compile_latex(tmp_path / "out" / "solutions.tex")
+    assert "Overfull \\hbox" not in log
+    assert re.search(r"net\\_\\#1\\%", (tmp_path / "out" / "solutions.tex").read_text())
+
+
+def test_python_api_for_documents():
+    net = example()
+    assert "0.082167041" in explanation(net)
+    files = worksheet_files(net, language="es")
+    assert set(files) == {"worksheet.tex", "solutions.tex"}
+    assert "Soluciones" in files["solutions.tex"]
+
+
+def test_latex_templates_are_the_shipped_ones():
+    assert Path(shipped_templates(), "worksheet.tex.j2").is_file()
+
+
+def test_gallery_is_current():
+    """output/ holds what `python -m derive.gallery` renders today."""
+    from derive.gallery import gallery_texts
+    from tests.conftest import ROOT
+
+    for name, text in gallery_texts().items():
+        committed = ROOT / "output" / name
+        assert committed.is_file(), f"output/{name} is missing: run python -m derive.gallery"
+        assert committed.read_text(encoding="utf-8") == text, f"output/{name} is stale: run python -m derive.gallery"
+    for pdf in ("worksheet.pdf", "solutions.pdf"):
+        assert (ROOT / "output" / pdf).read_bytes().startswith(b"%PDF")
