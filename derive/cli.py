@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--notation", choices=("net", "in"), help="name of the net input: net_h1 or in_h1 (default: the language's)"
         )
         sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
+        sub.add_argument("--matrix", action="store_true", help="add the matrix form of the derivation")
         sub.add_argument(
             "--templates", type=Path, metavar="DIR", help="a folder of templates overriding the shipped ones"
         )
@@ -203,6 +204,7 @@ def _documents(args: argparse.Namespace, network: Any) -> int:
         "notation": args.notation,
         "digits": args.digits,
         "only": args.only,
+        "matrix": args.matrix,
         "renderer": renderer,
     }
     renderer.catalog(args.lang)  # an unknown language fails before any work

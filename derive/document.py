@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sympy as sp
 
@@ -19,7 +20,7 @@ from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS, LOSSES
 from derive.numbers import DEFAULT_DIGITS, Number, format_number, to_fraction
-from derive.printing import TextbookPrinter, number_latex, partial_latex
+from derive.printing import TextbookPrinter, number_latex, partial_latex, symbol_text
 
 # Beyond these sizes a document stops being readable; ``--only`` narrows the backward pass.
 MAX_DOCUMENT_GRADIENTS = 40
@@ -74,6 +75,40 @@ class GradientStep:
     links: list[FactorStep]
     result: Equation
     shared_bias: bool
+    graph: ComputationGraph
+
+
+@dataclass
+class GraphNode:
+    """A node of a gradient's computation graph, ``level`` steps up from the parameter."""
+
+    id: str
+    label: str  # LaTeX
+    text: str  # plain text, for Mermaid
+    level: int
+    x: float  # across the level, centred on 0
+
+
+@dataclass
+class GraphEdge:
+    """An edge from ``source`` towards E_total, labelled with its local derivative ∂target/∂source."""
+
+    source: str
+    target: str
+    derivative: str  # LaTeX: \partial net_{o1} / \partial w_{5}
+    label: str  # LaTeX: the derivative = 0.593269992
+    text: str  # plain text, for Mermaid
+    value: str
+    side: str  # where the label goes, so that the labels of diverging edges do not meet
+
+
+@dataclass
+class ComputationGraph:
+    """The paths from a parameter forward to E_total; backpropagation multiplies along them."""
+
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    example: int | None  # the example drawn, when there are several
 
 
 @dataclass
@@ -140,6 +175,39 @@ class Parameter:
 
 
 @dataclass
+class MatrixLayer:
+    """One layer of the vectorised derivation: δ, ∂E/∂W and ∂E/∂b, per example and summed."""
+
+    name: str
+    output: bool
+    kind: str  # output, softmax or hidden: which sentence introduces the error signals
+    deltas: list[Equation]  # one per example
+    weights: list[Equation]  # one per example, then their sum when there are several
+    bias: list[Equation]
+    entry: dict[str, str]  # the sentence linking an entry to its scalar chain
+
+
+@dataclass
+class Curve:
+    """E_total over a training run: the points to draw, whether to use a log scale, the last value."""
+
+    points: list[tuple[int, str]]
+    log: bool
+    steps: int
+    last: str
+
+
+def curve(history: Sequence[float], digits: int) -> Curve:
+    """The points worth drawing: every one of the first ten steps, then about a hundred evenly spread."""
+    steps = len(history) - 1
+    shown = sorted(set(range(min(steps, 10) + 1)) | {round(k * steps / 100) for k in range(101)})
+    points = [(step, repr(float(history[step]))) for step in shown]
+    positive = [value for value in history if value > 0]
+    log = bool(positive) and max(positive) / min(positive) > 100  # a log scale where the error spans decades
+    return Curve(points, log, steps, format_number(history[-1], digits))
+
+
+@dataclass
 class Document:
     """Everything a template shows."""
 
@@ -164,6 +232,8 @@ class Document:
     nodes: list[DiagramNode]
     edges: list[DiagramEdge]
     only: list[str]
+    matrix: list[MatrixLayer] = field(default_factory=list)
+    curve: Curve | None = None
     answers: int = 0
 
     def key_equations(self) -> list[Equation]:
@@ -345,9 +415,66 @@ class _Builder:
         result = self.equation(lhs, formula, gradient.precise)
         shared = gradient.name.startswith("b") and len({t.neuron for t in gradient.chain}) > 1
         symbol = self.latex(gradient.symbol)
-        return GradientStep(gradient.name, symbol, lhs, statement, deltas, links, result, shared)
+        return GradientStep(
+            gradient.name, symbol, lhs, statement, deltas, links, result, shared, self.computation_graph(gradient)
+        )
 
-    @property
+    def computation_graph(self, gradient: Gradient) -> ComputationGraph:
+        """Every path from θ to E_total in the first example, each edge with its local derivative."""
+        graph, spec, derivation = self.graph, self.spec, self.derivation
+        p = 0
+        nodes: dict[sp.Symbol, GraphNode] = {}
+        edges: list[GraphEdge] = []
+
+        def node(symbol: sp.Symbol, level: int, x: float) -> sp.Symbol:
+            if symbol not in nodes:
+                name = graph.names[symbol]
+                text = symbol_text(name, self.symbols.net_label)
+                nodes[symbol] = GraphNode(str(symbol), self.latex(symbol), text, level, x)
+            return symbol
+
+        def edge(source: sp.Symbol, target: sp.Symbol, value: Number) -> None:
+            of, wrt = self.latex(target), self.latex(source)
+            shown = self.show(value)
+            derivative = rf"\partial {of} / \partial {wrt}"
+            label = f"{derivative} = {shown}"
+            text = f"∂{nodes[target].text}/∂{nodes[source].text} = {shown}"
+            side = "left" if nodes[target].x + nodes[source].x < 0 else "right"  # the outer side
+            edges.append(GraphEdge(str(source), str(target), derivative, label, text, shown, side))
+
+        terms = [term for term in gradient.chain if term.example == p]
+        first = terms[0].neuron.layer
+        last = len(spec.layers) - 1
+        start = node(gradient.symbol, 0, 0.0)
+        column = 1
+        present: dict[int, list[int]] = {}
+        for L in range(first, last + 1):
+            present[L] = [t.neuron.index for t in terms] if L == first else list(range(spec.layers[L].size))
+            coupled = ACTIVATIONS[spec.layers[L].activation].coupled
+            for position, j in enumerate(present[L]):
+                centre = position - (len(present[L]) - 1) / 2
+                net = node(graph.net[p][L][j], column, centre)
+                if L == first:
+                    link = next(t for t in terms if t.neuron.index == j).factors[-1]
+                    edge(start, net, link.precise)
+                else:
+                    for k in present[L - 1]:
+                        source = graph.out[p][L - 1][k]
+                        edge(source, net, derivation.parameters[str(graph.weights[L][j][k])])
+                if not coupled:
+                    out = node(graph.out[p][L][j], column + 1, centre)
+                    edge(net, out, derivation.deltas[p][L][j].factors[-1].precise)
+            column += 1 if coupled else 2
+        total = node(graph.total, column, 0.0)
+        for j in present[last]:
+            delta = derivation.deltas[p][last][j]
+            if ACTIVATIONS[spec.layers[last].activation].coupled:
+                edge(graph.net[p][last][j], total, delta.precise)
+            else:
+                edge(graph.out[p][last][j], total, delta.factors[0].precise)
+        return ComputationGraph(list(nodes.values()), edges, 1 if graph.multi else None)
+
+    @cached_property
     def delta_of(self) -> dict[sp.Symbol, Delta]:
         return {d.symbol: d for per_example in self.derivation.deltas for row in per_example for d in row}
 
@@ -404,6 +531,120 @@ class _Builder:
         equation = Equation(self.latex(self.graph.total) + "^{+}", "", "", self.show(loss), self.answer)
         return equation, self.show(loss - derivation.loss)
 
+    # -- the matrix form ------------------------------------------------------------------------
+
+    def matrix_form(self) -> list[MatrixLayer]:
+        """δ = ∇E ⊙ f'(net) at the output, δ = (Wᵀ δ_next) ⊙ f'(net) below, ∂E/∂W = δ xᵀ."""
+        spec, graph, derivation = self.spec, self.graph, self.derivation
+        last = len(spec.layers) - 1
+        layers = []
+        for L in reversed(range(len(spec.layers))):
+            layer = spec.layers[L]
+            activation = ACTIVATIONS[layer.activation]
+            name = _escaped(layer.name)
+            vector = rf"\boldsymbol{{\delta}}_{{{name}}}"
+            weights = rf"W_{{{name}}}"
+            slope = rf"{activation.latex}'(\mathbf{{{self.symbols.net_label}}}_{{{name}}})"
+            below = r"\mathbf{i}" if L == 0 else rf"\mathbf{{out}}_{{{_escaped(spec.layers[L - 1].name)}}}"
+            deltas, gradients, biases = [], [], []
+            totals = [[0] * layer.fan_in for _ in range(layer.size)]
+            for p in range(len(spec.examples)):
+                suffix = f"^{{({p + 1})}}" if graph.multi else ""
+                rows = derivation.deltas[p][L]
+                delta_values = [d.precise for d in rows]
+                slopes = [d.factors[-1].precise for d in rows]
+                if L == last and activation.coupled:
+                    formula, substituted = self._softmax_matrix(p, L)
+                elif L == last:
+                    formula = rf"\nabla_{{\mathbf{{out}}_{{{name}}}}} E_{{total}} \odot {slope}"
+                    substituted = rf"{self.vector([d.factors[0].precise for d in rows])} \odot {self.vector(slopes)}"
+                else:
+                    above = _escaped(spec.layers[L + 1].name)
+                    formula = (
+                        rf"\left(W_{{{above}}}^{{\top}} \boldsymbol{{\delta}}_{{{above}}}{suffix}\right) \odot {slope}"
+                    )
+                    transpose = [list(column) for column in zip(*self._weights(L + 1), strict=True)]
+                    deltas_above = [d.precise for d in derivation.deltas[p][L + 1]]
+                    product = f"{self.matrix(transpose)} {self.vector(deltas_above)}"
+                    substituted = rf"\left({product}\right) \odot {self.vector(slopes)}"
+                deltas.append(Equation(vector + suffix, formula, substituted, self.vector(delta_values), 0))
+                inputs = [self.derivation.values[s] for s in graph.layer_inputs(p, L)]
+                outer = [[d * x for x in inputs] for d in delta_values]
+                totals = [[a + b for a, b in zip(r, o, strict=True)] for r, o in zip(totals, outer, strict=True)]
+                gradients.append(
+                    Equation(
+                        partial_latex(self.latex(graph.total), weights) + suffix,
+                        rf"{vector}{suffix} \, {below}{suffix}{{}}^{{\top}}",
+                        rf"{self.vector(delta_values)} {self.matrix([inputs])}",
+                        self.matrix(outer),
+                        0,
+                    )
+                )
+            if graph.multi:
+                parts = " + ".join(
+                    partial_latex(self.latex(graph.total), weights) + f"^{{({p + 1})}}"
+                    for p in range(len(spec.examples))
+                )
+                gradients.append(
+                    Equation(partial_latex(self.latex(graph.total), weights), parts, "", self.matrix(totals), 0)
+                )
+            every = [[d.precise for d in derivation.deltas[p][L]] for p in range(len(spec.examples))]
+            summed = [sum(column) for column in zip(*every, strict=True)]
+            if layer.shared_bias:
+                bias = self.latex(graph.biases[L][0])
+                formula = (
+                    rf"\mathbf{{1}}^{{\top}} \sum_p {vector}^{{(p)}}"
+                    if graph.multi
+                    else rf"\mathbf{{1}}^{{\top}} {vector}"
+                )
+                biases.append(
+                    Equation(partial_latex(self.latex(graph.total), bias), formula, "", self.show(sum(summed)), 0)
+                )
+            else:
+                formula = rf"\sum_p {vector}^{{(p)}}" if graph.multi else vector
+                biases.append(
+                    Equation(
+                        partial_latex(self.latex(graph.total), rf"\mathbf{{b}}_{{{name}}}"),
+                        formula,
+                        "",
+                        self.vector(summed),
+                        0,
+                    )
+                )
+            first = graph.weights[L][0][0]
+            entry = {
+                "matrix": partial_latex(self.latex(graph.total), weights),
+                "chain": rf"\delta_{{{graph.neurons[L][0].name}}} \cdot {self.latex(graph.layer_inputs(0, L)[0])}",
+                "gradient": partial_latex(self.latex(graph.total), self.latex(first)),
+                "value": self.show(derivation.gradients[str(first)].precise),
+            }
+            kind = "hidden" if L < last else "softmax" if activation.coupled else "output"
+            layers.append(MatrixLayer(layer.name, L == last, kind, deltas, gradients, biases, entry))
+        return layers
+
+    def _softmax_matrix(self, p: int, L: int) -> tuple[str, str]:
+        graph, derivation = self.graph, self.derivation
+        name = _escaped(self.spec.layers[L].name)
+        rows = derivation.deltas[p][L]
+        if rows[0].factors[0].rule == "softmax_cross_entropy" and all(sum(e.targets) == 1 for e in self.spec.examples):
+            outs = [derivation.values[s] for s in graph.out[p][L]]
+            targets = [derivation.values[s] for s in graph.targets[p]]
+            scale = graph.reduction_scale()
+            factor = "" if scale == 1 else rf"\tfrac{{{scale.p}}}{{{scale.q}}} "
+            formula = rf"{factor}\left(\mathbf{{out}}_{{{name}}} - \mathbf{{t}}\right)"
+            return formula, rf"{factor}\left({self.vector(outs)} - {self.vector(targets)}\right)"
+        return rf"J_{{\operatorname{{softmax}}}}^{{\top}} \nabla_{{\mathbf{{out}}_{{{name}}}}} E_{{total}}", ""
+
+    def _weights(self, L: int) -> list[list[Number]]:
+        return [[self.derivation.parameters[str(w)] for w in row] for row in self.graph.weights[L]]
+
+    def vector(self, values: Sequence[Number]) -> str:
+        return self.matrix([[value] for value in values])
+
+    def matrix(self, rows: Sequence[Sequence[Number]]) -> str:
+        body = r" \\ ".join(" & ".join(self.show(value) for value in row) for row in rows)
+        return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
     def parameter_rows(self, edges: Sequence[DiagramEdge]) -> list[Parameter]:
         rows = []
         for name, value in self.derivation.parameters.items():
@@ -449,6 +690,11 @@ class _Builder:
         return nodes, edges
 
 
+def _escaped(name: str) -> str:
+    """A layer name inside LaTeX math: underscores escaped."""
+    return name.replace("_", r"\_")
+
+
 def _row(index: int, count: int) -> float:
     """The height of node ``index`` in a column of ``count``, columns centred on 0."""
     return (count - 1) / 2 - index
@@ -464,8 +710,14 @@ def build(
     notation: str = "net",
     digits: int = DEFAULT_DIGITS,
     only: Sequence[str] = (),
+    matrix: bool = False,
+    history: Sequence[float] = (),
 ) -> Document:
-    """The document of one derivation; ``only`` limits the backward pass to some parameters."""
+    """The document of one derivation; ``only`` limits the backward pass to some parameters.
+
+    With ``matrix``, the document also carries the vectorised form of the derivation; with a
+    training ``history`` (E_total before and after each step), its curve.
+    """
     spec = derivation.spec
     check_size(derivation, only)
     builder = _Builder(derivation, notation, digits)
@@ -506,6 +758,8 @@ def build(
         nodes=nodes,
         edges=edges,
         only=list(only),
+        matrix=builder.matrix_form() if matrix else [],
+        curve=curve(history, digits) if history else None,
         answers=builder.answer,
     )
 

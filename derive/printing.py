@@ -85,6 +85,18 @@ def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
     return text
 
 
+def symbol_text(name: SymbolName, net_label: str = "net") -> str:
+    """The plain-text name of a symbol, for diagrams: ``net_o1``, ``w5``, ``E_total``, ``out_o1(2)``."""
+    kind = {"net": net_label, "delta": "δ"}.get(name.kind, name.kind)
+    joiner = "" if name.kind in ("i", "w", "b") or not name.subscript else "_"
+    text = f"{kind}{joiner}{name.subscript}"
+    if name.updated:
+        text += "⁺"
+    if name.example is not None:
+        text += f"({name.example})"
+    return text
+
+
 def partial_latex(of: str, wrt: str) -> str:
     """∂of/∂wrt as a fraction."""
     return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"

@@ -22,6 +22,7 @@ from derive.render import Renderer, default_renderer
 from derive.variants import variant
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
+CURVE_STEPS = 1000  # the training run drawn at the end of the solutions
 
 
 def document(
@@ -32,10 +33,13 @@ def document(
     notation: str | None = None,
     digits: int = 9,
     only: Sequence[str] = (),
+    matrix: bool = False,
+    curve_steps: int = 0,
 ) -> Document:
     """The document data of a network, in the language's default notation unless one is given."""
     notation = notation or renderer.catalog(language)("notation")
-    return build(network.derivation, notation=notation, digits=digits, only=only)
+    history = network.train(curve_steps).history if curve_steps else ()
+    return build(network.derivation, notation=notation, digits=digits, only=only, matrix=matrix, history=history)
 
 
 def explanation(
@@ -45,11 +49,13 @@ def explanation(
     notation: str | None = None,
     digits: int = 9,
     only: Sequence[str] = (),
+    matrix: bool = False,
     renderer: Renderer | None = None,
 ) -> str:
-    """The Markdown explanation of one step of backpropagation."""
+    """The Markdown explanation of one step of backpropagation (and its matrix form)."""
     renderer = renderer or default_renderer()
-    doc = document(network, renderer=renderer, language=language, notation=notation, digits=digits, only=only)
+    options = {"language": language, "notation": notation, "digits": digits, "only": only, "matrix": matrix}
+    doc = document(network, renderer=renderer, **options)
     return renderer.render("explanation.md.j2", language, doc=doc)
 
 
@@ -60,13 +66,26 @@ def worksheet_files(
     notation: str | None = None,
     digits: int = 9,
     only: Sequence[str] = (),
+    matrix: bool = False,
+    curve_steps: int = CURVE_STEPS,
     variants: int = 0,
     seed: int = 0,
     renderer: Renderer | None = None,
 ) -> dict[str, str]:
-    """``worksheet.tex`` and ``solutions.tex``; with variants, numbered pairs and ``answers.tex``."""
+    """``worksheet.tex`` and ``solutions.tex``; with variants, numbered pairs and ``answers.tex``.
+
+    The solutions end with the error curve of ``curve_steps`` steps of training (0: none).
+    """
     renderer = renderer or default_renderer()
-    options = {"renderer": renderer, "language": language, "notation": notation, "digits": digits, "only": only}
+    options = {
+        "renderer": renderer,
+        "language": language,
+        "notation": notation,
+        "digits": digits,
+        "only": only,
+        "matrix": matrix,
+        "curve_steps": curve_steps,
+    }
     if not variants:
         doc = document(network, **options)
         return {
