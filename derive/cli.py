@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         "first, hidden deltas through the updated weights",
     )
     train.add_argument("--json", action="store_true", help="print JSON")
+    train.add_argument("--plot", type=Path, metavar="FILE", help="draw the error curve into FILE (.png or .svg)")
     numbers(train)
 
     code = command("code", "a standalone NumPy module computing the loss and every gradient")
@@ -186,7 +187,18 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(report.gradients_text(network, args.digits), end="")
     elif args.command == "train":
+        if args.plot is not None:
+            from derive.plot import check_target
+
+            check_target(args.plot)
         result = network.train(args.steps, update=args.update)
+        if args.plot is not None:
+            from derive.plot import loss_curve
+            from derive.publish import write_file
+
+            title = f"{network.name}: {args.steps} steps, {args.update} updates"
+            write_file(args.plot, loss_curve(result.history, args.plot, title=title))
+            print(f"wrote {args.plot}", file=sys.stderr)
         if args.json:
             _print_json(report.training_json(result))
         else:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, require_tool
 
@@ -21,22 +24,37 @@ def math_fragments(markdown: str) -> list[tuple[str, bool]]:
     return fragments
 
 
-def katex_failures(markdown: str) -> list[dict[str, str]]:
-    """The math fragments KaTeX cannot parse (KaTeX from the npm registry, run under node)."""
+def _node_package(name: str) -> str:
+    """node, with a package of tests/js installed; skipped without them, except under CI."""
     node = require_tool("node")
-    if not (JS / "node_modules" / "katex").is_dir():
-        import os
-
-        import pytest
-
+    if not (JS / "node_modules" / name).is_dir():
         if os.environ.get("CI") == "true":
-            pytest.fail("KaTeX is required under CI: .ci/run installs it with npm ci in tests/js")
-        pytest.skip("KaTeX is not installed (cd tests/js && npm ci)")
-    payload = json.dumps([{"tex": tex, "display": display} for tex, display in math_fragments(markdown)])
+            pytest.fail(f"{name} is required under CI: .ci/run installs it with npm ci in tests/js")
+        pytest.skip(f"{name} is not installed (cd tests/js && npm ci)")
+    return node
+
+
+def _run_node(script: str, package: str, payload: object) -> list[dict[str, str]]:
+    node = _node_package(package)
     result = subprocess.run(
-        [node, str(JS / "katex_check.cjs")], input=payload, capture_output=True, text=True, check=True, timeout=120
+        [node, str(JS / script)], input=json.dumps(payload), capture_output=True, text=True, check=True, timeout=300
     )
     return json.loads(result.stdout)
+
+
+def katex_failures(markdown: str) -> list[dict[str, str]]:
+    """The math fragments KaTeX cannot parse (KaTeX from the npm registry, run under node)."""
+    fragments = [{"tex": tex, "display": display} for tex, display in math_fragments(markdown)]
+    return _run_node("katex_check.cjs", "katex", fragments)
+
+
+def mermaid_diagrams(markdown: str) -> list[str]:
+    return re.findall(r"```mermaid\n(.*?)```", markdown, flags=re.DOTALL)
+
+
+def mermaid_failures(markdown: str) -> list[dict[str, str]]:
+    """The Mermaid diagrams Mermaid's own parser rejects (run under node with jsdom)."""
+    return _run_node("mermaid_check.mjs", "mermaid", mermaid_diagrams(markdown))
 
 
 def compile_latex(tex: Path) -> str:

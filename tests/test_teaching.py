@@ -1,0 +1,101 @@
+"""Diagrams, computation graphs, the matrix form and training curves, checked by their renderers."""
+
+import re
+
+import pytest
+
+from derive import example
+from derive.document import build
+from tests.conftest import run_derive
+from tests.documents import compile_latex, katex_failures, mermaid_diagrams, mermaid_failures, pdf_text
+from tests.reference import autograd_gradients
+
+NETWORKS = ["mazur", "softmax", "deep", "xor"]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_mermaid_diagram_parses(name):
+    text = run_derive("explain", name).stdout
+    diagrams = mermaid_diagrams(text)
+    assert len(diagrams) == 1 + len(example(name).gradients())  # the network, then one graph per gradient
+    assert mermaid_failures(text) == []
+
+
+def test_network_diagram_has_the_weights_on_its_edges():
+    (network, *_) = mermaid_diagrams(run_derive().stdout)
+    assert 'h1 -- "w5 = 0.4" --> o1' in network
+    assert 'b1["b1 = 0.35"]' in network
+
+
+def test_a_hidden_weight_graph_shows_every_path():
+    doc = build(example().derivation)
+    hidden = next(step for section in doc.backward for step in section.gradients if step.name == "w1")
+    edges = {(edge.source, edge.target): edge.value for edge in hidden.graph.edges}
+    assert edges[("w1", "net_h1")] == "0.05"
+    assert edges[("net_h1", "out_h1")] == "0.241300709"
+    assert edges[("out_h1", "net_o1")] == "0.4" and edges[("out_h1", "net_o2")] == "0.5"
+    assert edges[("out_o1", "E_total")] == "0.74136507" and edges[("out_o2", "E_total")] == "-0.217071535"
+    # the sum over both paths of the products along them is the gradient
+    paths = [
+        0.05 * 0.241300709 * 0.4 * 0.186815602 * 0.74136507,
+        0.05 * 0.241300709 * 0.5 * 0.175510053 * -0.217071535,
+    ]
+    assert sum(paths) == pytest.approx(0.000438568, abs=1e-9)
+
+
+def test_matrix_form_with_the_example_numbers():
+    text = run_derive("explain", "--matrix").stdout
+    assert "## The matrix form" in text
+    assert r"\begin{bmatrix} 0.138498562 \\ -0.038098237 \end{bmatrix}" in text
+    assert r"\begin{bmatrix} 0.082167041 & 0.082667628 \\ -0.02260254 & -0.022740242 \end{bmatrix}" in text
+    assert r"\left(W_{o}^{\top} \boldsymbol{\delta}_{o}\right) \odot \sigma'(\mathbf{net}_{h})" in text
+    assert "entry $(1, 1)$ is $\\delta_{o1} \\cdot out_{h1}$" in text
+    assert katex_failures(text) == []
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_matrix_entries_are_the_gradients(name):
+    """Every ∂E/∂W matrix (summed over the examples) holds the independent autograd gradients."""
+    network = example(name)
+    doc = build(network.derivation, matrix=True, digits=12)
+    expected = autograd_gradients(network.spec)
+    numbering = iter(f"w{n}" for n in range(1, 10_000))
+    by_layer = {}
+    for layer in network.spec.layers:
+        by_layer[layer.name] = [[next(numbering) for _ in row] for row in layer.weights]
+    for layer in doc.matrix:
+        matrix = layer.weights[-1].value
+        rows = [
+            row.split(" & ")
+            for row in matrix.removeprefix(r"\begin{bmatrix} ").removesuffix(r" \end{bmatrix}").split(r" \\ ")
+        ]
+        for names, values in zip(by_layer[layer.name], rows, strict=True):
+            for weight, value in zip(names, values, strict=True):
+                assert float(value) == pytest.approx(expected[weight], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "xor"])
+def test_matrix_form_compiles_in_latex(name, tmp_path):
+    run_derive("worksheet", name, "--matrix", "-o", str(tmp_path))
+    for document in ("solutions", "worksheet"):
+        log = compile_latex(tmp_path / f"{document}.tex")
+        assert "Overfull \\hbox" not in log
+    text = pdf_text(tmp_path / "solutions.pdf")
+    assert "The matrix form" in text and "Repeating the step" in text
+
+
+def test_train_table_and_plot(tmp_path):
+    png, svg = tmp_path / "loss.png", tmp_path / "loss.svg"
+    result = run_derive("train", "--steps", "2000", "--plot", str(png))
+    steps = [int(m.group(1)) for m in re.finditer(r"^\s*(\d+)\s+\d\.\d+$", result.stdout, flags=re.MULTILINE)]
+    assert steps[:6] == [0, 1, 2, 3, 4, 5] and steps[-1] == 2000 and 10 in steps and 1000 in steps
+    assert png.read_bytes().startswith(b"\x89PNG")
+    run_derive("train", "--steps", "50", "--plot", str(svg))
+    assert "<svg" in svg.read_text()
+
+
+def test_plot_refuses_other_formats_before_training(tmp_path):
+    target = tmp_path / "loss.pdf"
+    result = run_derive("train", "--steps", "10", "--plot", str(target), check=False)
+    assert result.returncode == 2 and "expected a .png or .svg" in result.stderr
+    assert not target.exists() and result.stdout == ""
