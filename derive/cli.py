@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -36,11 +37,23 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _choice(what: str, options: Sequence[str]) -> Any:
+    """An option with fixed values that answers a typo with a did-you-mean."""
+
+    def parse(text: str) -> str:
+        if text in options:
+            return text
+        close = difflib.get_close_matches(text.lower(), options, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown {what} {text!r}{hint} (expected one of: {', '.join(options)})")
+
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Bad options: a two-line message (usage, then the error) and status 2."""
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        """Bad options: one line that says what is wrong and where to read more, status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "network", nargs="?", metavar="NETWORK", help="a .toml/.json file or a built-in name (default: mazur)"
             )
-        sub.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        # SUPPRESS: `derive --debug COMMAND` must not be reset by the command's own default
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         return sub
 
     def numbers(sub: argparse.ArgumentParser) -> None:
@@ -73,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     def documents(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--lang", default="en", metavar="LANG", help="language: en (default) or es")
         sub.add_argument(
-            "--notation", choices=("net", "in"), help="name of the net input: net_h1 or in_h1 (default: the language's)"
+            "--notation",
+            type=_choice("notation", ("net", "in")),
+            metavar="net|in",
+            help="name of the net input: net_h1 or in_h1 (default: the language's)",
         )
         sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
         sub.add_argument("--matrix", action="store_true", help="add the matrix form of the derivation")
@@ -109,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=_whole(0, 10_000_000), required=True, metavar="N", help="number of steps")
     train.add_argument(
         "--update",
-        choices=("simultaneous", "sequential"),
+        type=_choice("update order", ("simultaneous", "sequential")),
         default="simultaneous",
+        metavar="ORDER",
         help="simultaneous (default): every gradient from one forward pass; sequential: the output layer "
         "first, hidden deltas through the updated weights",
     )

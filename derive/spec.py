@@ -7,6 +7,7 @@ parsed as numbers: nothing from a file is ever evaluated.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import math
@@ -14,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,16 @@ MAX_EXAMPLES = 1_000
 MAX_ROUNDING = 15
 # The largest magnitude a float can hold: beyond it a literal has overflowed.
 MAX_MAGNITUDE = Fraction(Decimal("1.7976931348623157e308"))
+# Below half the smallest subnormal double a literal rounds to 0: it has underflowed.
+MIN_MAGNITUDE = Fraction(Decimal("4.9406564584124654e-324")) / 2
+MAX_FILE_BYTES = 16 * 2**20
+# The key path of an error about the whole file's data (a JSON list where a table of keys belongs).
+TOP_LEVEL = "top level"
+_MAX_DECIMAL = Decimal("1.7976931348623157e308")
+_MIN_DECIMAL = Decimal("4.9406564584124654e-324") / 2
+_OVERFLOWS = "overflows a double"
+_UNDERFLOWS = "underflows a double to 0"
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 _NETWORK_KEYS = (
     "learning_rate",
@@ -151,7 +162,7 @@ def builtin_names() -> list[str]:
 def builtin_text(name: str) -> str:
     """The TOML source of a built-in example, comments included."""
     if name not in builtin_names():
-        raise DeriveError(_unknown(name, builtin_names(), "built-in example"), key="NETWORK")
+        raise DeriveError(_unknown(name, builtin_names(), "built-in example"), key="NAME")
     return (resources.files("derive") / "examples" / f"{name}.toml").read_text(encoding="utf-8")
 
 
@@ -165,20 +176,7 @@ def load_path(path: str | Path) -> NetworkSpec:
     """Read a ``.toml`` or ``.json`` network file."""
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise DeriveError("is a directory; expected a .toml or .json network file", source=source)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DeriveError("no such file", source=source) from None
-    except OSError as error:
-        raise DeriveError(f"cannot be read ({error.strerror or error})", source=source) from None
-    if b"\x00" in raw:
-        raise DeriveError("is a binary file; expected a UTF-8 text file in TOML or JSON", source=source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DeriveError(f"is not UTF-8 text (byte {error.start}); save it as UTF-8", source=source) from None
+    text = _read_text(path, source)
     if path.suffix.lower() == ".json" or (path.suffix.lower() != ".toml" and text.lstrip().startswith("{")):
         data = _parse_json(text, source)
     else:
@@ -191,34 +189,178 @@ def resolve(network: str | Path | None) -> NetworkSpec:
     if network is None:
         return load_builtin("mazur")
     text = str(network)
-    if text in builtin_names() and not Path(text).exists():
+    if not text:
+        raise DeriveError(
+            "expected a .toml or .json file or a built-in example name, got an empty string", key="NETWORK"
+        )
+    exists = _exists(Path(text))
+    if text in builtin_names() and not exists:
         return load_builtin(text)
-    if Path(text).suffix or Path(text).exists() or "/" in text or "\\" in text:
+    if Path(text).suffix or exists or "/" in text or "\\" in text:
         return load_path(text)
     raise DeriveError(_unknown(text, builtin_names(), "built-in example or file"), key="NETWORK")
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL in it
+        return False
+
+
+def _read_text(path: Path, source: str) -> str:
+    """The file's text: refused with a reason if missing, unreadable, too large, binary or not UTF-8."""
+    expected = "expected a .toml or .json network file"
+    try:
+        if path.is_dir():
+            raise DeriveError(f"is a directory; {expected}", source=source)
+        if path.exists() and not path.is_file():
+            raise DeriveError(f"is not a regular file; {expected}", source=source)
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise DeriveError(f"no such file; {expected} or a built-in example name", source=source) from None
+    except OSError as error:
+        raise DeriveError(f"cannot be read ({error.strerror or error}); {expected}", source=source) from None
+    except ValueError as error:  # e.g. a NUL in the path
+        raise DeriveError(f"is not a usable path ({error}); {expected}", source=source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise DeriveError(f"is larger than {MAX_FILE_BYTES // 2**20} MiB; {expected}", source=source)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DeriveError("is UTF-16 (or UTF-32) text; expected UTF-8: save the file as UTF-8", source=source)
+    if b"\x00" in raw:
+        raise DeriveError("is a binary file; expected a UTF-8 text file in TOML or JSON", source=source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise DeriveError(
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x}); expected UTF-8: save the file as UTF-8",
+            source=source,
+            key=f"line {line}, column {column}",
+        ) from None
+    if not text.strip():
+        raise DeriveError(f"is empty; {expected} (see `derive example mazur`)", source=source)
+    return text
+
+
+# tomllib's message → a hint at the usual cause
+_TOML_HINTS = {
+    "Cannot overwrite a value": "a key given twice, or [name] and [[name]] mixed",
+    "Cannot declare": "a table given twice",
+    "Invalid value": 'text needs quotes ("sigmoid"); a number needs a digit before the point (0.5)',
+    "Unclosed array": "a ']' is missing",
+    "Unclosed inline table": "a '}' is missing",
+}
+_JSON_HINTS = {
+    "Expecting property name enclosed in double quotes": "keys need double quotes; no comma before '}'",
+    "Expecting value": "no comma before ']' or '}', no comments, text in double quotes",
+}
+
+
 def _parse_toml(text: str, source: str) -> Any:
     try:
-        return tomllib.loads(text, parse_float=Decimal)
+        return tomllib.loads(text, parse_float=_decimal)
     except tomllib.TOMLDecodeError as error:
-        raise DeriveError(f"not valid TOML: {error}", source=source) from None
+        message, line, column = _toml_position(str(error), text)
+        hint = next((f" ({hint})" for start, hint in _TOML_HINTS.items() if message.startswith(start)), "")
+        raise DeriveError(
+            f"not valid TOML: {message}{hint}", source=source, key=f"line {line}, column {column}"
+        ) from None
+    except ValueError as error:  # int() refuses a literal of thousands of digits
+        return _long_literal(text, source, "TOML", error)
+    except RecursionError:
+        raise DeriveError("not valid TOML: lists or tables nested too deeply", source=source) from None
 
 
 def _parse_json(text: str, source: str) -> Any:
-    def reject_constant(name: str) -> Any:
-        raise ValueError(name)
-
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=reject_constant)
+        return json.loads(
+            text,
+            parse_float=_decimal,
+            parse_int=_integer,
+            parse_constant=lambda name: _BadNumber(name, ""),
+            object_pairs_hook=_json_object,
+        )
     except json.JSONDecodeError as error:
+        hint = next((f" ({hint})" for start, hint in _JSON_HINTS.items() if error.msg.startswith(start)), "")
         raise DeriveError(
-            f"not valid JSON: {error.msg} (at line {error.lineno}, column {error.colno})", source=source
+            f"not valid JSON: {error.msg}{hint}", source=source, key=f"line {error.lineno}, column {error.colno}"
         ) from None
-    except ValueError as error:
-        raise DeriveError(f"not valid JSON: {error} is not a number; write a finite number", source=source) from None
     except RecursionError:
-        raise DeriveError("not valid JSON: nested too deeply", source=source) from None
+        raise DeriveError("not valid JSON: lists or objects nested too deeply", source=source) from None
+    except ValueError as error:
+        return _long_literal(text, source, "JSON", error)
+
+
+def _toml_position(message: str, text: str) -> tuple[str, int, int]:
+    """tomllib's message without its ``(at line 3, column 9)``, and that line and column."""
+    found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, re.DOTALL)
+    if found:
+        return found[1], int(found[2]), int(found[3])
+    lines = text.split("\n")  # "(at end of document)": point just past the last character
+    return message.removesuffix(" (at end of document)"), len(lines), len(lines[-1]) + 1
+
+
+def _long_literal(text: str, source: str, language: str, error: ValueError) -> Any:
+    long = re.search(r"[-+]?(?:0[xob])?[0-9a-fA-F_]{4000,}", text)
+    if long is None:
+        raise DeriveError(f"not valid {language}: {error}", source=source) from None
+    line = text.count("\n", 0, long.start()) + 1
+    column = long.start() - (text.rfind("\n", 0, long.start()) + 1) + 1
+    raise DeriveError(
+        f"a number literal of {len(long[0])} characters; expected a finite number (at most about 1.8e308)",
+        source=source,
+        key=f"line {line}, column {column}",
+    ) from None
+
+
+@dataclass(frozen=True)
+class _BadNumber:
+    """A number literal with no finite value a double could hold: NaN, ±Infinity, 1e99999999999999999999."""
+
+    text: str
+    reason: str
+
+
+class _DuplicateKey(dict):  # type: ignore[type-arg]
+    """A JSON object that gives a key twice (JSON keeps the last silently; we refuse it)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], duplicate: str) -> None:
+        super().__init__(pairs)
+        self.duplicate = duplicate
+
+
+def _decimal(text: str) -> Decimal | _BadNumber:
+    """A float literal exactly or, if no double can hold it, the literal as written, for the error."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an exponent beyond even Decimal's range
+        return _BadNumber(text, _UNDERFLOWS if re.search(r"[eE]-", text) else _OVERFLOWS)
+    if not value.is_finite():
+        return _BadNumber(text, "")
+    size = value.copy_abs()  # no arithmetic: it would round, or overflow the context
+    if size > _MAX_DECIMAL:
+        return _BadNumber(text, _OVERFLOWS)
+    if size and size < _MIN_DECIMAL:
+        return _BadNumber(text, _UNDERFLOWS)
+    return value
+
+
+def _integer(text: str) -> int | _BadNumber:
+    if len(text.lstrip("-")) > 400:  # far beyond a double, and int() refuses thousands of digits
+        return _BadNumber(text, _OVERFLOWS)
+    return int(text)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return _DuplicateKey(pairs, key)
+        seen.add(key)
+    return dict(pairs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,86 +374,108 @@ class _Checker:
         self.source = source
 
     def fail(self, key: str, message: str) -> DeriveError:
-        return DeriveError(message, source=self.source, key=key or None)
+        return DeriveError(message, source=self.source, key=key or TOP_LEVEL)
 
-    def table(self, value: Any, key: str, allowed: Sequence[str]) -> Mapping[str, Any]:
+    def table(self, value: Any, key: str, allowed: Sequence[str], what: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            raise self.fail(key, f"expected a table of keys, got {_describe(value)}")
+            raise self.fail(key, f"expected {what}, got {_describe(value)}")
+        if isinstance(value, _DuplicateKey):
+            raise self.fail(_child(key, value.duplicate), "given twice in one table; expected each key once")
         for name in value:
             if name not in allowed:
-                where = f"{key}.{name}" if key else str(name)
-                raise self.fail(where, _unknown(str(name), allowed, "key"))
+                raise self.fail(_child(key, name), _unknown(name, allowed, "key"))
         return value
 
     def number(self, value: Any, key: str) -> Fraction:
+        if isinstance(value, _BadNumber):
+            raise self.fail(key, _out_of_range(_clip(value.text), value.reason))
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal | Fraction):
-            raise self.fail(key, f"expected a number, got {_describe(value)}")
-        if isinstance(value, float | Decimal) and not math.isfinite(value):
-            raise self.fail(key, f"expected a finite number, got {value}")
+            raise self.fail(key, f"expected a number, got {_describe(value)}{_unquote_hint(value)}")
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.fail(key, _out_of_range(str(value), ""))
             value = Decimal(repr(value))  # the decimal the user wrote, not the binary approximation
-        exact = Fraction(value)
-        if abs(exact) > MAX_MAGNITUDE:
-            raise self.fail(key, "number too large (it overflows a double); expected a finite number")
-        return exact
+        if isinstance(value, Decimal):
+            checked = _decimal(str(value))
+            if isinstance(checked, _BadNumber):
+                raise self.fail(key, _out_of_range(_clip(checked.text), checked.reason))
+        elif abs(value) > MAX_MAGNITUDE:
+            raise self.fail(key, _out_of_range(_describe_number(value), _OVERFLOWS))
+        elif value and abs(value) < MIN_MAGNITUDE:
+            raise self.fail(key, _out_of_range(_describe_number(value), _UNDERFLOWS))
+        return Fraction(value)
 
-    def vector(self, value: Any, key: str, length: int | None = None, what: str = "numbers") -> tuple[Fraction, ...]:
+    def vector(self, value: Any, key: str, length: int, what: str, why: str) -> tuple[Fraction, ...]:
+        """Exactly ``length`` numbers; ``what`` names them (``inputs``), ``why`` says why so many."""
         if not isinstance(value, list | tuple):
-            raise self.fail(key, f"expected a list of {what}, got {_describe(value)}")
-        if not value:
-            raise self.fail(key, f"expected a non-empty list of {what}")
-        if length is not None and len(value) != length:
-            raise self.fail(key, f"expected {length} {what}, got {len(value)}")
+            raise self.fail(key, f"expected a list of {length} {what} ({why}), got {_describe(value)}")
+        if len(value) != length:
+            found = "an empty list" if not value else str(len(value))
+            raise self.fail(key, f"expected {length} {what} ({why}), got {found}")
         return tuple(self.number(item, f"{key}[{k}]") for k, item in enumerate(value))
 
-    def choice(self, value: Any, key: str, options: Sequence[str]) -> str:
+    def choice(self, value: Any, key: str, options: Sequence[str], what: str) -> str:
         if not isinstance(value, str):
-            raise self.fail(key, f"expected one of {', '.join(options)}, got {_describe(value)}")
+            raise self.fail(key, f"expected one of: {', '.join(options)}; got {_describe(value)}")
         if value not in options:
-            raise self.fail(key, _unknown(value, options, "value"))
+            raise self.fail(key, _unknown(value, options, what))
         return value
 
 
 def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") -> NetworkSpec:
     """Validate raw TOML/JSON data (or a dict from Python) into a :class:`NetworkSpec`."""
     check = _Checker(source)
-    top = check.table(data, "", _NETWORK_KEYS)
-    layers_raw = top.get("layers")
-    if layers_raw is None:
+    top = check.table(data, "", _NETWORK_KEYS, f"a table of network keys ({', '.join(_NETWORK_KEYS)})")
+    if "layers" not in top:
         raise check.fail("layers", "missing; expected at least one [[layers]] table")
-    if not isinstance(layers_raw, list) or not layers_raw:
+    layers_raw = top["layers"]
+    if isinstance(layers_raw, Mapping):
+        raise check.fail("layers", "expected a list of layer tables, got a single table; in TOML write [[layers]]")
+    if not isinstance(layers_raw, list | tuple) or not layers_raw:
         raise check.fail("layers", f"expected a non-empty list of layer tables, got {_describe(layers_raw)}")
     if len(layers_raw) > MAX_LAYERS:
-        raise check.fail("layers", f"{len(layers_raw)} layers; at most {MAX_LAYERS} are supported")
+        raise check.fail("layers", f"expected at most {MAX_LAYERS} layers, got {len(layers_raw)}")
 
     layers: list[LayerSpec] = []
-    fan_in: int | None = None
+    neurons: dict[str, int] = {}  # every neuron name, and the layer that has it
+    n_parameters = 0
     for index, raw in enumerate(layers_raw):
-        layer = _layer(check, raw, f"layers[{index}]", fan_in, last=index == len(layers_raw) - 1)
-        if any(other.name == layer.name for other in layers):
-            raise check.fail(f"layers[{index}].name", f"duplicate layer name {layer.name!r}; names must differ")
+        key = f"layers[{index}]"
+        previous = layers[-1] if layers else None
+        layer = _layer(check, raw, key, previous, MAX_PARAMETERS - n_parameters, last=index == len(layers_raw) - 1)
+        for other in layers:
+            if other.name == layer.name:
+                raise check.fail(f"{key}.name", f"duplicate layer name {layer.name!r}; expected a name of its own")
+        for j in range(layer.size):
+            neuron = layer.neuron_name(j)
+            if neuron in neurons:
+                raise check.fail(
+                    f"{key}.name",
+                    f"layer name {layer.name!r} gives neuron {neuron}, as layers[{neurons[neuron]}] does; "
+                    f"expected a name that does not clash",
+                )
+            neurons[neuron] = index
         layers.append(layer)
-        fan_in = layer.size
+        n_parameters += layer.size * (layer.fan_in + 1)
 
-    n_parameters = sum(layer.size * (layer.fan_in + 1) for layer in layers)
-    if n_parameters > MAX_PARAMETERS:
-        raise check.fail("layers", f"{n_parameters} parameters; at most {MAX_PARAMETERS} are supported")
-
-    loss = check.choice(top.get("loss", "half_sse"), "loss", LOSSES)
-    examples = _examples(check, top.get("examples"), layers[0].fan_in, layers[-1].size, loss)
+    loss = check.choice(top.get("loss", "half_sse"), "loss", LOSSES, "loss")
     if loss in ("bce", "cross_entropy") and layers[-1].activation not in ("sigmoid", "softmax"):
         raise check.fail(
             f"layers[{len(layers) - 1}].activation",
             f"loss {loss!r} takes the logarithm of the outputs; expected sigmoid or softmax, "
             f"got {layers[-1].activation!r}",
         )
+    reduction = check.choice(top.get("reduction", "sum"), "reduction", REDUCTIONS, "reduction")
+    examples = _examples(check, top, layers, loss)
 
     learning_rate = check.number(top.get("learning_rate", Fraction(1, 2)), "learning_rate")
     if learning_rate <= 0:
         raise check.fail("learning_rate", f"expected a positive number, got {_show(learning_rate)}")
     train_biases = top.get("train_biases", True)
     if not isinstance(train_biases, bool):
-        raise check.fail("train_biases", f"expected true or false, got {_describe(train_biases)}")
+        raise check.fail(
+            "train_biases", f"expected true or false, got {_describe(train_biases)}{_unquote_hint(train_biases)}"
+        )
     rounding = top.get("round_activations")
     if rounding is not None and (
         isinstance(rounding, bool) or not isinstance(rounding, int) or not 0 <= rounding <= MAX_ROUNDING
@@ -327,14 +491,15 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") ->
         examples=examples,
         learning_rate=learning_rate,
         loss=loss,
-        reduction=check.choice(top.get("reduction", "sum"), "reduction", REDUCTIONS),
+        reduction=reduction,
         train_biases=train_biases,
         round_activations=rounding,
     )
 
 
-def _layer(check: _Checker, raw: Any, key: str, fan_in: int | None, *, last: bool) -> LayerSpec:
-    table = check.table(raw, key, _LAYER_KEYS)
+def _layer(check: _Checker, raw: Any, key: str, previous: LayerSpec | None, budget: int, *, last: bool) -> LayerSpec:
+    """One ``[[layers]]`` table; ``budget`` is how many parameters the limit still allows."""
+    table = check.table(raw, key, _LAYER_KEYS, "a layer table with name, activation, weights and bias")
     for required in _LAYER_KEYS:
         if required not in table:
             raise check.fail(f"{key}.{required}", "missing; every layer needs name, activation, weights and bias")
@@ -345,86 +510,178 @@ def _layer(check: _Checker, raw: Any, key: str, fan_in: int | None, *, last: boo
             f"expected a name of letters, digits and underscores starting with a letter (at most 16), "
             f"got {_describe(name)}",
         )
-    activation = check.choice(table["activation"], f"{key}.activation", ACTIVATIONS)
+    activation = check.choice(table["activation"], f"{key}.activation", ACTIVATIONS, "activation")
     if activation == "softmax" and not last:
-        raise check.fail(f"{key}.activation", "softmax couples the neurons of a layer; it may only be the last layer's")
-
-    rows_raw = table["weights"]
-    if not isinstance(rows_raw, list) or not rows_raw:
-        raise check.fail(f"{key}.weights", f"expected a non-empty matrix (a list of rows), got {_describe(rows_raw)}")
-    if len(rows_raw) > MAX_NEURONS:
-        raise check.fail(f"{key}.weights", f"{len(rows_raw)} neurons; at most {MAX_NEURONS} per layer are supported")
-    rows: list[tuple[Fraction, ...]] = []
-    for j, row in enumerate(rows_raw):
-        if not isinstance(row, list):
-            raise check.fail(
-                f"{key}.weights[{j}]", f"expected a row (a list of numbers), got {_describe(row)}; weights is a matrix"
-            )
-        width = fan_in if fan_in is not None else len(rows[0]) if rows else None
-        if width is not None and len(row) != width and row:
-            origin = "the previous layer has" if fan_in is not None else "row 0 has"
-            raise check.fail(f"{key}.weights[{j}]", f"expected {width} numbers ({origin} {width}), got {len(row)}")
-        rows.append(check.vector(row, f"{key}.weights[{j}]"))
+        raise check.fail(
+            f"{key}.activation",
+            "softmax couples the neurons of a layer, so only the last layer may use it; "
+            "expected sigmoid, tanh, relu or linear here",
+        )
+    rows = _weights(check, table["weights"], f"{key}.weights", previous, budget)
     if activation == "softmax" and len(rows) < 2:
-        raise check.fail(f"{key}.activation", "softmax needs at least two neurons")
+        raise check.fail(f"{key}.activation", "softmax needs at least two neurons; expected 2 or more weight rows")
 
     bias_raw = table["bias"]
+    one_per_neuron = f"one per neuron: the weights have {len(rows)} rows"
+    bias: Fraction | tuple[Fraction, ...]
     if isinstance(bias_raw, list | tuple):
-        bias: Fraction | tuple[Fraction, ...] = check.vector(
-            bias_raw, f"{key}.bias", len(rows), "biases (one per neuron)"
+        bias = check.vector(bias_raw, f"{key}.bias", len(rows), "biases", one_per_neuron)
+    elif isinstance(bias_raw, bool) or not isinstance(bias_raw, int | float | Decimal | Fraction | _BadNumber):
+        raise check.fail(
+            f"{key}.bias",
+            f"expected a number (one bias shared by the layer) or a list of {len(rows)} numbers ({one_per_neuron}), "
+            f"got {_describe(bias_raw)}{_unquote_hint(bias_raw)}",
         )
     else:
         bias = check.number(bias_raw, f"{key}.bias")
-    return LayerSpec(name=name, activation=activation, weights=tuple(rows), bias=bias)
+    return LayerSpec(name=name, activation=activation, weights=rows, bias=bias)
 
 
-def _examples(check: _Checker, raw: Any, n_inputs: int, n_outputs: int, loss: str) -> tuple[ExampleSpec, ...]:
-    if raw is None:
+def _weights(
+    check: _Checker, raw: Any, key: str, previous: LayerSpec | None, budget: int
+) -> tuple[tuple[Fraction, ...], ...]:
+    """The matrix ``weights[j][k]``: one row per neuron, one column per input of the layer."""
+    matrix = "a matrix (a list of rows, one per neuron)"
+    if not isinstance(raw, list | tuple):
+        raise check.fail(key, f"expected {matrix}, got {_describe(raw)}")
+    if not raw:
+        raise check.fail(key, f"expected {matrix} with at least one row, got an empty list")
+    if not any(isinstance(row, list | tuple) for row in raw):
+        raise check.fail(key, f"expected {matrix}, got a flat list; write one neuron's weights as [[w1, w2, ...]]")
+    if len(raw) > MAX_NEURONS:
+        raise check.fail(key, f"expected at most {MAX_NEURONS} rows (neurons per layer), got {len(raw)}")
+    if previous is not None:
+        width, why = previous.size, f"one per neuron of the previous layer {previous.name!r}"
+    elif isinstance(raw[0], list | tuple) and raw[0]:
+        width, why = len(raw[0]), "as many as row 0 has, one per input"
+    else:
+        width, why = 0, "one per input"
+    if len(raw) * (width + 1) > budget:
+        total = MAX_PARAMETERS - budget + len(raw) * (width + 1)
+        raise check.fail(key, f"expected at most {MAX_PARAMETERS} parameters in all, got {total} or more")
+    rows: list[tuple[Fraction, ...]] = []
+    for j, row in enumerate(raw):
+        place = f"{key}[{j}]"
+        if not isinstance(row, list | tuple):
+            raise check.fail(place, f"expected a row (a list of numbers, {why}), got {_describe(row)}")
+        if not row:
+            raise check.fail(place, f"expected a row of numbers ({why}), got an empty list")
+        if len(row) != width:
+            raise check.fail(place, f"expected {width} numbers ({why}), got {len(row)}")
+        rows.append(tuple(check.number(item, f"{place}[{k}]") for k, item in enumerate(row)))
+    return tuple(rows)
+
+
+def _examples(check: _Checker, top: Mapping[str, Any], layers: list[LayerSpec], loss: str) -> tuple[ExampleSpec, ...]:
+    if "examples" not in top:
         raise check.fail("examples", "missing; expected at least one [[examples]] table with inputs and targets")
-    if not isinstance(raw, list) or not raw:
+    raw = top["examples"]
+    if isinstance(raw, Mapping):
+        raise check.fail(
+            "examples", "expected a list of example tables, got a single table; in TOML write [[examples]]"
+        )
+    if not isinstance(raw, list | tuple) or not raw:
         raise check.fail("examples", f"expected a non-empty list of example tables, got {_describe(raw)}")
     if len(raw) > MAX_EXAMPLES:
-        raise check.fail("examples", f"{len(raw)} examples; at most {MAX_EXAMPLES} are supported")
+        raise check.fail("examples", f"expected at most {MAX_EXAMPLES} examples, got {len(raw)}")
+    first, output = layers[0], layers[-1]
+    n_inputs = f"the weights of layer {first.name!r} have {first.fan_in} columns"
+    n_targets = f"one per neuron of the output layer {output.name!r}"
     examples = []
     for p, item in enumerate(raw):
         key = f"examples[{p}]"
-        table = check.table(item, key, _EXAMPLE_KEYS)
+        table = check.table(item, key, _EXAMPLE_KEYS, "an example table with inputs and targets")
         for required in _EXAMPLE_KEYS:
             if required not in table:
                 raise check.fail(f"{key}.{required}", "missing; every example needs inputs and targets")
-        inputs = check.vector(
-            table["inputs"], f"{key}.inputs", n_inputs, "inputs (the first layer's weights have that many columns)"
-        )
-        targets = check.vector(table["targets"], f"{key}.targets", n_outputs, "targets (one per output neuron)")
+        inputs = check.vector(table["inputs"], f"{key}.inputs", first.fan_in, "inputs", n_inputs)
+        targets = check.vector(table["targets"], f"{key}.targets", output.size, "targets", n_targets)
         if loss in ("bce", "cross_entropy"):
             for k, target in enumerate(targets):
                 if not 0 <= target <= 1:
                     raise check.fail(
-                        f"{key}.targets[{k}]", f"loss {loss!r} needs targets from 0 to 1, got {_show(target)}"
+                        f"{key}.targets[{k}]", f"loss {loss!r} expects targets from 0 to 1, got {_show(target)}"
                     )
         examples.append(ExampleSpec(inputs=inputs, targets=targets))
     return tuple(examples)
 
 
-def _unknown(value: str, options: Sequence[str], what: str) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
+# ---------------------------------------------------------------------------------------------
+# Wording
+
+
+def _child(parent: str, name: Any) -> str:
+    """The key path of ``name`` inside ``parent``: ``layers[0].name``, or quoted if not a bare key."""
+    bare = isinstance(name, str) and _BARE_KEY.fullmatch(name)
+    part = name if bare else json.dumps(_clip(str(name)))  # quoted, every control character escaped
+    return f"{parent}.{part}" if parent else part
+
+
+def _out_of_range(shown: str, reason: str) -> str:
+    """What a number no double can hold is told: NaN, infinite, overflowing or underflowing."""
+    if reason == _UNDERFLOWS:
+        return f"expected 0 or a number of at least 5e-324 in size, got {shown}, which {reason}"
+    return f"expected a finite number, got {shown}" + (f", which {reason}" if reason else "")
+
+
+def _unknown(value: Any, options: Sequence[str], what: str) -> str:
+    text = str(value)
+    close = difflib.get_close_matches(text, list(options), n=1, cutoff=0.6) or difflib.get_close_matches(
+        text.lower(), list(options), n=1, cutoff=0.6
+    )
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {value!r}{hint} (expected one of: {', '.join(options)})"
+    return f"unknown {what} {_clip(text)!r}{hint} (expected one of: {', '.join(options)})"
+
+
+def _unquote_hint(value: Any) -> str:
+    """A hint when a number or boolean was written in quotes: ``"0.5"``, ``"true"``."""
+    if not isinstance(value, str):
+        return ""
+    if value.strip().lower() in ("true", "false"):
+        return "; write true or false without quotes"
+    try:
+        Decimal(value.strip())
+    except InvalidOperation:
+        return ""
+    return "; write the number without quotes"
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {shown!r}"
+        return f"the string {_clip(value)!r}" if value else "an empty string"
+    if isinstance(value, _BadNumber):
+        return f"the number {_clip(value.text)}"
     if isinstance(value, int | float | Decimal | Fraction):
-        return f"the number {_show(Fraction(value)) if isinstance(value, Fraction) else value}"
+        return f"the number {_describe_number(value)}"
     if isinstance(value, Mapping):
         return "a table"
     if isinstance(value, list | tuple):
         return "a list" if value else "an empty list"
+    if isinstance(value, datetime.date | datetime.time):
+        return "a date or time"
     return f"a {type(value).__name__}"
+
+
+def _describe_number(value: int | float | Decimal | Fraction) -> str:
+    """A number as written, shortened if it is huge: never thousands of digits in a message."""
+    if isinstance(value, int) and value.bit_length() > 100:
+        return f"{'-' if value < 0 else ''}{int(value.bit_length() * math.log10(2)) + 1}-digit whole number"
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return _describe_number(value.numerator)
+        try:
+            return format(float(value), "g")
+        except OverflowError:
+            return "huge fraction"
+    return _clip(str(value))
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _show(value: Fraction) -> str:

@@ -1,0 +1,229 @@
+"""Bad input through the command line: exit status 2, one or two lines naming the place, nothing written.
+
+Every file in ``tests/malformed/`` has one mistake; ``tests/malformed/expected.toml`` lists the fragments
+(the key path, what was expected) its message must contain.  Files that cannot be committed as text
+(binary, not UTF-8, a directory, a pipe, a huge file) are made here in ``tmp_path``.
+"""
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_derive
+
+CORPUS = Path(__file__).resolve().parent / "malformed"
+EXPECTED: dict[str, list[str]] = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
+MAZUR = (ROOT / "derive" / "examples" / "mazur.toml").read_text(encoding="utf-8")
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every file under ``folder`` with its content (None for what is not a regular file)."""
+    return {str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None for path in folder.rglob("*")}
+
+
+@pytest.fixture
+def derive_in(tmp_path, monkeypatch):
+    """Run ``derive`` with ``tmp_path`` as the working directory, checking that nothing there changes."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+    def run(*args: str):
+        before = _snapshot(tmp_path)
+        result = run_derive(*args, cwd=tmp_path, check=False)
+        assert _snapshot(tmp_path) == before, "a file was created or changed"
+        return result
+
+    return run
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    """Exit status 2, nothing on stdout, one or two lines on stderr containing every fragment."""
+    shown = f"exit {result.returncode}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
+    assert result.returncode == 2, shown
+    assert result.stdout == "", shown
+    assert "Traceback" not in result.stderr, shown
+    assert 1 <= len(result.stderr.splitlines()) <= 2, shown
+    for fragment in fragments:
+        assert fragment in result.stderr, f"missing {fragment!r}\n{shown}"
+
+
+def test_the_corpus_is_complete():
+    files = {path.name for path in CORPUS.iterdir() if path.name != "expected.toml"}
+    assert files == set(EXPECTED), "every corpus file needs an entry in expected.toml, and every entry a file"
+    assert len(EXPECTED) >= 40
+    assert all(EXPECTED.values()), "every case names at least one fragment"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_file(name, tmp_path, derive_in):
+    (tmp_path / name).write_bytes((CORPUS / name).read_bytes())
+    assert_user_error(derive_in("gradients", name), f"derive: {name}: ", *EXPECTED[name])
+
+
+@pytest.mark.parametrize("name", ["weights_flat.toml", "json_nan.json", "toml_duplicate_key.toml"])
+def test_malformed_file_under_train(name, tmp_path, derive_in):
+    (tmp_path / name).write_bytes((CORPUS / name).read_bytes())
+    assert_user_error(derive_in("train", "--steps", "3", "--json", name), name, *EXPECTED[name])
+
+
+# ---- files that are not text, or not files -----------------------------------------------------
+
+
+def test_binary_file(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    assert_user_error(derive_in("gradients", "net.toml"), "net.toml: is a binary file", "expected a UTF-8 text file")
+
+
+def test_latin1_file(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_bytes(("# red de ejemplo, versión 1\n" + MAZUR).encode("latin-1"))
+    assert_user_error(
+        derive_in("gradients", "net.toml"), "net.toml: line 1, column 24: not UTF-8 text (byte 0xf3)", "save the file"
+    )
+
+
+def test_utf16_file(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_bytes(MAZUR.encode("utf-16"))
+    assert_user_error(derive_in("gradients", "net.toml"), "net.toml: is UTF-16", "expected UTF-8")
+
+
+def test_byte_order_mark_still_loads(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_bytes(MAZUR.encode("utf-8-sig"))
+    (tmp_path / "net.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(_mazur_dict()).encode())
+    for name in ("net.toml", "net.json"):
+        result = derive_in("gradients", name)
+        assert result.returncode == 0, result.stderr
+        assert "0.298371109" in result.stdout
+
+
+def test_directory(tmp_path, derive_in):
+    (tmp_path / "net.toml").mkdir()
+    assert_user_error(derive_in("gradients", "net.toml"), "net.toml: is a directory", "expected a .toml or .json")
+
+
+def test_missing_file(derive_in):
+    assert_user_error(derive_in("gradients", "missing.toml"), "missing.toml: no such file", "expected a .toml")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipe_is_refused_not_read(tmp_path, derive_in):
+    os.mkfifo(tmp_path / "net.toml")
+    assert_user_error(derive_in("gradients", "net.toml"), "net.toml: is not a regular file")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file(tmp_path, derive_in):
+    path = tmp_path / "net.toml"
+    path.write_text(MAZUR, encoding="utf-8")
+    path.chmod(0)
+    try:
+        assert_user_error(derive_in("gradients", "net.toml"), "net.toml: cannot be read")
+    finally:
+        path.chmod(0o644)
+
+
+def test_huge_file(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_text(MAZUR + "#" * (17 * 2**20) + "\n", encoding="utf-8")
+    assert_user_error(derive_in("gradients", "net.toml"), "net.toml: is larger than 16 MiB")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+        ("deep_tables.json", '{"a":' * 50_000 + "1" + "}" * 50_000, "nested too deeply"),
+    ],
+    ids=["json lists", "toml lists", "json objects"],
+)
+def test_nesting_too_deep(name, text, fragment, tmp_path, derive_in):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    assert_user_error(derive_in("gradients", name), name, fragment)
+
+
+def test_too_many_layers(tmp_path, derive_in):
+    data = _mazur_dict()
+    data["layers"] = [{"name": f"l{n}x", "activation": "linear", "weights": [[1.0]], "bias": 0.0} for n in range(17)]
+    (tmp_path / "net.json").write_text(json.dumps(data), encoding="utf-8")
+    assert_user_error(derive_in("gradients", "net.json"), "net.json: layers: expected at most 16 layers, got 17")
+
+
+def test_too_many_parameters(tmp_path, derive_in):
+    data = _mazur_dict()
+    data["layers"] = [{"name": "h", "activation": "linear", "weights": [[0.5] * 40] * 1500, "bias": 0.0}]
+    (tmp_path / "net.json").write_text(json.dumps(data), encoding="utf-8")
+    assert_user_error(
+        derive_in("gradients", "net.json"), "net.json: layers[0].weights: expected at most 50000 parameters"
+    )
+
+
+def test_json_without_suffix_is_sniffed(tmp_path, derive_in):
+    (tmp_path / "network").write_text('{"layers": 3}', encoding="utf-8")
+    assert_user_error(derive_in("gradients", "./network"), "network: layers: expected a non-empty list")
+
+
+# ---- the command line's own values ---------------------------------------------------------------
+
+# argparse's errors: the last line names the option and the value; the usage line(s) come before it.
+BAD_OPTIONS = {
+    "negative steps": (["train", "--steps", "-1"], ["argument --steps", "got -1"]),
+    "steps not a number": (["train", "--steps", "x"], ["argument --steps", "expected a whole number", "got 'x'"]),
+    "fractional steps": (["train", "--steps", "1.5"], ["argument --steps", "got '1.5'"]),
+    "steps missing": (["train"], ["--steps"]),
+    "unknown update order": (["train", "--steps", "1", "--update", "sideways"], ["argument --update", "'sideways'"]),
+    "negative digits": (["gradients", "--digits", "-1"], ["argument --digits", "got -1"]),
+    "too many digits": (["gradients", "--digits", "31"], ["argument --digits", "got 31"]),
+    "too much rounding": (["gradients", "--round-activations", "99"], ["argument --round-activations", "got 99"]),
+    "negative rounding": (["gradients", "--round-activations", "-1"], ["argument --round-activations", "got -1"]),
+    "unknown command": (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+}
+# derive's own errors about a NETWORK or NAME argument: one line.
+BAD_NAMES = {
+    "misspelt built-in": (["gradients", "mazurr"], ["NETWORK: unknown built-in example or file 'mazurr'", "'mazur'?"]),
+    "capitalised built-in": (["gradients", "Mazur"], ["NETWORK: unknown built-in example or file 'Mazur'", "'mazur'?"]),
+    "empty name": (["gradients", ""], ["NETWORK: expected a .toml or .json file or a built-in example name"]),
+    "missing file": (["gradients", "missing.json"], ["missing.json: no such file"]),
+    "missing file under train": (["train", "--steps", "2", "gone.toml"], ["gone.toml: no such file"]),
+    "file name too long": (["gradients", "x" * 5000 + ".toml"], ["xxx...: cannot be read (File name too long)"]),
+    "misspelt example": (["example", "mazurr"], ["unknown built-in example 'mazurr'", "did you mean 'mazur'?"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
+def test_bad_option(case, derive_in):
+    args, fragments = BAD_OPTIONS[case]
+    result = derive_in(*args)
+    shown = f"exit {result.returncode}\nstdout: {result.stdout!r}\nstderr: {result.stderr!r}"
+    assert result.returncode == 2, shown
+    assert result.stdout == "", shown
+    assert "Traceback" not in result.stderr, shown
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("derive"), shown
+    for fragment in fragments:
+        assert fragment in last, f"missing {fragment!r}\n{shown}"
+
+
+@pytest.mark.parametrize("case", ["negative steps", "unknown update order", "negative digits", "too much rounding"])
+def test_bad_option_fits_in_two_lines(case, derive_in):
+    args, fragments = BAD_OPTIONS[case]
+    assert_user_error(derive_in(*args), *fragments)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_NAMES))
+def test_bad_network_name(case, derive_in):
+    args, fragments = BAD_NAMES[case]
+    assert_user_error(derive_in(*args), *fragments)
+
+
+@pytest.mark.xfail(reason="numbers.format_number: Decimal.quantize overflows the 28-digit context", strict=False)
+def test_large_but_valid_numbers_are_shown(tmp_path, derive_in):
+    """Not a user error: a weight of 1e30 is a valid number, so this must succeed."""
+    (tmp_path / "net.toml").write_text(MAZUR.replace("[[0.15, 0.20]", "[[1e30, 0.20]"), encoding="utf-8")
+    result = derive_in("gradients", "net.toml")
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def _mazur_dict() -> dict:
+    return json.loads(json.dumps(tomllib.loads(MAZUR)))
