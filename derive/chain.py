@@ -8,9 +8,11 @@ biases and targets is built only when asked (:attr:`Gradient.expr`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 import mpmath
@@ -18,7 +20,7 @@ import sympy as sp
 
 from derive.functions import ACTIVATIONS, LOSSES
 from derive.graph import Graph, Neuron
-from derive.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, round_half_up
+from derive.numbers import Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
 from derive.spec import ExampleSpec, NetworkSpec
 
 Update = Literal["simultaneous", "sequential"]
@@ -56,7 +58,7 @@ class Term:
 
     @property
     def precise(self) -> Number:
-        with mpmath.workdps(PRECISION):
+        with full_precision():
             return mpmath.fprod(f.precise for f in self.factors)
 
     @property
@@ -119,26 +121,77 @@ class ExampleValues:
 
     @property
     def loss(self) -> Number:
-        with mpmath.workdps(PRECISION):
+        with full_precision():
             return mpmath.fsum(self.errors)
+
+
+# Each activation's and loss's functions, compiled once per process rather than once per neuron.
+
+
+@cache
+def _activation_function(name: str) -> Callable[..., Number]:
+    """out = f(net) as a high-precision function of net."""
+    # Built unevaluated, it compiles to the same code; evaluated, SymPy's first sum in the process
+    # would import its tensor module, about 50 ms of start-up: more than the worked example's work.
+    with sp.evaluate(False):
+        expr = ACTIVATIONS[name].function(_NET)  # type: ignore[misc]
+    return compile_expr(expr, (_NET,))
+
+
+@cache
+def _activation_slope(name: str) -> Callable[..., Number]:
+    """∂out/∂net = f'(net, out) as a high-precision function."""
+    return compile_expr(ACTIVATIONS[name].derivative(_NET, _OUT), (_NET, _OUT))
+
+
+@cache
+def _loss_error(name: str, n_outputs: int) -> Callable[..., Number]:
+    """E_o(t, out) as a high-precision function."""
+    return compile_expr(LOSSES[name].error(_TARGET, _OUT, n_outputs), (_TARGET, _OUT))
+
+
+@cache
+def _loss_slope(name: str, n_outputs: int, scale: sp.Rational) -> Callable[..., Number]:
+    """∂E_total/∂out_o = scale · ∂E_o/∂out_o as a high-precision function."""
+    return compile_expr(_scaled(scale, LOSSES[name].derivative(_TARGET, _OUT, n_outputs)), (_TARGET, _OUT))
 
 
 def forward_pass(spec: NetworkSpec) -> list[ExampleValues]:
     """Feed every example through the network, rounding hidden outputs if asked."""
-    loss = LOSSES[spec.loss]
-    error = compile_expr(loss.error(_TARGET, _OUT, spec.n_outputs), (_TARGET, _OUT))
-    with mpmath.workdps(PRECISION):
-        return [_feed(spec, example, error) for example in spec.examples]
+    with full_precision():
+        return _forward_pass(spec, _exact_parameters(spec))
 
 
-def _feed(spec: NetworkSpec, example: ExampleSpec, error: Callable[..., Number]) -> ExampleValues:
+def _exact_parameters(spec: NetworkSpec) -> tuple[list[list[list[Number]]], list[list[Number]]]:
+    """Every layer's weight matrix and per-neuron biases as high-precision numbers, converted once."""
+    weights = [[[exact(w) for w in row] for row in layer.weights] for layer in spec.layers]
+    biases = []
+    for layer in spec.layers:
+        if isinstance(layer.bias, tuple):
+            biases.append([exact(b) for b in layer.bias])
+        else:
+            biases.append([exact(layer.bias)] * layer.size)
+    return weights, biases
+
+
+def _forward_pass(
+    spec: NetworkSpec, parameters: tuple[list[list[list[Number]]], list[list[Number]]]
+) -> list[ExampleValues]:
+    error = _loss_error(spec.loss, spec.n_outputs)
+    return [_feed(spec, example, error, parameters) for example in spec.examples]
+
+
+def _feed(
+    spec: NetworkSpec,
+    example: ExampleSpec,
+    error: Callable[..., Number],
+    parameters: tuple[list[list[list[Number]]], list[list[Number]]],
+) -> ExampleValues:
     """One example through every layer: net = Σ w·x + b, out = f(net)."""
     values = [exact(x) for x in example.inputs]
     nets, outs = [], []
-    for L, layer in enumerate(spec.layers):
-        net = [
-            dot([exact(w) for w in row], values) + exact(layer.neuron_bias(j)) for j, row in enumerate(layer.weights)
-        ]
+    for L, (layer, weights, biases) in enumerate(zip(spec.layers, *parameters, strict=True)):
+        net = [dot(row, values) + bias for row, bias in zip(weights, biases, strict=True)]
         out = _activate(layer.activation, net)
         if spec.round_activations is not None and len(spec.layers) - 1 > L:
             out = [round_half_up(value, spec.round_activations) for value in out]
@@ -150,15 +203,14 @@ def _feed(spec: NetworkSpec, example: ExampleSpec, error: Callable[..., Number])
 
 
 def _activate(name: str, nets: list[Number]) -> list[Number]:
-    activation = ACTIVATIONS[name]
-    if activation.function is None:
+    if ACTIVATIONS[name].function is None:
         # softmax, shifted by the largest net input so that no exponential overflows
-        with mpmath.workdps(PRECISION):
+        with full_precision():
             top = max(nets)
             exps = [mpmath.exp(net - top) for net in nets]
             total = mpmath.fsum(exps)
             return [e / total for e in exps]
-    function = compile_expr(activation.function(_NET), (_NET,))
+    function = _activation_function(name)
     return [evaluate(function, net) for net in nets]
 
 
@@ -172,13 +224,19 @@ class Derivation:
     def __init__(self, spec: NetworkSpec, update: Update = "simultaneous") -> None:
         self.spec = spec
         self.update = update
-        self.graph = Graph(spec)
         self.deltas: list[list[list[Delta]]] = [[[] for _ in spec.layers] for _ in spec.examples]
         self.gradients: dict[str, Gradient] = {}
         self.updated: dict[str, Number] = {}
-        with mpmath.workdps(PRECISION):  # every intermediate at full precision, not mpmath's default
-            self.forward = forward_pass(spec)
-            self.parameters = {name: exact(value) for name, value in spec.parameters().items()}
+        # every intermediate at full precision, not mpmath's default
+        with full_precision(), _collector_paused():
+            self.graph = Graph(spec)
+            exact_parameters = _exact_parameters(spec)
+            self.forward = _forward_pass(spec, exact_parameters)
+            weights, biases = exact_parameters
+            values = [w for layer in weights for row in layer for w in row]
+            for layer, layer_biases in zip(spec.layers, biases, strict=True):
+                values.extend(layer_biases[:1] if layer.shared_bias else layer_biases)
+            self.parameters = dict(zip(spec.parameter_names(), values, strict=True))
             self.values = self._symbol_values()
             self._backward()
 
@@ -187,7 +245,7 @@ class Derivation:
     @property
     def loss(self) -> Number:
         """E_total: the examples' errors summed, or averaged with ``reduction = "mean"``."""
-        with mpmath.workdps(PRECISION):
+        with full_precision():
             total = mpmath.fsum(example.loss for example in self.forward)
             return total / len(self.forward) if self.spec.reduction == "mean" else total
 
@@ -212,21 +270,34 @@ class Derivation:
     # -- backward pass --------------------------------------------------------------------------
 
     def _backward(self) -> None:
-        spec = self.spec
+        """δ layer by layer from the top, then the gradients of the layer's parameters.
+
+        Called at full precision.  Everything done once per weight is kept to a few object
+        creations and multiplications: the symbolic work is per neuron.
+        """
+        spec, graph = self.spec, self.graph
         n_layers = len(spec.layers)
         learning_rate = exact(spec.learning_rate)
+        zero = mpmath.mpf(0)
         for L in reversed(range(n_layers)):
             for p in range(len(spec.examples)):
-                for j in range(spec.layers[L].size):
-                    delta = self._output_delta(p, j) if n_layers - 1 == L else self._hidden_delta(p, L, j)
-                    self.deltas[p][L].append(delta)
-                    self.values[delta.symbol] = delta.precise
-            for name, symbol, terms in self._layer_parameters(L):
-                with mpmath.workdps(PRECISION):
-                    total = mpmath.fsum(term.precise for term in terms)
-                    step = learning_rate * total if self.trainable(name) else mpmath.mpf(0)
-                    self.gradients[name] = Gradient(name, symbol, tuple(terms), total, self)
-                    self.updated[name] = self.parameters[name] - step
+                if n_layers - 1 == L:
+                    row = [self._output_delta(p, j) for j in range(spec.layers[L].size)]
+                else:
+                    # ∂E_total/∂net_k of the layer above: one factor per neuron k, shared by every path through k
+                    above = [
+                        Factor(graph.total, graph.net[p][L + 1][k], delta.symbol, "delta", delta.precise)
+                        for k, delta in enumerate(self.deltas[p][L + 1])
+                    ]
+                    row = [self._hidden_delta(p, L, j, above) for j in range(spec.layers[L].size)]
+                self.deltas[p][L].extend(row)
+                self.values.update((delta.symbol, delta.precise) for delta in row)
+            for name, symbol, terms, products in self._layer_parameters(L):
+                # fsum of a single term is that term: no call for it, once per weight
+                total = products[0] if len(products) == 1 else mpmath.fsum(products)
+                step = learning_rate * total if self.trainable(name) else zero
+                self.gradients[name] = Gradient(name, symbol, terms, total, self)
+                self.updated[name] = self.parameters[name] - step
         order = spec.parameter_names()
         self.gradients = {name: self.gradients[name] for name in order}
         self.updated = {name: self.updated[name] for name in order}
@@ -245,8 +316,8 @@ class Derivation:
             factor = Factor(graph.total, net, _scaled(scale, expr), rule, self._value(_scaled(scale, expr)))
             return Delta(delta_symbol, neuron, p, (factor,), factor.precise)
         d_error = _scaled(scale, loss.derivative(target, out, spec.n_outputs))
-        d_error_fn = compile_expr(_scaled(scale, loss.derivative(_TARGET, _OUT, spec.n_outputs)), (_TARGET, _OUT))
-        d_out_fn = compile_expr(activation.derivative(_NET, _OUT), (_NET, _OUT))
+        d_error_fn = _loss_slope(spec.loss, spec.n_outputs, scale)
+        d_out_fn = _activation_slope(layer.activation)
         factors = (
             Factor(graph.total, out, d_error, loss.rule, evaluate(d_error_fn, self.values[target], self.values[out])),
             Factor(
@@ -279,72 +350,86 @@ class Derivation:
         mean_slope = sp.Add(*(sp.Mul(g, o, evaluate=False) for g, o in zip(slopes, outs, strict=True)), evaluate=False)
         return sp.Mul(out_j, sp.Add(slopes[j], -mean_slope, evaluate=False), evaluate=False), "softmax"
 
-    def _hidden_delta(self, p: int, L: int, j: int) -> Delta:
+    def _hidden_delta(self, p: int, L: int, j: int, above: list[Factor]) -> Delta:
+        """δ_j = (Σ_k δ_k · w_kj) · f'(net_j), over the paths through each neuron k of the layer above."""
         graph, spec = self.graph, self.spec
         neuron = graph.neurons[L][j]
         net, out = graph.net[p][L][j], graph.out[p][L][j]
+        sequential = self.update == "sequential"
+        weights = self.updated if sequential else self.parameters
         paths = []
-        for k, above in enumerate(self.deltas[p][L + 1]):
+        products = []
+        for k, incoming in enumerate(above):
             weight = graph.weights[L + 1][k][j]
-            weight_value = self.parameters[str(weight)]
-            if self.update == "sequential":
-                weight_value = self.updated[str(weight)]
+            weight_value = weights[weight.name]
+            if sequential:
                 weight = graph.updated(weight)
-            net_above = graph.net[p][L + 1][k]
-            paths.append(
-                (
-                    Factor(graph.total, net_above, above.symbol, "delta", above.precise),
-                    Factor(net_above, out, weight, "linearity", weight_value),
-                )
-            )
+            link = Factor(incoming.wrt, out, weight, "linearity", weight_value)
+            paths.append((incoming, link))
+            # δ_k · w_kj unevaluated; built from its two symbols directly, as Mul(..., evaluate=False)
+            # would after sympifying, checking and caching them: this runs once per weight.
+            products.append(sp.Mul._from_args((incoming.expr, weight)))
         d_error = Factor(
             graph.total,
             out,
-            sp.Add(*(sp.Mul(a.expr, b.expr, evaluate=False) for a, b in paths), evaluate=False),
+            sp.Add._from_args(products),  # as Add(*products, evaluate=False), without the cache's deep compare
             "sum_over_paths",
-            dot([a.precise for a, _ in paths], [b.precise for _, b in paths]),
+            dot([a.precise for a in above], [b.precise for _, b in paths]),
             tuple(paths),
         )
-        activation = ACTIVATIONS[spec.layers[L].activation]
-        d_out_fn = compile_expr(activation.derivative(_NET, _OUT), (_NET, _OUT))
+        activation = spec.layers[L].activation
         d_out = Factor(
             out,
             net,
-            activation.derivative(net, out),
-            activation.rule,
-            evaluate(d_out_fn, self.values[net], self.values[out]),
+            ACTIVATIONS[activation].derivative(net, out),
+            ACTIVATIONS[activation].rule,
+            evaluate(_activation_slope(activation), self.values[net], self.values[out]),
         )
         return Delta(graph.delta[p][L][j], neuron, p, (d_error, d_out), _product((d_error, d_out)))
 
-    def _layer_parameters(self, L: int) -> list[tuple[str, sp.Symbol, list[Term]]]:
-        """Each weight and bias of layer L with its terms: δ's factors, then ∂net/∂θ."""
-        graph, spec = self.graph, self.spec
-        layer = spec.layers[L]
-        one = mpmath.mpf(1)
-        found: dict[sp.Symbol, list[Term]] = {}
-        for j in range(layer.size):
-            for k, weight in enumerate(graph.weights[L][j]):
-                terms = found.setdefault(weight, [])
-                for p in range(len(spec.examples)):
-                    source = graph.layer_inputs(p, L)[k]
-                    link = Factor(graph.net[p][L][j], weight, source, "linearity", self.values[source])
-                    terms.append(self._term(p, L, j, link))
-        for j in range(layer.size):
-            bias = graph.biases[L][j]
-            terms = found.setdefault(bias, [])
-            for p in range(len(spec.examples)):
-                link = Factor(graph.net[p][L][j], bias, sp.Integer(1), "linearity", one)
-                terms.append(self._term(p, L, j, link))
-        # a shared bias collects one term per neuron and example, ordered by example
-        return [(str(symbol), symbol, sorted(terms, key=lambda term: term.example)) for symbol, terms in found.items()]
+    def _layer_parameters(self, L: int) -> list[tuple[str, sp.Symbol, tuple[Term, ...], list[Number]]]:
+        """Each weight and bias of layer L with its terms (δ's factors, then ∂net/∂θ) and their values.
 
-    def _term(self, p: int, L: int, j: int, link: Factor) -> Term:
-        delta = self.deltas[p][L][j]
-        return Term((*delta.factors, link), p, delta.neuron)
+        A term's value is its δ times ∂net/∂θ: ``fprod`` of the δ's factors and the link rounds
+        exactly as δ's own product followed by one multiplication, so this is ``Term.precise``
+        without multiplying the δ's factors again for every weight.
+        """
+        graph, spec = self.graph, self.spec
+        values = self.values
+        examples = range(len(spec.examples))
+        deltas = [self.deltas[p][L] for p in examples]
+        sources = [graph.layer_inputs(p, L) for p in examples]
+        nets = [graph.net[p][L] for p in examples]
+        found = []
+        for j, row in enumerate(graph.weights[L]):
+            for k, weight in enumerate(row):
+                terms, products = [], []
+                for p in examples:
+                    delta, source = deltas[p][j], sources[p][k]
+                    value = values[source]
+                    link = Factor(nets[p][j], weight, source, "linearity", value)
+                    terms.append(Term((*delta.factors, link), p, delta.neuron))
+                    products.append(delta.precise * value)
+                found.append((weight.name, weight, tuple(terms), products))
+        one, one_expr = mpmath.mpf(1), sp.Integer(1)
+        # a shared bias collects one term per neuron and example, ordered by example, then neuron
+        neurons: dict[sp.Symbol, list[int]] = {}
+        for j, bias in enumerate(graph.biases[L]):
+            neurons.setdefault(bias, []).append(j)
+        for bias, indices in neurons.items():
+            terms, products = [], []
+            for p in examples:
+                for j in indices:
+                    delta = deltas[p][j]
+                    link = Factor(nets[p][j], bias, one_expr, "linearity", one)
+                    terms.append(Term((*delta.factors, link), p, delta.neuron))
+                    products.append(delta.precise * one)
+            found.append((bias.name, bias, tuple(terms), products))
+        return found
 
     def _value(self, expr: sp.Expr) -> Number:
         """A factor's value from its symbolic form, at full precision."""
-        with mpmath.workdps(PRECISION):
+        with full_precision():
             free = sorted(expr.free_symbols, key=str)
             function = compile_expr(expr, tuple(free))
             return +function(*(self.values[s] for s in free))
@@ -382,10 +467,28 @@ class Derivation:
         return self.values[symbol]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a derivation is built.
+
+    The build only adds objects that stay reachable, several per weight; each collection it would
+    trigger walks them, and SymPy's whole heap, and finds nothing to free.  Left on, the cost per
+    weight grows with the network (by a third from 1,000 to 20,000 weights); paused, it stays flat.
+    The collector is restored on the way out, even on an error, and left alone if it was off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _scaled(scale: sp.Expr, expr: sp.Expr) -> sp.Expr:
     return expr if scale == 1 else sp.Mul(scale, expr, evaluate=False)
 
 
 def _product(factors: tuple[Factor, ...]) -> Number:
-    with mpmath.workdps(PRECISION):
+    with full_precision():
         return mpmath.fprod(f.precise for f in factors)

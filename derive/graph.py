@@ -40,6 +40,7 @@ class Graph:
     def __init__(self, spec: NetworkSpec) -> None:
         self.spec = spec
         self.names: dict[sp.Symbol, SymbolName] = {}
+        self._updated: dict[sp.Symbol, sp.Symbol] = {}
         n_examples = len(spec.examples)
         self.multi = n_examples > 1
 
@@ -80,8 +81,10 @@ class Graph:
 
     def updated(self, weight: sp.Symbol) -> sp.Symbol:
         """w⁺, the weight after this step's update."""
-        symbol = sp.Symbol(f"{weight.name}_updated")
-        self.names[symbol] = SymbolName(self.names[weight].kind, self.names[weight].subscript, updated=True)
+        symbol = self._updated.get(weight)
+        if symbol is None:  # made once per weight, however many examples and δs use it
+            symbol = self._updated[weight] = sp.Symbol(f"{weight.name}_updated")
+            self.names[symbol] = SymbolName(self.names[weight].kind, self.names[weight].subscript, updated=True)
         return symbol
 
     # -- parameters -------------------------------------------------------------------------
@@ -92,7 +95,7 @@ class Graph:
         symbols = [w for layer in self.weights for row in layer for w in row]
         for layer in self.biases:
             symbols.extend(dict.fromkeys(layer))  # a shared bias once
-        return {str(symbol): symbol for symbol in symbols}
+        return {symbol.name: symbol for symbol in symbols}  # the name, not str(): no printer per weight
 
     def layer_inputs(self, p: int, L: int) -> list[sp.Symbol]:
         """What feeds layer L in example p: the inputs, or the previous layer's outputs."""
@@ -110,7 +113,10 @@ class Graph:
         activation = ACTIVATIONS[self.spec.layers[L].activation]
         if activation.function is None:
             return softmax(list(self.net[p][L]), j)
-        return activation.function(self.net[p][L][j])
+        # The same expression either way (tests/test_fast_paths.py checks it), but built evaluated,
+        # SymPy's first sum in a process imports its tensor module: 50 ms of every command's start.
+        with sp.evaluate(False):
+            return activation.function(self.net[p][L][j])
 
     def error_definition(self, p: int, j: int) -> sp.Expr:
         """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""

@@ -7,9 +7,11 @@ the input, so every figure shown is correct to the last digit printed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -19,10 +21,23 @@ DEFAULT_DIGITS = 9
 
 Number = mpmath.mpf
 
+# The working precision in bits that ``workdps(PRECISION)`` sets.
+_BITS = mpmath.libmp.dps_to_prec(PRECISION)
+_ALREADY = nullcontext()
+
+
+def full_precision() -> AbstractContextManager[Any]:
+    """Work at :data:`PRECISION` digits: ``mpmath.workdps``, or nothing when already there.
+
+    Entering and leaving ``workdps`` costs more than a multiplication; inside a derivation, which
+    already works at full precision, the thousands of nested calls skip it.
+    """
+    return _ALREADY if mpmath.mp.prec == _BITS else mpmath.workdps(PRECISION)
+
 
 def exact(value: Fraction) -> Number:
     """An exact fraction as a high-precision number."""
-    with mpmath.workdps(PRECISION):
+    with full_precision():
         return mpmath.mpf(value.numerator) / value.denominator
 
 
@@ -64,11 +79,11 @@ def compile_expr(expr: sp.Expr, arguments: tuple[sp.Symbol, ...]) -> Callable[..
 
 def evaluate(function: Callable[..., Number], *arguments: Number) -> Number:
     """Call a compiled function at :data:`PRECISION` digits."""
-    with mpmath.workdps(PRECISION):
+    with full_precision():
         return +function(*arguments)
 
 
 def dot(weights: Sequence[Number], values: Sequence[Number]) -> Number:
     """Σ_k w_k · x_k at full precision."""
-    with mpmath.workdps(PRECISION):
+    with full_precision():
         return mpmath.fsum(w * x for w, x in zip(weights, values, strict=True))
