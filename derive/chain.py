@@ -9,7 +9,7 @@ biases and targets is built only when asked (:attr:`Gradient.expr`).
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -18,9 +18,10 @@ from typing import Literal
 import mpmath
 import sympy as sp
 
+from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS, LOSSES
 from derive.graph import Graph, Neuron
-from derive.numbers import Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
+from derive.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
 from derive.spec import ExampleSpec, NetworkSpec
 
 Update = Literal["simultaneous", "sequential"]
@@ -110,6 +111,34 @@ class Gradient:
         """The fully composed ∂E_total/∂θ, in the inputs, weights, biases and targets."""
         return self.derivation.compose(self.chain_expr)
 
+    def latex(self, digits: int = 9) -> str:
+        """∂E_total/∂θ = its chain of factors = their values = the gradient, in LaTeX.
+
+        >>> from derive import example
+        >>> print(example().gradients()["w5"].latex(4))  # doctest: +NORMALIZE_WHITESPACE
+        \\frac{\\partial E_{total}}{\\partial w_{5}} = \\frac{\\partial E_{total}}{\\partial out_{o1}} \\cdot
+        \\frac{\\partial out_{o1}}{\\partial net_{o1}} \\cdot \\frac{\\partial net_{o1}}{\\partial w_{5}}
+        = 0.7414 \\cdot 0.1868 \\cdot 0.5933 = 0.0822
+        """
+        from derive.numbers import format_number
+        from derive.printing import TextbookPrinter, number_latex, partial_latex
+
+        printer = TextbookPrinter(self.derivation.graph.names)
+
+        def label(factor: Factor) -> str:
+            return partial_latex(printer.doprint(factor.of), printer.doprint(factor.wrt))
+
+        lhs = partial_latex(printer.doprint(self.derivation.graph.total), printer.doprint(self.symbol))
+        chain = " + ".join(r" \cdot ".join(label(f) for f in term.factors) for term in self.chain)
+        values = " + ".join(
+            r" \cdot ".join(number_latex(f.precise, digits) for f in term.factors) for term in self.chain
+        )
+        return f"{lhs} = {chain} = {values} = {format_number(self.precise, digits)}"
+
+    def _repr_latex_(self) -> str:
+        """Jupyter shows a gradient as its chain, with the numbers."""
+        return f"$$ {self.latex()} $$"
+
 
 @dataclass(frozen=True)
 class ExampleValues:
@@ -198,8 +227,23 @@ def _feed(
         nets.append(tuple(net))
         outs.append(tuple(out))
         values = out
+    _check_domain(spec, values)
     errors = tuple(evaluate(error, exact(t), o) for t, o in zip(example.targets, values, strict=True))
     return ExampleValues(tuple(nets), tuple(outs), errors)
+
+
+def _check_domain(spec: NetworkSpec, outputs: Sequence[Number]) -> None:
+    """bce and cross-entropy take logarithms: an output saturated at 0 or 1 makes them infinite."""
+    if spec.loss not in ("bce", "cross_entropy"):
+        return
+    for j, out in enumerate(outputs):
+        if out <= 0 or (spec.loss == "bce" and out >= 1):
+            neuron = spec.layers[-1].neuron_name(j)
+            raise DeriveError(
+                f"output {neuron} is {'1' if out >= 1 else '0'} to {PRECISION} digits, where the logarithm of "
+                f"loss {spec.loss!r} is infinite; use smaller weights or inputs so that the outputs stay "
+                "strictly between 0 and 1"
+            )
 
 
 def _activate(name: str, nets: list[Number]) -> list[Number]:
@@ -461,6 +505,13 @@ class Derivation:
     def compose(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` written in the inputs, weights, biases and targets only."""
         return expr.xreplace(self._delta_definitions).xreplace(self.graph.composed)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows a whole derivation as the step-by-step explanation."""
+        from derive.network import Network
+        from derive.publish import explanation
+
+        return explanation(Network(self.spec))
 
     def value_of(self, symbol: sp.Symbol) -> Number:
         """The value of any symbol of the network in this step."""

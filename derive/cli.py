@@ -14,6 +14,7 @@ from typing import Any
 from derive.errors import DeriveError
 
 MAX_VARIANTS = 200
+PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
 
 
 def _whole(low: int, high: int | None = None, what: str = "a whole number") -> Any:
@@ -194,6 +195,16 @@ def _run(args: argparse.Namespace) -> int:
     from derive.network import Network
 
     network = Network(spec)
+    try:
+        return _compute(args, network)
+    except DeriveError as error:
+        if error.source is None and args.network is not None:
+            # a problem found while computing still belongs to the user's file: name it
+            raise DeriveError(error.detail, source=str(args.network), key=error.key) from None
+        raise
+
+
+def _compute(args: argparse.Namespace, network: Any) -> int:
     if args.command in ("explain", "worksheet"):
         return _documents(args, network)
 
@@ -209,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
             from derive.plot import check_target
 
             check_target(args.plot)
-        result = network.train(args.steps, update=args.update)
+        result = network.train(args.steps, update=args.update, progress=_progress_bar(args.steps))
         if args.plot is not None:
             from derive.plot import loss_curve
             from derive.publish import write_file
@@ -260,6 +271,21 @@ def _emit(text: str, output: Path | None) -> int:
     write_file(output, text)
     print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def _progress_bar(steps: int) -> Any:
+    """A bar on stderr for long runs on a terminal; nothing when the output goes to a file or pipe."""
+    if steps < PROGRESS_FROM or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = round(30 * done / total)
+        sys.stderr.write(f"\rtraining [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} steps")
+        if done == total:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+        sys.stderr.flush()
+
+    return show
 
 
 def _print_json(data: Any) -> None:

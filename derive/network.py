@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -59,6 +60,33 @@ class Network:
     def __repr__(self) -> str:
         shape = " → ".join([str(self.spec.n_inputs)] + [str(layer.size) for layer in self.spec.layers])
         return f"<Network {self.name!r}: {shape}, loss {self.spec.loss}>"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows a network as its parameters with their gradients and updates."""
+        from derive.numbers import format_number
+        from derive.printing import TextbookPrinter
+        from derive.render import escape_markdown
+
+        derivation = self.derivation
+        printer = TextbookPrinter(derivation.graph.names)
+        lines = [
+            f"**{escape_markdown(repr(self)[1:-1])}**, $E_{{total}} = {format_number(derivation.loss)}$",
+            "",
+            "| parameter | value | $\\partial E_{total} / \\partial \\theta$ | after one step |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, gradient in derivation.gradients.items():
+            symbol = printer.doprint(gradient.symbol)
+            value, updated = derivation.parameters[name], derivation.updated[name]
+            numbers = " | ".join(format_number(v) for v in (value, gradient.precise, updated))
+            lines.append(f"| ${symbol}$ | {numbers} |")
+        return "\n".join(lines) + "\n"
+
+    def explain(self, language: str = "en", **options: Any) -> str:
+        """The step-by-step explanation in Markdown (options as for ``derive explain``)."""
+        from derive.publish import explanation
+
+        return explanation(self, language=language, **options)
 
     def with_options(self, **options: Any) -> Network:
         """The same network with options changed, e.g. ``round_activations=4``."""
@@ -117,8 +145,15 @@ class Network:
         values = {name: to_fraction(value) for name, value in derivation.updated.items()}
         return Network(self.spec.with_parameters(values))
 
-    def train(self, steps: int, update: Update = "simultaneous") -> Training:
+    def train(
+        self,
+        steps: int,
+        update: Update = "simultaneous",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Training:
         """``steps`` steps of gradient descent; the history holds E_total before and after each.
+
+        ``progress(done, steps)``, if given, is called about 200 times along the way.
 
         >>> result = example().train(10000, update="sequential")
         >>> round(result.history[1], 9), round(result.network.forward()[0]["out_o1"], 9)
@@ -134,18 +169,31 @@ class Network:
         params = tuple(float(value) for value in self.spec.parameters().values())
         examples = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in self.spec.examples]
         rate = float(self.spec.learning_rate)
-        history = []
-        try:
-            for _ in range(steps):
-                loss, params = step(params, examples, rate)
-                history.append(loss)
-        except (OverflowError, ZeroDivisionError, ValueError) as error:
-            raise DeriveError(
-                f"training diverged at step {len(history) + 1} ({error}); try a smaller learning_rate"
-            ) from None
+        history: list[float] = []
+        chunk = max(1, steps // 200) if progress else max(1, steps)
+        while len(history) < steps:
+            start = len(history)
+            try:
+                for _ in range(min(chunk, steps - start)):
+                    loss, params = step(params, examples, rate)
+                    history.append(loss)
+            except OverflowError:
+                raise _diverged(len(history) + 1, "a value grew too large for a float") from None
+            except (ZeroDivisionError, ValueError):
+                raise _diverged(len(history) + 1, "a value left the domain of its function") from None
+            # checked once a chunk, so that the loop itself stays as fast as the generated step
+            if not all(math.isfinite(value) for value in history[start:]) or not all(map(math.isfinite, params)):
+                first = next((n for n, value in enumerate(history[start:], start) if not math.isfinite(value)), None)
+                raise _diverged(first + 1 if first is not None else len(history), "the values are no longer finite")
+            if progress:
+                progress(len(history), steps)
         trained = Network(self.spec.with_parameters({n: Fraction(v) for n, v in zip(names, params, strict=True)}))
         history.append(trained.loss())
         return Training(history, trained)
+
+
+def _diverged(step: int, reason: str) -> DeriveError:
+    return DeriveError(f"training diverged at step {step} ({reason}); try a smaller learning_rate")
 
 
 def _check_update(update: str) -> None:

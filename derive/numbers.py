@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -51,8 +51,14 @@ def to_fraction(value: Number) -> Fraction:
 def round_half_up(value: Number, decimals: int) -> Number:
     """``value`` rounded to ``decimals`` places the way it is done by hand (0.59327 → 0.5933)."""
     text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
-    rounded = Decimal(text).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    return exact(Fraction(rounded))
+    return exact(Fraction(_quantize(Decimal(text), decimals, ROUND_HALF_UP)))
+
+
+def _quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:
+    """``value`` to ``decimals`` places, with as many digits of precision as that takes."""
+    with localcontext() as context:
+        context.prec = max(28, value.adjusted() + decimals + 2)
+        return value.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
 
 
 def format_number(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
@@ -64,8 +70,7 @@ def format_number(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
     decimal = Decimal(text)
     if not decimal.is_finite():
         return str(decimal)
-    rounded = decimal.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
-    shown = format(rounded, "f")
+    shown = format(_quantize(decimal, digits, ROUND_HALF_EVEN), "f")
     if "." in shown:
         shown = shown.rstrip("0").rstrip(".")
     return "0" if shown in ("-0", "") else shown
