@@ -513,10 +513,6 @@ class Derivation:
 
         return explanation(Network(self.spec))
 
-    def value_of(self, symbol: sp.Symbol) -> Number:
-        """The value of any symbol of the network in this step."""
-        return self.values[symbol]
-
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:

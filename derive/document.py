@@ -18,7 +18,7 @@ import sympy as sp
 
 from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.errors import DeriveError
-from derive.functions import ACTIVATIONS, LOSSES
+from derive.functions import ACTIVATIONS
 from derive.numbers import DEFAULT_DIGITS, Number, format_number, to_fraction
 from derive.printing import TextbookPrinter, number_latex, partial_latex, symbol_text
 
@@ -216,7 +216,6 @@ class Document:
     digits: int
     shape: str
     loss: str
-    loss_formula: str
     reduction: str
     learning_rate: str
     train_biases: bool
@@ -314,7 +313,7 @@ class _Builder:
     def forward(self) -> list[ExampleForward]:
         graph, spec = self.graph, self.spec
         results = []
-        for p, (example, values) in enumerate(zip(spec.examples, self.derivation.forward, strict=True)):
+        for p, values in enumerate(self.derivation.forward):
             layers = []
             for L, neurons in enumerate(graph.neurons):
                 row = []
@@ -339,11 +338,11 @@ class _Builder:
                     p + 1 if graph.multi else None,
                     [
                         (self.latex(s), self.show(v))
-                        for s, v in zip(graph.inputs[p], values_of(example.inputs), strict=True)
+                        for s, v in ((s, self.derivation.values[s]) for s in graph.inputs[p])
                     ],
                     [
                         (self.latex(s), self.show(v))
-                        for s, v in zip(graph.targets[p], values_of(example.targets), strict=True)
+                        for s, v in ((s, self.derivation.values[s]) for s in graph.targets[p])
                     ],
                     layers,
                     errors,
@@ -700,10 +699,6 @@ def _row(index: int, count: int) -> float:
     return (count - 1) / 2 - index
 
 
-def values_of(numbers: Sequence) -> list[float]:
-    return [float(v) for v in numbers]
-
-
 def build(
     derivation: Derivation,
     *,
@@ -727,14 +722,12 @@ def build(
     updates = builder.updates(only)
     loss_after, change = builder.after()
     nodes, edges = builder.diagram()
-    loss = LOSSES[spec.loss]
     return Document(
         name=spec.name,
         notation=notation,
         digits=digits,
         shape=" → ".join([str(spec.n_inputs)] + [str(layer.size) for layer in spec.layers]),
         loss=spec.loss,
-        loss_formula=loss.latex,
         reduction=spec.reduction,
         learning_rate=format_number(float(spec.learning_rate), 12),
         train_biases=spec.train_biases,
@@ -744,7 +737,6 @@ def build(
                 "name": layer.name,
                 "activation": layer.activation,
                 "size": str(layer.size),
-                "symbol": ACTIVATIONS[layer.activation].latex,
             }
             for layer in spec.layers
         ],
