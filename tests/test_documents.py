@@ -93,6 +93,15 @@ def test_worksheet_and_solutions_compile_without_overfull_boxes(name, tmp_path):
         assert value.lstrip("-") in solutions
 
 
+def test_spanish_worksheet_compiles(tmp_path):
+    run_derive("worksheet", "--lang", "es", "--matrix", "-o", str(tmp_path))
+    for document in ("worksheet", "solutions"):
+        log = compile_latex(tmp_path / f"{document}.tex")
+        assert "Overfull \\hbox" not in log
+    text = pdf_text(tmp_path / "solutions.pdf")
+    assert "regla de la cadena" in text.lower() and "0.082167041" in text and "máx" not in text
+
+
 def test_worksheet_pdf_from_the_command_line(tmp_path):
     run_derive("worksheet", "--pdf", "-o", str(tmp_path))
     assert {p.name for p in tmp_path.iterdir()} == {"worksheet.tex", "solutions.tex", "worksheet.pdf", "solutions.pdf"}
