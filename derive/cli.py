@@ -169,8 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # an internal error: short unless asked
         if args.debug:
             raise
+        first_line = (str(error).strip().splitlines() or [""])[0][:200]
         print(
-            f"derive: internal error: {type(error).__name__}: {error} (run with --debug for details)", file=sys.stderr
+            f"derive: internal error: {type(error).__name__}: {first_line} (run with --debug for details)",
+            file=sys.stderr,
         )
         return 1
 

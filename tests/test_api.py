@@ -62,3 +62,20 @@ def test_progress_is_reported():
     seen = []
     derive.example().train(1000, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (1000, 1000) and len(seen) == 200
+
+
+def test_internal_errors_are_short_unless_debugging(monkeypatch, capsys):
+    from derive import report
+    from derive.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke\nsecond line")
+
+    monkeypatch.setattr(report, "gradients_text", broken)
+    assert main(["gradients"]) == 1
+    error = capsys.readouterr().err
+    assert error == "derive: internal error: RuntimeError: something inside broke (run with --debug for details)\n"
+    with pytest.raises(RuntimeError):
+        main(["--debug", "gradients"])
+    with pytest.raises(RuntimeError):
+        main(["gradients", "--debug"])
