@@ -19,8 +19,9 @@ import sympy as sp
 from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS
+from derive.graph import SymbolName
 from derive.numbers import DEFAULT_DIGITS, Number, format_number, to_fraction
-from derive.printing import TextbookPrinter, number_latex, partial_latex, symbol_text
+from derive.printing import TextbookPrinter, number_latex, partial_latex, symbol_latex, symbol_text
 
 # Beyond these sizes a document stops being readable; ``--only`` narrows the backward pass.
 MAX_DOCUMENT_GRADIENTS = 40
@@ -60,6 +61,7 @@ class DeltaStep:
     example: int | None
     factors: list[FactorStep]
     equation: Equation
+    meaning: str  # LaTeX: ∂E_total/∂net of the neuron, which δ stands for
     coupled: bool = False  # softmax: one factor ∂E/∂net
 
 
@@ -75,6 +77,7 @@ class GradientStep:
     links: list[FactorStep]
     result: Equation
     shared_bias: bool
+    trainable: bool
     graph: ComputationGraph
 
 
@@ -99,7 +102,8 @@ class GraphEdge:
     label: str  # LaTeX: the derivative = 0.593269992
     text: str  # plain text, for Mermaid
     value: str
-    side: str  # where the label goes, so that the labels of diverging edges do not meet
+    side: str  # left or right of the edge
+    position: float  # where along the edge: slanted edges stagger their labels so that crossing ones part
 
 
 @dataclass
@@ -228,6 +232,7 @@ class Document:
     updates: list[UpdateStep]
     loss_after: Equation
     change: str
+    loss_rose: bool
     nodes: list[DiagramNode]
     edges: list[DiagramEdge]
     only: list[str]
@@ -370,16 +375,17 @@ class _Builder:
     def delta_step(self, delta: Delta) -> DeltaStep:
         factors = [self.factor_step(factor) for factor in delta.factors]
         symbol = self.latex(delta.symbol)
+        net = self.graph.net[delta.example][delta.neuron.layer][delta.neuron.index]
+        meaning = partial_latex(self.latex(self.graph.total), self.latex(net))
+        example = self._example(delta.example)
+        self.introduced.add(delta.symbol)
         if len(delta.factors) == 1:
-            equation = Equation(symbol, self.partial(delta.factors[0]), "", self.show(delta.precise), 0)
-            equation.answer = factors[0].equation.answer
-            self.introduced.add(delta.symbol)
-            return DeltaStep(symbol, delta.neuron.name, self._example(delta.example), factors, equation, coupled=True)
+            equation = Equation(symbol, "", "", self.show(delta.precise), factors[0].equation.answer)
+            return DeltaStep(symbol, delta.neuron.name, example, factors, equation, meaning, coupled=True)
         formula = r" \cdot ".join(self.partial(factor) for factor in delta.factors)
         substituted = r" \cdot ".join(number_latex(factor.precise, self.digits) for factor in delta.factors)
-        equation = self.equation(symbol, formula, delta.precise, substituted=substituted)
-        self.introduced.add(delta.symbol)
-        return DeltaStep(symbol, delta.neuron.name, self._example(delta.example), factors, equation)
+        equation = self.equation(f"{symbol} = {meaning}", formula, delta.precise, substituted=substituted)
+        return DeltaStep(symbol, delta.neuron.name, example, factors, equation, meaning)
 
     def _example(self, p: int) -> int | None:
         return p + 1 if self.graph.multi else None
@@ -415,7 +421,16 @@ class _Builder:
         shared = gradient.name.startswith("b") and len({t.neuron for t in gradient.chain}) > 1
         symbol = self.latex(gradient.symbol)
         return GradientStep(
-            gradient.name, symbol, lhs, statement, deltas, links, result, shared, self.computation_graph(gradient)
+            gradient.name,
+            symbol,
+            lhs,
+            statement,
+            deltas,
+            links,
+            result,
+            shared,
+            self.derivation.trainable(gradient.name),
+            self.computation_graph(gradient),
         )
 
     def computation_graph(self, gradient: Gradient) -> ComputationGraph:
@@ -438,8 +453,12 @@ class _Builder:
             derivative = rf"\partial {of} / \partial {wrt}"
             label = f"{derivative} = {shown}"
             text = f"∂{nodes[target].text}/∂{nodes[source].text} = {shown}"
-            side = "left" if nodes[target].x + nodes[source].x < 0 else "right"  # the outer side
-            edges.append(GraphEdge(str(source), str(target), derivative, label, text, shown, side))
+            start, end = nodes[source].x, nodes[target].x
+            if start == end:  # vertical: the label on the outer side, leaving the middle to slanted edges
+                side, position = ("left" if start < 0 else "right"), 0.5
+            else:
+                side, position = "right", (0.3 if end > start else 0.7)
+            edges.append(GraphEdge(str(source), str(target), derivative, label, text, shown, side, position))
 
         terms = [term for term in gradient.chain if term.example == p]
         first = terms[0].neuron.layer
@@ -502,8 +521,8 @@ class _Builder:
             symbol = graph.parameters[name]
             before = derivation.parameters[name]
             trainable = derivation.trainable(name)
-            self.answer += 1
             if trainable:
+                self.answer += 1
                 formula = (
                     rf"{self.latex(symbol)} - \eta \cdot {partial_latex(self.latex(graph.total), self.latex(symbol))}"
                 )
@@ -517,18 +536,18 @@ class _Builder:
                 formula,
                 substituted,
                 self.show(derivation.updated[name]),
-                self.answer,
+                self.answer if trainable else 0,  # a fixed parameter leaves no blank to fill
             )
             steps.append(UpdateStep(name, trainable, equation))
         return steps
 
-    def after(self) -> tuple[Equation, str]:
+    def after(self) -> tuple[Equation, str, bool]:
         derivation = self.derivation
         stepped = derivation.spec.with_parameters({n: to_fraction(v) for n, v in derivation.updated.items()})
         loss = Derivation(stepped).loss
         self.answer += 1
         equation = Equation(self.latex(self.graph.total) + "^{+}", "", "", self.show(loss), self.answer)
-        return equation, self.show(loss - derivation.loss)
+        return equation, self.show(loss - derivation.loss), loss > derivation.loss
 
     # -- the matrix form ------------------------------------------------------------------------
 
@@ -543,19 +562,19 @@ class _Builder:
             name = _escaped(layer.name)
             vector = rf"\boldsymbol{{\delta}}_{{{name}}}"
             weights = rf"W_{{{name}}}"
-            slope = rf"{activation.latex}'(\mathbf{{{self.symbols.net_label}}}_{{{name}}})"
             below = r"\mathbf{i}" if L == 0 else rf"\mathbf{{out}}_{{{_escaped(spec.layers[L - 1].name)}}}"
             deltas, gradients, biases = [], [], []
             totals = [[0] * layer.fan_in for _ in range(layer.size)]
             for p in range(len(spec.examples)):
                 suffix = f"^{{({p + 1})}}" if graph.multi else ""
+                slope = rf"{activation.latex}'(\mathbf{{{self.symbols.net_label}}}_{{{name}}}{suffix})"
                 rows = derivation.deltas[p][L]
                 delta_values = [d.precise for d in rows]
                 slopes = [d.factors[-1].precise for d in rows]
                 if L == last and activation.coupled:
                     formula, substituted = self._softmax_matrix(p, L)
                 elif L == last:
-                    formula = rf"\nabla_{{\mathbf{{out}}_{{{name}}}}} E_{{total}} \odot {slope}"
+                    formula = rf"\nabla_{{\mathbf{{out}}_{{{name}}}{suffix}}} E_{{total}} \odot {slope}"
                     substituted = rf"{self.vector([d.factors[0].precise for d in rows])} \odot {self.vector(slopes)}"
                 else:
                     above = _escaped(spec.layers[L + 1].name)
@@ -570,9 +589,10 @@ class _Builder:
                 inputs = [self.derivation.values[s] for s in graph.layer_inputs(p, L)]
                 outer = [[d * x for x in inputs] for d in delta_values]
                 totals = [[a + b for a, b in zip(r, o, strict=True)] for r, o in zip(totals, outer, strict=True)]
+                gradient_lhs = partial_latex(self.latex(graph.total), weights)
                 gradients.append(
                     Equation(
-                        partial_latex(self.latex(graph.total), weights) + suffix,
+                        rf"\left({gradient_lhs}\right){suffix}" if graph.multi else gradient_lhs,
                         rf"{vector}{suffix} \, {below}{suffix}{{}}^{{\top}}",
                         rf"{self.vector(delta_values)} {self.matrix([inputs])}",
                         self.matrix(outer),
@@ -580,10 +600,8 @@ class _Builder:
                     )
                 )
             if graph.multi:
-                parts = " + ".join(
-                    partial_latex(self.latex(graph.total), weights) + f"^{{({p + 1})}}"
-                    for p in range(len(spec.examples))
-                )
+                lhs = partial_latex(self.latex(graph.total), weights)
+                parts = " + ".join(rf"\left({lhs}\right)^{{({p + 1})}}" for p in range(len(spec.examples)))
                 gradients.append(
                     Equation(partial_latex(self.latex(graph.total), weights), parts, "", self.matrix(totals), 0)
                 )
@@ -613,13 +631,23 @@ class _Builder:
             first = graph.weights[L][0][0]
             entry = {
                 "matrix": partial_latex(self.latex(graph.total), weights),
-                "chain": rf"\delta_{{{graph.neurons[L][0].name}}} \cdot {self.latex(graph.layer_inputs(0, L)[0])}",
+                "chain": self._entry_chain(L),
                 "gradient": partial_latex(self.latex(graph.total), self.latex(first)),
                 "value": self.show(derivation.gradients[str(first)].precise),
             }
             kind = "hidden" if L < last else "softmax" if activation.coupled else "output"
             layers.append(MatrixLayer(layer.name, L == last, kind, deltas, gradients, biases, entry))
         return layers
+
+    def _entry_chain(self, L: int) -> str:
+        """Entry (1, 1) of ∂E/∂W as its scalar chain: δ · x, summed over the examples when several."""
+        graph = self.graph
+        if not graph.multi:
+            return rf"{self.latex(graph.delta[0][L][0])} \cdot {self.latex(graph.layer_inputs(0, L)[0])}"
+        delta = symbol_latex(SymbolName("delta", graph.neurons[L][0].name), self.symbols.net_label) + "^{(p)}"
+        source = graph.layer_inputs(0, L)[0]
+        plain = SymbolName(graph.names[source].kind, graph.names[source].subscript)
+        return rf"\sum_p {delta} \cdot {symbol_latex(plain, self.symbols.net_label)}^{{(p)}}"
 
     def _softmax_matrix(self, p: int, L: int) -> tuple[str, str]:
         graph, derivation = self.graph, self.derivation
@@ -667,7 +695,7 @@ class _Builder:
             nodes.append(DiagramNode(f"i{k + 1}", f"i_{{{k + 1}}}", f"i{k + 1}", 0.0, _row(k, spec.n_inputs), "input"))
         for L, row in enumerate(graph.neurons):
             for j, neuron in enumerate(row):
-                label = neuron.name.replace("_", r"\_")
+                label = f"{_escaped(spec.layers[L].name)}_{{{j + 1}}}"
                 nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, _row(j, len(row)), "neuron"))
                 sources = columns[L]
                 for k, weight in enumerate(graph.weights[L][j]):
@@ -720,7 +748,7 @@ def build(
     total = builder.total()
     backward = builder.backward(only)
     updates = builder.updates(only)
-    loss_after, change = builder.after()
+    loss_after, change, rose = builder.after()
     nodes, edges = builder.diagram()
     return Document(
         name=spec.name,
@@ -747,6 +775,7 @@ def build(
         updates=updates,
         loss_after=loss_after,
         change=change,
+        loss_rose=rose,
         nodes=nodes,
         edges=edges,
         only=list(only),

@@ -106,7 +106,7 @@ LOSSES: dict[str, Loss] = {
         "mse",
         r"\tfrac{1}{n}\sum (t - out)^2",
         "power",
-        lambda t, out, n: _times(sp.Rational(1, n), _minus(t, out) ** 2),
+        lambda t, out, n: _minus(t, out) ** 2 if n == 1 else _times(sp.Rational(1, n), _minus(t, out) ** 2),
         lambda t, out, n: _times(sp.Rational(-2, n), _minus(t, out)),
     ),
     "bce": Loss(
