@@ -134,9 +134,13 @@ class NetworkSpec:
 
     def with_parameters(self, values: Mapping[str, Fraction]) -> NetworkSpec:
         """The same network with the named weights and biases replaced."""
-        merged = self.parameters() | dict(values)
-        weights = iter(merged[f"w{n}"] for n in range(1, len(merged) + 1) if f"w{n}" in merged)
-        biases = iter(merged[f"b{n}"] for n in range(1, len(merged) + 1) if f"b{n}" in merged)
+        current = self.parameters()
+        unknown = sorted(set(values) - set(current))
+        if unknown:
+            raise KeyError(f"no parameter named {unknown[0]!r} in this network")
+        merged = {name: values.get(name, value) for name, value in current.items()}  # numbering order
+        weights = iter(value for name, value in merged.items() if name.startswith("w"))
+        biases = iter(value for name, value in merged.items() if name.startswith("b"))
         layers = []
         for layer in self.layers:
             rows = tuple(tuple(next(weights) for _ in row) for row in layer.weights)
