@@ -171,11 +171,6 @@ def latex_failure(name: str, log: str) -> str:
     return f"LaTeX could not compile {name}{where}: {what} (if you changed a template, check that line)"
 
 
-def overfull_boxes(log: str) -> list[str]:
-    """The ``Overfull \\hbox`` warnings of a LaTeX log."""
-    return re.findall(r"^Overfull \\hbox.*$", log, flags=re.MULTILINE)
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 

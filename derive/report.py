@@ -55,19 +55,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """An aligned plain-text table: text to the left, numbers aligned on the decimal point."""
     columns = list(zip(header, *rows, strict=True))
     numeric = [all(_is_number(cell) for cell in column[1:]) and len(column) > 1 for column in columns]
-    # align numbers on the point: pad the integer part and the fraction part separately
-    aligned_columns = []
-    for column, is_number in zip(columns, numeric, strict=True):
-        cells = list(column[1:])
-        if is_number:
-            whole = max(len(c.split(".")[0]) for c in cells)
-            frac = max(len(c.split(".")[1]) if "." in c else 0 for c in cells)
-            cells = [
-                c.split(".")[0].rjust(whole)
-                + ("." + c.split(".")[1] if "." in c else " " if frac else "").ljust(frac + 1 if frac else 0)
-                for c in cells
-            ]
-        aligned_columns.append([column[0], *cells])
+    aligned_columns = [
+        [column[0], *(_on_the_point(column[1:]) if is_number else column[1:])]
+        for column, is_number in zip(columns, numeric, strict=True)
+    ]
     widths = [max(len(cell) for cell in column) for column in aligned_columns]
     lines = []
     for i in range(len(rows) + 1):
@@ -79,6 +70,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         if i == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines) + "\n"
+
+
+def _on_the_point(cells: Sequence[str]) -> list[str]:
+    """Numbers padded so that their decimal points line up: the whole part right, the fraction left."""
+    parts = [cell.partition(".") for cell in cells]
+    whole = max(len(integer) for integer, _, _ in parts)
+    fraction = max(len(digits) for _, _, digits in parts)
+    width = fraction + 1 if fraction else 0
+    return [integer.rjust(whole) + (point + digits).ljust(width) for integer, point, digits in parts]
 
 
 def _is_number(text: str) -> bool:

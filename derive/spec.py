@@ -86,9 +86,6 @@ class LayerSpec:
         separator = "_" if self.name[-1].isdigit() else ""
         return f"{self.name}{separator}{j + 1}"
 
-    def neuron_bias(self, j: int) -> Fraction:
-        return self.bias if isinstance(self.bias, Fraction) else self.bias[j]
-
 
 @dataclass(frozen=True)
 class ExampleSpec:
