@@ -506,12 +506,15 @@ class Derivation:
         """``expr`` written in the inputs, weights, biases and targets only."""
         return expr.xreplace(self._delta_definitions).xreplace(self.graph.composed)
 
-    def _repr_markdown_(self) -> str:
-        """Jupyter shows a whole derivation as the step-by-step explanation."""
-        from derive.network import Network
-        from derive.publish import explanation
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter shows a whole derivation as the step-by-step explanation (see :data:`DISPLAYS`)."""
+        display = DISPLAYS.get("markdown")
+        return display(self) if display else None
 
-        return explanation(Network(self.spec))
+
+# How notebooks show a derivation.  The document layers sit above this module, so they are wired in
+# from above (by :mod:`derive.network`, the API) rather than imported here.
+DISPLAYS: dict[str, Callable[[Derivation], str]] = {}
 
 
 @contextmanager

@@ -12,13 +12,10 @@ from __future__ import annotations
 import re
 import textwrap
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import Any
 
 from derive.errors import DeriveError
 from derive.spec import LayerSpec, NetworkSpec
-
-if TYPE_CHECKING:
-    from derive.network import Network
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _MAX_TITLE = 64
@@ -172,14 +169,14 @@ def with_defaults(params: Parameters | None) -> Parameters:
 '''
 
 
-def module_source(network: Network | NetworkSpec) -> str:
+def module_source(network: Any) -> str:
     """The text of a standalone NumPy module computing ``network``'s loss and gradients.
 
     The module defines ``PARAMETERS``, ``EXAMPLES``, ``LEARNING_RATE``, ``TRAIN_BIASES``,
     ``loss_and_gradients(params=None, examples=None) -> (loss, {"w1": …, "b1": …})`` and
     ``step(params=None, examples=None, learning_rate=LEARNING_RATE) -> new parameters``.
     """
-    spec = network if isinstance(network, NetworkSpec) else network.spec
+    spec = network if isinstance(network, NetworkSpec) else getattr(network, "spec", None)  # a Network
     if not isinstance(spec, NetworkSpec):
         raise TypeError(f"expected a Network or a NetworkSpec, got {type(network).__name__}")
     # a spec built by hand skips the loader's checks: only known words may become code

@@ -14,14 +14,14 @@ from derive.errors import DeriveError
 
 def gallery_texts() -> dict[str, str]:
     """The gallery's text files, rendered afresh."""
-    from derive.network import example
     from derive.publish import explanation, worksheet_files
+    from derive.spec import load_builtin
 
-    network = example("mazur")
+    spec = load_builtin("mazur")
     return {
-        "explanation-en.md": explanation(network, language="en"),
-        "explanation-es.md": explanation(network, language="es"),
-        **worksheet_files(network, language="en"),
+        "explanation-en.md": explanation(spec, language="en"),
+        "explanation-es.md": explanation(spec, language="es"),
+        **worksheet_files(spec, language="en"),
     }
 
 

@@ -79,13 +79,14 @@ class Graph:
         self.names[symbol] = SymbolName(kind, subscript, example)
         return symbol
 
-    def updated(self, weight: sp.Symbol) -> sp.Symbol:
-        """w⁺, the weight after this step's update."""
-        symbol = self._updated.get(weight)
-        if symbol is None:  # made once per weight, however many examples and δs use it
-            symbol = self._updated[weight] = sp.Symbol(f"{weight.name}_updated")
-            self.names[symbol] = SymbolName(self.names[weight].kind, self.names[weight].subscript, updated=True)
-        return symbol
+    def updated(self, symbol: sp.Symbol) -> sp.Symbol:
+        """x⁺: a weight after this step's update, or a quantity of the forward pass that follows it."""
+        updated = self._updated.get(symbol)
+        if updated is None:  # made once per symbol, however many examples and δs use it
+            updated = self._updated[symbol] = sp.Symbol(f"{symbol.name}_updated")
+            name = self.names[symbol]
+            self.names[updated] = SymbolName(name.kind, name.subscript, name.example, updated=True)
+        return updated
 
     # -- parameters -------------------------------------------------------------------------
 

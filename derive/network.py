@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from derive import spec as specs
-from derive.chain import Derivation, Gradient, Update
-from derive.errors import DeriveError
+from derive import training
+from derive.chain import DISPLAYS, Derivation, Gradient, Update
 from derive.numbers import to_fraction
+from derive.steps import Steps, build_steps
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class Network:
         """The step-by-step explanation in Markdown (options as for ``derive explain``)."""
         from derive.publish import explanation
 
-        return explanation(self, language=language, **options)
+        return explanation(self.spec, language=language, **options)
 
     def with_options(self, **options: Any) -> Network:
         """The same network with options changed, e.g. ``round_activations=4``."""
@@ -103,20 +102,9 @@ class Network:
         >>> example().forward()[0]["out_o1"]
         0.7513650695523157
         """
-        derivation = self.derivation
-        graph = derivation.graph
-        rows = []
-        for result in derivation.forward:
-            row: dict[str, float] = {}
-            for L, neurons in enumerate(graph.neurons):
-                for j, neuron in enumerate(neurons):
-                    row[f"net_{neuron.name}"] = float(result.net[L][j])
-                    row[f"out_{neuron.name}"] = float(result.out[L][j])
-            for j, neuron in enumerate(graph.neurons[-1]):
-                row[f"E_{neuron.name}"] = float(result.errors[j])
-            row["E_total"] = float(result.loss)
-            rows.append(row)
-        return rows
+        from derive.report import forward_rows
+
+        return forward_rows(self.derivation)
 
     def loss(self) -> float:
         """E_total, summed (or averaged) over the examples."""
@@ -140,7 +128,7 @@ class Network:
         >>> round(example().step().loss(), 9)
         0.291027774
         """
-        _check_update(update)
+        training.check_update(update)
         derivation = self.derivation if update == "simultaneous" else Derivation(self.spec, update)
         values = {name: to_fraction(value) for name, value in derivation.updated.items()}
         return Network(self.spec.with_parameters(values))
@@ -159,48 +147,27 @@ class Network:
         >>> round(result.history[1], 9), round(result.network.forward()[0]["out_o1"], 9)
         (0.291027924, 0.015912196)
         """
-        from derive.compiled import compiled_step
+        run = training.train(self.spec, steps, update, progress)
+        return Training(run.history, Network(run.spec))
 
-        _check_update(update)
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise DeriveError(f"expected a whole number of steps, 0 or more, got {steps!r}", key="steps")
-        step = compiled_step(self.spec, update)
-        names = self.spec.parameter_names()
-        params = tuple(float(value) for value in self.spec.parameters().values())
-        examples = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in self.spec.examples]
-        rate = float(self.spec.learning_rate)
-        history: list[float] = []
-        chunk = max(1, steps // 200) if progress else max(1, steps)
-        while len(history) < steps:
-            start = len(history)
-            try:
-                for _ in range(min(chunk, steps - start)):
-                    loss, params = step(params, examples, rate)
-                    history.append(loss)
-            except OverflowError:
-                raise _diverged(len(history) + 1, "a value grew too large for a float") from None
-            except (ZeroDivisionError, ValueError):
-                raise _diverged(len(history) + 1, "a value left the domain of its function") from None
-            # checked once a chunk, so that the loop itself stays as fast as the generated step
-            if not all(math.isfinite(value) for value in history[start:]) or not all(map(math.isfinite, params)):
-                first = next((n for n, value in enumerate(history[start:], start) if not math.isfinite(value)), None)
-                raise _diverged(first + 1 if first is not None else len(history), "the values are no longer finite")
-            if progress:
-                progress(len(history), steps)
-        trained = Network(self.spec.with_parameters({n: Fraction(v) for n, v in zip(names, params, strict=True)}))
-        history.append(trained.loss())
-        return Training(history, trained)
+    def steps(self, only: Sequence[str] = ()) -> Steps:
+        """The step model: every quantity of the working with its key, blank, formula and value.
+
+        >>> steps = example().steps()
+        >>> step = steps.find("dE/dw5")
+        >>> step.blank, round(float(step.value), 9), [used.key for used in steps.uses(step)]
+        (16, 0.082167041, ['out_h1', 'delta_o1'])
+        """
+        return build_steps(self.derivation, only)
 
 
-def _diverged(step: int, reason: str) -> DeriveError:
-    return DeriveError(f"training diverged at step {step} ({reason}); try a smaller learning_rate")
+def _explain_derivation(derivation: Derivation) -> str:
+    from derive.publish import explanation
+
+    return explanation(derivation.spec)
 
 
-def _check_update(update: str) -> None:
-    if update not in specs.UPDATE_ORDERS:
-        raise DeriveError(
-            f"unknown update order {update!r} (expected one of: {', '.join(specs.UPDATE_ORDERS)})", key="update"
-        )
+DISPLAYS["markdown"] = _explain_derivation
 
 
 def example(name: str = "mazur") -> Network:

@@ -21,7 +21,8 @@ class TextbookPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the network's symbol names and the order terms were written in.
 
     ``net_label`` is ``net`` (the English tutorial) or ``in`` (the Spanish source's ``in_{h1}``).
-    With ``values``, every symbol that has one is printed as its number instead.
+    With ``values``, every symbol that has one is printed as its number instead; ``labels`` gives
+    the LaTeX of symbols the graph does not name (a step's ∂E_total/∂out_{o1}, the learning rate η).
     """
 
     printmethod = "_textbook_latex"
@@ -32,9 +33,11 @@ class TextbookPrinter(LatexPrinter):
         net_label: str = "net",
         values: Mapping[sp.Symbol, Number] | None = None,
         digits: int = DEFAULT_DIGITS,
+        labels: Mapping[sp.Symbol, str] | None = None,
     ) -> None:
         super().__init__({"order": "none", "mul_symbol": "dot"})
         self.symbol_names = names
+        self.labels = labels or {}
         self.net_label = net_label
         self.values = values
         self.digits = digits
@@ -42,6 +45,8 @@ class TextbookPrinter(LatexPrinter):
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if self.values is not None and expr in self.values:
             return number_latex(self.values[expr], self.digits)
+        if expr in self.labels:
+            return self.labels[expr]
         name = self.symbol_names.get(expr)
         if name is None:
             return super()._print_Symbol(expr, style)
@@ -78,11 +83,9 @@ def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
     kind = {"net": net_label, "delta": r"\delta"}.get(name.kind, name.kind)
     subscript = name.subscript.replace("_", r"\_")  # layer names may hold underscores
     text = f"{kind}_{{{subscript}}}" if subscript else kind
-    if name.updated:
-        text += "^{+}"
-    if name.example is not None:
-        text += f"^{{({name.example})}}"
-    return text
+    plus = "+" if name.updated else ""
+    example = f"({name.example})" if name.example is not None else ""
+    return text + f"^{{{plus}{example}}}" if plus or example else text
 
 
 def symbol_text(name: SymbolName, net_label: str = "net") -> str:

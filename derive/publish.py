@@ -15,10 +15,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from derive.document import Document, build
+from derive.chain import Derivation
+from derive.document import Document, from_steps
 from derive.errors import DeriveError
-from derive.network import Network
 from derive.render import Renderer, default_renderer
+from derive.spec import NetworkSpec
+from derive.steps import build_steps
+from derive.training import train
 from derive.variants import variant
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
@@ -26,7 +29,7 @@ CURVE_STEPS = 1000  # the training run drawn at the end of the solutions
 
 
 def document(
-    network: Network,
+    spec: NetworkSpec,
     *,
     renderer: Renderer,
     language: str,
@@ -38,12 +41,13 @@ def document(
 ) -> Document:
     """The document data of a network, in the language's default notation unless one is given."""
     notation = notation or renderer.catalog(language)("notation")
-    history = network.train(curve_steps).history if curve_steps else ()
-    return build(network.derivation, notation=notation, digits=digits, only=only, matrix=matrix, history=history)
+    steps = build_steps(Derivation(spec), only)
+    history = train(spec, curve_steps).history if curve_steps else ()
+    return from_steps(steps, notation=notation, digits=digits, only=only, matrix=matrix, history=history)
 
 
 def explanation(
-    network: Network,
+    spec: NetworkSpec,
     *,
     language: str = "en",
     notation: str | None = None,
@@ -55,12 +59,12 @@ def explanation(
     """The Markdown explanation of one step of backpropagation (and its matrix form)."""
     renderer = renderer or default_renderer()
     options = {"language": language, "notation": notation, "digits": digits, "only": only, "matrix": matrix}
-    doc = document(network, renderer=renderer, **options)
-    return renderer.render("explanation.md.j2", language, doc=doc)
+    doc = document(spec, renderer=renderer, **options)
+    return renderer.render("markdown/explanation.md.j2", language, doc=doc)
 
 
 def worksheet_files(
-    network: Network,
+    spec: NetworkSpec,
     *,
     language: str = "en",
     notation: str | None = None,
@@ -70,11 +74,14 @@ def worksheet_files(
     curve_steps: int = CURVE_STEPS,
     variants: int = 0,
     seed: int = 0,
+    student: int | None = None,
     renderer: Renderer | None = None,
 ) -> dict[str, str]:
     """``worksheet.tex`` and ``solutions.tex``; with variants, numbered pairs and ``answers.tex``.
 
-    The solutions end with the error curve of ``curve_steps`` steps of training (0: none).
+    ``student`` marks ``spec`` as that student's variant (its number in the titles), so that one
+    student's pair is byte-identical to theirs among all the variants.  The solutions end with the
+    error curve of ``curve_steps`` steps of training (0: none).
     """
     renderer = renderer or default_renderer()
     options = {
@@ -87,20 +94,21 @@ def worksheet_files(
         "curve_steps": curve_steps,
     }
     if not variants:
-        doc = document(network, **options)
+        doc = document(spec, **options)
         return {
-            "worksheet.tex": renderer.render("worksheet.tex.j2", language, doc=doc, variant=None),
-            "solutions.tex": renderer.render("solutions.tex.j2", language, doc=doc, variant=None),
+            "worksheet.tex": renderer.render("latex/worksheet.tex.j2", language, doc=doc, variant=student),
+            "solutions.tex": renderer.render("latex/solutions.tex.j2", language, doc=doc, variant=student),
         }
     files: dict[str, str] = {}
     docs = []
     for number in range(1, variants + 1):
-        spec = variant(network.spec, seed, number)
-        doc = document(Network(spec), **options)
+        doc = document(variant(spec, seed, number), **options)
         docs.append(doc)
-        files[f"worksheet-{number:02d}.tex"] = renderer.render("worksheet.tex.j2", language, doc=doc, variant=number)
-        files[f"solutions-{number:02d}.tex"] = renderer.render("solutions.tex.j2", language, doc=doc, variant=number)
-    files["answers.tex"] = renderer.render("answers.tex.j2", language, docs=docs)
+        for kind in ("worksheet", "solutions"):
+            files[f"{kind}-{number:02d}.tex"] = renderer.render(
+                f"latex/{kind}.tex.j2", language, doc=doc, variant=number
+            )
+    files["answers.tex"] = renderer.render("latex/answers.tex.j2", language, docs=docs)
     return files
 
 

@@ -3,13 +3,20 @@
 One environment serves every template: its delimiters (``<< >>``, ``<% %>``, ``<# #>``) clash
 with neither LaTeX nor Markdown, ``StrictUndefined`` makes a missing field fail loudly, and a
 ``ChoiceLoader`` lets ``--templates DIR`` override any shipped template (or add a language
-catalog) by name.
+catalog) by name.  Templates are grouped by output format (``markdown/``, ``latex/``); the
+catalogs of sentences (``i18n/LANG.toml``) are shared by every format.
+
+Templates may come from anyone (a colleague's folder, a download), so every template runs in
+Jinja2's sandbox: one that reaches for Python's internals stops with a clear error, and nothing
+is written.  Catalog sentences fill in their placeholders by name only.
 """
 
 from __future__ import annotations
 
 import re
+import string
 import tomllib
+import traceback
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -17,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from derive.errors import DeriveError
 
 CATALOG_FOLDER = "i18n"
+TEMPLATE_SUFFIX = ".j2"
 
 
 def shipped_templates() -> Path:
@@ -72,9 +81,21 @@ class Catalog:
         if not isinstance(node, str):
             raise DeriveError(f"entry {key!r} should be text", source=self.source)
         try:
-            return node.format(**fields) if fields else node
+            return _PLACEHOLDERS.format(node, **fields) if fields else node
         except (KeyError, IndexError, ValueError) as error:
             raise DeriveError(f"entry {key!r} has a bad placeholder ({error})", source=self.source) from None
+
+
+class _NamedPlaceholders(string.Formatter):
+    """``{name}`` and ``{name:spec}`` only: no ``{name.attribute}`` or ``{name[index]}`` in a catalog."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
+        if not field_name.isidentifier():
+            raise ValueError(f"placeholder {{{field_name}}} is not a plain name")
+        return self.get_value(field_name, args, kwargs), field_name
+
+
+_PLACEHOLDERS = _NamedPlaceholders()
 
 
 class Renderer:
@@ -85,9 +106,10 @@ class Renderer:
         if templates is not None:
             if not templates.is_dir():
                 raise DeriveError("is not a folder of templates", source=str(templates), key="--templates")
+            _check_layout(templates, folders[0])
             folders.insert(0, templates)
         self.folders = folders
-        self.environment = jinja2.Environment(
+        self.environment = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -123,17 +145,47 @@ class Renderer:
 
     def render(self, name: str, language: str, **context: object) -> str:
         """Render one template with the language's catalog as ``t``."""
+        catalog = self.catalog(language)
         try:
             template = self.environment.get_template(name)
-            return template.render(t=self.catalog(language), language=language, **context)
+            return template.render(t=catalog, language=language, **context)
         except jinja2.TemplateNotFound as error:
             raise DeriveError(f"no template named {error.name!r}", key="--templates") from None
         except jinja2.TemplateSyntaxError as error:
             raise DeriveError(
                 f"template error at line {error.lineno}: {error.message}", source=error.filename
             ) from None
+        except SecurityError as error:
+            source, line = _template_line(error)
+            raise DeriveError(
+                f"line {line}: the template reaches for Python internals, which templates may not use ({error})",
+                source=source,
+            ) from None
         except jinja2.UndefinedError as error:
-            raise DeriveError(f"template uses a field the derivation does not have: {error.message}") from None
+            source, line = _template_line(error)
+            raise DeriveError(
+                f"line {line}: the template uses a field the derivation does not have: {error.message}", source=source
+            ) from None
+
+
+def _template_line(error: BaseException) -> tuple[str, int | str]:
+    """The template file and line where a rendering error was raised (Jinja2 maps its frames to them)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.endswith(TEMPLATE_SUFFIX)]
+    if not frames:
+        return "template", "?"
+    return frames[-1].filename, frames[-1].lineno or "?"
+
+
+def _check_layout(folder: Path, shipped: Path) -> None:
+    """A user's template at the top of ``folder`` that belongs in a format folder would be ignored: say so."""
+    placed = {path.name: path.relative_to(shipped) for path in shipped.glob(f"*/*{TEMPLATE_SUFFIX}")}
+    for path in sorted(folder.glob(f"*{TEMPLATE_SUFFIX}")):
+        if path.name in placed:
+            raise DeriveError(
+                f"templates are grouped by output format: move it to {folder / placed[path.name]}",
+                source=str(path),
+                key="--templates",
+            )
 
 
 @cache

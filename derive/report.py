@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from derive.chain import Derivation, Factor
-from derive.network import Network, Training
 from derive.numbers import format_number
 from derive.printing import TextbookPrinter, partial_latex
+from derive.spec import NetworkSpec
+from derive.steps import Step, Steps
+from derive.training import Run
+
+if TYPE_CHECKING:
+    from derive.render import Catalog
 
 
 def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
@@ -18,9 +23,25 @@ def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
     return label, printer.doprint(factor.expr)
 
 
-def gradients_json(network: Network) -> dict[str, Any]:
+def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
+    """Per example: every neuron's net input and output, each output's error, and the example's E_total."""
+    graph = derivation.graph
+    rows = []
+    for result in derivation.forward:
+        row: dict[str, float] = {}
+        for L, neurons in enumerate(graph.neurons):
+            for j, neuron in enumerate(neurons):
+                row[f"net_{neuron.name}"] = float(result.net[L][j])
+                row[f"out_{neuron.name}"] = float(result.out[L][j])
+        for j, neuron in enumerate(graph.neurons[-1]):
+            row[f"E_{neuron.name}"] = float(result.errors[j])
+        row["E_total"] = float(result.loss)
+        rows.append(row)
+    return rows
+
+
+def gradients_json(derivation: Derivation) -> dict[str, Any]:
     """The ``derive gradients --json`` document."""
-    derivation = network.derivation
     printer = TextbookPrinter(derivation.graph.names)
     chains = {
         name: [
@@ -33,28 +54,31 @@ def gradients_json(network: Network) -> dict[str, Any]:
         for name, gradient in derivation.gradients.items()
     }
     return {
-        "network": network.name,
-        "loss": network.loss(),
-        "forward": network.forward(),
+        "network": derivation.spec.name,
+        "loss": float(derivation.loss),
+        "forward": forward_rows(derivation),
         "gradients": {name: gradient.value for name, gradient in derivation.gradients.items()},
         "chains": chains,
         "updated": {name: float(value) for name, value in derivation.updated.items()},
     }
 
 
-def training_json(result: Training) -> dict[str, Any]:
+def training_json(run: Run) -> dict[str, Any]:
     """The ``derive train --json`` document."""
-    trained = result.network
-    outputs = [
-        [row[f"out_{neuron.name}"] for neuron in trained.derivation.graph.neurons[-1]] for row in trained.forward()
-    ]
-    return {"loss": result.history, "outputs": outputs, "parameters": trained.parameters()}
+    trained = Derivation(run.spec)
+    outputs = [[row[f"out_{neuron.name}"] for neuron in trained.graph.neurons[-1]] for row in forward_rows(trained)]
+    parameters = {name: float(value) for name, value in run.spec.parameters().items()}
+    return {"loss": run.history, "outputs": outputs, "parameters": parameters}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """An aligned plain-text table: text to the left, numbers aligned on the decimal point."""
     columns = list(zip(header, *rows, strict=True))
-    numeric = [all(_is_number(cell) for cell in column[1:]) and len(column) > 1 for column in columns]
+    # a numeric column may leave cells empty (a step with no blank), but holds at least one number
+    numeric = [
+        all(_is_number(cell) or not cell for cell in column[1:]) and any(map(_is_number, column[1:]))
+        for column in columns
+    ]
     aligned_columns = [
         [column[0], *(_on_the_point(column[1:]) if is_number else column[1:])]
         for column, is_number in zip(columns, numeric, strict=True)
@@ -89,12 +113,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def gradients_text(network: Network, digits: int) -> str:
+def gradients_text(derivation: Derivation, digits: int) -> str:
     """The forward pass, the errors and every gradient with its update, as aligned tables."""
-    derivation: Derivation = network.derivation
-    spec, graph = network.spec, derivation.graph
+    spec, graph = derivation.spec, derivation.graph
     show = lambda value: format_number(value, digits)  # noqa: E731
-    parts = [_heading(network)]
+    parts = [_heading(spec)]
     for p, result in enumerate(derivation.forward):
         title = "Forward pass" + (f", example {p + 1}" if graph.multi else "")
         rows = [
@@ -123,14 +146,13 @@ def gradients_text(network: Network, digits: int) -> str:
     return "\n".join(parts)
 
 
-def _heading(network: Network) -> str:
-    spec = network.spec
+def _heading(spec: NetworkSpec) -> str:
     shape = " -> ".join(
         [f"{spec.n_inputs} inputs"] + [f"{layer.size} {layer.activation} ({layer.name})" for layer in spec.layers]
     )
     examples = len(spec.examples)
     return (
-        f"Network {network.name}: {shape}\n"
+        f"Network {spec.name}: {shape}\n"
         f"loss {spec.loss} ({spec.reduction} over {examples} example{'s' if examples != 1 else ''})\n"
     )
 
@@ -146,26 +168,45 @@ def milestones(steps: int) -> list[int]:
     return sorted(shown)
 
 
-def training_text(network: Network, result: Training, update: str, digits: int) -> str:
+def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> str:
     """The error at well-chosen steps, and the outputs after training."""
     steps = len(result.history) - 1
     show = lambda value: format_number(value, digits)  # noqa: E731
     rows = [[str(step), show(result.history[step])] for step in milestones(steps)]
     before, after = result.history[0], result.history[-1]
     ratio = f"{before / after:,.0f} times lower" if after > 0 and math.isfinite(before / after) else ""
-    trained = result.network
-    graph = trained.derivation.graph
+    trained = Derivation(result.spec)
     output_rows = [
         [str(p + 1), neuron.name, show(row[f"out_{neuron.name}"]), show(float(target))]
-        for p, (row, example) in enumerate(zip(trained.forward(), trained.spec.examples, strict=True))
-        for neuron, target in zip(graph.neurons[-1], example.targets, strict=True)
+        for p, (row, example) in enumerate(zip(forward_rows(trained), result.spec.examples, strict=True))
+        for neuron, target in zip(trained.graph.neurons[-1], example.targets, strict=True)
     ]
-    rate = format_number(float(network.spec.learning_rate), 12)
+    rate = format_number(float(spec.learning_rate), 12)
     return (
-        _heading(network)
+        _heading(spec)
         + f"\nTraining: {steps} steps, {update} updates, learning rate {rate}\n\n"
         + table(["step", "E_total"], rows)
         + (f"\nE_total fell from {show(before)} to {show(after)} ({ratio}).\n" if ratio else "")
         + "\nOutputs after training\n\n"
         + table(["example", "output", "out", "target"], output_rows)
     )
+
+
+def meaning(step: Step, t: Catalog) -> str:
+    """What a step's quantity is, in the catalog's language: "output of neuron h1, example 2"."""
+    kind = "update_fixed" if step.kind == "update" and step.blank is None else step.kind
+    text = t(f"keys.{kind}", neuron=step.subject, parameter=step.subject, quantity=step.quantity)
+    if step.example is not None:
+        text = t("keys.in_example", meaning=text, example=step.example)
+    return t("keys.after_step", meaning=text) if step.after and step.kind != "after" else text
+
+
+def key_rows(steps: Steps, t: Catalog) -> list[dict[str, Any]]:
+    """Every step's key, blank number (null when it is not asked) and meaning, in document order."""
+    return [{"key": step.key, "blank": step.blank, "meaning": meaning(step, t)} for step in steps]
+
+
+def keys_text(rows: Sequence[dict[str, Any]]) -> str:
+    """The keys as an aligned table: blank, key, meaning."""
+    cells = [["" if row["blank"] is None else str(row["blank"]), row["key"], row["meaning"]] for row in rows]
+    return table(["blank", "key", "meaning"], cells)

@@ -135,7 +135,8 @@ def test_templates_can_be_overridden_and_languages_added(tmp_path):
     (tmp_path / "i18n" / "pirate.toml").write_text(english.replace("The forward pass", "Forward, me hearties"))
     text = run_derive("explain", "--lang", "pirate", "--templates", str(tmp_path)).stdout
     assert "Forward, me hearties" in text
-    (tmp_path / "explanation.md.j2").write_text("E_total = << doc.total.value >>\n")
+    (tmp_path / "markdown").mkdir()
+    (tmp_path / "markdown" / "explanation.md.j2").write_text("E_total = << doc.total.value >>\n")
     assert run_derive("explain", "--templates", str(tmp_path)).stdout == "E_total = 0.298371109\n"
 
 
@@ -161,14 +162,14 @@ def test_user_text_is_escaped(tmp_path):
 
 def test_python_api_for_documents():
     net = example()
-    assert "0.082167041" in explanation(net)
-    files = worksheet_files(net, language="es")
+    assert "0.082167041" in explanation(net.spec)
+    files = worksheet_files(net.spec, language="es")
     assert set(files) == {"worksheet.tex", "solutions.tex"}
     assert "Soluciones" in files["solutions.tex"]
 
 
 def test_latex_templates_are_the_shipped_ones():
-    assert Path(shipped_templates(), "worksheet.tex.j2").is_file()
+    assert Path(shipped_templates(), "latex", "worksheet.tex.j2").is_file()
 
 
 def test_gallery_is_current():

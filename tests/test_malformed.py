@@ -238,3 +238,49 @@ def test_large_but_valid_numbers_are_shown(tmp_path, derive_in):
 
 def _mazur_dict() -> dict:
     return json.loads(json.dumps(tomllib.loads(MAZUR)))
+
+
+# ---- templates from anyone: the sandbox ----------------------------------------------------------
+
+ESCAPES = {
+    # each reaches Python's os module through objects Jinja2 exposes; unsandboxed, it writes a file
+    "cycler globals": '<< cycler.__init__.__globals__.os.popen("touch pwned").read() >>',
+    "catalog method globals": '<< t.__call__.__globals__["re"].__builtins__["open"]("pwned", "w") >>',
+    "string format": '<< "{0.__class__.__mro__}".format(doc) >>',
+    "class walk": "<< ().__class__.__base__.__subclasses__() >>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ESCAPES))
+def test_a_template_cannot_reach_the_machine(case, tmp_path, derive_in):
+    folder = tmp_path / "mine" / "markdown"
+    folder.mkdir(parents=True)
+    (folder / "explanation.md.j2").write_text(f"# title\n{ESCAPES[case]}\n", encoding="utf-8")
+    result = derive_in("explain", "--templates", "mine")
+    assert_user_error(result, "explanation.md.j2: line 2:", "Python internals")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_worksheet_template_cannot_reach_the_machine(tmp_path, derive_in):
+    (tmp_path / "mine" / "latex").mkdir(parents=True)
+    escape = ESCAPES["cycler globals"]
+    (tmp_path / "mine" / "latex" / "worksheet.tex.j2").write_text(f"\n\n{escape}\n", encoding="utf-8")
+    result = derive_in("worksheet", "--templates", "mine", "-o", "out")
+    assert_user_error(result, "worksheet.tex.j2: line 3:")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_a_catalog_placeholder_cannot_reach_attributes(tmp_path, derive_in):
+    (tmp_path / "mine" / "i18n").mkdir(parents=True)
+    english = (ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8")
+    hostile = english.replace('gradient_of = "The gradient of {name}"', 'gradient_of = "{name.__class__.__mro__}"')
+    (tmp_path / "mine" / "i18n" / "en.toml").write_text(hostile, encoding="utf-8")
+    result = derive_in("explain", "--templates", "mine")
+    assert_user_error(result, "en.toml: entry 'gradient_of' has a bad placeholder", "not a plain name")
+
+
+def test_a_template_in_the_old_flat_layout_is_pointed_to_its_folder(tmp_path, derive_in):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "explanation.md.j2").write_text("x\n", encoding="utf-8")
+    result = derive_in("explain", "--templates", "mine")
+    assert_user_error(result, "explanation.md.j2", "move it to mine/markdown/explanation.md.j2")

@@ -16,8 +16,8 @@ def snapshot(folder):
 
 def broken_templates(tmp_path, body: str):
     folder = tmp_path / "templates"
-    folder.mkdir()
-    (folder / "worksheet.tex.j2").write_text(
+    (folder / "latex").mkdir(parents=True)
+    (folder / "latex" / "worksheet.tex.j2").write_text(
         "\\documentclass{article}\n\\begin{document}\n" + body + "\n\\end{document}\n"
     )
     return folder

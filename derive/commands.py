@@ -1,0 +1,192 @@
+"""What each command does, given its parsed options: load the network, call the library, emit.
+
+The parser (:mod:`derive.cli`) declares the options; these functions read them by name.  Every
+command that takes a NETWORK works on student K's variant when ``--variant K --seed S`` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from derive.errors import DeriveError
+from derive.spec import NetworkSpec
+
+PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
+
+
+def network_of(options: Namespace) -> NetworkSpec:
+    """The NETWORK argument as a spec: student K's variant with ``--variant``, rounded if asked."""
+    from derive.spec import resolve
+    from derive.variants import variant
+
+    spec = resolve(options.network)
+    if options.variant is not None:
+        spec = variant(spec, options.seed, options.variant)
+    if getattr(options, "round_activations", None) is not None:
+        spec = spec.with_options(round_activations=options.round_activations)
+    return spec
+
+
+def run(options: Namespace) -> int:
+    """Run the command the options name; a problem found while computing names the user's file."""
+    if options.command == "example":
+        return example(options)
+    spec = network_of(options)
+    try:
+        return COMMANDS[options.command](spec, options)
+    except DeriveError as error:
+        if error.source is None and options.network is not None:
+            raise DeriveError(error.detail, source=str(options.network), key=error.key) from None
+        raise
+
+
+def example(options: Namespace) -> int:
+    from derive import spec
+
+    print("\n".join(spec.builtin_names()) if options.list else spec.builtin_text(options.name).rstrip("\n"))
+    return 0
+
+
+def explain(spec: NetworkSpec, options: Namespace) -> int:
+    from derive.publish import explanation
+
+    return emit(explanation(spec, **document_options(options)), options.output)
+
+
+def worksheet(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import publish
+
+    files: dict[str, str | bytes] = dict(
+        publish.worksheet_files(
+            spec,
+            variants=options.variants,
+            seed=options.seed or 0,
+            student=options.variant,
+            **document_options(options),
+        )
+    )
+    if options.pdf:
+        files |= publish.compile_pdfs({name: text for name, text in files.items() if isinstance(text, str)})
+    for path in publish.write_files(options.output or Path("output"), files):
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def keys(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import report
+    from derive.chain import Derivation
+    from derive.steps import build_steps
+
+    renderer = renderer_of(options)
+    rows = report.key_rows(build_steps(Derivation(spec), options.only), renderer.catalog(options.lang))
+    if options.json:
+        print_json(rows)
+        return 0
+    return emit(report.keys_text(rows), options.output)
+
+
+def gradients(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import report
+    from derive.chain import Derivation
+
+    derivation = Derivation(spec)
+    if options.json:
+        print_json(report.gradients_json(derivation))
+    else:
+        print(report.gradients_text(derivation, options.digits), end="")
+    return 0
+
+
+def train(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import report, training
+
+    if options.plot is not None:
+        from derive.plot import check_target
+
+        check_target(options.plot)
+    run = training.train(spec, options.steps, options.update, progress_bar(options.steps))
+    if options.plot is not None:
+        from derive.plot import loss_curve
+        from derive.publish import write_file
+
+        title = f"{spec.name}: {options.steps} steps, {options.update} updates"
+        write_file(options.plot, loss_curve(run.history, options.plot, title=title))
+        print(f"wrote {options.plot}", file=sys.stderr)
+    if options.json:
+        print_json(report.training_json(run))
+    else:
+        print(report.training_text(spec, run, options.update, options.digits), end="")
+    return 0
+
+
+def code(spec: NetworkSpec, options: Namespace) -> int:
+    from derive.codegen import module_source
+
+    return emit(module_source(spec), options.output)
+
+
+COMMANDS = {
+    "explain": explain,
+    "worksheet": worksheet,
+    "keys": keys,
+    "gradients": gradients,
+    "train": train,
+    "code": code,
+}
+
+
+def renderer_of(options: Namespace) -> Any:
+    """The template renderer, with ``--templates``; an unknown ``--lang`` fails before any work."""
+    from derive.render import Renderer
+
+    renderer = Renderer(options.templates)
+    renderer.catalog(options.lang)
+    return renderer
+
+
+def document_options(options: Namespace) -> dict[str, Any]:
+    """The options every document shares, as the keywords of :mod:`derive.publish`."""
+    return {
+        "renderer": renderer_of(options),
+        "language": options.lang,
+        "notation": options.notation,
+        "digits": options.digits,
+        "only": options.only,
+        "matrix": options.matrix,
+    }
+
+
+def emit(text: str, output: Path | None) -> int:
+    """Print ``text``, or write it atomically to ``output``."""
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    from derive.publish import write_file
+
+    write_file(output, text)
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def progress_bar(steps: int) -> Any:
+    """A bar on stderr for long runs on a terminal; nothing when the output goes to a file or pipe."""
+    if steps < PROGRESS_FROM or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        filled = round(30 * done / total)
+        sys.stderr.write(f"\rtraining [{'#' * filled}{'.' * (30 - filled)}] {done:,}/{total:,} steps")
+        if done == total:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,40 @@
+"""The forward pass: each example's net inputs and outputs, layer by layer, then the errors."""
+
+from __future__ import annotations
+
+from derive.steps import ExampleSteps, Steps
+
+from .model import Equation, ExampleForward, NeuronWorking
+from .typeset import Typesetter
+
+
+def forward(steps: Steps, typeset: Typesetter) -> list[ExampleForward]:
+    """Every example's working, in the order of its blanks."""
+    return [_example(example, p, steps, typeset) for p, example in enumerate(steps.forward)]
+
+
+def _example(example: ExampleSteps, p: int, steps: Steps, typeset: Typesetter) -> ExampleForward:
+    spec, graph = steps.derivation.spec, steps.derivation.graph
+    hidden = len(spec.layers) - 1
+    layers = []
+    for L, row in enumerate(example.layers):
+        working = []
+        for neuron in row:
+            out = typeset.equation(neuron.out)
+            if spec.round_activations is not None and L < hidden:
+                out.note = "rounded"
+            working.append(NeuronWorking(neuron.name, typeset.equation(neuron.net), out))
+        layers.append(working)
+    return ExampleForward(
+        example.number,
+        [(typeset.latex(s), typeset.show(steps.values[s])) for s in graph.inputs[p]],
+        [(typeset.latex(s), typeset.show(steps.values[s])) for s in graph.targets[p]],
+        layers,
+        [typeset.equation(error) for error in example.errors],
+        typeset.equation(example.total) if example.total is not None else None,
+    )
+
+
+def total(steps: Steps, typeset: Typesetter) -> Equation:
+    """E_total, from the outputs' errors or from the examples' errors."""
+    return typeset.equation(steps.total)

@@ -1,0 +1,61 @@
+"""What the exercise gives: the network drawn with its weights, the table of initial values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from derive.steps import Steps
+
+from .matrix import escaped
+from .model import DiagramEdge, DiagramNode, Parameter
+from .typeset import Typesetter
+
+
+def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[DiagramEdge]]:
+    """Inputs, neurons and biases placed in columns, the weights on the edges."""
+    derivation = steps.derivation
+    graph, spec = derivation.graph, derivation.spec
+    nodes: list[DiagramNode] = []
+    edges: list[DiagramEdge] = []
+    parameters = derivation.parameters
+    columns = [[f"i{k + 1}" for k in range(spec.n_inputs)]] + [[n.name for n in row] for row in graph.neurons]
+    tallest = max(len(column) for column in columns)
+    for k in range(spec.n_inputs):
+        nodes.append(DiagramNode(f"i{k + 1}", f"i_{{{k + 1}}}", f"i{k + 1}", 0.0, _row(k, spec.n_inputs), "input"))
+    for L, row in enumerate(graph.neurons):
+        for j, neuron in enumerate(row):
+            label = f"{escaped(spec.layers[L].name)}_{{{j + 1}}}"
+            nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, _row(j, len(row)), "neuron"))
+            for k, weight in enumerate(graph.weights[L][j]):
+                value = typeset.show(parameters[str(weight)])
+                edges.append(
+                    DiagramEdge(columns[L][k], neuron.name, f"{typeset.latex(weight)} = {value}", str(weight), value)
+                )
+        for b, bias in enumerate(dict.fromkeys(graph.biases[L])):
+            bias_id = str(bias)
+            y = -(tallest + 1) / 2 - 0.5 * b  # below the tallest column
+            value = typeset.show(parameters[bias_id])
+            # the bias carries its value on its node: one label, however many neurons share it
+            label = f"{typeset.latex(bias)} = {value}"
+            nodes.append(DiagramNode(bias_id, label, f"{bias_id} = {value}", L + 0.5, y, "bias"))
+            for j, neuron in enumerate(row):
+                if graph.biases[L][j] == bias:
+                    edges.append(DiagramEdge(bias_id, neuron.name, "", bias_id, value))
+    return nodes, edges
+
+
+def _row(index: int, count: int) -> float:
+    """The height of node ``index`` in a column of ``count``, columns centred on 0."""
+    return (count - 1) / 2 - index
+
+
+def parameter_rows(steps: Steps, typeset: Typesetter, edges: Sequence[DiagramEdge]) -> list[Parameter]:
+    """Each weight and bias: its symbol, where it connects from and to, its value."""
+    rows = []
+    graph = steps.derivation.graph
+    for name, value in steps.derivation.parameters.items():
+        mine = [edge for edge in edges if edge.weight == name]
+        sources = list(dict.fromkeys(edge.source for edge in mine if not name.startswith("b")))
+        targets = [edge.target for edge in mine]
+        rows.append(Parameter(name, typeset.latex(graph.parameters[name]), sources, targets, typeset.show(value)))
+    return rows

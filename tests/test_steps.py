@@ -1,0 +1,132 @@
+"""The step model: keys, blank numbers, formulas that re-evaluate, and student variants everywhere."""
+
+import json
+import re
+
+import mpmath
+import pytest
+
+from derive import DeriveError, example
+from derive.numbers import PRECISION
+from derive.variants import variant
+from tests.conftest import run_derive
+
+NETWORKS = ["mazur", "softmax", "deep", "xor"]
+
+
+def test_keys_name_the_worked_example_as_the_json_does():
+    steps = example().steps()
+    keys = [step.key for step in steps]
+    assert keys[:11] == [
+        "net_h1",
+        "out_h1",
+        "net_h2",
+        "out_h2",
+        "net_o1",
+        "out_o1",
+        "net_o2",
+        "out_o2",
+        "E_o1",
+        "E_o2",
+        "E_total",
+    ]
+    for key in ("dE/dout_o1", "dout_o1/dnet_o1", "delta_o1", "dnet_o1/dw5", "dE/dw5", "w5+", "E_total+"):
+        assert key in keys
+    forward = json.loads(run_derive("gradients", "--json").stdout)["forward"][0]
+    for key, value in forward.items():  # the JSON's names are the keys, with the same values
+        assert float(steps.find(key).value) == pytest.approx(value, rel=1e-15)
+
+
+def test_blank_numbers_are_the_worksheets():
+    steps = example().steps()
+    assert steps.find("16").key == "dE/dw5" and steps.find("dE/dw5").blank == 16
+    assert steps.find("54").key == "E_total+" and steps.blanks == 54
+    assert [step.blank for step in steps if step.blank] == list(range(1, 55))
+    assert steps.find("b1+").blank is None  # fixed: nothing to fill in
+
+
+def test_per_example_keys_take_the_example_number():
+    steps = example("deep").steps()
+    assert steps.find("out_h1@2").example == 2
+    assert steps.find("dE/dout_o1@1").kind == "factor"
+    assert steps.find("E_total@2").kind == "example_error"
+    assert "dE/dw9" in steps.by_key and "dE/dw9@1" not in steps.by_key  # a gradient sums the examples
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("out_h3", "unknown key 'out_h3'; did you mean 'out_h2'?"),
+        ("dE/dw55", "did you mean 'dE/dw5'?"),
+        ("99", "no blank 99; the worksheet has blanks 1 to 54"),
+    ],
+)
+def test_an_unknown_key_is_a_clear_error(key, message):
+    with pytest.raises(DeriveError, match=re.escape(message)):
+        example().steps().find(key)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_every_formula_reevaluates_to_its_value(name):
+    """Each step's formula, at the exact values of the steps it uses, gives the step's value."""
+    steps = example(name).steps()
+    for step in steps:
+        again = steps.evaluate(step, {})
+        assert mpmath.almosteq(again, step.value, rel_eps=mpmath.mpf(10) ** (5 - PRECISION)), step.key
+
+
+def test_a_formula_reevaluates_at_other_values():
+    steps = example().steps()
+    step = steps.find("dE/dw5")
+    assert [used.key for used in steps.uses(step)] == ["out_h1", "delta_o1"]
+    values = {steps.find("delta_o1").symbol: mpmath.mpf("0.1385"), steps.find("out_h1").symbol: mpmath.mpf("0.5933")}
+    assert steps.evaluate(step, values) == pytest.approx(0.1385 * 0.5933, rel=1e-30)
+    update = steps.find("w5+")
+    assert steps.evaluate(update, {steps.find("dE/dw5").symbol: mpmath.mpf("0.08")}) == pytest.approx(0.4 - 0.5 * 0.08)
+
+
+def test_derive_keys_lists_every_key(tmp_path):
+    text = run_derive("keys").stdout
+    assert re.search(r"^\s*16\s+dE/dw5\s+gradient of the total error with respect to w5$", text, re.MULTILINE)
+    assert re.search(r"^\s+b1\+\s+b1 after the step \(kept fixed", text, re.MULTILINE)
+    rows = json.loads(run_derive("keys", "deep", "--json").stdout)
+    assert rows[0] == {"key": "net_h1@1", "blank": 1, "meaning": "net input of neuron h1, example 1"}
+    spanish = run_derive("keys", "--lang", "es").stdout
+    assert "salida de la neurona h1" in spanish
+    only = json.loads(run_derive("keys", "--only", "w1", "--json").stdout)
+    assert "dE/dw1" in {row["key"] for row in only} and "dE/dw5" not in {row["key"] for row in only}
+
+
+def test_a_student_variant_is_the_same_in_every_command(tmp_path):
+    """`--variant K --seed S` gives student K's numbers: the very documents `--variants N` wrote."""
+    run_derive("worksheet", "--variants", "3", "--seed", "7", "-o", str(tmp_path / "all"))
+    run_derive("worksheet", "--variant", "2", "--seed", "7", "-o", str(tmp_path / "one"))
+    for kind in ("worksheet", "solutions"):
+        assert (tmp_path / "one" / f"{kind}.tex").read_bytes() == (tmp_path / "all" / f"{kind}-02.tex").read_bytes()
+    # the teacher's answer table and `gradients --variant` agree on student 2's gradients
+    data = json.loads(run_derive("gradients", "--variant", "2", "--seed", "7", "--json").stdout)
+    answers = (tmp_path / "all" / "answers.tex").read_text()
+    rows = {int(m[1]): m[2].split(" & ")[1:] for m in re.finditer(r"^(\d+) & (.*?) \\\\$", answers, re.MULTILINE)}
+    steps = example().steps()
+    assert float(rows[steps.find("dE/dw5").blank][1]) == pytest.approx(data["gradients"]["w5"], abs=5e-10)
+    assert float(rows[steps.find("E_total").blank][1]) == pytest.approx(data["loss"], abs=5e-10)
+    trained = json.loads(run_derive("train", "--steps", "1", "--variant", "2", "--seed", "7", "--json").stdout)
+    assert trained["loss"][0] == pytest.approx(data["loss"], rel=1e-12)
+    code = run_derive("code", "--variant", "2", "--seed", "7").stdout
+    student = variant(example().spec, 7, 2).parameters()
+    assert f'    "w1": {float(student["w1"])!r},' in code
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["gradients", "--variant", "2"], "argument --variant: needs --seed S"),
+        (["gradients", "--variant", "0", "--seed", "1"], "expected a whole number from 1 to 200, got 0"),
+        (["explain", "--variant", "201", "--seed", "1"], "got 201"),
+        (["worksheet", "--variant", "2", "--variants", "3", "--seed", "1"], "not allowed with --variants"),
+    ],
+)
+def test_bad_variant_options(args, fragment):
+    result = run_derive(*args, check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert fragment in result.stderr and len(result.stderr.splitlines()) == 1
