@@ -17,6 +17,11 @@ from typing import Any
 
 from derive.errors import DeriveError
 
+# The choices of the shared options (kept here, not imported, so that `--help` starts at once).
+DETAILS = ("full", "standard", "brief")
+EXERCISES = ("numbers", "formulas", "exam")
+PAPERS = ("a4", "letter")
+
 MAX_VARIANTS = 200
 
 Declare = Callable[[argparse.ArgumentParser], None]
@@ -105,6 +110,25 @@ def only(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
 
 
+def detail(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--detail",
+        type=_choice("detail", DETAILS),
+        default="standard",
+        metavar="full|standard|brief",
+        help="full: every gradient derived in full; standard (default): each δ once, the other gradients cite it; "
+        "brief: each δ in one line",
+    )
+
+
+def paper(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--paper", type=_choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
+
+
+def pdf(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+
+
 def matrix(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--matrix", action="store_true", help="add the matrix form of the derivation")
 
@@ -125,14 +149,30 @@ def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
 
-DOCUMENT = [network, language, notation, only, matrix, templates, digits, rounding]
+DOCUMENT = [network, language, notation, only, detail, matrix, templates, digits, rounding]
 
 
 # -- each command's own options -----------------------------------------------------------------
 
 
 def _worksheet(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+    sub.add_argument(
+        "--exercise",
+        type=_choice("exercise", EXERCISES),
+        default="numbers",
+        metavar="numbers|formulas|exam",
+        help="numbers (default): formulas given, numbers blank; formulas: the factors' formulas blank too; "
+        "exam: one or two pages of questions (--ask) and a separate answer key",
+    )
+    sub.add_argument(
+        "--ask", type=_names, default=[], metavar="KEYS", help="the exam's questions, as keys (see `derive keys`)"
+    )
+    sub.add_argument(
+        "--combined", action="store_true", help="with --variants: also class-worksheets.pdf and class-solutions.pdf"
+    )
+    sub.add_argument(
+        "--roster", type=Path, metavar="FILE", help="with --combined: a CSV whose student column names them"
+    )
     sub.add_argument(
         "--variants",
         type=_whole(1, MAX_VARIANTS),
@@ -162,11 +202,20 @@ def _example(sub: argparse.ArgumentParser) -> None:
 
 COMMANDS: list[tuple[str, str, list[Declare]]] = [
     ("explain", "the step-by-step explanation in Markdown (the default command)", [*DOCUMENT, output_file]),
-    ("worksheet", "a LaTeX worksheet and its solutions (and PDFs with --pdf)", [*DOCUMENT, output_folder, _worksheet]),
+    (
+        "worksheet",
+        "a LaTeX worksheet and its solutions (and PDFs with --pdf)",
+        [*DOCUMENT, paper, output_folder, pdf, _worksheet],
+    ),
+    (
+        "slides",
+        "a Beamer deck for the lecture, revealing each derivation factor by factor",
+        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf],
+    ),
     (
         "keys",
         "every step's key and blank number, as answer files and --ask use them",
-        [network, language, only, templates, as_json, output_file],
+        [network, language, only, detail, templates, as_json, output_file],
     ),
     ("gradients", "the forward pass, every gradient and the updated parameters", [network, as_json, digits, rounding]),
     ("train", "N steps of gradient descent, with the error history", [network, _train, as_json, digits, rounding]),
@@ -216,6 +265,12 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
             sub.error("argument --variant: needs --seed S, the seed that made the variants")
         if getattr(args, "variants", 0):
             sub.error("argument --variant: not allowed with --variants (one student, or all of them)")
+    if getattr(args, "combined", False) and not args.variants:
+        sub.error("argument --combined: needs --variants N, the students whose sheets it gathers")
+    if getattr(args, "roster", None) is not None and not args.combined:
+        sub.error("argument --roster: goes with --combined, which heads each student's sheet with their name")
+    if getattr(args, "ask", None) and args.exercise != "exam":
+        sub.error("argument --ask: goes with --exercise exam")
     return args
 
 

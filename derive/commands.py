@@ -60,18 +60,34 @@ def explain(spec: NetworkSpec, options: Namespace) -> int:
 def worksheet(spec: NetworkSpec, options: Namespace) -> int:
     from derive import publish
 
-    files: dict[str, str | bytes] = dict(
-        publish.worksheet_files(
-            spec,
-            variants=options.variants,
-            seed=options.seed or 0,
-            student=options.variant,
-            **document_options(options),
-        )
+    roster = publish.read_roster(options.roster, options.variants) if options.roster else ()
+    texts = publish.worksheet_files(
+        spec,
+        exercise=options.exercise,
+        ask=options.ask,
+        variants=options.variants,
+        seed=options.seed or 0,
+        student=options.variant,
+        roster=roster,
+        combined=options.combined,
+        **document_options(options),
     )
-    if options.pdf:
-        files |= publish.compile_pdfs({name: text for name, text in files.items() if isinstance(text, str)})
-    for path in publish.write_files(options.output or Path("output"), files):
+    compiled = texts if options.pdf else {name: text for name, text in texts.items() if name.startswith("class-")}
+    return write(publish.compile_pdfs(compiled) | texts, options.output)
+
+
+def slides(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import publish
+
+    texts = publish.slides_files(spec, **document_options(options))
+    return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
+
+
+def write(files: dict[str, str | bytes], folder: Path | None) -> int:
+    """Write every file into the folder (default ``output``), atomically, and say so."""
+    from derive import publish
+
+    for path in publish.write_files(folder or Path("output"), dict(sorted(files.items()))):
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -82,7 +98,8 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
     from derive.steps import build_steps
 
     renderer = renderer_of(options)
-    rows = report.key_rows(build_steps(Derivation(spec), options.only), renderer.catalog(options.lang))
+    steps = build_steps(Derivation(spec), options.only, options.detail)
+    rows = report.key_rows(steps, renderer.catalog(options.lang))
     if options.json:
         print_json(rows)
         return 0
@@ -132,6 +149,7 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 COMMANDS = {
     "explain": explain,
     "worksheet": worksheet,
+    "slides": slides,
     "keys": keys,
     "gradients": gradients,
     "train": train,
@@ -156,7 +174,9 @@ def document_options(options: Namespace) -> dict[str, Any]:
         "notation": options.notation,
         "digits": options.digits,
         "only": options.only,
-        "matrix": options.matrix,
+        "matrix": getattr(options, "matrix", False),
+        "detail": options.detail,
+        "paper": getattr(options, "paper", "a4"),
     }
 
 
