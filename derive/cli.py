@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
-
-MAX_VARIANTS = 200
+from derive.variants import MAX_VARIANTS
 
 Declare = Callable[[argparse.ArgumentParser], None]
 
