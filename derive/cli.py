@@ -120,6 +120,16 @@ def output_folder(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder (default: output)")
 
 
+def variants(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--variants",
+        type=_whole(1, MAX_VARIANTS),
+        default=0,
+        metavar="N",
+        help="N per-student variants, each with its own values and answers (seed: --seed, default 0)",
+    )
+
+
 def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
@@ -132,13 +142,6 @@ DOCUMENT = [network, language, notation, only, matrix, templates, digits, roundi
 
 def _worksheet(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
-    sub.add_argument(
-        "--variants",
-        type=_whole(1, MAX_VARIANTS),
-        default=0,
-        metavar="N",
-        help="N per-student variants with answer keys (seed: --seed, default 0)",
-    )
 
 
 def _train(sub: argparse.ArgumentParser) -> None:
@@ -154,6 +157,32 @@ def _train(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--plot", type=Path, metavar="FILE", help="draw the error curve into FILE (.png or .svg)")
 
 
+def _check(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "answers",
+        type=Path,
+        metavar="ANSWERS",
+        help="a .toml or .json file of key = number (one student), or a .csv file for a class",
+    )
+
+
+def _grading(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--ecf",
+        type=_choice("ECF policy", ("full", "half", "none")),
+        default="full",
+        metavar="full|half|none",
+        help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
+    )
+    sub.add_argument(
+        "--min-digits",
+        type=_whole(1, 20, "a number of significant digits"),
+        metavar="N",
+        help="significant digits an answer needs (default 3)",
+    )
+    sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
+
+
 def _example(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("name", nargs="?", default="mazur", metavar="NAME", help="built-in name (default: mazur)")
     sub.add_argument("--list", action="store_true", help="list the built-in examples")
@@ -161,7 +190,11 @@ def _example(sub: argparse.ArgumentParser) -> None:
 
 COMMANDS: list[tuple[str, str, list[Declare]]] = [
     ("explain", "the step-by-step explanation in Markdown (the default command)", [*DOCUMENT, output_file]),
-    ("worksheet", "a LaTeX worksheet and its solutions (and PDFs with --pdf)", [*DOCUMENT, output_folder, _worksheet]),
+    (
+        "worksheet",
+        "a LaTeX worksheet and its solutions (and PDFs with --pdf)",
+        [*DOCUMENT, output_folder, _worksheet, variants],
+    ),
     (
         "keys",
         "every step's key and blank number, as answer files and --ask use them",
@@ -173,6 +206,11 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "code",
         "a standalone NumPy module computing the loss and every gradient",
         [network, output_file, lambda sub: rounding(sub, shown=False)],
+    ),
+    (
+        "check",
+        "grade a student's working (or a class's) step by step, with error carried forward",
+        [_check, network, _grading, language, only, templates, digits, as_json, output_file],
     ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]

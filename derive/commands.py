@@ -129,6 +129,49 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
     return emit(module_source(spec), options.output)
 
 
+def check(spec: NetworkSpec, options: Namespace) -> int:
+    """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
+    from derive import answers, grading
+    from derive.chain import Derivation
+    from derive.steps import build_steps
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    steps = build_steps(Derivation(spec), options.only)
+    keys = answers.StepKeys(steps, build_steps(Derivation(spec)) if options.only else None)
+    sheets = answers.read_answers(options.answers, keys)
+    weights = answers.read_marks(options.marks, keys) if options.marks else {}
+    if sheets.variants and options.variant is not None:
+        message = "has a variant column (each row names its variant); expected no --variant"
+        raise DeriveError(message, source=sheets.source)
+    if sheets.variants and options.seed is None:
+        raise DeriveError(
+            "has a variant column; give --seed S, the seed that made the variants", source=sheets.source, key="variant"
+        )
+    worked = {None: steps}
+
+    def steps_of(number: int | None) -> Any:
+        if number not in worked:
+            worked[number] = build_steps(Derivation(variant(spec, options.seed, number)), options.only)
+        return worked[number]
+
+    rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
+    results = [
+        grading.grade(steps_of(sheet.variant), sheet.answers, student=sheet.student, variant=sheet.variant, **rule)
+        for sheet in sheets.sheets
+    ]
+    if sheets.roster:
+        if options.json:
+            return emit(json_text(grading.class_json(results)), options.output)
+        return emit(grading.grades_csv(results), options.output)
+    if options.json:
+        return emit(json_text(grading.grade_json(results[0])), options.output)
+    heading = catalog(
+        "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
+    )
+    return emit(grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output)
+
+
 COMMANDS = {
     "explain": explain,
     "worksheet": worksheet,
@@ -136,6 +179,7 @@ COMMANDS = {
     "gradients": gradients,
     "train": train,
     "code": code,
+    "check": check,
 }
 
 
@@ -173,8 +217,11 @@ def emit(text: str, output: Path | None) -> int:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data))
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def progress_bar(steps: int) -> Any:

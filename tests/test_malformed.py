@@ -189,6 +189,10 @@ BAD_OPTIONS = {
     "too much rounding": (["gradients", "--round-activations", "99"], ["argument --round-activations", "got 99"]),
     "negative rounding": (["gradients", "--round-activations", "-1"], ["argument --round-activations", "got -1"]),
     "unknown command": (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    "unknown ECF policy": (["check", "a.toml", "--ecf", "partial"], ["argument --ecf", "unknown ECF policy 'partial'"]),
+    "misspelt ECF policy": (["check", "a.toml", "--ecf", "ful"], ["argument --ecf", "did you mean 'full'?"]),
+    "too few digits to grade": (["check", "a.toml", "--min-digits", "0"], ["argument --min-digits", "got 0"]),
+    "check without answers": (["check"], ["ANSWERS"]),
 }
 # derive's own errors about a NETWORK or NAME argument: one line.
 BAD_NAMES = {
@@ -199,6 +203,8 @@ BAD_NAMES = {
     "missing file under train": (["train", "--steps", "2", "gone.toml"], ["gone.toml: no such file"]),
     "file name too long": (["gradients", "x" * 5000 + ".toml"], ["xxx...: cannot be read (File name too long)"]),
     "misspelt example": (["example", "mazurr"], ["unknown built-in example 'mazurr'", "did you mean 'mazur'?"]),
+    "missing answer file": (["check", "gone.toml"], ["gone.toml: no such file", "expected a .toml or .json file"]),
+    "answer file is a folder": (["check", "."], [".: is a directory", "expected a .toml or .json file of key"]),
 }
 
 
