@@ -157,6 +157,13 @@ def _train(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--plot", type=Path, metavar="FILE", help="draw the error curve into FILE (.png or .svg)")
 
 
+def _keys(text: str) -> list[str]:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("expected step keys or blank numbers separated by commas, e.g. E_total,dE/dw5")
+    return keys
+
+
 def _check(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "answers",
@@ -181,6 +188,24 @@ def _grading(sub: argparse.ArgumentParser) -> None:
         help="significant digits an answer needs (default 3)",
     )
     sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
+
+
+def _quiz(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--format", type=_choice("quiz format", ("moodle", "qti")), required=True, metavar="moodle|qti")
+    sub.add_argument(
+        "--ask",
+        type=_keys,
+        default=[],
+        metavar="KEYS",
+        help="the steps to ask, by key or blank number (default: E_total, the gradients, the updates, E_total+)",
+    )
+    sub.add_argument(
+        "--digits",
+        type=_whole(1, 15, "a number of significant digits"),
+        default=4,
+        metavar="N",
+        help="significant digits an answer needs (default 4)",
+    )
 
 
 def _example(sub: argparse.ArgumentParser) -> None:
@@ -211,6 +236,11 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "check",
         "grade a student's working (or a class's) step by step, with error carried forward",
         [_check, network, _grading, language, only, templates, digits, as_json, output_file],
+    ),
+    (
+        "quiz",
+        "a quiz for Moodle (XML with Cloze questions) or Canvas (a QTI package)",
+        [network, _quiz, variants, language, only, templates, output_file],
     ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]

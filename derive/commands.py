@@ -172,6 +172,29 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     return emit(grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output)
 
 
+def quiz(spec: NetworkSpec, options: Namespace) -> int:
+    """A Moodle XML file (printed, or written with -o) or a QTI zip (written to -o, default quiz.zip)."""
+    from derive import quiz as quizzes
+    from derive.publish import write_file
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    seed = options.seed or 0
+    if options.variants:
+        networks = [(number, variant(spec, seed, number)) for number in range(1, options.variants + 1)]
+    else:
+        networks = [(options.variant, spec)]
+    made = quizzes.questions(networks, ask=options.ask, digits=options.digits, only=options.only, catalog=catalog)
+    # the quiz is named after the network; student K's variant is named NAME-KK (derive.variants)
+    name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
+    if options.format == "moodle":
+        return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
+    path = options.output or Path("quiz.zip")
+    write_file(path, quizzes.qti_package(made, catalog, name=name, digits=options.digits))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "explain": explain,
     "worksheet": worksheet,
@@ -180,6 +203,7 @@ COMMANDS = {
     "train": train,
     "code": code,
     "check": check,
+    "quiz": quiz,
 }
 
 
