@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
+from derive.variants import MAX_VARIANTS
 
 # The choices of the shared options (kept here, not imported, so that `--help` starts at once).
 DETAILS = ("full", "standard", "brief")
 EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
-
-MAX_VARIANTS = 200
 
 Declare = Callable[[argparse.ArgumentParser], None]
 
@@ -145,6 +144,16 @@ def output_folder(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder (default: output)")
 
 
+def variants(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--variants",
+        type=_whole(1, MAX_VARIANTS),
+        default=0,
+        metavar="N",
+        help="N per-student variants, each with its own values and answers (seed: --seed, default 0)",
+    )
+
+
 def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
@@ -173,13 +182,6 @@ def _worksheet(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--roster", type=Path, metavar="FILE", help="with --combined: a CSV whose student column names them"
     )
-    sub.add_argument(
-        "--variants",
-        type=_whole(1, MAX_VARIANTS),
-        default=0,
-        metavar="N",
-        help="N per-student variants with answer keys (seed: --seed, default 0)",
-    )
 
 
 def _train(sub: argparse.ArgumentParser) -> None:
@@ -195,6 +197,57 @@ def _train(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--plot", type=Path, metavar="FILE", help="draw the error curve into FILE (.png or .svg)")
 
 
+def _keys(text: str) -> list[str]:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("expected step keys or blank numbers separated by commas, e.g. E_total,dE/dw5")
+    return keys
+
+
+def _check(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "answers",
+        type=Path,
+        metavar="ANSWERS",
+        help="a .toml or .json file of key = number (one student), or a .csv file for a class",
+    )
+
+
+def _grading(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--ecf",
+        type=_choice("ECF policy", ("full", "half", "none")),
+        default="full",
+        metavar="full|half|none",
+        help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
+    )
+    sub.add_argument(
+        "--min-digits",
+        type=_whole(1, 20, "a number of significant digits"),
+        metavar="N",
+        help="significant digits an answer needs (default 3)",
+    )
+    sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
+
+
+def _quiz(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--format", type=_choice("quiz format", ("moodle", "qti")), required=True, metavar="moodle|qti")
+    sub.add_argument(
+        "--ask",
+        type=_keys,
+        default=[],
+        metavar="KEYS",
+        help="the steps to ask, by key or blank number (default: E_total, the gradients, the updates, E_total+)",
+    )
+    sub.add_argument(
+        "--digits",
+        type=_whole(1, 15, "a number of significant digits"),
+        default=4,
+        metavar="N",
+        help="significant digits an answer needs (default 4)",
+    )
+
+
 def _example(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("name", nargs="?", default="mazur", metavar="NAME", help="built-in name (default: mazur)")
     sub.add_argument("--list", action="store_true", help="list the built-in examples")
@@ -205,7 +258,7 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "worksheet",
         "a LaTeX worksheet and its solutions (and PDFs with --pdf)",
-        [*DOCUMENT, paper, output_folder, pdf, _worksheet],
+        [*DOCUMENT, paper, output_folder, pdf, _worksheet, variants],
     ),
     (
         "slides",
@@ -223,6 +276,16 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "code",
         "a standalone NumPy module computing the loss and every gradient",
         [network, output_file, lambda sub: rounding(sub, shown=False)],
+    ),
+    (
+        "check",
+        "grade a student's working (or a class's) step by step, with error carried forward",
+        [_check, network, _grading, language, only, detail, templates, digits, as_json, output_file],
+    ),
+    (
+        "quiz",
+        "a quiz for Moodle (XML with Cloze questions) or Canvas (a QTI package)",
+        [network, _quiz, variants, language, only, templates, output_file],
     ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]
@@ -269,7 +332,7 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
         sub.error("argument --combined: needs --variants N, the students whose sheets it gathers")
     if getattr(args, "roster", None) is not None and not args.combined:
         sub.error("argument --roster: goes with --combined, which heads each student's sheet with their name")
-    if getattr(args, "ask", None) and args.exercise != "exam":
+    if args.command == "worksheet" and args.ask and args.exercise != "exam":
         sub.error("argument --ask: goes with --exercise exam")
     return args
 

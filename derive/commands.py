@@ -146,6 +146,72 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
     return emit(module_source(spec), options.output)
 
 
+def check(spec: NetworkSpec, options: Namespace) -> int:
+    """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
+    from derive import answers, grading
+    from derive.chain import Derivation
+    from derive.steps import build_steps
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    steps = build_steps(Derivation(spec), options.only, options.detail)
+    keys = answers.StepKeys(steps, build_steps(Derivation(spec), (), options.detail) if options.only else None)
+    sheets = answers.read_answers(options.answers, keys)
+    weights = answers.read_marks(options.marks, keys) if options.marks else {}
+    if sheets.variants and options.variant is not None:
+        message = "has a variant column (each row names its variant); expected no --variant"
+        raise DeriveError(message, source=sheets.source)
+    if sheets.variants and options.seed is None:
+        raise DeriveError(
+            "has a variant column; give --seed S, the seed that made the variants", source=sheets.source, key="variant"
+        )
+    worked = {None: steps}
+
+    def steps_of(number: int | None) -> Any:
+        if number not in worked:
+            worked[number] = build_steps(Derivation(variant(spec, options.seed, number)), options.only, options.detail)
+        return worked[number]
+
+    rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
+    results = [
+        grading.grade(steps_of(sheet.variant), sheet.answers, student=sheet.student, variant=sheet.variant, **rule)
+        for sheet in sheets.sheets
+    ]
+    if sheets.roster:
+        if options.json:
+            return emit(json_text(grading.class_json(results)), options.output)
+        return emit(grading.grades_csv(results), options.output)
+    if options.json:
+        return emit(json_text(grading.grade_json(results[0])), options.output)
+    heading = catalog(
+        "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
+    )
+    return emit(grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output)
+
+
+def quiz(spec: NetworkSpec, options: Namespace) -> int:
+    """A Moodle XML file (printed, or written with -o) or a QTI zip (written to -o, default quiz.zip)."""
+    from derive import quiz as quizzes
+    from derive.publish import write_file
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    seed = options.seed or 0
+    if options.variants:
+        networks = [(number, variant(spec, seed, number)) for number in range(1, options.variants + 1)]
+    else:
+        networks = [(options.variant, spec)]
+    made = quizzes.questions(networks, ask=options.ask, digits=options.digits, only=options.only, catalog=catalog)
+    # the quiz is named after the network; student K's variant is named NAME-KK (derive.variants)
+    name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
+    if options.format == "moodle":
+        return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
+    path = options.output or Path("quiz.zip")
+    write_file(path, quizzes.qti_package(made, catalog, name=name, digits=options.digits))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "explain": explain,
     "worksheet": worksheet,
@@ -154,6 +220,8 @@ COMMANDS = {
     "gradients": gradients,
     "train": train,
     "code": code,
+    "check": check,
+    "quiz": quiz,
 }
 
 
@@ -193,8 +261,11 @@ def emit(text: str, output: Path | None) -> int:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data))
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def progress_bar(steps: int) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 from derive.graph import SymbolName
 from derive.numbers import DEFAULT_DIGITS, Number, format_number
@@ -114,3 +115,28 @@ def partial_latex(of: str, wrt: str) -> str:
 def partial_inline(of: str, wrt: str) -> str:
     """∂of/∂wrt with a slash, for running text (a fraction would squash the lines)."""
     return rf"\partial {of} / \partial {wrt}"
+
+
+class PlainPrinter(StrPrinter):
+    """A formula as plain text, in the order it was written: ``w5·out_h1 + w6·out_h2 + b2·1``.
+
+    ``labels`` gives the text of a symbol (``net_h1``, ``∂E_total/∂out_o1``); with ``values``, a
+    symbol that has one prints as that text instead (a number, negative ones in parentheses).
+    """
+
+    def __init__(self, labels: Mapping[sp.Symbol, str], values: Mapping[sp.Symbol, str] | None = None) -> None:
+        super().__init__({"order": "none"})
+        self.labels = labels
+        self.values = values or {}
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr in self.values:
+            text = self.values[expr]
+            return f"({text})" if text.startswith("-") else text
+        return self.labels.get(expr, expr.name)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        return super()._print_Pow(expr, rational).replace("**", "^")

@@ -189,6 +189,16 @@ BAD_OPTIONS = {
     "too much rounding": (["gradients", "--round-activations", "99"], ["argument --round-activations", "got 99"]),
     "negative rounding": (["gradients", "--round-activations", "-1"], ["argument --round-activations", "got -1"]),
     "unknown command": (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    "unknown ECF policy": (["check", "a.toml", "--ecf", "partial"], ["argument --ecf", "unknown ECF policy 'partial'"]),
+    "misspelt ECF policy": (["check", "a.toml", "--ecf", "ful"], ["argument --ecf", "did you mean 'full'?"]),
+    "too few digits to grade": (["check", "a.toml", "--min-digits", "0"], ["argument --min-digits", "got 0"]),
+    "check without answers": (["check"], ["ANSWERS"]),
+    "quiz without a format": (["quiz"], ["--format"]),
+    "unknown quiz format": (["quiz", "--format", "moodl"], ["argument --format", "did you mean 'moodle'?"]),
+    "quiz digits zero": (["quiz", "--format", "qti", "--digits", "0"], ["argument --digits", "got 0"]),
+    "too many quiz variants": (["quiz", "--format", "qti", "--variants", "201"], ["argument --variants", "got 201"]),
+    "quiz variant out of range": (["quiz", "--format", "qti", "--variant", "0", "--seed", "1"], ["got 0"]),
+    "empty ask": (["quiz", "--format", "moodle", "--ask", ","], ["argument --ask", "expected step keys"]),
 }
 # derive's own errors about a NETWORK or NAME argument: one line.
 BAD_NAMES = {
@@ -199,6 +209,19 @@ BAD_NAMES = {
     "missing file under train": (["train", "--steps", "2", "gone.toml"], ["gone.toml: no such file"]),
     "file name too long": (["gradients", "x" * 5000 + ".toml"], ["xxx...: cannot be read (File name too long)"]),
     "misspelt example": (["example", "mazurr"], ["unknown built-in example 'mazurr'", "did you mean 'mazur'?"]),
+    "unknown asked key": (
+        ["quiz", "--format", "moodle", "--ask", "E_total,E_totl"],
+        ["--ask: unknown key 'E_totl'", "did you mean 'E_total'?"],
+    ),
+    "unknown asked blank": (
+        ["quiz", "--format", "qti", "--ask", "99", "-o", "quiz.zip"],
+        ["--ask: no blank 99", "blanks 1 to 52"],
+    ),
+    "a step asked twice": (["quiz", "--format", "moodle", "--ask", "15,dE/dw5"], ["asks for 'dE/dw5' a second time"]),
+    "asked step left out by --only": (["quiz", "--format", "moodle", "--only", "w5", "--ask", "dE/dw1"], ["--ask"]),
+    "quiz variant without seed": (["quiz", "--format", "qti", "--variant", "3"], ["argument --variant: needs --seed"]),
+    "missing answer file": (["check", "gone.toml"], ["gone.toml: no such file", "expected a .toml or .json file"]),
+    "answer file is a folder": (["check", "."], [".: is a directory", "expected a .toml or .json file of key"]),
 }
 
 
