@@ -36,8 +36,10 @@ MAX_NUMBER_TEXT = 100  # characters: far more than any hand-written or float64 a
 LARGEST = Decimal("1.7976931348623157e308")
 SMALLEST = Decimal("4.9406564584124654e-324")
 
-# A number as text: an optional sign, digits with at most one point, an optional exponent.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# A number as text: an optional sign, digits with at most one point, an optional exponent (the web
+# page's worksheet reads its inputs with the same pattern).
+NUMBER_PATTERN = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER = re.compile(NUMBER_PATTERN)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _DELIMITERS = (",", ";", "\t")
 

@@ -184,6 +184,21 @@ def _worksheet(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _html(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--worksheet",
+        action="store_true",
+        help="the worksheet: every blank an input, checked in the page as by `check`",
+    )
+    sub.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write to FILE (default: output/explanation-LANG.html, or output/worksheet-LANG.html)",
+    )
+
+
 def _train(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--steps", type=_whole(0, 10_000_000), required=True, metavar="N", help="number of steps")
     sub.add_argument(
@@ -255,6 +270,11 @@ def _example(sub: argparse.ArgumentParser) -> None:
 
 COMMANDS: list[tuple[str, str, list[Declare]]] = [
     ("explain", "the step-by-step explanation in Markdown (the default command)", [*DOCUMENT, output_file]),
+    (
+        "html",
+        "the explanation (or the worksheet) as one web page that works offline, with MathML, SVG and a step-through",
+        [*DOCUMENT, _html],
+    ),
     (
         "worksheet",
         "a LaTeX worksheet and its solutions (and PDFs with --pdf)",

@@ -57,6 +57,17 @@ def explain(spec: NetworkSpec, options: Namespace) -> int:
     return emit(explanation(spec, **document_options(options)), options.output)
 
 
+def html(spec: NetworkSpec, options: Namespace) -> int:
+    """One web page, written to ``-o`` or to output/explanation-LANG.html (worksheet-LANG.html)."""
+    from derive.publish import html_page
+
+    text = html_page(spec, worksheet=options.worksheet, **document_options(options))
+    if options.output is not None:
+        return emit(text, options.output)
+    kind = "worksheet" if options.worksheet else "explanation"
+    return write({f"{kind}-{options.lang}.html": text}, None)
+
+
 def worksheet(spec: NetworkSpec, options: Namespace) -> int:
     from derive import publish
 
@@ -214,6 +225,7 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
 
 COMMANDS = {
     "explain": explain,
+    "html": html,
     "worksheet": worksheet,
     "slides": slides,
     "keys": keys,

@@ -1,16 +1,20 @@
-"""The network drawn as SVG, from the document's diagram (the same nodes and edges TikZ draws).
+"""The network and the computation graphs drawn as SVG, from the document's layout data (the same
+nodes, edges and levels TikZ draws).
 
-Learning platforms show it as an image beside a question.  The picture is built with an XML
-library, so every label is escaped and the file is well-formed by construction.
+Learning platforms show the network as an image beside a question; the web page draws it inline,
+each neuron and edge marked (``data-node="h1"``, ``data-edge="h1>o1"``) so that a step can light up
+its path, and draws every gradient's computation graph.  The pictures are built with an XML
+library, so every label is escaped and the markup is well-formed by construction.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from derive.document.model import DiagramEdge, DiagramNode
+from derive.document.model import ComputationGraph, Curve, DiagramEdge, DiagramNode, GraphEdge, Plot
 
 SVG = "http://www.w3.org/2000/svg"
 COLUMN = 200  # pixels between layers (a layer's x is 0, 1, 2, …; a bias sits halfway)
@@ -22,8 +26,12 @@ CHARACTER = 7.5  # the width of a character at FONT pixels, near enough to size 
 LABEL_AT = 0.26  # how far along an edge its weight is written, as in the TikZ drawing
 
 
-def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], title: str) -> str:
-    """An SVG image of the network: inputs and neurons as circles, biases as boxes, weights on the edges."""
+def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], title: str, *, marked: str = "") -> str:
+    """An SVG image of the network: inputs and neurons as circles, biases as boxes, weights on the edges.
+
+    ``marked`` (a prefix for the picture's ids, for a page holding several) marks each neuron and
+    edge with ``data-node`` and ``data-edge``, the names a gradient's path lists.
+    """
     left = min(node.x for node in nodes)
     top = max(node.y for node in nodes)
     origin = MARGIN + RADIUS
@@ -43,25 +51,40 @@ def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], titl
             "font-size": str(FONT),
         },
     )
-    ET.SubElement(svg, "title").text = title
-    marker = ET.SubElement(
-        ET.SubElement(svg, "defs"),
-        "marker",
-        {"id": "arrow", "viewBox": "0 0 10 10", "refX": "10", "refY": "5", "markerWidth": "7", "markerHeight": "7"},
-    )
-    marker.set("orient", "auto")
-    ET.SubElement(marker, "path", {"d": "M 0 0 L 10 5 L 0 10 z"})
+    arrow = _head(svg, title, marked)
     kinds = {node.id: node for node in nodes}
     for edge in edges:
-        _edge(svg, edge, place, kinds)
+        _edge(svg, edge, place, kinds, arrow, marked=bool(marked))
     for node in nodes:
-        _node(svg, node, *place[node.id])
+        _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
     return ET.tostring(svg, encoding="unicode") + "\n"
 
 
+def _head(svg: ET.Element, title: str, prefix: str) -> str:
+    """The picture's title (its text alternative) and its arrowhead; returns the arrowhead's id."""
+    arrow = f"{prefix}arrow" if prefix else "arrow"
+    if prefix:
+        svg.set("aria-labelledby", f"{prefix}title")
+    ET.SubElement(svg, "title", {"id": f"{prefix}title"} if prefix else {}).text = title
+    marker = ET.SubElement(
+        ET.SubElement(svg, "defs"),
+        "marker",
+        {"id": arrow, "viewBox": "0 0 10 10", "refX": "10", "refY": "5", "markerWidth": "7", "markerHeight": "7"},
+    )
+    marker.set("orient", "auto")
+    ET.SubElement(marker, "path", {"d": "M 0 0 L 10 5 L 0 10 z"})
+    return arrow
+
+
 def _edge(
-    svg: ET.Element, edge: DiagramEdge, place: dict[str, tuple[float, float]], nodes: dict[str, DiagramNode]
+    svg: ET.Element,
+    edge: DiagramEdge,
+    place: dict[str, tuple[float, float]],
+    nodes: dict[str, DiagramNode],
+    arrow: str,
+    *,
+    marked: bool,
 ) -> None:
     (x1, y1), (x2, y2) = place[edge.source], place[edge.target]
     length = math.hypot(x2 - x1, y2 - y1)
@@ -69,6 +92,7 @@ def _edge(
     start = RADIUS if nodes[edge.source].kind != "bias" else 0.0  # a bias line leaves from its box's middle
     a = (x1 + ux * start, y1 + uy * start)
     b = (x2 - ux * RADIUS, y2 - uy * RADIUS)
+    mark = {"class": "edge", "data-edge": f"{edge.source}>{edge.target}"} if marked else {}
     ET.SubElement(
         svg,
         "line",
@@ -78,7 +102,8 @@ def _edge(
             "x2": _px(b[0]),
             "y2": _px(b[1]),
             "stroke": "black",
-            "marker-end": "url(#arrow)",
+            "marker-end": f"url(#{arrow})",
+            **mark,
         },
     )
     if nodes[edge.source].kind == "bias":
@@ -97,12 +122,14 @@ def _edge(
             "stroke": "white",
             "stroke-width": "3",
             "paint-order": "stroke",
+            **mark,
         },
     )
     label.text = f"{edge.weight} = {edge.value}"
 
 
-def _node(svg: ET.Element, node: DiagramNode, x: float, y: float) -> None:
+def _node(svg: ET.Element, node: DiagramNode, x: float, y: float, *, marked: bool) -> None:
+    mark = {"class": "node", "data-node": node.id} if marked else {}
     if node.kind == "bias":
         width = _box_width(node)
         ET.SubElement(
@@ -115,11 +142,13 @@ def _node(svg: ET.Element, node: DiagramNode, x: float, y: float) -> None:
                 "height": "24",
                 "fill": "#f2f2f2",
                 "stroke": "black",
+                **mark,
             },
         )
     else:
         fill = "#f2f2f2" if node.kind == "input" else "white"
-        ET.SubElement(svg, "circle", {"cx": _px(x), "cy": _px(y), "r": str(RADIUS), "fill": fill, "stroke": "black"})
+        circle = {"cx": _px(x), "cy": _px(y), "r": str(RADIUS), "fill": fill, "stroke": "black", **mark}
+        ET.SubElement(svg, "circle", circle)
     text = ET.SubElement(svg, "text", {"x": _px(x), "y": _px(y + FONT / 3), "text-anchor": "middle"})
     text.text = node.text
 
@@ -130,3 +159,237 @@ def _box_width(node: DiagramNode) -> float:
 
 def _px(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+# -- computation graphs ----------------------------------------------------------------------------
+# Drawn downwards, from the parameter at the top to E_total at the bottom, so that a graph fits the
+# width of a phone; the levels and places across are the TikZ drawing's, turned a quarter.
+LEVEL = 62  # pixels between levels
+ACROSS = 240  # pixels between neighbours of a level
+BOX_HEIGHT = 26
+GRAPH_LABEL_AT = 0.55  # how far down an edge of a computation graph its local derivative is written
+_SUBSCRIPT = re.compile(r"_([A-Za-z0-9]+)")
+
+
+def computation_svg(graph: ComputationGraph, title: str, prefix: str) -> str:
+    """A gradient's computation graph: each quantity in a box, each edge labelled with its local derivative."""
+    place = {node.id: (node.x * ACROSS, node.level * LEVEL) for node in graph.nodes}
+    boxes = {node.id: _text_width(node.text) + 14 for node in graph.nodes}
+    labels = [_label_place(edge, place) for edge in graph.edges]
+    left = min(
+        [x - boxes[id] / 2 for id, (x, _) in place.items()]
+        + [
+            x - (_text_width(edge.text) if anchor == "end" else 0)
+            for edge, (x, _, anchor) in zip(graph.edges, labels, strict=True)
+        ]
+    )
+    right = max(
+        [x + boxes[id] / 2 for id, (x, _) in place.items()]
+        + [
+            x + (_text_width(edge.text) if anchor == "start" else 0)
+            for edge, (x, _, anchor) in zip(graph.edges, labels, strict=True)
+        ]
+    )
+    width = right - left + 2 * MARGIN / 3
+    height = (graph.levels - 1) * LEVEL + BOX_HEIGHT + 2 * MARGIN / 3
+    shift = (MARGIN / 3 - left, MARGIN / 3 + BOX_HEIGHT / 2)
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": SVG,
+            "width": _px(width),
+            "height": _px(height),
+            "viewBox": f"0 0 {_px(width)} {_px(height)}",
+            "role": "img",
+            "class": "graph",
+            "font-family": "sans-serif",
+            "font-size": str(FONT),
+        },
+    )
+    arrow = _head(svg, title, prefix)
+
+    def at(id: str) -> tuple[float, float]:
+        return place[id][0] + shift[0], place[id][1] + shift[1]
+
+    for edge, (x, y, anchor) in zip(graph.edges, labels, strict=True):
+        (x1, y1), (x2, y2) = at(edge.source), at(edge.target)
+        line = {"x1": _px(x1), "y1": _px(y1 + BOX_HEIGHT / 2), "x2": _px(x2), "y2": _px(y2 - BOX_HEIGHT / 2)}
+        ET.SubElement(svg, "line", {**line, "stroke": "black", "marker-end": f"url(#{arrow})"})
+        text = ET.SubElement(
+            svg,
+            "text",
+            {
+                "x": _px(x + shift[0]),
+                "y": _px(y + shift[1] + FONT / 3),
+                "text-anchor": anchor,
+                "font-size": str(FONT - 1),
+                "stroke": "white",
+                "stroke-width": "3",
+                "paint-order": "stroke",
+            },
+        )
+        _subscripts(text, edge.text)
+    for node in graph.nodes:
+        x, y = at(node.id)
+        ET.SubElement(
+            svg,
+            "rect",
+            {
+                "x": _px(x - boxes[node.id] / 2),
+                "y": _px(y - BOX_HEIGHT / 2),
+                "width": _px(boxes[node.id]),
+                "height": str(BOX_HEIGHT),
+                "rx": "5",
+                "fill": "white",
+                "stroke": "black",
+            },
+        )
+        _subscripts(
+            ET.SubElement(svg, "text", {"x": _px(x), "y": _px(y + FONT / 3), "text-anchor": "middle"}), node.text
+        )
+    ET.indent(svg, space=" ")
+    _unindent_text(svg)
+    return ET.tostring(svg, encoding="unicode") + "\n"
+
+
+def _label_place(edge: GraphEdge, place: dict[str, tuple[float, float]]) -> tuple[float, float, str]:
+    """Where an edge's label goes: part way down it, on the side away from the middle of the graph."""
+    (x1, y1), (x2, y2) = place[edge.source], place[edge.target]
+    x, y = x1 + (x2 - x1) * GRAPH_LABEL_AT, y1 + (y2 - y1) * GRAPH_LABEL_AT
+    return (x - 8, y, "end") if x < 0 else (x + 8, y, "start")
+
+
+def _subscripts(text: ET.Element, content: str) -> None:
+    """``net_o1`` as net with o1 set below it, in SVG text; the text after a subscript is back on the line."""
+    parts = _SUBSCRIPT.split(content)
+    text.text = parts[0]
+    for index in range(1, len(parts), 2):
+        sub = ET.SubElement(text, "tspan", {"baseline-shift": "sub", "font-size": str(FONT - 3)})
+        sub.text = parts[index]
+        sub.tail = parts[index + 1]
+
+
+def _unindent_text(svg: ET.Element) -> None:
+    """Undo what ``ET.indent`` put between a text's parts: in SVG text, white space shows."""
+    for text in svg.iter("text"):
+        for part in text:
+            part.tail = (part.tail or "").strip()
+
+
+def _text_width(text: str) -> float:
+    return len(_SUBSCRIPT.sub(r"\1", text)) * CHARACTER
+
+
+# -- charts ------------------------------------------------------------------------------------------
+CHART_WIDTH = 480
+CHART_HEIGHT = 220
+CHART_LEFT = 58  # room for the values on the vertical axis
+CHART_BOTTOM = 34  # room for the values and the name of the horizontal axis
+
+
+def plot_svg(plot: Plot, title: str, axis: str) -> str:
+    """An activation (solid) and its derivative (dashed) over the net inputs, as the explanation draws them."""
+    function = [(float(x), float(f)) for x, f, _ in plot.points]
+    slope = [(float(x), float(d)) for x, _, d in plot.points]
+    name = _plain(plot.function)
+    return _chart([function, slope], title, axis, log=False, legend=[name, "′"])
+
+
+def _plain(latex: str) -> str:
+    """An activation's LaTeX name as text: σ, tanh, ReLU."""
+    return re.sub(r"\\operatorname\{(\w+)\}|\\(\w+)", lambda m: m[1] or {"sigma": "σ"}.get(m[2], m[2]), latex)
+
+
+def curve_svg(curve: Curve, title: str, axis: str) -> str:
+    """E_total over the training run, on a logarithmic axis when it falls over decades."""
+    points = [(float(step), float(value)) for step, value in curve.points]
+    if curve.log:
+        points = [(x, y) for x, y in points if y > 0]
+    return _chart([points], title, axis, log=curve.log, legend=[])
+
+
+def _chart(
+    series: Sequence[Sequence[tuple[float, float]]], title: str, axis: str, *, log: bool, legend: Sequence[str]
+) -> str:
+    """Lines on axes with a few round values marked; the first line solid, the next dashed."""
+    xs = [x for line in series for x, _ in line]
+    ys = [math.log10(y) if log else y for line in series for _, y in line]
+    low_x, high_x = min(xs), max(xs)
+    low_y, high_y = (math.floor(min(ys)), math.ceil(max(ys))) if log else _padded(min(ys), max(ys))
+    inner_width, inner_height = CHART_WIDTH - CHART_LEFT - 12, CHART_HEIGHT - CHART_BOTTOM - 10
+
+    def at(x: float, y: float) -> tuple[str, str]:
+        value = math.log10(y) if log else y
+        across = CHART_LEFT + (x - low_x) / (high_x - low_x) * inner_width
+        up = 10 + (high_y - value) / (high_y - low_y) * inner_height
+        return _px(across), _px(up)
+
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": SVG,
+            "width": str(CHART_WIDTH),
+            "height": str(CHART_HEIGHT),
+            "viewBox": f"0 0 {CHART_WIDTH} {CHART_HEIGHT}",
+            "role": "img",
+            "class": "chart",
+            "font-family": "sans-serif",
+            "font-size": str(FONT - 2),
+        },
+    )
+    ET.SubElement(svg, "title").text = title
+    bottom, right = 10 + inner_height, CHART_LEFT + inner_width
+    for value in _ticks(low_x, high_x):
+        x, _ = at(value, low_y if not log else 10**low_y)
+        ET.SubElement(svg, "line", {"x1": x, "y1": _px(bottom), "x2": x, "y2": "10", "stroke": "#ddd"})
+        ET.SubElement(svg, "text", {"x": x, "y": _px(bottom + 14), "text-anchor": "middle"}).text = _tick_text(value)
+    for value in range(low_y, high_y + 1) if log else _ticks(low_y, high_y):
+        _, y = at(low_x, 10**value if log else value)
+        ET.SubElement(svg, "line", {"x1": _px(CHART_LEFT), "y1": y, "x2": _px(right), "y2": y, "stroke": "#ddd"})
+        label = ET.SubElement(svg, "text", {"x": _px(CHART_LEFT - 5), "y": y, "text-anchor": "end"})
+        label.set("dominant-baseline", "middle")
+        label.text = f"1e{value}" if log else _tick_text(value)
+    box = {"x": _px(CHART_LEFT), "y": "10", "width": _px(inner_width), "height": _px(inner_height)}
+    ET.SubElement(svg, "rect", {**box, "fill": "none", "stroke": "black"})
+    for number, line in enumerate(series):
+        style = {"stroke-dasharray": "6 4"} if number else {}
+        points = " ".join(",".join(at(x, y)) for x, y in line)
+        ET.SubElement(
+            svg, "polyline", {"points": points, "fill": "none", "stroke": "black", "stroke-width": "2", **style}
+        )
+    ET.SubElement(
+        svg, "text", {"x": _px(CHART_LEFT + inner_width / 2), "y": _px(CHART_HEIGHT - 4), "text-anchor": "middle"}
+    ).text = axis
+    for number, name in enumerate(legend):
+        y = _px(24 + 16 * number)
+        style = {"stroke-dasharray": "6 4"} if number else {}
+        ET.SubElement(
+            svg, "line", {"x1": _px(right - 60), "y1": y, "x2": _px(right - 34), "y2": y, "stroke": "black", **style}
+        )
+        ET.SubElement(svg, "text", {"x": _px(right - 28), "y": y, "dominant-baseline": "middle"}).text = (
+            name if not number else legend[0] + name
+        )
+    ET.indent(svg, space=" ")
+    return ET.tostring(svg, encoding="unicode") + "\n"
+
+
+def _padded(low: float, high: float) -> tuple[float, float]:
+    step = _step(low, high)
+    return math.floor(low / step) * step, math.ceil(high / step) * step
+
+
+def _step(low: float, high: float, count: int = 4) -> float:
+    """A round distance between marks: 1, 2 or 5 times a power of ten, giving about ``count`` marks."""
+    rough = (high - low) / count if high > low else 1.0
+    power = 10 ** math.floor(math.log10(rough))
+    return next(power * factor for factor in (1, 2, 5, 10) if power * factor >= rough)
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    step = _step(low, high)
+    first = math.ceil(low / step - 1e-9)
+    return [k * step for k in range(first, math.floor(high / step + 1e-9) + 1)]
+
+
+def _tick_text(value: float) -> str:
+    return f"{value:.6g}".replace("-", "−")

@@ -166,7 +166,7 @@ def grade(
             theirs[step.symbol], origin[step.symbol] = carried, "derived"
         if step.blank is None and given is None:
             continue
-        decided = verdict(given, _decimal(step.value), None if carried is None else _decimal(carried), min_digits)
+        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
         weight = weights.get(step.key, Decimal(1)) if step.blank is not None else Decimal(0)
         credit = ECF_POLICIES[ecf] if decided == "carried_forward" else CREDIT[decided]
         rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs))
@@ -189,7 +189,8 @@ def _number(value: Decimal) -> Number:
         return mpmath.mpf(str(value))
 
 
-def _decimal(value: Number) -> Decimal:
+def as_decimal(value: Number) -> Decimal:
+    """A computed value as the rule compares it: its 40 significant digits, trailing zeros kept."""
     return Decimal(mpmath.nstr(value, PRECISION, strip_zeros=False))
 
 

@@ -24,9 +24,10 @@ from derive.document import Document, default_ask, from_steps
 from derive.errors import DeriveError
 from derive.render import Renderer, default_renderer, meaning
 from derive.spec import NetworkSpec
-from derive.steps import build_steps
+from derive.steps import Steps, build_steps
 from derive.training import train
 from derive.variants import variant
+from derive.webpage import page
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation
@@ -52,14 +53,22 @@ class Options:
         return self.renderer or default_renderer()
 
 
-def document(spec: NetworkSpec, options: Options, *, curve_steps: int = 0, ask: Sequence[str] = ()) -> Document:
+def document(
+    spec: NetworkSpec,
+    options: Options,
+    *,
+    curve_steps: int = 0,
+    ask: Sequence[str] = (),
+    steps: Steps | None = None,
+) -> Document:
     """The document data of a network, in the language's default notation unless one is given.
 
     With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
-    carries an exam's questions, each with its meaning in the document's language.
+    carries an exam's questions, each with its meaning in the document's language.  ``steps`` are
+    the network's steps when the caller has built them already.
     """
     catalog = options.templates.catalog(options.language)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
+    steps = steps or build_steps(Derivation(spec), options.only, options.detail)
     keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
     history = train(spec, curve_steps).history if curve_steps else ()
     doc = from_steps(
@@ -82,6 +91,18 @@ def explanation(spec: NetworkSpec, curve_steps: int = CURVE_STEPS, **options: An
     chosen = Options(**options)
     doc = document(spec, chosen, curve_steps=curve_steps)
     return chosen.templates.render("markdown/explanation.md.j2", chosen.language, doc=doc)
+
+
+def html_page(spec: NetworkSpec, *, worksheet: bool = False, curve_steps: int = CURVE_STEPS, **options: Any) -> str:
+    """The explanation as one self-contained web page; with ``worksheet``, every blank an input the
+    page checks by the rule of derive check."""
+    chosen = Options(**options)
+    steps = build_steps(Derivation(spec), chosen.only, chosen.detail)
+    doc = document(spec, chosen, curve_steps=0 if worksheet else curve_steps, steps=steps)
+    catalog = chosen.templates.catalog(chosen.language)
+    return chosen.templates.render(
+        "html/page.html.j2", chosen.language, doc=doc, page=page(doc, steps, catalog), worksheet=worksheet
+    )
 
 
 @dataclass(frozen=True)

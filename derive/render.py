@@ -1,10 +1,11 @@
-"""Jinja2 turns the document data into Markdown and LaTeX; nothing here computes mathematics.
+"""Jinja2 turns the document data into Markdown, LaTeX and HTML; nothing here computes mathematics.
 
 One environment serves every template: its delimiters (``<< >>``, ``<% %>``, ``<# #>``) clash
 with neither LaTeX nor Markdown, ``StrictUndefined`` makes a missing field fail loudly, and a
 ``ChoiceLoader`` lets ``--templates DIR`` override any shipped template (or add a language
-catalog) by name.  Templates are grouped by output format (``markdown/``, ``latex/``); the
-catalogs of sentences (``i18n/LANG.toml``) are shared by every format.
+catalog) by name.  Templates are grouped by output format (``markdown/``, ``latex/``, ``html/``);
+the catalogs of sentences (``i18n/LANG.toml``) are shared by every format.  HTML templates
+escape every value they print unless it is marked safe (the MathML and SVG made here).
 
 Templates may come from anyone (a colleague's folder, a download), so every template runs in
 Jinja2's sandbox: one that reaches for Python's internals stops with a clear error, and nothing
@@ -16,14 +17,18 @@ from __future__ import annotations
 import re
 import tomllib
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
+from html import unescape
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from latex2mathml.converter import convert_to_element
+from markupsafe import Markup, escape
 
 from derive.errors import DeriveError
 from derive.steps import Step
@@ -71,6 +76,101 @@ def escape_markdown(text: object) -> str:
 def inline_math(latex: object) -> str:
     """LaTeX mathematics set inline, in Markdown and LaTeX alike: ``$x$``."""
     return f"${latex}$"
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+HTML_FOLDER = "html/"
+# What latex2mathml writes for the LaTeX of the documents; anything else is refused, not passed on.
+_MATHML_ELEMENTS = frozenset(
+    "math mrow mi mn mo mtext mspace msub msup msubsup mfrac msqrt mroot mstyle mtable mtr mtd menclose "  # noqa: SIM905
+    "munder mover munderover mpadded mphantom merror ms mmultiscripts mprescripts none semantics".split()
+)
+_MATHML_ATTRIBUTES = frozenset(
+    "xmlns display mathvariant stretchy fence form separator width height depth notation displaystyle "  # noqa: SIM905
+    "scriptlevel columnalign columnlines columnspacing rowspacing rowlines rowalign frame framespacing "
+    "lspace rspace accent accentunder movablelimits minsize maxsize symmetric largeop linethickness".split()
+)
+
+
+@lru_cache(maxsize=8192)
+def _mathml(latex: str, display: bool) -> str:
+    try:
+        root = convert_to_element(latex, display="block" if display else "inline")
+    except Exception as error:  # latex2mathml raises plain Exception subclasses for LaTeX it cannot read
+        raise DeriveError(f"cannot set {latex!r} as MathML ({type(error).__name__})") from None
+    for element in list(root.iter()):
+        if element.tag not in _MATHML_ELEMENTS:
+            raise DeriveError(f"cannot set {latex!r} as MathML: it makes a <{element.tag}> element")
+        for name in [name for name in element.attrib if name not in _MATHML_ATTRIBUTES]:
+            del element.attrib[name]  # e.g. \href's link: a page's math links nowhere
+        # latex2mathml keeps characters as entity text (&#x02202;) and unescapes its whole output,
+        # which would let a < in \text{} open a tag: decode each text here and let ElementTree escape it
+        element.text = unescape(element.text) if element.text else element.text
+        element.tail = unescape(element.tail) if element.tail else element.tail
+        _join_upright_letters(element)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _join_upright_letters(element: ET.Element) -> None:
+    """\\mathrm{net} as one identifier, <mi>net</mi>, which a screen reader says as a word, not n e t."""
+    children = list(element)
+    run: list[ET.Element] = []
+    for child in [*children, None]:
+        letter = (
+            child is not None
+            and child.tag == "mi"
+            and child.get("mathvariant") == "normal"
+            and len(child.text or "") == 1
+            and not len(child)
+        )
+        if letter and not (run and run[-1].tail):
+            run.append(child)  # type: ignore[arg-type]
+            continue
+        if len(run) > 1:
+            run[0].text = "".join(part.text or "" for part in run)
+            del run[0].attrib["mathvariant"]
+            for part in run[1:]:
+                element.remove(part)
+        run = [child] if letter else []  # type: ignore[list-item]
+
+
+def mathml(latex: object, display: bool = False) -> Markup:
+    """LaTeX mathematics as MathML, ``display="block"`` for a displayed equation; safe to put in a page."""
+    return Markup(_mathml(str(latex), display))
+
+
+# A catalog sentence: a backslash before \, $ or ` writes that character; $math$; `a command`.
+_PROSE = re.compile(r"\\([\\$`])|\$([^$]*)\$|`([^`]*)`")
+
+
+def sentence_field(text: object) -> str:
+    """User text placed in a catalog sentence for the page: its $, ` and backslashes written literally."""
+    return re.sub(r"([\\$`])", r"\\\1", str(text))
+
+
+def prose(sentence: object) -> Markup:
+    """A catalog sentence as HTML: its text escaped, each $math$ as MathML, each `command` as code."""
+    text = str(sentence)
+    parts: list[str] = []
+    position = 0
+    for found in _PROSE.finditer(text):
+        parts.append(escape(text[position : found.start()]))
+        literal, math, command = found.groups()
+        if literal is not None:
+            parts.append(escape(literal))
+        elif math is not None:
+            parts.append(mathml(math))
+        else:
+            parts.append(Markup("<code>{}</code>").format(command))
+        position = found.end()
+    parts.append(escape(text[position:]))
+    return Markup("".join(parts))
+
+
+def _autoescape(name: str | None) -> bool:
+    """HTML templates escape what they print; LaTeX and Markdown escape with their own filters."""
+    return bool(name) and name.startswith(HTML_FOLDER)  # type: ignore[union-attr]
 
 
 class Catalog:
@@ -140,7 +240,7 @@ class Renderer:
         self.environment = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
             undefined=jinja2.StrictUndefined,
-            autoescape=False,
+            autoescape=_autoescape,
             block_start_string="<%",
             block_end_string="%>",
             variable_start_string="<<",
@@ -154,6 +254,9 @@ class Renderer:
         self.environment.filters["tex"] = escape_latex
         self.environment.filters["md"] = escape_markdown
         self.environment.filters["math"] = inline_math
+        self.environment.filters["mathml"] = mathml
+        self.environment.filters["prose"] = prose
+        self.environment.filters["field"] = sentence_field
 
     def languages(self) -> list[str]:
         """Every language with a catalog in the template folders."""

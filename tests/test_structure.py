@@ -24,9 +24,11 @@ LAYERS: list[set[str]] = [
     {"training"},
     {"steps"},
     {"document"},
-    {"render", "codegen", "plot", "diagram", "answers"},
-    {"report", "publish"},
+    {"render", "codegen", "plot", "diagram", "answers", "browser"},
+    {"report"},
     {"grading", "quiz"},
+    {"webpage"},  # the web page's pictures and its worksheet's check, which applies grading's rule
+    {"publish"},
     {"network"},
     {"commands", "gallery"},
     {"cli"},

@@ -1,0 +1,146 @@
+"""What the web page needs beyond the document: its pictures as SVG, and what its worksheet checks with.
+
+The page's worksheet marks a student's numbers in the browser by the rule of ``derive check``
+(:func:`derive.grading.agrees`, with its constants, which are written into the page from
+:mod:`derive.grading` so that there is one source).  Each step's formula goes into the page as
+JavaScript printed from its SymPy expression by SymPy's JavaScript code printer, every symbol read
+from one array of values, so that the page recomputes a step from the student's own earlier values
+just as :func:`derive.grading.grade` does.  Nothing the page computes is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy as sp
+from markupsafe import Markup
+from sympy.printing.jscode import JavascriptCodePrinter
+
+from derive.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
+from derive.diagram import computation_svg, curve_svg, network_svg, plot_svg
+from derive.document import Document
+from derive.errors import DeriveError
+from derive.grading import EXACT_SLACK, FLOAT_RELATIVE, MIN_DIGITS, as_decimal
+from derive.render import Catalog, meaning
+from derive.steps import Steps
+
+# The page computes a carried-forward value in double precision and rounds it to this many
+# significant digits before the rule compares: a value that is an exact short decimal (0.4 − 0.5 ·
+# 0.0822 = 0.3589) comes out exact, as derive check's 40 digits give it, and the 1e-12 allowance for
+# values copied from a float64 program is a hundred times wider than what the rounding moves.
+REFERENCE_DIGITS = 14
+# What a formula printed as JavaScript may hold: v[3], Math.exp, numbers, operators, the ?: of a
+# ReLU.  Nothing else can reach the page's script, whatever a network file holds.
+_SAFE_SCRIPT = re.compile(r"[\w\s.+\-*/(),?:<>=!&|\[\]]*")
+
+
+class _StepFormula(JavascriptCodePrinter):
+    """SymPy's JavaScript printer, each symbol read from the page's array of values: ``v[3]``."""
+
+    def __init__(self, index: Mapping[sp.Symbol, int]) -> None:
+        super().__init__()
+        self.index = index
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return f"v[{self.index[expr]}]"
+
+
+def formulas_script(steps: Steps) -> tuple[Markup, list[sp.Symbol]]:
+    """Every step's formula as a JavaScript function of the array ``v``, in document order, and the
+    symbols in the order the array holds their values."""
+    symbols = list(dict.fromkeys([*steps.given, *(step.symbol for step in steps)]))
+    printer = _StepFormula({symbol: n for n, symbol in enumerate(symbols)})
+    functions = []
+    for step in steps:
+        code = " ".join(printer.doprint(step.formula).split())
+        if not _SAFE_SCRIPT.fullmatch(code):
+            raise DeriveError(f"the formula of step {step.key} printed as unexpected JavaScript: {code!r}")
+        functions.append(f"(v) => {code}")
+    return Markup("[\n" + ",\n".join(functions) + "\n]"), symbols
+
+
+def checking_data(steps: Steps, symbols: list[sp.Symbol]) -> dict[str, Any]:
+    """What the page's check needs: the rule's constants, and every step's key, blank, symbol, the
+    symbols its formula takes and its exact value (40 digits, as derive check compares)."""
+    position = {symbol: n for n, symbol in enumerate(symbols)}
+    return {
+        "minDigits": MIN_DIGITS,
+        "floatRelative": str(FLOAT_RELATIVE),
+        "exactSlack": str(EXACT_SLACK),
+        "number": NUMBER_PATTERN,
+        "maxLength": MAX_NUMBER_TEXT,
+        "referenceDigits": REFERENCE_DIGITS,
+        "values": [repr(float(steps.values[symbol])) for symbol in symbols],
+        "steps": [
+            {
+                "key": step.key,
+                "blank": step.blank,
+                "symbol": position[step.symbol],
+                "exact": str(as_decimal(step.value)),
+            }
+            for step in steps
+        ],
+    }
+
+
+def json_script(data: object) -> Markup:
+    """JSON to sit inside ``<script type="application/json">``: no ``<`` can close the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@dataclass
+class Page:
+    """The page's pictures and scripts, each ready to set in the page (SVG, JSON, JavaScript)."""
+
+    network: Markup  # the network, as the section on the network shows it
+    stepper: Markup  # the same, each neuron and edge marked for the step-through's highlighting
+    graphs: dict[str, Markup]  # each gradient's computation graph, by parameter name
+    plots: dict[str, Markup]  # each activation's plot, by name
+    curve: Markup | None
+    checking: Markup  # JSON: the rule's constants and the steps
+    formulas: Markup  # JavaScript: the steps' formulas
+    meanings: dict[str, str] = field(default_factory=dict)  # what each blank asks for, by key
+    max_length: int = MAX_NUMBER_TEXT  # characters an answer may have, as derive check reads them
+
+
+def page(doc: Document, steps: Steps, t: Catalog) -> Page:
+    """Everything the page shows besides the document's text and mathematics."""
+    title = t("html.network_title")
+    workings = [working for section in doc.backward for working in section.gradients]
+    graphs = {
+        working.name: Markup(
+            computation_svg(working.graph, t("html.graph_title", name=working.name), f"graph-{working.name}-")
+        )
+        for working in workings
+    }
+    plotted = [delta.plot for working in workings for delta in working.deltas if delta.plot]
+    plotted += [f.plot for working in workings for delta in working.deltas for f in delta.factors if f.plot]
+    plots = {
+        plot.activation: Markup(
+            plot_svg(
+                plot,
+                t("html.plot_title", name=t(f"activations.{plot.activation}"), low=plot.low, high=plot.high),
+                doc.notation,
+            )
+        )
+        for plot in plotted
+    }
+    curve = None
+    if doc.curve is not None:
+        curve = Markup(curve_svg(doc.curve, t("html.curve_title", steps=doc.curve.steps), t("training_axis")))
+    formulas, symbols = formulas_script(steps)
+    return Page(
+        network=Markup(network_svg(doc.nodes, doc.edges, title, marked="network-")),
+        stepper=Markup(network_svg(doc.nodes, doc.edges, title, marked="path-")),
+        graphs=graphs,
+        plots=plots,
+        curve=curve,
+        checking=json_script(checking_data(steps, symbols)),
+        formulas=formulas,
+        meanings={step.key: meaning(step, t) for step in steps if step.blank is not None},
+    )
