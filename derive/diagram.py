@@ -39,18 +39,7 @@ def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], titl
     widest = max(_box_width(node) for node in nodes)
     width = max(x for x, _ in place.values()) + widest / 2 + MARGIN
     height = max(y for _, y in place.values()) + RADIUS + MARGIN
-    svg = ET.Element(
-        "svg",
-        {
-            "xmlns": SVG,
-            "width": _px(width),
-            "height": _px(height),
-            "viewBox": f"0 0 {_px(width)} {_px(height)}",
-            "role": "img",
-            "font-family": "sans-serif",
-            "font-size": str(FONT),
-        },
-    )
+    svg = _picture(width, height)
     arrow = _head(svg, title, marked)
     kinds = {node.id: node for node in nodes}
     for edge in edges:
@@ -59,6 +48,17 @@ def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], titl
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
     return ET.tostring(svg, encoding="unicode") + "\n"
+
+
+def _picture(width: float, height: float, kind: str = "", font: int = FONT) -> ET.Element:
+    """An empty SVG image of the given size in pixels; ``kind`` becomes its class."""
+    size = {"width": _px(width), "height": _px(height), "viewBox": f"0 0 {_px(width)} {_px(height)}"}
+    svg = ET.Element("svg", {"xmlns": SVG, **size, "role": "img"})
+    if kind:
+        svg.set("class", kind)
+    svg.set("font-family", "sans-serif")
+    svg.set("font-size", str(font))
+    return svg
 
 
 def _head(svg: ET.Element, title: str, prefix: str) -> str:
@@ -193,19 +193,7 @@ def computation_svg(graph: ComputationGraph, title: str, prefix: str) -> str:
     width = right - left + 2 * MARGIN / 3
     height = (graph.levels - 1) * LEVEL + BOX_HEIGHT + 2 * MARGIN / 3
     shift = (MARGIN / 3 - left, MARGIN / 3 + BOX_HEIGHT / 2)
-    svg = ET.Element(
-        "svg",
-        {
-            "xmlns": SVG,
-            "width": _px(width),
-            "height": _px(height),
-            "viewBox": f"0 0 {_px(width)} {_px(height)}",
-            "role": "img",
-            "class": "graph",
-            "font-family": "sans-serif",
-            "font-size": str(FONT),
-        },
-    )
+    svg = _picture(width, height, "graph")
     arrow = _head(svg, title, prefix)
 
     def at(id: str) -> tuple[float, float]:
@@ -324,19 +312,7 @@ def _chart(
         up = 10 + (high_y - value) / (high_y - low_y) * inner_height
         return _px(across), _px(up)
 
-    svg = ET.Element(
-        "svg",
-        {
-            "xmlns": SVG,
-            "width": str(CHART_WIDTH),
-            "height": str(CHART_HEIGHT),
-            "viewBox": f"0 0 {CHART_WIDTH} {CHART_HEIGHT}",
-            "role": "img",
-            "class": "chart",
-            "font-family": "sans-serif",
-            "font-size": str(FONT - 2),
-        },
-    )
+    svg = _picture(CHART_WIDTH, CHART_HEIGHT, "chart", FONT - 2)
     ET.SubElement(svg, "title").text = title
     bottom, right = 10 + inner_height, CHART_LEFT + inner_width
     for value in _ticks(low_x, high_x):

@@ -2,14 +2,19 @@
 
 The worked example in every form a course uses: the explanation at each detail level (English,
 and the standard level in Spanish), the worksheet and its solutions at each detail level and
-exercise kind, the exam, and the slides, each LaTeX document also compiled to PDF. A test checks
-that the committed text files match a fresh render.
+exercise kind, the exam, and the slides, each LaTeX document also compiled to PDF; the web pages
+(the explanation in English and Spanish, the worksheet), with screenshots of them in
+``screenshots/`` taken by headless Chromium at a laptop's and a phone's width. A test checks that
+the committed text files match a fresh render (the screenshots are pictures, and are not compared).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from derive.errors import DeriveError
 
@@ -28,11 +33,17 @@ EXPLANATIONS = [
     ("en-full", "en", "full"),
     ("en-brief", "en", "brief"),
 ]
+# (file, language, worksheet) of each web page
+PAGES = [("explanation-en.html", "en", False), ("explanation-es.html", "es", False), ("worksheet-en.html", "en", True)]
+# What a student does before each screenshot: step to δ_o1 of the backward pass, or check some answers
+# (right, wrong, and right from the wrong one: carried forward).
+STEPS_SHOWN = 3
+ANSWERS_SHOWN = {"net_h1": "0.3775", "out_h1": "0.5933", "net_h2": "0.39", "out_h2": "0.5963"}
 
 
 def gallery_texts() -> dict[str, str]:
     """The gallery's text files, rendered afresh."""
-    from derive.publish import explanation, slides_files, worksheet_files
+    from derive.publish import explanation, html_page, slides_files, worksheet_files
     from derive.spec import load_builtin
 
     spec = load_builtin("mazur")
@@ -44,7 +55,59 @@ def gallery_texts() -> dict[str, str]:
         files = worksheet_files(spec, language=language, detail=detail, exercise=exercise)
         texts |= {f"{Path(name).stem}-{suffix}.tex": text for name, text in files.items()}
     texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides_files(spec, language="en").items()}
+    texts |= {name: html_page(spec, language=language, worksheet=worksheet) for name, language, worksheet in PAGES}
     return texts
+
+
+def _step(driver: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(STEPS_SHOWN):
+        ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()
+
+
+def _check(driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    for key, text in ANSWERS_SHOWN.items():
+        driver.find_element(By.CSS_SELECTOR, f'input[data-key="{key}"]').send_keys(text)
+    driver.find_element(By.CSS_SELECTOR, '[data-action="check"]').click()
+    driver.execute_script("document.getElementById('forward').scrollIntoView()")
+
+
+def _top(driver: Any) -> None:
+    driver.execute_script("window.scrollTo(0, 0)")
+
+
+# (screenshot, page, width and height, what is done first)
+SCREENSHOTS: list[tuple[str, str, str, Callable[[Any], None]]] = [
+    ("explanation-en-desktop.png", "explanation-en.html", "desktop", _step),
+    ("explanation-en-phone.png", "explanation-en.html", "phone", _step),
+    ("explanation-es-phone.png", "explanation-es.html", "phone", _top),
+    ("worksheet-en-desktop.png", "worksheet-en.html", "desktop", _check),
+    ("worksheet-en-phone.png", "worksheet-en.html", "phone", _check),
+]
+
+
+def screenshots(texts: dict[str, str]) -> dict[str, bytes]:
+    """The web pages as Chromium shows them to a student, at a laptop's width and a phone's."""
+    from derive.browser import DESKTOP, PHONE, chromium, resize
+
+    sizes = {"desktop": DESKTOP, "phone": PHONE}
+    shots = {}
+    with tempfile.TemporaryDirectory(prefix="derive-gallery-") as folder, chromium() as driver:
+        # no smooth scrolling: each picture shows where a step has arrived
+        features = [{"name": "prefers-reduced-motion", "value": "reduce"}]
+        for name, page, size, scene in SCREENSHOTS:
+            path = Path(folder) / page
+            path.write_text(texts[page], encoding="utf-8")
+            resize(driver, *sizes[size])
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": features})
+            driver.get(path.as_uri())
+            scene(driver)
+            shots[name] = driver.get_screenshot_as_png()
+    return shots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         texts = gallery_texts()
         files: dict[str, str | bytes] = dict(texts)
         files |= compile_pdfs({name: text for name, text in texts.items() if name.endswith(".tex")})
-        for path in write_files(folder, files):
+        pictures = screenshots(texts)
+        for path in write_files(folder, files) + write_files(folder / "screenshots", dict(pictures)):
             print(f"wrote {path}")
     except DeriveError as error:
         print(f"derive.gallery: {error}", file=sys.stderr)

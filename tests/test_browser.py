@@ -88,11 +88,13 @@ return {
   emptyMaths: maths.filter((m) => !sized(m)).map((m) => m.outerHTML.slice(0, 200)),
   blockDisplay: Array.from(document.querySelectorAll('math[display="block"]')).map((m) => getComputedStyle(m).display),
   svgs: svgs.length,
-  hiddenSvgs: svgs.filter((s) => !sized(s) || getComputedStyle(s).visibility !== "visible").map((s) => s.outerHTML.slice(0, 200)),
+  hiddenSvgs: svgs.filter((s) => !sized(s) || getComputedStyle(s).visibility !== "visible")
+    .map((s) => s.outerHTML.slice(0, 200)),
   scrollWidth: document.documentElement.scrollWidth,
   innerWidth: window.innerWidth,
-  wide: Array.from(document.querySelectorAll("main *")).filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-    .filter((e) => !e.closest(".part")).map((e) => e.tagName + "." + e.className).slice(0, 5),
+  wide: Array.from(document.querySelectorAll("main *"))
+    .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest(".part"))
+    .map((e) => e.tagName + "." + e.className).slice(0, 5),
 };
 """
 
@@ -383,7 +385,7 @@ SHOWN = """
 const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility === "visible";
 return {
   controls: Array.from(document.querySelectorAll(".stepper, .checkbar, button")).filter(shown).length,
-  lines: Array.from(document.querySelectorAll(".eq")).filter((e) => !e.closest("details")).filter((e) => !shown(e)).length,
+  lines: Array.from(document.querySelectorAll(".eq")).filter((e) => !e.closest("details") && !shown(e)).length,
   maths: Array.from(document.querySelectorAll("math")).filter((e) => !e.closest("details") && !shown(e)).length,
 };
 """

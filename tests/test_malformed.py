@@ -321,6 +321,12 @@ DOCUMENT_OPTIONS = {
     "roster without combined": (["worksheet", "--variants", "2", "--roster", "r.csv"], ["argument --roster"]),
     "ask without exam": (["worksheet", "--ask", "E_total"], ["argument --ask: goes with --exercise exam"]),
     "unknown slides detail": (["slides", "--detail", "short"], ["argument --detail", "'short'"]),
+    "unknown page detail": (["html", "--detail", "breif"], ["argument --detail", "did you mean 'brief'?"]),
+    "page variant without seed": (["html", "--variant", "3"], ["argument --variant: needs --seed"]),
+    "page of an unknown language": (["html", "--lang", "fr"], ["unknown language 'fr'", "expected one of: en, es"]),
+    "page into a folder": (["html", "-o", "."], [".: is a folder; expected a file name"]),
+    "page of an unknown gradient": (["html", "--only", "w55"], ["--only: no parameter 'w55'", "did you mean"]),
+    "page option misspelt": (["html", "--worksheets"], ["unrecognized arguments: --worksheets"]),
 }
 
 
