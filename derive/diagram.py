@@ -26,16 +26,19 @@ CHARACTER = 7.5  # the width of a character at FONT pixels, near enough to size 
 LABEL_AT = 0.26  # how far along an edge its weight is written, as in the TikZ drawing
 
 
-def network_svg(nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], title: str, *, marked: str = "") -> str:
+def network_svg(
+    nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], title: str, *, marked: str = "", column: int = COLUMN
+) -> str:
     """An SVG image of the network: inputs and neurons as circles, biases as boxes, weights on the edges.
 
     ``marked`` (a prefix for the picture's ids, for a page holding several) marks each neuron and
-    edge with ``data-node`` and ``data-edge``, the names a gradient's path lists.
+    edge with ``data-node`` and ``data-edge``, the names a gradient's path lists.  ``column`` is the
+    distance between layers: the page draws them closer, so that a phone shows the weights larger.
     """
     left = min(node.x for node in nodes)
     top = max(node.y for node in nodes)
     origin = MARGIN + RADIUS
-    place = {node.id: (origin + (node.x - left) * COLUMN, origin + (top - node.y) * ROW) for node in nodes}
+    place = {node.id: (origin + (node.x - left) * column, origin + (top - node.y) * ROW) for node in nodes}
     widest = max(_box_width(node) for node in nodes)
     width = max(x for x, _ in place.values()) + widest / 2 + MARGIN
     height = max(y for _, y in place.values()) + RADIUS + MARGIN

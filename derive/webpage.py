@@ -33,6 +33,9 @@ from derive.steps import Steps
 # 0.0822 = 0.3589) comes out exact, as derive check's 40 digits give it, and the 1e-12 allowance for
 # values copied from a float64 program is a hundred times wider than what the rounding moves.
 REFERENCE_DIGITS = 14
+# Pixels between the layers of the page's network: closer than in a quiz's picture, so that a phone,
+# which scales the picture to its width, still shows the weights on the edges at a size to read.
+PAGE_COLUMN = 150
 # What a formula printed as JavaScript may hold: v[3], Math.exp, numbers, operators, the ?: of a
 # ReLU.  Nothing else can reach the page's script, whatever a network file holds.
 _SAFE_SCRIPT = re.compile(r"[\w\s.+\-*/(),?:<>=!&|\[\]]*")
@@ -135,8 +138,8 @@ def page(doc: Document, steps: Steps, t: Catalog) -> Page:
         curve = Markup(curve_svg(doc.curve, t("html.curve_title", steps=doc.curve.steps), t("training_axis")))
     formulas, symbols = formulas_script(steps)
     return Page(
-        network=Markup(network_svg(doc.nodes, doc.edges, title, marked="network-")),
-        stepper=Markup(network_svg(doc.nodes, doc.edges, title, marked="path-")),
+        network=Markup(network_svg(doc.nodes, doc.edges, title, marked="network-", column=PAGE_COLUMN)),
+        stepper=Markup(network_svg(doc.nodes, doc.edges, title, marked="path-", column=PAGE_COLUMN)),
         graphs=graphs,
         plots=plots,
         curve=curve,
