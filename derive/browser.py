@@ -57,6 +57,7 @@ def chromium(width: int = DESKTOP[0], height: int = DESKTOP[1]) -> Iterator[Any]
             "--no-first-run",
             "--no-default-browser-check",
             "--hide-scrollbars",
+            "--disable-dev-shm-usage",  # a container's small /dev/shm would crash the renderer
             "--force-device-scale-factor=1",
             f"--user-data-dir={profile}",
         ):

@@ -219,7 +219,8 @@ WORKED_ANSWERS = {
         "dE/dw5": "0.0900",  # wrong …
         "w5+": "0.3551",  # … and w5 − η·0.09 = 0.355 lies exactly one unit of the last place away
         "w6+": "0.4087",  # the exact 0.408666186 is a unit of the last place away
-        "dE/dw7": "-2.2e-2",
+        "dE/dw7": "-2.2e-2",  # two significant digits
+        "w7+": "0.5109",  # w7 − η·(−0.022) = 0.511, one unit of the last place above
         "E_total+": "0.29103",
     },
 }
