@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
 from derive.chain import Derivation  # noqa: E402
-from derive.compiled import compiled_step  # noqa: E402
+from derive.compiled import clear_cache  # noqa: E402
 from derive.graph import Graph  # noqa: E402
 from derive.network import Network, example  # noqa: E402
 from derive.numbers import PRECISION  # noqa: E402
@@ -279,7 +279,7 @@ def gradient_rows(repeats: int, budget: float) -> tuple[list[list[str]], str]:
 def training_rows(repeats: int) -> tuple[list[list[str]], str]:
     """``train(10000)`` on the worked example against the NumPy loop, checked to give the same losses."""
     net = example()
-    compiled_step.cache_clear()  # the first call generates and compiles the step function
+    clear_cache()  # the first call generates and compiles the step function
     start = time.perf_counter()
     first = net.train(TRAIN_STEPS)
     first_call = time.perf_counter() - start

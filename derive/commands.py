@@ -109,28 +109,46 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
 def gradients(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report
     from derive.chain import Derivation
+    from derive.training import update_spec
 
-    derivation = Derivation(spec)
+    # online or with mini-batches, the first update uses the first batch only
+    derivation = Derivation(update_spec(spec))
+    examples = [p + 1 for p in spec.batches(1)[0]] if spec.updates_per_epoch > 1 else None
     if options.json:
-        print_json(report.gradients_json(derivation))
+        print_json(report.gradients_json(derivation, examples))
     else:
-        print(report.gradients_text(derivation, options.digits), end="")
+        print(report.gradients_text(derivation, options.digits, examples), end="")
     return 0
+
+
+# The flags of `derive train` that set a training key of the file, and the key each sets.
+TRAINING_FLAGS = {
+    "batch_size": "--batch-size",
+    "shuffle": "--shuffle",
+    "momentum": "--momentum",
+    "weight_decay": "--weight-decay",
+}
 
 
 def train(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report, training
+    from derive.spec import with_training
 
+    flags = {key: getattr(options, key) for key in TRAINING_FLAGS if getattr(options, key) is not None}
+    if flags:
+        spec = with_training(spec, flags, names=TRAINING_FLAGS)
     if options.plot is not None:
         from derive.plot import check_target
 
         check_target(options.plot)
-    run = training.train(spec, options.steps, options.update, progress_bar(options.steps))
+    total = training.planned_updates(spec, options.steps, options.epochs)
+    until = float(options.until) if options.until is not None else None
+    run = training.train(spec, options.steps, options.update, progress_bar(total), epochs=options.epochs, until=until)
     if options.plot is not None:
         from derive.plot import loss_curve
         from derive.publish import write_file
 
-        title = f"{spec.name}: {options.steps} steps, {options.update} updates"
+        title = f"{spec.name}: {run.steps} steps, {options.update} updates"
         write_file(options.plot, loss_curve(run.history, options.plot, title=title))
         print(f"wrote {options.plot}", file=sys.stderr)
     if options.json:

@@ -160,8 +160,8 @@ def test_activations_built_unevaluated_are_the_same_expressions(name):
     """The engine builds out = f(net) unevaluated (no tensor import at start-up): the same tree."""
     net = sp.Symbol("net_h1")
     with sp.evaluate(False):
-        unevaluated = ACTIVATIONS[name].function(net)
-    assert sp.srepr(unevaluated) == sp.srepr(ACTIVATIONS[name].function(net))
+        unevaluated = ACTIVATIONS[name].output(net)
+    assert sp.srepr(unevaluated) == sp.srepr(ACTIVATIONS[name].output(net))
 
 
 def test_the_garbage_collector_is_restored():

@@ -6,6 +6,8 @@ derived where a gradient first needs it, and later gradients cite it.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from derive.chain import Delta, Factor
 from derive.functions import ACTIVATIONS
 from derive.printing import partial_latex
@@ -36,12 +38,12 @@ class Narrator:
         """Whether this is the first time of ``key`` (a sentence said once)."""
         return self.rule(key).explain
 
-    def plot(self, activation: str) -> Plot | None:
-        """The activation's drawing, the first time its slope is used."""
+    def plot(self, activation: str, constant: Fraction | None = None) -> Plot | None:
+        """The activation's drawing, the first time its slope is used (with the layer's constant, if any)."""
         if activation in self.plotted or ACTIVATIONS[activation].coupled:
             return None
         self.plotted.add(activation)
-        return activation_plot(activation)
+        return activation_plot(activation, constant)
 
 
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
@@ -137,8 +139,9 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     """δ of one neuron: each factor by its rule, then δ as their product."""
     delta = working.delta
     graph = typeset.graph
-    activation = steps.derivation.spec.layers[delta.neuron.layer].activation
-    plot = narrator.plot(activation)
+    layer = steps.derivation.spec.layers[delta.neuron.layer]
+    activation = layer.activation
+    plot = narrator.plot(activation, layer.negative_slope)
     symbol = typeset.latex(delta.symbol)
     net = graph.net[delta.example][delta.neuron.layer][delta.neuron.index]
     meaning = typeset.inline(graph.total, net)
