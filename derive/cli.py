@@ -201,6 +201,12 @@ def _worksheet(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _slides(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--handout", action="store_true", help="every frame once, fully revealed, for printing (slides-handout.tex)"
+    )
+
+
 def _train(sub: argparse.ArgumentParser) -> None:
     length = sub.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=_whole(0, 10_000_000), metavar="N", help="number of steps (updates)")
@@ -309,7 +315,7 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "slides",
         "a Beamer deck for the lecture, revealing each derivation factor by factor",
-        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf],
+        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf, _slides],
     ),
     (
         "keys",

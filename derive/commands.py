@@ -79,7 +79,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
 def slides(spec: NetworkSpec, options: Namespace) -> int:
     from derive import publish
 
-    texts = publish.slides_files(spec, **document_options(options))
+    texts = publish.slides_files(spec, handout=options.handout, **document_options(options))
     return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
 
 

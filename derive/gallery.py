@@ -43,7 +43,9 @@ def gallery_texts() -> dict[str, str]:
     for suffix, language, detail, exercise in SHEETS:
         files = worksheet_files(spec, language=language, detail=detail, exercise=exercise)
         texts |= {f"{Path(name).stem}-{suffix}.tex": text for name, text in files.items()}
-    texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides_files(spec, language="en").items()}
+    for handout in (False, True):
+        slides = slides_files(spec, language="en", handout=handout)
+        texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides.items()}
     return texts
 
 

@@ -149,11 +149,15 @@ def worksheet_files(
     return files
 
 
-def slides_files(spec: NetworkSpec, **options: Any) -> dict[str, str]:
-    """``slides.tex``: a Beamer deck revealing the derivation factor by factor."""
+def slides_files(spec: NetworkSpec, *, handout: bool = False, **options: Any) -> dict[str, str]:
+    """``slides.tex``: a Beamer deck revealing the derivation factor by factor.
+
+    ``handout`` prints each frame once, with everything revealed, for paper.
+    """
     chosen = Options(**options)
     doc = document(spec, chosen)
-    return {"slides.tex": chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc)}
+    text = chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc, handout=handout)
+    return {"slides-handout.tex" if handout else "slides.tex": text}
 
 
 def read_roster(path: Path, variants: int) -> list[str]:

@@ -68,6 +68,12 @@ def escape_markdown(text: object) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", str(text))
 
 
+def sentence(text: object) -> str:
+    """A phrase begun as a sentence: its first letter capitalised, the rest as written (``ReLU`` stays)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 def inline_math(latex: object) -> str:
     """LaTeX mathematics set inline, in Markdown and LaTeX alike: ``$x$``."""
     return f"${latex}$"
@@ -154,6 +160,7 @@ class Renderer:
         self.environment.filters["tex"] = escape_latex
         self.environment.filters["md"] = escape_markdown
         self.environment.filters["math"] = inline_math
+        self.environment.filters["sentence"] = sentence
 
     def languages(self) -> list[str]:
         """Every language with a catalog in the template folders."""

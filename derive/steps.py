@@ -538,7 +538,9 @@ class _Walk:
         stepped = Derivation(
             derivation.spec.with_parameters({n: to_fraction(v) for n, v in derivation.updated.items()})
         )
-        plus = {symbol: graph.updated(symbol) for symbol in graph.parameters.values()}
+        # a fixed bias keeps its value, and its own symbol: b₁, not b₁⁺
+        trained = [symbol for name, symbol in graph.parameters.items() if derivation.trainable(name)]
+        plus = {symbol: graph.updated(symbol) for symbol in trained}
         for p in range(len(derivation.spec.examples)):
             for symbol in [*graph.errors[p], *(s for L in graph.net[p] + graph.out[p] for s in L)]:
                 plus[symbol] = graph.updated(symbol)

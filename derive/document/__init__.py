@@ -87,6 +87,7 @@ def from_steps(
         shared_bias=any(layer.shared_bias for layer in spec.layers),
         reading=reading(steps, typeset),
         hidden=len(spec.layers) > 1,
+        softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         sequential_after=_sequential_after(spec, digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],

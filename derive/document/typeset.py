@@ -15,7 +15,7 @@ from fractions import Fraction
 import sympy as sp
 
 from derive.chain import Factor
-from derive.numbers import Number, exact, format_number
+from derive.numbers import Number, exact, format_exact, format_number
 from derive.printing import TextbookPrinter, number_latex, partial_inline, partial_latex
 from derive.steps import LEARNING_RATE, Step, Steps
 
@@ -106,12 +106,20 @@ class Typesetter:
         return equation
 
     def from_rounded(self, step: Step) -> str:
-        """The step's value from the rounded numbers its line shows, rounded as its value is shown."""
-        rounded = {
-            symbol: exact(Fraction(Decimal(self.show(self.steps.values[symbol]))))
-            for symbol in step.formula.free_symbols
+        """The step's value from the rounded numbers its line shows, rounded as its value is shown.
+
+        A sum of products of the rounded decimals is worked exactly (a tie such as 0.0008771355 is
+        rounded as a decimal, not as its binary neighbour); any other formula to 40 digits.
+        """
+        shown = {
+            symbol: Fraction(Decimal(self.show(self.steps.values[symbol]))) for symbol in step.formula.free_symbols
         }
-        return self.show(self.steps.evaluate(step, rounded))
+        exactly = step.formula.xreplace(
+            {symbol: sp.Rational(v.numerator, v.denominator) for symbol, v in shown.items()}
+        )
+        if isinstance(exactly, sp.Rational):
+            return format_exact(Fraction(exactly.p, exactly.q), self.digits)
+        return self.show(self.steps.evaluate(step, {symbol: exact(value) for symbol, value in shown.items()}))
 
 
 def width(latex: str) -> float:
