@@ -137,6 +137,15 @@ def detail(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def example(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--example",
+        type=_whole(1),
+        metavar="P",
+        help="with online or mini-batch updates: work the update of example P, from the weights the earlier left",
+    )
+
+
 def paper(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--paper", type=_choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
 
@@ -175,7 +184,7 @@ def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
 
-DOCUMENT = [network, language, notation, only, detail, matrix, templates, digits, rounding]
+DOCUMENT = [network, language, notation, only, detail, example, matrix, templates, digits, rounding]
 
 
 # -- each command's own options -----------------------------------------------------------------
@@ -315,12 +324,12 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "slides",
         "a Beamer deck for the lecture, revealing each derivation factor by factor",
-        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf, _slides],
+        [network, language, notation, only, detail, example, templates, digits, rounding, output_folder, pdf, _slides],
     ),
     (
         "keys",
         "every step's key and blank number, as answer files and --ask use them",
-        [network, language, only, detail, templates, as_json, output_file],
+        [network, language, only, detail, example, templates, as_json, output_file],
     ),
     ("gradients", "the forward pass, every gradient and the updated parameters", [network, as_json, digits, rounding]),
     ("train", "N steps of gradient descent, with the error history", [network, _train, as_json, digits, rounding]),
@@ -332,7 +341,7 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "check",
         "grade a student's working (or a class's) step by step, with error carried forward",
-        [_check, network, _grading, language, only, detail, templates, digits, as_json, output_file],
+        [_check, network, _grading, language, only, detail, example, templates, digits, as_json, output_file],
     ),
     (
         "quiz",

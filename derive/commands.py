@@ -92,13 +92,22 @@ def write(files: dict[str, str | bytes], folder: Path | None) -> int:
     return 0
 
 
+def worked(spec: NetworkSpec, options: Namespace) -> Any:
+    """The derivation the documents work: with online or mini-batch updates, the first update's or
+    ``--example``'s (the same as `explain` and `worksheet` show)."""
+    from derive.chain import Derivation
+    from derive.training import update_of_example, update_spec
+
+    update = update_of_example(spec, options.example) if getattr(options, "example", None) else 1
+    return Derivation(update_spec(spec, update))
+
+
 def keys(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report
-    from derive.chain import Derivation
     from derive.steps import build_steps
 
     renderer = renderer_of(options)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
+    steps = build_steps(worked(spec, options), options.only, options.detail)
     rows = report.key_rows(steps, renderer.catalog(options.lang))
     if options.json:
         print_json(rows)
@@ -167,13 +176,12 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
     from derive import answers, grading
-    from derive.chain import Derivation
     from derive.steps import build_steps
     from derive.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
-    keys = answers.StepKeys(steps, build_steps(Derivation(spec), (), options.detail) if options.only else None)
+    steps = build_steps(worked(spec, options), options.only, options.detail)
+    keys = answers.StepKeys(steps, build_steps(worked(spec, options), (), options.detail) if options.only else None)
     sheets = answers.read_answers(options.answers, keys)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
     if sheets.variants and options.variant is not None:
@@ -183,12 +191,13 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         raise DeriveError(
             "has a variant column; give --seed S, the seed that made the variants", source=sheets.source, key="variant"
         )
-    worked = {None: steps}
+    graded = {None: steps}
 
     def steps_of(number: int | None) -> Any:
-        if number not in worked:
-            worked[number] = build_steps(Derivation(variant(spec, options.seed, number)), options.only, options.detail)
-        return worked[number]
+        if number not in graded:
+            mine = variant(spec, options.seed, number)
+            graded[number] = build_steps(worked(mine, options), options.only, options.detail)
+        return graded[number]
 
     rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
     results = [
@@ -263,6 +272,7 @@ def document_options(options: Namespace) -> dict[str, Any]:
         "matrix": getattr(options, "matrix", False),
         "detail": options.detail,
         "paper": getattr(options, "paper", "a4"),
+        "example": options.example,
     }
 
 

@@ -27,6 +27,7 @@ class SymbolName:
     subscript: str
     example: int | None = None  # 1-based; None when the network has a single example
     updated: bool = False  # w⁺: a weight after this step's update (sequential order)
+    change: bool = False  # Δw: a parameter's change in the update before (momentum)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ class Graph:
         name = f"{kind}{joiner}{subscript}{suffix}" if subscript else f"{kind}{suffix}"
         symbol = sp.Symbol(name)
         self.names[symbol] = SymbolName(kind, subscript, example)
+        return symbol
+
+    def change(self, parameter: sp.Symbol) -> sp.Symbol:
+        """Δθ: the parameter's change in the update before this one (momentum carries it on)."""
+        symbol = sp.Symbol(f"{parameter.name}_change")
+        name = self.names[parameter]
+        self.names.setdefault(symbol, SymbolName(name.kind, name.subscript, change=True))
         return symbol
 
     def updated(self, symbol: sp.Symbol) -> sp.Symbol:

@@ -100,8 +100,12 @@ def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
     kind = {"net": net_label, "delta": r"\delta"}.get(name.kind, name.kind)
     if len(kind) > 1 and not kind.startswith("\\"):
         kind = rf"\mathrm{{{kind}}}"
-    subscript = r"\text{total}" if name.subscript == "total" else name.subscript.replace("_", r"\_")
+    # the total and the decay penalty are words, not products of letters
+    words = ("total", "decay")
+    subscript = rf"\text{{{name.subscript}}}" if name.subscript in words else name.subscript.replace("_", r"\_")
     text = f"{kind}_{{{subscript}}}" if subscript else kind
+    if name.change:
+        text = rf"\Delta {text}"
     plus = "+" if name.updated else ""
     example = f"({name.example})" if name.example is not None else ""
     return text + f"^{{{plus}{example}}}" if plus or example else text
@@ -112,6 +116,8 @@ def symbol_text(name: SymbolName, net_label: str = "net") -> str:
     kind = {"net": net_label, "delta": "δ"}.get(name.kind, name.kind)
     joiner = "" if name.kind in ("i", "w", "b") or not name.subscript else "_"
     text = f"{kind}{joiner}{name.subscript}"
+    if name.change:
+        text = f"Δ{text}"
     if name.updated:
         text += "⁺"
     if name.example is not None:

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from derive.chain import Derivation
-from derive.document import Document, default_ask, from_steps
+from derive.document import Document, default_ask, from_steps, schedule_of
 from derive.errors import DeriveError
 from derive.render import Renderer, default_renderer, meaning
 from derive.spec import NetworkSpec
 from derive.steps import build_steps
-from derive.training import train
+from derive.training import train, update_of_example, update_spec
 from derive.variants import variant
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
@@ -45,6 +45,7 @@ class Options:
     detail: str = "standard"
     matrix: bool = False
     paper: str = "a4"
+    example: int | None = None  # online or mini-batch learning: work the update of this example
     renderer: Renderer | None = None
 
     @property
@@ -56,10 +57,12 @@ def document(spec: NetworkSpec, options: Options, *, curve_steps: int = 0, ask: 
     """The document data of a network, in the language's default notation unless one is given.
 
     With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
-    carries an exam's questions, each with its meaning in the document's language.
+    carries an exam's questions, each with its meaning in the document's language. A network that
+    learns online or in mini-batches is worked on one update: the first, or ``options.example``'s.
     """
     catalog = options.templates.catalog(options.language)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
+    update = update_of_example(spec, options.example) if options.example is not None else 1
+    steps = build_steps(Derivation(update_spec(spec, update)), options.only, options.detail)
     keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
     history = train(spec, curve_steps).history if curve_steps else ()
     doc = from_steps(
@@ -71,6 +74,7 @@ def document(spec: NetworkSpec, options: Options, *, curve_steps: int = 0, ask: 
         matrix=options.matrix,
         history=history,
         ask=keys,
+        schedule=schedule_of(spec, update),
     )
     for question in doc.questions:
         question.meaning = meaning(steps.find(question.key), catalog)

@@ -34,7 +34,8 @@ def test_a_value_not_the_product_of_its_rounded_numbers_is_marked(solutions):
     """Recompute each boxed product from the rounded numbers shown, with Decimal: a mismatch carries the mark."""
     _, text = solutions
     marked = unmarked = 0
-    for numbers, value, star in re.findall(r"= ([\d.]+ \\cdot [\d.]+) = \\answer\{([\d.]+)\}(\\;\\text\{\(\*\)\})?", text):
+    boxed = r"= ([\d.]+ \\cdot [\d.]+) = \\answer\{([\d.]+)\}(\\;\\text\{\(\*\)\})?"
+    for numbers, value, star in re.findall(boxed, text):
         left, right = (Decimal(part) for part in numbers.split(r" \cdot "))
         product = (left * right).quantize(Decimal(value), rounding=ROUND_HALF_EVEN)
         assert (product != Decimal(value)) == bool(star), f"{numbers} = {value}{star}"

@@ -124,7 +124,8 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         gradient.name,
         typeset.latex(gradient.symbol),
         result.lhs,
-        [r" \cdot ".join(typeset.partial(f) for f in term.factors) for term in gradient.chain],
+        [r" \cdot ".join(typeset.partial(f) for f in term.factors) for term in gradient.chain]
+        + ([typeset.partial(gradient.decay)] if gradient.decay is not None else []),
         deltas,
         links,
         result,
@@ -137,6 +138,7 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         cites=[typeset.latex(symbol) for symbol in own],
         path=path(steps, gradient),
         neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
+        decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
     )
 
 

@@ -153,6 +153,7 @@ class GradientWorking:
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
     neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
     check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
+    decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
 
 
 @dataclass
@@ -280,6 +281,18 @@ class Question:
 
 
 @dataclass
+class Schedule:
+    """How the network learns, when not on all its examples at once: the update these pages work."""
+
+    kind: str  # online or minibatch
+    size: int  # examples per update
+    update: int  # which update of the first epoch
+    examples: str  # the examples it uses, by their number in the file: "3", or "1, 2"
+    earlier: int  # how many updates came before it
+    shuffle: int | None  # the seed of the order, or None for file order
+
+
+@dataclass
 class Document:
     """Everything a template shows."""
 
@@ -318,6 +331,10 @@ class Document:
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
     questions: list[Question] = field(default_factory=list)
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
+    schedule: Schedule | None = None
+    momentum: str = ""  # β, when the updates carry momentum
+    previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
+    decay: str = ""  # λ, with weight decay
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -49,9 +49,12 @@ class Typesetter:
     def _labels(self, partial: Callable[[str, str], str]) -> dict[sp.Symbol, str]:
         """The LaTeX of the step symbols the graph does not name: derivatives and η."""
         labels = {LEARNING_RATE: r"\eta"}
+        # with weight decay a step descends E = E_total + E_decay: its gradients are of E
+        decay = bool(self.steps.derivation.spec.weight_decay)
         for step in self.steps:
             if step.symbol not in self.graph.names and step.of is not None and step.wrt is not None:
-                labels[step.symbol] = partial(self.latex(step.of), self.latex(step.wrt))
+                of = "E" if decay and step.kind == "gradient" else self.latex(step.of)
+                labels[step.symbol] = partial(of, self.latex(step.wrt))
         return labels
 
     @property
