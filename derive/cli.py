@@ -149,7 +149,7 @@ DOCUMENT = [network, language, notation, only, matrix, templates, digits, roundi
 
 
 def _worksheet(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with pdflatex, one document per core")
     sub.add_argument(
         "--variants",
         type=_whole(1, MAX_VARIANTS),
