@@ -241,11 +241,6 @@ class Compiled:
     loss: LossFunction
 
 
-def compiled_step(spec: NetworkSpec, update: Update) -> StepFunction:
-    """The step function of an update on all of ``spec``'s examples, generated and compiled once."""
-    return compiled(spec, update).step
-
-
 def compiled(spec: NetworkSpec, update: Update) -> Compiled:
     """The functions of an update on all of ``spec``'s examples, generated once per structure.
 

@@ -6,9 +6,10 @@ order (reshuffled every epoch with ``shuffle = S``).  One **epoch** is one pass 
 examples.  With momentum β, Δθ ← β·Δθ − η·∂E/∂θ and θ ← θ + Δθ; with weight decay λ each
 update descends E + (λ/2)·Σ w².
 
-The loop runs in floating point (:mod:`derive.compiled`); the history records E_total over all
-the examples before training and after every update, and its last entry is computed again by
-the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
+The loop runs in floating point, on code generated from the chain: plain floats for small updates
+(:mod:`derive.compiled`), NumPy matrices for larger ones (:mod:`derive.vectorised`).  The history
+records E_total over all the examples before training and after every update, and its last entry
+is computed again by the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
 digits, one derivation each, for the documents and the tests.
 """
 
