@@ -202,6 +202,18 @@ def forward_pass(spec: NetworkSpec) -> list[ExampleValues]:
         return _forward_pass(spec, _exact_parameters(spec))
 
 
+def total_loss(spec: NetworkSpec) -> Number:
+    """E_total at 40 digits from a forward pass alone: no gradients."""
+    return _reduce(spec, forward_pass(spec))
+
+
+def _reduce(spec: NetworkSpec, forward: Sequence[ExampleValues]) -> Number:
+    """E_total: the examples' errors summed, or averaged with ``reduction = "mean"``."""
+    with full_precision():
+        total = mpmath.fsum(example.loss for example in forward)
+        return total / len(forward) if spec.reduction == "mean" else total
+
+
 def _exact_parameters(spec: NetworkSpec) -> tuple[list[list[list[Number]]], list[list[Number]]]:
     """Every layer's weight matrix and per-neuron biases as high-precision numbers, converted once."""
     weights = [[[exact(w) for w in row] for row in layer.weights] for layer in spec.layers]
@@ -308,9 +320,7 @@ class Derivation:
     @property
     def loss(self) -> Number:
         """E_total: the examples' errors summed, or averaged with ``reduction = "mean"``."""
-        with full_precision():
-            total = mpmath.fsum(example.loss for example in self.forward)
-            return total / len(self.forward) if self.spec.reduction == "mean" else total
+        return _reduce(self.spec, self.forward)
 
     @property
     def penalty(self) -> Number:

@@ -151,7 +151,7 @@ def paper(sub: argparse.ArgumentParser) -> None:
 
 
 def pdf(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with pdflatex, one document per core")
 
 
 def matrix(sub: argparse.ArgumentParser) -> None:

@@ -241,11 +241,6 @@ class Compiled:
     loss: LossFunction
 
 
-def compiled_step(spec: NetworkSpec, update: Update) -> StepFunction:
-    """The step function of an update on all of ``spec``'s examples, generated and compiled once."""
-    return compiled(spec, update).step
-
-
 def compiled(spec: NetworkSpec, update: Update) -> Compiled:
     """The functions of an update on all of ``spec``'s examples, generated once per structure.
 
@@ -274,11 +269,12 @@ def clear_cache() -> None:
     _COMPILED.clear()
 
 
-def structure(spec: NetworkSpec) -> Hashable:
+def structure(spec: NetworkSpec, *, examples: bool = True) -> Hashable:
     """What the generated code depends on: the shape and kinds, never the values.
 
     Softmax with cross-entropy writes δ = out − t when every example's targets add up to one,
-    so that also counts; so does whether momentum and weight decay are used at all.
+    so that also counts; so does whether momentum and weight decay are used at all, and (unless
+    ``examples`` is false, for code that takes any number of them) how many examples there are.
     """
     layers = tuple(
         (layer.activation, layer.size, layer.fan_in, layer.shared_bias, layer.negative_slope) for layer in spec.layers
@@ -288,10 +284,80 @@ def structure(spec: NetworkSpec) -> Hashable:
         layers,
         spec.loss,
         spec.reduction,
-        len(spec.examples),
+        len(spec.examples) if examples else None,
         unit_targets,
         spec.train_biases,
         spec.round_activations,
         bool(spec.momentum),
         bool(spec.weight_decay),
     )
+
+
+def generation_spec(spec: NetworkSpec, size: int) -> NetworkSpec:
+    """A spec of ``size`` of the examples to generate a batch's step from (the numbers are arguments).
+
+    Softmax with cross-entropy writes δ = out − t only when every example's targets add up to
+    one; if some do not, the batch it is generated from holds one of those, so that every batch
+    gets the general form.
+    """
+    indices = list(range(len(spec.examples)))
+    odd = [p for p in indices if sum(spec.examples[p].targets) != 1]
+    if odd:
+        indices.remove(odd[0])
+        indices.insert(0, odd[0])
+    return spec.on_batch(indices[:size])
+
+
+class FloatTraining:
+    """A network's parameters as plain floats, trained by the generated step of each batch size."""
+
+    def __init__(self, spec: NetworkSpec, update: Update) -> None:
+        self.spec = spec
+        self.order = update
+        self.params: Parameters = tuple(float(value) for value in spec.parameters().values())
+        self.changes: Parameters | None = (
+            tuple(float(value) for value in spec.previous_changes().values()) if spec.momentum else None
+        )
+        self.examples = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in spec.examples]
+        self.constants = (float(spec.learning_rate), float(spec.momentum), float(spec.weight_decay))
+        self.scale = 1 / len(spec.examples) if spec.reduction == "mean" else 1.0
+        self._functions: dict[int, Compiled] = {}
+
+    def _compiled(self, size: int) -> Compiled:
+        """The functions for a batch of this size (the last batch of an epoch may be smaller)."""
+        found = self._functions.get(size)
+        if found is None:
+            found = self._functions[size] = compiled(generation_spec(self.spec, size), self.order)
+        return found
+
+    def steps(self, count: int, history: list[float], goal: float) -> int:
+        """Up to ``count`` updates on all the examples, E_total before each into ``history``; stops at the goal."""
+        step = self._compiled(len(self.examples)).step
+        params, changes, examples, constants = self.params, self.changes, self.examples, self.constants
+        done = 0
+        try:
+            for _ in range(count):
+                loss, new_params, new_changes = step(params, changes, examples, *constants)
+                history.append(loss)
+                if loss <= goal:
+                    break  # reached before this update: keep the parameters it would change
+                params, changes = new_params, new_changes
+                done += 1
+        finally:
+            self.params, self.changes = params, changes
+        return done
+
+    def update(self, indices: tuple[int, ...]) -> None:
+        """One update on these examples."""
+        data = [self.examples[i] for i in indices]
+        _, self.params, self.changes = self._compiled(len(data)).step(self.params, self.changes, data, *self.constants)
+
+    def loss(self) -> float:
+        """E_total over all the examples."""
+        return self._compiled(len(self.examples)).loss(self.params, self.examples) * self.scale
+
+    def parameters(self) -> Parameters:
+        return self.params
+
+    def velocity(self) -> Parameters | None:
+        return self.changes

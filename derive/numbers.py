@@ -37,8 +37,12 @@ def full_precision() -> AbstractContextManager[Any]:
 
 def exact(value: Fraction) -> Number:
     """An exact fraction as a high-precision number."""
+    denominator = value.denominator
+    if not denominator & (denominator - 1) and value.numerator.bit_length() <= 53:
+        # a double's value (what training leaves): converted exactly, without a division
+        return mpmath.mpf(float(value))
     with full_precision():
-        return mpmath.mpf(value.numerator) / value.denominator
+        return mpmath.mpf(value.numerator) / denominator
 
 
 def to_fraction(value: Number) -> Fraction:

@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import sympy as sp
+
 from derive.chain import Derivation, Factor, Gradient
 from derive.numbers import format_number
 from derive.printing import TextbookPrinter, partial_latex
@@ -19,6 +21,53 @@ def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
     """The factor as ∂of/∂wrt, and its textbook form, both in LaTeX."""
     label = partial_latex(printer.doprint(factor.of), printer.doprint(factor.wrt))
     return label, printer.doprint(factor.expr)
+
+
+class _FactorPrinter:
+    """Each distinct factor's JSON entry, printed once however many terms share it.
+
+    A hidden neuron's ∂E_total/∂out, a sum over the whole next layer, is one factor object shared
+    by the chain of every weight into that neuron (and a δ's factors by every weight out of it):
+    printed once each, the JSON costs about what the text table does.
+    """
+
+    def __init__(self, printer: TextbookPrinter) -> None:
+        self.printer = printer
+        self.entries: dict[int, tuple[Factor, dict[str, Any]]] = {}  # the factor kept, so its id stays its own
+        self.symbols: dict[sp.Symbol, str] = {}
+
+    def __call__(self, factor: Factor) -> dict[str, Any]:
+        found = self.entries.get(id(factor))
+        if found is not None:
+            return found[1]
+        label = partial_latex(self.symbol(factor.of), self.symbol(factor.wrt))
+        entry = {"factor": label, "expr": self.expr(factor), "value": factor.value}
+        self.entries[id(factor)] = (factor, entry)
+        return entry
+
+    def expr(self, factor: Factor) -> str:
+        """The factor's form; a sum over paths, δ_k·w_kj + …, joined from its symbols as SymPy would print it."""
+        expr = factor.expr
+        if isinstance(expr, sp.Symbol):
+            return self.symbol(expr)
+        products = _products(expr) if factor.paths else []
+        if products and all(isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) for a, b in products):
+            return " + ".join(rf"{self.symbol(a)} \cdot {self.symbol(b)}" for a, b in products)
+        return self.printer.doprint(expr)
+
+    def symbol(self, symbol: sp.Symbol) -> str:
+        found = self.symbols.get(symbol)
+        if found is None:
+            found = self.symbols[symbol] = self.printer.doprint(symbol)
+        return found
+
+
+def _products(expr: sp.Expr) -> list[tuple[sp.Expr, ...]]:
+    """The two factors of each product in a sum of products (an empty list for anything else)."""
+    terms = expr.args if isinstance(expr, sp.Add) else (expr,)
+    if not all(isinstance(term, sp.Mul) and len(term.args) == 2 for term in terms):
+        return []
+    return [term.args for term in terms]
 
 
 def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
@@ -45,19 +94,13 @@ def gradients_json(derivation: Derivation, examples: Sequence[int] | None = None
     batch, online or mini-batch.  With weight decay each weight's chain ends with one more term,
     the factor λ·w; with momentum the document adds each parameter's Δθ and the Δθ before it.
     """
-    printer = TextbookPrinter(derivation.graph.names)
+    printed = _FactorPrinter(TextbookPrinter(derivation.graph.names))
 
     def factors(gradient: Gradient) -> list[tuple[Factor, ...]]:
         return [term.factors for term in gradient.chain] + ([(gradient.decay,)] if gradient.decay else [])
 
     chains = {
-        name: [
-            [
-                dict(zip(("factor", "expr"), factor_latex(factor, printer), strict=True)) | {"value": factor.value}
-                for factor in term
-            ]
-            for term in factors(gradient)
-        ]
+        name: [[printed(factor) for factor in term] for term in factors(gradient)]
         for name, gradient in derivation.gradients.items()
     }
     document: dict[str, Any] = {

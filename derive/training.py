@@ -6,9 +6,10 @@ order (reshuffled every epoch with ``shuffle = S``).  One **epoch** is one pass 
 examples.  With momentum β, Δθ ← β·Δθ − η·∂E/∂θ and θ ← θ + Δθ; with weight decay λ each
 update descends E + (λ/2)·Σ w².
 
-The loop runs in floating point (:mod:`derive.compiled`); the history records E_total over all
-the examples before training and after every update, and its last entry is computed again by
-the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
+The loop runs in floating point, on code generated from the chain: plain floats for small updates
+(:mod:`derive.compiled`), NumPy matrices for larger ones (:mod:`derive.vectorised`).  The history
+records E_total over all the examples before training and after every update, and its last entry
+is computed again by the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
 digits, one derivation each, for the documents and the tests.
 """
 
@@ -19,12 +20,16 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from derive.chain import Derivation, Update
-from derive.compiled import Compiled, Parameters, compiled
+from derive.chain import Derivation, Update, total_loss
+from derive.compiled import FloatTraining, structure
 from derive.errors import DeriveError
 from derive.numbers import to_fraction
 from derive.spec import UPDATE_ORDERS, NetworkSpec
+
+if TYPE_CHECKING:
+    from derive.vectorised import MatrixTraining
 
 Progress = Callable[[int, int], None]
 MAX_UPDATES = 10_000_000
@@ -105,16 +110,19 @@ def train(
     *,
     epochs: int | None = None,
     until: float | None = None,
+    matrices: bool | None = None,
 ) -> Run:
     """``steps`` updates (or ``epochs`` passes over the examples) of gradient descent.
 
     With ``until``, training stops as soon as E_total over all the examples is at most that
-    goal.  ``progress(done, total)`` is called about 200 times along the way.
+    goal.  ``progress(done, total)`` is called about 200 times along the way.  ``matrices``
+    chooses the generated code: NumPy matrices (True) or plain floats (False); by default the
+    faster for the network's size (see :func:`uses_matrices`).
     """
     check_update(update)
     total = planned_updates(spec, steps, epochs)
     check_goal(until)
-    loop = _Loop(spec, update, until)
+    loop = _Loop(spec, update, until, uses_matrices(spec) if matrices is None else matrices)
     chunk = max(1, total // 200) if progress else max(1, total)
     while loop.done < total and loop.stopped_at is None:
         loop.run(min(chunk, total - loop.done))
@@ -123,42 +131,39 @@ def train(
     return loop.finish()
 
 
-class _Loop:
-    """The training loop on plain floats: the compiled step for each batch, the history, the goal."""
+# Measured (benchmarks/run.py, the "train path" rows): an update on plain floats costs about its
+# multiply-adds (weights × examples in the batch), one on matrices about NumPy's overhead per
+# call, a few calls per layer. Matrices win from about 64 multiply-adds per layer.
+MATRICES_FROM = 64
 
-    def __init__(self, spec: NetworkSpec, update: Update, until: float | None) -> None:
+
+def uses_matrices(spec: NetworkSpec) -> bool:
+    """Whether training runs on NumPy matrices rather than plain floats: enough work per layer."""
+    weights = sum(layer.size * layer.fan_in for layer in spec.layers)
+    return weights * spec.batch >= MATRICES_FROM * len(spec.layers)
+
+
+class _Loop:
+    """The training loop: the generated code for each batch, the history, the goal, divergence."""
+
+    def __init__(self, spec: NetworkSpec, update: Update, until: float | None, matrices: bool) -> None:
         self.spec = spec
-        self.update = update
         self.goal = until
-        self.names = spec.parameter_names()
-        self.params: Parameters = tuple(float(value) for value in spec.parameters().values())
-        self.velocity: Parameters | None = (
-            tuple(float(value) for value in spec.previous_changes().values()) if spec.momentum else None
-        )
-        self.examples = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in spec.examples]
-        self.rate = float(spec.learning_rate)
-        self.momentum = float(spec.momentum)
-        self.decay = float(spec.weight_decay)
+        self.engine: FloatTraining | MatrixTraining
+        if matrices:
+            from derive.vectorised import MatrixTraining  # NumPy: imported only for the networks that use it
+
+            self.engine = MatrixTraining(spec, update, structure(spec, examples=False))
+        else:
+            self.engine = FloatTraining(spec, update)
         self.full_batch = spec.updates_per_epoch == 1
         self.history: list[float] = []
         self.done = 0
         self.stopped_at: StopPoint | None = None
-        self.functions: dict[int, Compiled] = {}
-        self.scale = 1 / len(spec.examples) if spec.reduction == "mean" else 1.0
         self.epoch, self.epoch_batches = 0, spec.batches(1)
         if not self.full_batch:  # the history starts from the loss before any update
-            self.history.append(self._loss_of_all())
+            self.history.append(self.engine.loss())
             self._check_goal()
-
-    def _compiled(self, batch: tuple[int, ...]) -> Compiled:
-        """The functions for a batch of this size (the last batch of an epoch may be smaller)."""
-        found = self.functions.get(len(batch))
-        if found is None:
-            found = self.functions[len(batch)] = compiled(_generation_spec(self.spec, len(batch)), self.update)
-        return found
-
-    def _loss_of_all(self) -> float:
-        return self._compiled(tuple(range(len(self.examples)))).loss(self.params, self.examples) * self.scale
 
     def _check_goal(self) -> None:
         if self.goal is not None and self.history and self.history[-1] <= self.goal:
@@ -169,59 +174,45 @@ class _Loop:
         """``count`` more updates, or fewer if the goal is reached; divergence is a clear error."""
         start = len(self.history)
         try:
-            if self.full_batch:
-                self._full_batch(count)
+            if self.full_batch:  # each update's forward pass gives E_total before it: the history comes free
+                goal = -math.inf if self.goal is None else self.goal
+                self.done += self.engine.steps(count, self.history, goal)
+                self._check_goal()
             else:
                 self._batches(count)
         except OverflowError:
-            raise _diverged(self.done + 1, "a value grew too large for a float") from None
+            raise _diverged(len(self.history) + self.full_batch, "a value grew too large for a float") from None
         except (ZeroDivisionError, ValueError):
-            raise _diverged(self.done + 1, "a value left the domain of its function") from None
+            raise _diverged(len(self.history) + self.full_batch, "a value left the domain of its function") from None
         # checked once a chunk, so that the loop itself stays as fast as the generated step
-        if not all(math.isfinite(value) for value in self.history[start:]) or not all(map(math.isfinite, self.params)):
+        params = self.engine.parameters()
+        if not all(math.isfinite(value) for value in self.history[start:]) or not all(map(math.isfinite, params)):
             first = next((n for n, value in enumerate(self.history[start:], start) if not math.isfinite(value)), None)
             step = first + (1 if self.full_batch else 0) if first is not None else self.done
             raise _diverged(step, "the values are no longer finite")
 
-    def _full_batch(self, count: int) -> None:
-        """Each step's forward pass gives E_total before its update: the history comes for free."""
-        step = self._compiled(tuple(range(len(self.examples)))).step
-        params, velocity, examples, history = self.params, self.velocity, self.examples, self.history
-        rate, momentum, decay, goal = self.rate, self.momentum, self.decay, self.goal
-        done = self.done
-        for _ in range(count):
-            loss, new_params, new_velocity = step(params, velocity, examples, rate, momentum, decay)
-            history.append(loss)
-            if goal is not None and loss <= goal:
-                break  # reached before this update: keep the parameters it would have changed
-            params, velocity = new_params, new_velocity
-            done += 1
-        self.params, self.velocity, self.done = params, velocity, done
-        self._check_goal()
-
     def _batches(self, count: int) -> None:
         """Each update on its batch, then E_total over all the examples at the parameters it left."""
-        per_epoch = self.spec.updates_per_epoch
         for _ in range(count):
-            epoch, update = _position(self.done + 1, per_epoch)
+            epoch, update = _position(self.done + 1, self.spec.updates_per_epoch)
             if self.epoch != epoch:
                 self.epoch, self.epoch_batches = epoch, self.spec.batches(epoch)
-            batch = self.epoch_batches[update - 1]
-            step = self._compiled(batch).step
-            data = [self.examples[i] for i in batch]
-            _, self.params, self.velocity = step(self.params, self.velocity, data, self.rate, self.momentum, self.decay)
+            self.engine.update(self.epoch_batches[update - 1])
             self.done += 1
-            self.history.append(self._loss_of_all())
+            self.history.append(self.engine.loss())
             self._check_goal()
             if self.stopped_at is not None:
                 return
 
     def finish(self) -> Run:
         """The run, its last E_total computed again at 40 digits from the parameters reached."""
-        trained = self.spec.with_parameters({n: Fraction(v) for n, v in zip(self.names, self.params, strict=True)})
-        if self.velocity is not None:
-            trained = _with_changes(trained, dict(zip(self.names, map(Fraction, self.velocity), strict=True)))
-        final = float(Derivation(trained).loss)
+        names = self.spec.parameter_names()
+        params = self.engine.parameters()
+        trained = self.spec.with_parameters({n: Fraction(v) for n, v in zip(names, params, strict=True)})
+        velocity = self.engine.velocity()
+        if velocity is not None:
+            trained = _with_changes(trained, dict(zip(names, map(Fraction, velocity), strict=True)))
+        final = float(total_loss(trained))
         history = self.history[:-1] if (not self.full_batch or self.stopped_at is not None) else self.history
         history = [*history, final]
         stopped = self.stopped_at and replace(self.stopped_at, loss=final)
@@ -230,21 +221,6 @@ class _Loop:
 
 def _position(step: int, per_epoch: int) -> tuple[int, int]:
     return (step - 1) // per_epoch + 1, (step - 1) % per_epoch + 1
-
-
-def _generation_spec(spec: NetworkSpec, size: int) -> NetworkSpec:
-    """A spec of ``size`` of the examples to generate a batch's step from (the numbers are arguments).
-
-    Softmax with cross-entropy writes δ = out − t only when every example's targets add up to
-    one; if some do not, the batch it is generated from holds one of those, so that every batch
-    gets the general form.
-    """
-    indices = list(range(len(spec.examples)))
-    odd = [p for p in indices if sum(spec.examples[p].targets) != 1]
-    if odd:
-        indices.remove(odd[0])
-        indices.insert(0, odd[0])
-    return spec.on_batch(indices[:size])
 
 
 def _with_changes(spec: NetworkSpec, changes: dict[str, Fraction]) -> NetworkSpec:

@@ -23,7 +23,7 @@ from derive import Network, example
 from derive.chain import Derivation
 from derive.errors import DeriveError
 from derive.numbers import PRECISION, exact, to_fraction
-from derive.training import precise_updates, update_spec
+from derive.training import precise_updates, train, update_spec
 from tests.conftest import run_derive
 from tests.test_gradients import layer
 
@@ -270,15 +270,18 @@ def reference_or_skip(spec, updates: int, order: str) -> tuple[list[float], list
         raise
 
 
-@given(trained_networks(), st.sampled_from(["simultaneous", "sequential"]), st.integers(1, 3))
-def test_compiled_training_is_the_textbook_loop(network, order, epochs):
-    """Online, mini-batch, shuffled, momentum, weight decay and their combinations, over several epochs."""
+@given(trained_networks(), st.sampled_from(["simultaneous", "sequential"]), st.integers(1, 3), st.booleans())
+def test_compiled_training_is_the_textbook_loop(network, order, epochs, matrices):
+    """Online, mini-batch, shuffled, momentum, weight decay and their combinations, over several epochs.
+
+    Both generated paths: the step on plain floats, and the NumPy matrices of larger networks.
+    """
     spec = network.spec
     updates = epochs * spec.updates_per_epoch
     history, parameters = reference_or_skip(spec, updates, order)
-    result = network.train(epochs=epochs, update=order)
+    result = train(spec, epochs=epochs, update=order, matrices=matrices)
     assert_same(result.history, history)
-    assert_same(list(result.network.parameters().values()), parameters)
+    assert_same([float(value) for value in result.spec.parameters().values()], parameters)
     assert result.epochs == epochs and result.steps == updates
 
 
@@ -338,7 +341,7 @@ def test_weight_decay_is_a_term_of_each_weights_gradient():
             else:
                 assert gradient.decay is None and gradient.precise == before.precise
     w5 = derivation.gradients["w5"]
-    assert "+ \\frac{\\partial E_{decay}}{\\partial w_{5}}" in w5.latex()
+    assert "+ \\frac{\\partial E_{\\text{decay}}}{\\partial w_{5}}" in w5.latex()
     penalty = rate / 2 * sum(derivation.parameters[n] ** 2 for n in derivation.parameters if n.startswith("w"))
     with mpmath.workdps(PRECISION):
         assert derivation.penalty == pytest.approx(penalty, rel=1e-30)
@@ -460,7 +463,7 @@ def test_gradients_of_an_online_network_show_its_first_update():
     decay_term = data["chains"]["w5"][-1]
     assert decay_term == [
         {
-            "factor": "\\frac{\\partial E_{decay}}{\\partial w_{5}}",
+            "factor": "\\frac{\\partial E_{\\text{decay}}}{\\partial w_{5}}",
             "expr": "\\lambda \\cdot w_{5}",
             "value": float(derivation.gradients["w5"].decay.precise),
         }
@@ -497,3 +500,45 @@ def test_the_readme_xor_figures():
         "online, no momentum": (288, 1152),
         "batch": (310, 310),
     }
+
+
+@st.composite
+def wider_networks(draw):
+    """Networks of 4 to 12 neurons a layer and 2 to 6 examples: the sizes the NumPy matrices train."""
+    sizes = draw(st.lists(st.integers(4, 12), min_size=3, max_size=4))
+    activations = st.sampled_from(["sigmoid", "tanh", "softplus", "elu", "leaky_relu", "linear"])
+    layers = []
+    for index, (fan_in, size) in enumerate(itertools.pairwise(sizes)):
+        activation = "sigmoid" if index == len(sizes) - 2 else draw(activations)
+        rows = [[draw(weights) / 2 for _ in range(fan_in)] for _ in range(size)]
+        bias = draw(st.one_of(weights, st.lists(weights, min_size=size, max_size=size)))
+        layers.append(layer(f"l{index}x", activation, rows, bias))
+    n_examples = draw(st.integers(2, 6))
+    unit = st.integers(1, 99).map(lambda n: Fraction(n, 100))
+    data = {
+        "loss": draw(st.sampled_from(["half_sse", "mse", "bce"])),
+        "reduction": draw(st.sampled_from(["sum", "mean"])),
+        "learning_rate": Fraction(1, 4),
+        "layers": layers,
+        "examples": [
+            {"inputs": [draw(weights) for _ in range(sizes[0])], "targets": [draw(unit) for _ in range(sizes[-1])]}
+            for _ in range(n_examples)
+        ],
+        "batch_size": draw(st.integers(1, n_examples)),
+        "momentum": draw(st.sampled_from([0, Fraction(9, 10)])),
+        "weight_decay": draw(st.sampled_from([0, Fraction(1, 100)])),
+    }
+    return Network.from_dict(data, name="wider")
+
+
+@given(wider_networks(), st.sampled_from(["simultaneous", "sequential"]))
+def test_matrices_on_wider_networks_are_the_textbook_loop(network, order):
+    """The NumPy path where it is chosen: against the textbook loop and the 40-digit updates."""
+    spec = network.spec
+    updates = 2 * spec.updates_per_epoch
+    history, parameters = reference_or_skip(spec, updates, order)
+    result = train(spec, updates, order, matrices=True)
+    assert_same(result.history, history)
+    assert_same([float(value) for value in result.spec.parameters().values()], parameters)
+    last = next(itertools.islice(precise_updates(spec, order), updates - 1, None))
+    assert_same([float(value) for value in last.updated.values()], parameters)
