@@ -1,13 +1,14 @@
-"""derive's speed in one run: derivation growth, the naive sympy.diff, training and start-up.
+"""derive's speed in one run: derivation growth, the naive sympy.diff, training, JSON, PDFs, start-up.
 
-    python benchmarks/run.py [--budget SECONDS] [--repeats N] [--startup-runs N]
+    python benchmarks/run.py [--budget SECONDS] [--repeats N] [--startup-runs N] [--no-pdfs]
 
 Prints one table: all gradients (with their chains and values) of networks of about 100, 1,000
 and 5,000 weights and how the time grows; sympy.diff of the composed loss for each weight beside
-them while it finishes within the budget; ``train(10000)`` on the worked example against a
-hand-written NumPy loop; and command start-up against ``python -c "import sympy, jinja2"``.
-Every figure comes from this run on this machine, and the fast results are checked against the
-slow ones before they are timed.
+them while it finishes within the budget; ``Network.train`` per step against a hand-written
+NumPy loop at 8 to 5,000 weights, and the path it chose against the other; ``gradients --json``
+against the text table; peak memory at the parameter limit; a class's 30 PDFs; and command
+start-up against ``python -c "import sympy, jinja2"``.  Every figure comes from this run on this
+machine, and the fast results are checked against the slow ones before they are timed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,11 +39,13 @@ import mpmath  # noqa: E402
 import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
+from derive import training  # noqa: E402
 from derive.chain import Derivation  # noqa: E402
-from derive.compiled import compiled_step  # noqa: E402
+from derive.compiled import clear_cache  # noqa: E402
 from derive.graph import Graph  # noqa: E402
 from derive.network import Network, example  # noqa: E402
 from derive.numbers import PRECISION  # noqa: E402
+from derive.publish import available_cores  # noqa: E402
 from derive.spec import NetworkSpec  # noqa: E402
 
 WORKED_EXAMPLE = "worked example"
@@ -50,6 +55,13 @@ SHAPES = [(10, 5, 5, 5), (15, 20, 20, 15), (25, 50, 50, 25)]
 NAIVE_ONLY = [(3, 3, 3, 3)]
 GROWTH = ((15, 20, 20, 15), (25, 50, 50, 25))
 TRAIN_STEPS = 10_000
+# train: sigmoid layers, 4 examples, one bias per neuron, as the NumPy loop has them (8 to 5,000 weights)
+TRAIN_SHAPES = [(2, 2, 2), (10, 5, 5, 5), (15, 20, 20, 15), (25, 50, 50, 25)]
+TRAIN_EXAMPLES = 4
+JSON_SHAPE = (25, 50, 50, 25)
+# at the 50,000-parameter limit: 100·160 + 160·150 + 150·60 = 49,000 weights and 370 biases
+LIMIT_SHAPE = (100, 160, 150, 60)
+CLASS_VARIANTS = 30
 HEADER = ["measure", "network", "weights", "derive", "compared with", "its time", "ratio", "target"]
 
 
@@ -57,8 +69,15 @@ HEADER = ["measure", "network", "weights", "derive", "compared with", "its time"
 # Networks
 
 
-def network(shape: Sequence[int], seed: int = 1) -> Network:
-    """A sigmoid network of the given layer sizes, with two-decimal weights and data from ``seed``."""
+def network(shape: Sequence[int], seed: int = 1, examples: int = 1, per_neuron: bool = False) -> Network:
+    """A sigmoid network of the given layer sizes, with two-decimal weights and data from ``seed``.
+
+    One bias shared by each layer, or with ``per_neuron`` one bias per neuron.
+    """
+    return Network.from_dict(network_data(shape, seed, examples, per_neuron), name=label(shape))
+
+
+def network_data(shape: Sequence[int], seed: int = 1, examples: int = 1, per_neuron: bool = False) -> dict[str, Any]:
     rng = random.Random(seed)
     draw = lambda low, high: round(rng.uniform(low, high), 2)  # noqa: E731
     layers = []
@@ -69,11 +88,14 @@ def network(shape: Sequence[int], seed: int = 1) -> Network:
                 "name": "o" if last else f"h{'abcdefgh'[index]}",
                 "activation": "sigmoid",
                 "weights": [[draw(-1, 1) for _ in range(fan_in)] for _ in range(size)],
-                "bias": draw(-0.5, 0.5),
+                "bias": [draw(-0.5, 0.5) for _ in range(size)] if per_neuron else draw(-0.5, 0.5),
             }
         )
-    example_ = {"inputs": [draw(0, 1) for _ in range(shape[0])], "targets": [draw(0, 1) for _ in range(shape[-1])]}
-    return Network.from_dict({"learning_rate": 0.5, "layers": layers, "examples": [example_]}, name=label(shape))
+    data = [
+        {"inputs": [draw(0, 1) for _ in range(shape[0])], "targets": [draw(0, 1) for _ in range(shape[-1])]}
+        for _ in range(examples)
+    ]
+    return {"learning_rate": 0.5, "layers": layers, "examples": data}
 
 
 def label(shape: Sequence[int]) -> str:
@@ -212,6 +234,68 @@ def numpy_training(steps: int) -> tuple[list[float], float]:
     return history, 0.5 * float(np.sum((t - out) ** 2))
 
 
+def numpy_batch_loop(data: dict[str, Any], steps: int) -> tuple[list[float], float]:
+    """A hand-written NumPy batch loop: sigmoid layers, every example a column, one bias per neuron.
+
+    ½Σ(t − out)² summed over the examples, simultaneous update, biases trained.  Returns E_total
+    before each step and after the last, as ``Network.train`` does.
+    """
+    Ws = [np.array(layer["weights"], dtype=float) for layer in data["layers"]]
+    bs = [np.array(layer["bias"], dtype=float).reshape(-1, 1) for layer in data["layers"]]
+    X = np.array([e["inputs"] for e in data["examples"]], dtype=float).T
+    T = np.array([e["targets"] for e in data["examples"]], dtype=float).T
+    rate = data["learning_rate"]
+    history = []
+    for _ in range(steps):
+        outs = [X]
+        for W, b in zip(Ws, bs, strict=True):
+            outs.append(1.0 / (1.0 + np.exp(-(W @ outs[-1] + b))))
+        out = outs[-1]
+        history.append(0.5 * float(np.sum((T - out) ** 2)))
+        delta = -(T - out) * out * (1.0 - out)
+        for L in reversed(range(len(Ws))):
+            gradient_W, gradient_b = delta @ outs[L].T, delta.sum(axis=1, keepdims=True)
+            if L:
+                delta = (Ws[L].T @ delta) * outs[L] * (1.0 - outs[L])
+            Ws[L] = Ws[L] - rate * gradient_W
+            bs[L] = bs[L] - rate * gradient_b
+    out = X
+    for W, b in zip(Ws, bs, strict=True):
+        out = 1.0 / (1.0 + np.exp(-(W @ out + b)))
+    return history, 0.5 * float(np.sum((T - out) ** 2))
+
+
+def fresh_process(command: list[str], runs: int) -> tuple[float, int]:
+    """The median wall time of ``derive COMMAND`` in fresh processes, and the largest peak memory (bytes).
+
+    The processor time they and their children (pdflatex) used, in all, is in ``LAST_CPU``.
+    """
+    script = (
+        "import resource, sys\n"
+        "from derive.cli import main\n"
+        "sys.stdout = open('/dev/null', 'w')\n"
+        "status = main(sys.argv[1:])\n"
+        "sys.stderr.write(f'peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+        "raise SystemExit(status)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    times, peak = [], 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, env=env)
+        times.append(time.perf_counter() - start)
+        if result.returncode:
+            raise SystemExit(f"derive {' '.join(command)} failed: {result.stderr.strip()}")
+        peak = max(peak, int(result.stderr.rsplit("peak ", 1)[1].split()[0]) * 1024)  # Linux: kibibytes
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / runs
+    return statistics.median(times), peak
+
+
+LAST_CPU = [0.0]
+
+
 def startup(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     """The median wall time of each command in a fresh process, the commands taking turns."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
@@ -276,43 +360,129 @@ def gradient_rows(repeats: int, budget: float) -> tuple[list[list[str]], str]:
     return rows, f"growth: {time_growth:.2f}× the time for {weight_growth:.2f}× the weights (target ≤ {allowed:.2f}×)"
 
 
-def training_rows(repeats: int) -> tuple[list[list[str]], str]:
-    """``train(10000)`` on the worked example against the NumPy loop, checked to give the same losses."""
+def training_rows(repeats: int) -> tuple[list[list[str]], list[str]]:
+    """``Network.train`` per step against the NumPy loops, checked to give the same losses; the path chosen."""
     net = example()
-    compiled_step.cache_clear()  # the first call generates and compiles the step function
+    clear_cache()  # the first call generates and compiles the step function
     start = time.perf_counter()
     first = net.train(TRAIN_STEPS)
     first_call = time.perf_counter() - start
     by_hand, final = numpy_training(TRAIN_STEPS)
-    drift = max(abs(a - b) / abs(b) for a, b in zip(first.history, [*by_hand, final], strict=True))
-    if drift > 1e-9:
-        raise SystemExit(f"derive's training and the NumPy loop disagree (relative difference {drift:.2g})")
-    trained = best_of(repeats, lambda: net.train(TRAIN_STEPS))
-    by_numpy = best_of(repeats, lambda: numpy_training(TRAIN_STEPS))
-    factor = trained / by_numpy
+    check_same(first.history, [*by_hand, final], WORKED_EXAMPLE)
+    trained = best_of(repeats, lambda: net.train(TRAIN_STEPS)) / TRAIN_STEPS
+    by_numpy = best_of(repeats, lambda: numpy_training(TRAIN_STEPS)) / TRAIN_STEPS
     rows = [
+        train_row("train, 1 example", WORKED_EXAMPLE, 8, trained, by_numpy),
         [
-            f"train({TRAIN_STEPS})",
+            "train, first call",
             WORKED_EXAMPLE,
             "8",
-            seconds(trained),
+            per_step(first_call / TRAIN_STEPS),
             "NumPy loop",
-            seconds(by_numpy),
-            ratio(factor),
-            f"≤ 1× {verdict(factor <= 1)}",
-        ],
-        [
-            f"train({TRAIN_STEPS}), first call",
-            WORKED_EXAMPLE,
-            "8",
-            seconds(first_call),
-            "NumPy loop",
-            seconds(by_numpy),
-            ratio(first_call / by_numpy),
+            per_step(by_numpy),
+            ratio(first_call / TRAIN_STEPS / by_numpy),
             "",
         ],
     ]
-    return rows, f"training: {factor:.2f}× the NumPy loop's time (target ≤ 1.0×)"
+    verdicts = [f"training, worked example: {trained / by_numpy:.2f}× the NumPy loop's time per step (target ≤ 1.0×)"]
+    paths = []
+    for shape in TRAIN_SHAPES:
+        data = network_data(shape, examples=TRAIN_EXAMPLES, per_neuron=True)
+        spec = Network.from_dict(data, name=label(shape)).spec
+        by_hand, final = numpy_batch_loop(data, TRAIN_STEPS)
+        check_same(training.train(spec, TRAIN_STEPS).history, [*by_hand, final], label(shape))
+        derive_time = best_of(repeats, lambda spec=spec: training.train(spec, TRAIN_STEPS)) / TRAIN_STEPS
+        numpy_time = best_of(repeats, lambda data=data: numpy_batch_loop(data, TRAIN_STEPS)) / TRAIN_STEPS
+        weights = n_weights(spec)
+        rows.append(train_row(f"train, {TRAIN_EXAMPLES} examples", label(shape), weights, derive_time, numpy_time))
+        factor = derive_time / numpy_time
+        verdicts.append(f"training, {weights:,} weights: {factor:.2f}× the NumPy loop's time per step (target ≤ 1.0×)")
+        paths.append(path_row(spec, derive_time, repeats))
+    return rows + paths, verdicts
+
+
+def check_same(derived: Sequence[float], by_hand: Sequence[float], name: str) -> None:
+    drift = max(abs(a - b) / abs(b) for a, b in zip(derived, by_hand, strict=True))
+    if drift > 1e-9:
+        raise SystemExit(f"derive's training and the NumPy loop disagree on {name} (relative difference {drift:.2g})")
+
+
+def train_row(measure: str, name: str, weights: int, derived: float, numpy_time: float) -> list[str]:
+    factor = derived / numpy_time
+    return [
+        measure, name, f"{weights:,}", per_step(derived), "NumPy loop", per_step(numpy_time), ratio(factor),
+        f"≤ 1× {verdict(factor <= 1)}",
+    ]  # fmt: skip
+
+
+def path_row(spec: NetworkSpec, chosen_time: float, repeats: int) -> list[str]:
+    """The path ``train`` chose (plain floats or NumPy matrices) against the other one."""
+    chosen = training.uses_matrices(spec)
+    other = best_of(repeats, lambda: training.train(spec, TRAIN_STEPS, matrices=not chosen)) / TRAIN_STEPS
+    names = {True: "matrices", False: "floats"}
+    factor = chosen_time / other
+    return [
+        f"train path: {names[chosen]}", label(spec_shape(spec)), f"{n_weights(spec):,}", per_step(chosen_time),
+        f"{names[not chosen]} instead", per_step(other), ratio(factor), f"≤ 1× {verdict(factor <= 1)}",
+    ]  # fmt: skip
+
+
+def spec_shape(spec: NetworkSpec) -> list[int]:
+    return [spec.n_inputs, *(layer.size for layer in spec.layers)]
+
+
+def json_rows(runs: int, folder: Path) -> tuple[list[list[str]], str]:
+    """``derive gradients --json`` against the text table at 5,000 weights, in fresh processes."""
+    path = folder / "network-5000.json"
+    path.write_text(json.dumps(network_data(JSON_SHAPE)), encoding="utf-8")
+    text, _ = fresh_process(["gradients", str(path)], runs)
+    as_json, _ = fresh_process(["gradients", str(path), "--json"], runs)
+    factor = as_json / text
+    row = [
+        "gradients --json", label(JSON_SHAPE), "5,000", seconds(as_json), "the text table", seconds(text),
+        ratio(factor), f"≤ 1.5× {verdict(factor <= 1.5)}",
+    ]  # fmt: skip
+    return [row], f"gradients --json: {factor:.2f}× the text table's time (target ≤ 1.5×)"
+
+
+def memory_rows(folder: Path) -> tuple[list[list[str]], str]:
+    """Peak memory of ``derive gradients`` at the 50,000-parameter limit."""
+    data = network_data(LIMIT_SHAPE, per_neuron=True)
+    path = folder / "network-limit.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    spec = Network.from_dict(data).spec
+    took, peak = fresh_process(["gradients", str(path)], 1)
+    mebibytes = peak / 2**20
+    parameters = len(spec.parameter_names())
+    row = [
+        "gradients, peak memory", label(LIMIT_SHAPE), f"{n_weights(spec):,}", f"{mebibytes:,.0f} MiB",
+        "its time", seconds(took), "", f"< 1,024 MiB {verdict(mebibytes < 1024)}",
+    ]  # fmt: skip
+    return [row], f"memory: {mebibytes:,.0f} MiB at {parameters:,} parameters (target < 1 GiB)"
+
+
+def class_rows(folder: Path) -> tuple[list[list[str]], str]:
+    """``derive worksheet --variants 30 --seed 1 --pdf``: a class's documents and PDFs, in a fresh process.
+
+    Beside the wall time, the processor time it took (with pdflatex's) and the machine's load
+    just before: on a shared machine, other work takes its share of the cores.
+    """
+    if shutil.which("pdflatex") is None:
+        return [["class PDFs", "", "", "not run", "", "", "", "needs pdflatex"]], "class PDFs: not run (no pdflatex)"
+    command = ["worksheet", "--variants", str(CLASS_VARIANTS), "--seed", "1", "--pdf", "-o", str(folder)]
+    load = os.getloadavg()[0]
+    took, _ = fresh_process(command, 1)
+    cpu, cores = LAST_CPU[0], available_cores()
+    pdfs = len(list(folder.glob("*.pdf")))
+    row = [
+        f"worksheet --variants {CLASS_VARIANTS} --pdf", "worked example", "8", seconds(took),
+        f"processor time / {cores} cores", seconds(cpu / cores), f"load {load:.1f} before",
+        f"≤ 60 s {verdict(took <= 60)}",
+    ]  # fmt: skip
+    return [row], (
+        f"class PDFs: {CLASS_VARIANTS} students' {pdfs} PDFs in {took:.0f} s, {cpu:.0f} s of processor time on "
+        f"{cores} cores, the machine's load {load:.1f} before the run (target ≤ 60 s)"
+    )
 
 
 def startup_rows(runs: int) -> tuple[list[list[str]], list[str]]:
@@ -349,6 +519,10 @@ def startup_rows(runs: int) -> tuple[list[list[str]], list[str]]:
 
 # ---------------------------------------------------------------------------------------------
 # Showing
+
+
+def per_step(value: float) -> str:
+    return f"{value * 1e6:.3g} µs"
 
 
 def seconds(value: float) -> str:
@@ -398,6 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds sympy.diff may take per size (60)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each in-process timing; the best counts (5)")
     parser.add_argument("--startup-runs", type=int, default=15, help="runs of each command; the median counts (15)")
+    parser.add_argument("--no-pdfs", action="store_true", help="skip the class's PDFs (about a minute)")
     parser.add_argument("--naive-worker", metavar="NETWORK", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.naive_worker:
@@ -406,7 +581,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     all_gradients(example().spec)  # warm up: imports and the compiled activation functions
     gradients, growth = gradient_rows(args.repeats, args.budget)
-    training, speed = training_rows(args.repeats)
+    training_, speeds = training_rows(args.repeats)
+    with tempfile.TemporaryDirectory(prefix="derive-benchmark-") as folder:
+        as_json, json_speed = json_rows(3, Path(folder))
+        memory, peak = memory_rows(Path(folder))
+        pdfs, class_speed = (
+            ([], "class PDFs: not run (--no-pdfs)") if args.no_pdfs else class_rows(Path(folder) / "class")
+        )
     starting, starts = startup_rows(args.startup_runs)
 
     print(f"derive benchmark, {time.strftime('%Y-%m-%d')}")
@@ -416,9 +597,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"start-up: median of {args.startup_runs} fresh processes; sympy.diff: at most {seconds(args.budget)} a size"
     )
     print()
-    print(table(HEADER, gradients + training + starting))
+    print(table(HEADER, gradients + training_ + as_json + memory + pdfs + starting))
     print()
-    print("\n".join([growth, speed, *starts]))
+    print("\n".join([growth, *speeds, json_speed, peak, class_speed, *starts]))
     return 0
 
 

@@ -75,8 +75,9 @@ def chromium(width: int = DESKTOP[0], height: int = DESKTOP[1]) -> Iterator[Any]
 
 def resize(driver: Any, width: int, height: int) -> None:
     """Make the page's viewport exactly width × height CSS pixels (a headless window has a minimum
-    width, wider than a phone); below 600 pixels the page is shown as on a phone."""
-    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+    width, wider than a phone).  Not as a "mobile" device: Chromium would then lay the page out in a
+    taller viewport than it shows, which a real phone of that size does not do."""
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 

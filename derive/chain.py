@@ -12,6 +12,7 @@ import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cache, cached_property
 from typing import Literal
 
@@ -20,9 +21,9 @@ import sympy as sp
 
 from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS, LOSSES
-from derive.graph import Graph, Neuron
+from derive.graph import MOMENTUM, WEIGHT_DECAY, Graph, Neuron
 from derive.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
-from derive.spec import ExampleSpec, NetworkSpec
+from derive.spec import ExampleSpec, LayerSpec, NetworkSpec
 
 Update = Literal["simultaneous", "sequential"]
 
@@ -89,13 +90,20 @@ class Delta:
 
 @dataclass(frozen=True)
 class Gradient:
-    """∂E_total/∂θ for one weight or bias θ: the sum of its chain-rule terms."""
+    """∂E_total/∂θ for one weight or bias θ: the sum of its chain-rule terms.
+
+    With ``weight_decay = λ`` each update descends E_total + (λ/2)·Σ w² (the weights, not the
+    biases), so a weight's gradient gains one more term, ``decay``: ∂[(λ/2)·Σ w²]/∂w = λ·w, the
+    factor ∂E_decay/∂w with rule ``weight_decay``.  ``precise`` is the sum of the chain's terms
+    and that term.
+    """
 
     name: str
     symbol: sp.Symbol
     chain: tuple[Term, ...]
     precise: Number
     derivation: Derivation = field(repr=False, compare=False)
+    decay: Factor | None = None
 
     @property
     def value(self) -> float:
@@ -103,8 +111,11 @@ class Gradient:
 
     @property
     def chain_expr(self) -> sp.Expr:
-        """Σ over the terms of the product of their factors, in the network's symbols."""
-        return sp.Add(*(term.expr for term in self.chain), evaluate=False)
+        """Σ over the terms of the product of their factors (+ λ·w with weight decay), in the network's symbols."""
+        terms = [term.expr for term in self.chain]
+        if self.decay is not None:
+            terms.append(self.decay.expr)
+        return sp.Add(*terms, evaluate=False)
 
     @cached_property
     def expr(self) -> sp.Expr:
@@ -130,10 +141,9 @@ class Gradient:
             return partial_latex(printer.doprint(factor.of), printer.doprint(factor.wrt))
 
         lhs = partial_latex(printer.doprint(self.derivation.graph.total), printer.doprint(self.symbol))
-        chain = " + ".join(r" \cdot ".join(label(f) for f in term.factors) for term in self.chain)
-        values = " + ".join(
-            r" \cdot ".join(number_latex(f.precise, digits) for f in term.factors) for term in self.chain
-        )
+        terms = [term.factors for term in self.chain] + ([(self.decay,)] if self.decay else [])
+        chain = " + ".join(r" \cdot ".join(label(f) for f in factors) for factors in terms)
+        values = " + ".join(r" \cdot ".join(number_latex(f.precise, digits) for f in factors) for factors in terms)
         return f"{lhs} = {chain} = {values} = {format_number(self.precise, digits)}"
 
     def _repr_latex_(self) -> str:
@@ -159,19 +169,19 @@ class ExampleValues:
 
 
 @cache
-def _activation_function(name: str) -> Callable[..., Number]:
-    """out = f(net) as a high-precision function of net."""
+def _activation_function(name: str, constant: Fraction | None) -> Callable[..., Number]:
+    """out = f(net) as a high-precision function of net (with the layer's constant, if any)."""
     # Built unevaluated, it compiles to the same code; evaluated, SymPy's first sum in the process
     # would import its tensor module, about 50 ms of start-up: more than the worked example's work.
     with sp.evaluate(False):
-        expr = ACTIVATIONS[name].function(_NET)  # type: ignore[misc]
+        expr = ACTIVATIONS[name].output(_NET, constant)
     return compile_expr(expr, (_NET,))
 
 
 @cache
-def _activation_slope(name: str) -> Callable[..., Number]:
+def _activation_slope(name: str, constant: Fraction | None) -> Callable[..., Number]:
     """∂out/∂net = f'(net, out) as a high-precision function."""
-    return compile_expr(ACTIVATIONS[name].derivative(_NET, _OUT), (_NET, _OUT))
+    return compile_expr(ACTIVATIONS[name].slope(_NET, _OUT, constant), (_NET, _OUT))
 
 
 @cache
@@ -190,6 +200,18 @@ def forward_pass(spec: NetworkSpec) -> list[ExampleValues]:
     """Feed every example through the network, rounding hidden outputs if asked."""
     with full_precision():
         return _forward_pass(spec, _exact_parameters(spec))
+
+
+def total_loss(spec: NetworkSpec) -> Number:
+    """E_total at 40 digits from a forward pass alone: no gradients."""
+    return _reduce(spec, forward_pass(spec))
+
+
+def _reduce(spec: NetworkSpec, forward: Sequence[ExampleValues]) -> Number:
+    """E_total: the examples' errors summed, or averaged with ``reduction = "mean"``."""
+    with full_precision():
+        total = mpmath.fsum(example.loss for example in forward)
+        return total / len(forward) if spec.reduction == "mean" else total
 
 
 def _exact_parameters(spec: NetworkSpec) -> tuple[list[list[list[Number]]], list[list[Number]]]:
@@ -222,7 +244,7 @@ def _feed(
     nets, outs = [], []
     for L, (layer, weights, biases) in enumerate(zip(spec.layers, *parameters, strict=True)):
         net = [dot(row, values) + bias for row, bias in zip(weights, biases, strict=True)]
-        out = _activate(layer.activation, net)
+        out = _activate(layer, net)
         if spec.round_activations is not None and len(spec.layers) - 1 > L:
             out = [round_half_up(value, spec.round_activations) for value in out]
         nets.append(tuple(net))
@@ -247,23 +269,29 @@ def _check_domain(spec: NetworkSpec, outputs: Sequence[Number]) -> None:
             )
 
 
-def _activate(name: str, nets: list[Number]) -> list[Number]:
-    if ACTIVATIONS[name].function is None:
+def _activate(layer: LayerSpec, nets: list[Number]) -> list[Number]:
+    if ACTIVATIONS[layer.activation].function is None:
         # softmax, shifted by the largest net input so that no exponential overflows
         with full_precision():
             top = max(nets)
             exps = [mpmath.exp(net - top) for net in nets]
             total = mpmath.fsum(exps)
             return [e / total for e in exps]
-    function = _activation_function(name)
+    function = _activation_function(layer.activation, layer.negative_slope)
     return [evaluate(function, net) for net in nets]
 
 
 class Derivation:
-    """Every symbol's value, every δ, every gradient and the updated parameters of one step.
+    """Every symbol's value, every δ, every gradient and the updated parameters of one update.
 
-    With ``update="sequential"`` the output layer is updated first and each hidden layer's δ
-    is backpropagated through the already updated weights (w⁺) of the layer above it.
+    The update uses every example the spec holds (``batch_size`` and ``shuffle`` are for
+    training: ``derive.training.update_spec`` gives the spec of each online or mini-batch
+    update).  With ``update="sequential"`` the output layer is updated first and each hidden
+    layer's δ is backpropagated through the already updated weights (w⁺) of the layer above it.
+
+    Each parameter moves by ``changes[name]`` = Δθ = β·Δθ_previous − η·∂E/∂θ (β the momentum;
+    ``previous_changes`` holds the Δθ_previous used: the file's ``previous_update``, else 0), so
+    ``updated[name]`` = θ + Δθ; a fixed bias has Δθ = 0.  Without momentum Δθ = −η·∂E/∂θ.
     """
 
     def __init__(self, spec: NetworkSpec, update: Update = "simultaneous") -> None:
@@ -272,6 +300,7 @@ class Derivation:
         self.deltas: list[list[list[Delta]]] = [[[] for _ in spec.layers] for _ in spec.examples]
         self.gradients: dict[str, Gradient] = {}
         self.updated: dict[str, Number] = {}
+        self.changes: dict[str, Number] = {}
         # every intermediate at full precision, not mpmath's default
         with full_precision(), _collector_paused():
             self.graph = Graph(spec)
@@ -282,6 +311,7 @@ class Derivation:
             for layer, layer_biases in zip(spec.layers, biases, strict=True):
                 values.extend(layer_biases[:1] if layer.shared_bias else layer_biases)
             self.parameters = dict(zip(spec.parameter_names(), values, strict=True))
+            self.previous_changes = {name: exact(value) for name, value in spec.previous_changes().items()}
             self.values = self._symbol_values()
             self._backward()
 
@@ -290,9 +320,20 @@ class Derivation:
     @property
     def loss(self) -> Number:
         """E_total: the examples' errors summed, or averaged with ``reduction = "mean"``."""
+        return _reduce(self.spec, self.forward)
+
+    @property
+    def penalty(self) -> Number:
+        """(λ/2)·Σ w² over the weights (not the biases): 0 without weight decay."""
         with full_precision():
-            total = mpmath.fsum(example.loss for example in self.forward)
-            return total / len(self.forward) if self.spec.reduction == "mean" else total
+            weights = [value for name, value in self.parameters.items() if name.startswith("w")]
+            return exact(self.spec.weight_decay) / 2 * mpmath.fsum(w * w for w in weights)
+
+    @property
+    def objective(self) -> Number:
+        """E_total + (λ/2)·Σ w²: what the update descends (E_total itself without weight decay)."""
+        with full_precision():
+            return self.loss + self.penalty
 
     def _symbol_values(self) -> dict[sp.Symbol, Number]:
         graph, spec = self.graph, self.spec
@@ -323,6 +364,8 @@ class Derivation:
         spec, graph = self.spec, self.graph
         n_layers = len(spec.layers)
         learning_rate = exact(spec.learning_rate)
+        momentum = exact(spec.momentum)
+        decay = exact(spec.weight_decay)
         zero = mpmath.mpf(0)
         for L in reversed(range(n_layers)):
             for p in range(len(spec.examples)):
@@ -338,14 +381,28 @@ class Derivation:
                 self.deltas[p][L].extend(row)
                 self.values.update((delta.symbol, delta.precise) for delta in row)
             for name, symbol, terms, products in self._layer_parameters(L):
+                weight_decay = self._decay(symbol, decay) if decay and name.startswith("w") else None
+                if weight_decay is not None:
+                    products = [*products, weight_decay.precise]
                 # fsum of a single term is that term: no call for it, once per weight
                 total = products[0] if len(products) == 1 else mpmath.fsum(products)
+                self.gradients[name] = Gradient(name, symbol, terms, total, self, weight_decay)
                 step = learning_rate * total if self.trainable(name) else zero
-                self.gradients[name] = Gradient(name, symbol, terms, total, self)
-                self.updated[name] = self.parameters[name] - step
+                if momentum and self.trainable(name):
+                    self.changes[name] = momentum * self.previous_changes[name] - step
+                    self.updated[name] = self.parameters[name] + self.changes[name]
+                else:
+                    self.changes[name] = -step
+                    self.updated[name] = self.parameters[name] - step
         order = spec.parameter_names()
         self.gradients = {name: self.gradients[name] for name in order}
         self.updated = {name: self.updated[name] for name in order}
+        self.changes = {name: self.changes[name] for name in order}
+
+    def _decay(self, weight: sp.Symbol, decay: Number) -> Factor:
+        """The weight-decay term of a weight's gradient: ∂[(λ/2)·Σ w²]/∂w = λ·w."""
+        expr = sp.Mul._from_args((WEIGHT_DECAY, weight))  # λ·w, unevaluated
+        return Factor(self.graph.penalty, weight, expr, "weight_decay", decay * self.parameters[weight.name])
 
     def _output_delta(self, p: int, j: int) -> Delta:
         graph, spec = self.graph, self.spec
@@ -362,13 +419,13 @@ class Derivation:
             return Delta(delta_symbol, neuron, p, (factor,), factor.precise)
         d_error = _scaled(scale, loss.derivative(target, out, spec.n_outputs))
         d_error_fn = _loss_slope(spec.loss, spec.n_outputs, scale)
-        d_out_fn = _activation_slope(layer.activation)
+        d_out_fn = _activation_slope(layer.activation, layer.negative_slope)
         factors = (
             Factor(graph.total, out, d_error, loss.rule, evaluate(d_error_fn, self.values[target], self.values[out])),
             Factor(
                 out,
                 net,
-                activation.derivative(net, out),
+                activation.slope(net, out, layer.negative_slope),
                 activation.rule,
                 evaluate(d_out_fn, self.values[net], self.values[out]),
             ),
@@ -422,13 +479,14 @@ class Derivation:
             dot([a.precise for a in above], [b.precise for _, b in paths]),
             tuple(paths),
         )
-        activation = spec.layers[L].activation
+        layer = spec.layers[L]
+        activation = ACTIVATIONS[layer.activation]
         d_out = Factor(
             out,
             net,
-            ACTIVATIONS[activation].derivative(net, out),
-            ACTIVATIONS[activation].rule,
-            evaluate(_activation_slope(activation), self.values[net], self.values[out]),
+            activation.slope(net, out, layer.negative_slope),
+            activation.rule,
+            evaluate(_activation_slope(layer.activation, layer.negative_slope), self.values[net], self.values[out]),
         )
         return Delta(graph.delta[p][L][j], neuron, p, (d_error, d_out), _product((d_error, d_out)))
 
@@ -485,8 +543,11 @@ class Derivation:
     def _delta_definitions(self) -> Mapping[sp.Symbol, sp.Expr]:
         """Each δ as the product of its factors, with the δs above it substituted (top-down)."""
         definitions: dict[sp.Symbol, sp.Expr] = {}
+        momentum = _rational(self.spec.momentum)
+        previous = self.spec.previous_changes()
         updated = {
             self.graph.updated(self.graph.parameters[name]): self.graph.parameters[name]
+            + momentum * _rational(previous[name])
             - self.spec_learning_rate * self.gradients[name].chain_expr
             for name in self.gradients
             if name.startswith("w") and self.update == "sequential"
@@ -500,12 +561,12 @@ class Derivation:
 
     @property
     def spec_learning_rate(self) -> sp.Rational:
-        rate = self.spec.learning_rate
-        return sp.Rational(rate.numerator, rate.denominator)
+        return _rational(self.spec.learning_rate)
 
     def compose(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` written in the inputs, weights, biases and targets only."""
-        return expr.xreplace(self._delta_definitions).xreplace(self.graph.composed)
+        """``expr`` written in the inputs, weights, biases and targets only (λ and β as their numbers)."""
+        constants = {WEIGHT_DECAY: _rational(self.spec.weight_decay), MOMENTUM: _rational(self.spec.momentum)}
+        return expr.xreplace(self._delta_definitions).xreplace(self.graph.composed).xreplace(constants)
 
     def _repr_markdown_(self) -> str | None:
         """Jupyter shows a whole derivation as the step-by-step explanation (see :data:`DISPLAYS`)."""
@@ -534,6 +595,10 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _rational(value: Fraction) -> sp.Rational:
+    return sp.Rational(value.numerator, value.denominator)
 
 
 def _scaled(scale: sp.Expr, expr: sp.Expr) -> sp.Expr:

@@ -12,6 +12,8 @@ import difflib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,21 @@ def _whole(low: int, high: int | None = None, what: str = "a whole number") -> A
             bound = f"from {low} to {high}" if high is not None else f"{low} or more"
             raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {value}")
         return value
+
+    return parse
+
+
+def _decimal(what: str, *, below_one: bool = False, positive: bool = False) -> Any:
+    """A number read as the exact decimal written: 0 or more (above 0 if ``positive``; below 1 if ``below_one``)."""
+
+    def parse(text: str) -> Fraction:
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value.is_finite() or value < 0 or (positive and value == 0) or (below_one and value >= 1):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return Fraction(value)
 
     return parse
 
@@ -120,12 +137,21 @@ def detail(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def example(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--example",
+        type=_whole(1),
+        metavar="P",
+        help="with online or mini-batch updates: work the update of example P, from the weights the earlier left",
+    )
+
+
 def paper(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--paper", type=_choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
 
 
 def pdf(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with pdflatex, one document per core")
 
 
 def matrix(sub: argparse.ArgumentParser) -> None:
@@ -158,7 +184,7 @@ def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
 
-DOCUMENT = [network, language, notation, only, detail, matrix, templates, digits, rounding]
+DOCUMENT = [network, language, notation, only, detail, example, matrix, templates, digits, rounding]
 
 
 # -- each command's own options -----------------------------------------------------------------
@@ -199,8 +225,43 @@ def _html(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _slides(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--handout", action="store_true", help="every frame once, fully revealed, for printing (slides-handout.tex)"
+    )
+
+
 def _train(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--steps", type=_whole(0, 10_000_000), required=True, metavar="N", help="number of steps")
+    length = sub.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=_whole(0, 10_000_000), metavar="N", help="number of steps (updates)")
+    length.add_argument(
+        "--epochs", type=_whole(0, 10_000_000), metavar="N", help="number of epochs (passes over the examples)"
+    )
+    sub.add_argument(
+        "--until",
+        type=_decimal("an error goal above 0", positive=True),
+        metavar="E",
+        help="stop once E_total over all the examples is E or below",
+    )
+    sub.add_argument(
+        "--batch-size",
+        type=_whole(1, what="a whole number of examples per update"),
+        metavar="K",
+        help="examples per update: 1 online, K mini-batches (default: all, or the file's batch_size)",
+    )
+    sub.add_argument("--shuffle", type=_whole(0, what="a seed"), metavar="S", help="reshuffle every epoch with seed S")
+    sub.add_argument(
+        "--momentum",
+        type=_decimal("a number from 0 up to but not including 1", below_one=True),
+        metavar="B",
+        help="momentum β: Δθ ← β·Δθ − η·∂E/∂θ (default: 0, or the file's momentum)",
+    )
+    sub.add_argument(
+        "--weight-decay",
+        type=_decimal("0 or a positive number"),
+        metavar="L",
+        help="weight decay λ: descend E + (λ/2)·Σ w² (default: 0, or the file's weight_decay)",
+    )
     sub.add_argument(
         "--update",
         type=_choice("update order", ("simultaneous", "sequential")),
@@ -283,12 +344,12 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "slides",
         "a Beamer deck for the lecture, revealing each derivation factor by factor",
-        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf],
+        [network, language, notation, only, detail, example, templates, digits, rounding, output_folder, pdf, _slides],
     ),
     (
         "keys",
         "every step's key and blank number, as answer files and --ask use them",
-        [network, language, only, detail, templates, as_json, output_file],
+        [network, language, only, detail, example, templates, as_json, output_file],
     ),
     ("gradients", "the forward pass, every gradient and the updated parameters", [network, as_json, digits, rounding]),
     ("train", "N steps of gradient descent, with the error history", [network, _train, as_json, digits, rounding]),
@@ -300,7 +361,7 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "check",
         "grade a student's working (or a class's) step by step, with error carried forward",
-        [_check, network, _grading, language, only, detail, templates, digits, as_json, output_file],
+        [_check, network, _grading, language, only, detail, example, templates, digits, as_json, output_file],
     ),
     (
         "quiz",

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from derive.errors import DeriveError
+from derive.functions import ACTIVATIONS
 from derive.spec import LayerSpec, NetworkSpec
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -66,6 +67,36 @@ def linear(net: np.ndarray) -> np.ndarray:
 def linear_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
     """∂out/∂net = 1."""
     return np.ones_like(net)
+''',
+    "leaky_relu": '''
+def leaky_relu(net: np.ndarray, slope: float) -> np.ndarray:
+    """Leaky ReLU(net) = net where net > 0, else slope·net (the slope below zero: 0.01 by default)."""
+    return np.where(net > 0, net, slope * net)
+
+
+def leaky_relu_slope(net: np.ndarray, out: np.ndarray, slope: float) -> np.ndarray:
+    """∂out/∂net = 1 where net > 0, else the slope below zero (taken at the kink net = 0)."""
+    return np.where(net > 0, 1.0, slope)
+''',
+    "softplus": '''
+def softplus(net: np.ndarray) -> np.ndarray:
+    """softplus(net) = log(1 + e^net), as np.logaddexp(0, net) so that e^net cannot overflow."""
+    return np.logaddexp(0.0, net)
+
+
+def softplus_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """∂out/∂net = e^net / (1 + e^net) = 1 / (1 + e^(-net)): the logistic function of net."""
+    return 1.0 / (1.0 + np.exp(-net))
+''',
+    "elu": '''
+def elu(net: np.ndarray) -> np.ndarray:
+    """ELU(net) = net where net > 0, else e^net - 1 (α = 1); the minimum keeps e^net finite."""
+    return np.where(net > 0, net, np.expm1(np.minimum(net, 0.0)))
+
+
+def elu_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """∂out/∂net = 1 where net > 0, else e^net = out + 1, written with the output."""
+    return np.where(net > 0, 1.0, out + 1.0)
 ''',
     "softmax": '''
 def softmax(net: np.ndarray) -> np.ndarray:
@@ -187,7 +218,8 @@ def module_source(network: Any) -> str:
             raise DeriveError(f"unknown activation {layer.activation!r}")
     if spec.loss not in _LOSS_CODE or spec.reduction not in ("sum", "mean"):
         raise DeriveError(f"unknown loss {spec.loss!r} or reduction {spec.reduction!r}")
-    header = [_docstring(spec), "from __future__ import annotations\n\nimport numpy as np", _data(spec)]
+    imports = "import random\n\nimport numpy as np" if _epochs(spec) else "import numpy as np"
+    header = [_docstring(spec), f"from __future__ import annotations\n\n{imports}", _data(spec)]
     definitions = [*_helpers(spec), _loss_and_gradients(spec), _step(spec), _main()]
     # the layout ruff format gives: one blank line in the header, two around definitions
     text = "\n\n".join(block.strip("\n") for block in header)
@@ -213,6 +245,15 @@ def _title(spec: NetworkSpec) -> str:
 def _comment(text: str) -> list[str]:
     """A comment inside a function, wrapped to ruff's default line length."""
     return textwrap.wrap(text, width=88, initial_indent="    # ", subsequent_indent="    # ", break_long_words=False)
+
+
+def _constant(layer: LayerSpec) -> str:
+    """The activation's constant as a last argument (``, 0.01`` for leaky ReLU), or nothing."""
+    activation = ACTIVATIONS[layer.activation]
+    if activation.constant is None:
+        return ""
+    value = layer.negative_slope if layer.negative_slope is not None else activation.default
+    return f", {_number(value)}"  # type: ignore[arg-type]
 
 
 def _var(prefix: str, layer: LayerSpec) -> str:
@@ -349,7 +390,26 @@ def _data(spec: NetworkSpec) -> str:
         lines.append("TRAIN_BIASES = False  # step() leaves the biases as they are")
     if spec.round_activations is not None:
         lines.append(f"ROUND_ACTIVATIONS = {int(spec.round_activations)}  # decimals kept of each hidden output")
+    if spec.weight_decay:
+        lines.append(f"WEIGHT_DECAY = {_number(spec.weight_decay)}  # λ: each step descends E_total + (λ/2)·Σ w²")
+    if spec.momentum:
+        lines.append(f"MOMENTUM = {_number(spec.momentum)}  # β: Δθ ← β·Δθ - η·∂E/∂θ, θ ← θ + Δθ")
+    if _epochs(spec):
+        lines.append(f"BATCH_SIZE = {spec.batch}  # examples per update")
+        if spec.shuffle is None:
+            lines.append("SHUFFLE = None  # file order every epoch")
+        else:
+            lines.append(f"SHUFFLE = {spec.shuffle}  # seed of each epoch's order")
+    if spec.momentum:
+        lines += ["", "# Δθ of the update before the first one (0 where not given).", "PREVIOUS_UPDATE: Parameters = {"]
+        lines += [f'    "{name}": {_number(value)},' for name, value in spec.previous_changes().items()]
+        lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _epochs(spec: NetworkSpec) -> bool:
+    """Whether the module trains by epochs (``train()``): online, mini-batches, shuffling or momentum."""
+    return spec.batch_size is not None or spec.shuffle is not None or bool(spec.momentum)
 
 
 def _softmax_cross_entropy(spec: NetworkSpec) -> bool:
@@ -420,7 +480,7 @@ def _loss_and_gradients(spec: NetworkSpec) -> str:
         source = "x" if L == 0 else _var("out", layers[L - 1])
         net, out = _var("net", layer), _var("out", layer)
         body.append(f"    {net} = {_var('W', layer)} @ {source} + {_var('b', layer)}")
-        body.append(f"    {out} = {layer.activation}({net})")
+        body.append(f"    {out} = {layer.activation}({net}{_constant(layer)})")
         if spec.round_activations is not None and L != last:
             body.append(f"    {out} = round_half_up({out}, ROUND_ACTIVATIONS)  # the next layer sees these")
     output = layers[-1]
@@ -438,7 +498,7 @@ def _loss_and_gradients(spec: NetworkSpec) -> str:
         )
         body += [
             f"    {_var('delta', layer)} = ({_var('W', above)}.T @ {_var('delta', above)})"
-            f" * {layer.activation}_slope({_var('net', layer)}, {_var('out', layer)})",
+            f" * {layer.activation}_slope({_var('net', layer)}, {_var('out', layer)}{_constant(layer)})",
         ]
 
     body += [
@@ -464,8 +524,17 @@ def _loss_and_gradients(spec: NetworkSpec) -> str:
         f"    biases = np.concatenate([{biases}])",
         '    gradients = {f"w{n}": float(g) for n, g in enumerate(weights, start=1)}',
         '    gradients.update({f"b{n}": float(g) for n, g in enumerate(biases, start=1)})',
-        "    return float(loss), gradients",
     ]
+    if spec.weight_decay:
+        body += [
+            "",
+            "    # Weight decay: the step descends E_total + (λ/2)·Σ w² over the weights, so every",
+            "    # weight's gradient gains λ·w (the biases' do not); the loss returned is E_total.",
+            "    for name, value in params.items():",
+            '        if name.startswith("w"):',
+            "            gradients[name] += WEIGHT_DECAY * value",
+        ]
+    body.append("    return float(loss), gradients")
     return "\n".join(body) + "\n"
 
 
@@ -490,7 +559,8 @@ def _output_delta(spec: NetworkSpec) -> list[str]:
         ]
     return [
         *_comment(f"Layer {output.name}: δ = ∂E_total/∂out · ∂out/∂net, the loss's slope times the activation's."),
-        f"    {delta} = scale * {spec.loss}_slope(t, {out}) * {output.activation}_slope({net}, {out})",
+        f"    {delta} = scale * {spec.loss}_slope(t, {out})"
+        f" * {output.activation}_slope({net}, {out}{_constant(output)})",
     ]
 
 
@@ -500,7 +570,9 @@ def _step(spec: NetworkSpec) -> str:
         if spec.train_biases
         else "the weights take the step; the biases keep their values (TRAIN_BIASES is False)."
     )
-    return f'''
+    if spec.momentum:
+        return _momentum_step(rule) + _train(spec)
+    plain = f'''
 def step(
     params: Parameters | None = None,
     examples: list[Example] | None = None,
@@ -520,6 +592,74 @@ def step(
         else:
             updated[name] = value  # a bias, kept fixed
     return updated
+'''
+    return plain + (_train(spec) if _epochs(spec) else "")
+
+
+def _momentum_step(rule: str) -> str:
+    return f'''
+def step(
+    params: Parameters | None = None,
+    examples: list[Example] | None = None,
+    learning_rate: float = LEARNING_RATE,
+    previous: Parameters | None = None,
+) -> tuple[Parameters, Parameters]:
+    """One step of gradient descent with momentum: the parameters after it, and each Δθ.
+
+    Δθ ← β·Δθ - η·∂E_total/∂θ and θ ← θ + Δθ, with β = MOMENTUM and the Δθ before this step
+    from ``previous`` (PREVIOUS_UPDATE by default). The update is simultaneous: every gradient
+    comes from the same forward pass, and {rule}
+    """
+    params = with_defaults(params)
+    previous = dict(PREVIOUS_UPDATE) if previous is None else previous
+    _, gradients = loss_and_gradients(params, examples)
+    updated, changes = {{}}, {{}}
+    for name, value in params.items():
+        if name.startswith("w") or TRAIN_BIASES:
+            changes[name] = MOMENTUM * previous[name] - learning_rate * gradients[name]
+        else:
+            changes[name] = 0.0  # a bias, kept fixed
+        updated[name] = value + changes[name]
+    return updated, changes
+'''
+
+
+def _train(spec: NetworkSpec) -> str:
+    """``epoch_batches()`` and ``train()``: epochs of updates, each on its batch, as ``derive train`` runs them."""
+    update = "params = step(params, batch)"
+    if spec.momentum:
+        update = "params, previous = step(params, batch, previous=previous)"
+    previous = "\n    previous = dict(PREVIOUS_UPDATE)" if spec.momentum else ""
+    return f'''
+
+def epoch_batches(epoch: int) -> list[list[int]]:
+    """The examples of each update of epoch ``epoch`` (1-based): runs of BATCH_SIZE in its order.
+
+    The order is the file's, or with SHUFFLE a fresh one for every epoch, drawn as derive draws it.
+    """
+    order = list(range(len(EXAMPLES)))
+    if SHUFFLE is not None and BATCH_SIZE < len(EXAMPLES):
+        random.Random(f"derive-shuffle:{{SHUFFLE}}:{{epoch}}").shuffle(order)
+    return [
+        order[start : start + BATCH_SIZE] for start in range(0, len(order), BATCH_SIZE)
+    ]
+
+
+def train(
+    epochs: int, params: Parameters | None = None
+) -> tuple[Parameters, list[float]]:
+    """``epochs`` passes over the examples, one update per batch: the parameters, and the history.
+
+    The history holds E_total over all the examples before the first update and after each.
+    """
+    params = with_defaults(params){previous}
+    history = [loss_and_gradients(params)[0]]
+    for epoch in range(1, epochs + 1):
+        for indices in epoch_batches(epoch):
+            batch = [EXAMPLES[i] for i in indices]
+            {update}
+            history.append(loss_and_gradients(params)[0])
+    return params, history
 '''
 
 

@@ -90,7 +90,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
 def slides(spec: NetworkSpec, options: Namespace) -> int:
     from derive import publish
 
-    texts = publish.slides_files(spec, **document_options(options))
+    texts = publish.slides_files(spec, handout=options.handout, **document_options(options))
     return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
 
 
@@ -103,13 +103,22 @@ def write(files: dict[str, str | bytes], folder: Path | None) -> int:
     return 0
 
 
+def worked(spec: NetworkSpec, options: Namespace) -> Any:
+    """The derivation the documents work: with online or mini-batch updates, the first update's or
+    ``--example``'s (the same as `explain` and `worksheet` show)."""
+    from derive.chain import Derivation
+    from derive.training import update_of_example, update_spec
+
+    update = update_of_example(spec, options.example) if getattr(options, "example", None) else 1
+    return Derivation(update_spec(spec, update))
+
+
 def keys(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report
-    from derive.chain import Derivation
     from derive.steps import build_steps
 
     renderer = renderer_of(options)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
+    steps = build_steps(worked(spec, options), options.only, options.detail)
     rows = report.key_rows(steps, renderer.catalog(options.lang))
     if options.json:
         print_json(rows)
@@ -120,28 +129,46 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
 def gradients(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report
     from derive.chain import Derivation
+    from derive.training import update_spec
 
-    derivation = Derivation(spec)
+    # online or with mini-batches, the first update uses the first batch only
+    derivation = Derivation(update_spec(spec))
+    examples = [p + 1 for p in spec.batches(1)[0]] if spec.updates_per_epoch > 1 else None
     if options.json:
-        print_json(report.gradients_json(derivation))
+        print_json(report.gradients_json(derivation, examples))
     else:
-        print(report.gradients_text(derivation, options.digits), end="")
+        print(report.gradients_text(derivation, options.digits, examples), end="")
     return 0
+
+
+# The flags of `derive train` that set a training key of the file, and the key each sets.
+TRAINING_FLAGS = {
+    "batch_size": "--batch-size",
+    "shuffle": "--shuffle",
+    "momentum": "--momentum",
+    "weight_decay": "--weight-decay",
+}
 
 
 def train(spec: NetworkSpec, options: Namespace) -> int:
     from derive import report, training
+    from derive.spec import with_training
 
+    flags = {key: getattr(options, key) for key in TRAINING_FLAGS if getattr(options, key) is not None}
+    if flags:
+        spec = with_training(spec, flags, names=TRAINING_FLAGS)
     if options.plot is not None:
         from derive.plot import check_target
 
         check_target(options.plot)
-    run = training.train(spec, options.steps, options.update, progress_bar(options.steps))
+    total = training.planned_updates(spec, options.steps, options.epochs)
+    until = float(options.until) if options.until is not None else None
+    run = training.train(spec, options.steps, options.update, progress_bar(total), epochs=options.epochs, until=until)
     if options.plot is not None:
         from derive.plot import loss_curve
         from derive.publish import write_file
 
-        title = f"{spec.name}: {options.steps} steps, {options.update} updates"
+        title = f"{spec.name}: {run.steps} steps, {options.update} updates"
         write_file(options.plot, loss_curve(run.history, options.plot, title=title))
         print(f"wrote {options.plot}", file=sys.stderr)
     if options.json:
@@ -160,13 +187,12 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
     from derive import answers, grading
-    from derive.chain import Derivation
     from derive.steps import build_steps
     from derive.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
-    steps = build_steps(Derivation(spec), options.only, options.detail)
-    keys = answers.StepKeys(steps, build_steps(Derivation(spec), (), options.detail) if options.only else None)
+    steps = build_steps(worked(spec, options), options.only, options.detail)
+    keys = answers.StepKeys(steps, build_steps(worked(spec, options), (), options.detail) if options.only else None)
     sheets = answers.read_answers(options.answers, keys)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
     if sheets.variants and options.variant is not None:
@@ -176,12 +202,13 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         raise DeriveError(
             "has a variant column; give --seed S, the seed that made the variants", source=sheets.source, key="variant"
         )
-    worked = {None: steps}
+    graded = {None: steps}
 
     def steps_of(number: int | None) -> Any:
-        if number not in worked:
-            worked[number] = build_steps(Derivation(variant(spec, options.seed, number)), options.only, options.detail)
-        return worked[number]
+        if number not in graded:
+            mine = variant(spec, options.seed, number)
+            graded[number] = build_steps(worked(mine, options), options.only, options.detail)
+        return graded[number]
 
     rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
     results = [
@@ -257,6 +284,7 @@ def document_options(options: Namespace) -> dict[str, Any]:
         "matrix": getattr(options, "matrix", False),
         "detail": options.detail,
         "paper": getattr(options, "paper", "a4"),
+        "example": options.example,
     }
 
 

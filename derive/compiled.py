@@ -3,14 +3,16 @@
 The generated Python applies, in floating point, exactly the textbook expressions of the chain
 (each net input's definition, each activation, each factor of each δ), so the fast path and the
 symbolic derivation cannot drift apart.  Only symbol names of our own making (validated layer
-names, numbered parameters) reach the source; every number is passed in as an argument.
+names, numbered parameters) reach the source; every value of the network and its data is passed
+in as an argument, and the only numbers written in are the constants SymPy prints from exact
+numbers in the definitions (a mean's 1/n, ½ of the squared error, leaky ReLU's slope).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
@@ -19,9 +21,14 @@ from derive.chain import Delta, Derivation, Update
 from derive.graph import Graph, SymbolName
 from derive.spec import NetworkSpec
 
+Examples = Sequence[tuple[Sequence[float], Sequence[float]]]
+Parameters = tuple[float, ...]
+# step(params, velocity, examples, learning_rate, momentum, decay) -> (loss, params, velocity)
 StepFunction = Callable[
-    [Sequence[float], Sequence[tuple[Sequence[float], Sequence[float]]], float], tuple[float, tuple[float, ...]]
+    [Parameters, Parameters | None, Examples, float, float, float], tuple[float, Parameters, Parameters | None]
 ]
+# loss(params, examples) -> the examples' errors summed (before any reduction)
+LossFunction = Callable[[Parameters, Examples], float]
 
 
 def identifier(name: SymbolName) -> str:
@@ -40,7 +47,14 @@ class _Printer(PythonCodePrinter):
 
 
 def step_source(derivation: Derivation) -> str:
-    """Python source of ``step(params, examples, learning_rate) -> (loss, new_params)``.
+    """Python source of ``step(params, velocity, examples, learning_rate, momentum, decay)``.
+
+    It returns ``(loss, new_params, new_velocity)``: E_total of ``params`` on ``examples`` (the
+    forward pass the gradients come from) and the parameters after one update.  With momentum,
+    each parameter's Δθ = momentum·Δθ_previous − learning_rate·g and ``velocity`` carries the Δθ
+    (in and out); without, it passes through untouched.  With weight decay each weight's gradient
+    g gains decay·w.  Whether momentum and decay appear at all is the derivation's spec's: the
+    numbers themselves are arguments.
 
     SymPy prints what is written once per neuron (activations, their slopes, the output layer's
     δ).  What is written once per weight (the sums Σ w·x + b and Σ δ·w, each gradient's δ·x) is
@@ -52,32 +66,14 @@ def step_source(derivation: Derivation) -> str:
     code = printer.doprint
     var = _namer(graph, code)
     names = spec.parameter_names()
+    momentum = bool(spec.momentum)
     p = 0  # every example shares the first one's expressions
     n_layers = len(spec.layers)
-    state = [identifier(graph.names[s]) for s in graph.inputs[p] + graph.targets[p]]
-    lines = [
-        "def step(params, examples, learning_rate):",
-        f"    ({', '.join(names)},) = params",
-        "    loss = 0.0",
-        "    states = []",
-        "    for inputs, targets in examples:",
-        f"        ({', '.join(state[: spec.n_inputs])},) = inputs",
-        f"        ({', '.join(state[spec.n_inputs :])},) = targets",
-    ]
-    for L in range(n_layers):
-        for j in range(spec.layers[L].size):
-            # net_j = Σ_k w_jk · x_k + b_j · 1, graph.net_definition once evaluated
-            products = [(w, x) for w, x in zip(graph.weights[L][j], graph.layer_inputs(p, L), strict=True)]
-            total = _sum_source([*products, (graph.biases[L][j],)], var)
-            lines.append(f"        {var(graph.net[p][L][j])} = {total}")
-        for j in range(spec.layers[L].size):
-            out = identifier(graph.names[graph.out[p][L][j]])
-            lines.append(f"        {out} = {code(graph.out_definition(p, L, j))}")
-            if spec.round_activations is not None and n_layers - 1 > L:
-                lines.append(f"        {out} = _round_half_up({out}, {spec.round_activations})")
-        state.extend(identifier(graph.names[s]) for s in graph.net[p][L] + graph.out[p][L])
-    errors = " + ".join(f"({code(graph.error_definition(p, j))})" for j in range(spec.n_outputs))
-    lines += [f"        loss += {errors}", f"        states.append(({', '.join(state)},))"]
+    state = _state(derivation)
+    lines = ["def step(params, velocity, examples, learning_rate, momentum, decay):"]
+    if momentum:
+        lines.append(f"    ({', '.join(f'v_{name}' for name in names)},) = velocity")
+    lines += _forward_lines(derivation, var, code, keep_states=True)
 
     carried: list[str] = []
     for L in reversed(range(n_layers)):
@@ -108,8 +104,58 @@ def step_source(derivation: Derivation) -> str:
     if derivation.update == "simultaneous":
         lines += _updates(derivation, names)
     scale = derivation.graph.reduction_scale()
-    lines.append(f"    return loss * {float(scale)!r}, ({', '.join(names)},)")
+    velocity = f"({', '.join(f'v_{name}' for name in names)},)" if momentum else "velocity"
+    lines.append(f"    return loss * {float(scale)!r}, ({', '.join(names)},), {velocity}")
     return "\n".join(lines) + "\n"
+
+
+def loss_source(derivation: Derivation) -> str:
+    """Python source of ``loss(params, examples)``: the examples' errors summed, a forward pass only."""
+    code = _Printer(derivation.graph).doprint
+    lines = ["def loss(params, examples):", *_forward_lines(derivation, _namer(derivation.graph, code), code)]
+    return "\n".join([*lines, "    return loss"]) + "\n"
+
+
+def _state(derivation: Derivation) -> list[str]:
+    """The variables one example's forward pass leaves: inputs, targets, every net input and output."""
+    graph, p = derivation.graph, 0
+    state = [identifier(graph.names[s]) for s in graph.inputs[p] + graph.targets[p]]
+    for L in range(len(derivation.spec.layers)):
+        state.extend(identifier(graph.names[s]) for s in graph.net[p][L] + graph.out[p][L])
+    return state
+
+
+def _forward_lines(
+    derivation: Derivation, var: Callable[[sp.Expr], str], code: Callable[[sp.Expr], str], *, keep_states: bool = False
+) -> list[str]:
+    """Unpack the parameters, then each example through every layer, adding up its error."""
+    spec, graph = derivation.spec, derivation.graph
+    p, n_layers = 0, len(spec.layers)
+    state = _state(derivation)
+    lines = [
+        f"    ({', '.join(spec.parameter_names())},) = params",
+        "    loss = 0.0",
+        *(["    states = []"] if keep_states else []),
+        "    for inputs, targets in examples:",
+        f"        ({', '.join(state[: spec.n_inputs])},) = inputs",
+        f"        ({', '.join(state[spec.n_inputs : spec.n_inputs + spec.n_outputs])},) = targets",
+    ]
+    for L in range(n_layers):
+        for j in range(spec.layers[L].size):
+            # net_j = Σ_k w_jk · x_k + b_j · 1, graph.net_definition once evaluated
+            products = [(w, x) for w, x in zip(graph.weights[L][j], graph.layer_inputs(p, L), strict=True)]
+            total = _sum_source([*products, (graph.biases[L][j],)], var)
+            lines.append(f"        {var(graph.net[p][L][j])} = {total}")
+        for j in range(spec.layers[L].size):
+            out = identifier(graph.names[graph.out[p][L][j]])
+            lines.append(f"        {out} = {code(graph.out_definition(p, L, j))}")
+            if spec.round_activations is not None and n_layers - 1 > L:
+                lines.append(f"        {out} = _round_half_up({out}, {spec.round_activations})")
+    errors = " + ".join(f"({code(graph.error_definition(p, j))})" for j in range(spec.n_outputs))
+    lines.append(f"        loss += {errors}")
+    if keep_states:
+        lines.append(f"        states.append(({', '.join(state)},))")
+    return lines
 
 
 def _namer(graph: Graph, code: Callable[[sp.Expr], str]) -> Callable[[sp.Expr], str]:
@@ -166,7 +212,20 @@ def _layer_of(derivation: Derivation, name: str) -> int:
 
 
 def _updates(derivation: Derivation, names: Sequence[str]) -> list[str]:
-    return [f"    {name} = {name} - learning_rate * g_{name}" for name in names if derivation.trainable(name)]
+    """θ ← θ − η·g, or with momentum Δθ ← β·Δθ − η·g, θ ← θ + Δθ; weight decay first adds λ·w to g."""
+    spec = derivation.spec
+    lines = []
+    for name in names:
+        if not derivation.trainable(name):
+            continue
+        if spec.weight_decay and name.startswith("w"):
+            lines.append(f"    g_{name} += decay * {name}")
+        if spec.momentum:
+            lines.append(f"    v_{name} = momentum * v_{name} - learning_rate * g_{name}")
+            lines.append(f"    {name} = {name} + v_{name}")
+        else:
+            lines.append(f"    {name} = {name} - learning_rate * g_{name}")
+    return lines
 
 
 def _round_half_up(value: float, decimals: int) -> float:
@@ -174,10 +233,131 @@ def _round_half_up(value: float, decimals: int) -> float:
     return math.floor(value * scale + 0.5) / scale
 
 
-@lru_cache(maxsize=16)
-def compiled_step(spec: NetworkSpec, update: Update) -> StepFunction:
-    """The step function of a network's structure, generated and compiled once."""
-    source = step_source(Derivation(spec, update))
-    namespace: dict[str, object] = {"math": math, "_round_half_up": _round_half_up}
-    exec(compile(source, f"<derive step of {spec.name}>", "exec"), namespace)  # our own generated code
-    return namespace["step"]  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Compiled:
+    """The generated functions of one network structure: an update's step, and the loss alone."""
+
+    step: StepFunction
+    loss: LossFunction
+
+
+def compiled(spec: NetworkSpec, update: Update) -> Compiled:
+    """The functions of an update on all of ``spec``'s examples, generated once per structure.
+
+    Networks that differ only in their numbers share them: every number is an argument.
+    """
+    key = (structure(spec), update)
+    found = _COMPILED.get(key)
+    if found is None:
+        derivation = Derivation(spec, update)
+        namespace: dict[str, object] = {"math": math, "_round_half_up": _round_half_up}
+        source = step_source(derivation) + "\n\n" + loss_source(derivation)
+        exec(compile(source, f"<derive step of {spec.name}>", "exec"), namespace)  # our own generated code
+        found = Compiled(namespace["step"], namespace["loss"])  # type: ignore[arg-type]
+        if len(_COMPILED) >= _CACHE_SIZE:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = found
+    return found
+
+
+_CACHE_SIZE = 16
+_COMPILED: dict[tuple[Hashable, Update], Compiled] = {}
+
+
+def clear_cache() -> None:
+    """Forget every generated function (the benchmarks time the first call)."""
+    _COMPILED.clear()
+
+
+def structure(spec: NetworkSpec, *, examples: bool = True) -> Hashable:
+    """What the generated code depends on: the shape and kinds, never the values.
+
+    Softmax with cross-entropy writes δ = out − t when every example's targets add up to one,
+    so that also counts; so does whether momentum and weight decay are used at all, and (unless
+    ``examples`` is false, for code that takes any number of them) how many examples there are.
+    """
+    layers = tuple(
+        (layer.activation, layer.size, layer.fan_in, layer.shared_bias, layer.negative_slope) for layer in spec.layers
+    )
+    unit_targets = all(sum(example.targets) == 1 for example in spec.examples)
+    return (
+        layers,
+        spec.loss,
+        spec.reduction,
+        len(spec.examples) if examples else None,
+        unit_targets,
+        spec.train_biases,
+        spec.round_activations,
+        bool(spec.momentum),
+        bool(spec.weight_decay),
+    )
+
+
+def generation_spec(spec: NetworkSpec, size: int) -> NetworkSpec:
+    """A spec of ``size`` of the examples to generate a batch's step from (the numbers are arguments).
+
+    Softmax with cross-entropy writes δ = out − t only when every example's targets add up to
+    one; if some do not, the batch it is generated from holds one of those, so that every batch
+    gets the general form.
+    """
+    indices = list(range(len(spec.examples)))
+    odd = [p for p in indices if sum(spec.examples[p].targets) != 1]
+    if odd:
+        indices.remove(odd[0])
+        indices.insert(0, odd[0])
+    return spec.on_batch(indices[:size])
+
+
+class FloatTraining:
+    """A network's parameters as plain floats, trained by the generated step of each batch size."""
+
+    def __init__(self, spec: NetworkSpec, update: Update) -> None:
+        self.spec = spec
+        self.order = update
+        self.params: Parameters = tuple(float(value) for value in spec.parameters().values())
+        self.changes: Parameters | None = (
+            tuple(float(value) for value in spec.previous_changes().values()) if spec.momentum else None
+        )
+        self.examples = [([float(x) for x in e.inputs], [float(t) for t in e.targets]) for e in spec.examples]
+        self.constants = (float(spec.learning_rate), float(spec.momentum), float(spec.weight_decay))
+        self.scale = 1 / len(spec.examples) if spec.reduction == "mean" else 1.0
+        self._functions: dict[int, Compiled] = {}
+
+    def _compiled(self, size: int) -> Compiled:
+        """The functions for a batch of this size (the last batch of an epoch may be smaller)."""
+        found = self._functions.get(size)
+        if found is None:
+            found = self._functions[size] = compiled(generation_spec(self.spec, size), self.order)
+        return found
+
+    def steps(self, count: int, history: list[float], goal: float) -> int:
+        """Up to ``count`` updates on all the examples, E_total before each into ``history``; stops at the goal."""
+        step = self._compiled(len(self.examples)).step
+        params, changes, examples, constants = self.params, self.changes, self.examples, self.constants
+        done = 0
+        try:
+            for _ in range(count):
+                loss, new_params, new_changes = step(params, changes, examples, *constants)
+                history.append(loss)
+                if loss <= goal:
+                    break  # reached before this update: keep the parameters it would change
+                params, changes = new_params, new_changes
+                done += 1
+        finally:
+            self.params, self.changes = params, changes
+        return done
+
+    def update(self, indices: tuple[int, ...]) -> None:
+        """One update on these examples."""
+        data = [self.examples[i] for i in indices]
+        _, self.params, self.changes = self._compiled(len(data)).step(self.params, self.changes, data, *self.constants)
+
+    def loss(self) -> float:
+        """E_total over all the examples."""
+        return self._compiled(len(self.examples)).loss(self.params, self.examples) * self.scale
+
+    def parameters(self) -> Parameters:
+        return self.params
+
+    def velocity(self) -> Parameters | None:
+        return self.changes

@@ -54,7 +54,9 @@ def gallery_texts() -> dict[str, str]:
     for suffix, language, detail, exercise in SHEETS:
         files = worksheet_files(spec, language=language, detail=detail, exercise=exercise)
         texts |= {f"{Path(name).stem}-{suffix}.tex": text for name, text in files.items()}
-    texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides_files(spec, language="en").items()}
+    for handout in (False, True):
+        slides = slides_files(spec, language="en", handout=handout)
+        texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides.items()}
     texts |= {name: html_page(spec, language=language, worksheet=worksheet) for name, language, worksheet in PAGES}
     return texts
 
@@ -106,6 +108,8 @@ def screenshots(texts: dict[str, str]) -> dict[str, bytes]:
             driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "", "features": features})
             driver.get(path.as_uri())
             scene(driver)
+            # two frames: the page has scrolled and the sticky network has settled before the picture
+            driver.execute_async_script("requestAnimationFrame(() => requestAnimationFrame(arguments[0]))")
             shots[name] = driver.get_screenshot_as_png()
     return shots
 

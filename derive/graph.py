@@ -14,6 +14,10 @@ import sympy as sp
 from derive.functions import ACTIVATIONS, LOSSES, softmax
 from derive.spec import NetworkSpec
 
+# The constants of the training options, as they appear in formulas: λ·w, β·Δθ.
+WEIGHT_DECAY = sp.Symbol("lambda")
+MOMENTUM = sp.Symbol("beta")
+
 
 @dataclass(frozen=True)
 class SymbolName:
@@ -23,6 +27,7 @@ class SymbolName:
     subscript: str
     example: int | None = None  # 1-based; None when the network has a single example
     updated: bool = False  # w⁺: a weight after this step's update (sequential order)
+    change: bool = False  # Δw: a parameter's change in the update before (momentum)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Graph:
         self.errors = [[self._symbol("E", n.name, p) for n in outputs] for p in examples]
         self.example_loss = [self._symbol("E", "", p) for p in examples] if self.multi else []
         self.total = self._symbol("E", "total")
+        self.penalty = self._symbol("E", "decay")  # (λ/2)·Σ w², with weight decay
 
     def _symbol(self, kind: str, subscript: str, example: int | None = None) -> sp.Symbol:
         example = example if self.multi else None
@@ -77,6 +83,13 @@ class Graph:
         name = f"{kind}{joiner}{subscript}{suffix}" if subscript else f"{kind}{suffix}"
         symbol = sp.Symbol(name)
         self.names[symbol] = SymbolName(kind, subscript, example)
+        return symbol
+
+    def change(self, parameter: sp.Symbol) -> sp.Symbol:
+        """Δθ: the parameter's change in the update before this one (momentum carries it on)."""
+        symbol = sp.Symbol(f"{parameter.name}_change")
+        name = self.names[parameter]
+        self.names.setdefault(symbol, SymbolName(name.kind, name.subscript, change=True))
         return symbol
 
     def updated(self, symbol: sp.Symbol) -> sp.Symbol:
@@ -111,13 +124,14 @@ class Graph:
 
     def out_definition(self, p: int, L: int, j: int) -> sp.Expr:
         """out_j = f(net_j); for softmax, e^{net_j} / Σ_k e^{net_k}."""
-        activation = ACTIVATIONS[self.spec.layers[L].activation]
+        layer = self.spec.layers[L]
+        activation = ACTIVATIONS[layer.activation]
         if activation.function is None:
             return softmax(list(self.net[p][L]), j)
         # The same expression either way (tests/test_fast_paths.py checks it), but built evaluated,
         # SymPy's first sum in a process imports its tensor module: 50 ms of every command's start.
         with sp.evaluate(False):
-            return activation.function(self.net[p][L][j])
+            return activation.output(self.net[p][L][j], layer.negative_slope)
 
     def error_definition(self, p: int, j: int) -> sp.Expr:
         """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""
@@ -136,6 +150,11 @@ class Graph:
         total = sp.Add(*per_example, evaluate=False)
         scale = self.reduction_scale()
         return total if scale == 1 else sp.Mul(scale, total, evaluate=False)
+
+    def penalty_definition(self) -> sp.Expr:
+        """E_decay = (λ/2)·Σ w² over the weights (not the biases): weight decay's term."""
+        squares = [w**2 for layer in self.weights for row in layer for w in row]
+        return sp.Mul(WEIGHT_DECAY / 2, sp.Add(*squares, evaluate=False), evaluate=False)
 
     # -- composed forms (only built when asked) -------------------------------------------------
 

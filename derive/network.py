@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,20 +11,36 @@ from typing import Any
 from derive import spec as specs
 from derive import training
 from derive.chain import DISPLAYS, Derivation, Gradient, Update
-from derive.numbers import to_fraction
 from derive.steps import Steps, build_steps
 
 
 @dataclass(frozen=True)
 class Training:
-    """What :meth:`Network.train` returns: E_total before training and after every step."""
+    """What :meth:`Network.train` returns: E_total before training and after every update.
+
+    ``stopped_at`` says where E_total reached the goal given as ``until`` (None: not reached,
+    or no goal); ``epochs`` counts the passes over the examples begun, ``steps`` the updates.
+    """
 
     history: list[float]
     network: Network
+    run: training.Run = field(repr=False)
 
     @property
     def loss(self) -> float:
         return self.history[-1]
+
+    @property
+    def stopped_at(self) -> training.StopPoint | None:
+        return self.run.stopped_at
+
+    @property
+    def steps(self) -> int:
+        return self.run.steps
+
+    @property
+    def epochs(self) -> int:
+        return self.run.epochs
 
 
 class Network:
@@ -93,8 +109,29 @@ class Network:
 
     @cached_property
     def derivation(self) -> Derivation:
-        """Every value, δ and chain-rule gradient of one simultaneous step."""
-        return Derivation(self.spec)
+        """Every value, δ and chain-rule gradient of the first (simultaneous) update.
+
+        With batch training, the usual, that is one step on all the examples; online or with
+        mini-batches, the first batch's update (see :meth:`update_derivation` for the others).
+        """
+        if self.spec.updates_per_epoch == 1:
+            return Derivation(self.spec)
+        return Derivation(self.spec.on_batch(self.spec.batches(1)[0]))
+
+    def update_derivation(self, number: int = 1, epoch: int = 1, update: Update = "simultaneous") -> Derivation:
+        """The derivation of update ``number`` of epoch ``epoch``: its batch, from the weights the earlier left.
+
+        >>> online = example("xor").with_options(batch_size=1)
+        >>> third = online.update_derivation(3)
+        >>> len(third.spec.examples), third.spec.examples[0] == online.spec.examples[2]
+        (1, True)
+        """
+        return Derivation(training.update_spec(self.spec, number, epoch, update), update)
+
+    @cached_property
+    def _all_examples(self) -> Derivation:
+        """A derivation over every example, for E_total and the forward pass."""
+        return self.derivation if self.spec.updates_per_epoch == 1 else Derivation(self.spec)
 
     def forward(self) -> list[dict[str, float]]:
         """Per example: every neuron's net input and output, each output's error, and E_total.
@@ -104,18 +141,18 @@ class Network:
         """
         from derive.report import forward_rows
 
-        return forward_rows(self.derivation)
+        return forward_rows(self._all_examples)
 
     def loss(self) -> float:
-        """E_total, summed (or averaged) over the examples."""
-        return float(self.derivation.loss)
+        """E_total, summed (or averaged) over all the examples."""
+        return float(self._all_examples.loss)
 
     def parameters(self) -> dict[str, float]:
         """Every weight and bias by name."""
         return {name: float(value) for name, value in self.spec.parameters().items()}
 
     def gradients(self) -> dict[str, Gradient]:
-        """∂E_total/∂θ for every weight and bias θ, each with its chain of factors.
+        """∂E_total/∂θ of the first update for every weight and bias θ, each with its chain of factors.
 
         >>> [round(f.value, 9) for f in example().gradients()["w5"].chain[0].factors]
         [0.74136507, 0.186815602, 0.593269992]
@@ -123,32 +160,42 @@ class Network:
         return dict(self.derivation.gradients)
 
     def step(self, update: Update = "simultaneous") -> Network:
-        """One gradient-descent step, θ⁺ = θ − η ∂E_total/∂θ.
+        """The first update of gradient descent, θ⁺ = θ − η ∂E_total/∂θ (θ + Δθ with momentum).
+
+        Online or with mini-batches it is the first batch's update; :meth:`train` follows the
+        epochs.  With momentum the new network carries this Δθ as its ``previous_update``.
 
         >>> round(example().step().loss(), 9)
         0.291027774
         """
         training.check_update(update)
-        derivation = self.derivation if update == "simultaneous" else Derivation(self.spec, update)
-        values = {name: to_fraction(value) for name, value in derivation.updated.items()}
-        return Network(self.spec.with_parameters(values))
+        derivation = self.derivation if update == "simultaneous" else Derivation(self.derivation.spec, update)
+        return Network(training.after_update(self.spec, derivation))
 
     def train(
         self,
-        steps: int,
+        steps: int | None = None,
         update: Update = "simultaneous",
         progress: Callable[[int, int], None] | None = None,
+        *,
+        epochs: int | None = None,
+        until: float | None = None,
     ) -> Training:
-        """``steps`` steps of gradient descent; the history holds E_total before and after each.
+        """``steps`` updates (or ``epochs`` passes over the examples) of gradient descent.
 
-        ``progress(done, steps)``, if given, is called about 200 times along the way.
+        The history holds E_total over all the examples before the first update and after each.
+        With ``until``, training stops once E_total is at most that goal (``stopped_at`` says
+        where).  ``progress(done, total)``, if given, is called about 200 times along the way.
 
         >>> result = example().train(10000, update="sequential")
         >>> round(result.history[1], 9), round(result.network.forward()[0]["out_o1"], 9)
         (0.291027924, 0.015912196)
+        >>> online = example("xor").with_options(batch_size=1, momentum=0.9).train(epochs=1000, until=0.01)
+        >>> online.stopped_at.epoch, online.stopped_at.update
+        (30, 3)
         """
-        run = training.train(self.spec, steps, update, progress)
-        return Training(run.history, Network(run.spec))
+        run = training.train(self.spec, steps, update, progress, epochs=epochs, until=until)
+        return Training(run.history, Network(run.spec), run)
 
     def steps(self, only: Sequence[str] = (), detail: str = "standard") -> Steps:
         """The step model: every quantity of the working with its key, blank, formula and value.

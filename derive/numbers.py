@@ -37,8 +37,12 @@ def full_precision() -> AbstractContextManager[Any]:
 
 def exact(value: Fraction) -> Number:
     """An exact fraction as a high-precision number."""
+    denominator = value.denominator
+    if not denominator & (denominator - 1) and value.numerator.bit_length() <= 53:
+        # a double's value (what training leaves): converted exactly, without a division
+        return mpmath.mpf(float(value))
     with full_precision():
-        return mpmath.mpf(value.numerator) / value.denominator
+        return mpmath.mpf(value.numerator) / denominator
 
 
 def to_fraction(value: Number) -> Fraction:
@@ -61,12 +65,14 @@ def _quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:
         return value.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
 
 
-def format_number(value: Number | float, digits: int = DEFAULT_DIGITS, *, strip: bool = True) -> str:
+def format_number(value: Number | float | Decimal, digits: int = DEFAULT_DIGITS, *, strip: bool = True) -> str:
     """``digits`` decimal places with trailing zeros dropped: 0.358916480 → ``0.35891648``.
 
     ``strip=False`` keeps them, as a filled-in blank shows every decimal asked for: ``0.358916480``.
     """
-    if isinstance(value, mpmath.mpf):
+    if isinstance(value, Decimal):
+        text = str(value)
+    elif isinstance(value, mpmath.mpf):
         text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
     else:
         text = repr(float(value))
@@ -79,6 +85,14 @@ def format_number(value: Number | float, digits: int = DEFAULT_DIGITS, *, strip:
     if shown.startswith("-") and not shown.strip("-0."):  # a negative value that rounds to zero
         shown = shown[1:]
     return shown or "0"
+
+
+def format_exact(value: Fraction, digits: int = DEFAULT_DIGITS) -> str:
+    """An exact fraction shown as :func:`format_number` shows a value, rounded as a decimal (ties to even)."""
+    with localcontext() as context:
+        context.prec = PRECISION + 20
+        decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    return format_number(decimal, digits)
 
 
 @cache

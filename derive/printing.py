@@ -63,14 +63,26 @@ class TextbookPrinter(LatexPrinter):
         return super()._print_Mul(expr)
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases
+        # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases;
+        # leaky ReLU as max(a·x, x); the rest of the family (ELU, slopes) as cases on the sign of x.
         (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
-        if isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise == 0:
-            argument = self._print(condition.lhs)
+        if not (isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise is not None):
+            return super()._print_Piecewise(expr)
+        argument = self._print(condition.lhs)
+        if otherwise == 0:
             if value == condition.lhs:
                 return rf"\max\left(0, {argument}\right)"
             return rf"[{argument} > 0]"
-        return super()._print_Piecewise(expr)
+        below = otherwise.as_coeff_Mul() if isinstance(otherwise, sp.Mul) else (None, None)
+        if value == condition.lhs and below[1] == condition.lhs and 0 <= below[0] < 1:
+            return rf"\max\left({self._print(otherwise)}, {argument}\right)"
+        if self.values is not None and condition.lhs in self.values:
+            # with the numbers in, only the case that applies: e^{-1.77} - 1, not both cases again
+            return self._print(value if self.values[condition.lhs] > 0 else otherwise)
+        return (
+            rf"\begin{{cases}} {self._print(value)} & {argument} > 0 \\ "
+            rf"{self._print(otherwise)} & {argument} \le 0 \end{{cases}}"
+        )
 
 
 def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
@@ -88,8 +100,12 @@ def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
     kind = {"net": net_label, "delta": r"\delta"}.get(name.kind, name.kind)
     if len(kind) > 1 and not kind.startswith("\\"):
         kind = rf"\mathrm{{{kind}}}"
-    subscript = r"\text{total}" if name.subscript == "total" else name.subscript.replace("_", r"\_")
+    # the total and the decay penalty are words, not products of letters
+    words = ("total", "decay")
+    subscript = rf"\text{{{name.subscript}}}" if name.subscript in words else name.subscript.replace("_", r"\_")
     text = f"{kind}_{{{subscript}}}" if subscript else kind
+    if name.change:
+        text = rf"\Delta {text}"
     plus = "+" if name.updated else ""
     example = f"({name.example})" if name.example is not None else ""
     return text + f"^{{{plus}{example}}}" if plus or example else text
@@ -100,6 +116,8 @@ def symbol_text(name: SymbolName, net_label: str = "net") -> str:
     kind = {"net": net_label, "delta": "δ"}.get(name.kind, name.kind)
     joiner = "" if name.kind in ("i", "w", "b") or not name.subscript else "_"
     text = f"{kind}{joiner}{name.subscript}"
+    if name.change:
+        text = f"Δ{text}"
     if name.updated:
         text += "⁺"
     if name.example is not None:

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from derive.chain import Derivation
-from derive.document import Document, default_ask, from_steps
+from derive.document import Document, default_ask, from_steps, schedule_of
 from derive.errors import DeriveError
 from derive.render import Renderer, default_renderer, meaning
 from derive.spec import NetworkSpec
 from derive.steps import Steps, build_steps
-from derive.training import train
+from derive.training import train, update_of_example, update_spec
 from derive.variants import variant
 from derive.webpage import page
 
@@ -46,11 +46,22 @@ class Options:
     detail: str = "standard"
     matrix: bool = False
     paper: str = "a4"
+    example: int | None = None  # online or mini-batch learning: work the update of this example
     renderer: Renderer | None = None
 
     @property
     def templates(self) -> Renderer:
         return self.renderer or default_renderer()
+
+
+def worked_update(spec: NetworkSpec, options: Options) -> int:
+    """The update a document works on: the first, or ``options.example``'s (online or mini-batch learning)."""
+    return update_of_example(spec, options.example) if options.example is not None else 1
+
+
+def document_steps(spec: NetworkSpec, options: Options) -> Steps:
+    """The steps of the update a document works on."""
+    return build_steps(Derivation(update_spec(spec, worked_update(spec, options))), options.only, options.detail)
 
 
 def document(
@@ -64,11 +75,13 @@ def document(
     """The document data of a network, in the language's default notation unless one is given.
 
     With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
-    carries an exam's questions, each with its meaning in the document's language.  ``steps`` are
-    the network's steps when the caller has built them already.
+    carries an exam's questions, each with its meaning in the document's language. A network that
+    learns online or in mini-batches is worked on one update: the first, or ``options.example``'s.
+    ``steps`` are :func:`document_steps` when the caller has them already.
     """
     catalog = options.templates.catalog(options.language)
-    steps = steps or build_steps(Derivation(spec), options.only, options.detail)
+    update = worked_update(spec, options)
+    steps = steps or document_steps(spec, options)
     keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
     history = train(spec, curve_steps).history if curve_steps else ()
     doc = from_steps(
@@ -80,6 +93,7 @@ def document(
         matrix=options.matrix,
         history=history,
         ask=keys,
+        schedule=schedule_of(spec, update),
     )
     for question in doc.questions:
         question.meaning = meaning(steps.find(question.key), catalog)
@@ -97,7 +111,7 @@ def html_page(spec: NetworkSpec, *, worksheet: bool = False, curve_steps: int = 
     """The explanation as one self-contained web page; with ``worksheet``, every blank an input the
     page checks by the rule of derive check."""
     chosen = Options(**options)
-    steps = build_steps(Derivation(spec), chosen.only, chosen.detail)
+    steps = document_steps(spec, chosen)
     doc = document(spec, chosen, curve_steps=0 if worksheet else curve_steps, steps=steps)
     catalog = chosen.templates.catalog(chosen.language)
     return chosen.templates.render(
@@ -170,11 +184,15 @@ def worksheet_files(
     return files
 
 
-def slides_files(spec: NetworkSpec, **options: Any) -> dict[str, str]:
-    """``slides.tex``: a Beamer deck revealing the derivation factor by factor."""
+def slides_files(spec: NetworkSpec, *, handout: bool = False, **options: Any) -> dict[str, str]:
+    """``slides.tex``: a Beamer deck revealing the derivation factor by factor.
+
+    ``handout`` prints each frame once, with everything revealed, for paper.
+    """
     chosen = Options(**options)
     doc = document(spec, chosen)
-    return {"slides.tex": chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc)}
+    text = chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc, handout=handout)
+    return {"slides-handout.tex" if handout else "slides.tex": text}
 
 
 def read_roster(path: Path, variants: int) -> list[str]:
@@ -215,52 +233,129 @@ def read_roster(path: Path, variants: int) -> list[str]:
 # LaTeX to PDF
 
 
-def compile_pdfs(sources: Mapping[str, str]) -> dict[str, bytes]:
-    """Compile each ``.tex`` source in a private temporary folder, without shell escape."""
-    command = _latex_command()
-    pdfs = {}
+def compile_pdfs(
+    sources: Mapping[str, str], *, files: Mapping[str, str | bytes] | None = None, jobs: int | None = None
+) -> dict[str, bytes]:
+    """Compile each ``.tex`` source to a PDF with pdflatex, without shell escape: all of them, or none.
+
+    The sources compile side by side, one pdflatex process per core (``jobs``), in one private
+    temporary folder; ``files`` are written there too without being compiled (pictures, or the
+    fragments a document ``\\input``s), so that a class's combined document compiles in the same
+    call as the documents it gathers.  LaTeX runs a second (and third) time only when its log
+    asks for it: a rerun warning, a label that changed, an undefined reference.  If any document
+    fails, the first failure in the order of ``sources`` is raised and no PDF is returned.
+    """
+    from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
+
+    pdflatex = _pdflatex()
+    names = list(sources)
+    for name in [*names, *(files or {})]:
+        if Path(name).name != name or not name or name.startswith("."):
+            raise DeriveError(f"refusing to compile {name!r}: expected a plain file name")
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
-        for name, text in sources.items():
-            stem = Path(name).stem
-            (Path(folder) / name).write_text(text, encoding="utf-8")
-            _run_latex(command, name, folder)
-            pdfs[f"{stem}.pdf"] = (Path(folder) / f"{stem}.pdf").read_bytes()
-    return pdfs
+        for name, content in {**(files or {}), **sources}.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            (Path(folder) / name).write_bytes(data)
+        formats = _preamble_formats(pdflatex, sources, folder)
+        workers = max(1, min(jobs or available_cores(), len(names)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
+            running = {name: pool.submit(_run_latex, pdflatex, name, folder, formats.get(name)) for name in names}
+            try:
+                return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
+            except BaseException:
+                for future in running.values():
+                    future.cancel()  # those not started yet; the running ones finish into the bin
+                raise
 
 
-def _latex_command() -> list[list[str]]:
-    """latexmk if installed (it reruns as needed), else pdflatex twice."""
-    if shutil.which("latexmk"):
-        return [["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "-quiet"]]
-    if shutil.which("pdflatex"):
-        run = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
-        return [run, run]
-    raise DeriveError(
-        "--pdf needs LaTeX (latexmk or pdflatex), which is not installed; on Debian or Ubuntu: "
-        "apt-get install texlive-latex-extra texlive-pictures latexmk"
-    )
+def available_cores() -> int:
+    """The cores this process may run on (a container or a taskset may allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
-def _run_latex(commands: list[list[str]], name: str, folder: str) -> None:
-    environment = dict(os.environ, SOURCE_DATE_EPOCH="0", FORCE_SOURCE_DATE="1", openout_any="p", shell_escape="f")
-    for command in commands:
-        try:
-            result = subprocess.run(
-                [*command, name],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=LATEX_TIMEOUT,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {name} and was stopped") from None
+def _pdflatex() -> str:
+    found = shutil.which("pdflatex")
+    if found is None:
+        raise DeriveError(
+            "--pdf needs LaTeX (pdflatex), which is not installed; on Debian or Ubuntu: "
+            "apt-get install texlive-latex-extra texlive-pictures"
+        )
+    return found
+
+
+# What a LaTeX log says when the document needs another run to settle: a changed label or
+# reference, or a package's own rerun request (rerunfilecheck, pgfplots, hyperref, longtable, …).
+RERUN = re.compile(
+    r"Rerun to get|Label\(s\) may have changed|undefined references|Please \(?re\)?run|rerun LaTeX", re.I
+)
+MAX_RUNS = 3
+
+
+# Documents that share a preamble, from this many on, compile from a format with that preamble
+# loaded once (mylatexformat): a quarter less work each, for the cost of about one document.
+FORMAT_FROM = 4
+_BEGIN = "\\begin{document}"
+_ENVIRONMENT = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1", "openout_any": "p", "shell_escape": "f"}
+_OPTIONS = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
+
+
+def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) -> dict[str, str]:
+    """For each group of at least FORMAT_FROM sources with the same preamble, a format of it.
+
+    Maps each such source to its format's name; a preamble that cannot be dumped (or a TeX
+    without mylatexformat) leaves its sources to compile the ordinary way.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, text in sources.items():
+        if _BEGIN in text:
+            groups.setdefault(text[: text.index(_BEGIN)], []).append(name)
+    formats: dict[str, str] = {}
+    for number, (preamble, names) in enumerate(groups.items(), start=1):
+        if len(names) < FORMAT_FROM:
+            continue
+        job = f"derive-preamble-{number}"
+        (Path(folder) / f"{job}.tex").write_text(f"{preamble}{_BEGIN}\n\\end{{document}}\n", encoding="utf-8")
+        command = [pdflatex, "-ini", *_OPTIONS, f"-jobname={job}", "&pdflatex", "mylatexformat.ltx", f"{job}.tex"]
+        if _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists():
+            formats.update(dict.fromkeys(names, job))
+    return formats
+
+
+def _latex(command: list[str], folder: str) -> subprocess.CompletedProcess[str]:
+    """One TeX run in ``folder``: reproducible dates, files written only there, no shell escape."""
+    try:
+        return subprocess.run(
+            command,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=LATEX_TIMEOUT,
+            env=dict(os.environ, **_ENVIRONMENT),
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {command[-1]} and was stopped") from None
+
+
+def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None) -> bytes:
+    """Run pdflatex on ``name`` in ``folder`` until its log stops asking for another run; the PDF.
+
+    With ``preamble``, the run starts from that format (the document's own preamble is skipped).
+    """
+    stem = Path(name).stem
+    log = Path(folder) / f"{stem}.log"
+    command = [pdflatex, *_OPTIONS, *([f"-fmt={preamble}"] if preamble else []), name]
+    for _ in range(MAX_RUNS):
+        result = _latex(command, folder)
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
         if result.returncode != 0:
-            log = Path(folder) / f"{Path(name).stem}.log"
-            text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
             raise DeriveError(latex_failure(name, text))
+        if not RERUN.search(text):
+            break
+    return (Path(folder) / f"{stem}.pdf").read_bytes()
 
 
 def latex_failure(name: str, log: str) -> str:

@@ -73,6 +73,12 @@ def escape_markdown(text: object) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", str(text))
 
 
+def sentence(text: object) -> str:
+    """A phrase begun as a sentence: its first letter capitalised, the rest as written (``ReLU`` stays)."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 def inline_math(latex: object) -> str:
     """LaTeX mathematics set inline, in Markdown and LaTeX alike: ``$x$``."""
     return f"${latex}$"
@@ -160,12 +166,30 @@ def prose(sentence: object) -> Markup:
         if literal is not None:
             parts.append(escape(literal))
         elif math is not None:
-            parts.append(mathml(math))
+            # a formula in running text cannot break across lines inside MathML: set it in pieces at
+            # its = signs, with a space between them where a narrow screen may break the line
+            parts.append(Markup(" ").join(mathml(piece) for piece in _at_equals(math)))
         else:
             parts.append(Markup("<code>{}</code>").format(command))
         position = found.end()
     parts.append(escape(text[position:]))
     return Markup("".join(parts))
+
+
+def _at_equals(latex: str) -> list[str]:
+    """``a = b = c`` as ``a``, ``= b``, ``= c``: split at each = outside braces and \\left … \\right."""
+    pieces, depth, start = [], 0, 0
+    for found in re.finditer(r"\\left\b|\\right\b|\\[{}]|[{}=]", latex):
+        token = found.group()
+        if token in ("{", "\\left"):
+            depth += 1
+        elif token in ("}", "\\right"):
+            depth -= 1
+        elif token == "=" and depth == 0 and found.start() > start:
+            pieces.append(latex[start : found.start()].strip())
+            start = found.start()
+    pieces.append(latex[start:].strip())
+    return [piece for piece in pieces if piece]
 
 
 def _autoescape(name: str | None) -> bool:
@@ -257,6 +281,7 @@ class Renderer:
         self.environment.filters["mathml"] = mathml
         self.environment.filters["prose"] = prose
         self.environment.filters["field"] = sentence_field
+        self.environment.filters["sentence"] = sentence
 
     def languages(self) -> list[str]:
         """Every language with a catalog in the template folders."""

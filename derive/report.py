@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from derive.chain import Derivation, Factor
+import sympy as sp
+
+from derive.chain import Derivation, Factor, Gradient
 from derive.numbers import format_number
 from derive.printing import TextbookPrinter, partial_latex
 from derive.render import Catalog, meaning
@@ -19,6 +21,53 @@ def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
     """The factor as ∂of/∂wrt, and its textbook form, both in LaTeX."""
     label = partial_latex(printer.doprint(factor.of), printer.doprint(factor.wrt))
     return label, printer.doprint(factor.expr)
+
+
+class _FactorPrinter:
+    """Each distinct factor's JSON entry, printed once however many terms share it.
+
+    A hidden neuron's ∂E_total/∂out, a sum over the whole next layer, is one factor object shared
+    by the chain of every weight into that neuron (and a δ's factors by every weight out of it):
+    printed once each, the JSON costs about what the text table does.
+    """
+
+    def __init__(self, printer: TextbookPrinter) -> None:
+        self.printer = printer
+        self.entries: dict[int, tuple[Factor, dict[str, Any]]] = {}  # the factor kept, so its id stays its own
+        self.symbols: dict[sp.Symbol, str] = {}
+
+    def __call__(self, factor: Factor) -> dict[str, Any]:
+        found = self.entries.get(id(factor))
+        if found is not None:
+            return found[1]
+        label = partial_latex(self.symbol(factor.of), self.symbol(factor.wrt))
+        entry = {"factor": label, "expr": self.expr(factor), "value": factor.value}
+        self.entries[id(factor)] = (factor, entry)
+        return entry
+
+    def expr(self, factor: Factor) -> str:
+        """The factor's form; a sum over paths, δ_k·w_kj + …, joined from its symbols as SymPy would print it."""
+        expr = factor.expr
+        if isinstance(expr, sp.Symbol):
+            return self.symbol(expr)
+        products = _products(expr) if factor.paths else []
+        if products and all(isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) for a, b in products):
+            return " + ".join(rf"{self.symbol(a)} \cdot {self.symbol(b)}" for a, b in products)
+        return self.printer.doprint(expr)
+
+    def symbol(self, symbol: sp.Symbol) -> str:
+        found = self.symbols.get(symbol)
+        if found is None:
+            found = self.symbols[symbol] = self.printer.doprint(symbol)
+        return found
+
+
+def _products(expr: sp.Expr) -> list[tuple[sp.Expr, ...]]:
+    """The two factors of each product in a sum of products (an empty list for anything else)."""
+    terms = expr.args if isinstance(expr, sp.Add) else (expr,)
+    if not all(isinstance(term, sp.Mul) and len(term.args) == 2 for term in terms):
+        return []
+    return [term.args for term in terms]
 
 
 def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
@@ -38,20 +87,23 @@ def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
     return rows
 
 
-def gradients_json(derivation: Derivation) -> dict[str, Any]:
-    """The ``derive gradients --json`` document."""
-    printer = TextbookPrinter(derivation.graph.names)
+def gradients_json(derivation: Derivation, examples: Sequence[int] | None = None) -> dict[str, Any]:
+    """The ``derive gradients --json`` document.
+
+    ``examples`` (1-based) says which of the file's examples the update used, when not all: its
+    batch, online or mini-batch.  With weight decay each weight's chain ends with one more term,
+    the factor λ·w; with momentum the document adds each parameter's Δθ and the Δθ before it.
+    """
+    printed = _FactorPrinter(TextbookPrinter(derivation.graph.names))
+
+    def factors(gradient: Gradient) -> list[tuple[Factor, ...]]:
+        return [term.factors for term in gradient.chain] + ([(gradient.decay,)] if gradient.decay else [])
+
     chains = {
-        name: [
-            [
-                dict(zip(("factor", "expr"), factor_latex(factor, printer), strict=True)) | {"value": factor.value}
-                for factor in term.factors
-            ]
-            for term in gradient.chain
-        ]
+        name: [[printed(factor) for factor in term] for term in factors(gradient)]
         for name, gradient in derivation.gradients.items()
     }
-    return {
+    document: dict[str, Any] = {
         "network": derivation.spec.name,
         "loss": float(derivation.loss),
         "forward": forward_rows(derivation),
@@ -59,6 +111,17 @@ def gradients_json(derivation: Derivation) -> dict[str, Any]:
         "chains": chains,
         "updated": {name: float(value) for name, value in derivation.updated.items()},
     }
+    if examples is not None:
+        document["examples"] = list(examples)
+    spec = derivation.spec
+    if spec.weight_decay:
+        document["weight_decay"] = float(spec.weight_decay)
+        document["penalty"] = float(derivation.penalty)
+    if spec.momentum:
+        document["momentum"] = float(spec.momentum)
+        document["previous_changes"] = {name: float(value) for name, value in derivation.previous_changes.items()}
+        document["changes"] = {name: float(value) for name, value in derivation.changes.items()}
+    return document
 
 
 def training_json(run: Run) -> dict[str, Any]:
@@ -66,7 +129,16 @@ def training_json(run: Run) -> dict[str, Any]:
     trained = Derivation(run.spec)
     outputs = [[row[f"out_{neuron.name}"] for neuron in trained.graph.neurons[-1]] for row in forward_rows(trained)]
     parameters = {name: float(value) for name, value in run.spec.parameters().items()}
-    return {"loss": run.history, "outputs": outputs, "parameters": parameters}
+    stopped = run.stopped_at
+    return {
+        "loss": run.history,
+        "outputs": outputs,
+        "parameters": parameters,
+        "epochs": run.epochs,
+        "stopped_at": None
+        if stopped is None
+        else {"epoch": stopped.epoch, "update": stopped.update, "step": stopped.step, "loss": stopped.loss},
+    }
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -111,13 +183,20 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def gradients_text(derivation: Derivation, digits: int) -> str:
-    """The forward pass, the errors and every gradient with its update, as aligned tables."""
+def gradients_text(derivation: Derivation, digits: int, examples: Sequence[int] | None = None) -> str:
+    """The forward pass, the errors and every gradient with its update, as aligned tables.
+
+    ``examples`` (1-based) names the file's examples the update used, when not all of them.
+    """
     spec, graph = derivation.spec, derivation.graph
     show = lambda value: format_number(value, digits)  # noqa: E731
     parts = [_heading(spec)]
+    numbers = list(examples) if examples is not None else list(range(1, len(spec.examples) + 1))
+    if examples is not None:
+        which = ", ".join(map(str, numbers))
+        parts.append(f"The first update uses example{'s' if len(numbers) > 1 else ''} {which} of the file.\n")
     for p, result in enumerate(derivation.forward):
-        title = "Forward pass" + (f", example {p + 1}" if graph.multi else "")
+        title = "Forward pass" + (f", example {numbers[p]}" if graph.multi or examples is not None else "")
         rows = [
             [neuron.name, show(result.net[L][j]), show(result.out[L][j])]
             for L, neurons in enumerate(graph.neurons)
@@ -126,19 +205,34 @@ def gradients_text(derivation: Derivation, digits: int) -> str:
         parts.append(f"{title}\n\n" + table(["neuron", "net", "out"], rows))
         error_rows = [[f"E_{n.name}", show(result.errors[j])] for j, n in enumerate(graph.neurons[-1])]
         if graph.multi:
-            error_rows.append([f"E^({p + 1})", show(result.loss)])
+            error_rows.append([f"E^({numbers[p]})", show(result.loss)])
         parts.append(table(["error", "value"], error_rows))
     parts.append(f"E_total = {show(derivation.loss)}\n")
     rate = format_number(float(spec.learning_rate), 12)
+    header = ["parameter", "value", "gradient"]
+    header += ["of which λ·w"] if spec.weight_decay else []
+    header += ["previous Δ", "Δ"] if spec.momentum else []
     rows = []
     for name, gradient in derivation.gradients.items():
         value = derivation.parameters[name]
         note = "" if derivation.trainable(name) else "fixed"
-        rows.append([name, show(value), show(gradient.precise), show(derivation.updated[name]), note])
+        row = [name, show(value), show(gradient.precise)]
+        if spec.weight_decay:
+            row.append(show(gradient.decay.precise) if gradient.decay else "")
+        if spec.momentum:
+            row += [show(derivation.previous_changes[name]), show(derivation.changes[name])]
+        rows.append([*row, show(derivation.updated[name]), note])
     parts.append(
-        f"Gradients and one step, learning rate {rate}\n\n"
-        + table(["parameter", "value", "gradient", "updated", ""], rows)
+        f"Gradients and one step, learning rate {rate}{_training_options(spec)}\n\n"
+        + table([*header, "updated", ""], rows)
     )
+    if spec.weight_decay:
+        parts.append(
+            f"Weight decay: each step descends E_total + (λ/2)·Σ w² = {show(derivation.objective)}, "
+            "so every weight's gradient has the term λ·w.\n"
+        )
+    if spec.momentum:
+        parts.append("Momentum: Δ = β·(previous Δ) − η·gradient, and updated = value + Δ.\n")
     if spec.round_activations is not None:
         parts.append(f"Hidden outputs rounded to {spec.round_activations} decimals before use, as by hand.\n")
     return "\n".join(parts)
@@ -168,9 +262,17 @@ def milestones(steps: int) -> list[int]:
 
 def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> str:
     """The error at well-chosen steps, and the outputs after training."""
-    steps = len(result.history) - 1
+    steps = result.steps
     show = lambda value: format_number(value, digits)  # noqa: E731
-    rows = [[str(step), show(result.history[step])] for step in milestones(steps)]
+    if result.updates_per_epoch == 1:
+        rows = [[str(step), show(result.history[step])] for step in milestones(steps)]
+        header = ["step", "E_total"]
+    else:  # online or mini-batches: where each step falls among the epochs
+        rows = [
+            [str(step), *(str(n) if step else "" for n in result.position(step)), show(result.history[step])]
+            for step in milestones(steps)
+        ]
+        header = ["step", "epoch", "update", "E_total"]
     before, after = result.history[0], result.history[-1]
     ratio = f"{before / after:,.0f} times lower" if after > 0 and math.isfinite(before / after) else ""
     trained = Derivation(result.spec)
@@ -182,12 +284,52 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
     rate = format_number(float(spec.learning_rate), 12)
     return (
         _heading(spec)
-        + f"\nTraining: {steps} steps, {update} updates, learning rate {rate}\n\n"
-        + table(["step", "E_total"], rows)
+        + f"\nTraining: {steps} steps{_epochs(spec, result)}, {update} updates, learning rate {rate}"
+        + _training_options(spec)
+        + "\n\n"
+        + table(header, rows)
         + (f"\nE_total fell from {show(before)} to {show(after)} ({ratio}).\n" if ratio else "")
+        + _goal(result, show)
         + "\nOutputs after training\n\n"
         + table(["example", "output", "out", "target"], output_rows)
     )
+
+
+def _epochs(spec: NetworkSpec, result: Run) -> str:
+    """How the steps make epochs, when an epoch is more than one step: " (30 epochs of 4, online)"."""
+    if result.updates_per_epoch == 1:
+        return ""
+    kind = "online" if spec.batch == 1 else f"mini-batches of {spec.batch}"
+    order = f", shuffled with seed {spec.shuffle}" if spec.shuffle is not None else ", in file order"
+    epochs = f"{result.epochs} epoch{'s' if result.epochs != 1 else ''}"
+    return f" in {epochs} of {result.updates_per_epoch} ({kind}{order})"
+
+
+def _training_options(spec: NetworkSpec) -> str:
+    """Momentum and weight decay, when used: ", momentum 0.9, weight decay 0.001"."""
+    parts = []
+    if spec.momentum:
+        parts.append(f"momentum {format_number(float(spec.momentum), 12)}")
+    if spec.weight_decay:
+        parts.append(f"weight decay {format_number(float(spec.weight_decay), 12)}")
+    return "".join(f", {part}" for part in parts)
+
+
+def _goal(result: Run, show: Callable[[float], str]) -> str:
+    """Whether, and where, E_total reached the goal of --until."""
+    if result.goal is None:
+        return ""
+    goal = format_number(result.goal, 12)
+    stopped = result.stopped_at
+    if stopped is None:
+        epochs = f"{result.epochs} epoch{'s' if result.epochs != 1 else ''}"
+        return f"\nE_total did not reach {goal} or below within {epochs} ({result.steps} steps).\n"
+    if stopped.step == 0:
+        return f"\nE_total was already {goal} or below before training.\n"
+    where = f"epoch {stopped.epoch}, update {stopped.update} (step {stopped.step})"
+    if result.updates_per_epoch == 1:
+        where = f"epoch {stopped.epoch} (step {stopped.step})"
+    return f"\nE_total reached {goal} or below at {where}: {show(stopped.loss)}.\n"
 
 
 def key_rows(steps: Steps, t: Catalog) -> list[dict[str, Any]]:

@@ -11,9 +11,10 @@ import datetime
 import difflib
 import json
 import math
+import random
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -23,7 +24,7 @@ from typing import Any
 
 from derive.errors import DeriveError
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "leaky_relu", "softplus", "elu")
 LOSSES = ("half_sse", "mse", "bce", "cross_entropy")
 REDUCTIONS = ("sum", "mean")
 UPDATE_ORDERS = ("simultaneous", "sequential")
@@ -55,8 +56,16 @@ _NETWORK_KEYS = (
     "round_activations",
     "layers",
     "examples",
+    "batch_size",
+    "shuffle",
+    "momentum",
+    "weight_decay",
+    "previous_update",
 )
-_LAYER_KEYS = ("name", "activation", "weights", "bias")
+_LAYER_KEYS = ("name", "activation", "weights", "bias", "negative_slope")
+_REQUIRED_LAYER_KEYS = ("name", "activation", "weights", "bias")
+# The training options :meth:`NetworkSpec.with_options` checks as the loader does.
+TRAINING_OPTIONS = ("batch_size", "shuffle", "momentum", "weight_decay", "previous_update")
 _EXAMPLE_KEYS = ("inputs", "targets")
 
 
@@ -68,6 +77,7 @@ class LayerSpec:
     activation: str
     weights: tuple[tuple[Fraction, ...], ...]
     bias: Fraction | tuple[Fraction, ...]
+    negative_slope: Fraction | None = None  # leaky_relu only; None: the activation's default
 
     @property
     def size(self) -> int:
@@ -107,6 +117,11 @@ class NetworkSpec:
     reduction: str = "sum"
     train_biases: bool = True
     round_activations: int | None = None
+    batch_size: int | None = None  # examples per update; None: all of them (batch training)
+    shuffle: int | None = None  # seed of each epoch's order; None: file order
+    momentum: Fraction = Fraction(0)  # β in Δθ ← β·Δθ − η·∂E/∂θ
+    weight_decay: Fraction = Fraction(0)  # λ in E + (λ/2)·Σ w²
+    previous_update: tuple[tuple[str, Fraction], ...] = ()  # Δθ before the first update, by name
 
     @property
     def n_inputs(self) -> int:
@@ -146,8 +161,52 @@ class NetworkSpec:
         return replace(self, layers=tuple(layers))
 
     def with_options(self, **options: Any) -> NetworkSpec:
-        """The same network with options (``round_activations``, ``learning_rate``, …) changed."""
-        return replace(self, **options)
+        """The same network with options (``round_activations``, ``learning_rate``, …) changed.
+
+        The training options (``batch_size``, ``shuffle``, ``momentum``, ``weight_decay``,
+        ``previous_update``) are checked as in a file, with the option's name in the error.
+        """
+        training = {key: options.pop(key) for key in TRAINING_OPTIONS if key in options}
+        spec = replace(self, **options)
+        return with_training(spec, training) if training else spec
+
+    # -- training: epochs, batches and momentum ----------------------------------------------
+
+    @property
+    def batch(self) -> int:
+        """The examples per update: ``batch_size``, or all of them."""
+        return self.batch_size or len(self.examples)
+
+    @property
+    def updates_per_epoch(self) -> int:
+        """One epoch is one pass over the examples: ⌈examples / batch⌉ updates."""
+        return -(-len(self.examples) // self.batch)
+
+    def epoch_order(self, epoch: int) -> tuple[int, ...]:
+        """The examples' indices (0-based) in the order epoch ``epoch`` (1-based) visits them.
+
+        File order, unless ``shuffle = S`` and the batches are smaller than the data: then the
+        order of epoch e is ``random.Random(f"derive-shuffle:{S}:{e}").shuffle(list(range(n)))``,
+        the same on every machine and in every run, drawn afresh for each epoch.
+        """
+        order = list(range(len(self.examples)))
+        if self.shuffle is not None and self.batch < len(self.examples):
+            random.Random(f"derive-shuffle:{self.shuffle}:{epoch}").shuffle(order)
+        return tuple(order)
+
+    def batches(self, epoch: int) -> tuple[tuple[int, ...], ...]:
+        """The examples of each update of epoch ``epoch``: consecutive runs of :attr:`batch` in its order."""
+        order = self.epoch_order(epoch)
+        return tuple(order[start : start + self.batch] for start in range(0, len(order), self.batch))
+
+    def on_batch(self, indices: Sequence[int]) -> NetworkSpec:
+        """The same network trained on these examples only, as one batch: one update's data."""
+        return replace(self, examples=tuple(self.examples[i] for i in indices), batch_size=None, shuffle=None)
+
+    def previous_changes(self) -> dict[str, Fraction]:
+        """Δθ before the first update, for every parameter: ``previous_update`` or 0."""
+        given = dict(self.previous_update)
+        return {name: given.get(name, Fraction(0)) for name in self.parameter_names()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,14 +448,27 @@ class _Checker:
     def fail(self, key: str, message: str) -> DeriveError:
         return DeriveError(message, source=self.source, key=key or TOP_LEVEL)
 
-    def table(self, value: Any, key: str, allowed: Sequence[str], what: str) -> Mapping[str, Any]:
+    def table(
+        self, value: Any, key: str, allowed: Sequence[str], what: str, *, open_keys: bool = False
+    ) -> Mapping[str, Any]:
+        """A table whose keys are among ``allowed`` (any key with ``open_keys``), each given once."""
         if not isinstance(value, Mapping):
             raise self.fail(key, f"expected {what}, got {_describe(value)}")
         if isinstance(value, _DuplicateKey):
             raise self.fail(_child(key, value.duplicate), "given twice in one table; expected each key once")
         for name in value:
-            if name not in allowed:
+            if not open_keys and name not in allowed:
                 raise self.fail(_child(key, name), _unknown(name, allowed, "key"))
+        return value
+
+    def whole(self, value: Any, key: str, low: int, high: int | None, what: str) -> int:
+        """A whole number from ``low`` to ``high`` (no upper bound if None); ``what`` says what it counts."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            whole_valued = isinstance(value, Decimal | float | Fraction) and value == int(value)
+            hint = "; write it without a decimal point" if whole_valued else _unquote_hint(value)
+            raise self.fail(key, f"expected {what}, got {_describe(value)}{hint}")
+        if value < low or (high is not None and value > high):
+            raise self.fail(key, f"expected {what}, got {_describe(value)}")
         return value
 
     def number(self, value: Any, key: str) -> Fraction:
@@ -498,7 +570,7 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") ->
             f"expected a whole number of decimals from 0 to {MAX_ROUNDING}, got {_describe(rounding)}",
         )
 
-    return NetworkSpec(
+    spec = NetworkSpec(
         name=name,
         layers=tuple(layers),
         examples=examples,
@@ -508,12 +580,83 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") ->
         train_biases=train_biases,
         round_activations=rounding,
     )
+    return replace(spec, **_training_options(check, top, spec, {}))
+
+
+def with_training(
+    spec: NetworkSpec, options: Mapping[str, Any], names: Mapping[str, str] | None = None, source: str | None = None
+) -> NetworkSpec:
+    """``spec`` with the training options in ``options`` checked and set; the others kept.
+
+    ``names`` gives the name each option has where the user typed it (``--batch-size``), for
+    the error messages; by default the file's keys.
+    """
+    current = {
+        "batch_size": spec.batch_size,
+        "shuffle": spec.shuffle,
+        "momentum": spec.momentum,
+        "weight_decay": spec.weight_decay,
+        "previous_update": dict(spec.previous_update),
+    }
+    check = _Checker(source or "")  # no source: an option's error names only the option
+    return replace(spec, **_training_options(check, current | dict(options), spec, names or {}))
+
+
+def _training_options(
+    check: _Checker, raw: Mapping[str, Any], spec: NetworkSpec, names: Mapping[str, str]
+) -> dict[str, Any]:
+    """batch_size, shuffle, momentum, weight_decay and previous_update, checked against the network."""
+    key = lambda option: names.get(option, option)  # noqa: E731
+    n_examples = len(spec.examples)
+    options: dict[str, Any] = {}
+    batch_size = raw.get("batch_size")
+    if batch_size is not None:
+        what = _BATCH_SIZE.format(n_examples)
+        options["batch_size"] = check.whole(batch_size, key("batch_size"), 1, n_examples, what)
+    shuffle = raw.get("shuffle")
+    if shuffle is not None:
+        options["shuffle"] = check.whole(shuffle, key("shuffle"), 0, None, "a seed (a whole number, 0 or more)")
+    momentum = check.number(raw.get("momentum", Fraction(0)), key("momentum"))
+    if not 0 <= momentum < 1:
+        raise check.fail(key("momentum"), f"expected a number from 0 up to but not including 1, got {_show(momentum)}")
+    options["momentum"] = momentum
+    decay = check.number(raw.get("weight_decay", Fraction(0)), key("weight_decay"))
+    if decay < 0:
+        raise check.fail(key("weight_decay"), f"expected 0 or a positive number, got {_show(decay)}")
+    options["weight_decay"] = decay
+    options["previous_update"] = _previous_update(check, raw.get("previous_update"), spec, momentum, key)
+    return options
+
+
+_BATCH_SIZE = "a whole number of examples per update, from 1 to {} (the number of examples)"
+
+
+def _previous_update(
+    check: _Checker, raw: Any, spec: NetworkSpec, momentum: Fraction, key: Callable[[str], str]
+) -> tuple[tuple[str, Fraction], ...]:
+    """Δθ of the update before the first one, by parameter name: only with momentum, only trained ones."""
+    if raw is None or (isinstance(raw, Mapping) and not raw):
+        return ()
+    place = key("previous_update")
+    table = check.table(raw, place, (), "a table of parameter names and their last update (w5 = -0.01)", open_keys=True)
+    if momentum == 0:
+        raise check.fail(place, "has no effect without momentum; expected momentum = β (above 0) as well")
+    names = spec.parameter_names()
+    given = {}
+    for name, value in table.items():
+        if name not in names:
+            raise check.fail(_child(place, name), _unknown_parameter(name, names))
+        if name.startswith("b") and not spec.train_biases:
+            fixed = "the biases are kept fixed (train_biases = false); expected no update for them"
+            raise check.fail(_child(place, name), fixed)
+        given[name] = check.number(value, _child(place, name))
+    return tuple((name, given[name]) for name in names if name in given)
 
 
 def _layer(check: _Checker, raw: Any, key: str, previous: LayerSpec | None, budget: int, *, last: bool) -> LayerSpec:
     """One ``[[layers]]`` table; ``budget`` is how many parameters the limit still allows."""
     table = check.table(raw, key, _LAYER_KEYS, "a layer table with name, activation, weights and bias")
-    for required in _LAYER_KEYS:
+    for required in _REQUIRED_LAYER_KEYS:
         if required not in table:
             raise check.fail(f"{key}.{required}", "missing; every layer needs name, activation, weights and bias")
     name = table["name"]
@@ -528,8 +671,21 @@ def _layer(check: _Checker, raw: Any, key: str, previous: LayerSpec | None, budg
         raise check.fail(
             f"{key}.activation",
             "softmax couples the neurons of a layer, so only the last layer may use it; "
-            "expected sigmoid, tanh, relu or linear here",
+            f"expected one of {', '.join(a for a in ACTIVATIONS if a != 'softmax')} here",
         )
+    negative_slope = None
+    if "negative_slope" in table:
+        if activation != "leaky_relu":
+            raise check.fail(
+                f"{key}.negative_slope",
+                f"only a leaky_relu layer has a slope below zero; this layer's activation is {activation!r}",
+            )
+        negative_slope = check.number(table["negative_slope"], f"{key}.negative_slope")
+        if not 0 <= negative_slope < 1:
+            raise check.fail(
+                f"{key}.negative_slope",
+                f"expected a slope from 0 up to but not including 1, got {_show(negative_slope)}",
+            )
     rows = _weights(check, table["weights"], f"{key}.weights", previous, budget)
     if activation == "softmax" and len(rows) < 2:
         raise check.fail(f"{key}.activation", "softmax needs at least two neurons; expected 2 or more weight rows")
@@ -547,7 +703,7 @@ def _layer(check: _Checker, raw: Any, key: str, previous: LayerSpec | None, budg
         )
     else:
         bias = check.number(bias_raw, f"{key}.bias")
-    return LayerSpec(name=name, activation=activation, weights=rows, bias=bias)
+    return LayerSpec(name=name, activation=activation, weights=rows, bias=bias, negative_slope=negative_slope)
 
 
 def _weights(
@@ -639,11 +795,23 @@ def _out_of_range(shown: str, reason: str) -> str:
 
 def _unknown(value: Any, options: Sequence[str], what: str) -> str:
     text = str(value)
+    if not text.isprintable():  # the key path already shows it, escaped; once is enough
+        return f"unknown {what}, with characters that do not print (expected one of: {', '.join(options)})"
     close = difflib.get_close_matches(text, list(options), n=1, cutoff=0.6) or difflib.get_close_matches(
         text.lower(), list(options), n=1, cutoff=0.6
     )
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {what} {_clip(text)!r}{hint} (expected one of: {', '.join(options)})"
+
+
+def _unknown_parameter(name: Any, names: Sequence[str]) -> str:
+    """An unknown parameter name, with the network's range of names rather than thousands of them."""
+    close = difflib.get_close_matches(str(name), list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    weights = [n for n in names if n.startswith("w")]
+    biases = [n for n in names if n.startswith("b")]
+    have = f"{weights[0]} to {weights[-1]}" + (f" and {biases[0]} to {biases[-1]}" if biases else "")
+    return f"unknown parameter {_clip(str(name))!r}{hint} (this network has {have})"
 
 
 def _unquote_hint(value: Any) -> str:

@@ -22,7 +22,7 @@ import sympy as sp
 from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS
-from derive.graph import Graph, SymbolName
+from derive.graph import MOMENTUM, WEIGHT_DECAY, Graph, SymbolName
 from derive.numbers import Number, compile_expr, evaluate, to_fraction
 from derive.printing import symbol_text
 
@@ -286,6 +286,11 @@ class _Walk:
         for p in range(len(derivation.spec.examples)):
             given.update((s, derivation.values[s]) for s in self.graph.inputs[p] + self.graph.targets[p])
         given[LEARNING_RATE] = derivation.spec_learning_rate
+        spec = derivation.spec
+        given[MOMENTUM] = sp.Rational(spec.momentum.numerator, spec.momentum.denominator)
+        given[WEIGHT_DECAY] = sp.Rational(spec.weight_decay.numerator, spec.weight_decay.denominator)
+        for name, change in derivation.previous_changes.items():
+            given[self.graph.change(self.graph.parameters[name])] = change
         given.update(given_updates)
         return Steps(derivation, forward, total, backward, updates, after_forward, after, given)
 
@@ -414,10 +419,10 @@ class _Walk:
             else tuple(self.factor(term.factors[-1], kind="link", subject=gradient.name) for term in gradient.chain)
         )
         own = [derivation.deltas[t.example][t.neuron.layer][t.neuron.index] for t in gradient.chain]
-        formula = sp.Add(
-            *(sp.Mul(d.symbol, t.factors[-1].expr, evaluate=False) for d, t in zip(own, gradient.chain, strict=True)),
-            evaluate=False,
-        )
+        terms = [sp.Mul(d.symbol, t.factors[-1].expr, evaluate=False) for d, t in zip(own, gradient.chain, strict=True)]
+        if gradient.decay is not None:  # weight decay: + λ·w, the penalty's own slope
+            terms.append(gradient.decay.expr)
+        formula = sp.Add(*terms, evaluate=False)
         symbol = sp.Symbol(f"dE/d{gradient.name}")
         result = self.make(
             symbol,
@@ -510,10 +515,14 @@ class _Walk:
             symbol = graph.parameters[name]
             trainable = derivation.trainable(name)
             gradient_symbol = gradients[f"dE/d{name}"].symbol
-            if trainable:
-                formula = sp.Add(symbol, sp.Mul(-1, LEARNING_RATE, gradient_symbol, evaluate=False), evaluate=False)
-            else:
+            descent = sp.Mul(-1, LEARNING_RATE, gradient_symbol, evaluate=False)
+            if not trainable:
                 formula = symbol
+            elif derivation.spec.momentum:  # θ⁺ = θ + β·Δθ − η·∂E/∂θ, Δθ the change of the update before
+                carried = sp.Mul(MOMENTUM, graph.change(symbol), evaluate=False)
+                formula = sp.Add(symbol, carried, descent, evaluate=False)
+            else:
+                formula = sp.Add(symbol, descent, evaluate=False)
             steps.append(
                 self.make(
                     graph.updated(symbol),
@@ -538,7 +547,9 @@ class _Walk:
         stepped = Derivation(
             derivation.spec.with_parameters({n: to_fraction(v) for n, v in derivation.updated.items()})
         )
-        plus = {symbol: graph.updated(symbol) for symbol in graph.parameters.values()}
+        # a fixed bias keeps its value, and its own symbol: b₁, not b₁⁺
+        trained = [symbol for name, symbol in graph.parameters.items() if derivation.trainable(name)]
+        plus = {symbol: graph.updated(symbol) for symbol in trained}
         for p in range(len(derivation.spec.examples)):
             for symbol in [*graph.errors[p], *(s for L in graph.net[p] + graph.out[p] for s in L)]:
                 plus[symbol] = graph.updated(symbol)

@@ -18,7 +18,8 @@ from derive.network import Network
 from derive.spec import NetworkSpec
 
 
-def _activation(name: str, nets: list, lib) -> list:
+def _activation(name: str, nets: list, lib, slope=Fraction(1, 100)) -> list:
+    """A layer's outputs, written from the textbook definitions; ``slope`` is leaky ReLU's below zero."""
     if name == "sigmoid":
         return [1 / (1 + lib.exp(-x)) for x in nets]
     if name == "tanh":
@@ -29,6 +30,17 @@ def _activation(name: str, nets: list, lib) -> list:
         if lib is sp:
             return [sp.Max(0, x) for x in nets]
         return [x * (x > 0) for x in nets]
+    if name == "leaky_relu":  # max(a·x, x) for 0 ≤ a < 1
+        a = sp.Rational(slope.numerator, slope.denominator) if lib is sp else _convert(lib)(slope)
+        if lib is sp:
+            return [sp.Max(a * x, x) for x in nets]
+        return [x * (x > 0) + a * x * (x <= 0) for x in nets]
+    if name == "softplus":  # log(1 + e^x)
+        return [lib.log(1 + lib.exp(x)) for x in nets]
+    if name == "elu":  # x above 0, e^x − 1 below (α = 1)
+        if lib is sp:
+            return [sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)) for x in nets]
+        return [x if x > 0 else lib.exp(x) - 1 for x in nets]
     if name == "softmax":
         exps = [lib.exp(x) for x in nets]
         total = sum(exps)
@@ -49,9 +61,18 @@ def _loss(name: str, targets, outs, lib):
     raise ValueError(name)
 
 
-def _loss_function(spec: NetworkSpec, lib, convert):
-    """E_total(params) with params in derive's numbering (w1…, then b1…)."""
+def _convert(lib):
+    """A fraction as the library's number: mpmath at the working precision, else a float."""
+    return (lambda v: mpmath.mpf(v.numerator) / v.denominator) if lib is mpmath else float
+
+
+def _loss_function(spec: NetworkSpec, lib, convert, *, penalty: bool = False):
+    """E_total(params) with params in derive's numbering (w1…, then b1…).
+
+    With ``penalty``, weight decay's (λ/2)·Σ w² over the weights is added: the objective a step descends.
+    """
     names = spec.parameter_names()
+    decay = convert(spec.weight_decay) if spec.weight_decay else 0
 
     def loss(params):
         value = dict(zip(names, params, strict=True))
@@ -65,17 +86,21 @@ def _loss_function(spec: NetworkSpec, lib, convert):
                 bias = [b] * layer.size
             else:
                 bias = [next(biases) for _ in range(layer.size)]
-            layers.append((rows, bias, layer.activation))
+            slope = layer.negative_slope if layer.negative_slope is not None else Fraction(1, 100)
+            layers.append((rows, bias, layer.activation, slope))
         total = 0
         for example in spec.examples:
             x = [convert(v) for v in example.inputs]
-            for rows, bias, activation in layers:
+            for rows, bias, activation, slope in layers:
                 nets = [
                     sum(w * xi for w, xi in zip(row, x, strict=True)) + b for row, b in zip(rows, bias, strict=True)
                 ]
-                x = _activation(activation, nets, lib)
+                x = _activation(activation, nets, lib, slope)
             total = total + _loss(spec.loss, [convert(t) for t in example.targets], x, lib)
-        return total / len(spec.examples) if spec.reduction == "mean" else total
+        total = total / len(spec.examples) if spec.reduction == "mean" else total
+        if penalty and spec.weight_decay:
+            total = total + decay / 2 * sum(value[n] ** 2 for n in names if n.startswith("w"))
+        return total
 
     return loss
 
@@ -90,7 +115,7 @@ def sympy_gradients(spec: NetworkSpec) -> dict[str, mpmath.mpf]:
     symbols = sp.symbols(" ".join(f"p_{n}" for n in names))
     symbols = symbols if isinstance(symbols, tuple) else (symbols,)
     rational = lambda v: sp.Rational(v.numerator, v.denominator)  # noqa: E731
-    loss = _loss_function(spec, sp, rational)(list(symbols))
+    loss = _loss_function(spec, sp, rational, penalty=True)(list(symbols))
     derivatives = [sp.diff(loss, s) for s in symbols]
     evaluate = sp.lambdify(symbols, derivatives, modules="mpmath", cse=True)
     with mpmath.workdps(50):
@@ -101,7 +126,7 @@ def sympy_gradients(spec: NetworkSpec) -> dict[str, mpmath.mpf]:
 def autograd_gradients(spec: NetworkSpec) -> dict[str, float]:
     """Reverse-mode automatic differentiation (autograd) of a plain NumPy forward pass."""
     names = spec.parameter_names()
-    loss = _loss_function(spec, anp, float)
+    loss = _loss_function(spec, anp, float, penalty=True)
     gradient = grad(lambda params: loss([params[i] for i in range(len(names))]))
     values = anp.array([float(v) for v in spec.parameters().values()])
     return dict(zip(names, (float(g) for g in gradient(values)), strict=True))
@@ -111,7 +136,7 @@ def finite_differences(spec: NetworkSpec, step: str = "1e-12") -> dict[str, mpma
     """Central differences of the composed loss at 50 digits."""
     names = spec.parameter_names()
     with mpmath.workdps(50):
-        loss = _loss_function(spec, mpmath, lambda v: mpmath.mpf(v.numerator) / v.denominator)
+        loss = _loss_function(spec, mpmath, lambda v: mpmath.mpf(v.numerator) / v.denominator, penalty=True)
         base = [mpmath.mpf(v.numerator) / v.denominator for v in spec.parameters().values()]
         h = mpmath.mpf(step)
         result = {}

@@ -211,3 +211,53 @@ def test_runs_as_a_script(name, tmp_path):
     assert list(printed) == network.spec.parameter_names()
     for key, gradient in network.gradients().items():
         assert float(printed[key]) == pytest.approx(gradient.value, rel=1e-9, abs=1e-12), key
+
+
+def test_training_options_in_the_module(tmp_path):
+    """Online, shuffled, momentum and weight decay: the module's train() is derive's training."""
+    network = example("xor").with_options(
+        batch_size=1,
+        shuffle=2,
+        momentum=Fraction(9, 10),
+        weight_decay=Fraction(1, 1000),
+        previous_update={"w1": Fraction(1, 100)},
+    )
+    module = load(module_source(network), tmp_path)
+    assert module.BATCH_SIZE == 1 and module.SHUFFLE == 2 and module.MOMENTUM == 0.9
+    params, history = module.train(3)
+    result = network.train(epochs=3)
+    assert history == pytest.approx(result.history, rel=1e-9)
+    for name, value in result.network.parameters().items():
+        assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    # one step on all the examples, from PREVIOUS_UPDATE: the engine's Δθ and θ + Δθ
+    updated, changes = module.step()
+    from derive.chain import Derivation
+
+    derivation = Derivation(network.spec)
+    for name in network.parameters():
+        assert changes[name] == pytest.approx(float(derivation.changes[name]), rel=1e-9, abs=1e-12), name
+        assert updated[name] == pytest.approx(float(derivation.updated[name]), rel=1e-9, abs=1e-12), name
+
+
+def test_mini_batches_without_momentum(tmp_path):
+    network = example("xor").with_options(batch_size=3)
+    module = load(module_source(network), tmp_path)
+    _, history = module.train(2)
+    assert len(history) == 5  # 2 epochs of 2 updates (3 examples, then 1)
+    assert history == pytest.approx(network.train(epochs=2).history, rel=1e-9)
+
+
+def test_ruff_finds_nothing_in_a_module_with_every_training_option(tmp_path):
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    network = example("xor").with_options(
+        batch_size=2, shuffle=1, momentum=Fraction(1, 2), weight_decay=Fraction(1, 10)
+    )
+    path = tmp_path / "generated.py"
+    path.write_text(module_source(network), encoding="utf-8")
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [ruff, *command, "--no-cache", "--isolated", str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

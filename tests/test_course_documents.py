@@ -43,9 +43,11 @@ def test_full_repeats_the_working_standard_derives_each_delta_once():
     full = run_derive("explain", "--detail", "full").stdout
     standard = run_derive("explain").stdout
     brief = run_derive("explain", "--detail", "brief").stdout
-    assert full.count("#### The gradient of") == 10  # every weight and bias has its own derivation
-    assert standard.count("#### The gradient of") == 4  # one per neuron: the gradient that meets its δ
-    assert "#### The gradient of" not in brief and "```mermaid\ngraph LR\n  w5" not in brief
+    graphs = r"```mermaid\ngraph LR\n  [wb]\d"  # a gradient's computation graph
+    assert len(re.findall(graphs, full)) == 10  # every weight and bias has its own derivation
+    assert len(re.findall(graphs, standard)) == 4  # one per neuron: the gradient that meets its δ
+    assert standard.count("#### The gradient of") == 10  # and every gradient its heading
+    assert "#### The gradient of" not in brief and not re.findall(graphs, brief)
     # each δ's factors are worked once in standard, in one line of their own in brief
     assert standard.count(r"\frac{\partial \mathrm{out}_{o1}}{\partial \mathrm{net}_{o1}} = \mathrm{out}_{o1}") == 1
     one_line = (
@@ -77,9 +79,12 @@ def test_formulas_exercise_asks_for_each_factor_formula(tmp_path):
     lines = [f.equation for g in derived for d in g.deltas for f in d.factors] + [
         k.equation for g in derived for k in g.links
     ]
-    assert worksheet.count(r"\formulablank") == len([eq for eq in lines if eq.formula]) > 8
+    asked = [eq for eq in lines if eq.formula and eq.answer]  # a numbered factor: ∂net/∂w = out_h1 is given
+    assert worksheet.count(r"\formulablank") == len(asked) == 8
     assert r"\boxed{\mathrm{out}_{o1} \cdot \left(1 - \mathrm{out}_{o1}\right)}" in solutions
-    assert "For each factor of the chain rule, write its formula first" in worksheet
+    assert "For each numbered factor of the chain rule, write its formula first" in worksheet
+    # the rules are named, not given away: no formula of a factor in the worksheet's sentences
+    assert "By the power rule and the chain rule:" in worksheet and "(t - \\mathrm{out})^2/2" not in worksheet
     for document in ("worksheet", "solutions"):
         assert "Overfull \\hbox" not in compile_latex(tmp_path / f"{document}.tex")
 

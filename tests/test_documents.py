@@ -200,3 +200,51 @@ def test_gallery_is_current():
     for name in gallery_texts():
         if name.endswith(".tex"):  # every LaTeX document is there compiled too
             assert (ROOT / "output" / name).with_suffix(".pdf").read_bytes().startswith(b"%PDF"), name
+
+
+ACTIVATIONS_NETWORK = """
+learning_rate = 0.5
+
+[[layers]]
+name = "h"
+activation = "leaky_relu"
+negative_slope = 0.2
+weights = [[0.5, -0.4], [-0.3, 0.8]]
+bias = [0.1, -0.2]
+
+[[layers]]
+name = "g"
+activation = "softplus"
+weights = [[0.6, -0.4], [-0.3, 0.9]]
+bias = 0.05
+
+[[layers]]
+name = "o"
+activation = "elu"
+weights = [[0.7, -1.2]]
+bias = -0.5
+
+[[examples]]
+inputs = [1.0, 2.0]
+targets = [0.9]
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_new_activations_in_every_document(language, tmp_path):
+    """Leaky ReLU (below zero), softplus and ELU (below zero): KaTeX, and LaTeX without overfull boxes."""
+    path = tmp_path / "activations.toml"
+    path.write_text(ACTIVATIONS_NETWORK, encoding="utf-8")
+    text = run_derive("explain", str(path), "--lang", language, "--matrix").stdout
+    assert katex_failures(text) == []
+    assert r"\max\left(0.2 \cdot \mathrm{net}_{h1}, \mathrm{net}_{h1}\right)" in text
+    assert r"e^{\left(-1.766654214\right)} - 1 = -0.829096159" in text  # ELU below zero: the case that applies
+    sentences = {
+        "en": ("derivative of leaky ReLU", "derivative of softplus", "derivative of ELU"),
+        "es": ("derivada de ReLU con fuga", "derivada de softplus", "derivada de ELU"),
+    }[language]
+    assert all(sentence in text for sentence in sentences)
+    run_derive("worksheet", str(path), "--lang", language, "--matrix", "-o", str(tmp_path / "out"))
+    for document in ("worksheet", "solutions"):
+        log = compile_latex(tmp_path / "out" / f"{document}.tex")
+        assert "Overfull \\hbox" not in log, document

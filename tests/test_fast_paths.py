@@ -16,6 +16,9 @@ from derive import Network, example
 from derive.chain import Derivation
 from derive.functions import ACTIVATIONS
 from derive.numbers import PRECISION, exact, full_precision
+from derive.printing import TextbookPrinter
+from derive.report import factor_latex, gradients_json
+from derive.training import train
 
 
 def layer(name, activation, weights, bias):
@@ -80,32 +83,34 @@ NETWORKS = {
 }
 
 
+@pytest.mark.parametrize("matrices", [False, True])
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_compiled_step_matches_the_precise_step(name, update):
+def test_compiled_step_matches_the_precise_step(name, update, matrices):
     network = NETWORKS[name]
     precise = network.step(update=update).parameters()
-    fast = network.train(1, update=update)
+    fast = train(network.spec, 1, update, matrices=matrices)
     assert fast.history[0] == pytest.approx(network.loss(), rel=1e-12, abs=1e-15)
-    trained = fast.network.parameters()
+    trained = {name: float(value) for name, value in fast.spec.parameters().items()}
     assert list(trained) == list(precise)
     for parameter, value in precise.items():
         assert trained[parameter] == pytest.approx(value, rel=1e-12, abs=1e-14), parameter
 
 
+@pytest.mark.parametrize("matrices", [False, True])
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
-def test_compiled_training_follows_the_precise_steps(update):
+def test_compiled_training_follows_the_precise_steps(update, matrices):
     """Three compiled steps of the 495-weight network against three high-precision steps."""
     network = LARGE
     steps = 3
-    fast = network.train(steps, update=update)
+    fast = train(network.spec, steps, update, matrices=matrices)
     precise = network
     for step in range(steps):
         assert fast.history[step] == pytest.approx(precise.loss(), rel=1e-12), step
         precise = precise.step(update=update)
     assert fast.history[-1] == pytest.approx(precise.loss(), rel=1e-12)
     for parameter, value in precise.parameters().items():
-        assert fast.network.parameters()[parameter] == pytest.approx(value, rel=1e-11, abs=1e-13), parameter
+        assert float(fast.spec.parameters()[parameter]) == pytest.approx(value, rel=1e-11, abs=1e-13), parameter
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
@@ -160,8 +165,8 @@ def test_activations_built_unevaluated_are_the_same_expressions(name):
     """The engine builds out = f(net) unevaluated (no tensor import at start-up): the same tree."""
     net = sp.Symbol("net_h1")
     with sp.evaluate(False):
-        unevaluated = ACTIVATIONS[name].function(net)
-    assert sp.srepr(unevaluated) == sp.srepr(ACTIVATIONS[name].function(net))
+        unevaluated = ACTIVATIONS[name].output(net)
+    assert sp.srepr(unevaluated) == sp.srepr(ACTIVATIONS[name].output(net))
 
 
 def test_the_garbage_collector_is_restored():
@@ -174,3 +179,21 @@ def test_the_garbage_collector_is_restored():
         assert not gc.isenabled()  # left off, as the caller had it
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "sequential"])
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_json_prints_each_shared_factor_once_as_sympy_would(name, update):
+    """gradients --json prints a factor shared by many weights once, with SymPy's own LaTeX."""
+    derivation = Derivation(NETWORKS[name].spec, update)
+    printer = TextbookPrinter(derivation.graph.names)
+    chains = gradients_json(derivation)["chains"]
+    for parameter, gradient in derivation.gradients.items():
+        expected = [
+            [
+                dict(zip(("factor", "expr"), factor_latex(f, printer), strict=True)) | {"value": f.value}
+                for f in term.factors
+            ]
+            for term in gradient.chain
+        ]
+        assert chains[parameter] == expected, parameter

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from derive import Network
 from tests.reference import check_gradients, sympy_gradients
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear"]
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear", "leaky_relu", "softplus", "elu"]
+# Activations with a kink at net = 0, where finite differences and the two sides disagree.
+KINKED = ("relu", "leaky_relu")
 
 
 def layer(name, activation, weights, bias):
@@ -72,6 +74,17 @@ SHAPES = {
         ],
         "examples": [{"inputs": [0.05, 0.1], "targets": [0.0, 1.0]}],
     },
+    "leaky ReLU, softplus and ELU with weight decay": {
+        "loss": "mse",
+        "weight_decay": 0.1,
+        "layers": [
+            {**layer("a", "leaky_relu", [[0.5, -0.2], [-0.3, 0.8]], [0.1, -0.25]), "negative_slope": 0.2},
+            layer("b", "softplus", [[0.6, -0.4], [-0.3, 0.9]], 0.05),
+            layer("c", "elu", [[0.7, -1.2], [-0.1, 0.5]], [-0.5, 0.1]),
+            layer("o", "linear", [[1.2, -0.4]], 0.0),
+        ],
+        "examples": [{"inputs": [1.0, 2.0], "targets": [1.0]}, {"inputs": [-0.5, 0.25], "targets": [0.0]}],
+    },
     "layer names ending in digits": {
         "layers": [layer("l1", "sigmoid", [[0.1, 0.2]], 0.0), layer("l2", "sigmoid", [[0.3]], 0.0)],
         "examples": [{"inputs": [1.0, 0.5], "targets": [0.5]}],
@@ -117,6 +130,8 @@ def networks(draw):
         weights = [[draw(weight) for _ in range(fan_in)] for _ in range(size)]
         bias = draw(st.one_of(weight, st.lists(weight, min_size=size, max_size=size)))
         layers.append(layer(f"l{index}x", activation, weights, bias))
+        if activation == "leaky_relu" and draw(st.booleans()):
+            layers[-1]["negative_slope"] = draw(st.integers(0, 99).map(lambda n: Fraction(n, 100)))
         fan_in = size
     value = st.integers(0, 100).map(lambda n: Fraction(n, 100))
     examples = [
@@ -128,6 +143,7 @@ def networks(draw):
             "loss": loss,
             "reduction": draw(st.sampled_from(["sum", "mean"])),
             "learning_rate": 0.5,
+            "weight_decay": draw(st.sampled_from([0, Fraction(1, 100), Fraction(1, 4)])),
             "layers": layers,
             "examples": examples,
         },
@@ -140,7 +156,7 @@ def away_from_kinks(network: Network) -> bool:
     spec = network.spec
     for result in network.derivation.forward:
         for L, layer in enumerate(spec.layers):
-            if layer.activation == "relu" and any(abs(net) < mpmath.mpf("1e-3") for net in result.net[L]):
+            if layer.activation in KINKED and any(abs(net) < mpmath.mpf("1e-3") for net in result.net[L]):
                 return False
     return True
 

@@ -23,7 +23,7 @@ def solutions(tmp_path_factory):
 
 def test_the_worksheet_states_how_it_is_marked(solutions):
     worksheet, _ = solutions
-    assert "within one unit of the last decimal you write" in worksheet
+    assert "within one unit of its last decimal" in worksheet and "0.1233 is not" in worksheet
     assert "error carried forward" in worksheet
     spanish = run_derive("explain", "--lang", "es").stdout  # the same rule, in the catalog of each language
     catalog = tomllib.loads((shipped_templates() / "i18n" / "es.toml").read_text(encoding="utf-8"))
@@ -34,14 +34,15 @@ def test_a_value_not_the_product_of_its_rounded_numbers_is_marked(solutions):
     """Recompute each boxed product from the rounded numbers shown, with Decimal: a mismatch carries the mark."""
     _, text = solutions
     marked = unmarked = 0
-    for numbers, value, star in re.findall(r"= ([\d.]+ \\cdot [\d.]+) = \\answer\{([\d.]+)\}(\^\{\*\})?", text):
+    boxed = r"= ([\d.]+ \\cdot [\d.]+) = \\answer\{([\d.]+)\}(\\;\\text\{\(\*\)\})?"
+    for numbers, value, star in re.findall(boxed, text):
         left, right = (Decimal(part) for part in numbers.split(r" \cdot "))
         product = (left * right).quantize(Decimal(value), rounding=ROUND_HALF_EVEN)
         assert (product != Decimal(value)) == bool(star), f"{numbers} = {value}{star}"
         marked += bool(star)
         unmarked += not star
     assert marked >= 1 and unmarked >= 5
-    assert "computed from the unrounded values" in text
+    assert "A value marked (*) is computed from the unrounded values" in text
 
 
 def test_blanks_keep_their_trailing_zeros(solutions):
@@ -98,8 +99,8 @@ def test_the_graph_shows_symbols_before_the_values_are_derived():
 def test_mse_says_where_its_constants_come_from():
     text = run_derive("explain", "deep").stdout
     assert "the 2 comes from the power rule" in text
-    assert "the error is divided by 2, the number of examples" in text
-    assert "looks exactly like the $1/2$ of the half squared error" in text
+    assert "The $1/2$ in front is the averaging over the 2 examples" in text
+    assert "looks exactly like the $1/2$ of the half squared error, but it comes from the mean" in text
 
 
 def test_an_inactive_relu_unit_is_explained():
@@ -137,7 +138,7 @@ def test_biases_are_described_as_the_example_convention():
     assert "## Updating the weights and biases" in trained
     # the bias sentences come before the derivation they explain
     b2 = text.index(r"\frac{\partial E_{\text{total}}}{\partial b_{2}} =")
-    assert text.rindex("This bias is shared by every neuron of its layer", 0, b2) > text.rindex("$$", 0, b2) - 400
+    assert text.rindex("The bias $b_{2}$ is shared by $o1$ and $o2$", 0, b2) > text.rindex("$$", 0, b2) - 400
 
 
 def test_what_a_lecturer_adds():

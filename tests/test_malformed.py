@@ -62,7 +62,10 @@ def test_malformed_file(name, tmp_path, derive_in):
     assert_user_error(derive_in("gradients", name), f"derive: {name}: ", *EXPECTED[name])
 
 
-@pytest.mark.parametrize("name", ["weights_flat.toml", "json_nan.json", "toml_duplicate_key.toml"])
+@pytest.mark.parametrize(
+    "name",
+    ["weights_flat.toml", "json_nan.json", "toml_duplicate_key.toml", "batch_size_too_large.toml", "momentum_one.toml"],
+)
 def test_malformed_file_under_train(name, tmp_path, derive_in):
     (tmp_path / name).write_bytes((CORPUS / name).read_bytes())
     assert_user_error(derive_in("train", "--steps", "3", "--json", name), name, *EXPECTED[name])
@@ -182,7 +185,37 @@ BAD_OPTIONS = {
     "negative steps": (["train", "--steps", "-1"], ["argument --steps", "got -1"]),
     "steps not a number": (["train", "--steps", "x"], ["argument --steps", "expected a whole number", "got 'x'"]),
     "fractional steps": (["train", "--steps", "1.5"], ["argument --steps", "got '1.5'"]),
-    "steps missing": (["train"], ["--steps"]),
+    "steps missing": (["train"], ["one of the arguments --steps --epochs is required"]),
+    "epochs with steps": (
+        ["train", "--steps", "3", "--epochs", "2"],
+        ["argument --epochs: not allowed with argument --steps"],
+    ),
+    "negative epochs": (["train", "--epochs", "-1"], ["argument --epochs", "got -1"]),
+    "goal zero": (
+        ["train", "--epochs", "3", "--until", "0"],
+        ["argument --until: expected an error goal above 0, got 0"],
+    ),
+    "goal negative": (["train", "--epochs", "3", "--until", "-0.1"], ["argument --until", "got -0.1"]),
+    "goal not a number": (["train", "--epochs", "3", "--until", "low"], ["argument --until", "got 'low'"]),
+    "goal infinite": (["train", "--epochs", "3", "--until", "inf"], ["argument --until", "got inf"]),
+    "batch size zero": (["train", "--epochs", "1", "--batch-size", "0"], ["argument --batch-size", "got 0"]),
+    "batch size negative": (["train", "--epochs", "1", "--batch-size", "-2"], ["argument --batch-size", "got -2"]),
+    "batch size fraction": (["train", "--epochs", "1", "--batch-size", "1.5"], ["argument --batch-size", "got '1.5'"]),
+    "shuffle negative": (
+        ["train", "--epochs", "1", "--shuffle", "-1"],
+        ["argument --shuffle: expected a seed", "got -1"],
+    ),
+    "momentum one": (
+        ["train", "--epochs", "1", "--momentum", "1"],
+        ["argument --momentum", "up to but not including 1", "got 1"],
+    ),
+    "momentum negative": (["train", "--epochs", "1", "--momentum", "-0.5"], ["argument --momentum", "got -0.5"]),
+    "momentum not a number": (["train", "--epochs", "1", "--momentum", "high"], ["argument --momentum", "got 'high'"]),
+    "weight decay negative": (
+        ["train", "--epochs", "1", "--weight-decay", "-0.01"],
+        ["argument --weight-decay", "got -0.01"],
+    ),
+    "weight decay nan": (["train", "--epochs", "1", "--weight-decay", "nan"], ["argument --weight-decay", "got nan"]),
     "unknown update order": (["train", "--steps", "1", "--update", "sideways"], ["argument --update", "'sideways'"]),
     "negative digits": (["gradients", "--digits", "-1"], ["argument --digits", "got -1"]),
     "too many digits": (["gradients", "--digits", "31"], ["argument --digits", "got 31"]),
@@ -207,6 +240,10 @@ BAD_NAMES = {
     "empty name": (["gradients", ""], ["NETWORK: expected a .toml or .json file or a built-in example name"]),
     "missing file": (["gradients", "missing.json"], ["missing.json: no such file"]),
     "missing file under train": (["train", "--steps", "2", "gone.toml"], ["gone.toml: no such file"]),
+    "batch size above the examples": (
+        ["train", "xor", "--epochs", "1", "--batch-size", "5"],
+        ["--batch-size: expected a whole number of examples per update, from 1 to 4", "got the number 5"],
+    ),
     "file name too long": (["gradients", "x" * 5000 + ".toml"], ["xxx...: cannot be read (File name too long)"]),
     "misspelt example": (["example", "mazurr"], ["unknown built-in example 'mazurr'", "did you mean 'mazur'?"]),
     "unknown asked key": (
@@ -239,7 +276,10 @@ def test_bad_option(case, derive_in):
         assert fragment in last, f"missing {fragment!r}\n{shown}"
 
 
-@pytest.mark.parametrize("case", ["negative steps", "unknown update order", "negative digits", "too much rounding"])
+@pytest.mark.parametrize(
+    "case",
+    ["negative steps", "unknown update order", "negative digits", "too much rounding", "momentum one", "goal zero"],
+)
 def test_bad_option_fits_in_two_lines(case, derive_in):
     args, fragments = BAD_OPTIONS[case]
     assert_user_error(derive_in(*args), *fragments)

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"variants", "graph"},
     {"printing"},
     {"chain"},
-    {"compiled"},
+    {"compiled", "vectorised"},
     {"training"},
     {"steps"},
     {"document"},

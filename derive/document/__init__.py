@@ -24,11 +24,21 @@ from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
 from .matrix import matrix_form
-from .model import Document, Equation
+from .model import Document, Equation, Schedule
 from .typeset import Typesetter
 from .updates import after, reading, updates
 
-__all__ = ["Document", "Equation", "build", "default_ask", "from_steps"]
+__all__ = ["Document", "Equation", "Schedule", "build", "default_ask", "from_steps", "schedule_of"]
+
+
+def schedule_of(spec: NetworkSpec, update: int) -> Schedule | None:
+    """Which update of online or mini-batch learning a document works (None with batch training)."""
+    if spec.updates_per_epoch == 1:
+        return None
+    batch = spec.batches(1)[update - 1]
+    kind = "online" if spec.batch == 1 else "minibatch"
+    examples = ", ".join(str(index + 1) for index in batch)
+    return Schedule(kind, spec.batch, update, examples, update - 1, spec.shuffle)
 
 
 def build(derivation: Derivation, *, only: Sequence[str] = (), detail: str = "standard", **options: Any) -> Document:
@@ -46,6 +56,7 @@ def from_steps(
     matrix: bool = False,
     history: Sequence[float] = (),
     ask: Sequence[str] = (),
+    schedule: Schedule | None = None,
 ) -> Document:
     """The document of a step model.
 
@@ -87,6 +98,7 @@ def from_steps(
         shared_bias=any(layer.shared_bias for layer in spec.layers),
         reading=reading(steps, typeset),
         hidden=len(spec.layers) > 1,
+        softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         sequential_after=_sequential_after(spec, digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
@@ -96,6 +108,13 @@ def from_steps(
         questions=questions(steps, typeset, ask) if ask else [],
     )
     document.unrounded = typeset.unrounded
+    document.schedule = schedule
+    if spec.momentum:
+        document.momentum = format_number(float(spec.momentum), 12)
+        earlier = schedule is not None and schedule.earlier > 0
+        document.previous = "before" if earlier else "given" if spec.previous_update else "zero"
+    if spec.weight_decay:
+        document.decay = format_number(float(spec.weight_decay), 12)
     return document
 
 

@@ -6,9 +6,13 @@ derived where a gradient first needs it, and later gradients cite it.
 
 from __future__ import annotations
 
-from derive.chain import Delta, Factor
+from decimal import Decimal
+from fractions import Fraction
+
+from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.functions import ACTIVATIONS
-from derive.printing import partial_latex
+from derive.numbers import format_number
+from derive.printing import partial_inline, partial_latex
 from derive.steps import DeltaSteps, GradientSteps, Steps
 
 from .figures import activation_plot
@@ -36,12 +40,12 @@ class Narrator:
         """Whether this is the first time of ``key`` (a sentence said once)."""
         return self.rule(key).explain
 
-    def plot(self, activation: str) -> Plot | None:
-        """The activation's drawing, the first time its slope is used."""
+    def plot(self, activation: str, constant: Fraction | None = None) -> Plot | None:
+        """The activation's drawing, the first time its slope is used (with the layer's constant, if any)."""
         if activation in self.plotted or ACTIVATIONS[activation].coupled:
             return None
         self.plotted.add(activation)
-        return activation_plot(activation)
+        return activation_plot(activation, constant)
 
 
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
@@ -53,11 +57,13 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
             output = gradient.layer == len(spec.layers) - 1
             sections.append(LayerSection(spec.layers[gradient.layer].name, output, []))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
-    previous: GradientWorking | None = None
+    first = sections[0].gradients[0] if sections else None
+    if first is not None:
+        first.check = finite_difference(steps, steps.backward[0].gradient, typeset)
     for working in (g for section in sections for g in section.gradients):
-        # a run of gradients that only cite δs derived before them opens with one sentence
-        working.lead = not working.derives and (previous is None or previous.derives or previous.cites != working.cites)
-        previous = working
+        # the first weight that only cites a δ derived before it says so, once in the document
+        if not working.derives and not noted(working) and detail == "standard":
+            working.lead = narrator.first("cites")
     for section in sections:
         section.parts = parts(section.gradients, detail)
     return sections
@@ -77,8 +83,7 @@ def parts(gradients: list[GradientWorking], detail: str) -> list[Part]:
         elif detail == "full" or working.derives:
             kind, opens = "derive", True
         else:
-            kind = "cite"
-            opens = not found or found[-1].kind != "cite" or noted(working) or working.lead
+            kind, opens = "cite", True  # each cited gradient under a heading of its own
         if opens:
             found.append(Part(kind, [working]))
         else:
@@ -96,7 +101,8 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
     if count == 1:
         return narrator.rule("power")
     over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
-    return narrator.rule("power_mean", {"count": str(count), "over": over})
+    # an average over two looks exactly like the 1/2 of the half squared error: say so
+    return narrator.rule("power_mean_half" if count == 2 else "power_mean", {"count": str(count), "over": over})
 
 
 def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> GradientWorking:
@@ -118,7 +124,8 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         gradient.name,
         typeset.latex(gradient.symbol),
         result.lhs,
-        [r" \cdot ".join(typeset.partial(f) for f in term.factors) for term in gradient.chain],
+        [r" \cdot ".join(typeset.partial(f) for f in term.factors) for term in gradient.chain]
+        + ([typeset.partial(gradient.decay)] if gradient.decay is not None else []),
         deltas,
         links,
         result,
@@ -130,6 +137,8 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         terms=len(gradient.chain),
         cites=[typeset.latex(symbol) for symbol in own],
         path=path(steps, gradient),
+        neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
+        decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
     )
 
 
@@ -137,8 +146,9 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     """δ of one neuron: each factor by its rule, then δ as their product."""
     delta = working.delta
     graph = typeset.graph
-    activation = steps.derivation.spec.layers[delta.neuron.layer].activation
-    plot = narrator.plot(activation)
+    layer = steps.derivation.spec.layers[delta.neuron.layer]
+    activation = layer.activation
+    plot = narrator.plot(activation, layer.negative_slope)
     symbol = typeset.latex(delta.symbol)
     net = graph.net[delta.example][delta.neuron.layer][delta.neuron.index]
     meaning = typeset.inline(graph.total, net)
@@ -182,3 +192,33 @@ def _silent(delta: Delta, steps: Steps) -> bool:
     graph = steps.derivation.graph
     error = graph.errors[delta.example][delta.neuron.index]
     return steps.derivation.values[error] == 0 and delta.precise != 0
+
+
+# The nudge of a parameter in the check by finite differences, and how many decimals its errors show.
+NUDGE = Decimal("0.0001")
+CHECK_DECIMALS = 12
+
+
+def finite_difference(steps: Steps, gradient: Gradient, typeset: Typesetter) -> dict[str, str]:
+    """∂E/∂θ ≈ (E(θ + ε) − E(θ − ε)) / 2ε, from two forward passes and no chain rule.
+
+    The slope is computed from the errors as shown, so that a reader can redo the division.
+    """
+    spec = steps.derivation.spec
+    theta = spec.parameters()[gradient.name]
+    errors = []
+    for sign in (-1, 1):
+        nudged = spec.with_parameters({gradient.name: theta + sign * Fraction(NUDGE)})
+        errors.append(Decimal(format_number(Derivation(nudged).loss, CHECK_DECIMALS, strip=False)))
+    width = 2 * NUDGE
+    slope = (errors[1] - errors[0]) / width
+    return {
+        "gradient": partial_inline(typeset.latex(steps.derivation.graph.total), typeset.latex(gradient.symbol)),
+        "value": typeset.show(gradient.precise),
+        "parameter": typeset.latex(gradient.symbol),
+        "epsilon": str(NUDGE),
+        "low": str(errors[0]),
+        "high": str(errors[1]),
+        "width": str(width),
+        "slope": format(slope.quantize(Decimal("1e-7")), "f"),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from functools import cache
 
 import sympy as sp
@@ -19,14 +20,17 @@ PLOT_POINTS = 33
 
 
 @cache
-def activation_plot(name: str) -> Plot:
-    """f(net) and f'(net) at evenly spaced net inputs; f' from the textbook derivative of ``functions``."""
+def activation_plot(name: str, constant: Fraction | None = None) -> Plot:
+    """f(net) and f'(net) at evenly spaced net inputs; f' from the textbook derivative of ``functions``.
+
+    ``constant`` is the layer's constant for an activation that has one (leaky ReLU's slope).
+    """
     activation = ACTIVATIONS[name]
     net, out = sp.symbols("net out")
     with sp.evaluate(False):
-        function = activation.function(net)  # type: ignore[misc]
+        function = activation.output(net, constant)
     f = sp.lambdify(net, function, modules="mpmath")
-    slope = sp.lambdify((net, out), activation.derivative(net, out), modules="mpmath")
+    slope = sp.lambdify((net, out), activation.slope(net, out, constant), modules="mpmath")
     points = []
     for k in range(PLOT_POINTS):
         x = sp.Rational(2 * PLOT_RANGE * k, PLOT_POINTS - 1) - PLOT_RANGE

@@ -7,6 +7,8 @@ symbols (the values come as the working derives them).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import sympy as sp
 
 from derive.chain import Gradient
@@ -38,7 +40,8 @@ class _Drawing:
         typeset, nodes = self.typeset, self.nodes
         derivative = typeset.inline(target, source)
         text = f"∂{nodes[target].text}/∂{nodes[source].text}"
-        side = "below" if nodes[target].x > nodes[source].x else "above"  # x grows downwards on the page
+        # the label on the outer side of its branch (x grows downwards on the page), clear of the others
+        side = "below" if nodes[target].x + nodes[source].x > 0 else "above"
         self.edges.append(GraphEdge(str(source), str(target), derivative, text, side))
 
 
@@ -74,4 +77,15 @@ def computation_graph(steps: Steps, gradient: Gradient, typeset: Typesetter) -> 
         coupled = ACTIVATIONS[spec.layers[last].activation].coupled
         edge(graph.net[p][last][j] if coupled else graph.out[p][last][j], total)
     example = 1 if graph.multi else None
+    _part_crossing_labels(drawing.edges)
     return ComputationGraph(list(drawing.nodes.values()), drawing.edges, example, column + 1)
+
+
+def _part_crossing_labels(edges: list[GraphEdge]) -> None:
+    """Where every path fans out and in again (a shared bias's graph), edges cross midway: their
+    labels go near where each edge starts, so that they do not meet at the crossing."""
+    into = Counter(edge.target for edge in edges)
+    out_of = Counter(edge.source for edge in edges)
+    for edge in edges:
+        if into[edge.target] > 1 and out_of[edge.source] > 1:
+            edge.position = 0.25

@@ -112,7 +112,8 @@ class GraphEdge:
     target: str
     derivative: str  # LaTeX: \partial \mathrm{net}_{o1} / \partial w_{5}
     text: str  # plain text, for Mermaid: ∂net_o1/∂w5
-    side: str = "above"  # where its label goes: above an edge that rises or runs level, below one that falls
+    side: str = "above"  # where its label goes: on the outer side of its branch
+    position: float = 0.5  # where along the edge: crossing edges keep their labels apart
 
 
 @dataclass
@@ -150,6 +151,9 @@ class GradientWorking:
     cites: list[str] = field(default_factory=list)  # LaTeX of the known δs the result uses
     lead: bool = False  # the first gradient of a run that cites δs derived before it: say so
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
+    neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
+    check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
+    decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
 
 
 @dataclass
@@ -260,6 +264,7 @@ class Reading:
     ratio: str  # output-layer over first-layer mean |∂E/∂w|, rounded; empty with one layer
     slope_bound: str  # the largest slope of the hidden activation when it is below 1 (σ′ ≤ 0.25)
     example: int | None
+    deltas: str = ""  # the same ratio for the δs, when the inputs account for much of the gradients'
 
 
 @dataclass
@@ -272,6 +277,19 @@ class Question:
     lhs: str
     answer: Equation
     working: list[Equation]
+    effort: int = 1  # how many values the question asks to compute that earlier ones did not
+
+
+@dataclass
+class Schedule:
+    """How the network learns, when not on all its examples at once: the update these pages work."""
+
+    kind: str  # online or minibatch
+    size: int  # examples per update
+    update: int  # which update of the first epoch
+    examples: str  # the examples it uses, by their number in the file: "3", or "1, 2"
+    earlier: int  # how many updates came before it
+    shuffle: int | None  # the seed of the order, or None for file order
 
 
 @dataclass
@@ -304,6 +322,7 @@ class Document:
     shared_bias: bool
     reading: Reading
     hidden: bool  # there is at least one hidden layer: the general delta rule applies
+    softmax_output: bool = False  # a softmax output with cross-entropy, whose δ the delta rule states apart
     example: str | None = None  # the built-in example this network is, for its credits
     sequential_after: str = ""  # E_total after a step in the sequential order
     matrix: list[MatrixLayer] = field(default_factory=list)
@@ -312,6 +331,10 @@ class Document:
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
     questions: list[Question] = field(default_factory=list)
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
+    schedule: Schedule | None = None
+    momentum: str = ""  # β, when the updates carry momentum
+    previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
+    decay: str = ""  # λ, with weight decay
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -15,7 +15,7 @@ from fractions import Fraction
 import sympy as sp
 
 from derive.chain import Factor
-from derive.numbers import Number, exact, format_number
+from derive.numbers import Number, exact, format_exact, format_number
 from derive.printing import TextbookPrinter, number_latex, partial_inline, partial_latex
 from derive.steps import LEARNING_RATE, Step, Steps
 
@@ -49,9 +49,12 @@ class Typesetter:
     def _labels(self, partial: Callable[[str, str], str]) -> dict[sp.Symbol, str]:
         """The LaTeX of the step symbols the graph does not name: derivatives and η."""
         labels = {LEARNING_RATE: r"\eta"}
+        # with weight decay a step descends E = E_total + E_decay: its gradients are of E
+        decay = bool(self.steps.derivation.spec.weight_decay)
         for step in self.steps:
             if step.symbol not in self.graph.names and step.of is not None and step.wrt is not None:
-                labels[step.symbol] = partial(self.latex(step.of), self.latex(step.wrt))
+                of = "E" if decay and step.kind == "gradient" else self.latex(step.of)
+                labels[step.symbol] = partial(of, self.latex(step.wrt))
         return labels
 
     @property
@@ -106,12 +109,20 @@ class Typesetter:
         return equation
 
     def from_rounded(self, step: Step) -> str:
-        """The step's value from the rounded numbers its line shows, rounded as its value is shown."""
-        rounded = {
-            symbol: exact(Fraction(Decimal(self.show(self.steps.values[symbol]))))
-            for symbol in step.formula.free_symbols
+        """The step's value from the rounded numbers its line shows, rounded as its value is shown.
+
+        A sum of products of the rounded decimals is worked exactly (a tie such as 0.0008771355 is
+        rounded as a decimal, not as its binary neighbour); any other formula to 40 digits.
+        """
+        shown = {
+            symbol: Fraction(Decimal(self.show(self.steps.values[symbol]))) for symbol in step.formula.free_symbols
         }
-        return self.show(self.steps.evaluate(step, rounded))
+        exactly = step.formula.xreplace(
+            {symbol: sp.Rational(v.numerator, v.denominator) for symbol, v in shown.items()}
+        )
+        if isinstance(exactly, sp.Rational):
+            return format_exact(Fraction(exactly.p, exactly.q), self.digits)
+        return self.show(self.steps.evaluate(step, {symbol: exact(value) for symbol, value in shown.items()}))
 
 
 def width(latex: str) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mpmath
 
-from derive.numbers import format_number
+from derive.numbers import Number, format_number
 from derive.steps import Steps
 
 from .forward import forward
@@ -38,44 +38,68 @@ def after(
 
 
 def reading(steps: Steps, typeset: Typesetter) -> Reading:
-    """Which way each output pushes the weights into it, and how much smaller the first layer's gradients are."""
+    """Which way each output pushes the weights into it, and how much smaller the first layer's gradients are.
+
+    With several examples, example 1's push is told beside the whole batch's move, which may differ.
+    """
     derivation = steps.derivation
     graph, spec = derivation.graph, derivation.spec
+    batch = "_batch" if graph.multi else ""
     outputs = []
     for j in range(len(graph.neurons[-1])):
         out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][j]]
         weight = graph.weights[-1][j][0].name
+        before, after = derivation.parameters[weight], derivation.updated[weight]
         outputs.append(
             {
-                "kind": "reading_high" if out > target else "reading_low",
+                "kind": f"reading{batch}_{'high' if out > target else 'low'}",
+                "direction": "reading_falls" if after < before else "reading_rises",
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
                 "weight": typeset.latex(graph.weights[-1][j][0]),
-                "before": typeset.show(derivation.parameters[weight]),
-                "after": typeset.show(derivation.updated[weight]),
-                "direction": "falls" if derivation.updated[weight] < derivation.parameters[weight] else "rises",
+                "before": typeset.show(before),
+                "after": typeset.show(after),
             }
         )
-    ratio, bound = "", ""
+    ratio = deltas = bound = ""
     if len(spec.layers) > 1:
-        ratio = _ratio(steps)
+        gradients, signals = _ratios(steps)
+        ratio = _shown_ratio(gradients)
+        # when the inputs are much smaller than the hidden outputs, part of the ratio is theirs: say so
+        deltas = _shown_ratio(signals) if signals and gradients and abs(gradients / signals - 1) > 0.2 else ""
         bound = SLOPE_BOUNDS.get(spec.layers[0].activation, "")
-    return Reading(outputs, ratio, bound, 1 if graph.multi else None)
+    return Reading(outputs, ratio, bound, 1 if graph.multi else None, deltas)
 
 
-def _ratio(steps: Steps) -> str:
-    """The output layer's mean |∂E/∂w| over the first layer's: whole when 10 or more ('' if either is 0)."""
+def _ratios(steps: Steps) -> tuple[Number | None, Number | None]:
+    """The output layer's mean |∂E/∂w| over the first layer's, and the same for their δs (None if one is 0)."""
     derivation = steps.derivation
-    means = []
-    for layer in (len(derivation.spec.layers) - 1, 0):
-        sizes = [
-            abs(gradient.precise)
-            for gradient in derivation.gradients.values()
-            if gradient.name.startswith("w") and gradient.chain[0].neuron.layer == layer
-        ]
-        means.append(mpmath.fsum(sizes) / len(sizes))
-    if not means[0] or not means[1]:
+    last = len(derivation.spec.layers) - 1
+    gradients = [
+        _mean(
+            [
+                abs(g.precise)
+                for g in derivation.gradients.values()
+                if g.name.startswith("w") and g.chain[0].neuron.layer == L
+            ]
+        )
+        for L in (last, 0)
+    ]
+    signals = [_mean([abs(d.precise) for row in derivation.deltas for d in row[L]]) for L in (last, 0)]
+    return _over(*gradients), _over(*signals)
+
+
+def _mean(values: list[Number]) -> Number:
+    return mpmath.fsum(values) / len(values)
+
+
+def _over(top: Number, bottom: Number) -> Number | None:
+    return top / bottom if top and bottom else None
+
+
+def _shown_ratio(ratio: Number | None) -> str:
+    """A ratio as said in a sentence: whole when 10 or more, one decimal below."""
+    if ratio is None:
         return ""
-    ratio = means[0] / means[1]
     return format_number(ratio, 0 if ratio >= 10 else 1)
