@@ -18,18 +18,20 @@ from derive.document.model import ComputationGraph, Curve, DiagramEdge, DiagramN
 
 SVG = "http://www.w3.org/2000/svg"
 COLUMN = 200  # pixels between layers (a layer's x is 0, 1, 2, …; a bias sits halfway)
-ROW = 80  # pixels between neurons of a layer
+ROW = 96  # pixels between neurons of a layer (a bias is written under each, above the next)
 RADIUS = 21
 MARGIN = 30
 FONT = 13
 CHARACTER = 7.5  # the width of a character at FONT pixels, near enough to size a box
 LABEL_AT = 0.26  # how far along an edge its weight is written, as in the TikZ drawing
+STUB = 32  # how far below its neuron a bias is written: it enters the neuron from below, crossing no edge
 
 
 def network_svg(
     nodes: Sequence[DiagramNode], edges: Sequence[DiagramEdge], title: str, *, marked: str = "", column: int = COLUMN
 ) -> str:
-    """An SVG image of the network: inputs and neurons as circles, biases as boxes, weights on the edges.
+    """An SVG image of the network: inputs and neurons as circles, weights on the edges, each bias
+    written under the neuron it enters (as the TikZ drawing does), so that no bias arrow crosses an edge.
 
     ``marked`` (a prefix for the picture's ids, for a page holding several) marks each neuron and
     edge with ``data-node`` and ``data-edge``, the names a gradient's path lists.  ``column`` is the
@@ -39,15 +41,18 @@ def network_svg(
     top = max(node.y for node in nodes)
     origin = MARGIN + RADIUS
     place = {node.id: (origin + (node.x - left) * column, origin + (top - node.y) * ROW) for node in nodes}
-    widest = max(_box_width(node) for node in nodes)
-    width = max(x for x, _ in place.values()) + widest / 2 + MARGIN
-    height = max(y for _, y in place.values()) + RADIUS + MARGIN
+    kinds = {node.id: node for node in nodes}
+    drawn = [node for node in nodes if node.kind != "bias"]
+    width = max(place[node.id][0] for node in drawn) + RADIUS + MARGIN + CHARACTER * 4
+    height = max(place[node.id][1] for node in drawn) + RADIUS + STUB + FONT + MARGIN
     svg = _picture(width, height)
     arrow = _head(svg, title, marked)
-    kinds = {node.id: node for node in nodes}
     for edge in edges:
-        _edge(svg, edge, place, kinds, arrow, marked=bool(marked))
-    for node in nodes:
+        if kinds[edge.source].kind == "bias":
+            _bias(svg, edge, place[edge.target], arrow, marked=bool(marked))
+        else:
+            _edge(svg, edge, place, kinds, arrow, marked=bool(marked))
+    for node in drawn:
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
     return ET.tostring(svg, encoding="unicode") + "\n"
@@ -129,6 +134,18 @@ def _edge(
         },
     )
     label.text = f"{edge.weight} = {edge.value}"
+
+
+def _bias(svg: ET.Element, edge: DiagramEdge, neuron: tuple[float, float], arrow: str, *, marked: bool) -> None:
+    """``b1 = 0.35`` under the neuron, and a short arrow up into it."""
+    x, y = neuron
+    mark = {"class": "edge", "data-edge": f"{edge.source}>{edge.target}"} if marked else {}
+    line = {"x1": _px(x), "y1": _px(y + RADIUS + STUB - FONT), "x2": _px(x), "y2": _px(y + RADIUS)}
+    ET.SubElement(svg, "line", {**line, "stroke": "black", "marker-end": f"url(#{arrow})", **mark})
+    text = ET.SubElement(
+        svg, "text", {"x": _px(x), "y": _px(y + RADIUS + STUB), "text-anchor": "middle", "font-size": str(FONT - 2)}
+    )
+    text.text = f"{edge.weight} = {edge.value}"
 
 
 def _node(svg: ET.Element, node: DiagramNode, x: float, y: float, *, marked: bool) -> None:
