@@ -258,8 +258,10 @@ def compile_pdfs(
             (Path(folder) / name).write_bytes(data)
         formats = _preamble_formats(pdflatex, sources, folder)
         workers = max(1, min(jobs or available_cores(), len(names)))
+        # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
+        longest = sorted(names, key=lambda name: -len(sources[name]))
         with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
-            running = {name: pool.submit(_run_latex, pdflatex, name, folder, formats.get(name)) for name in names}
+            running = {name: pool.submit(_run_latex, pdflatex, name, folder, formats.get(name)) for name in longest}
             try:
                 return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
             except BaseException:
