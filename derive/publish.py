@@ -71,13 +71,15 @@ def document(
     curve_steps: int = 0,
     ask: Sequence[str] = (),
     steps: Steps | None = None,
+    mark_unrounded: bool = False,
 ) -> Document:
     """The document data of a network, in the language's default notation unless one is given.
 
     With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
     carries an exam's questions, each with its meaning in the document's language. A network that
     learns online or in mini-batches is worked on one update: the first, or ``options.example``'s.
-    ``steps`` are :func:`document_steps` when the caller has them already.
+    ``steps`` are :func:`document_steps` when the caller has them already. ``mark_unrounded`` marks
+    the values not the product of their rounded numbers, as an answer key does.
     """
     catalog = options.templates.catalog(options.language)
     update = worked_update(spec, options)
@@ -94,6 +96,7 @@ def document(
         history=history,
         ask=keys,
         schedule=schedule_of(spec, update),
+        mark_unrounded=mark_unrounded,
     )
     for question in doc.questions:
         question.meaning = meaning(steps.find(question.key), catalog)
@@ -161,7 +164,8 @@ def worksheet_files(
     for number in numbers:
         mine = variant(spec, seed, number) if variants else spec
         name = roster[number - 1] if variants and number - 1 < len(roster) else None
-        sheets.append(Sheet(document(mine, chosen, curve_steps=curve_steps, ask=ask), number, name))
+        sheet = document(mine, chosen, curve_steps=curve_steps, ask=ask, mark_unrounded=True)
+        sheets.append(Sheet(sheet, number, name))
     context = {"kind": exercise, "paper": chosen.paper, "student": None}
     render = chosen.templates.render
     files: dict[str, str] = {}

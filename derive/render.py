@@ -14,6 +14,7 @@ is written.  Catalog sentences fill in their placeholders by plain replacement o
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 import traceback
@@ -27,7 +28,6 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
-from latex2mathml.converter import convert_to_element
 from markupsafe import Markup, escape
 
 from derive.errors import DeriveError
@@ -101,6 +101,8 @@ _MATHML_ATTRIBUTES = frozenset(
 
 @lru_cache(maxsize=8192)
 def _mathml(latex: str, display: bool) -> str:
+    from latex2mathml.converter import convert_to_element  # only pages need it: keep it out of start-up
+
     try:
         root = convert_to_element(latex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises plain Exception subclasses for LaTeX it cannot read
@@ -250,6 +252,23 @@ def meaning(step: Step, t: Catalog) -> str:
     return t("keys.after_step", meaning=text) if step.after and step.kind != "after" else text
 
 
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """Templates compiled once and kept between runs, in the user's private temporary folder (mode
+    0700, checked by Jinja2), keyed by each template's source: a cache that cannot be written is no cache."""
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _template_cache() -> jinja2.BytecodeCache | None:
+    """Compiling the templates costs more than deriving the worked example: reuse the compiled code."""
+    try:  # compiled code differs in a sandbox: never share files with other programs' Jinja2 caches
+        return _QuietCache(pattern="__derive_sandboxed_%s.cache")
+    except (OSError, RuntimeError):  # no private temporary folder to be had
+        return None
+
+
 class Renderer:
     """The one Jinja2 environment, with the shipped templates and optionally a user's folder."""
 
@@ -263,6 +282,7 @@ class Renderer:
         self.folders = folders
         self.environment = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
+            bytecode_cache=_template_cache(),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
             block_start_string="<%",

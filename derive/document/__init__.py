@@ -57,6 +57,7 @@ def from_steps(
     history: Sequence[float] = (),
     ask: Sequence[str] = (),
     schedule: Schedule | None = None,
+    mark_unrounded: bool = True,
 ) -> Document:
     """The document of a step model.
 
@@ -65,7 +66,7 @@ def from_steps(
     questions on those keys.
     """
     spec = steps.derivation.spec
-    typeset = Typesetter(steps, notation, digits)
+    typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
     narrator = Narrator(steps)
     nodes, edges = diagram(steps, typeset)
     after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")

@@ -33,9 +33,10 @@ BOX_AND_TAG = 45
 class Typesetter:
     """Prints steps in a notation (``net`` or ``in``) with values shown to ``digits`` decimals."""
 
-    def __init__(self, steps: Steps, notation: str, digits: int) -> None:
+    def __init__(self, steps: Steps, notation: str, digits: int, *, mark_unrounded: bool = True) -> None:
         self.steps = steps
         self.digits = digits
+        self.mark_unrounded = mark_unrounded  # only an answer key marks them: checking costs a re-evaluation
         graph = steps.derivation.graph
         self.graph = graph
         self.symbols = TextbookPrinter(graph.names, notation)
@@ -93,7 +94,7 @@ class Typesetter:
         if formula_text == shown:  # ∂net/∂b = 1: nothing to show but the value
             formula_text = ""
         equation = Equation(lhs, formula_text, substituted, shown, answer, key=step.key, answer_text=filled)
-        equation.unrounded = bool(substituted) and self.from_rounded(step) != shown
+        equation.unrounded = self.mark_unrounded and bool(substituted) and self.from_rounded(step) != shown
         self.unrounded = self.unrounded or equation.unrounded
         if isinstance(step.formula, sp.Add) and len(step.formula.args) > LONG_SUM:
             # long sums get broken across lines in LaTeX: keep their terms apart
