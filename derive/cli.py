@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
+from derive.version import __version__
 
 MAX_VARIANTS = 200
 
@@ -194,6 +195,7 @@ def build_parser() -> _Parser:
         "Without a command, prints the explanation of the worked example.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser.commands = {}
     for name, help, declarations in COMMANDS:
