@@ -114,10 +114,11 @@ class Net:
     mean: bool
     learning_rate: float
     train_biases: bool
+    round_to: int | None = None  # hidden outputs rounded half up to this many decimals, as by hand
 
     def copy(self) -> Net:
         layers = [Layer(la.name, la.activation, la.weights.copy(), la.bias.copy(), la.shared) for la in self.layers]
-        return Net(layers, self.examples, self.loss, self.mean, self.learning_rate, self.train_biases)
+        return Net(layers, self.examples, self.loss, self.mean, self.learning_rate, self.train_biases, self.round_to)
 
     def parameters(self) -> dict[str, float]:
         """Numbered as the README says: w1, w2, … layer by layer, neuron by neuron, input by input; then b1, b2, …"""
@@ -128,7 +129,6 @@ class Net:
 
 
 def from_spec(spec: NetworkSpec) -> Net:
-    assert spec.round_activations is None, "the reference works on unrounded values"
     layers = []
     for layer in spec.layers:
         weights = np.array([[float(w) for w in row] for row in layer.weights])
@@ -138,7 +138,8 @@ def from_spec(spec: NetworkSpec) -> Net:
     examples = [
         (np.array([float(x) for x in e.inputs]), np.array([float(t) for t in e.targets])) for e in spec.examples
     ]
-    return Net(layers, examples, spec.loss, spec.reduction == "mean", float(spec.learning_rate), spec.train_biases)
+    rate = float(spec.learning_rate)
+    return Net(layers, examples, spec.loss, spec.reduction == "mean", rate, spec.train_biases, spec.round_activations)
 
 
 # -- one pass -------------------------------------------------------------------------------------
@@ -156,10 +157,14 @@ class Forward:
 
 def forward(net: Net, x: Array, targets: Array) -> Forward:
     result = Forward()
-    for layer in net.layers:
+    for index, layer in enumerate(net.layers):
         result.inputs.append(x)
         z = layer.weights @ x + layer.bias
         x = activate(layer.activation, z)
+        if net.round_to is not None and index < len(net.layers) - 1:
+            # a student rounds each hidden output (0.59327 → 0.5933) and works on with the rounded value
+            scale = 10.0**net.round_to
+            x = np.floor(x * scale + 0.5) / scale
         result.nets.append(z)
         result.outs.append(x)
     result.errors = output_errors(net.loss, targets, x)
