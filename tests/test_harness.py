@@ -50,7 +50,7 @@ def test_a_skip_is_a_failure_under_ci(tmp_path):
     assert result.returncode == 1, result.stdout
     # the skip in the test's body fails it; the skip mark, met while setting it up, is an error
     assert "1 failed, 1 passed, 1 xfailed, 1 error" in result.stdout
-    assert "skipped under CI=true, where every test must run: no such tool" in result.stdout
+    assert "skipped under CI=true, where every test must run: Skipped: no such tool" in result.stdout
     assert "skipped under CI=true, where every test must run: Skipped: marked to skip" in result.stdout
 
 
