@@ -27,10 +27,20 @@ def require_tool(name: str) -> str:
     return path
 
 
+def source_environment() -> dict[str, str]:
+    """The environment of a child process that imports derive from this tree, whatever its working folder."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def run_derive(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the command line as a user would, in a fresh process."""
+    """Run the command line as a user would, in a fresh process (the derive of this tree, from any folder)."""
     result = subprocess.run(
-        [sys.executable, "-m", "derive", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+        [sys.executable, "-m", "derive", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env=source_environment(),
     )
     if check and result.returncode != 0:
         raise AssertionError(f"derive {' '.join(args)} exited {result.returncode}:\n{result.stderr}")

@@ -25,7 +25,7 @@ import pytest
 from derive import example
 from derive.variants import variant
 from tests import reference_training as reference
-from tests.conftest import ROOT, run_derive
+from tests.conftest import ROOT, run_derive, source_environment
 from tests.reference import autograd_gradients, sympy_gradients
 from tests.test_codegen import load
 
@@ -239,6 +239,7 @@ def derive_on_a_terminal(*args: str) -> tuple[subprocess.Popen, int]:
         stdout=subprocess.PIPE,
         stderr=follower,
         cwd=ROOT,
+        env=source_environment(),
     )
     os.close(follower)
     return process, leader
@@ -285,7 +286,9 @@ def test_ctrl_c_stops_a_long_training_cleanly():
 def test_a_closed_pipe_ends_quietly(args, first):
     """``derive … | head -1``: derive stops without a traceback and exits 0, as Unix tools do."""
     command = " ".join([sys.executable, "-m", "derive", *args]) + ' | head -1; echo "status ${PIPESTATUS[0]}"'
-    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=300, env=source_environment()
+    )
     line, status = result.stdout.splitlines()
     assert line.startswith(first) and status == "status 0" and result.stderr == ""
 
