@@ -16,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
+from derive.variants import MAX_VARIANTS
 from derive.version import __version__
 
-MAX_VARIANTS = 200
+# The choices of the shared options (kept here, not imported, so that `--help` starts at once).
+DETAILS = ("full", "standard", "brief")
+EXERCISES = ("numbers", "formulas", "exam")
+PAPERS = ("a4", "letter")
 
 Declare = Callable[[argparse.ArgumentParser], None]
 
@@ -106,6 +110,25 @@ def only(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
 
 
+def detail(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--detail",
+        type=_choice("detail", DETAILS),
+        default="standard",
+        metavar="full|standard|brief",
+        help="full: every gradient derived in full; standard (default): each δ once, the other gradients cite it; "
+        "brief: each δ in one line",
+    )
+
+
+def paper(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--paper", type=_choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
+
+
+def pdf(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
+
+
 def matrix(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--matrix", action="store_true", help="add the matrix form of the derivation")
 
@@ -122,24 +145,43 @@ def output_folder(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder (default: output)")
 
 
+def variants(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--variants",
+        type=_whole(1, MAX_VARIANTS),
+        default=0,
+        metavar="N",
+        help="N per-student variants, each with its own values and answers (seed: --seed, default 0)",
+    )
+
+
 def as_json(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--json", action="store_true", help="print JSON")
 
 
-DOCUMENT = [network, language, notation, only, matrix, templates, digits, rounding]
+DOCUMENT = [network, language, notation, only, detail, matrix, templates, digits, rounding]
 
 
 # -- each command's own options -----------------------------------------------------------------
 
 
 def _worksheet(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--pdf", action="store_true", help="also compile PDFs with latexmk or pdflatex")
     sub.add_argument(
-        "--variants",
-        type=_whole(1, MAX_VARIANTS),
-        default=0,
-        metavar="N",
-        help="N per-student variants with answer keys (seed: --seed, default 0)",
+        "--exercise",
+        type=_choice("exercise", EXERCISES),
+        default="numbers",
+        metavar="numbers|formulas|exam",
+        help="numbers (default): formulas given, numbers blank; formulas: the factors' formulas blank too; "
+        "exam: one or two pages of questions (--ask) and a separate answer key",
+    )
+    sub.add_argument(
+        "--ask", type=_names, default=[], metavar="KEYS", help="the exam's questions, as keys (see `derive keys`)"
+    )
+    sub.add_argument(
+        "--combined", action="store_true", help="with --variants: also class-worksheets.pdf and class-solutions.pdf"
+    )
+    sub.add_argument(
+        "--roster", type=Path, metavar="FILE", help="with --combined: a CSV whose student column names them"
     )
 
 
@@ -156,6 +198,57 @@ def _train(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--plot", type=Path, metavar="FILE", help="draw the error curve into FILE (.png or .svg)")
 
 
+def _keys(text: str) -> list[str]:
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError("expected step keys or blank numbers separated by commas, e.g. E_total,dE/dw5")
+    return keys
+
+
+def _check(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "answers",
+        type=Path,
+        metavar="ANSWERS",
+        help="a .toml or .json file of key = number (one student), or a .csv file for a class",
+    )
+
+
+def _grading(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--ecf",
+        type=_choice("ECF policy", ("full", "half", "none")),
+        default="full",
+        metavar="full|half|none",
+        help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
+    )
+    sub.add_argument(
+        "--min-digits",
+        type=_whole(1, 20, "a number of significant digits"),
+        metavar="N",
+        help="significant digits an answer needs (default 3)",
+    )
+    sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
+
+
+def _quiz(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--format", type=_choice("quiz format", ("moodle", "qti")), required=True, metavar="moodle|qti")
+    sub.add_argument(
+        "--ask",
+        type=_keys,
+        default=[],
+        metavar="KEYS",
+        help="the steps to ask, by key or blank number (default: E_total, the gradients, the updates, E_total+)",
+    )
+    sub.add_argument(
+        "--digits",
+        type=_whole(1, 15, "a number of significant digits"),
+        default=4,
+        metavar="N",
+        help="significant digits an answer needs (default 4)",
+    )
+
+
 def _example(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("name", nargs="?", default="mazur", metavar="NAME", help="built-in name (default: mazur)")
     sub.add_argument("--list", action="store_true", help="list the built-in examples")
@@ -163,11 +256,20 @@ def _example(sub: argparse.ArgumentParser) -> None:
 
 COMMANDS: list[tuple[str, str, list[Declare]]] = [
     ("explain", "the step-by-step explanation in Markdown (the default command)", [*DOCUMENT, output_file]),
-    ("worksheet", "a LaTeX worksheet and its solutions (and PDFs with --pdf)", [*DOCUMENT, output_folder, _worksheet]),
+    (
+        "worksheet",
+        "a LaTeX worksheet and its solutions (and PDFs with --pdf)",
+        [*DOCUMENT, paper, output_folder, pdf, _worksheet, variants],
+    ),
+    (
+        "slides",
+        "a Beamer deck for the lecture, revealing each derivation factor by factor",
+        [network, language, notation, only, detail, templates, digits, rounding, output_folder, pdf],
+    ),
     (
         "keys",
         "every step's key and blank number, as answer files and --ask use them",
-        [network, language, only, templates, as_json, output_file],
+        [network, language, only, detail, templates, as_json, output_file],
     ),
     ("gradients", "the forward pass, every gradient and the updated parameters", [network, as_json, digits, rounding]),
     ("train", "N steps of gradient descent, with the error history", [network, _train, as_json, digits, rounding]),
@@ -175,6 +277,16 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "code",
         "a standalone NumPy module computing the loss and every gradient",
         [network, output_file, lambda sub: rounding(sub, shown=False)],
+    ),
+    (
+        "check",
+        "grade a student's working (or a class's) step by step, with error carried forward",
+        [_check, network, _grading, language, only, detail, templates, digits, as_json, output_file],
+    ),
+    (
+        "quiz",
+        "a quiz for Moodle (XML with Cloze questions) or Canvas (a QTI package)",
+        [network, _quiz, variants, language, only, templates, output_file],
     ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]
@@ -218,6 +330,12 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
             sub.error("argument --variant: needs --seed S, the seed that made the variants")
         if getattr(args, "variants", 0):
             sub.error("argument --variant: not allowed with --variants (one student, or all of them)")
+    if getattr(args, "combined", False) and not args.variants:
+        sub.error("argument --combined: needs --variants N, the students whose sheets it gathers")
+    if getattr(args, "roster", None) is not None and not args.combined:
+        sub.error("argument --roster: goes with --combined, which heads each student's sheet with their name")
+    if args.command == "worksheet" and args.ask and args.exercise != "exam":
+        sub.error("argument --ask: goes with --exercise exam")
     return args
 
 

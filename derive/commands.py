@@ -60,18 +60,34 @@ def explain(spec: NetworkSpec, options: Namespace) -> int:
 def worksheet(spec: NetworkSpec, options: Namespace) -> int:
     from derive import publish
 
-    files: dict[str, str | bytes] = dict(
-        publish.worksheet_files(
-            spec,
-            variants=options.variants,
-            seed=options.seed or 0,
-            student=options.variant,
-            **document_options(options),
-        )
+    roster = publish.read_roster(options.roster, options.variants) if options.roster else ()
+    texts = publish.worksheet_files(
+        spec,
+        exercise=options.exercise,
+        ask=options.ask,
+        variants=options.variants,
+        seed=options.seed or 0,
+        student=options.variant,
+        roster=roster,
+        combined=options.combined,
+        **document_options(options),
     )
-    if options.pdf:
-        files |= publish.compile_pdfs({name: text for name, text in files.items() if isinstance(text, str)})
-    for path in publish.write_files(options.output or Path("output"), files):
+    compiled = texts if options.pdf else {name: text for name, text in texts.items() if name.startswith("class-")}
+    return write(publish.compile_pdfs(compiled) | texts, options.output)
+
+
+def slides(spec: NetworkSpec, options: Namespace) -> int:
+    from derive import publish
+
+    texts = publish.slides_files(spec, **document_options(options))
+    return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
+
+
+def write(files: dict[str, str | bytes], folder: Path | None) -> int:
+    """Write every file into the folder (default ``output``), atomically, and say so."""
+    from derive import publish
+
+    for path in publish.write_files(folder or Path("output"), dict(sorted(files.items()))):
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -82,7 +98,8 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
     from derive.steps import build_steps
 
     renderer = renderer_of(options)
-    rows = report.key_rows(build_steps(Derivation(spec), options.only), renderer.catalog(options.lang))
+    steps = build_steps(Derivation(spec), options.only, options.detail)
+    rows = report.key_rows(steps, renderer.catalog(options.lang))
     if options.json:
         print_json(rows)
         return 0
@@ -129,13 +146,82 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
     return emit(module_source(spec), options.output)
 
 
+def check(spec: NetworkSpec, options: Namespace) -> int:
+    """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
+    from derive import answers, grading
+    from derive.chain import Derivation
+    from derive.steps import build_steps
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    steps = build_steps(Derivation(spec), options.only, options.detail)
+    keys = answers.StepKeys(steps, build_steps(Derivation(spec), (), options.detail) if options.only else None)
+    sheets = answers.read_answers(options.answers, keys)
+    weights = answers.read_marks(options.marks, keys) if options.marks else {}
+    if sheets.variants and options.variant is not None:
+        message = "has a variant column (each row names its variant); expected no --variant"
+        raise DeriveError(message, source=sheets.source)
+    if sheets.variants and options.seed is None:
+        raise DeriveError(
+            "has a variant column; give --seed S, the seed that made the variants", source=sheets.source, key="variant"
+        )
+    worked = {None: steps}
+
+    def steps_of(number: int | None) -> Any:
+        if number not in worked:
+            worked[number] = build_steps(Derivation(variant(spec, options.seed, number)), options.only, options.detail)
+        return worked[number]
+
+    rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
+    results = [
+        grading.grade(steps_of(sheet.variant), sheet.answers, student=sheet.student, variant=sheet.variant, **rule)
+        for sheet in sheets.sheets
+    ]
+    if sheets.roster:
+        if options.json:
+            return emit(json_text(grading.class_json(results)), options.output)
+        return emit(grading.grades_csv(results), options.output)
+    if options.json:
+        return emit(json_text(grading.grade_json(results[0])), options.output)
+    heading = catalog(
+        "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
+    )
+    return emit(grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output)
+
+
+def quiz(spec: NetworkSpec, options: Namespace) -> int:
+    """A Moodle XML file (printed, or written with -o) or a QTI zip (written to -o, default quiz.zip)."""
+    from derive import quiz as quizzes
+    from derive.publish import write_file
+    from derive.variants import variant
+
+    catalog = renderer_of(options).catalog(options.lang)
+    seed = options.seed or 0
+    if options.variants:
+        networks = [(number, variant(spec, seed, number)) for number in range(1, options.variants + 1)]
+    else:
+        networks = [(options.variant, spec)]
+    made = quizzes.questions(networks, ask=options.ask, digits=options.digits, only=options.only, catalog=catalog)
+    # the quiz is named after the network; student K's variant is named NAME-KK (derive.variants)
+    name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
+    if options.format == "moodle":
+        return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
+    path = options.output or Path("quiz.zip")
+    write_file(path, quizzes.qti_package(made, catalog, name=name, digits=options.digits))
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "explain": explain,
     "worksheet": worksheet,
+    "slides": slides,
     "keys": keys,
     "gradients": gradients,
     "train": train,
     "code": code,
+    "check": check,
+    "quiz": quiz,
 }
 
 
@@ -156,7 +242,9 @@ def document_options(options: Namespace) -> dict[str, Any]:
         "notation": options.notation,
         "digits": options.digits,
         "only": options.only,
-        "matrix": options.matrix,
+        "matrix": getattr(options, "matrix", False),
+        "detail": options.detail,
+        "paper": getattr(options, "paper", "a4"),
     }
 
 
@@ -173,8 +261,11 @@ def emit(text: str, output: Path | None) -> int:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(json_text(data))
+
+
+def json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def progress_bar(steps: int) -> Any:

@@ -150,15 +150,15 @@ class Network:
         run = training.train(self.spec, steps, update, progress)
         return Training(run.history, Network(run.spec))
 
-    def steps(self, only: Sequence[str] = ()) -> Steps:
+    def steps(self, only: Sequence[str] = (), detail: str = "standard") -> Steps:
         """The step model: every quantity of the working with its key, blank, formula and value.
 
         >>> steps = example().steps()
         >>> step = steps.find("dE/dw5")
         >>> step.blank, round(float(step.value), 9), [used.key for used in steps.uses(step)]
-        (16, 0.082167041, ['out_h1', 'delta_o1'])
+        (15, 0.082167041, ['out_h1', 'delta_o1'])
         """
-        return build_steps(self.derivation, only)
+        return build_steps(self.derivation, only, detail)
 
 
 def _explain_derivation(derivation: Derivation) -> str:

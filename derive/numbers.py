@@ -61,8 +61,11 @@ def _quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:
         return value.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
 
 
-def format_number(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
-    """``digits`` decimal places with trailing zeros dropped: 0.358916480 → ``0.35891648``."""
+def format_number(value: Number | float, digits: int = DEFAULT_DIGITS, *, strip: bool = True) -> str:
+    """``digits`` decimal places with trailing zeros dropped: 0.358916480 → ``0.35891648``.
+
+    ``strip=False`` keeps them, as a filled-in blank shows every decimal asked for: ``0.358916480``.
+    """
     if isinstance(value, mpmath.mpf):
         text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
     else:
@@ -71,9 +74,11 @@ def format_number(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
     if not decimal.is_finite():
         return str(decimal)
     shown = format(_quantize(decimal, digits, ROUND_HALF_EVEN), "f")
-    if "." in shown:
+    if strip and "." in shown:
         shown = shown.rstrip("0").rstrip(".")
-    return "0" if shown in ("-0", "") else shown
+    if shown.startswith("-") and not shown.strip("-0."):  # a negative value that rounds to zero
+        shown = shown[1:]
+    return shown or "0"
 
 
 @cache

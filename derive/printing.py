@@ -1,4 +1,4 @@
-"""LaTeX in the textbook's notation: ``net_{h1}``, ``out_{o1}``, ``E_{total}``, ``w_{5}``.
+"""LaTeX in the textbook's notation: ``\\mathrm{net}_{h1}``, ``\\mathrm{out}_{o1}``, ``E_{\\text{total}}``, ``w_{5}``.
 
 The same printer also writes a formula with the numbers substituted (``0.15 \\cdot 0.05 + …``),
 so the formula, the substitution and the value always come from one expression.
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 from derive.graph import SymbolName
 from derive.numbers import DEFAULT_DIGITS, Number, format_number
@@ -35,7 +36,7 @@ class TextbookPrinter(LatexPrinter):
         digits: int = DEFAULT_DIGITS,
         labels: Mapping[sp.Symbol, str] | None = None,
     ) -> None:
-        super().__init__({"order": "none", "mul_symbol": "dot"})
+        super().__init__({"order": "none", "mul_symbol": "dot", "ln_notation": True})
         self.symbol_names = names
         self.labels = labels or {}
         self.net_label = net_label
@@ -79,9 +80,15 @@ def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
 
 
 def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
-    """``net_{h1}``, ``w_{5}``, ``\\delta_{o1}``, ``out_{o1}^{(2)}``, ``E^{(2)}``, ``w_{5}^{+}``."""
+    """``\\mathrm{net}_{h1}``, ``w_{5}``, ``\\delta_{o1}``, ``\\mathrm{out}_{o1}^{(2)}``, ``E_{\\text{total}}``.
+
+    Names of several letters are set upright, as one name and not a product of letters; a value after
+    the step is marked ``w_{5}^{+}``.
+    """
     kind = {"net": net_label, "delta": r"\delta"}.get(name.kind, name.kind)
-    subscript = name.subscript.replace("_", r"\_")  # layer names may hold underscores
+    if len(kind) > 1 and not kind.startswith("\\"):
+        kind = rf"\mathrm{{{kind}}}"
+    subscript = r"\text{total}" if name.subscript == "total" else name.subscript.replace("_", r"\_")
     text = f"{kind}_{{{subscript}}}" if subscript else kind
     plus = "+" if name.updated else ""
     example = f"({name.example})" if name.example is not None else ""
@@ -101,5 +108,35 @@ def symbol_text(name: SymbolName, net_label: str = "net") -> str:
 
 
 def partial_latex(of: str, wrt: str) -> str:
-    """∂of/∂wrt as a fraction."""
+    """∂of/∂wrt as a fraction, for displayed equations."""
     return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+
+
+def partial_inline(of: str, wrt: str) -> str:
+    """∂of/∂wrt with a slash, for running text (a fraction would squash the lines)."""
+    return rf"\partial {of} / \partial {wrt}"
+
+
+class PlainPrinter(StrPrinter):
+    """A formula as plain text, in the order it was written: ``w5·out_h1 + w6·out_h2 + b2·1``.
+
+    ``labels`` gives the text of a symbol (``net_h1``, ``∂E_total/∂out_o1``); with ``values``, a
+    symbol that has one prints as that text instead (a number, negative ones in parentheses).
+    """
+
+    def __init__(self, labels: Mapping[sp.Symbol, str], values: Mapping[sp.Symbol, str] | None = None) -> None:
+        super().__init__({"order": "none"})
+        self.labels = labels
+        self.values = values or {}
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr in self.values:
+            text = self.values[expr]
+            return f"({text})" if text.startswith("-") else text
+        return self.labels.get(expr, expr.name)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        return super()._print_Pow(expr, rational).replace("**", "^")

@@ -7,109 +7,187 @@ intact and writes nothing of its own.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from derive.chain import Derivation
-from derive.document import Document, from_steps
+from derive.document import Document, default_ask, from_steps
 from derive.errors import DeriveError
-from derive.render import Renderer, default_renderer
+from derive.render import Renderer, default_renderer, meaning
 from derive.spec import NetworkSpec
 from derive.steps import build_steps
 from derive.training import train
 from derive.variants import variant
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
-CURVE_STEPS = 1000  # the training run drawn at the end of the solutions
+CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation
+EXERCISES = ("numbers", "formulas", "exam")
+PAPERS = ("a4", "letter")
 
 
-def document(
-    spec: NetworkSpec,
-    *,
-    renderer: Renderer,
-    language: str,
-    notation: str | None = None,
-    digits: int = 9,
-    only: Sequence[str] = (),
-    matrix: bool = False,
-    curve_steps: int = 0,
-) -> Document:
-    """The document data of a network, in the language's default notation unless one is given."""
-    notation = notation or renderer.catalog(language)("notation")
-    steps = build_steps(Derivation(spec), only)
+@dataclass(frozen=True)
+class Options:
+    """How a document is written: its language and notation, the digits shown, which gradients, how fully."""
+
+    language: str = "en"
+    notation: str | None = None
+    digits: int = 9
+    only: Sequence[str] = ()
+    detail: str = "standard"
+    matrix: bool = False
+    paper: str = "a4"
+    renderer: Renderer | None = None
+
+    @property
+    def templates(self) -> Renderer:
+        return self.renderer or default_renderer()
+
+
+def document(spec: NetworkSpec, options: Options, *, curve_steps: int = 0, ask: Sequence[str] = ()) -> Document:
+    """The document data of a network, in the language's default notation unless one is given.
+
+    With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
+    carries an exam's questions, each with its meaning in the document's language.
+    """
+    catalog = options.templates.catalog(options.language)
+    steps = build_steps(Derivation(spec), options.only, options.detail)
+    keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
     history = train(spec, curve_steps).history if curve_steps else ()
-    return from_steps(steps, notation=notation, digits=digits, only=only, matrix=matrix, history=history)
+    doc = from_steps(
+        steps,
+        notation=options.notation or catalog("notation"),
+        digits=options.digits,
+        only=options.only,
+        detail=options.detail,
+        matrix=options.matrix,
+        history=history,
+        ask=keys,
+    )
+    for question in doc.questions:
+        question.meaning = meaning(steps.find(question.key), catalog)
+    return doc
 
 
-def explanation(
-    spec: NetworkSpec,
-    *,
-    language: str = "en",
-    notation: str | None = None,
-    digits: int = 9,
-    only: Sequence[str] = (),
-    matrix: bool = False,
-    renderer: Renderer | None = None,
-) -> str:
-    """The Markdown explanation of one step of backpropagation (and its matrix form)."""
-    renderer = renderer or default_renderer()
-    options = {"language": language, "notation": notation, "digits": digits, "only": only, "matrix": matrix}
-    doc = document(spec, renderer=renderer, **options)
-    return renderer.render("markdown/explanation.md.j2", language, doc=doc)
+def explanation(spec: NetworkSpec, curve_steps: int = CURVE_STEPS, **options: Any) -> str:
+    """The Markdown explanation of one step of backpropagation (its matrix form, its training curve)."""
+    chosen = Options(**options)
+    doc = document(spec, chosen, curve_steps=curve_steps)
+    return chosen.templates.render("markdown/explanation.md.j2", chosen.language, doc=doc)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One student's document, with their number among the variants and their name from a roster."""
+
+    doc: Document
+    variant: int | None
+    student: str | None
 
 
 def worksheet_files(
     spec: NetworkSpec,
     *,
-    language: str = "en",
-    notation: str | None = None,
-    digits: int = 9,
-    only: Sequence[str] = (),
-    matrix: bool = False,
-    curve_steps: int = CURVE_STEPS,
+    exercise: str = "numbers",
+    ask: Sequence[str] = (),
     variants: int = 0,
     seed: int = 0,
     student: int | None = None,
-    renderer: Renderer | None = None,
+    roster: Sequence[str] = (),
+    combined: bool = False,
+    curve_steps: int = CURVE_STEPS,
+    **options: Any,
 ) -> dict[str, str]:
-    """``worksheet.tex`` and ``solutions.tex``; with variants, numbered pairs and ``answers.tex``.
+    """The exercise and its answer key; with variants, numbered pairs and ``answers.tex``.
 
-    ``student`` marks ``spec`` as that student's variant (its number in the titles), so that one
-    student's pair is byte-identical to theirs among all the variants.  The solutions end with the
-    error curve of ``curve_steps`` steps of training (0: none).
+    ``numbers`` and ``formulas`` write ``worksheet.tex`` and ``solutions.tex``, ``exam`` writes
+    ``exam.tex`` and ``exam-solutions.tex``. ``student`` marks ``spec`` as that student's variant (its
+    number in the titles), so that one student's files are byte-identical to theirs among all the
+    variants. ``combined`` adds ``class-worksheets.tex`` and ``class-solutions.tex``: every student's
+    sheet in one document, headed with their name from ``roster`` or their number.
     """
-    renderer = renderer or default_renderer()
-    options = {
-        "renderer": renderer,
-        "language": language,
-        "notation": notation,
-        "digits": digits,
-        "only": only,
-        "matrix": matrix,
-        "curve_steps": curve_steps,
-    }
-    if not variants:
-        doc = document(spec, **options)
-        return {
-            "worksheet.tex": renderer.render("latex/worksheet.tex.j2", language, doc=doc, variant=student),
-            "solutions.tex": renderer.render("latex/solutions.tex.j2", language, doc=doc, variant=student),
-        }
+    chosen = Options(**options)
+    if exercise not in EXERCISES:
+        raise DeriveError(f"unknown exercise {exercise!r} (expected one of: {', '.join(EXERCISES)})", key="--exercise")
+    if chosen.paper not in PAPERS:
+        raise DeriveError(f"unknown paper {chosen.paper!r} (expected one of: {', '.join(PAPERS)})", key="--paper")
+    kinds = ("exam", "exam-solutions") if exercise == "exam" else ("worksheet", "solutions")
+    ask = (ask or ["default"]) if exercise == "exam" else ()
+    numbers = range(1, variants + 1) if variants else [student]
+    sheets = []
+    for number in numbers:
+        mine = variant(spec, seed, number) if variants else spec
+        name = roster[number - 1] if variants and number - 1 < len(roster) else None
+        sheets.append(Sheet(document(mine, chosen, curve_steps=curve_steps, ask=ask), number, name))
+    context = {"kind": exercise, "paper": chosen.paper, "student": None}
+    render = chosen.templates.render
     files: dict[str, str] = {}
-    docs = []
-    for number in range(1, variants + 1):
-        doc = document(variant(spec, seed, number), **options)
-        docs.append(doc)
-        for kind in ("worksheet", "solutions"):
-            files[f"{kind}-{number:02d}.tex"] = renderer.render(
-                f"latex/{kind}.tex.j2", language, doc=doc, variant=number
+    for sheet in sheets:
+        suffix = f"-{sheet.variant:02d}" if variants else ""
+        for kind in kinds:
+            files[f"{kind}{suffix}.tex"] = render(
+                f"latex/{kind}.tex.j2", chosen.language, doc=sheet.doc, variant=sheet.variant, **context
             )
-    files["answers.tex"] = renderer.render("latex/answers.tex.j2", language, docs=docs)
+    if variants:
+        docs = [sheet.doc for sheet in sheets]
+        files["answers.tex"] = render("latex/answers.tex.j2", chosen.language, docs=docs, **context)
+    if combined:
+        for kind, name in zip(kinds, ("class-worksheets.tex", "class-solutions.tex"), strict=True):
+            # the sheets share one notation: the first one's document sets the templates' shared names
+            first = sheets[0].doc
+            files[name] = render(
+                "latex/class.tex.j2", chosen.language, sheets=sheets, kind_of_sheet=kind, doc=first, **context
+            )
     return files
+
+
+def slides_files(spec: NetworkSpec, **options: Any) -> dict[str, str]:
+    """``slides.tex``: a Beamer deck revealing the derivation factor by factor."""
+    chosen = Options(**options)
+    doc = document(spec, chosen)
+    return {"slides.tex": chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc)}
+
+
+def read_roster(path: Path, variants: int) -> list[str]:
+    """The ``student`` column of a roster CSV, one name per variant in order (fewer names than variants is fine)."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise DeriveError(
+            f"cannot be read ({reason}); expected a CSV file with a student column", source=source
+        ) from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DeriveError("is empty; expected a CSV file with a header row naming a student column", source=source)
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "student" not in header:
+        raise DeriveError(f"has no student column (its header is: {', '.join(rows[0])})", source=source, key="line 1")
+    column = header.index("student")
+    names = []
+    for number, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        if len(row) != len(header):
+            raise DeriveError(
+                f"expected {len(header)} cells, as the header has, got {len(row)}", source=source, key=f"line {number}"
+            )
+        names.append(row[column].strip())
+    if len(names) > variants:
+        raise DeriveError(
+            f"lists {len(names)} students but only {variants} variants are asked for; use --variants {len(names)}",
+            source=source,
+        )
+    return names
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ catalogs of sentences (``i18n/LANG.toml``) are shared by every format.
 
 Templates may come from anyone (a colleague's folder, a download), so every template runs in
 Jinja2's sandbox: one that reaches for Python's internals stops with a clear error, and nothing
-is written.  Catalog sentences fill in their placeholders by name only.
+is written.  Catalog sentences fill in their placeholders by plain replacement of the fields given.
 """
 
 from __future__ import annotations
 
 import re
-import string
 import tomllib
 import traceback
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from derive.errors import DeriveError
+from derive.steps import Step
 
 CATALOG_FOLDER = "i18n"
 TEMPLATE_SUFFIX = ".j2"
@@ -54,9 +54,13 @@ _LATEX_SPECIAL = {
 }
 
 
+# Mathematical letters that text fonts lack, set as mathematics.
+_LATEX_SYMBOLS = {"δ": r"$\delta$", "∂": r"$\partial$", "⁺": r"$^{+}$", "→": r"$\to$", "σ": r"$\sigma$", "η": r"$\eta$"}
+
+
 def escape_latex(text: object) -> str:
     """User text made safe to print in LaTeX: every special character escaped."""
-    return "".join(_LATEX_SPECIAL.get(char, char) for char in str(text))
+    return "".join(_LATEX_SPECIAL.get(char) or _LATEX_SYMBOLS.get(char, char) for char in str(text))
 
 
 def escape_markdown(text: object) -> str:
@@ -64,38 +68,62 @@ def escape_markdown(text: object) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", str(text))
 
 
+def inline_math(latex: object) -> str:
+    """LaTeX mathematics set inline, in Markdown and LaTeX alike: ``$x$``."""
+    return f"${latex}$"
+
+
 class Catalog:
-    """The sentences of one language, looked up by dotted key: ``t("rules.power")``."""
+    """The sentences of one language, looked up by dotted key: ``t("rules.power")``.
+
+    A sentence's placeholders are the names of the fields passed in braces, ``{count}``; each is
+    replaced by its text and nothing else is read, so the LaTeX braces of a sentence stay as they are
+    and no placeholder can reach into the objects it is given.
+    """
 
     def __init__(self, language: str, entries: Mapping[str, Any], source: str) -> None:
         self.language = language
         self.entries = entries
         self.source = source
 
-    def __call__(self, key: str, **fields: object) -> str:
+    def _entry(self, key: str) -> Any:
         node: Any = self.entries
         for part in key.split("."):
             if not isinstance(node, Mapping) or part not in node:
                 raise DeriveError(f"the catalog has no entry {key!r}", source=self.source)
             node = node[part]
+        return node
+
+    def has(self, key: str) -> bool:
+        """Whether the catalog has a sentence under ``key``."""
+        try:
+            return isinstance(self._entry(key), str)
+        except DeriveError:
+            return False
+
+    def items(self, key: str) -> list[str]:
+        """A list of sentences (the learning objectives)."""
+        node = self._entry(key)
+        if not isinstance(node, list) or not all(isinstance(item, str) for item in node):
+            raise DeriveError(f"entry {key!r} should be a list of text", source=self.source)
+        return node
+
+    def __call__(self, key: str, **fields: object) -> str:
+        node = self._entry(key)
         if not isinstance(node, str):
             raise DeriveError(f"entry {key!r} should be text", source=self.source)
-        try:
-            return _PLACEHOLDERS.format(node, **fields) if fields else node
-        except (KeyError, IndexError, ValueError) as error:
-            raise DeriveError(f"entry {key!r} has a bad placeholder ({error})", source=self.source) from None
+        for name, value in fields.items():
+            node = node.replace(f"{{{name}}}", str(value))
+        return node
 
 
-class _NamedPlaceholders(string.Formatter):
-    """``{name}`` and ``{name:spec}`` only: no ``{name.attribute}`` or ``{name[index]}`` in a catalog."""
-
-    def get_field(self, field_name: str, args: Any, kwargs: Mapping[str, Any]) -> tuple[Any, str]:
-        if not field_name.isidentifier():
-            raise ValueError(f"placeholder {{{field_name}}} is not a plain name")
-        return self.get_value(field_name, args, kwargs), field_name
-
-
-_PLACEHOLDERS = _NamedPlaceholders()
+def meaning(step: Step, t: Catalog) -> str:
+    """What a step's quantity is, in the catalog's language: "output of neuron h1, example 2"."""
+    kind = "update_fixed" if step.kind == "update" and step.blank is None else step.kind
+    text = t(f"keys.{kind}", neuron=step.subject, parameter=step.subject, quantity=step.quantity)
+    if step.example is not None:
+        text = t("keys.in_example", meaning=text, example=step.example)
+    return t("keys.after_step", meaning=text) if step.after and step.kind != "after" else text
 
 
 class Renderer:
@@ -125,6 +153,7 @@ class Renderer:
         )
         self.environment.filters["tex"] = escape_latex
         self.environment.filters["md"] = escape_markdown
+        self.environment.filters["math"] = inline_math
 
     def languages(self) -> list[str]:
         """Every language with a catalog in the template folders."""

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from derive.chain import Derivation, Factor
 from derive.numbers import format_number
 from derive.printing import TextbookPrinter, partial_latex
+from derive.render import Catalog, meaning
 from derive.spec import NetworkSpec
-from derive.steps import Step, Steps
+from derive.steps import Steps
 from derive.training import Run
-
-if TYPE_CHECKING:
-    from derive.render import Catalog
 
 
 def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
@@ -201,15 +199,6 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         + "\nOutputs after training\n\n"
         + table(["example", "output", "out", "target"], output_rows)
     )
-
-
-def meaning(step: Step, t: Catalog) -> str:
-    """What a step's quantity is, in the catalog's language: "output of neuron h1, example 2"."""
-    kind = "update_fixed" if step.kind == "update" and step.blank is None else step.kind
-    text = t(f"keys.{kind}", neuron=step.subject, parameter=step.subject, quantity=step.quantity)
-    if step.example is not None:
-        text = t("keys.in_example", meaning=text, example=step.example)
-    return t("keys.after_step", meaning=text) if step.after and step.kind != "after" else text
 
 
 def key_rows(steps: Steps, t: Catalog) -> list[dict[str, Any]]:

@@ -209,9 +209,21 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _read_text(path: Path, source: str) -> str:
-    """The file's text: refused with a reason if missing, unreadable, too large, binary or not UTF-8."""
-    expected = "expected a .toml or .json network file"
+# What a network file's messages say was expected, what else would do, and where to see one.
+_NETWORK_FILE = (
+    "expected a .toml or .json network file",
+    " or a built-in example name",
+    " (see `derive example mazur`)",
+)
+
+
+def _read_text(path: Path, source: str, kind: tuple[str, str, str] = _NETWORK_FILE) -> str:
+    """The file's text: refused with a reason if missing, unreadable, too large, binary or not UTF-8.
+
+    ``kind`` words the messages: what file was expected, what else would do when it is missing, and
+    where to see one when it is empty.
+    """
+    expected, otherwise, example = kind
     try:
         if path.is_dir():
             raise DeriveError(f"is a directory; {expected}", source=source)
@@ -220,7 +232,7 @@ def _read_text(path: Path, source: str) -> str:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise DeriveError(f"no such file; {expected} or a built-in example name", source=source) from None
+        raise DeriveError(f"no such file; {expected}{otherwise}", source=source) from None
     except OSError as error:
         raise DeriveError(f"cannot be read ({error.strerror or error}); {expected}", source=source) from None
     except ValueError as error:  # e.g. a NUL in the path
@@ -242,7 +254,7 @@ def _read_text(path: Path, source: str) -> str:
             key=f"line {line}, column {column}",
         ) from None
     if not text.strip():
-        raise DeriveError(f"is empty; {expected} (see `derive example mazur`)", source=source)
+        raise DeriveError(f"is empty; {expected}{example}", source=source)
     return text
 
 
@@ -688,3 +700,36 @@ def _clip(text: str, limit: int = 40) -> str:
 
 def _show(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else format(float(value), "g")
+
+
+# ---------------------------------------------------------------------------------------------
+# For the other files a user writes (answer sheets, marks): read and parse them as networks are
+
+
+def read_user_file(path: Path, expected: str, example: str = "") -> str:
+    """A user's text file, with the checks and messages of a network file (``expected`` names its kind)."""
+    return _read_text(path, str(path), (expected, "", example))
+
+
+def parse_user_data(text: str, source: str, *, json_format: bool) -> Any:
+    """TOML or JSON data: floats as :class:`~decimal.Decimal` exactly as written, errors with their line.
+
+    A JSON object that gives a key twice reports it through :func:`duplicate_key`; a number no
+    double can hold is left for :func:`number_problem` to describe.
+    """
+    return _parse_json(text, source) if json_format else _parse_toml(text, source)
+
+
+def duplicate_key(table: Any) -> str | None:
+    """The key a parsed JSON object gives twice, if any."""
+    return table.duplicate if isinstance(table, _DuplicateKey) else None
+
+
+def number_problem(value: Any) -> str | None:
+    """What is wrong with a number literal no double can hold (NaN, infinite, overflowing), if it is one."""
+    return _out_of_range(_clip(value.text), value.reason) if isinstance(value, _BadNumber) else None
+
+
+def describe(value: Any) -> str:
+    """A parsed value in words, for a message: "the string 'x'", "a table", "the boolean true"."""
+    return _describe(value)

@@ -21,6 +21,7 @@ import sympy as sp
 
 from derive.chain import Delta, Derivation, Factor, Gradient
 from derive.errors import DeriveError
+from derive.functions import ACTIVATIONS
 from derive.graph import Graph, SymbolName
 from derive.numbers import Number, compile_expr, evaluate, to_fraction
 from derive.printing import symbol_text
@@ -31,6 +32,9 @@ MAX_DOCUMENT_NEURONS = 8
 MAX_DOCUMENT_EXAMPLES = 4
 
 LEARNING_RATE = sp.Symbol("eta")
+# How much of the working a document shows: every gradient in full; each δ once (the default);
+# the length of the classic blog post, each δ in one line of factors.
+DETAILS = ("full", "standard", "brief")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class ExampleSteps:
     layers: tuple[tuple[NeuronSteps, ...], ...]
     errors: tuple[Step, ...]
     total: Step | None
+    order: tuple[Step, ...]  # every step in the order worked: a softmax layer's net inputs before its outputs
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,13 @@ class DeltaSteps:
 
     @property
     def coupled(self) -> bool:
+        """Softmax: δ is the one factor ∂E_total/∂net."""
         return len(self.delta.factors) == 1
+
+    @property
+    def inline(self) -> bool:
+        """The brief detail: the factors are written inside δ's one line, not as steps."""
+        return not self.factors
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,7 @@ class Steps:
         for gradient in self.backward:
             for delta in gradient.deltas:
                 yield from delta.factors
-                if not delta.coupled:
+                if delta.step not in delta.factors:
                     yield delta.step
             yield from gradient.links
             yield gradient.result
@@ -185,13 +196,7 @@ class Steps:
 
 def _forward_steps(examples: Sequence[ExampleSteps]) -> Iterator[Step]:
     for example in examples:
-        for row in example.layers:
-            for neuron in row:
-                yield neuron.net
-                yield neuron.out
-        yield from example.errors
-        if example.total is not None:
-            yield example.total
+        yield from example.order
 
 
 def step_key(name: SymbolName) -> str:
@@ -244,18 +249,29 @@ def check_size(derivation: Derivation, only: Sequence[str]) -> None:
         )
 
 
-def build_steps(derivation: Derivation, only: Sequence[str] = ()) -> Steps:
-    """The steps of a derivation, numbered in document order; ``only`` limits the backward pass."""
+def build_steps(derivation: Derivation, only: Sequence[str] = (), detail: str = "standard") -> Steps:
+    """The steps of a derivation, numbered in document order; ``only`` limits the backward pass.
+
+    ``detail="brief"`` works each δ in one line: its factors are not steps of their own.
+    """
+    if detail not in DETAILS:
+        raise DeriveError(f"unknown detail {detail!r} (expected one of: {', '.join(DETAILS)})", key="--detail")
     check_size(derivation, only)
-    return _Walk(derivation).steps(only)
+    return _Walk(derivation, brief=detail == "brief").steps(only)
+
+
+def is_copy(formula: sp.Expr) -> bool:
+    """A formula that only repeats a value already written or given (out_h1, i_1, the constant 1)."""
+    return isinstance(formula, sp.Symbol | sp.Number)
 
 
 class _Walk:
     """Walks a derivation once, in the order a textbook works it, numbering each blank."""
 
-    def __init__(self, derivation: Derivation) -> None:
+    def __init__(self, derivation: Derivation, *, brief: bool = False) -> None:
         self.derivation = derivation
         self.graph: Graph = derivation.graph
+        self.brief = brief
         self.blank = 0
         self.introduced: set[sp.Symbol] = set()
 
@@ -289,8 +305,9 @@ class _Walk:
         of: sp.Symbol | None = None,
         wrt: sp.Symbol | None = None,
     ) -> Step:
-        """A step, numbered as the next blank unless ``blank`` is false."""
+        """A step, numbered as the next blank unless ``blank`` is false or it only copies a value."""
         name = self.graph.names.get(symbol)
+        blank = blank and not is_copy(formula)
         if blank:
             self.blank += 1
         return Step(
@@ -312,12 +329,16 @@ class _Walk:
     # -- forward ----------------------------------------------------------------------------
 
     def example(
-        self, p: int, derivation: Derivation | None = None, plus: Mapping[sp.Symbol, sp.Symbol] | None = None
+        self,
+        p: int,
+        derivation: Derivation | None = None,
+        plus: Mapping[sp.Symbol, sp.Symbol] | None = None,
+        *,
+        blank: bool = True,
     ) -> ExampleSteps:
-        """Example p's forward pass; with ``plus``, the pass after the step (symbols renamed, no blanks)."""
+        """Example p's forward pass; with ``plus``, the pass after the step (its symbols marked ⁺)."""
         graph, spec = self.graph, self.derivation.spec
         values = (derivation or self.derivation).forward[p]
-        blank = plus is None
 
         def rename(expr: sp.Expr) -> sp.Expr:
             if plus is None:
@@ -325,15 +346,28 @@ class _Walk:
             with sp.evaluate(False):  # keep the forms as written: w·x + b·1
                 return expr.xreplace(plus)
 
+        order: list[Step] = []
+
         def make(symbol: sp.Symbol, kind: str, rule: str, formula: sp.Expr, value: Number) -> Step:
-            return self.make(rename(symbol), kind, rule, rename(formula), value, blank=blank)
+            step = self.make(rename(symbol), kind, rule, rename(formula), value, blank=blank)
+            order.append(step)
+            return step
 
         layers = []
         for L, neurons in enumerate(graph.neurons):
             activation = spec.layers[L].activation
+            nets = [
+                make(graph.net[p][L][j], "net", "net_input", graph.net_definition(p, L, j), values.net[L][j])
+                for j in range(len(neurons))
+                if ACTIVATIONS[activation].coupled  # softmax needs every net input of its layer first
+            ]
             row = []
             for j, neuron in enumerate(neurons):
-                net = make(graph.net[p][L][j], "net", "net_input", graph.net_definition(p, L, j), values.net[L][j])
+                net = (
+                    nets[j]
+                    if nets
+                    else make(graph.net[p][L][j], "net", "net_input", graph.net_definition(p, L, j), values.net[L][j])
+                )
                 out = make(graph.out[p][L][j], "out", activation, graph.out_definition(p, L, j), values.out[L][j])
                 row.append(NeuronSteps(neuron.name, net, out))
             layers.append(tuple(row))
@@ -345,7 +379,7 @@ class _Walk:
         if graph.multi:
             formula = sp.Add(*graph.errors[p], evaluate=False)
             total = make(graph.example_loss[p], "example_error", "sum", formula, values.loss)
-        return ExampleSteps(p + 1 if graph.multi else None, tuple(layers), errors, total)
+        return ExampleSteps(p + 1 if graph.multi else None, tuple(layers), errors, total, tuple(order))
 
     def total_formula(self) -> sp.Expr:
         """E_total from the outputs' errors, or from the examples' errors when there are several."""
@@ -374,7 +408,11 @@ class _Walk:
     def gradient(self, gradient: Gradient) -> GradientSteps:
         derivation, graph = self.derivation, self.graph
         deltas = tuple(self.delta(delta) for delta in self.needed_deltas(gradient))
-        links = tuple(self.factor(term.factors[-1], kind="link", subject=gradient.name) for term in gradient.chain)
+        links = (
+            ()
+            if self.brief
+            else tuple(self.factor(term.factors[-1], kind="link", subject=gradient.name) for term in gradient.chain)
+        )
         own = [derivation.deltas[t.example][t.neuron.layer][t.neuron.index] for t in gradient.chain]
         formula = sp.Add(
             *(sp.Mul(d.symbol, t.factors[-1].expr, evaluate=False) for d, t in zip(own, gradient.chain, strict=True)),
@@ -421,6 +459,9 @@ class _Walk:
             (factor,) = delta.factors
             step = self.factor(factor, kind="delta", symbol=delta.symbol, key=step_key(self.graph.names[delta.symbol]))
             return DeltaSteps(delta, (step,), step)
+        if self.brief:  # one line: δ = (its factors' formulas, multiplied)
+            formula = sp.Mul(*(factor.expr for factor in delta.factors), evaluate=False)
+            return DeltaSteps(delta, (), self.make(delta.symbol, "delta", "product", formula, delta.precise))
         factors = tuple(self.factor(factor) for factor in delta.factors)
         formula = sp.Mul(*(step.symbol for step in factors), evaluate=False)
         step = self.make(delta.symbol, "delta", "product", formula, delta.precise)
@@ -509,7 +550,8 @@ class _Walk:
             for symbol, updated in plus.items()
             if symbol.name in derivation.updated and updated not in stepped_symbols
         }
-        forward = [self.example(p, stepped, plus) for p in range(len(stepped.forward))]
+        # the brief detail asks only for the error after the step, not for the whole pass again
+        forward = [self.example(p, stepped, plus, blank=not self.brief) for p in range(len(stepped.forward))]
         symbol = graph.updated(graph.total)
         with sp.evaluate(False):
             formula = self.total_formula().xreplace(plus)

@@ -13,6 +13,8 @@ from fractions import Fraction
 
 from derive.spec import ExampleSpec, NetworkSpec
 
+MAX_VARIANTS = 200  # students of one seed: `--variants N`, `--variant K`, a class file's variant column
+
 
 def _two_decimals(rng: random.Random, low: int, high: int) -> Fraction:
     return Fraction(rng.randint(low, high), 100)

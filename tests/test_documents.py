@@ -24,7 +24,7 @@ def default_output():
 def test_derive_prints_the_worked_example(default_output):
     for figure in ("0.082167041", "0.149780716", "0.036350306", "0.298371109", "0.291027774", "0.35891648"):
         assert figure in default_output
-    assert r"\frac{\partial E_{total}}{\partial w_{5}} = \delta_{o1} \cdot out_{h1}" in default_output
+    assert r"\frac{\partial E_{\text{total}}}{\partial w_{5}} = \delta_{o1} \cdot \mathrm{out}_{h1}" in default_output
     assert r"\delta_{o1} = " in default_output
     assert "derivative of the logistic function" in default_output
     assert "sum over paths" in default_output
@@ -44,12 +44,28 @@ def test_katex_on_every_network_and_language(name, language):
 
 def test_spanish_explanation_is_complete():
     text = run_derive("explain", "--lang", "es").stdout
-    for term in ("pasada hacia delante", "regla de la cadena", "tasa de aprendizaje", "función de activación"):
-        assert term in text.lower()
-    assert "in_{h1}" in text and "net_{h1}" not in text  # the source's notation by default
+    for term in (
+        "propagación hacia delante",
+        "propagación hacia atrás (retropropagación)",
+        "regla de la cadena",
+        "tasa de aprendizaje",
+        "función de activación",
+        "sesgo",
+        "valor objetivo",
+        "combinando los factores",
+        "denotamos",
+        "derivada interna",
+        "la neurona de la capa siguiente",
+        "en sentido opuesto al gradiente",
+    ):
+        assert term in text.lower(), term
+    for anglicism in ("bias", "pasada", "reuniéndolo", "interior", "de arriba", "salida deseada", "en contra de"):
+        assert anglicism not in text.lower(), anglicism
+    # net by default, as in English: the source's in_h1 would read like the input i_1; `in` stays an option
+    assert r"\mathrm{net}_{h1}" in text and r"\mathrm{in}_{h1}" not in text
     assert "0.082167041" in text
-    english = run_derive("explain", "--lang", "es", "--notation", "net").stdout
-    assert "net_{h1}" in english
+    source = run_derive("explain", "--lang", "es", "--notation", "in").stdout
+    assert r"\mathrm{in}_{h1}" in source and r"\mathrm{net}_{h1}" not in source
 
 
 def test_catalogs_have_the_same_entries():
@@ -182,5 +198,6 @@ def test_gallery_is_current():
         committed = ROOT / "output" / name
         assert committed.is_file(), f"output/{name} is missing: run python -m derive.gallery"
         assert committed.read_text(encoding="utf-8") == text, f"output/{name} is stale: run python -m derive.gallery"
-    for pdf in ("worksheet.pdf", "solutions.pdf"):
-        assert (ROOT / "output" / pdf).read_bytes().startswith(b"%PDF")
+    for name in gallery_texts():
+        if name.endswith(".tex"):  # every LaTeX document is there compiled too
+            assert (ROOT / "output" / name).with_suffix(".pdf").read_bytes().startswith(b"%PDF"), name

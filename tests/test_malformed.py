@@ -188,6 +188,16 @@ BAD_OPTIONS = {
     "too much rounding": (["gradients", "--round-activations", "99"], ["argument --round-activations", "got 99"]),
     "negative rounding": (["gradients", "--round-activations", "-1"], ["argument --round-activations", "got -1"]),
     "unknown command": (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+    "unknown ECF policy": (["check", "a.toml", "--ecf", "partial"], ["argument --ecf", "unknown ECF policy 'partial'"]),
+    "misspelt ECF policy": (["check", "a.toml", "--ecf", "ful"], ["argument --ecf", "did you mean 'full'?"]),
+    "too few digits to grade": (["check", "a.toml", "--min-digits", "0"], ["argument --min-digits", "got 0"]),
+    "check without answers": (["check"], ["ANSWERS"]),
+    "quiz without a format": (["quiz"], ["--format"]),
+    "unknown quiz format": (["quiz", "--format", "moodl"], ["argument --format", "did you mean 'moodle'?"]),
+    "quiz digits zero": (["quiz", "--format", "qti", "--digits", "0"], ["argument --digits", "got 0"]),
+    "too many quiz variants": (["quiz", "--format", "qti", "--variants", "201"], ["argument --variants", "got 201"]),
+    "quiz variant out of range": (["quiz", "--format", "qti", "--variant", "0", "--seed", "1"], ["got 0"]),
+    "empty ask": (["quiz", "--format", "moodle", "--ask", ","], ["argument --ask", "expected step keys"]),
 }
 # derive's own errors about a NETWORK or NAME argument: one line.
 BAD_NAMES = {
@@ -198,6 +208,19 @@ BAD_NAMES = {
     "missing file under train": (["train", "--steps", "2", "gone.toml"], ["gone.toml: no such file"]),
     "file name too long": (["gradients", "x" * 5000 + ".toml"], ["xxx...: cannot be read (File name too long)"]),
     "misspelt example": (["example", "mazurr"], ["unknown built-in example 'mazurr'", "did you mean 'mazur'?"]),
+    "unknown asked key": (
+        ["quiz", "--format", "moodle", "--ask", "E_total,E_totl"],
+        ["--ask: unknown key 'E_totl'", "did you mean 'E_total'?"],
+    ),
+    "unknown asked blank": (
+        ["quiz", "--format", "qti", "--ask", "99", "-o", "quiz.zip"],
+        ["--ask: no blank 99", "blanks 1 to 52"],
+    ),
+    "a step asked twice": (["quiz", "--format", "moodle", "--ask", "15,dE/dw5"], ["asks for 'dE/dw5' a second time"]),
+    "asked step left out by --only": (["quiz", "--format", "moodle", "--only", "w5", "--ask", "dE/dw1"], ["--ask"]),
+    "quiz variant without seed": (["quiz", "--format", "qti", "--variant", "3"], ["argument --variant: needs --seed"]),
+    "missing answer file": (["check", "gone.toml"], ["gone.toml: no such file", "expected a .toml or .json file"]),
+    "answer file is a folder": (["check", "."], [".: is a directory", "expected a .toml or .json file of key"]),
 }
 
 
@@ -270,12 +293,14 @@ def test_a_worksheet_template_cannot_reach_the_machine(tmp_path, derive_in):
 
 
 def test_a_catalog_placeholder_cannot_reach_attributes(tmp_path, derive_in):
+    """A placeholder is replaced by its field's text and nothing else is read: no attribute, no index."""
     (tmp_path / "mine" / "i18n").mkdir(parents=True)
     english = (ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8")
     hostile = english.replace('gradient_of = "The gradient of {name}"', 'gradient_of = "{name.__class__.__mro__}"')
     (tmp_path / "mine" / "i18n" / "en.toml").write_text(hostile, encoding="utf-8")
-    result = derive_in("explain", "--templates", "mine")
-    assert_user_error(result, "en.toml: entry 'gradient_of' has a bad placeholder", "not a plain name")
+    result = derive_in("explain", "--detail", "full", "--templates", "mine")
+    assert result.returncode == 0, result.stderr
+    assert "#### {name.__class__.__mro__}" in result.stdout and "<class" not in result.stdout
 
 
 def test_a_template_in_the_old_flat_layout_is_pointed_to_its_folder(tmp_path, derive_in):
@@ -283,3 +308,52 @@ def test_a_template_in_the_old_flat_layout_is_pointed_to_its_folder(tmp_path, de
     (tmp_path / "mine" / "explanation.md.j2").write_text("x\n", encoding="utf-8")
     result = derive_in("explain", "--templates", "mine")
     assert_user_error(result, "explanation.md.j2", "move it to mine/markdown/explanation.md.j2")
+
+
+# ---- the documents' own options and the class roster ---------------------------------------------
+
+DOCUMENT_OPTIONS = {
+    "unknown detail": (["explain", "--detail", "breif"], ["argument --detail", "'breif'", "did you mean 'brief'?"]),
+    "unknown exercise": (["worksheet", "--exercise", "exams"], ["argument --exercise", "did you mean 'exam'?"]),
+    "unknown paper": (["worksheet", "--paper", "A4"], ["argument --paper", "did you mean 'a4'?"]),
+    "combined without variants": (["worksheet", "--combined"], ["argument --combined: needs --variants N"]),
+    "roster without combined": (["worksheet", "--variants", "2", "--roster", "r.csv"], ["argument --roster"]),
+    "ask without exam": (["worksheet", "--ask", "E_total"], ["argument --ask: goes with --exercise exam"]),
+    "unknown slides detail": (["slides", "--detail", "short"], ["argument --detail", "'short'"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOCUMENT_OPTIONS))
+def test_bad_document_option(case, derive_in):
+    args, fragments = DOCUMENT_OPTIONS[case]
+    assert_user_error(derive_in(*args), *fragments)
+
+
+def test_an_unknown_exam_key_is_named(derive_in):
+    result = derive_in("worksheet", "--exercise", "exam", "--ask", "E_total,dE/dw55", "-o", "out")
+    assert_user_error(result, "--ask: unknown --ask 'dE/dw55'; did you mean 'dE/dw5'?")
+
+
+ROSTERS = {
+    "no student column": ("name,email\nAna,a@x\n", ["roster.csv", "line 1", "has no student column"]),
+    "ragged row": ("student,email\nAna,a@x\nBob\n", ["roster.csv", "line 3", "expected 2 cells"]),
+    "more students than variants": ("student\nA\nB\nC\n", ["roster.csv", "lists 3 students but only 2 variants"]),
+    "empty": ("", ["roster.csv", "is empty"]),
+    "only blank lines": ("\n\n", ["roster.csv", "is empty"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROSTERS))
+def test_bad_roster(case, tmp_path, derive_in):
+    text, fragments = ROSTERS[case]
+    (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
+    result = derive_in("worksheet", "--variants", "2", "--combined", "--roster", "roster.csv", "-o", "out")
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_roster_not_utf8_or_missing(tmp_path, derive_in):
+    (tmp_path / "roster.csv").write_bytes(b"student\nJos\xe9\n")
+    args = ["worksheet", "--variants", "2", "--combined", "-o", "out", "--roster"]
+    assert_user_error(derive_in(*args, "roster.csv"), "roster.csv: cannot be read (not UTF-8 text)")
+    assert_user_error(derive_in(*args, "gone.csv"), "gone.csv: cannot be read")

@@ -39,9 +39,9 @@ def test_keys_name_the_worked_example_as_the_json_does():
 
 def test_blank_numbers_are_the_worksheets():
     steps = example().steps()
-    assert steps.find("16").key == "dE/dw5" and steps.find("dE/dw5").blank == 16
-    assert steps.find("54").key == "E_total+" and steps.blanks == 54
-    assert [step.blank for step in steps if step.blank] == list(range(1, 55))
+    assert steps.find("15").key == "dE/dw5" and steps.find("dE/dw5").blank == 15
+    assert steps.find("52").key == "E_total+" and steps.blanks == 52
+    assert [step.blank for step in steps if step.blank] == list(range(1, 53))
     assert steps.find("b1+").blank is None  # fixed: nothing to fill in
 
 
@@ -58,7 +58,7 @@ def test_per_example_keys_take_the_example_number():
     [
         ("out_h3", "unknown key 'out_h3'; did you mean 'out_h2'?"),
         ("dE/dw55", "did you mean 'dE/dw5'?"),
-        ("99", "no blank 99; the worksheet has blanks 1 to 54"),
+        ("99", "no blank 99; the worksheet has blanks 1 to 52"),
     ],
 )
 def test_an_unknown_key_is_a_clear_error(key, message):
@@ -87,7 +87,7 @@ def test_a_formula_reevaluates_at_other_values():
 
 def test_derive_keys_lists_every_key(tmp_path):
     text = run_derive("keys").stdout
-    assert re.search(r"^\s*16\s+dE/dw5\s+gradient of the total error with respect to w5$", text, re.MULTILINE)
+    assert re.search(r"^\s*15\s+dE/dw5\s+gradient of the total error with respect to w5$", text, re.MULTILINE)
     assert re.search(r"^\s+b1\+\s+b1 after the step \(kept fixed", text, re.MULTILINE)
     rows = json.loads(run_derive("keys", "deep", "--json").stdout)
     assert rows[0] == {"key": "net_h1@1", "blank": 1, "meaning": "net input of neuron h1, example 1"}

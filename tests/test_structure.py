@@ -24,8 +24,9 @@ LAYERS: list[set[str]] = [
     {"training"},
     {"steps"},
     {"document"},
-    {"render", "codegen", "plot"},
+    {"render", "codegen", "plot", "diagram", "answers"},
     {"report", "publish"},
+    {"grading", "quiz"},
     {"network"},
     {"commands", "gallery"},
     {"cli"},
@@ -90,3 +91,12 @@ def test_the_check_catches_an_upward_import(tmp_path):
     path.write_text("def show():\n    from derive.publish import explanation\n", encoding="utf-8")
     assert "derive.publish" in imports("derive.chain", path)
     assert RANK[unit("derive.publish")] > RANK[unit("derive.chain")]
+
+
+def test_the_command_line_offers_the_choices_the_library_has():
+    """cli.py repeats a few choice lists so that `--help` starts without importing SymPy: keep them equal."""
+    from derive import cli, publish, steps
+
+    assert cli.DETAILS == steps.DETAILS
+    assert cli.EXERCISES == publish.EXERCISES
+    assert cli.PAPERS == publish.PAPERS

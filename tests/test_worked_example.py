@@ -51,14 +51,14 @@ def test_w5_chain(document):
     (term,) = document["chains"]["w5"]
     assert [nine(factor["value"]) for factor in term] == ["0.74136507", "0.186815602", "0.593269992"]
     assert [factor["factor"] for factor in term] == [
-        r"\frac{\partial E_{total}}{\partial out_{o1}}",
-        r"\frac{\partial out_{o1}}{\partial net_{o1}}",
-        r"\frac{\partial net_{o1}}{\partial w_{5}}",
+        r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{o1}}",
+        r"\frac{\partial \mathrm{out}_{o1}}{\partial \mathrm{net}_{o1}}",
+        r"\frac{\partial \mathrm{net}_{o1}}{\partial w_{5}}",
     ]
     assert [factor["expr"] for factor in term] == [
-        r"- (t_{o1} - out_{o1})",
-        r"out_{o1} \cdot \left(1 - out_{o1}\right)",
-        r"out_{h1}",
+        r"- (t_{o1} - \mathrm{out}_{o1})",
+        r"\mathrm{out}_{o1} \cdot \left(1 - \mathrm{out}_{o1}\right)",
+        r"\mathrm{out}_{h1}",
     ]
     assert nine(document["gradients"]["w5"]) == PUBLISHED_GRADIENTS["w5"]
 
@@ -66,7 +66,7 @@ def test_w5_chain(document):
 def test_w1_chain(document):
     (term,) = document["chains"]["w1"]
     assert [nine(factor["value"]) for factor in term] == ["0.036350306", "0.241300709", "0.05"]
-    assert term[0]["factor"] == r"\frac{\partial E_{total}}{\partial out_{h1}}"
+    assert term[0]["factor"] == r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{h1}}"
     assert term[0]["expr"] == r"\delta_{o1} \cdot w_{5} + \delta_{o2} \cdot w_{7}"
     assert nine(document["gradients"]["w1"]) == PUBLISHED_GRADIENTS["w1"]
 

@@ -2,33 +2,38 @@
 
 The document is built section by section, each by a small builder that reads the step model
 (:mod:`derive.steps`): the given network (:mod:`.given`), the forward pass (:mod:`.forward`), the
-backward pass (:mod:`.backward`, with :mod:`.graphs`), the updates (:mod:`.updates`) and the
-matrix form (:mod:`.matrix`).  Templates only format what is built here.
+backward pass (:mod:`.backward`, with :mod:`.graphs` and :mod:`.figures`), the updates and the
+pass after them (:mod:`.updates`), the matrix form (:mod:`.matrix`) and an exam's questions
+(:mod:`.exam`).  Templates only format what is built here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from derive.chain import Derivation
-from derive.numbers import DEFAULT_DIGITS, format_number
+from derive.numbers import DEFAULT_DIGITS, format_number, to_fraction
+from derive.spec import NetworkSpec, builtin_names, load_builtin
 from derive.steps import Steps, build_steps
 
-from .backward import backward
+from .backward import Narrator, backward
+from .exam import default_ask, questions
+from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
 from .matrix import matrix_form
-from .model import Document, Equation, curve
+from .model import Document, Equation
 from .typeset import Typesetter
-from .updates import after, updates
+from .updates import after, reading, updates
 
-__all__ = ["Document", "Equation", "build", "from_steps"]
+__all__ = ["Document", "Equation", "build", "default_ask", "from_steps"]
 
 
-def build(derivation: Derivation, *, only: Sequence[str] = (), **options: Any) -> Document:
+def build(derivation: Derivation, *, only: Sequence[str] = (), detail: str = "standard", **options: Any) -> Document:
     """The document of one derivation; ``only`` limits the backward pass to some parameters."""
-    return from_steps(build_steps(derivation, only), only=only, **options)
+    return from_steps(build_steps(derivation, only, detail), only=only, detail=detail, **options)
 
 
 def from_steps(
@@ -37,22 +42,29 @@ def from_steps(
     notation: str = "net",
     digits: int = DEFAULT_DIGITS,
     only: Sequence[str] = (),
+    detail: str = "standard",
     matrix: bool = False,
     history: Sequence[float] = (),
+    ask: Sequence[str] = (),
 ) -> Document:
     """The document of a step model.
 
     With ``matrix``, the document also carries the vectorised form of the derivation; with a
-    training ``history`` (E_total before and after each step), its curve.
+    training ``history`` (E_total before and after each step), its curve; with ``ask``, an exam's
+    questions on those keys.
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits)
+    narrator = Narrator(steps)
     nodes, edges = diagram(steps, typeset)
-    loss_after, change, rose = after(steps, typeset)
-    return Document(
+    after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")
+    example = builtin_example(spec)
+    sections = backward(steps, typeset, narrator, detail)
+    document = Document(
         name=spec.name,
         notation=notation,
         digits=digits,
+        detail=detail,
         shape=" → ".join([str(spec.n_inputs)] + [str(layer.size) for layer in spec.layers]),
         loss=spec.loss,
         reduction=spec.reduction,
@@ -63,16 +75,39 @@ def from_steps(
         parameters=parameter_rows(steps, typeset, edges),
         examples=forward(steps, typeset),
         total=total(steps, typeset),
-        backward=backward(steps, typeset),
+        backward=sections,
         updates=updates(steps, typeset),
+        after_examples=after_examples,
         loss_after=loss_after,
         change=change,
         loss_rose=rose,
         nodes=nodes,
         edges=edges,
         only=list(only),
+        shared_bias=any(layer.shared_bias for layer in spec.layers),
+        reading=reading(steps, typeset),
+        hidden=len(spec.layers) > 1,
+        example=example,
+        sequential_after=_sequential_after(spec, digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
-        blanks={step.blank: typeset.show(step.value) for step in steps if step.blank is not None},
+        blanks={step.blank: format_number(step.value, digits, strip=False) for step in steps if step.blank},
+        questions=questions(steps, typeset, ask) if ask else [],
     )
+    document.unrounded = typeset.unrounded
+    return document
+
+
+def builtin_example(spec: NetworkSpec) -> str | None:
+    """The name of the built-in example this network is, number for number, if it is one."""
+    if spec.name not in builtin_names():
+        return None
+    return spec.name if replace(load_builtin(spec.name), name=spec.name) == spec else None
+
+
+def _sequential_after(spec: NetworkSpec, digits: int) -> str:
+    """E_total after one step in the sequential order (output layer first), as published figures use it."""
+    stepped = Derivation(spec, "sequential")
+    values = {name: to_fraction(value) for name, value in stepped.updated.items()}
+    return format_number(Derivation(spec.with_parameters(values)).loss, digits)

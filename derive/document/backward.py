@@ -1,16 +1,50 @@
-"""The backward pass: for each gradient, the chain-rule statement, the δs it needs, links, result."""
+"""The backward pass: for each gradient, the chain-rule statement, the δs it needs, links, result.
+
+A rule's sentence is said once, where the document first applies it (:class:`Narrator`); a δ is
+derived where a gradient first needs it, and later gradients cite it.
+"""
 
 from __future__ import annotations
 
+from derive.chain import Delta, Factor
+from derive.functions import ACTIVATIONS
 from derive.printing import partial_latex
 from derive.steps import DeltaSteps, GradientSteps, Steps
 
+from .figures import activation_plot
+from .given import path
 from .graphs import computation_graph
-from .model import DeltaWorking, Equation, FactorWorking, GradientWorking, LayerSection
+from .model import DeltaWorking, FactorWorking, GradientWorking, LayerSection, Part, Plot, Rule
 from .typeset import Typesetter
 
 
-def backward(steps: Steps, typeset: Typesetter) -> list[LayerSection]:
+class Narrator:
+    """Remembers which rules and figures the document has already explained."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps = steps
+        self.said: set[str] = set()
+        self.plotted: set[str] = set()
+
+    def rule(self, key: str, fields: dict[str, str] | None = None) -> Rule:
+        """The rule, to be explained only the first time it is used."""
+        explain = key not in self.said
+        self.said.add(key)
+        return Rule(key, fields or {}, explain)
+
+    def first(self, key: str) -> bool:
+        """Whether this is the first time of ``key`` (a sentence said once)."""
+        return self.rule(key).explain
+
+    def plot(self, activation: str) -> Plot | None:
+        """The activation's drawing, the first time its slope is used."""
+        if activation in self.plotted or ACTIVATIONS[activation].coupled:
+            return None
+        self.plotted.add(activation)
+        return activation_plot(activation)
+
+
+def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
     """One section per layer, the output layer first, each with its gradients in numbering order."""
     spec = steps.derivation.spec
     sections: list[LayerSection] = []
@@ -18,51 +52,133 @@ def backward(steps: Steps, typeset: Typesetter) -> list[LayerSection]:
         if not sections or sections[-1].name != spec.layers[gradient.layer].name:
             output = gradient.layer == len(spec.layers) - 1
             sections.append(LayerSection(spec.layers[gradient.layer].name, output, []))
-        sections[-1].gradients.append(_gradient(gradient, steps, typeset))
+        sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
+    previous: GradientWorking | None = None
+    for working in (g for section in sections for g in section.gradients):
+        # a run of gradients that only cite δs derived before them opens with one sentence
+        working.lead = not working.derives and (previous is None or previous.derives or previous.cites != working.cites)
+        previous = working
+    for section in sections:
+        section.parts = parts(section.gradients, detail)
     return sections
 
 
-def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter) -> GradientWorking:
+def noted(working: GradientWorking) -> bool:
+    """A gradient with a sentence of its own before it: a fixed or shared bias, several terms."""
+    return not working.trainable or working.shared_bias or working.terms > 1
+
+
+def parts(gradients: list[GradientWorking], detail: str) -> list[Part]:
+    """The layer's gradients in runs; a gradient that derives a δ, or has a sentence of its own, opens one."""
+    found: list[Part] = []
+    for working in gradients:
+        if detail == "brief":
+            kind, opens = "brief", not found or bool(working.deltas) or noted(working)
+        elif detail == "full" or working.derives:
+            kind, opens = "derive", True
+        else:
+            kind = "cite"
+            opens = not found or found[-1].kind != "cite" or noted(working) or working.lead
+        if opens:
+            found.append(Part(kind, [working]))
+        else:
+            found[-1].gradients.append(working)
+    return found
+
+
+def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
+    """The rule of a chain factor; the error's slope says where its constants come from."""
+    spec = steps.derivation.spec
+    if factor.rule != "power":
+        return narrator.rule(factor.rule)
+    outputs, examples = spec.n_outputs if spec.loss == "mse" else 1, len(spec.examples)
+    count = outputs * (examples if spec.reduction == "mean" else 1)
+    if count == 1:
+        return narrator.rule("power")
+    over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
+    return narrator.rule("power_mean", {"count": str(count), "over": over})
+
+
+def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> GradientWorking:
     gradient = working.gradient
     derivation = steps.derivation
+    deltas = [_delta(delta, steps, typeset, narrator) for delta in working.deltas]
+    links = (
+        [
+            FactorWorking(narrator.rule(term.factors[-1].rule), typeset.equation(link))
+            for term, link in zip(gradient.chain, working.links, strict=True)
+        ]
+        if working.links
+        else []
+    )  # brief: the gradient's line shows δ times its input directly
     result = typeset.equation(working.result)
     shared = gradient.name.startswith("b") and len({t.neuron for t in gradient.chain}) > 1
+    own = dict.fromkeys(derivation.deltas[t.example][t.neuron.layer][t.neuron.index].symbol for t in gradient.chain)
     return GradientWorking(
         gradient.name,
         typeset.latex(gradient.symbol),
         result.lhs,
         [r" \cdot ".join(typeset.partial(f) for f in term.factors) for term in gradient.chain],
-        [_delta(delta, typeset) for delta in working.deltas],
-        [
-            FactorWorking(term.factors[-1].rule, typeset.equation(link))
-            for term, link in zip(gradient.chain, working.links, strict=True)
-        ],
+        deltas,
+        links,
         result,
         shared,
         derivation.trainable(gradient.name),
         computation_graph(steps, gradient, typeset),
+        derives=bool(deltas),
+        first=narrator.first("chain_rule"),
+        terms=len(gradient.chain),
+        cites=[typeset.latex(symbol) for symbol in own],
+        path=path(steps, gradient),
     )
 
 
-def _delta(working: DeltaSteps, typeset: Typesetter) -> DeltaWorking:
+def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> DeltaWorking:
     """δ of one neuron: each factor by its rule, then δ as their product."""
     delta = working.delta
+    graph = typeset.graph
+    activation = steps.derivation.spec.layers[delta.neuron.layer].activation
+    plot = narrator.plot(activation)
+    symbol = typeset.latex(delta.symbol)
+    net = graph.net[delta.example][delta.neuron.layer][delta.neuron.index]
+    meaning = typeset.inline(graph.total, net)
+    example = delta.example + 1 if graph.multi else None
+    flags = {
+        "inactive": activation == "relu" and steps.derivation.values[net] <= 0,
+        "silent_output": working.coupled and _silent(delta, steps),
+        "plot": plot if working.inline else None,
+        "first": narrator.first("delta") if not working.coupled else False,
+        "net": typeset.show(steps.derivation.values[net]),
+    }
+    if working.inline:  # brief: δ in one line, the factors' rules said as they are first used
+        equation = typeset.equation(working.step, lhs=_inline_lhs(delta, typeset))
+        factors = [FactorWorking(factor_rule(factor, steps, narrator), equation) for factor in delta.factors]
+        return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, inline=True, **flags)
+    slope_rule = ACTIVATIONS[activation].rule
     factors = [
         FactorWorking(
-            factor.rule,
+            factor_rule(factor, steps, narrator),
             typeset.equation(step, lhs=typeset.partial(factor)),
             [rf"{typeset.partial(a)} \cdot {typeset.partial(b)}" for a, b in factor.paths],
+            plot if factor.rule == slope_rule else None,
         )
         for factor, step in zip(delta.factors, working.factors, strict=True)
     ]
-    symbol = typeset.latex(delta.symbol)
-    graph = typeset.graph
-    net = graph.net[delta.example][delta.neuron.layer][delta.neuron.index]
-    meaning = partial_latex(typeset.latex(graph.total), typeset.latex(net))
-    example = delta.example + 1 if graph.multi else None
     if working.coupled:
-        value, answer = typeset.show(delta.precise), factors[0].equation.answer
-        equation = Equation(symbol, "", "", value, answer, key=working.step.key)
-        return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, coupled=True)
-    equation = typeset.equation(working.step, lhs=f"{symbol} = {meaning}")
-    return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning)
+        equation = factors[0].equation
+        return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, coupled=True, **flags)
+    display = partial_latex(typeset.latex(graph.total), typeset.latex(net))
+    equation = typeset.equation(working.step, lhs=f"{symbol} = {display}")
+    return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, **flags)
+
+
+def _inline_lhs(delta: Delta, typeset: Typesetter) -> str:
+    """δ = ∂E/∂out · ∂out/∂net, the factors named before their formulas are written out."""
+    return rf"{typeset.latex(delta.symbol)} = " + r" \cdot ".join(typeset.partial(f) for f in delta.factors)
+
+
+def _silent(delta: Delta, steps: Steps) -> bool:
+    """A softmax output whose own error is 0 (its target is 0) while its δ is not."""
+    graph = steps.derivation.graph
+    error = graph.errors[delta.example][delta.neuron.index]
+    return steps.derivation.values[error] == 0 and delta.precise != 0

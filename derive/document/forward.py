@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from derive.functions import ACTIVATIONS
 from derive.steps import ExampleSteps, Steps
 
 from .model import Equation, ExampleForward, NeuronWorking
 from .typeset import Typesetter
 
 
-def forward(steps: Steps, typeset: Typesetter) -> list[ExampleForward]:
-    """Every example's working, in the order of its blanks."""
-    return [_example(example, p, steps, typeset) for p, example in enumerate(steps.forward)]
+def forward(steps: Steps, typeset: Typesetter, examples: Sequence[ExampleSteps] | None = None) -> list[ExampleForward]:
+    """Every example's working, in the order of its blanks (by default the pass before the step)."""
+    chosen = steps.forward if examples is None else examples
+    return [_example(example, p, steps, typeset) for p, example in enumerate(chosen)]
 
 
 def _example(example: ExampleSteps, p: int, steps: Steps, typeset: Typesetter) -> ExampleForward:
@@ -32,6 +36,7 @@ def _example(example: ExampleSteps, p: int, steps: Steps, typeset: Typesetter) -
         layers,
         [typeset.equation(error) for error in example.errors],
         typeset.equation(example.total) if example.total is not None else None,
+        [ACTIVATIONS[layer.activation].coupled for layer in spec.layers],
     )
 
 

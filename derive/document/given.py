@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from derive.chain import Gradient
 from derive.steps import Steps
 
 from .matrix import escaped
@@ -28,9 +29,8 @@ def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[
             nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, _row(j, len(row)), "neuron"))
             for k, weight in enumerate(graph.weights[L][j]):
                 value = typeset.show(parameters[str(weight)])
-                edges.append(
-                    DiagramEdge(columns[L][k], neuron.name, f"{typeset.latex(weight)} = {value}", str(weight), value)
-                )
+                symbol = typeset.latex(weight)
+                edges.append(DiagramEdge(columns[L][k], neuron.name, f"{symbol} = {value}", str(weight), value, symbol))
         for b, bias in enumerate(dict.fromkeys(graph.biases[L])):
             bias_id = str(bias)
             y = -(tallest + 1) / 2 - 0.5 * b  # below the tallest column
@@ -40,7 +40,7 @@ def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[
             nodes.append(DiagramNode(bias_id, label, f"{bias_id} = {value}", L + 0.5, y, "bias"))
             for j, neuron in enumerate(row):
                 if graph.biases[L][j] == bias:
-                    edges.append(DiagramEdge(bias_id, neuron.name, "", bias_id, value))
+                    edges.append(DiagramEdge(bias_id, neuron.name, "", bias_id, value, typeset.latex(bias)))
     return nodes, edges
 
 
@@ -59,3 +59,27 @@ def parameter_rows(steps: Steps, typeset: Typesetter, edges: Sequence[DiagramEdg
         targets = [edge.target for edge in mine]
         rows.append(Parameter(name, typeset.latex(graph.parameters[name]), sources, targets, typeset.show(value)))
     return rows
+
+
+def path(steps: Steps, gradient: Gradient) -> list[str]:
+    """The network's edges (``source>target``) and neurons on every path from θ to the outputs.
+
+    The parameter's own edges (a weight's one, or a bias's into each neuron it feeds), then every
+    edge and neuron downstream: the layers are fully connected, so each is on some path.
+    """
+    graph = steps.derivation.graph
+    columns = [[f"i{k + 1}" for k in range(steps.derivation.spec.n_inputs)]]
+    columns += [[neuron.name for neuron in row] for row in graph.neurons]
+    first = gradient.chain[0].neuron.layer
+    starts = sorted({term.neuron.index for term in gradient.chain})
+    if gradient.name.startswith("w"):
+        k = next(k for row in graph.weights[first] for k, weight in enumerate(row) if weight == gradient.symbol)
+        found = [f"{columns[first][k]}>{columns[first + 1][j]}" for j in starts]
+    else:
+        found = [f"{gradient.name}>{columns[first + 1][j]}" for j in starts]
+    found += [columns[first + 1][j] for j in starts]
+    sources = [columns[first + 1][j] for j in starts]
+    for column in columns[first + 2 :]:
+        found += [f"{source}>{target}" for source in sources for target in column] + column
+        sources = column
+    return found

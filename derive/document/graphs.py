@@ -1,7 +1,8 @@
 """A gradient's computation graph: every path from the parameter forward to E_total.
 
 Backpropagation multiplies the local derivatives along each path and adds up the paths; the
-graph shows the paths of the first example, each edge labelled with its local derivative.
+graph shows the paths of the first example, each edge labelled with its local derivative in
+symbols (the values come as the working derives them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import sympy as sp
 
 from derive.chain import Gradient
 from derive.functions import ACTIVATIONS
-from derive.numbers import Number
 from derive.printing import symbol_text
 from derive.steps import Steps
 
@@ -33,20 +33,13 @@ class _Drawing:
             self.nodes[symbol] = GraphNode(str(symbol), typeset.latex(symbol), text, level, x)
         return symbol
 
-    def edge(self, source: sp.Symbol, target: sp.Symbol, value: Number) -> None:
-        """An edge labelled ∂target/∂source = value; labels placed so that crossing edges part."""
+    def edge(self, source: sp.Symbol, target: sp.Symbol) -> None:
+        """An edge labelled with its local derivative ∂target/∂source, in symbols: no value before it is derived."""
         typeset, nodes = self.typeset, self.nodes
-        of, wrt = typeset.latex(target), typeset.latex(source)
-        shown = typeset.show(value)
-        derivative = rf"\partial {of} / \partial {wrt}"
-        label = f"{derivative} = {shown}"
-        text = f"∂{nodes[target].text}/∂{nodes[source].text} = {shown}"
-        start, end = nodes[source].x, nodes[target].x
-        if start == end:  # vertical: the label on the outer side, leaving the middle to slanted edges
-            side, position = ("left" if start < 0 else "right"), 0.5
-        else:
-            side, position = "right", (0.3 if end > start else 0.7)
-        self.edges.append(GraphEdge(str(source), str(target), derivative, label, text, shown, side, position))
+        derivative = typeset.inline(target, source)
+        text = f"∂{nodes[target].text}/∂{nodes[source].text}"
+        side = "below" if nodes[target].x > nodes[source].x else "above"  # x grows downwards on the page
+        self.edges.append(GraphEdge(str(source), str(target), derivative, text, side))
 
 
 def computation_graph(steps: Steps, gradient: Gradient, typeset: Typesetter) -> ComputationGraph:
@@ -69,20 +62,16 @@ def computation_graph(steps: Steps, gradient: Gradient, typeset: Typesetter) -> 
             centre = position - (len(present[L]) - 1) / 2
             net = node(graph.net[p][L][j], column, centre)
             if L == first:
-                link = next(t for t in terms if t.neuron.index == j).factors[-1]
-                edge(start, net, link.precise)
+                edge(start, net)
             else:
                 for k in present[L - 1]:
-                    edge(graph.out[p][L - 1][k], net, derivation.parameters[str(graph.weights[L][j][k])])
+                    edge(graph.out[p][L - 1][k], net)
             if not coupled:
-                out = node(graph.out[p][L][j], column + 1, centre)
-                edge(net, out, derivation.deltas[p][L][j].factors[-1].precise)
+                edge(net, node(graph.out[p][L][j], column + 1, centre))
         column += 1 if coupled else 2
     total = node(graph.total, column, 0.0)
     for j in present[last]:
-        delta = derivation.deltas[p][last][j]
-        if ACTIVATIONS[spec.layers[last].activation].coupled:
-            edge(graph.net[p][last][j], total, delta.precise)
-        else:
-            edge(graph.out[p][last][j], total, delta.factors[0].precise)
-    return ComputationGraph(list(drawing.nodes.values()), drawing.edges, 1 if graph.multi else None)
+        coupled = ACTIVATIONS[spec.layers[last].activation].coupled
+        edge(graph.net[p][last][j] if coupled else graph.out[p][last][j], total)
+    example = 1 if graph.multi else None
+    return ComputationGraph(list(drawing.nodes.values()), drawing.edges, example, column + 1)

@@ -7,15 +7,18 @@ its formula, the formula with the numbers substituted and the value, printed by
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from derive.numbers import format_number
 
 
 @dataclass
 class Equation:
-    """``lhs = formula = substituted = value``; ``terms`` splits the substitution for line breaks."""
+    """``lhs = formula = substituted = value``; ``terms`` splits a long sum for line breaks.
+
+    ``answer`` is the step's blank number (0: not a blank). ``answer_text`` is the value with every
+    decimal kept, as a blank is filled in; ``unrounded`` marks a value that differs in its last digit
+    from what the rounded numbers shown give. ``layout`` is ``line`` (all on one line), ``two``
+    (the numbers on a second line) or ``split`` (a long sum over several lines).
+    """
 
     lhs: str
     formula: str
@@ -26,49 +29,73 @@ class Equation:
     terms: list[str] = field(default_factory=list)
     note: str = ""  # a catalog key, e.g. "rounded"
     key: str = ""  # the step's key (out_h1, dE/dw5), empty for lines that are not steps
+    answer_text: str = ""
+    unrounded: bool = False
+    layout: str = "line"
+    lhs_alone: bool = False  # the left side and the formula do not fit on one line together
+    width: float = 0.0  # about how many points the whole line takes at 11 pt
+
+
+@dataclass
+class Rule:
+    """The rule a line applies: a catalog key, the fields its sentence needs, and whether to say it.
+
+    A rule's sentence is said the first time a document uses the rule; later lines only apply it.
+    """
+
+    key: str
+    fields: dict[str, str] = field(default_factory=dict)
+    explain: bool = True
+
+
+@dataclass
+class Plot:
+    """An activation function drawn with its derivative, where the document first uses the slope."""
+
+    activation: str  # catalog key of its name
+    function: str  # LaTeX name: \sigma
+    points: list[tuple[str, str, str]]  # (net, f(net), f'(net)), to four decimals
+    low: str
+    high: str
 
 
 @dataclass
 class FactorWorking:
     """One factor of a chain, derived: the rule that gives it, then its equation."""
 
-    rule: str
+    rule: Rule
     equation: Equation
     paths: list[str] = field(default_factory=list)  # a hidden neuron's ∂E/∂out, path by path
+    plot: Plot | None = None  # the activation drawn with its derivative, before its slope is first used
 
 
 @dataclass
 class DeltaWorking:
-    """δ of one neuron in one example: its factors, then δ as their product."""
+    """δ of one neuron in one example: its factors, then δ as their product.
+
+    ``inline``: the brief detail, factors written inside δ's one line. ``inactive``: a ReLU unit whose
+    net input is not positive, so that δ is 0 and no gradient flows through it. ``silent_output``: a
+    softmax output whose own error is 0 (target 0) while its δ is not.
+    """
 
     symbol: str
     neuron: str
     example: int | None
     factors: list[FactorWorking]
     equation: Equation
-    meaning: str  # LaTeX: ∂E_total/∂net of the neuron, which δ stands for
+    meaning: str  # LaTeX, inline: ∂E_total/∂net of the neuron, which δ stands for
     coupled: bool = False  # softmax: one factor ∂E/∂net
-
-
-@dataclass
-class GradientWorking:
-    """∂E_total/∂θ: the chain-rule statement, the δs it needs, the links ∂net/∂θ, the result."""
-
-    name: str
-    symbol: str
-    lhs: str
-    statement: list[str]  # one product of ∂ factors per term
-    deltas: list[DeltaWorking]
-    links: list[FactorWorking]
-    result: Equation
-    shared_bias: bool
-    trainable: bool
-    graph: ComputationGraph
+    inline: bool = False
+    inactive: bool = False
+    silent_output: bool = False
+    plot: Plot | None = None
+    first: bool = False  # the document's first δ, where the error signal is defined
+    net: str = ""  # the net input's value, shown when the unit is inactive
 
 
 @dataclass
 class GraphNode:
-    """A node of a gradient's computation graph, ``level`` steps up from the parameter."""
+    """A node of a gradient's computation graph, ``level`` steps along from the parameter."""
 
     id: str
     label: str  # LaTeX
@@ -83,12 +110,9 @@ class GraphEdge:
 
     source: str
     target: str
-    derivative: str  # LaTeX: \partial net_{o1} / \partial w_{5}
-    label: str  # LaTeX: the derivative = 0.593269992
-    text: str  # plain text, for Mermaid
-    value: str
-    side: str  # left or right of the edge
-    position: float  # where along the edge: slanted edges stagger their labels so that crossing ones part
+    derivative: str  # LaTeX: \partial \mathrm{net}_{o1} / \partial w_{5}
+    text: str  # plain text, for Mermaid: ∂net_o1/∂w5
+    side: str = "above"  # where its label goes: above an edge that rises or runs level, below one that falls
 
 
 @dataclass
@@ -98,6 +122,43 @@ class ComputationGraph:
     nodes: list[GraphNode]
     edges: list[GraphEdge]
     example: int | None  # the example drawn, when there are several
+    levels: int
+
+
+@dataclass
+class GradientWorking:
+    """∂E_total/∂θ: the chain-rule statement, the δs it needs, the links ∂net/∂θ, the result.
+
+    ``derives``: this gradient meets a δ for the first time (the standard detail draws its graph and
+    derives the δ there; the gradients that follow cite the δ). ``first``: the document's first
+    gradient, where the chain rule is stated in words.
+    """
+
+    name: str
+    symbol: str
+    lhs: str
+    statement: list[str]  # one product of ∂ factors per term
+    deltas: list[DeltaWorking]
+    links: list[FactorWorking]
+    result: Equation
+    shared_bias: bool
+    trainable: bool
+    graph: ComputationGraph
+    derives: bool
+    first: bool
+    terms: int
+    cites: list[str] = field(default_factory=list)  # LaTeX of the known δs the result uses
+    lead: bool = False  # the first gradient of a run that cites δs derived before it: say so
+    path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
+
+
+@dataclass
+class Part:
+    """A run of a layer's gradients set together: one derived in full (``derive``), or several whose
+    results share one block (``cite``: they cite δs derived before; ``brief``: each δ in one line)."""
+
+    kind: str
+    gradients: list[GradientWorking]
 
 
 @dataclass
@@ -105,6 +166,7 @@ class LayerSection:
     name: str
     output: bool
     gradients: list[GradientWorking]
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
@@ -123,7 +185,7 @@ class NeuronWorking:
 
 @dataclass
 class ExampleForward:
-    """One example's forward pass and errors."""
+    """One example's forward pass and errors, in the order they are worked."""
 
     number: int | None
     inputs: list[tuple[str, str]]
@@ -131,6 +193,7 @@ class ExampleForward:
     layers: list[list[NeuronWorking]]
     errors: list[Equation]
     total: Equation | None
+    coupled: list[bool]  # per layer: softmax, whose net inputs all come before its outputs
 
 
 @dataclass
@@ -147,9 +210,10 @@ class DiagramNode:
 class DiagramEdge:
     source: str
     target: str
-    label: str  # LaTeX: w_{5} = 0.4
+    label: str  # LaTeX: w_{5} = 0.4 (empty for a bias: its value is on its node)
     weight: str
     value: str
+    symbol: str = ""  # LaTeX of the parameter: w_{5}, b_{1}
 
 
 @dataclass
@@ -184,16 +248,30 @@ class Curve:
     log: bool
     steps: int
     last: str
+    even: list[str]  # the error at 101 evenly spaced steps (its log10 on a log scale), for Mermaid
+    even_log: bool  # whether ``even`` holds logarithms
 
 
-def curve(history: Sequence[float], digits: int) -> Curve:
-    """The points worth drawing: every one of the first ten steps, then about a hundred evenly spread."""
-    steps = len(history) - 1
-    shown = sorted(set(range(min(steps, 10) + 1)) | {round(k * steps / 100) for k in range(101)})
-    points = [(step, repr(float(history[step]))) for step in shown]
-    positive = [value for value in history if value > 0]
-    log = bool(positive) and max(positive) / min(positive) > 100  # a log scale where the error spans decades
-    return Curve(points, log, steps, format_number(history[-1], digits))
+@dataclass
+class Reading:
+    """What the result says: which way each output moves its weights, and how small hidden gradients are."""
+
+    outputs: list[dict[str, str]]  # per output neuron: the catalog key and its fields
+    ratio: str  # output-layer over first-layer mean |∂E/∂w|, rounded; empty with one layer
+    slope_bound: str  # the largest slope of the hidden activation when it is below 1 (σ′ ≤ 0.25)
+    example: int | None
+
+
+@dataclass
+class Question:
+    """One item of an exam: what to compute, and the worked lines of its answer."""
+
+    number: int
+    key: str
+    meaning: str  # plain text, from the catalogs
+    lhs: str
+    answer: Equation
+    working: list[Equation]
 
 
 @dataclass
@@ -203,6 +281,7 @@ class Document:
     name: str
     notation: str
     digits: int
+    detail: str
     shape: str
     loss: str
     reduction: str
@@ -215,16 +294,24 @@ class Document:
     total: Equation
     backward: list[LayerSection]
     updates: list[UpdateWorking]
+    after_examples: list[ExampleForward]
     loss_after: Equation
     change: str
     loss_rose: bool
     nodes: list[DiagramNode]
     edges: list[DiagramEdge]
     only: list[str]
+    shared_bias: bool
+    reading: Reading
+    hidden: bool  # there is at least one hidden layer: the general delta rule applies
+    example: str | None = None  # the built-in example this network is, for its credits
+    sequential_after: str = ""  # E_total after a step in the sequential order
     matrix: list[MatrixLayer] = field(default_factory=list)
     curve: Curve | None = None
     answers: int = 0
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
+    questions: list[Question] = field(default_factory=list)
+    unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -7,17 +7,27 @@ substitution and the value always come from the same expression.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+
 import sympy as sp
 
 from derive.chain import Factor
-from derive.numbers import Number, format_number
-from derive.printing import TextbookPrinter, number_latex, partial_latex
+from derive.numbers import Number, exact, format_number
+from derive.printing import TextbookPrinter, number_latex, partial_inline, partial_latex
 from derive.steps import LEARNING_RATE, Step, Steps
 
 from .model import Equation
 
 # A sum of more than this many terms is split across lines in LaTeX.
 LONG_SUM = 3
+# How many points of mathematics fit on a line of an A4 page beside a tag, with a margin for the
+# estimate's error (about 10 pt); a value's digit takes about VALUE_WIDTH, its box and tag BOX_AND_TAG.
+LINE_WIDTH = 440
+VALUE_WIDTH = 5.5
+BOX_AND_TAG = 45
 
 
 class Typesetter:
@@ -29,20 +39,19 @@ class Typesetter:
         graph = steps.derivation.graph
         self.graph = graph
         self.symbols = TextbookPrinter(graph.names, notation)
-        self.labels = self._labels()
+        self.labels = self._labels(partial_latex)
+        # the same, with ∂a/∂b written with a slash, for lines set inside text or a table
+        self.inline_symbols = TextbookPrinter(graph.names, notation, labels=self._labels(partial_inline))
         self.symbols.labels = self.labels
         self.numbers = TextbookPrinter(graph.names, notation, steps.values, digits, self.labels)
+        self.unrounded = False  # whether any line's value differs from what its rounded numbers give
 
-    def _labels(self) -> dict[sp.Symbol, str]:
-        """The LaTeX of the step symbols the graph does not name: derivatives, η, E_total⁺."""
+    def _labels(self, partial: Callable[[str, str], str]) -> dict[sp.Symbol, str]:
+        """The LaTeX of the step symbols the graph does not name: derivatives and η."""
         labels = {LEARNING_RATE: r"\eta"}
         for step in self.steps:
-            if step.symbol in self.graph.names:
-                continue
-            if step.of is not None and step.wrt is not None:
-                labels[step.symbol] = partial_latex(self.latex(step.of), self.latex(step.wrt))
-            else:
-                labels[step.symbol] = self.latex(self.graph.total) + "^{+}"
+            if step.symbol not in self.graph.names and step.of is not None and step.wrt is not None:
+                labels[step.symbol] = partial(self.latex(step.of), self.latex(step.wrt))
         return labels
 
     @property
@@ -56,27 +65,101 @@ class Typesetter:
         return format_number(value, self.digits)
 
     def partial(self, factor: Factor) -> str:
-        """∂of/∂wrt of a chain factor."""
+        """∂of/∂wrt of a chain factor, as a fraction."""
         return partial_latex(self.latex(factor.of), self.latex(factor.wrt))
 
-    def equation(self, step: Step, *, lhs: str | None = None, formula: bool = True) -> Equation:
-        """The step's line; ``formula=False`` shows only the quantity and its value."""
+    def inline(self, of: sp.Symbol, wrt: sp.Symbol) -> str:
+        """∂of/∂wrt for running text."""
+        return partial_inline(self.latex(of), self.latex(wrt))
+
+    def equation(self, step: Step, *, lhs: str | None = None, formula: bool = True, inline: bool = False) -> Equation:
+        """The step's line; ``formula=False`` shows only the quantity and its value.
+
+        ``inline`` writes the derivatives in the formula with a slash, for a line set in a table.
+        """
         shown = self.show(step.value)
         answer = step.blank or 0
         lhs = self.latex(step.symbol) if lhs is None else lhs
+        filled = format_number(step.value, self.digits, strip=False)
         if not formula:
-            return Equation(lhs, "", "", shown, answer, key=step.key)
-        formula_text = self.latex(step.formula)
+            return Equation(lhs, "", "", shown, answer, key=step.key, answer_text=filled)
+        formula_text = (self.inline_symbols if inline else self.symbols).doprint(step.formula)
         substituted = self.numbers.doprint(step.formula)
         if substituted in (shown, number_latex(step.value, self.digits), formula_text):
             substituted = ""
         if formula_text == shown:  # ∂net/∂b = 1: nothing to show but the value
             formula_text = ""
-        equation = Equation(lhs, formula_text, substituted, shown, answer, key=step.key)
+        equation = Equation(lhs, formula_text, substituted, shown, answer, key=step.key, answer_text=filled)
+        equation.unrounded = bool(substituted) and self.from_rounded(step) != shown
+        self.unrounded = self.unrounded or equation.unrounded
         if isinstance(step.formula, sp.Add) and len(step.formula.args) > LONG_SUM:
             # long sums get broken across lines in LaTeX: keep their terms apart
             formula_terms = [self.latex(term) for term in step.formula.args]
             number_terms = [self.numbers.doprint(term) for term in step.formula.args]
             if not any(text.startswith("-") for text in formula_terms + number_terms):
                 equation.formula_terms, equation.terms = formula_terms, number_terms
+        equation.layout = layout(equation)
+        equation.width = width(" = ".join(part for part in (lhs, formula_text, substituted, shown) if part))
+        # align* puts every line's right side after the widest left side: a wide one goes on a line of its own
+        numbers = width(equation.substituted) + VALUE_WIDTH * len(equation.value) + BOX_AND_TAG
+        equation.lhs_alone = width(equation.lhs) + max(width(equation.formula), numbers) > LINE_WIDTH
         return equation
+
+    def from_rounded(self, step: Step) -> str:
+        """The step's value from the rounded numbers its line shows, rounded as its value is shown."""
+        rounded = {
+            symbol: exact(Fraction(Decimal(self.show(self.steps.values[symbol]))))
+            for symbol in step.formula.free_symbols
+        }
+        return self.show(self.steps.evaluate(step, rounded))
+
+
+def width(latex: str) -> float:
+    """About how wide, in points, a piece of displayed LaTeX mathematics prints at 11 pt.
+
+    A linear fit to widths LaTeX measured for the lines of the built-in examples: plain characters,
+    sub- and superscript characters, operators with their spacing, and commands (∂, δ, e, …).
+    """
+    text = _narrowest_fractions(re.sub(r"\\(?:left|right|mathrm|text|operatorname|tfrac|,|;|quad)", "", latex))
+    script = re.compile(r"[_^]\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+    scripts = sum(len(re.sub(r"[{}\\]", "", found)) for found in script.findall(text))
+    text = script.sub("", text)
+    operators = len(re.findall(r"\\cdot|=|\+|(?<![{(])-", text))
+    text = re.sub(r"\\cdot", "", text)
+    commands = len(re.findall(r"\\[A-Za-z]+", text))
+    plain = len(re.sub(r"\\[A-Za-z]+|[{}\s=+]", "", text))
+    return 4.8 * plain + 2.7 * scripts + 11 * operators + 6.6 * commands + 8
+
+
+def _narrowest_fractions(text: str) -> str:
+    """Each \\frac{a}{b} replaced by the wider of a and b: a fraction is as wide as its widest part."""
+    while (start := text.find(r"\frac{")) >= 0:
+        numerator, after = _group(text, start + len(r"\frac"))
+        denominator, end = _group(text, after)
+        wider = numerator if len(numerator) >= len(denominator) else denominator
+        text = text[:start] + "{" + wider + "}" + text[end:]
+    return text
+
+
+def _group(text: str, start: int) -> tuple[str, int]:
+    """The contents of the brace group opening at ``start``, and the index just after it."""
+    depth, index = 0, start
+    while True:
+        depth += {"{": 1, "}": -1}.get(text[index], 0)
+        index += 1
+        if depth == 0:
+            return text[start + 1 : index - 1], index
+
+
+def layout(equation: Equation) -> str:
+    """``line`` when the whole equation fits on a line; ``two`` when the numbers and the value fit on a
+    second; ``three`` when the value needs a line of its own; ``split`` for a long sum."""
+    if equation.formula_terms:
+        return "split"
+    whole = " = ".join(part for part in (equation.lhs, equation.formula, equation.substituted) if part)
+    value = VALUE_WIDTH * len(equation.value) + BOX_AND_TAG
+    if width(whole) + value <= LINE_WIDTH:
+        return "line"
+    if width(equation.substituted) + value <= LINE_WIDTH:
+        return "two"
+    return "three"
