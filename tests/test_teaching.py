@@ -1,6 +1,5 @@
 """Diagrams, computation graphs, the matrix form and training curves, checked by their renderers."""
 
-import math
 import re
 
 import pytest
