@@ -96,6 +96,8 @@ def factor_key(label: str) -> str:
     of, wrt = re.fullmatch(r"\\frac\{\\partial (.+)\}\{\\partial (.+)\}", label).groups()
 
     def plain(symbol: str) -> str:
+        r"""E_{\text{total}} → E, \mathrm{out}_{o1} → out_o1, w_{5} → w5."""
+        symbol = re.sub(r"\\(?:text|mathrm)\{(\w+)\}", r"\1", symbol)
         return re.sub(r"^([wb])_", r"\1", symbol.replace("_{", "_").replace("}", "")).replace("E_total", "E")
 
     return f"d{plain(of)}/d{plain(wrt)}"
