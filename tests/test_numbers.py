@@ -90,6 +90,26 @@ def test_format_number(value, digits, expected):
     assert format_number(value, digits) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [
+        (0.35891648, 9, "0.358916480"),  # a filled-in blank shows every decimal asked for
+        (-0.0000000001, 9, "0.000000000"),  # never "-0.000000000"
+        (-0.02260254, 9, "-0.022602540"),
+        (100.0, 0, "100"),
+        (100.0, 2, "100.00"),
+    ],
+)
+def test_format_number_keeping_the_zeros(value, digits, expected):
+    assert format_number(value, digits, strip=False) == expected
+
+
+def test_whole_numbers_keep_their_zeros():
+    assert (
+        format_number(100.0, 0) == "100" and format_number(1200.0, 0) == "1200" and format_number(-100.0, 0) == "-100"
+    )
+
+
 def test_format_number_shows_forty_digit_values_beyond_a_float():
     with mpmath.workdps(PRECISION):
         third, minus_third = mpmath.mpf(1) / 3, mpmath.mpf(-1) / 3
