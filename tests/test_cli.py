@@ -172,7 +172,8 @@ def test_train_text_output(name, update, steps):
     ratio = history[0] / history[-1]
     fell = re.search(r"E_total fell from (\S+) to (\S+) \((\S+) times lower\)\.", text)
     assert fell is not None and float(fell[3].replace(",", "")) == pytest.approx(ratio, rel=0.05)
-    assert_shown(fell[1], history[0]) and assert_shown(fell[2], history[-1])
+    assert_shown(fell[1], history[0])
+    assert_shown(fell[2], history[-1])
     outputs = table(text, "example")
     for number, neuron, out, target in outputs:
         p = int(number) - 1
