@@ -23,7 +23,13 @@ from tests import reference_training as reference
 from tests.test_gradients import away_from_kinks, networks
 
 HIDDEN = ["sigmoid", "tanh", "relu", "linear"]
-OUTPUT = {"half_sse": "sigmoid", "mse": "linear", "bce": "sigmoid", "cross_entropy": "softmax"}
+# the output layer of each loss, for 3 and 4 layers: softmax and the elementwise activations both
+OUTPUT = {
+    "half_sse": {3: "sigmoid", 4: "softmax"},
+    "mse": {3: "linear", 4: "tanh"},
+    "bce": {3: "sigmoid", 4: "sigmoid"},
+    "cross_entropy": {3: "softmax", 4: "sigmoid"},
+}
 
 
 def network(depth: int, loss: str, reduction: str, train_biases: bool = True) -> Network:
@@ -45,22 +51,23 @@ def _draw(rng: random.Random, depth: int, loss: str) -> dict:
     def value(low: int, high: int) -> Fraction:
         return Fraction(rng.randint(low, high), 100)
 
-    n_outputs = 3 if loss == "cross_entropy" else 2
-    sizes = [3, *(rng.randint(2, 3) for _ in range(depth - 1)), n_outputs]
+    n_outputs = 3 if OUTPUT[loss][depth] == "softmax" else 2
+    # small enough for the documents' 40 gradients, which the step model serves
+    sizes = [2, *(rng.randint(2, 3 if depth == 3 else 2) for _ in range(depth - 1)), n_outputs]
     layers = []
     for index, (fan_in, size) in enumerate(itertools.pairwise(sizes)):
-        activation = OUTPUT[loss] if index == depth - 1 else HIDDEN[(index + depth) % len(HIDDEN)]
+        activation = OUTPUT[loss][depth] if index == depth - 1 else HIDDEN[(index + depth) % len(HIDDEN)]
         weights = [[value(-90, 90) for _ in range(fan_in)] for _ in range(size)]
         bias = [value(-50, 50) for _ in range(size)] if index % 2 else value(-50, 50)
         layers.append({"name": f"l{index}x", "activation": activation, "weights": weights, "bias": bias})
     examples = []
     for _ in range(3):
-        if loss == "cross_entropy":
+        if loss == "cross_entropy" and OUTPUT[loss][depth] == "softmax":
             winner = rng.randrange(n_outputs)
             targets = [int(k == winner) for k in range(n_outputs)]
         else:
             targets = [value(5, 95) for _ in range(n_outputs)]
-        examples.append({"inputs": [value(-100, 100) for _ in range(3)], "targets": targets})
+        examples.append({"inputs": [value(-100, 100) for _ in range(2)], "targets": targets})
     learning_rate = 0.5 if loss != "mse" else 0.1
     return {"loss": loss, "learning_rate": learning_rate, "layers": layers, "examples": examples}
 
@@ -131,7 +138,7 @@ def test_long_training_of_four_layers_follows_the_reference(order):
     net = network(4, "mse", "mean")
     history, trained = reference.train(reference.from_spec(net.spec), 400, order)
     result = net.train(400, update=order)
-    assert history[-1] < history[0] / 2  # it learns: the comparison is not of two flat lines
+    assert history[-1] < 0.75 * history[0]  # it learns: the comparison is not of two flat lines
     assert result.history == pytest.approx(history, rel=1e-9)
     assert_close(result.network.parameters(), trained.parameters(), rel=1e-8, absolute=1e-11)
 

@@ -136,6 +136,22 @@ EVERY_RULE = {
         },
         ["tanh", "relu", "logistic", "linear", "power", "sum_over_paths", "linearity"],
     ),
+    "half squared error, sigmoid": (
+        {
+            "loss": "half_sse",
+            "layers": [layer("o", "sigmoid", [[0.4, 0.45], [0.5, 0.55]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}],
+        },
+        ["power", "logistic", "linearity"],
+    ),
+    "cross-entropy, sigmoid": (
+        {
+            "loss": "cross_entropy",
+            "layers": [layer("o", "sigmoid", [[0.4, 0.45], [0.5, 0.55]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.25, 1.0]}],
+        },
+        ["logarithm", "logistic"],
+    ),
     "binary cross-entropy": (
         {
             "loss": "bce",
