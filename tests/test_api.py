@@ -180,3 +180,23 @@ def test_train_zero_steps():
     result = net.train(0)
     assert result.history == [pytest.approx(reference.total_loss(reference.from_spec(net.spec)), rel=1e-15)]
     assert result.network.parameters() == net.parameters() and result.loss == result.history[0]
+
+
+def test_a_gradient_shows_its_chain_in_latex():
+    """b1's two chain-rule terms (one per hidden neuron), each factor with the reference's value."""
+    net = derive.example()
+    values = reference.quantities(net.spec)
+    b1 = net.gradients()["b1"]
+    text = b1.latex()
+    lhs, chain, numbers, total = text.split(" = ")
+    assert lhs == r"\frac{\partial E_{\text{total}}}{\partial b_{1}}"
+    assert chain.count(" + ") == 1 and chain.count(r" \cdot ") == 4
+    factors = [[f"dE/dout_{h}", f"dout_{h}/dnet_{h}", f"dnet_{h}/db1"] for h in ("h1", "h2")]
+    shown = [term.split(r" \cdot ") for term in numbers.split(" + ")]
+    for keys, cells in zip(factors, shown, strict=True):
+        assert [float(cell.strip("()")) for cell in cells] == pytest.approx([values[k] for k in keys], abs=5e-10)
+    assert total == nine(values["dE/db1"])  # nine decimals unless asked otherwise
+    assert b1._repr_latex_() == f"$$ {text} $$"
+    assert [term.value for term in b1.chain] == pytest.approx([values["delta_h1"], values["delta_h2"]], rel=1e-14)
+    deltas = {delta.neuron.name: delta.value for layer in net.derivation.deltas[0] for delta in layer}
+    assert deltas == pytest.approx({n: values[f"delta_{n}"] for n in ("h1", "h2", "o1", "o2")}, rel=1e-14)
