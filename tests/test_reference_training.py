@@ -12,6 +12,7 @@ import random
 from fractions import Fraction
 
 import pytest
+import sympy as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -187,3 +188,15 @@ def test_random_networks_train_as_the_reference_does(network_, order):
         1e-11,
         1e-14,
     )
+
+
+@pytest.mark.parametrize("name", ["deep", "xor"])
+def test_the_composed_sequential_gradient_is_the_reference_one(name):
+    """Gradient.expr in the sequential order substitutes w⁺ = w − η ∂E/∂w for the weights above:
+    evaluated at the given numbers, it is the gradient the reference takes through the new weights."""
+    derivation = Derivation(example(name).spec, "sequential")
+    expected = reference.quantities(example(name).spec, "sequential")
+    at = derivation.graph.numbers()
+    for parameter in ("w1", "w2", "b1"):
+        value = sp.N(derivation.gradients[parameter].expr.xreplace(at), 30)
+        assert float(value) == pytest.approx(expected[f"dE/d{parameter}"], rel=1e-12), parameter
