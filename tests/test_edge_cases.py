@@ -13,10 +13,12 @@ from fractions import Fraction
 
 import mpmath
 import pytest
+import sympy as sp
 
 from derive import Network
 from derive.chain import Derivation
 from derive.codegen import module_source
+from derive.errors import DeriveError
 from derive.steps import build_steps
 from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
@@ -251,3 +253,56 @@ def test_an_example_on_target_contributes_nothing():
     result = network.train(5)
     assert result.history == pytest.approx(history, rel=1e-14)
     assert result.network.parameters() == pytest.approx(trained.parameters(), rel=1e-14)
+
+
+# -- outputs saturated to 0 or 1 at 40 digits -----------------------------------------------------
+
+# o2's net input is 400·tanh(tanh(1) + tanh(0.5)) ≈ 395: σ of it is 1 to 40 digits
+SATURATING = [
+    layer("h", "tanh", [[0.5], [0.25]], 0.0),
+    layer("g", "tanh", [[1.0, 1.0]], 0.0),
+    layer("o", "sigmoid", [[0.5], [400.0]], 0.0),
+]
+
+
+def test_binary_cross_entropy_refuses_an_output_of_1():
+    network = Network.from_dict(
+        {"loss": "bce", "layers": SATURATING, "examples": [{"inputs": [2.0], "targets": [0.5, 1.0]}]}, name="s"
+    )
+    with pytest.raises(DeriveError) as raised:
+        network.loss()
+    assert str(raised.value) == (
+        "output o2 is 1 to 40 digits, where the logarithm of loss 'bce' is infinite; use smaller weights or "
+        "inputs so that the outputs stay strictly between 0 and 1"
+    )
+
+
+def test_cross_entropy_takes_an_output_of_1():
+    """−t·ln(out) needs out > 0 only: at out = 1 the error is 0, and so is every gradient through it."""
+    network = Network.from_dict(
+        {"loss": "cross_entropy", "layers": SATURATING, "examples": [{"inputs": [2.0], "targets": [0.5, 1.0]}]},
+        name="s",
+    )
+    steps = steps_of(network)
+    assert steps.find("out_o2").value == 1 and steps.find("E_o2").value == 0
+    with mpmath.workdps(60):
+        out = 1 / (1 + mpmath.exp(-0.5 * mpmath.tanh(mpmath.tanh(1) + mpmath.tanh(0.5))))
+        assert mpmath.almosteq(steps.find("E_total").value, -0.5 * mpmath.log(out), rel_eps=mpmath.mpf("1e-38"))
+    gradients = network.gradients()
+    assert gradients["w6"].precise == 0  # o2's weight
+    assert_steps_match_the_reference(network)
+
+
+# -- the form of softmax's error signal ------------------------------------------------------------
+
+
+def test_softmax_with_cross_entropy_has_the_simplest_error_signal():
+    """δ = out − t when the targets add up to 1 (one-hot); out·Σt − t when they do not."""
+    out, target = sp.symbols("out_o1 t_o1")
+    one_hot = steps_of(Network.from_dict({**EQUAL, "loss": "cross_entropy"}, name="one-hot"))
+    assert one_hot.find("delta_o1").formula == out - target
+    soft = {**EQUAL, "loss": "cross_entropy", "examples": [{"inputs": [1.0, 2.0], "targets": [0.5, 0.25, 0]}]}
+    steps = steps_of(Network.from_dict(soft, name="soft"))
+    mass = sum(sp.symbols("t_o1 t_o2 t_o3"))
+    assert sp.simplify(steps.find("delta_o1").formula - (out * mass - target)) == 0
+    assert_steps_match_the_reference(Network.from_dict(soft, name="soft"))

@@ -176,6 +176,14 @@ EVERY_RULE = {
         },
         ["softmax_cross_entropy"],
     ),
+    "softmax with cross-entropy, targets not adding up to 1": (
+        {
+            "loss": "cross_entropy",
+            "layers": [layer("o", "softmax", [[0.4, 0.45], [0.5, 0.55], [-0.1, 0.2]], 0.1)],
+            "examples": [{"inputs": [0.5, 1.0], "targets": [0.5, 0.25, 0]}],
+        },
+        ["softmax_cross_entropy"],
+    ),
 }
 # the textbook symbol of each activation's slope in the matrix form
 SLOPES = {
