@@ -205,3 +205,5 @@ def test_every_rule_and_activation_is_named_in_the_explanation(name):
         assert words in text, rule
     for activation in {layer["activation"] for layer in data["layers"]} - {"softmax"}:
         assert SLOPES[activation] + r"\mathbf" in text, activation
+    if "relu" in rules:  # ReLU written as the textbook writes it, not as a case distinction
+        assert r"= \max\left(0, \mathrm{net}_{b1}\right)" in text and r"\begin{cases}" not in text
