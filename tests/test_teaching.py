@@ -207,3 +207,18 @@ def test_every_rule_and_activation_is_named_in_the_explanation(name):
         assert SLOPES[activation] + r"\mathbf" in text, activation
     if "relu" in rules:  # ReLU written as the textbook writes it, not as a case distinction
         assert r"= \max\left(0, \mathrm{net}_{b1}\right)" in text and r"\begin{cases}" not in text
+
+
+def test_the_error_factors_keep_their_textbook_forms():
+    """The mean's ½ stays outside the power rule's −2(t − out); out·Σt − t keeps the order it is derived in."""
+    deep = explanation(example("deep").spec)
+    assert (
+        r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{o1}^{(1)}} = "
+        r"\tfrac{1}{2} \left(- 2 \cdot \left(t_{o1}^{(1)} - \mathrm{out}_{o1}^{(1)}\right)\right)"
+    ) in deep
+    data, _ = EVERY_RULE["softmax with cross-entropy, targets not adding up to 1"]
+    soft = explanation(Network.from_dict(data, name="soft").spec)
+    assert (
+        r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{o1}} = "
+        r"\mathrm{out}_{o1} \cdot \left(t_{o1} + t_{o2} + t_{o3}\right) - t_{o1}"
+    ) in soft
