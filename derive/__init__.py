@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-__all__ = ["DeriveError", "Gradient", "Network", "example", "load"]
+from derive.version import __version__
+
+__all__ = ["DeriveError", "Gradient", "Network", "__version__", "example", "load"]
 
 if TYPE_CHECKING:
     from derive.chain import Gradient

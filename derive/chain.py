@@ -540,18 +540,29 @@ class Derivation:
     # -- composed forms -------------------------------------------------------------------------
 
     @cached_property
+    def _updated_weights(self) -> Mapping[sp.Symbol, sp.Expr]:
+        """In the sequential order, each w⁺ the hidden chains use as w + β·Δw_previous − η ∂E_total/∂w.
+
+        Built from the top layer down, so that the w⁺ of the layers above, in a lower weight's
+        chain, are already written out.
+        """
+        if self.update != "sequential":
+            return {}
+        momentum = _rational(self.spec.momentum)
+        previous = self.spec.previous_changes()
+        weights = [(name, gradient) for name, gradient in self.gradients.items() if name.startswith("w")]
+        updated: dict[sp.Symbol, sp.Expr] = {}
+        for name, gradient in sorted(weights, key=lambda item: -item[1].chain[0].neuron.layer):
+            # w⁺ = w + β·Δw_previous − η·∂E/∂w
+            change = momentum * _rational(previous[name]) - self.spec_learning_rate * gradient.chain_expr
+            updated[self.graph.updated(gradient.symbol)] = (gradient.symbol + change).xreplace(updated)
+        return updated
+
+    @cached_property
     def _delta_definitions(self) -> Mapping[sp.Symbol, sp.Expr]:
         """Each δ as the product of its factors, with the δs above it substituted (top-down)."""
         definitions: dict[sp.Symbol, sp.Expr] = {}
-        momentum = _rational(self.spec.momentum)
-        previous = self.spec.previous_changes()
-        updated = {
-            self.graph.updated(self.graph.parameters[name]): self.graph.parameters[name]
-            + momentum * _rational(previous[name])
-            - self.spec_learning_rate * self.gradients[name].chain_expr
-            for name in self.gradients
-            if name.startswith("w") and self.update == "sequential"
-        }
+        updated = self._updated_weights
         for L in reversed(range(len(self.spec.layers))):
             for p in range(len(self.spec.examples)):
                 for delta in self.deltas[p][L]:
@@ -566,7 +577,9 @@ class Derivation:
     def compose(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` written in the inputs, weights, biases and targets only (λ and β as their numbers)."""
         constants = {WEIGHT_DECAY: _rational(self.spec.weight_decay), MOMENTUM: _rational(self.spec.momentum)}
-        return expr.xreplace(self._delta_definitions).xreplace(self.graph.composed).xreplace(constants)
+        # a hidden chain holds w⁺ itself (in Σ δ·w⁺) as well as inside its δs
+        composed = expr.xreplace(self._updated_weights).xreplace(self._delta_definitions)
+        return composed.xreplace(self.graph.composed).xreplace(constants)
 
     def _repr_markdown_(self) -> str | None:
         """Jupyter shows a whole derivation as the step-by-step explanation (see :data:`DISPLAYS`)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from derive.errors import DeriveError
 from derive.variants import MAX_VARIANTS
+from derive.version import __version__
 
 # The choices of the shared options (kept here, not imported, so that `--help` starts at once).
 DETAILS = ("full", "standard", "brief")
@@ -387,6 +388,7 @@ def build_parser() -> _Parser:
         "Without a command, prints the explanation of the worked example.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser.commands = {}
     for name, help, declarations in COMMANDS:

@@ -11,6 +11,7 @@ numbers in the definitions (a mean's 1/n, ½ of the squared error, leaky ReLU's 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -18,8 +19,12 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from derive.chain import Delta, Derivation, Update
+from derive.functions import ACTIVATIONS
 from derive.graph import Graph, SymbolName
 from derive.spec import NetworkSpec
+
+# The largest x whose e^x a float holds; math.exp raises OverflowError beyond it.
+EXP_LIMIT = math.log(sys.float_info.max)
 
 Examples = Sequence[tuple[Sequence[float], Sequence[float]]]
 Parameters = tuple[float, ...]
@@ -44,6 +49,11 @@ class _Printer(PythonCodePrinter):
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return identifier(self.graph.names[expr])
+
+    def _print_exp(self, expr: sp.exp) -> str:
+        """e^x, infinite past a float's range: σ(−800) = 1/(1 + e^800) is then 0, as it is to 40 digits."""
+        x = self._print(expr.args[0])
+        return f"(math.exp({x}) if {x} < {EXP_LIMIT!r} else math.inf)"
 
 
 def step_source(derivation: Derivation) -> str:
@@ -146,9 +156,16 @@ def _forward_lines(
             products = [(w, x) for w, x in zip(graph.weights[L][j], graph.layer_inputs(p, L), strict=True)]
             total = _sum_source([*products, (graph.biases[L][j],)], var)
             lines.append(f"        {var(graph.net[p][L][j])} = {total}")
+        coupled = ACTIVATIONS[spec.layers[L].activation].coupled
+        if coupled:
+            # softmax shifted by the largest net input, as the 40-digit path does: e^800 overflows a float
+            outs = ", ".join(identifier(graph.names[out]) for out in graph.out[p][L])
+            nets = ", ".join(var(net) for net in graph.net[p][L])
+            lines.append(f"        ({outs},) = _softmax(({nets},))")
         for j in range(spec.layers[L].size):
             out = identifier(graph.names[graph.out[p][L][j]])
-            lines.append(f"        {out} = {code(graph.out_definition(p, L, j))}")
+            if not coupled:
+                lines.append(f"        {out} = {code(graph.out_definition(p, L, j))}")
             if spec.round_activations is not None and n_layers - 1 > L:
                 lines.append(f"        {out} = _round_half_up({out}, {spec.round_activations})")
     errors = " + ".join(f"({code(graph.error_definition(p, j))})" for j in range(spec.n_outputs))
@@ -228,6 +245,14 @@ def _updates(derivation: Derivation, names: Sequence[str]) -> list[str]:
     return lines
 
 
+def _softmax(nets: tuple[float, ...]) -> tuple[float, ...]:
+    """out_j = e^{net_j − m} / Σ_k e^{net_k − m} with m the largest net input: softmax, without overflow."""
+    top = max(nets)
+    exps = [math.exp(net - top) for net in nets]
+    total = math.fsum(exps)
+    return tuple(e / total for e in exps)
+
+
 def _round_half_up(value: float, decimals: int) -> float:
     scale = 10.0**decimals
     return math.floor(value * scale + 0.5) / scale
@@ -250,7 +275,7 @@ def compiled(spec: NetworkSpec, update: Update) -> Compiled:
     found = _COMPILED.get(key)
     if found is None:
         derivation = Derivation(spec, update)
-        namespace: dict[str, object] = {"math": math, "_round_half_up": _round_half_up}
+        namespace: dict[str, object] = {"math": math, "_round_half_up": _round_half_up, "_softmax": _softmax}
         source = step_source(derivation) + "\n\n" + loss_source(derivation)
         exec(compile(source, f"<derive step of {spec.name}>", "exec"), namespace)  # our own generated code
         found = Compiled(namespace["step"], namespace["loss"])  # type: ignore[arg-type]

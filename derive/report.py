@@ -162,7 +162,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
         if i == 0:
-            lines.append("  ".join("-" * width for width in widths))
+            lines.append("  ".join("-" * width for width in widths).rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +260,18 @@ def milestones(steps: int) -> list[int]:
     return sorted(shown)
 
 
+def _change(before: float, after: float, show: Callable[[float], str]) -> str:
+    """How E_total changed: "fell from 0.298 to 0.000035 (8,504 times lower)", or rose, or stayed."""
+    if after < before:
+        ratio = before / after if after > 0 else math.inf
+        times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"
+        factor = f" ({times} times lower)" if math.isfinite(ratio) else ""
+        return f"\nE_total fell from {show(before)} to {show(after)}{factor}.\n"
+    if after > before:
+        return f"\nE_total rose from {show(before)} to {show(after)}.\n"
+    return ""
+
+
 def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> str:
     """The error at well-chosen steps, and the outputs after training."""
     steps = result.steps
@@ -274,7 +286,6 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         ]
         header = ["step", "epoch", "update", "E_total"]
     before, after = result.history[0], result.history[-1]
-    ratio = f"{before / after:,.0f} times lower" if after > 0 and math.isfinite(before / after) else ""
     trained = Derivation(result.spec)
     output_rows = [
         [str(p + 1), neuron.name, show(row[f"out_{neuron.name}"]), show(float(target))]
@@ -288,7 +299,7 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         + _training_options(spec)
         + "\n\n"
         + table(header, rows)
-        + (f"\nE_total fell from {show(before)} to {show(after)} ({ratio}).\n" if ratio else "")
+        + _change(before, after, show)
         + _goal(result, show)
         + "\nOutputs after training\n\n"
         + table(["example", "output", "out", "target"], output_rows)

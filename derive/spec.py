@@ -328,6 +328,7 @@ _TOML_HINTS = {
 _JSON_HINTS = {
     "Expecting property name enclosed in double quotes": "keys need double quotes; no comma before '}'",
     "Expecting value": "no comma before ']' or '}', no comments, text in double quotes",
+    "Illegal trailing comma": "no comma before '}' or ']'",  # Python 3.13's words for a trailing comma
 }
 
 

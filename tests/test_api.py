@@ -1,21 +1,39 @@
 """The Python API as a notebook user meets it, and engine errors as a user meets them."""
 
+import json
+import tomllib
+from fractions import Fraction
+
 import pytest
 
 import derive
 from derive.errors import DeriveError
+from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
 from tests.documents import katex_failures
+from tests.reference import autograd_gradients
+
+
+def nine(value: float) -> str:
+    """Nine decimals, trailing zeros dropped: the documents' convention, written here independently."""
+    return f"{value:.9f}".rstrip("0").rstrip(".")
 
 
 def test_notebook_displays():
     net = derive.example()
+    gradients = autograd_gradients(net.spec)
+    updated = reference.step(reference.from_spec(net.spec)).after.parameters()
     table = net._repr_markdown_()
-    assert "| $w_{5}$ | 0.4 | 0.082167041 | 0.35891648 |" in table
+    assert "$E_{total} = 0.298371109$" in table  # the published error
+    for name, value in net.parameters().items():
+        symbol = f"{name[0]}_{{{name[1:]}}}"
+        assert f"| ${symbol}$ | {nine(value)} | {nine(gradients[name])} | {nine(updated[name])} |" in table
     latex = net.gradients()["w1"]._repr_latex_()
     assert latex.startswith("$$") and "0.036350306 \\cdot 0.241300709 \\cdot 0.05 = 0.000438568" in latex
-    explanation = net.derivation._repr_markdown_()
-    assert explanation == net.explain()
+    explanation = net.derivation._repr_markdown_()  # the whole derivation shows as the explanation
+    assert explanation.startswith("# ") and "## The forward pass" in explanation
+    for name, value in gradients.items():
+        assert nine(value) in explanation, name
     assert katex_failures(table + "\n" + latex + "\n" + explanation) == []
 
 
@@ -79,3 +97,106 @@ def test_internal_errors_are_short_unless_debugging(monkeypatch, capsys):
         main(["--debug", "gradients"])
     with pytest.raises(RuntimeError):
         main(["gradients", "--debug"])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"loss": "mse"},
+        {"loss": "bce"},
+        {"loss": "cross_entropy"},
+        {"reduction": "mean"},
+        {"train_biases": True},
+        {"loss": "mse", "reduction": "mean", "train_biases": True},
+    ],
+)
+def test_with_options(options):
+    base = derive.example("xor")
+    changed = base.with_options(**options)
+    assert {key: getattr(changed.spec, key) for key in options} == options
+    assert changed.parameters() == base.parameters()  # only the options change
+    done = reference.step(reference.from_spec(changed.spec))
+    assert changed.loss() == pytest.approx(done.loss, rel=1e-14)
+    gradients = autograd_gradients(changed.spec)
+    assert {name: g.value for name, g in changed.gradients().items()} == pytest.approx(gradients, rel=1e-12)
+    assert changed.step().parameters() == pytest.approx(done.after.parameters(), rel=1e-14)
+
+
+def test_with_options_fixes_or_trains_the_biases():
+    fixed = derive.example().step().parameters()
+    trained = derive.example().with_options(train_biases=True).step().parameters()
+    assert (fixed["b1"], fixed["b2"]) == (0.35, 0.6)
+    gradients = autograd_gradients(derive.example().spec)
+    assert trained["b1"] == pytest.approx(0.35 - 0.5 * gradients["b1"], rel=1e-15)
+    assert trained["b2"] == pytest.approx(0.6 - 0.5 * gradients["b2"], rel=1e-15)
+
+
+def test_load_json(tmp_path):
+    data = tomllib.loads((ROOT / "derive" / "examples" / "mazur.toml").read_text(encoding="utf-8"))
+    path = tmp_path / "mazur.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    net = derive.load(path)
+    assert net.name == "mazur" and net.spec.parameters()["w1"] == Fraction(15, 100)  # the decimal, not the float
+    assert {name: g.value for name, g in net.gradients().items()} == pytest.approx(
+        autograd_gradients(derive.example().spec), rel=1e-12
+    )
+    assert net.spec == derive.load(ROOT / "derive" / "examples" / "mazur.toml").spec
+
+
+def symbol_values(name: str) -> dict[str, float]:
+    """Reference values by the name of a symbol in a chain: out_h1, delta_o1, w5, i1, t_o1, _e2 for example 2."""
+    net = derive.example(name)
+    values = reference.quantities(net.spec)
+    spec = net.spec
+    by_symbol = dict(net.parameters())
+    for p, case in enumerate(spec.examples):
+        suffix, at = (f"_e{p + 1}", f"@{p + 1}") if len(spec.examples) > 1 else ("", "")
+        by_symbol |= {f"i{k + 1}{suffix}": float(x) for k, x in enumerate(case.inputs)}
+        outputs = [spec.layers[-1].neuron_name(j) for j in range(spec.n_outputs)]
+        by_symbol |= {f"t_{o}{suffix}": float(t) for o, t in zip(outputs, case.targets, strict=True)}
+        for key, value in values.items():
+            kind, _, rest = key.partition("_")
+            if kind in ("net", "out", "delta") and rest.endswith(at) and "+" not in rest and "/" not in key:
+                by_symbol[f"{kind}_{rest.removesuffix(at) if at else rest}{suffix}"] = value
+    return by_symbol
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep"])
+def test_chain_expr_is_the_chain_rule_in_the_networks_symbols(name):
+    """Gradient.chain_expr, evaluated at the reference's values of its symbols, is autograd's gradient."""
+    values = symbol_values(name)
+    expected = autograd_gradients(derive.example(name).spec)
+    for parameter, gradient in derive.example(name).gradients().items():
+        expr = gradient.chain_expr
+        assert {symbol.name for symbol in expr.free_symbols} <= set(values), parameter
+        at = {symbol: values[symbol.name] for symbol in expr.free_symbols}
+        assert float(expr.subs(at)) == pytest.approx(expected[parameter], rel=1e-12, abs=1e-15), parameter
+    w5 = derive.example().gradients()["w5"].chain_expr
+    assert {symbol.name for symbol in w5.free_symbols} == {"out_h1", "out_o1", "t_o1"}  # δ_o1's factors, out_h1
+
+
+def test_train_zero_steps():
+    net = derive.example("xor")
+    result = net.train(0)
+    assert result.history == [pytest.approx(reference.total_loss(reference.from_spec(net.spec)), rel=1e-15)]
+    assert result.network.parameters() == net.parameters() and result.loss == result.history[0]
+
+
+def test_a_gradient_shows_its_chain_in_latex():
+    """b1's two chain-rule terms (one per hidden neuron), each factor with the reference's value."""
+    net = derive.example()
+    values = reference.quantities(net.spec)
+    b1 = net.gradients()["b1"]
+    text = b1.latex()
+    lhs, chain, numbers, total = text.split(" = ")
+    assert lhs == r"\frac{\partial E_{\text{total}}}{\partial b_{1}}"
+    assert chain.count(" + ") == 1 and chain.count(r" \cdot ") == 4
+    factors = [[f"dE/dout_{h}", f"dout_{h}/dnet_{h}", f"dnet_{h}/db1"] for h in ("h1", "h2")]
+    shown = [term.split(r" \cdot ") for term in numbers.split(" + ")]
+    for keys, cells in zip(factors, shown, strict=True):
+        assert [float(cell.strip("()")) for cell in cells] == pytest.approx([values[k] for k in keys], abs=5e-10)
+    assert total == nine(values["dE/db1"])  # nine decimals unless asked otherwise
+    assert b1._repr_latex_() == f"$$ {text} $$"
+    assert [term.value for term in b1.chain] == pytest.approx([values["delta_h1"], values["delta_h2"]], rel=1e-14)
+    deltas = {delta.neuron.name: delta.value for layer in net.derivation.deltas[0] for delta in layer}
+    assert deltas == pytest.approx({n: values[f"delta_{n}"] for n in ("h1", "h2", "o1", "o2")}, rel=1e-14)

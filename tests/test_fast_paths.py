@@ -1,6 +1,7 @@
-"""The fast paths give the symbolic derivation's numbers: compiled training, shared δs, skipped contexts.
+"""The fast paths give the right numbers: compiled training, shared δs, skipped contexts.
 
-No test here measures time; ``benchmarks/run.py`` does that.
+Each path is compared with the independent NumPy trainer (tests/reference_training.py), never with
+another of derive's paths.  No test here measures time; ``benchmarks/run.py`` does that.
 """
 
 import gc
@@ -19,6 +20,7 @@ from derive.numbers import PRECISION, exact, full_precision
 from derive.printing import TextbookPrinter
 from derive.report import factor_latex, gradients_json
 from derive.training import train
+from tests import reference_training as reference
 
 
 def layer(name, activation, weights, bias):
@@ -83,57 +85,72 @@ NETWORKS = {
 }
 
 
+def assert_parameters(actual: dict[str, float], expected: dict[str, float], rel: float, absolute: float) -> None:
+    assert list(actual) == list(expected)
+    for parameter, value in expected.items():
+        assert actual[parameter] == pytest.approx(value, rel=rel, abs=absolute), parameter
+
+
+def trained_floats(fast) -> dict[str, float]:
+    return {name: float(value) for name, value in fast.spec.parameters().items()}
+
+
 @pytest.mark.parametrize("matrices", [False, True])
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_compiled_step_matches_the_precise_step(name, update, matrices):
+def test_both_paths_take_the_reference_step(name, update, matrices):
+    """The plain-float and the matrix step, and the 40-digit step, against the NumPy reference."""
     network = NETWORKS[name]
-    precise = network.step(update=update).parameters()
+    done = reference.step(reference.from_spec(network.spec), update)
     fast = train(network.spec, 1, update, matrices=matrices)
-    assert fast.history[0] == pytest.approx(network.loss(), rel=1e-12, abs=1e-15)
-    trained = {name: float(value) for name, value in fast.spec.parameters().items()}
-    assert list(trained) == list(precise)
-    for parameter, value in precise.items():
-        assert trained[parameter] == pytest.approx(value, rel=1e-12, abs=1e-14), parameter
+    assert fast.history[0] == pytest.approx(done.loss, rel=1e-12, abs=1e-15)
+    assert network.loss() == pytest.approx(done.loss, rel=1e-13, abs=1e-15)
+    expected = done.after.parameters()
+    assert_parameters(trained_floats(fast), expected, rel=1e-12, absolute=1e-14)
+    assert_parameters(network.step(update=update).parameters(), expected, rel=1e-12, absolute=1e-14)
 
 
 @pytest.mark.parametrize("matrices", [False, True])
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
-def test_compiled_training_follows_the_precise_steps(update, matrices):
-    """Three compiled steps of the 495-weight network against three high-precision steps."""
-    network = LARGE
-    steps = 3
-    fast = train(network.spec, steps, update, matrices=matrices)
-    precise = network
-    for step in range(steps):
-        assert fast.history[step] == pytest.approx(precise.loss(), rel=1e-12), step
-        precise = precise.step(update=update)
-    assert fast.history[-1] == pytest.approx(precise.loss(), rel=1e-12)
-    for parameter, value in precise.parameters().items():
-        assert float(fast.spec.parameters()[parameter]) == pytest.approx(value, rel=1e-11, abs=1e-13), parameter
+def test_compiled_training_of_495_weights_follows_the_reference(update, matrices):
+    history, trained = reference.train(reference.from_spec(LARGE.spec), 3, update)
+    fast = train(LARGE.spec, 3, update, matrices=matrices)
+    assert fast.history == pytest.approx(history, rel=1e-12)
+    assert_parameters(trained_floats(fast), trained.parameters(), rel=1e-11, absolute=1e-13)
 
 
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
 @pytest.mark.parametrize("name", ["worked example", "biases trained, several examples, mean", "495 weights"])
-def test_shared_deltas_give_the_chain_products(name, update):
-    """Each gradient, summed from its δ times ∂net/∂θ, is exactly the sum of its terms' full products."""
-    derivation = Derivation(NETWORKS[name].spec, update)
-    with mpmath.workdps(PRECISION):
-        for gradient in derivation.gradients.values():
-            assert gradient.precise == mpmath.fsum(term.precise for term in gradient.chain), gradient.name
-        for row in (delta for per_example in derivation.deltas for layer_ in per_example for delta in layer_):
-            assert row.precise == mpmath.fprod(factor.precise for factor in row.factors)
-            total, *_ = row.factors
-            if total.paths:
-                assert total.precise == mpmath.fsum(a.precise * b.precise for a, b in total.paths)
+def test_shared_deltas_give_each_terms_reference_value(name, update):
+    """Each chain-rule term, built from its neuron's shared δ, is that example's δ_j · x_k in the reference.
 
-
-def test_updated_weights_take_one_step_from_the_gradients():
-    derivation = Derivation(LARGE.spec)
-    rate = exact(LARGE.spec.learning_rate)
-    with mpmath.workdps(PRECISION):
-        for name, gradient in derivation.gradients.items():
-            assert derivation.updated[name] == derivation.parameters[name] - rate * gradient.precise
+    A hidden δ's sum over paths holds, path by path, δ_k · w_kj of the layer above (w_kj⁺ in the
+    sequential order): the reference's own δ and weights.
+    """
+    network = NETWORKS[name]
+    derivation = Derivation(network.spec, update)
+    net = reference.from_spec(network.spec)
+    done = reference.step(net, update)
+    # the input k each weight comes from, in the README's numbering (layer by layer, row by row)
+    source = {
+        f"w{n}": k for n, k in enumerate((k for la in net.layers for row in la.weights for k in range(len(row))), 1)
+    }
+    for gradient in derivation.gradients.values():
+        for term in gradient.chain:
+            p, L, j = term.example, term.neuron.layer, term.neuron.index
+            # ∂net/∂θ: the input the weight multiplies, or 1 for a bias
+            link = done.passes[p].inputs[L][source[gradient.name]] if gradient.name in source else 1.0
+            assert float(term.factors[-1].precise) == pytest.approx(link, rel=1e-14), gradient.name
+            expected = done.deltas[p][L][j] * link
+            assert float(term.precise) == pytest.approx(expected, rel=1e-12, abs=1e-16), gradient.name
+    for p, layers in enumerate(derivation.deltas):
+        for L, row in enumerate(layers[:-1]):
+            for j, delta in enumerate(row):
+                total, _ = delta.factors
+                products = [float(a.precise) * float(b.precise) for a, b in total.paths]
+                expected = done.deltas[p][L + 1] * done.through.layers[L + 1].weights[:, j]
+                assert products == pytest.approx(list(expected), rel=1e-12, abs=1e-16)
+                assert float(delta.precise) == pytest.approx(done.deltas[p][L][j], rel=1e-12, abs=1e-16)
 
 
 @pytest.mark.parametrize("outside", [None, 15, 60])

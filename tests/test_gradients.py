@@ -165,13 +165,3 @@ def away_from_kinks(network: Network) -> bool:
 def test_random_networks(network):
     assume(away_from_kinks(network))
     check_gradients(network)
-
-
-@given(networks(), st.sampled_from(["simultaneous", "sequential"]))
-def test_compiled_training_matches_the_precise_step(network, update):
-    assume(away_from_kinks(network))
-    precise = network.step(update=update).parameters()
-    fast = network.train(1, update=update)
-    assert fast.history[0] == pytest.approx(network.loss(), rel=1e-12, abs=1e-15)
-    for name, value in precise.items():
-        assert fast.network.parameters()[name] == pytest.approx(value, rel=1e-11, abs=1e-14)

@@ -25,9 +25,8 @@ def _snapshot(folder: Path) -> dict[str, bytes | None]:
 
 
 @pytest.fixture
-def derive_in(tmp_path, monkeypatch):
+def derive_in(tmp_path):
     """Run ``derive`` with ``tmp_path`` as the working directory, checking that nothing there changes."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
     def run(*args: str):
         before = _snapshot(tmp_path)

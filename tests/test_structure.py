@@ -15,7 +15,7 @@ PACKAGE = ROOT / "derive"
 
 # From the bottom up: spec → graph → chain → numbers → steps → outputs → cli (see README, Development).
 LAYERS: list[set[str]] = [
-    {"errors"},
+    {"errors", "version"},
     {"numbers", "functions", "spec"},
     {"variants", "graph"},
     {"printing"},

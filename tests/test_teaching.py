@@ -1,12 +1,14 @@
 """Diagrams, computation graphs, the matrix form and training curves, checked by their renderers."""
 
 import re
+import tomllib
 
 import pytest
 
-from derive import example
+from derive import Network, example
 from derive.document import build
-from tests.conftest import run_derive
+from derive.publish import explanation
+from tests.conftest import ROOT, run_derive
 from tests.documents import compile_latex, katex_failures, mermaid_diagrams, mermaid_failures, pdf_text
 from tests.reference import autograd_gradients
 
@@ -110,3 +112,113 @@ def test_plot_refuses_other_formats_before_training(tmp_path):
     result = run_derive("train", "--steps", "10", "--plot", str(target), check=False)
     assert result.returncode == 2 and "expected a .png or .svg" in result.stderr
     assert not target.exists() and result.stdout == ""
+
+
+RULES = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))["rules"]
+
+
+def layer(name, activation, weights, bias):
+    return {"name": name, "activation": activation, "weights": weights, "bias": bias}
+
+
+# Every activation and loss, each in a network of its own kind: (data, the rules its derivation cites)
+EVERY_RULE = {
+    "tanh, relu, sigmoid and linear, mean squared error": (
+        {
+            "loss": "mse",
+            "layers": [
+                layer("a", "tanh", [[0.1, -0.2], [0.3, 0.4]], [0.1, -0.1]),
+                layer("b", "relu", [[0.7, 0.2], [0.3, 0.5]], 0.05),
+                layer("c", "sigmoid", [[0.2, -0.3], [0.4, 0.1]], 0.1),
+                layer("o", "linear", [[1.2, -0.4]], 0.0),
+            ],
+            "examples": [{"inputs": [1.0, 2.0], "targets": [0.5]}],
+        },
+        ["tanh", "relu", "logistic", "linear", "power", "sum_over_paths", "linearity"],
+    ),
+    "half squared error, sigmoid": (
+        {
+            "loss": "half_sse",
+            "layers": [layer("o", "sigmoid", [[0.4, 0.45], [0.5, 0.55]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}],
+        },
+        ["power", "logistic", "linearity"],
+    ),
+    "cross-entropy, sigmoid": (
+        {
+            "loss": "cross_entropy",
+            "layers": [layer("o", "sigmoid", [[0.4, 0.45], [0.5, 0.55]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.25, 1.0]}],
+        },
+        ["logarithm", "logistic"],
+    ),
+    "binary cross-entropy": (
+        {
+            "loss": "bce",
+            "layers": [layer("o", "sigmoid", [[0.4, 0.45], [0.5, 0.55]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.0, 1.0]}],
+        },
+        ["logarithm", "logistic"],
+    ),
+    "softmax with squared error": (
+        {
+            "loss": "half_sse",
+            "layers": [layer("o", "softmax", [[0.4, 0.45], [0.5, 0.55], [-0.1, 0.2]], 0.1)],
+            "examples": [{"inputs": [0.5, 1.0], "targets": [0.2, 0.3, 0.5]}],
+        },
+        ["softmax"],
+    ),
+    "softmax with cross-entropy": (
+        {
+            "loss": "cross_entropy",
+            "layers": [layer("o", "softmax", [[0.4, 0.45], [0.5, 0.55], [-0.1, 0.2]], 0.1)],
+            "examples": [{"inputs": [0.5, 1.0], "targets": [0, 1, 0]}],
+        },
+        ["softmax_cross_entropy"],
+    ),
+    "softmax with cross-entropy, targets not adding up to 1": (
+        {
+            "loss": "cross_entropy",
+            "layers": [layer("o", "softmax", [[0.4, 0.45], [0.5, 0.55], [-0.1, 0.2]], 0.1)],
+            "examples": [{"inputs": [0.5, 1.0], "targets": [0.5, 0.25, 0]}],
+        },
+        ["softmax_cross_entropy"],
+    ),
+}
+# the textbook symbol of each activation's slope in the matrix form
+SLOPES = {
+    "tanh": r"\tanh'(",
+    "relu": r"\operatorname{ReLU}'(",
+    "sigmoid": r"\sigma'(",
+    "linear": r"\operatorname{id}'(",
+}
+
+
+@pytest.mark.parametrize("name", list(EVERY_RULE))
+def test_every_rule_and_activation_is_named_in_the_explanation(name):
+    """Each factor's rule is stated in the catalog's words, each slope in the textbook's symbol."""
+    data, rules = EVERY_RULE[name]
+    spec = Network.from_dict(data, name="rules").spec
+    text = explanation(spec, matrix=True)
+    for rule in rules:
+        words = RULES[rule].split("{")[0][:60]  # the sentence up to its first placeholder
+        assert words in text, rule
+    for activation in {layer["activation"] for layer in data["layers"]} - {"softmax"}:
+        assert SLOPES[activation] + r"\mathbf" in text, activation
+    if "relu" in rules:  # ReLU written as the textbook writes it, not as a case distinction
+        assert r"= \max\left(0, \mathrm{net}_{b1}\right)" in text and r"\begin{cases}" not in text
+
+
+def test_the_error_factors_keep_their_textbook_forms():
+    """The mean's ½ stays outside the power rule's −2(t − out); out·Σt − t keeps the order it is derived in."""
+    deep = explanation(example("deep").spec)
+    assert (
+        r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{o1}^{(1)}} = "
+        r"\tfrac{1}{2} \left(- 2 \cdot \left(t_{o1}^{(1)} - \mathrm{out}_{o1}^{(1)}\right)\right)"
+    ) in deep
+    data, _ = EVERY_RULE["softmax with cross-entropy, targets not adding up to 1"]
+    soft = explanation(Network.from_dict(data, name="soft").spec)
+    assert (
+        r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{o1}} = "
+        r"\mathrm{out}_{o1} \cdot \left(t_{o1} + t_{o2} + t_{o3}\right) - t_{o1}"
+    ) in soft

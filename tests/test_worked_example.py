@@ -1,12 +1,14 @@
 """The worked example's published figures, through the command line a user runs."""
 
 import json
+import re
 
 import pytest
 
 from derive import example
 from derive.numbers import format_number
-from tests.reference import check_gradients
+from tests import reference_training as reference
+from tests.reference import autograd_gradients, check_gradients
 
 # The classic English version of the example publishes these to 9 decimals.
 PUBLISHED_GRADIENTS = {"w5": "0.082167041", "w1": "0.000438568"}
@@ -89,15 +91,31 @@ def test_every_gradient_and_update(document):
     assert document["updated"]["b1"] == 0.35 and document["updated"]["b2"] == 0.6  # biases are fixed
 
 
-def test_terms_multiply_to_the_gradient(document):
+def factor_key(label: str) -> str:
+    """The step key of a factor's LaTeX label: ∂E_total/∂out_o1 is ``dE/dout_o1``, ∂net_o1/∂w5 ``dnet_o1/dw5``."""
+    of, wrt = re.fullmatch(r"\\frac\{\\partial (.+)\}\{\\partial (.+)\}", label).groups()
+
+    def plain(symbol: str) -> str:
+        r"""E_{\text{total}} → E, \mathrm{out}_{o1} → out_o1, w_{5} → w5."""
+        symbol = re.sub(r"\\(?:text|mathrm)\{(\w+)\}", r"\1", symbol)
+        return re.sub(r"^([wb])_", r"\1", symbol.replace("_{", "_").replace("}", "")).replace("E_total", "E")
+
+    return f"d{plain(of)}/d{plain(wrt)}"
+
+
+def test_every_factor_is_the_reference_value(document):
+    """Each factor of each chain is the reference's value; the terms' products add up to autograd's gradient."""
+    values = reference.quantities(example().spec)
+    gradients = autograd_gradients(example().spec)
     for name, terms in document["chains"].items():
         total = 0.0
         for term in terms:
             product = 1.0
             for factor in term:
+                assert factor["value"] == pytest.approx(values[factor_key(factor["factor"])], rel=1e-14), name
                 product *= factor["value"]
             total += product
-        assert total == pytest.approx(document["gradients"][name], rel=1e-12, abs=1e-15)
+        assert total == pytest.approx(gradients[name], rel=1e-12, abs=1e-15), name
 
 
 def test_independent_checks():
@@ -141,17 +159,19 @@ def test_sequential_order_reproduces_published_training():
     assert nine(outputs["out_o1"]) == "0.015912196"
     assert nine(outputs["out_o2"]) == "0.984065734"
     # Published as 0.0000351085, which its own outputs contradict: ½Σ(t − o)² of the published
-    # outputs is 0.000035085, the figure the sequential order gives.
+    # outputs is 0.000035085, the figure the sequential order gives (and the NumPy reference, in
+    # tests/test_reference_training.py).
     assert nine(result.history[-1]) == "0.000035085"
-    assert nine(0.5 * ((0.01 - 0.015912196) ** 2 + (0.99 - 0.984065734) ** 2)) == "0.000035085"
 
 
-def test_high_precision_step_matches_compiled_training():
+def test_both_paths_take_the_reference_step():
     for update in ("simultaneous", "sequential"):
-        precise = example().step(update=update)
-        fast = example().train(1, update=update).network
-        for name, value in precise.parameters().items():
-            assert fast.parameters()[name] == pytest.approx(value, rel=1e-14)
+        expected = reference.step(reference.from_spec(example().spec), update).after.parameters()
+        precise = example().step(update=update).parameters()
+        fast = example().train(1, update=update).network.parameters()
+        for name, value in expected.items():
+            assert precise[name] == pytest.approx(value, rel=1e-15), name
+            assert fast[name] == pytest.approx(value, rel=1e-15), name
 
 
 def test_train_json(derive_cli):

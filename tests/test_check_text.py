@@ -1,0 +1,127 @@
+"""`derive check`'s text report as a teacher reads it: the table, the score, the first wrong step's working.
+
+The numbers in the working are worked out here from the textbook formula with the student's own
+values; the verdicts follow the README's rule (one unit in the last decimal written, error carried
+forward).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from derive import example
+from tests import reference_training as reference
+from tests.conftest import run_derive
+
+# A slip at net_o1 (1.2 for 1.105905967), carried into out_o1; the rest right, or left out.
+STUDENT = """\
+net_h1 = 0.3775
+out_h1 = 0.5932700
+net_h2 = 0.3925
+out_h2 = 0.59688
+net_o1 = 1.2
+out_o1 = 0.7685
+"dE/dw5" = 0.0822
+"""
+
+
+def rows(text: str) -> dict[str, list[str]]:
+    """The table's rows by key: blank, key, given, expected, verdict (given may be empty)."""
+    found = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"\s*(\d+)  (\S+)\s{2,}(\S*)\s{2,}(-?\d\S*)  (.+)", line)
+        if match:
+            blank, key, given, expected, verdict = match.groups()
+            found[key] = [blank, given, expected, verdict.strip()]
+    return found
+
+
+def test_the_report_of_a_slip_carried_forward(tmp_path):
+    (tmp_path / "student.toml").write_text(STUDENT)
+    text = run_derive("check", "student.toml", cwd=tmp_path).stdout
+    table = rows(text)
+    assert table["net_o1"][1:] == ["1.2", "1.105905967", "wrong"]
+    assert table["out_o1"][1:] == ["0.7685", "0.75136507", "carried forward"]  # σ(1.2) = 0.76852…
+    assert f"{1 / (1 + math.exp(-1.2)):.4f}" == "0.7685"
+    assert table["E_total"][1] == ""  # not given: an empty cell, then the exact value
+    assert table["E_total"][3] == "missing"
+    assert "Score: 6 of 52\n" in text  # 5 right and 1 carried forward, with full credit
+    net = 0.4 * 0.59327 + 0.45 * 0.59688 + 0.6  # w5·out_h1 + w6·out_h2 + b2, with the student's outputs
+    working = text[text.index("First wrong step") :]
+    assert working == (
+        "First wrong step: blank 5 (net_o1), net input of neuron o1\n"
+        "  net_o1 = w5·out_h1 + w6·out_h2 + b2·1\n"
+        "         = 0.4·0.5932700 + 0.45·0.59688 + 0.6·1\n"  # their digits as they wrote them
+        f"         = {net:.6f}\n"
+        "  The exact value is 1.105905967.\n"
+        "  It uses your answers: blank 2 (out_h1), blank 4 (out_h2).\n"
+        "  You wrote 1.2.\n"
+    )
+
+
+def test_the_report_when_nothing_is_wrong(tmp_path):
+    (tmp_path / "right.toml").write_text('out_h1 = 0.5933\n"dE/dw5" = 0.08217\n')
+    text = run_derive("check", "right.toml", cwd=tmp_path).stdout
+    assert text.endswith("Score: 2 of 52\n\nNo step is wrong.\n")
+
+
+def check(tmp_path, answers: str, *args: str) -> str:
+    (tmp_path / "answers.toml").write_text(answers)
+    return run_derive("check", "answers.toml", *args, cwd=tmp_path).stdout
+
+
+def test_the_working_uses_values_computed_from_the_students_answers(tmp_path):
+    """net_h1⁺ from the student's w1⁺ and w2⁺ and from b1⁺, which has no blank (the bias is fixed):
+    derive computes it from their answers and says so."""
+    text = check(tmp_path, '"w1+" = 0.1497807161\n"w2+" = 0.1995614323\nnet_h1 = 0.3775\n"net_h1+" = 0.5\n')
+    net = 0.1497807161 * 0.05 + 0.1995614323 * 0.1 + 0.35
+    working = text[text.index("First wrong step") :]
+    assert working == (
+        "First wrong step: blank 42 (net_h1+), net input of neuron h1, after the step\n"
+        "  net_h1⁺ = w1⁺·i1 + w2⁺·i2 + b1⁺·1\n"
+        "          = 0.1497807161·0.05 + 0.1995614323·0.1 + 0.35·1\n"
+        f"          = {net:.9f}\n"
+        "  It uses your answers: blank 34 (w1+), blank 35 (w2+), b1+ (computed from your answers).\n"
+        "  You wrote 0.5.\n"
+    )
+
+
+def test_an_update_names_the_learning_rate_and_a_step_without_blank_shows_an_empty_cell(tmp_path):
+    text = check(tmp_path, '"dE/dw5" = 0.082167041\n"w5+" = 0.36\n"b1+" = 0.35\n')
+    assert re.search(r"^\s+b1\+\s+0\.35\s+0\.35\s+correct$", text, re.MULTILINE)  # no blank number: empty
+    working = text[text.index("First wrong step") :]
+    assert working.splitlines()[1:3] == [
+        "  w5⁺ = w5 - η·∂E_total/∂w5",
+        "      = 0.4 - 0.5·0.082167041",
+    ]
+    assert f"      = {0.4 - 0.5 * 0.082167041:.8f}" in working  # 0.35891648: the student's inputs, not w5⁺'s
+
+
+def test_a_value_whose_logarithm_has_no_real_value_is_wrong_not_carried(tmp_path):
+    """out_o2 = −0.5: E_o2 = −t·ln(out) at the student's value has no real value; the grade goes on."""
+    text = check(tmp_path, "out_o2 = -0.5\nE_o2 = 1.0\n", "softmax")
+    table = rows(text)
+    assert table["out_o2"][1:] == ["-0.5", "0.371907632", "wrong"]
+    assert table["E_o2"][1:] == ["1.0", "0.989109756", "wrong"]  # −ln(−0.5) is not real: not carried
+    assert f"{reference.quantities(example('softmax').spec)['E_o2']:.9f}" == "0.989109756"
+
+
+def test_names_a_spreadsheet_would_run_are_quoted(tmp_path):
+    names = ["+1", "-1", "@SUM(A1)", "=1", "Ana"]
+    (tmp_path / "class.csv").write_text("student,out_h1\n" + "".join(f"{name},0.5933\n" for name in names))
+    run_derive("check", "class.csv", "-o", "grades.csv", cwd=tmp_path)
+    graded = (tmp_path / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in graded[1:]] == ["'+1", "'-1", "'@SUM(A1)", "'=1", "Ana"]
+
+
+def test_grading_from_python_gives_full_credit_for_work_carried_forward_by_default():
+    from decimal import Decimal
+
+    from derive.grading import grade
+
+    # net_o1 slipped; out_o1 = σ(1.2) carried forward; the default policy is full credit
+    result = grade(example().steps(), {"net_o1": Decimal("1.2"), "out_o1": Decimal("0.7685")})
+    verdicts = {row.step.key: (row.verdict, row.credit) for row in result.rows if row.given is not None}
+    assert verdicts == {"net_o1": ("wrong", 0), "out_o1": ("carried_forward", 1)}
+    assert result.score == 1

@@ -1,0 +1,60 @@
+"""The test harness itself: under CI=true nothing may skip."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+SKIPPING = """
+import pytest
+
+
+def test_needs_a_missing_tool():
+    pytest.skip("no such tool")
+
+
+@pytest.mark.skip(reason="marked to skip")
+def test_marked():
+    pass
+
+
+@pytest.mark.xfail(reason="a known failure, not a skip")
+def test_expected_to_fail():
+    assert False
+
+
+def test_runs():
+    pass
+"""
+
+
+def run_pytest(folder, ci: str) -> subprocess.CompletedProcess[str]:
+    (folder / "conftest.py").write_text("from tests.conftest import pytest_runtest_makereport  # noqa: F401\n")
+    (folder / "test_skipping.py").write_text(SKIPPING)
+    env = {**os.environ, "CI": ci, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_a_skip_is_a_failure_under_ci(tmp_path):
+    result = run_pytest(tmp_path, "true")
+    assert result.returncode == 1, result.stdout
+    # the skip in the test's body fails it; the skip mark, met while setting it up, is an error
+    assert "1 failed, 1 passed, 1 xfailed, 1 error" in result.stdout
+    assert "skipped under CI=true, where every test must run: Skipped: no such tool" in result.stdout
+    assert "skipped under CI=true, where every test must run: Skipped: marked to skip" in result.stdout
+
+
+def test_a_skip_is_a_skip_elsewhere(tmp_path):
+    result = run_pytest(tmp_path, "")
+    assert result.returncode == 0, result.stdout
+    assert "1 passed, 2 skipped, 1 xfailed" in result.stdout
