@@ -163,7 +163,9 @@ def grade(
         if given is not None:
             theirs[step.symbol], origin[step.symbol] = _number(given), "given"
         elif step.blank is None and carried is not None:
-            theirs[step.symbol], origin[step.symbol] = carried, "derived"
+            # "computed from your answers" only where some answer of theirs went into it
+            mine = any(origin.get(symbol) in ("given", "derived") for symbol in inputs)
+            theirs[step.symbol], origin[step.symbol] = carried, "derived" if mine else "exact"
         if step.blank is None and given is None:
             continue
         decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)

@@ -7,7 +7,10 @@ validated spec (the layers' matrices, the examples, the options) and nothing els
     output δ   δ⁽ᴸ⁾ = J_f(net⁽ᴸ⁾)ᵀ ∂E/∂out⁽ᴸ⁾      (J_f diagonal, f', except for softmax)
     hidden δ   δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f'(net⁽ˡ⁾)
     gradients  ∂E/∂W⁽ˡ⁾ = Σ_p δ⁽ˡ⁾_p x⁽ˡ⁻¹⁾_pᵀ,   ∂E/∂b⁽ˡ⁾ = Σ_p δ⁽ˡ⁾_p  (a shared bias sums its neurons too)
-    update     θ ← rule(θ, ∂E/∂θ): θ − η ∂E/∂θ for gradient descent
+    decay      ∂E/∂W⁽ˡ⁾ gains λ W⁽ˡ⁾: the gradient of E + (λ/2) Σ w² (biases are not decayed)
+    update     θ ← θ − η ∂E/∂θ, or with momentum Δθ ← β Δθ − η ∂E/∂θ, θ ← θ + Δθ
+    batches    an epoch visits the examples in file order, or shuffled by
+               random.Random(f"derive-shuffle:{S}:{e}") as the README documents, in runs of the batch size
 
 Orders: ``simultaneous`` takes every gradient from one forward pass, then updates everything;
 ``sequential`` updates the output layer first and backpropagates each layer's δ through the already
@@ -18,8 +21,10 @@ and ``batches`` (online and mini-batch: which examples each update sees).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+import itertools
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,7 +36,8 @@ Array = np.ndarray
 # -- the textbook functions -----------------------------------------------------------------------
 
 
-def activate(name: str, net: Array) -> Array:
+def activate(name: str, net: Array, slope: float = 0.01) -> Array:
+    """f(net), elementwise but for softmax; ``slope`` is leaky ReLU's below 0."""
     if name == "sigmoid":
         with np.errstate(over="ignore"):  # e^800 is inf in floats, and 1/(1 + inf) the 0 it should be
             return 1.0 / (1.0 + np.exp(-net))
@@ -39,6 +45,12 @@ def activate(name: str, net: Array) -> Array:
         return np.tanh(net)
     if name == "relu":
         return np.maximum(net, 0.0)
+    if name == "leaky_relu":
+        return np.where(net > 0, net, slope * net)
+    if name == "softplus":  # log(1 + e^net)
+        return np.log1p(np.exp(net))
+    if name == "elu":  # net above 0, e^net − 1 below
+        return np.where(net > 0, net, np.expm1(np.minimum(net, 0.0)))
     if name == "linear":
         return net.copy()
     if name == "softmax":
@@ -47,7 +59,7 @@ def activate(name: str, net: Array) -> Array:
     raise ValueError(name)
 
 
-def jacobian(name: str, net: Array, out: Array) -> Array:
+def jacobian(name: str, net: Array, out: Array, slope: float = 0.01) -> Array:
     """∂out_i/∂net_j; diagonal but for softmax, whose Jacobian is diag(out) − out outᵀ."""
     if name == "softmax":
         return np.diag(out) - np.outer(out, out)
@@ -57,6 +69,12 @@ def jacobian(name: str, net: Array, out: Array) -> Array:
         slope = 1.0 - out**2
     elif name == "relu":
         slope = (net > 0).astype(float)  # no derivative at 0: the subgradient 0, as the README states
+    elif name == "leaky_relu":
+        slope = np.where(net > 0, 1.0, slope)  # at 0 the lower slope, as ReLU's 0
+    elif name == "softplus":  # the logistic function
+        slope = 1.0 / (1.0 + np.exp(-net))
+    elif name == "elu":
+        slope = np.where(net > 0, 1.0, np.exp(np.minimum(net, 0.0)))
     elif name == "linear":
         slope = np.ones_like(net)
     else:
@@ -101,6 +119,7 @@ class Layer:
     weights: Array  # weights[j, k]: from input k into neuron j
     bias: Array  # one value per neuron (all equal when shared)
     shared: bool
+    slope: float = 0.01  # leaky ReLU's slope below 0
 
     def neuron(self, j: int) -> str:
         return f"{self.name}{'_' if self.name[-1].isdigit() else ''}{j + 1}"
@@ -115,10 +134,17 @@ class Net:
     learning_rate: float
     train_biases: bool
     round_to: int | None = None  # hidden outputs rounded half up to this many decimals, as by hand
+    weight_decay: float = 0.0  # λ
+    momentum: float = 0.0  # β
+    previous: dict[str, float] = field(default_factory=dict)  # Δθ before the first update, by name
+    batch: int | None = None  # examples per update; None: all
+    shuffle: int | None = None  # the seed of each epoch's order
 
     def copy(self) -> Net:
-        layers = [Layer(la.name, la.activation, la.weights.copy(), la.bias.copy(), la.shared) for la in self.layers]
-        return Net(layers, self.examples, self.loss, self.mean, self.learning_rate, self.train_biases, self.round_to)
+        layers = [
+            Layer(la.name, la.activation, la.weights.copy(), la.bias.copy(), la.shared, la.slope) for la in self.layers
+        ]
+        return replace(self, layers=layers)
 
     def parameters(self) -> dict[str, float]:
         """Numbered as the README says: w1, w2, … layer by layer, neuron by neuron, input by input; then b1, b2, …"""
@@ -134,12 +160,25 @@ def from_spec(spec: NetworkSpec) -> Net:
         weights = np.array([[float(w) for w in row] for row in layer.weights])
         shared = not isinstance(layer.bias, tuple)
         bias = np.full(layer.size, float(layer.bias)) if shared else np.array([float(b) for b in layer.bias])
-        layers.append(Layer(layer.name, layer.activation, weights, bias, shared))
+        slope = 0.01 if layer.negative_slope is None else float(layer.negative_slope)
+        layers.append(Layer(layer.name, layer.activation, weights, bias, shared, slope))
     examples = [
         (np.array([float(x) for x in e.inputs]), np.array([float(t) for t in e.targets])) for e in spec.examples
     ]
-    rate = float(spec.learning_rate)
-    return Net(layers, examples, spec.loss, spec.reduction == "mean", rate, spec.train_biases, spec.round_activations)
+    return Net(
+        layers,
+        examples,
+        spec.loss,
+        spec.reduction == "mean",
+        float(spec.learning_rate),
+        spec.train_biases,
+        spec.round_activations,
+        weight_decay=float(spec.weight_decay),
+        momentum=float(spec.momentum),
+        previous={name: float(change) for name, change in spec.previous_update},
+        batch=spec.batch_size,
+        shuffle=spec.shuffle,
+    )
 
 
 # -- one pass -------------------------------------------------------------------------------------
@@ -160,7 +199,7 @@ def forward(net: Net, x: Array, targets: Array) -> Forward:
     for index, layer in enumerate(net.layers):
         result.inputs.append(x)
         z = layer.weights @ x + layer.bias
-        x = activate(layer.activation, z)
+        x = activate(layer.activation, z, layer.slope)
         if net.round_to is not None and index < len(net.layers) - 1:
             # a student rounds each hidden output (0.59327 → 0.5933) and works on with the rounded value
             scale = 10.0**net.round_to
@@ -180,17 +219,19 @@ def total_loss(net: Net, examples: Sequence[int] | None = None) -> float:
 def output_delta(net: Net, passed: Forward, targets: Array, scale: float) -> Array:
     last = net.layers[-1]
     slope = scale * loss_slope(net.loss, targets, passed.outs[-1])
-    return jacobian(last.activation, passed.nets[-1], passed.outs[-1]).T @ slope
+    return jacobian(last.activation, passed.nets[-1], passed.outs[-1], last.slope).T @ slope
 
 
 def hidden_delta(layer: Layer, above: Layer, delta_above: Array, net_in: Array, out: Array) -> Array:
     """δ = (Wᵀ δ_above) ⊙ f'(net): the sum over the paths through the layer above."""
-    return jacobian(layer.activation, net_in, out).T @ (above.weights.T @ delta_above)
+    return jacobian(layer.activation, net_in, out, layer.slope).T @ (above.weights.T @ delta_above)
 
 
-def layer_gradients(layer: Layer, deltas: Sequence[Array], inputs: Sequence[Array]) -> tuple[Array, Array]:
-    """∂E/∂W = Σ_p δ_p x_pᵀ and ∂E/∂b = Σ_p δ_p; a shared bias gets the sum over its neurons, in each entry."""
-    grad_w = sum(np.outer(d, x) for d, x in zip(deltas, inputs, strict=True))
+def layer_gradients(
+    layer: Layer, deltas: Sequence[Array], inputs: Sequence[Array], decay: float = 0.0
+) -> tuple[Array, Array]:
+    """∂E/∂W = Σ_p δ_p x_pᵀ + λW and ∂E/∂b = Σ_p δ_p; a shared bias gets the sum over its neurons, in each entry."""
+    grad_w = sum(np.outer(d, x) for d, x in zip(deltas, inputs, strict=True)) + decay * layer.weights
     grad_b = sum(deltas)
     if layer.shared:
         grad_b = np.full_like(grad_b, grad_b.sum())
@@ -211,10 +252,47 @@ def gradient_descent(rate: float) -> Rule:
     return rule
 
 
+def momentum_rule(net: Net) -> Rule:
+    """Δθ ← β Δθ − η ∂E/∂θ, θ ← θ + Δθ; each Δθ starts from the network's ``previous`` (0 if not given)."""
+    names = iter(net.parameters())
+    changes: dict[tuple[int, str], Array] = {}
+    for index, layer in enumerate(net.layers):
+        changes[index, "weights"] = np.array([net.previous.get(next(names), 0.0) for _ in layer.weights.ravel()])
+        changes[index, "weights"] = changes[index, "weights"].reshape(layer.weights.shape)
+    for index, layer in enumerate(net.layers):
+        if layer.shared:
+            changes[index, "bias"] = np.full(len(layer.bias), net.previous.get(next(names), 0.0))
+        else:
+            changes[index, "bias"] = np.array([net.previous.get(next(names), 0.0) for _ in layer.bias])
+
+    def rule(layer: int, kind: str, value: Array, gradient: Array) -> Array:
+        changes[layer, kind] = net.momentum * changes[layer, kind] - net.learning_rate * gradient
+        return value + changes[layer, kind]
+
+    return rule
+
+
+def textbook_rule(net: Net) -> Rule:
+    """Plain gradient descent, or momentum when the network has a β."""
+    return momentum_rule(net) if net.momentum else gradient_descent(net.learning_rate)
+
+
 def full_batch(net: Net) -> Iterable[list[int]]:
     """Every update sees every example (the batch)."""
     while True:
         yield list(range(len(net.examples)))
+
+
+def epochs(net: Net) -> Iterator[list[int]]:
+    """Each epoch's batches: its order cut into runs of the batch size (the last may be shorter)."""
+    n = len(net.examples)
+    size = net.batch or n
+    for epoch in itertools.count(1):
+        order = list(range(n))
+        if net.shuffle is not None and size < n:
+            random.Random(f"derive-shuffle:{net.shuffle}:{epoch}").shuffle(order)
+        for start in range(0, n, size):
+            yield order[start : start + size]
 
 
 @dataclass
@@ -233,7 +311,7 @@ def step(
     net: Net, order: str = "simultaneous", rule: Rule | None = None, examples: Sequence[int] | None = None
 ) -> Step:
     """One update of ``net`` (left unchanged) on ``examples`` (default: all of them)."""
-    rule = rule or gradient_descent(net.learning_rate)
+    rule = rule or textbook_rule(net)
     chosen = list(range(len(net.examples))) if examples is None else list(examples)
     scale = 1.0 / len(chosen) if net.mean else 1.0
     passes = [forward(net, *net.examples[p]) for p in chosen]
@@ -257,7 +335,9 @@ def step(
                     passed.outs[index],
                 )
         layer = net.layers[index]
-        grad_w, grad_b = layer_gradients(layer, [d[index] for d in deltas], [f.inputs[index] for f in passes])
+        grad_w, grad_b = layer_gradients(
+            layer, [d[index] for d in deltas], [f.inputs[index] for f in passes], net.weight_decay
+        )
         gradients[index] = (grad_w, grad_b)
         if order == "sequential":
             _update(after, index, rule, grad_w, grad_b)
@@ -281,9 +361,13 @@ def train(
     steps: int,
     order: str = "simultaneous",
     rule: Rule | None = None,
-    batches: Callable[[Net], Iterable[list[int]]] = full_batch,
+    batches: Callable[[Net], Iterable[list[int]]] = epochs,
 ) -> tuple[list[float], Net]:
-    """``steps`` updates: E_total (over all examples) before each and after the last, and the network left."""
+    """``steps`` updates: E_total (over all examples) before each and after the last, and the network left.
+
+    One rule for the whole run, so that momentum's Δθ carries from each update to the next.
+    """
+    rule = rule or textbook_rule(net)
     history = []
     chosen = iter(batches(net))
     for _ in range(steps):
@@ -351,7 +435,7 @@ def _backward_keys(net: Net, done: Step, p: int, passed: Forward, scale: float, 
             d_out = scale * loss_slope(net.loss, net.examples[p][1], passed.outs[-1])
         else:
             d_out = done.through.layers[index + 1].weights.T @ done.deltas[p][index + 1]
-        slope = np.diag(jacobian(layer.activation, passed.nets[index], passed.outs[index]))
+        slope = np.diag(jacobian(layer.activation, passed.nets[index], passed.outs[index], layer.slope))
         biases = [next(bias_numbers)] * len(neurons) if layer.shared else [next(bias_numbers) for _ in neurons]
         for j, neuron in enumerate(neurons):
             values[at(f"delta_{neuron}", p)] = float(delta[j])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+import pytest
+
 from derive import example
 from tests import reference_training as reference
 from tests.conftest import run_derive
@@ -72,19 +74,30 @@ def check(tmp_path, answers: str, *args: str) -> str:
 
 
 def test_the_working_uses_values_computed_from_the_students_answers(tmp_path):
-    """net_h1⁺ from the student's w1⁺ and w2⁺ and from b1⁺, which has no blank (the bias is fixed):
-    derive computes it from their answers and says so."""
-    text = check(tmp_path, '"w1+" = 0.1497807161\n"w2+" = 0.1995614323\nnet_h1 = 0.3775\n"net_h1+" = 0.5\n')
-    net = 0.1497807161 * 0.05 + 0.1995614323 * 0.1 + 0.35
-    working = text[text.index("First wrong step") :]
-    assert working == (
-        "First wrong step: blank 42 (net_h1+), net input of neuron h1, after the step\n"
-        "  net_h1⁺ = w1⁺·i1 + w2⁺·i2 + b1⁺·1\n"
-        "          = 0.1497807161·0.05 + 0.1995614323·0.1 + 0.35·1\n"
-        f"          = {net:.9f}\n"
-        "  It uses your answers: blank 34 (w1+), blank 35 (w2+), b1+ (computed from your answers).\n"
-        "  You wrote 0.5.\n"
-    )
+    """In the brief detail E_o1⁺ has no blank: derive computes it from the student's w5⁺ and says so.
+
+    The textbook's E_o1⁺ = ½(t_o1 − out_o1⁺)², written out here from the forward pass with their w5⁺.
+    """
+    text = check(tmp_path, '"w5+" = 0.3589\n"E_total+" = 0.3\n', "--detail", "brief")
+    w = [0.149780716, 0.199561432, 0.249751144, 0.299502287, 0.3589, 0.408666186, 0.511301270, 0.561370121]
+    sigmoid = lambda net: 1 / (1 + math.exp(-net))  # noqa: E731
+    out_h1, out_h2 = sigmoid(w[0] * 0.05 + w[1] * 0.1 + 0.35), sigmoid(w[2] * 0.05 + w[3] * 0.1 + 0.35)
+    out_o1 = sigmoid(w[4] * out_h1 + w[5] * out_h2 + 0.6)
+    out_o2 = sigmoid(w[6] * out_h1 + w[7] * out_h2 + 0.6)
+    e_o1, e_o2 = (0.01 - out_o1) ** 2 / 2, (0.99 - out_o2) ** 2 / 2
+    lines = text[text.index("First wrong step") :].splitlines()
+    assert lines[0] == "First wrong step: blank 34 (E_total+), total error after the step"
+    assert lines[1] == "  E_total⁺ = E_o1⁺ + E_o2⁺"
+    shown = [float(x) for x in lines[2].split("=")[1].split("+")]
+    assert shown == pytest.approx([e_o1, e_o2], abs=2e-9)
+    assert float(lines[3].split("=")[1]) == pytest.approx(e_o1 + e_o2, abs=2e-9)
+    assert lines[5:] == ["  It uses your answers: E_o1+ (computed from your answers).", "  You wrote 0.3."]
+
+
+def test_a_step_computed_from_exact_values_is_not_called_the_students(tmp_path):
+    text = check(tmp_path, '"E_total+" = 0.3\n', "--detail", "brief")
+    assert "  It uses none of your answers: every value in it is given or exact.\n" in text
+    assert "computed from your answers" not in text
 
 
 def test_an_update_names_the_learning_rate_and_a_step_without_blank_shows_an_empty_cell(tmp_path):

@@ -200,3 +200,50 @@ def test_the_composed_sequential_gradient_is_the_reference_one(name):
     for parameter in ("w1", "w2", "b1"):
         value = sp.N(derivation.gradients[parameter].expr.xreplace(at), 30)
         assert float(value) == pytest.approx(expected[f"dE/d{parameter}"], rel=1e-12), parameter
+
+
+TRAINING_OPTIONS = {
+    "online, shuffled, momentum, decay": dict(
+        batch_size=1,
+        shuffle=2,
+        momentum=Fraction(9, 10),
+        weight_decay=Fraction(1, 100),
+        previous_update={"w1": Fraction(1, 100), "b2": Fraction(-1, 50)},
+    ),
+    "mini-batches of 3 in file order": dict(batch_size=3),
+    "mini-batches of 2, shuffled, momentum": dict(batch_size=2, shuffle=7, momentum=Fraction(1, 2)),
+    "full batch, decay and momentum": dict(momentum=Fraction(3, 4), weight_decay=Fraction(1, 10)),
+}
+
+
+def xor_with(options: dict) -> Network:
+    return example("xor").with_options(train_biases=True, **options)
+
+
+@pytest.mark.parametrize("matrices", [False, True])
+@pytest.mark.parametrize("order", UPDATE_ORDERS)
+@pytest.mark.parametrize("name", list(TRAINING_OPTIONS))
+def test_both_fast_paths_train_with_options_as_the_reference_does(name, order, matrices):
+    """Online and mini-batch updates, momentum and weight decay: 9 updates, the history and the weights."""
+    from derive.training import train
+
+    net = xor_with(TRAINING_OPTIONS[name])
+    history, trained = reference.train(reference.from_spec(net.spec), 9, order)
+    fast = train(net.spec, 9, order, matrices=matrices)
+    assert fast.history == pytest.approx(history, rel=1e-11)
+    expected = trained.parameters()
+    got = {key: float(value) for key, value in fast.spec.parameters().items()}
+    assert list(got) == list(expected)
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-11, abs=1e-14), key
+
+
+@pytest.mark.parametrize("order", UPDATE_ORDERS)
+@pytest.mark.parametrize("name", ["full batch, decay and momentum", "online, shuffled, momentum, decay"])
+def test_the_40_digit_step_with_momentum_and_decay_is_the_references(name, order):
+    """One update on all the examples from ``previous_update``: Δθ = β·Δθ_previous − η·(∂E/∂θ + λθ)."""
+    net = xor_with({k: v for k, v in TRAINING_OPTIONS[name].items() if k not in ("batch_size", "shuffle")})
+    done = reference.step(reference.from_spec(net.spec), order)
+    stepped = net.step(update=order).parameters()
+    for key, value in done.after.parameters().items():
+        assert stepped[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
