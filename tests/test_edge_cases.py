@@ -10,15 +10,19 @@ closed form (ln 3, 1/3).
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 
 from derive import Network
 from derive.chain import Derivation
 from derive.codegen import module_source
+from derive.compiled import FloatTraining, clear_cache, generation_spec
 from derive.errors import DeriveError
+from derive.publish import explanation
 from derive.steps import build_steps
 from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
@@ -306,3 +310,182 @@ def test_softmax_with_cross_entropy_has_the_simplest_error_signal():
     mass = sum(sp.symbols("t_o1 t_o2 t_o3"))
     assert sp.simplify(steps.find("delta_o1").formula - (out * mass - target)) == 0
     assert_steps_match_the_reference(Network.from_dict(soft, name="soft"))
+
+
+# -- leaky ReLU at exactly 0 ----------------------------------------------------------------------
+
+# h1: 0.5·1 − 0.25·2 + 0 = 0 exactly; its slope there is the negative slope a = 0.25 (README: leaky
+# ReLU takes its lower slope at the kink, as ReLU does); o1 = 0.5·out_h1 + 0.25 = 0.25, target 1
+LEAKY_AT_ZERO = Network.from_dict(
+    {
+        "layers": [
+            {**layer("h", "leaky_relu", [[0.5, -0.25]], 0.0), "negative_slope": 0.25},
+            layer("o", "linear", [[0.5]], 0.25),
+        ],
+        "examples": [{"inputs": [1.0, 2.0], "targets": [1.0]}],
+    },
+    name="leaky at zero",
+)
+
+
+def test_leaky_relu_at_exactly_zero_takes_its_negative_slope() -> None:
+    """By hand: δ_o1 = −(t − out) = −0.75, δ_h1 = δ_o1 · w3 · a = −0.75 · 0.5 · 0.25 = −0.09375."""
+    steps = steps_of(LEAKY_AT_ZERO)
+    assert steps.find("net_h1").value == 0 and steps.find("out_h1").value == 0
+    assert steps.find("dout_h1/dnet_h1").value == 0.25  # a, not the slope 1 above the kink
+    assert steps.find("delta_h1").value == -0.09375
+    expected = {"w1": -0.09375, "w2": -0.1875, "w3": 0.0, "b1": -0.09375, "b2": -0.75}
+    assert {name: g.precise for name, g in LEAKY_AT_ZERO.gradients().items()} == expected
+    trained = LEAKY_AT_ZERO.train(1).network.parameters()
+    assert trained["w1"] == 0.5 + 0.5 * 0.09375 and trained["b1"] == 0.0 + 0.5 * 0.09375
+
+
+# h1: 0.5·1 − 1.25·2 = −2, below the kink; no negative_slope: the README's default a = 0.01
+LEAKY_BY_DEFAULT = Network.from_dict(
+    {
+        "layers": [layer("h", "leaky_relu", [[0.5, -1.25]], 0.0), layer("o", "linear", [[0.5]], 0.25)],
+        "examples": [{"inputs": [1.0, 2.0], "targets": [1.0]}],
+    },
+    name="leaky by default",
+)
+
+
+def test_leaky_relu_without_a_negative_slope_takes_0_01(tmp_path: Path) -> None:
+    """By hand: out_h1 = 0.01 · (−2) = −0.02, out_o1 = 0.5 · (−0.02) + 0.25 = 0.24, δ_o1 = −0.76,
+    δ_h1 = −0.76 · 0.5 · 0.01 = −0.0038; ∂E/∂w = δ · its input (w3: −0.76 · −0.02)."""
+    expected = {"w1": -0.0038, "w2": -0.0076, "w3": 0.0152, "b1": -0.0038, "b2": -0.76}
+    steps = steps_of(LEAKY_BY_DEFAULT)
+    assert float(steps.find("out_h1").value) == pytest.approx(-0.02, rel=1e-15)
+    assert float(steps.find("dout_h1/dnet_h1").value) == pytest.approx(0.01, rel=1e-15)
+    gradients = {name: float(g.precise) for name, g in LEAKY_BY_DEFAULT.gradients().items()}
+    assert gradients == pytest.approx(expected, rel=1e-14)
+    _, generated = load(module_source(LEAKY_BY_DEFAULT), tmp_path).loss_and_gradients()
+    assert generated == pytest.approx(expected, rel=1e-14)
+
+
+def test_elu_below_zero_has_the_slope_e_to_the_net_written_out_plus_1() -> None:
+    """ELU (α = 1) at net = −1: out = e^−1 − 1 and f' = e^−1, which the working writes as out + 1."""
+    network = Network.from_dict(
+        {
+            "layers": [layer("h", "elu", [[0.5, -0.75]], 0.0), layer("o", "linear", [[0.5]], 0.25)],
+            "examples": [{"inputs": [1.0, 2.0], "targets": [1.0]}],
+        },
+        name="elu",
+    )
+    steps = steps_of(network)
+    with mpmath.workdps(60):
+        assert mpmath.almosteq(steps.find("out_h1").value, mpmath.exp(-1) - 1, rel_eps=mpmath.mpf("1e-38"))
+        assert mpmath.almosteq(steps.find("dout_h1/dnet_h1").value, mpmath.exp(-1), rel_eps=mpmath.mpf("1e-38"))
+    out = sp.Symbol("out_h1")
+    assert steps.find("dout_h1/dnet_h1").formula.args[1][0] == sp.Add(out, 1, evaluate=False)
+    assert r"\mathrm{out}_{h1} + 1 & \mathrm{net}_{h1} \le 0" in explanation(network.spec)
+
+
+# -- momentum and weight decay in the compiled step ------------------------------------------------
+
+
+def textbook_rule(rate: float, beta: float, decay: float) -> reference.Rule:
+    """g ← g + λ·w for a weight; Δθ ← β·Δθ − η·g, θ ← θ + Δθ (β = 0: plain descent), per layer and kind."""
+    velocity: dict[tuple[int, str], np.ndarray] = {}
+
+    def rule(layer: int, kind: str, value: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        if kind == "weights":
+            gradient = gradient + decay * value
+        velocity[layer, kind] = beta * velocity.get((layer, kind), np.zeros_like(value)) - rate * gradient
+        return value + velocity[layer, kind]
+
+    return rule
+
+
+@pytest.mark.parametrize("order", ["simultaneous", "sequential"])
+@pytest.mark.parametrize(("momentum", "decay"), [(0.75, 0.0), (0.0, 0.25), (0.75, 0.25)])
+def test_momentum_and_weight_decay_train_as_the_textbook_rule(order: str, momentum: float, decay: float) -> None:
+    """Three steps: the velocity carries each Δθ into the next, decay pulls the weights (not the biases)."""
+    network = Network.from_dict(
+        {
+            "train_biases": True,
+            "momentum": momentum,
+            "weight_decay": decay,
+            "layers": [layer("h", "sigmoid", [[0.15, 0.2], [0.25, 0.3]], 0.35), layer("o", "tanh", [[0.4, 0.45]], 0.6)],
+            "examples": [{"inputs": [0.05, 0.1], "targets": [0.01]}, {"inputs": [0.5, -0.1], "targets": [0.5]}],
+        },
+        name="textbook rule",
+    )
+    rule = textbook_rule(0.5, momentum, decay)
+    history, trained = reference.train(reference.from_spec(network.spec), 3, order, rule)
+    result = network.train(3, update=order)
+    assert result.history == pytest.approx(history, rel=1e-13)
+    assert result.network.parameters() == pytest.approx(trained.parameters(), rel=1e-12)
+
+
+def test_one_hot_and_other_targets_do_not_share_a_compiled_step() -> None:
+    """δ = out − t holds only when every example's targets add up to 1: a network of the same shape
+    with one example that does not, trained after an all one-hot one, still trains as the reference."""
+    clear_cache()
+    one_hot = {"inputs": [1.0, 2.0], "targets": [0, 1, 0]}
+    for name, other in (("one-hot", {"inputs": [2.0, 1.0], "targets": [1, 0, 0]}),
+                        ("mixed", {"inputs": [1.0, 1.0], "targets": [0.5, 0.25, 0]})):  # fmt: skip
+        network = Network.from_dict({**EQUAL, "loss": "cross_entropy", "examples": [one_hot, other]}, name=name)
+        history, trained = reference.train(reference.from_spec(network.spec), 2)
+        result = network.train(2)
+        assert result.history == pytest.approx(history, rel=1e-13), name
+        assert result.network.parameters() == pytest.approx(trained.parameters(), rel=1e-12), name
+
+
+def test_a_batch_step_is_generated_from_targets_not_adding_up_to_1() -> None:
+    """A batch of one generated for examples one-hot and not: it holds one that is not (the general δ)."""
+    spec = Network.from_dict(
+        {
+            **EQUAL,
+            "loss": "cross_entropy",
+            "examples": [
+                {"inputs": [1.0, 2.0], "targets": [0, 1, 0]},
+                {"inputs": [2.0, 1.0], "targets": [1, 0, 0]},
+                {"inputs": [1.0, 1.0], "targets": [0.5, 0.25, 0]},
+            ],
+        },
+        name="mixed",
+    ).spec
+    assert [sum(e.targets) for e in generation_spec(spec, 1).examples] == [Fraction(3, 4)]
+    assert sorted(sum(e.targets) for e in generation_spec(spec, 3).examples) == [Fraction(3, 4), 1, 1]
+
+
+@pytest.mark.parametrize(("reduction", "expected"), [("mean", 0.5), ("sum", 1.0)])
+def test_the_float_loss_is_the_sum_or_the_mean_of_the_examples_errors(reduction: str, expected: float) -> None:
+    """ON_TARGET: example 1 is on target (error 0); example 2 gives 2·0.5 + 1·0.5 + 1 = 2.5 for 1.5, error 1."""
+    network = Network.from_dict({**ON_TARGET, "reduction": reduction}, name=reduction)
+    assert reference.total_loss(reference.from_spec(network.spec)) == expected
+    assert FloatTraining(network.spec, "simultaneous").loss() == expected
+
+
+def test_training_stops_before_an_update_at_its_goal() -> None:
+    """ON_TARGET's E_total is exactly 0.5 (see above): at the goal 0.5 before the first update, so
+    none is made (at most the goal: ≤, not <)."""
+    network = Network.from_dict(ON_TARGET, name="at the goal")
+    result = network.train(10, until=0.5)
+    assert result.history == [0.5] and result.network.parameters() == network.parameters()
+    assert (result.stopped_at.epoch, result.stopped_at.update) == (0, 0)
+
+
+def test_an_update_on_some_examples_is_the_references_step_on_them() -> None:
+    """A mini-batch update (examples 2 and 1 of the three) as the NumPy reference takes it."""
+    spec = network_of_three_examples().spec
+    trainer = FloatTraining(spec, "simultaneous")
+    trainer.update((1, 0))
+    expected = reference.step(reference.from_spec(spec), examples=[1, 0]).after.parameters()
+    assert dict(zip(spec.parameter_names(), trainer.parameters(), strict=True)) == pytest.approx(expected, rel=1e-13)
+
+
+def network_of_three_examples() -> Network:
+    return Network.from_dict(
+        {
+            "train_biases": True,
+            "layers": [layer("h", "sigmoid", [[0.15, 0.2], [0.25, 0.3]], 0.35), layer("o", "tanh", [[0.4, 0.45]], 0.6)],
+            "examples": [
+                {"inputs": [0.05, 0.1], "targets": [0.01]},
+                {"inputs": [0.5, -0.1], "targets": [0.5]},
+                {"inputs": [-0.3, 0.2], "targets": [0.25]},
+            ],
+        },
+        name="three examples",
+    )

@@ -13,11 +13,24 @@ import re
 from decimal import Decimal
 from fractions import Fraction
 
+import mpmath
+import numpy as np
 import pytest
 
 from derive import example
-from derive.grading import agrees, last_place, significant_digits, verdict
+from derive.grading import (
+    agrees,
+    as_decimal,
+    grade,
+    grades_csv,
+    last_place,
+    significant_digits,
+    verdict,
+    worked_line,
+)
+from derive.render import Renderer
 from derive.variants import variant
+from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
 
 README_ANSWERS = "examples/answers/spanish-source.toml"
@@ -391,3 +404,70 @@ def test_the_readme_class_example():
     assert abs(d_o1 * (1 - ben["out_o1"]) * ben["out_h1"] - 0.0238) > 1e-4  # beyond a unit of its last place
     ana_d_o1 = (ana["out_o1"] - float(variant(example().spec, 7, 3).examples[0].targets[0])) * ana["out_o1"]
     assert abs(ana_d_o1 * (1 - ana["out_o1"]) * ana["out_h1"] - 0.04810) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    ("given", "reference", "right"),
+    [
+        ("0.5", "0.500000000000000000000000000001", True),  # |gap| = 1e-30 · max(1, |reference|): the exact value
+        ("0.5", "0.5000000000000000000000000000015", False),  # 1.5e-30 off, and one digit is too coarse
+        ("50", "50.00000000000000000000000000004", True),  # 4e-29 ≤ 1e-30 · 50
+        ("50", "50.00000000000000000000000000006", False),
+        # within a relative 1e-12 exactly, and 1e-100 beyond it: the gap is taken without rounding
+        ("0.7000000000007", "0.7", True),
+        ("0.7000000000007" + "0" * 86 + "1", "0.7", False),
+    ],
+)
+def test_the_verdict_rule_at_its_bounds(given: str, reference: str, right: bool) -> None:
+    """The docstring's rule at the edges: |given − reference| ≤ 1e-30 · max(1, |reference|) is exact,
+    and ≤ max(10^e, 1e-12 · |reference|) is right, compared by hand with Python's fractions."""
+    gap = abs(Fraction(given) - Fraction(reference))
+    place = Fraction(10) ** Decimal(given).as_tuple().exponent
+    by_hand = gap <= Fraction(1, 10**30) * max(1, abs(Fraction(reference))) or (
+        significant_digits(Decimal(given)) >= 3 and gap <= max(place, Fraction(1, 10**12) * abs(Fraction(reference)))
+    )
+    assert by_hand == right
+    assert agrees(Decimal(given), Decimal(reference)) == right
+
+
+def test_as_decimal_keeps_forty_significant_digits() -> None:
+    """The reference a verdict (and the web page) compares with: 40 digits, trailing zeros kept."""
+    with mpmath.workdps(40):
+        assert str(as_decimal(mpmath.mpf(0.5))) == "0.5" + "0" * 39
+        assert str(as_decimal(mpmath.mpf(1) / 3)) == "0." + "3" * 40
+
+
+def test_a_step_without_a_blank_carries_the_students_own_values_forward() -> None:
+    """XOR: E_total@1 has no blank; a student who slips in E_o1@1 and adds up their own errors is
+    carried forward, E_total@1 computed from their answer (the other errors from the NumPy reference)."""
+    network = example("xor")
+    net = reference.from_spec(network.spec)
+    errors = [float(np.sum(reference.forward(net, *e).errors)) for e in net.examples]
+    slip = Decimal("0.2255")  # the exact E_o1@1 is 0.215461556…
+    assert not agrees(slip, Decimal(repr(errors[0])))
+    theirs = slip + sum(Decimal(repr(e)) for e in errors[1:])
+    result = grade(network.steps(), {"E_o1@1": slip, "E_total": theirs.quantize(Decimal("1e-12"))})
+    rows = {row.step.key: row for row in result.rows}
+    assert rows["E_o1@1"].verdict == "wrong" and rows["E_total"].verdict == "carried_forward"
+    assert ("E_total@1", "derived") in {(used.step.key, used.origin) for used in rows["E_total"].used}
+
+
+def test_the_worked_line_names_a_value_computed_from_the_students_answers() -> None:
+    """XOR's E_total, wrong, sums E_total@1 (no blank), which the working takes from the student's E_o1@1."""
+    result = grade(example("xor").steps(), {"E_o1@1": Decimal("0.2155"), "E_total": Decimal("0.600")})
+    assert result.first_wrong is not None and result.first_wrong.step.key == "E_total"
+    text = worked_line(result.first_wrong, result, Renderer().catalog("en"), 9)
+    assert "  It uses your answers: E_total@1 (computed from your answers), E_total@2 (computed" in text
+
+
+def test_a_gradebook_row_without_a_student_name_leaves_the_cell_empty() -> None:
+    rows = list(csv.reader(io.StringIO(grades_csv([grade(example().steps(), {})]))))
+    assert rows[0] == ["student", "variant", "score", "max", "first_wrong"]
+    assert rows[1][:2] == ["", ""] and rows[1][2] == "0" and rows[1][4] == ""
+
+
+@pytest.mark.parametrize("name", ["\tcmd", "\rcmd"])
+def test_a_name_starting_with_a_tab_or_a_carriage_return_is_quoted(name: str) -> None:
+    """OWASP's CSV-injection list: a cell starting with a tab or a carriage return is a formula too."""
+    text = grades_csv([grade(example().steps(), {}, student=name)])
+    assert text.split("\n")[1].startswith("'" + name + ",")

@@ -19,6 +19,7 @@ from derive.numbers import (
     dot,
     evaluate,
     exact,
+    format_exact,
     format_number,
     round_half_up,
     to_fraction,
@@ -143,3 +144,29 @@ def test_dot_is_the_sum_of_products_at_forty_digits():
     assert abs(to_fraction(total) - Fraction(1, 10)) < Fraction(1, 10**40)
     with pytest.raises(ValueError):
         dot(weights, values[:2])
+
+
+@pytest.mark.parametrize("value", [Fraction(2**53 + 1, 4), Fraction(-(2**54 - 1), 2**70), Fraction(2**53 - 1, 2**60)])
+def test_exact_keeps_a_binary_fraction_a_double_cannot_hold(value: Fraction) -> None:
+    """A power-of-two denominator, but 54 bits of numerator: a double rounds it, 40 digits do not."""
+    assert to_fraction(exact(value)) == value
+    assert value.numerator.bit_length() <= 53 or Fraction(float(value)) != value  # beyond a double indeed
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [
+        (Fraction(1, 3), 9, "0.333333333"),
+        (Fraction(-2, 7), 9, "-0.285714286"),
+        (Fraction(5, 8), 2, "0.62"),  # the exact tie 0.625: to even
+        (Fraction(7, 8), 2, "0.88"),
+        (Fraction(3, 2), 9, "1.5"),  # trailing zeros dropped
+        # 29 significant digits: a quotient taken at fewer would round away the last ones
+        (Fraction(12345678901234567890123456789, 10**9), 9, "12345678901234567890.123456789"),
+        (Fraction(10**30 + 1, 3 * 10**9), 9, "333333333333333333333.333333334"),
+    ],
+)
+def test_format_exact_rounds_the_exact_fraction(value: Fraction, digits: int, expected: str) -> None:
+    """Checked against Python's own exact rounding of a fraction (round() on a Fraction: ties to even)."""
+    assert Fraction(expected) == round(value, digits)
+    assert format_exact(value, digits) == expected

@@ -136,6 +136,19 @@ EVERY_RULE = {
         },
         ["tanh", "relu", "logistic", "linear", "power", "sum_over_paths", "linearity"],
     ),
+    "leaky ReLU, softplus and ELU, half squared error": (
+        {
+            "loss": "half_sse",
+            "layers": [
+                {**layer("a", "leaky_relu", [[0.1, -0.2], [0.3, 0.4]], [0.1, -0.1]), "negative_slope": 0.2},
+                layer("b", "softplus", [[0.7, 0.2], [0.3, 0.5]], 0.05),
+                layer("c", "elu", [[0.2, -0.3], [-0.4, 0.1]], -0.1),
+                layer("o", "sigmoid", [[1.2, -0.4]], 0.0),
+            ],
+            "examples": [{"inputs": [1.0, 2.0], "targets": [0.5]}],
+        },
+        ["leaky_relu", "softplus", "elu", "logistic", "power", "sum_over_paths", "linearity"],
+    ),
     "half squared error, sigmoid": (
         {
             "loss": "half_sse",
@@ -191,6 +204,9 @@ SLOPES = {
     "relu": r"\operatorname{ReLU}'(",
     "sigmoid": r"\sigma'(",
     "linear": r"\operatorname{id}'(",
+    "leaky_relu": r"\operatorname{LReLU}'(",
+    "softplus": r"\operatorname{softplus}'(",
+    "elu": r"\operatorname{ELU}'(",
 }
 
 
