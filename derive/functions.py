@@ -15,8 +15,9 @@ import sympy as sp
 
 
 def _minus(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """a − b, kept in the order written."""
-    return sp.Add(a, sp.Mul(-1, b, evaluate=False), evaluate=False)
+    """a − b, kept in the order written (a number b as −b itself: e^net − 1, not e^net − 1·1)."""
+    negative = -b if isinstance(b, sp.Number) else sp.Mul(-1, b, evaluate=False)
+    return sp.Add(a, negative, evaluate=False)
 
 
 def _times(*factors: sp.Expr) -> sp.Expr:

@@ -183,6 +183,8 @@ def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> N
         value = steps.evaluate(step, inputs)
     except (ZeroDivisionError, ValueError, OverflowError):
         return None
+    if isinstance(value, int):  # a constant case of a formula: ReLU's 0 below the kink
+        value = mpmath.mpf(value)
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 
@@ -258,8 +260,13 @@ def grades_csv(results: Sequence[Grade]) -> str:
 
 
 def _csv_text(text: str) -> str:
-    """A name a spreadsheet will not run: a cell starting with = + - @ or a control character gets a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A name a spreadsheet will not run: a cell starting with = + - @ or a control character gets a quote.
+
+    A line break inside is written as "\n", which the writer quotes: with "\n" as the line
+    terminator it would leave a lone "\r" bare, and a reader would split the row there.
+    """
+    quoted = "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return quoted.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def grade_text(result: Grade, t: Catalog, *, heading: str, digits: int) -> str:

@@ -88,11 +88,13 @@ def format_number(value: Number | float | Decimal, digits: int = DEFAULT_DIGITS,
 
 
 def format_exact(value: Fraction, digits: int = DEFAULT_DIGITS) -> str:
-    """An exact fraction shown as :func:`format_number` shows a value, rounded as a decimal (ties to even)."""
-    with localcontext() as context:
-        context.prec = PRECISION + 20
-        decimal = Decimal(value.numerator) / Decimal(value.denominator)
-    return format_number(decimal, digits)
+    """An exact fraction shown as :func:`format_number` shows a value, rounded as a decimal (ties to even).
+
+    The fraction itself is rounded (``round`` of a Fraction is exact, ties to even), never a decimal
+    approximation of it: that would round twice, wrongly within a hair of a tie.
+    """
+    scaled = round(value * 10**digits)
+    return format_number(Decimal(f"{scaled}E-{digits}"), digits)  # exact: no context rounds a string
 
 
 @cache

@@ -7,6 +7,7 @@ so the formula, the substitution and the value always come from one expression.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -158,3 +159,16 @@ class PlainPrinter(StrPrinter):
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         return super()._print_Pow(expr, rational).replace("**", "^")
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        """ReLU's family as the textbook page writes it: max(0, net_h1), [net_h1 > 0], or the two cases
+        in words; with the numbers in, only the case that applies."""
+        (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
+        if not (isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise is not None):
+            return super()._print_Piecewise(expr)
+        argument = self._print(condition.lhs)
+        if otherwise == 0:
+            return f"max(0, {argument})" if value == condition.lhs else f"[{argument} > 0]"
+        if condition.lhs in self.values:
+            return self._print(value if Decimal(self.values[condition.lhs]) > 0 else otherwise)
+        return f"{self._print(value)} if {argument} > 0, else {self._print(otherwise)}"

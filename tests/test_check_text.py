@@ -138,3 +138,47 @@ def test_grading_from_python_gives_full_credit_for_work_carried_forward_by_defau
     verdicts = {row.step.key: (row.verdict, row.credit) for row in result.rows if row.given is not None}
     assert verdicts == {"net_o1": ("wrong", 0), "out_o1": ("carried_forward", 1)}
     assert result.score == 1
+
+
+ELU = """learning_rate = 0.5
+[[layers]]
+name = "h"
+activation = "elu"
+weights = [[0.15, -0.2], [0.25, 0.3]]
+bias = -0.35
+[[layers]]
+name = "o"
+activation = "sigmoid"
+weights = [[0.4, 0.45]]
+bias = 0.6
+[[examples]]
+inputs = [0.05, 0.1]
+targets = [0.01]
+"""
+
+
+def test_an_elu_step_reads_as_its_two_cases_and_then_the_case_that_applies(tmp_path):
+    (tmp_path / "elu.toml").write_text(ELU)
+    text = check(tmp_path, "out_h1 = 0.5\n", "elu.toml")
+    net = 0.15 * 0.05 - 0.2 * 0.1 - 0.35  # below 0: e^net − 1
+    lines = text[text.index("First wrong step") :].splitlines()
+    assert lines[1:4] == [
+        "  out_h1 = net_h1 if net_h1 > 0, else exp(net_h1) - 1",
+        f"         = exp(({net:.4f})) - 1",
+        f"         = {math.expm1(net):.9f}",
+    ]
+
+
+def test_a_relu_step_below_its_kink_reads_as_max_and_carries_its_zero(tmp_path):
+    text = check(tmp_path, '"out_h1@1" = 0.5\n', "deep")
+    lines = text[text.index("First wrong step") :].splitlines()
+    spec = example("deep").spec  # net_h1 = Σ_k w_1k·x_k + b_1 from the file's numbers, below 0
+    layer, inputs = spec.layers[0], spec.examples[0].inputs
+    bias = layer.bias[0] if isinstance(layer.bias, tuple) else layer.bias
+    net = sum(float(w) * float(x) for w, x in zip(layer.weights[0], inputs, strict=True)) + float(bias)
+    assert net < 0
+    assert lines[1:4] == [
+        "  out_h1(1) = max(0, net_h1(1))",
+        f"            = max(0, ({net:g}))",
+        "            = 0",  # max(0, x) of a negative x
+    ]

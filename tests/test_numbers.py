@@ -164,6 +164,9 @@ def test_exact_keeps_a_binary_fraction_a_double_cannot_hold(value: Fraction) -> 
         # 29 significant digits: a quotient taken at fewer would round away the last ones
         (Fraction(12345678901234567890123456789, 10**9), 9, "12345678901234567890.123456789"),
         (Fraction(10**30 + 1, 3 * 10**9), 9, "333333333333333333333.333333334"),
+        # 4·10⁻⁶¹ above the tie 0.12345: a 60-digit quotient rounded again would give 0.1234
+        (Fraction(12345 * 10**56 + 4, 10**61), 4, "0.1235"),
+        (Fraction(-(12345 * 10**56 + 4), 10**61), 4, "-0.1235"),
     ],
 )
 def test_format_exact_rounds_the_exact_fraction(value: Fraction, digits: int, expected: str) -> None:

@@ -247,3 +247,19 @@ def test_the_40_digit_step_with_momentum_and_decay_is_the_references(name, order
     stepped = net.step(update=order).parameters()
     for key, value in done.after.parameters().items():
         assert stepped[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+
+
+@pytest.mark.parametrize("matrices", [False, True])
+def test_training_until_a_goal_counts_the_updates_the_reference_needs(matrices):
+    """The first step whose E_total is at most the goal, found in the reference's own history."""
+    from derive.training import train
+
+    spec = example().spec
+    history, _ = reference.train(reference.from_spec(spec), 400)
+    goal = 0.05
+    needed = next(step for step, loss in enumerate(history) if loss <= goal)
+    assert 0 < needed < 400
+    result = train(spec, 400, until=goal, matrices=matrices)
+    assert result.stopped_at is not None
+    assert (result.steps, result.stopped_at.step) == (needed, needed)
+    assert result.history[:-1] == pytest.approx(history[:needed], rel=1e-12)
