@@ -183,8 +183,6 @@ def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> N
         value = steps.evaluate(step, inputs)
     except (ZeroDivisionError, ValueError, OverflowError):
         return None
-    if isinstance(value, int):  # a constant case of a formula: ReLU's 0 below the kink
-        value = mpmath.mpf(value)
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 

@@ -104,9 +104,10 @@ def compile_expr(expr: sp.Expr, arguments: tuple[sp.Symbol, ...]) -> Callable[..
 
 
 def evaluate(function: Callable[..., Number], *arguments: Number) -> Number:
-    """Call a compiled function at :data:`PRECISION` digits."""
+    """Call a compiled function at :data:`PRECISION` digits; a constant case (ReLU's 0) is a number too."""
     with full_precision():
-        return +function(*arguments)
+        value = +function(*arguments)
+        return mpmath.mpf(value) if isinstance(value, int) else value
 
 
 def dot(weights: Sequence[Number], values: Sequence[Number]) -> Number:

@@ -19,6 +19,14 @@ from derive.numbers import DEFAULT_DIGITS, Number, format_number
 NOTATIONS = ("net", "in")
 
 
+def kinked_cases(expr: sp.Piecewise) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """(above, net, below) of ReLU's family, ``above`` where net > 0 and ``below`` elsewhere; else None."""
+    (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
+    if isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise is not None:
+        return value, condition.lhs, otherwise
+    return None
+
+
 class TextbookPrinter(LatexPrinter):
     """SymPy's LaTeX printer with the network's symbol names and the order terms were written in.
 
@@ -66,20 +74,21 @@ class TextbookPrinter(LatexPrinter):
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases;
         # leaky ReLU as max(a·x, x); the rest of the family (ELU, slopes) as cases on the sign of x.
-        (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
-        if not (isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise is not None):
+        cases = kinked_cases(expr)
+        if cases is None:
             return super()._print_Piecewise(expr)
-        argument = self._print(condition.lhs)
+        value, net, otherwise = cases
+        argument = self._print(net)
         if otherwise == 0:
-            if value == condition.lhs:
+            if value == net:
                 return rf"\max\left(0, {argument}\right)"
             return rf"[{argument} > 0]"
         below = otherwise.as_coeff_Mul() if isinstance(otherwise, sp.Mul) else (None, None)
-        if value == condition.lhs and below[1] == condition.lhs and 0 <= below[0] < 1:
+        if value == net and below[1] == net and 0 <= below[0] < 1:
             return rf"\max\left({self._print(otherwise)}, {argument}\right)"
-        if self.values is not None and condition.lhs in self.values:
+        if self.values is not None and net in self.values:
             # with the numbers in, only the case that applies: e^{-1.77} - 1, not both cases again
-            return self._print(value if self.values[condition.lhs] > 0 else otherwise)
+            return self._print(value if self.values[net] > 0 else otherwise)
         return (
             rf"\begin{{cases}} {self._print(value)} & {argument} > 0 \\ "
             rf"{self._print(otherwise)} & {argument} \le 0 \end{{cases}}"
@@ -163,12 +172,13 @@ class PlainPrinter(StrPrinter):
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         """ReLU's family as the textbook page writes it: max(0, net_h1), [net_h1 > 0], or the two cases
         in words; with the numbers in, only the case that applies."""
-        (value, condition), (otherwise, _) = expr.args if len(expr.args) == 2 else (expr.args[0], (None, None))
-        if not (isinstance(condition, sp.StrictGreaterThan) and condition.rhs == 0 and otherwise is not None):
+        cases = kinked_cases(expr)
+        if cases is None:
             return super()._print_Piecewise(expr)
-        argument = self._print(condition.lhs)
+        value, net, otherwise = cases
+        argument = self._print(net)
         if otherwise == 0:
-            return f"max(0, {argument})" if value == condition.lhs else f"[{argument} > 0]"
-        if condition.lhs in self.values:
-            return self._print(value if Decimal(self.values[condition.lhs]) > 0 else otherwise)
+            return f"max(0, {argument})" if value == net else f"[{argument} > 0]"
+        if net in self.values:
+            return self._print(value if Decimal(self.values[net]) > 0 else otherwise)
         return f"{self._print(value)} if {argument} > 0, else {self._print(otherwise)}"
