@@ -47,7 +47,6 @@ class Activation:
     ``default`` is its value when the key is absent.  :meth:`output` and :meth:`slope` pass it.
     """
 
-    name: str
     latex: str
     rule: str
     function: Callable[..., sp.Expr] | None
@@ -78,21 +77,18 @@ class Activation:
 
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(
-        "sigmoid",
         r"\sigma",
         "logistic",
         lambda net: 1 / (1 + sp.exp(-net)),
         lambda net, out: _times(out, _minus(sp.Integer(1), out)),
     ),
     "tanh": Activation(
-        "tanh",
         r"\tanh",
         "tanh",
         sp.tanh,
         lambda net, out: _minus(sp.Integer(1), out**2),
     ),
     "relu": Activation(
-        "relu",
         r"\operatorname{ReLU}",
         "relu",
         lambda net: sp.Piecewise((net, net > 0), (0, True)),
@@ -101,7 +97,6 @@ ACTIVATIONS: dict[str, Activation] = {
     # f(net) = net above 0, a·net below (a = 0.01 unless the layer's negative_slope says otherwise);
     # f'(net) = 1 above 0, a below (a at the kink, as ReLU takes its lower slope there)
     "leaky_relu": Activation(
-        "leaky_relu",
         r"\operatorname{LReLU}",
         "leaky_relu",
         lambda net, slope: _cases(net, _times(slope, net), net),
@@ -111,7 +106,6 @@ ACTIVATIONS: dict[str, Activation] = {
     ),
     # f(net) = log(1 + e^net); f'(net) = e^net / (1 + e^net) = 1 / (1 + e^−net), the logistic function
     "softplus": Activation(
-        "softplus",
         r"\operatorname{softplus}",
         "softplus",
         lambda net: sp.log(sp.Add(sp.Integer(1), sp.exp(net), evaluate=False)),
@@ -120,21 +114,18 @@ ACTIVATIONS: dict[str, Activation] = {
     # f(net) = net above 0, e^net − 1 below (α = 1); f'(net) = 1 above 0, e^net = out + 1 below,
     # written with the output as the textbook does (f' = f + α)
     "elu": Activation(
-        "elu",
         r"\operatorname{ELU}",
         "elu",
         lambda net: _cases(net, _minus(sp.exp(net), sp.Integer(1)), net),
         lambda net, out: _cases(sp.Integer(1), sp.Add(out, sp.Integer(1), evaluate=False), net),
     ),
     "linear": Activation(
-        "linear",
         r"\operatorname{id}",
         "linear",
         lambda net: net,
         lambda net, out: sp.Integer(1),
     ),
     "softmax": Activation(
-        "softmax",
         r"\operatorname{softmax}",
         "softmax",
         None,
@@ -153,8 +144,6 @@ def softmax(nets: list[sp.Expr], j: int) -> sp.Expr:
 class Loss:
     """The error of one output E_o(t, out) and ∂E_o/∂out, for a layer of ``n`` outputs."""
 
-    name: str
-    latex: str
     rule: str
     error: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
     derivative: Callable[[sp.Expr, sp.Expr, int], sp.Expr]
@@ -162,22 +151,16 @@ class Loss:
 
 LOSSES: dict[str, Loss] = {
     "half_sse": Loss(
-        "half_sse",
-        r"\tfrac{1}{2}\sum (t - out)^2",
         "power",
         lambda t, out, n: _times(sp.Rational(1, 2), _minus(t, out) ** 2),
         lambda t, out, n: _times(sp.Integer(-1), _minus(t, out)),
     ),
     "mse": Loss(
-        "mse",
-        r"\tfrac{1}{n}\sum (t - out)^2",
         "power",
         lambda t, out, n: _minus(t, out) ** 2 if n == 1 else _times(sp.Rational(1, n), _minus(t, out) ** 2),
         lambda t, out, n: _times(sp.Rational(-2, n), _minus(t, out)),
     ),
     "bce": Loss(
-        "bce",
-        r"-\sum \left[t \log out + (1 - t) \log (1 - out)\right]",
         "logarithm",
         lambda t, out, n: -(t * sp.log(out) + _minus(sp.Integer(1), t) * sp.log(_minus(sp.Integer(1), out))),
         lambda t, out, n: _times(
@@ -185,8 +168,6 @@ LOSSES: dict[str, Loss] = {
         ),
     ),
     "cross_entropy": Loss(
-        "cross_entropy",
-        r"-\sum t \log out",
         "logarithm",
         lambda t, out, n: -(t * sp.log(out)),
         lambda t, out, n: _times(sp.Integer(-1), t / out),

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 MIN_DIGITS = 3  # significant digits an answer needs: 0.74 is too coarse for 0.74136507
 FLOAT_RELATIVE = Decimal("1e-12")  # a value copied from a float64 program: its last digits are noise
 EXACT_SLACK = Decimal("1e-30")  # the exact value, to the 40 digits it is computed with
-VERDICTS = ("correct", "carried_forward", "wrong", "missing")
 ECF_POLICIES = {"full": Decimal(1), "half": Decimal("0.5"), "none": Decimal(0)}  # credit for carried_forward
 CREDIT = {"correct": Decimal(1), "wrong": Decimal(0), "missing": Decimal(0)}
 _WORKING_DIGITS = 2 * PRECISION + 20  # enough that no subtraction below rounds
