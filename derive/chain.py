@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache, cached_property
-from typing import Literal
+from typing import Literal, get_args
 
 import mpmath
 import sympy as sp
@@ -26,6 +26,7 @@ from derive.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact
 from derive.spec import ExampleSpec, LayerSpec, NetworkSpec
 
 Update = Literal["simultaneous", "sequential"]
+UPDATE_ORDERS: tuple[str, ...] = get_args(Update)
 
 _NET, _OUT, _TARGET = sp.symbols("net out t")
 
@@ -169,6 +170,13 @@ class ExampleValues:
 
 
 @cache
+def check_update(update: str) -> None:
+    """An update order is one of UPDATE_ORDERS: a misspelt one must not quietly mean another."""
+    if update not in UPDATE_ORDERS:
+        expected = ", ".join(UPDATE_ORDERS)
+        raise DeriveError(f"unknown update order {update!r} (expected one of: {expected})", key="update")
+
+
 def _activation_function(name: str, constant: Fraction | None) -> Callable[..., Number]:
     """out = f(net) as a high-precision function of net (with the layer's constant, if any)."""
     # Built unevaluated, it compiles to the same code; evaluated, SymPy's first sum in the process
@@ -295,6 +303,7 @@ class Derivation:
     """
 
     def __init__(self, spec: NetworkSpec, update: Update = "simultaneous") -> None:
+        check_update(update)
         self.spec = spec
         self.update = update
         self.deltas: list[list[list[Delta]]] = [[[] for _ in spec.layers] for _ in spec.examples]
@@ -526,7 +535,7 @@ class Derivation:
                     delta = deltas[p][j]
                     link = Factor(nets[p][j], bias, one_expr, "linearity", one)
                     terms.append(Term((*delta.factors, link), p, delta.neuron))
-                    products.append(delta.precise * one)
+                    products.append(delta.precise)  # δ · ∂net/∂b, and ∂net/∂b = 1
             found.append((bias.name, bias, tuple(terms), products))
         return found
 

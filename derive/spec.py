@@ -27,7 +27,6 @@ from derive.errors import DeriveError
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "leaky_relu", "softplus", "elu")
 LOSSES = ("half_sse", "mse", "bce", "cross_entropy")
 REDUCTIONS = ("sum", "mean")
-UPDATE_ORDERS = ("simultaneous", "sequential")
 
 LAYER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 MAX_LAYERS = 16

@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from derive.chain import Derivation, Update, total_loss
+from derive.chain import Derivation, Update, check_update, total_loss
 from derive.compiled import FloatTraining, structure
 from derive.errors import DeriveError
 from derive.numbers import to_fraction
-from derive.spec import UPDATE_ORDERS, NetworkSpec
+from derive.spec import NetworkSpec
 
 if TYPE_CHECKING:
     from derive.vectorised import MatrixTraining
@@ -74,12 +74,6 @@ class Run:
         if step == 0:
             return 0, 0
         return (step - 1) // self.updates_per_epoch + 1, (step - 1) % self.updates_per_epoch + 1
-
-
-def check_update(update: str) -> None:
-    if update not in UPDATE_ORDERS:
-        expected = ", ".join(UPDATE_ORDERS)
-        raise DeriveError(f"unknown update order {update!r} (expected one of: {expected})", key="update")
 
 
 def planned_updates(spec: NetworkSpec, steps: int | None, epochs: int | None) -> int:

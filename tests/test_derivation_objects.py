@@ -20,6 +20,7 @@ import sympy as sp
 from derive import example
 from derive.chain import Derivation
 from derive.compiled import compiled
+from derive.errors import DeriveError
 from derive.functions import ACTIVATIONS, LOSSES
 from derive.grading import grade
 from derive.steps import build_steps
@@ -168,6 +169,9 @@ def test_each_change_is_the_step_the_reference_takes(options):
 
 def test_sequential_gradients_compose_through_the_updated_weights():
     """In the sequential order a hidden chain runs through w⁺: Gradient.expr at the numbers is the reference's."""
+    assert Derivation(WORKED.spec).update == "simultaneous"  # the documented default
+    with pytest.raises(DeriveError, match="unknown update order 'sequental'"):
+        Derivation(WORKED.spec, "sequental")  # a typo must not quietly mean the simultaneous order
     derivation = Derivation(WORKED.spec, "sequential")
     at = derivation.graph.numbers()
     expected = reference.quantities(WORKED.spec, "sequential")

@@ -17,8 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from derive import Network, example
-from derive.chain import Derivation
-from derive.spec import LOSSES, REDUCTIONS, UPDATE_ORDERS
+from derive.chain import UPDATE_ORDERS, Derivation
+from derive.spec import LOSSES, REDUCTIONS
 from derive.steps import build_steps
 from tests import reference_training as reference
 from tests.test_gradients import away_from_kinks, networks
