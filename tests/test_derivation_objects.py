@@ -170,7 +170,8 @@ def test_each_change_is_the_step_the_reference_takes(options):
 def test_sequential_gradients_compose_through_the_updated_weights():
     """In the sequential order a hidden chain runs through w⁺: Gradient.expr at the numbers is the reference's."""
     assert Derivation(WORKED.spec).update == "simultaneous"  # the documented default
-    with pytest.raises(DeriveError, match="unknown update order 'sequental'"):
+    expected = r"^update: unknown update order 'sequental' \(expected one of: simultaneous, sequential\)$"
+    with pytest.raises(DeriveError, match=expected):
         Derivation(WORKED.spec, "sequental")  # a typo must not quietly mean the simultaneous order
     derivation = Derivation(WORKED.spec, "sequential")
     at = derivation.graph.numbers()
