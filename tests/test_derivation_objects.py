@@ -27,6 +27,7 @@ from derive.steps import build_steps
 from tests import reference_training as reference
 
 WORKED = example()  # the tutorial's network: i1, i2 → h1, h2 → o1, o2, one example
+DECAY = Fraction(1, 10)  # λ, where a test needs weight decay
 
 # The tutorial's figures for ∂E_total/∂w5 (Mazur's step-by-step example, 9 digits)
 TUTORIAL_W5 = ("0.74136507", "0.186815602", "0.593269992", "0.082167041")
@@ -60,17 +61,21 @@ def test_a_gradient_of_two_terms_adds_their_products():
     assert r"\cdot 1 + \left(-0.217071535\right) \cdot " in text  # ∂E/∂out_o2 = −(0.99 − 0.772928465)
 
 
-def test_terms_and_factors_keep_the_order_they_are_derived_in():
-    """The chain is shown as derived: no SymPy reordering of the sum of terms or of a product."""
-    gradient = WORKED.gradients()["b2"]
-    assert gradient.chain_expr.args == tuple(term.expr for term in gradient.chain)
-    for term in gradient.chain:
-        assert term.expr.args == tuple(factor.expr for factor in term.factors)
+@pytest.mark.parametrize("name", ["mazur", "deep", "softmax"])
+def test_terms_and_factors_keep_the_order_they_are_derived_in(name):
+    """The chain is kept as derived: examples in order, the decay term last, each product's factors in order."""
+    network = example(name).with_options(weight_decay=DECAY)
+    for gradient in network.gradients().values():
+        terms = [term.expr for term in gradient.chain] + ([gradient.decay.expr] if gradient.decay else [])
+        # a sum of one term is that term
+        assert (gradient.chain_expr.args if len(terms) > 1 else (gradient.chain_expr,)) == tuple(terms), gradient.name
+        for term in gradient.chain:
+            assert term.expr.args == tuple(factor.expr for factor in term.factors)
 
 
 def test_every_factor_names_its_rule():
     """w1: the sum over the paths through o1 and o2 (each δ_o · w), the logistic slope, linearity."""
-    gradients = WORKED.with_options(weight_decay=Fraction(1, 10)).gradients()
+    gradients = WORKED.with_options(weight_decay=DECAY).gradients()
     (term,) = gradients["w1"].chain
     assert [factor.rule for factor in term.factors] == ["sum_over_paths", "logistic", "linearity"]
     assert [[factor.rule for factor in path] for path in term.factors[0].paths] == [["delta", "linearity"]] * 2
@@ -119,7 +124,6 @@ def test_a_gradient_is_a_value_and_prints_without_its_derivation():
 
 # -- weight decay: what each update descends ------------------------------------------------------
 
-DECAY = Fraction(1, 10)
 TUTORIAL_WEIGHTS = [Fraction(n, 100) for n in (15, 20, 25, 30, 40, 45, 50, 55)]  # w1 … w8
 
 
