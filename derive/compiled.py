@@ -100,13 +100,8 @@ def step_source(derivation: Derivation) -> str:
         for parameter in layer_parameters:
             # each term is δ of its neuron times ∂net/∂θ, the last factor of the chain
             terms = [term for term in derivation.gradients[parameter].chain if term.example == p]
-            pairs = [(graph.delta[p][L][term.neuron.index], term.factors[-1].expr) for term in terms]
-            products = _products(pairs)
-            if products is None:  # some ∂net/∂θ is not a plain symbol: SymPy prints the sum
-                total = code(sp.Add(*(delta * link for delta, link in pairs)))
-            else:
-                total = _sum_source(products, var)
-            lines.append(f"        g_{parameter} += {total}")
+            products = [_product(graph.delta[p][L][term.neuron.index], term.factors[-1].expr) for term in terms]
+            lines.append(f"        g_{parameter} += {_sum_source(products, var)}")
         lines += [f"        below.append(({', '.join(deltas)},))", "    above = below"]
         carried = deltas
         if derivation.update == "sequential":
@@ -200,17 +195,9 @@ def _name(symbol: sp.Symbol) -> str:
     return symbol.name
 
 
-def _products(pairs: Sequence[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[sp.Symbol, ...]] | None:
-    """Each δ · ∂net/∂θ as its symbols (a bias's ∂net/∂b is 1, and δ · 1 is δ), if all are symbols."""
-    products: list[tuple[sp.Symbol, ...]] = []
-    for delta, link in pairs:
-        if link == 1:
-            products.append((delta,))
-        elif isinstance(link, sp.Symbol):
-            products.append((delta, link))
-        else:
-            return None
-    return products
+def _product(delta: sp.Symbol, link: sp.Expr) -> tuple[sp.Symbol, ...]:
+    """δ · ∂net/∂θ as its symbols: ∂net/∂w is an input or an output of the layer below, ∂net/∂b is 1."""
+    return (delta,) if link == 1 else (delta, link)
 
 
 def _delta_source(delta: Delta, name: Callable[[sp.Expr], str], code: Callable[[sp.Expr], str]) -> str:
