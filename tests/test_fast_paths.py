@@ -15,6 +15,7 @@ import sympy as sp
 
 from derive import Network, example
 from derive.chain import Derivation
+from derive.compiled import clear_cache, compiled
 from derive.functions import ACTIVATIONS
 from derive.numbers import PRECISION, exact, full_precision
 from derive.printing import TextbookPrinter
@@ -214,3 +215,17 @@ def test_json_prints_each_shared_factor_once_as_sympy_would(name, update):
             for term in gradient.chain
         ]
         assert chains[parameter] == expected, parameter
+
+
+def test_networks_differing_only_in_their_numbers_share_one_generated_update():
+    """The step is generated once per structure: every number (weights, inputs, rate) is an argument."""
+    clear_cache()
+    first = compiled(example().spec, "simultaneous")
+    renumbered = (
+        example()
+        .with_options(learning_rate=Fraction(1, 10))
+        .spec.with_parameters({name: Fraction(1, 3) for name in example().spec.parameter_names()})
+    )
+    assert compiled(renumbered, "simultaneous") is first
+    assert compiled(example().spec, "sequential") is not first  # another order is another structure
+    assert compiled(example("deep").spec, "simultaneous") is not first
