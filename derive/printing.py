@@ -71,6 +71,11 @@ class TextbookPrinter(LatexPrinter):
             return rf"{sign}\tfrac{{{abs(first.p)}}}{{{first.q}}} {self.parenthesize(body, 50)}"
         return super()._print_Mul(expr)
 
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        # a term that starts with its own minus sign, −(t − out)·out kept unevaluated, is subtracted:
+        # "a - (t - out) · out", not SymPy's "a + - (t - out) · out"
+        return super()._print_Add(expr, order).replace(" + - ", " - ")
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases;
         # leaky ReLU as max(a·x, x); the rest of the family (ELU, slopes) as cases on the sign of x.

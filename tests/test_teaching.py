@@ -238,11 +238,13 @@ def test_the_error_factors_keep_their_textbook_forms():
         r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{o1}} = "
         r"\mathrm{out}_{o1} \cdot \left(t_{o1} + t_{o2} + t_{o3}\right) - t_{o1}"
     ) in soft
-    # softmax with squared error: out_j · (∂E/∂out_j − Σ_k ∂E/∂out_k · out_k), each product as derived
+    # softmax with squared error: out_j · (∂E/∂out_j − Σ_k ∂E/∂out_k · out_k), each product as derived,
+    # a product that starts with a minus sign subtracted ("a - (t - out) · out", never "+ -")
     data, _ = EVERY_RULE["softmax with squared error"]
     squared = explanation(Network.from_dict(data, name="squared").spec)
     slope = r"- (t_{o%d} - \mathrm{out}_{o%d})"
     assert (
         rf"\partial \mathrm{{net}}_{{o1}}}} = \mathrm{{out}}_{{o1}} \cdot \left({slope % (1, 1)} - "
-        rf"\left({slope % (1, 1)} \cdot \mathrm{{out}}_{{o1}} + {slope % (2, 2)} \cdot \mathrm{{out}}_{{o2}} + "
+        rf"\left({slope % (1, 1)} \cdot \mathrm{{out}}_{{o1}} {slope % (2, 2)} \cdot \mathrm{{out}}_{{o2}} - "
     ) in squared
+    assert " + - " not in squared
