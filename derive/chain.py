@@ -166,10 +166,6 @@ class ExampleValues:
             return mpmath.fsum(self.errors)
 
 
-# Each activation's and loss's functions, compiled once per process rather than once per neuron.
-
-
-@cache
 def check_update(update: str) -> None:
     """An update order is one of UPDATE_ORDERS: a misspelt one must not quietly mean another."""
     if update not in UPDATE_ORDERS:
@@ -177,6 +173,10 @@ def check_update(update: str) -> None:
         raise DeriveError(f"unknown update order {update!r} (expected one of: {expected})", key="update")
 
 
+# Each activation's and loss's functions, compiled once per process rather than once per neuron.
+
+
+@cache
 def _activation_function(name: str, constant: Fraction | None) -> Callable[..., Number]:
     """out = f(net) as a high-precision function of net (with the layer's constant, if any)."""
     # Built unevaluated, it compiles to the same code; evaluated, SymPy's first sum in the process

@@ -17,7 +17,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derive import example
+from derive import Network, example
 from derive.chain import Derivation
 from derive.compiled import compiled
 from derive.errors import DeriveError
@@ -194,3 +194,40 @@ def test_each_examples_error_has_its_value():
     assert len(losses) == len(network.spec.examples) > 1
     for p, symbol in enumerate(losses):
         assert float(derivation.values[symbol]) == pytest.approx(expected[f"E_total@{p + 1}"], rel=1e-13)
+
+
+def test_an_update_order_that_is_not_a_string_is_a_clear_error():
+    with pytest.raises(DeriveError, match=r"^update: unknown update order \['sequential'\]"):
+        WORKED.step(update=["sequential"])
+
+
+# -- softmax ------------------------------------------------------------------------------------------
+
+
+def softmax_layer(weights, targets):
+    return Network.from_dict(
+        {
+            "loss": "cross_entropy",
+            "layers": [{"name": "o", "activation": "softmax", "weights": weights, "bias": 0}],
+            "examples": [{"inputs": [1], "targets": targets}],
+        },
+        name="softmax",
+    )
+
+
+def test_softmax_depends_only_on_the_differences_of_its_net_inputs():
+    """out_o1 = 1/(1 + e^(net_o2 − net_o1)): net inputs 2^135 and 2^135 + 1 give 1/(1 + e), as 0 and 1 do."""
+    network = softmax_layer([[2**135], [2**135 + 1]], [0, 1])
+    out_o1, out_o2 = network.derivation.forward[0].out[-1]
+    with mpmath.workdps(60):
+        assert abs(out_o1 - 1 / (1 + mpmath.e)) < mpmath.mpf(10) ** -38
+        assert abs(out_o2 - mpmath.e / (1 + mpmath.e)) < mpmath.mpf(10) ** -38
+
+
+def test_the_sum_of_the_targets_keeps_the_layers_order():
+    """δ_o1 = out_o1·(t_o1 + t_o2 + … + t_o11) − t_o1: t_o10 and t_o11 come last, not sorted as text."""
+    network = softmax_layer([[Fraction(k, 10)] for k in range(11)], [Fraction(1, 10)] * 11)
+    targets = network.derivation.graph.targets[0]
+    (factor,) = network.derivation.deltas[0][-1][0].factors
+    sums = [part for part in sp.preorder_traversal(factor.expr) if isinstance(part, sp.Add) and len(part.args) == 11]
+    assert [tuple(part.args) for part in sums] == [tuple(targets)]
