@@ -63,8 +63,9 @@ _NETWORK_KEYS = (
 )
 _LAYER_KEYS = ("name", "activation", "weights", "bias", "negative_slope")
 _REQUIRED_LAYER_KEYS = ("name", "activation", "weights", "bias")
-# The training options :meth:`NetworkSpec.with_options` checks as the loader does.
+# The training options, and every option :meth:`NetworkSpec.with_options` can change.
 TRAINING_OPTIONS = ("batch_size", "shuffle", "momentum", "weight_decay", "previous_update")
+OPTIONS = tuple(key for key in _NETWORK_KEYS if key not in ("layers", "examples"))
 _EXAMPLE_KEYS = ("inputs", "targets")
 
 
@@ -160,14 +161,15 @@ class NetworkSpec:
         return replace(self, layers=tuple(layers))
 
     def with_options(self, **options: Any) -> NetworkSpec:
-        """The same network with options (``round_activations``, ``learning_rate``, …) changed.
+        """The same network with options (``round_activations``, ``learning_rate``, ``loss``, …) changed.
 
-        The training options (``batch_size``, ``shuffle``, ``momentum``, ``weight_decay``,
-        ``previous_update``) are checked as in a file, with the option's name in the error.
+        Every option is checked as in a file, against the rest of the network too (``loss="bce"``
+        needs sigmoid or softmax outputs), and an error names the option.
         """
-        training = {key: options.pop(key) for key in TRAINING_OPTIONS if key in options}
-        spec = replace(self, **options)
-        return with_training(spec, training) if training else spec
+        unknown = [key for key in options if key not in OPTIONS]
+        if unknown:
+            raise DeriveError(_unknown(unknown[0], OPTIONS, "option"), key=unknown[0])
+        return from_mapping(to_mapping(self) | options, name=self.name, source="")
 
     # -- training: epochs, batches and momentum ----------------------------------------------
 
@@ -581,6 +583,34 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") ->
         round_activations=rounding,
     )
     return replace(spec, **_training_options(check, top, spec, {}))
+
+
+def to_mapping(spec: NetworkSpec) -> dict[str, Any]:
+    """The table :func:`from_mapping` reads back as ``spec``, its numbers exact fractions."""
+    layers = []
+    for layer in spec.layers:
+        table: dict[str, Any] = {
+            "name": layer.name,
+            "activation": layer.activation,
+            "weights": [list(row) for row in layer.weights],
+            "bias": list(layer.bias) if isinstance(layer.bias, tuple) else layer.bias,
+        }
+        if layer.negative_slope is not None:
+            table["negative_slope"] = layer.negative_slope
+        layers.append(table)
+    data: dict[str, Any] = {
+        "layers": layers,
+        "examples": [{"inputs": list(example.inputs), "targets": list(example.targets)} for example in spec.examples],
+        "learning_rate": spec.learning_rate,
+        "loss": spec.loss,
+        "reduction": spec.reduction,
+        "train_biases": spec.train_biases,
+        "momentum": spec.momentum,
+        "weight_decay": spec.weight_decay,
+        "previous_update": dict(spec.previous_update),
+    }
+    unset = {"round_activations": spec.round_activations, "batch_size": spec.batch_size, "shuffle": spec.shuffle}
+    return data | {key: value for key, value in unset.items() if value is not None}
 
 
 def with_training(

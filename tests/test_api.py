@@ -122,6 +122,70 @@ def test_with_options(options):
     assert changed.step().parameters() == pytest.approx(done.after.parameters(), rel=1e-14)
 
 
+def relu_outputs() -> derive.Network:
+    return derive.Network.from_dict(
+        {
+            "layers": [{"name": "o", "activation": "relu", "weights": [[0.5], [-0.5]], "bias": 0}],
+            "examples": [{"inputs": [1], "targets": [0.5, 0.5]}],
+        },
+        name="relu outputs",
+    )
+
+
+def moved_biases() -> derive.Network:
+    """One step with momentum and the biases trained: its previous_update holds Δb1 and Δb2."""
+    return derive.example().with_options(train_biases=True, momentum=0.9).step()
+
+
+BAD_API_OPTIONS = {
+    "unknown option": (
+        derive.example,
+        {"lerning_rate": 0.1},
+        "lerning_rate: unknown option 'lerning_rate'; did you mean 'learning_rate'?",
+    ),
+    "unknown loss": (derive.example, {"loss": "nonsense"}, "loss: unknown loss 'nonsense'"),
+    "negative learning rate": (
+        derive.example,
+        {"learning_rate": -1},
+        "learning_rate: expected a positive number, got -1",
+    ),
+    "learning rate as text": (
+        derive.example,
+        {"learning_rate": "abc"},
+        "learning_rate: expected a number, got the string 'abc'",
+    ),
+    "train_biases as text": (
+        derive.example,
+        {"train_biases": "yes"},
+        "train_biases: expected true or false, got the string 'yes'",
+    ),
+    "negative rounding": (
+        derive.example,
+        {"round_activations": -3},
+        "round_activations: expected a whole number of decimals from 0 to 15",
+    ),
+    "logarithm of ReLU outputs": (
+        relu_outputs,
+        {"loss": "cross_entropy"},
+        "layers[0].activation: loss 'cross_entropy' takes the logarithm of the outputs",
+    ),
+    "biases fixed after moving": (
+        moved_biases,
+        {"train_biases": False},
+        "previous_update.b1: the biases are kept fixed",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_API_OPTIONS))
+def test_with_options_checks_every_option_as_a_file_does(case):
+    """An option is checked against the rest of the network, and the error names it, in one line."""
+    network, options, expected = BAD_API_OPTIONS[case]
+    with pytest.raises(DeriveError) as error:
+        network().with_options(**options)
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
 def test_with_options_fixes_or_trains_the_biases():
     fixed = derive.example().step().parameters()
     trained = derive.example().with_options(train_biases=True).step().parameters()
