@@ -480,3 +480,16 @@ def test_a_line_break_inside_a_name_stays_inside_its_cell() -> None:
     text = grades_csv([grade(example().steps(), {}, student=name) for name in ("Ana\rPérez", "Luis\r\nGil")])
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [row[0] for row in rows[1:]] == ["Ana\nPérez", "Luis\nGil"] and all(len(row) == 5 for row in rows)
+
+
+def test_an_asked_step_left_empty_is_taken_at_its_exact_value():
+    """Error carried forward uses only values the student wrote: with out_h1 left empty, net_o1 is
+    judged from the exact out_h1, not from σ of their wrong net_h1 (grade()'s documented rule)."""
+    slipped = mazur_forward(MAZUR) | {"net_h1": 0.4}  # the tutorial's 0.3775, slipped
+    theirs = MAZUR["w5"] * sigmoid(0.4) + MAZUR["w6"] * slipped["out_h2"] + MAZUR["b2"]
+    answers = {"net_h1": Decimal("0.4"), "net_o1": Decimal(f"{theirs:.9f}")}
+    left_empty = {row.step.key: row.verdict for row in grade(example().steps(), answers).rows}
+    assert (left_empty["net_h1"], left_empty["out_h1"], left_empty["net_o1"]) == ("wrong", "missing", "wrong")
+    written = answers | {"out_h1": Decimal(f"{sigmoid(0.4):.9f}")}
+    carried = {row.step.key: row.verdict for row in grade(example().steps(), written).rows}
+    assert (carried["out_h1"], carried["net_o1"]) == ("carried_forward", "carried_forward")
