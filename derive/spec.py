@@ -164,12 +164,17 @@ class NetworkSpec:
         """The same network with options (``round_activations``, ``learning_rate``, ``loss``, …) changed.
 
         Every option is checked as in a file, against the rest of the network too (``loss="bce"``
-        needs sigmoid or softmax outputs), and an error names the option.
+        needs sigmoid or softmax outputs), and an error names the option.  Unlike a file, the API
+        also takes ``learning_rate=0``: a step that moves nothing, an edge case worth showing.
         """
         unknown = [key for key in options if key not in OPTIONS]
         if unknown:
             raise DeriveError(_unknown(unknown[0], OPTIONS, "option"), key=unknown[0])
-        return from_mapping(to_mapping(self) | options, name=self.name, source="")
+        rate = options.get("learning_rate", self.learning_rate)
+        still = not isinstance(rate, bool) and isinstance(rate, int | float | Decimal | Fraction) and rate == 0
+        data = to_mapping(self) | options | ({"learning_rate": 1} if still else {})
+        spec = from_mapping(data, name=self.name, source="")
+        return replace(spec, learning_rate=Fraction(0)) if still else spec
 
     # -- training: epochs, batches and momentum ----------------------------------------------
 
