@@ -10,7 +10,7 @@ from typing import Any
 
 from derive import spec as specs
 from derive import training
-from derive.chain import DISPLAYS, Derivation, Gradient, Update
+from derive.chain import DISPLAYS, Derivation, Gradient, Update, check_update
 from derive.steps import Steps, build_steps
 
 
@@ -168,7 +168,7 @@ class Network:
         >>> round(example().step().loss(), 9)
         0.291027774
         """
-        training.check_update(update)
+        check_update(update)
         derivation = self.derivation if update == "simultaneous" else Derivation(self.derivation.spec, update)
         return Network(training.after_update(self.spec, derivation))
 

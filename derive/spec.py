@@ -63,8 +63,7 @@ _NETWORK_KEYS = (
 )
 _LAYER_KEYS = ("name", "activation", "weights", "bias", "negative_slope")
 _REQUIRED_LAYER_KEYS = ("name", "activation", "weights", "bias")
-# The training options, and every option :meth:`NetworkSpec.with_options` can change.
-TRAINING_OPTIONS = ("batch_size", "shuffle", "momentum", "weight_decay", "previous_update")
+# Every option :meth:`NetworkSpec.with_options` can change.
 OPTIONS = tuple(key for key in _NETWORK_KEYS if key not in ("layers", "examples"))
 _EXAMPLE_KEYS = ("inputs", "targets")
 
@@ -170,11 +169,7 @@ class NetworkSpec:
         unknown = [key for key in options if key not in OPTIONS]
         if unknown:
             raise DeriveError(_unknown(unknown[0], OPTIONS, "option"), key=unknown[0])
-        rate = options.get("learning_rate", self.learning_rate)
-        still = not isinstance(rate, bool) and isinstance(rate, int | float | Decimal | Fraction) and rate == 0
-        data = to_mapping(self) | options | ({"learning_rate": 1} if still else {})
-        spec = from_mapping(data, name=self.name, source="")
-        return replace(spec, learning_rate=Fraction(0)) if still else spec
+        return from_mapping(to_mapping(self) | options, name=self.name, source="", zero_rate=True)
 
     # -- training: epochs, batches and momentum ----------------------------------------------
 
@@ -514,8 +509,11 @@ class _Checker:
         return value
 
 
-def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") -> NetworkSpec:
-    """Validate raw TOML/JSON data (or a dict from Python) into a :class:`NetworkSpec`."""
+def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>", zero_rate: bool = False) -> NetworkSpec:
+    """Validate raw TOML/JSON data (or a dict from Python) into a :class:`NetworkSpec`.
+
+    ``zero_rate`` also takes a learning rate of 0, as the API does (a file asks for a positive one).
+    """
     check = _Checker(source)
     top = check.table(data, "", _NETWORK_KEYS, f"a table of network keys ({', '.join(_NETWORK_KEYS)})")
     if "layers" not in top:
@@ -561,8 +559,9 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>") ->
     examples = _examples(check, top, layers, loss)
 
     learning_rate = check.number(top.get("learning_rate", Fraction(1, 2)), "learning_rate")
-    if learning_rate <= 0:
-        raise check.fail("learning_rate", f"expected a positive number, got {_show(learning_rate)}")
+    if learning_rate < 0 or (learning_rate == 0 and not zero_rate):
+        also = " (the API also takes 0: a step that moves nothing)" if zero_rate else ""
+        raise check.fail("learning_rate", f"expected a positive number, got {_show(learning_rate)}{also}")
     train_biases = top.get("train_biases", True)
     if not isinstance(train_biases, bool):
         raise check.fail(
