@@ -39,14 +39,14 @@ import mpmath  # noqa: E402
 import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
-from derive import training  # noqa: E402
-from derive.chain import Derivation  # noqa: E402
-from derive.compiled import clear_cache  # noqa: E402
-from derive.graph import Graph  # noqa: E402
-from derive.network import Network, example  # noqa: E402
-from derive.numbers import PRECISION  # noqa: E402
-from derive.publish import available_cores  # noqa: E402
-from derive.spec import NetworkSpec  # noqa: E402
+from derive.app.network import Network, example  # noqa: E402
+from derive.core.chain import Derivation  # noqa: E402
+from derive.core.graph import Graph  # noqa: E402
+from derive.core.numbers import PRECISION  # noqa: E402
+from derive.publishing.publish import available_cores  # noqa: E402
+from derive.spec.model import NetworkSpec  # noqa: E402
+from derive.training import descent as training  # noqa: E402
+from derive.training.compiled import clear_cache  # noqa: E402
 
 WORKED_EXAMPLE = "worked example"
 # inputs → hidden → hidden → outputs, all sigmoid: 100, 1,000 and 5,000 weights exactly
@@ -272,7 +272,7 @@ def fresh_process(command: list[str], runs: int) -> tuple[float, int]:
     """
     script = (
         "import resource, sys\n"
-        "from derive.cli import main\n"
+        "from derive.app.cli import main\n"
         "sys.stdout = open('/dev/null', 'w')\n"
         "status = main(sys.argv[1:])\n"
         "sys.stderr.write(f'peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"

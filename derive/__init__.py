@@ -15,15 +15,15 @@ from derive.version import __version__
 __all__ = ["DeriveError", "Gradient", "Network", "__version__", "example", "load"]
 
 if TYPE_CHECKING:
-    from derive.chain import Gradient
+    from derive.app.network import Network, example, load
+    from derive.core.chain import Gradient
     from derive.errors import DeriveError
-    from derive.network import Network, example, load
 
 _LAZY = {
-    "Network": "derive.network",
-    "example": "derive.network",
-    "load": "derive.network",
-    "Gradient": "derive.chain",
+    "Network": "derive.app.network",
+    "example": "derive.app.network",
+    "load": "derive.app.network",
+    "Gradient": "derive.core.chain",
     "DeriveError": "derive.errors",
 }
 

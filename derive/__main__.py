@@ -2,6 +2,6 @@
 
 import sys
 
-from derive.cli import main
+from derive.app.cli import main
 
 sys.exit(main())

@@ -14,8 +14,8 @@ import mpmath
 import sympy as sp
 from autograd import grad
 
-from derive.network import Network
-from derive.spec import NetworkSpec
+from derive.app.network import Network
+from derive.spec.model import NetworkSpec
 
 
 def _activation(name: str, nets: list, lib, slope=Fraction(1, 100)) -> list:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from derive.spec import NetworkSpec
+from derive.spec.model import NetworkSpec
 
 Array = np.ndarray
 

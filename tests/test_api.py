@@ -83,8 +83,8 @@ def test_progress_is_reported():
 
 
 def test_internal_errors_are_short_unless_debugging(monkeypatch, capsys):
-    from derive import report
-    from derive.cli import main
+    from derive.app.cli import main
+    from derive.outputs import report
 
     def broken(*args, **kwargs):
         raise RuntimeError("something inside broke\nsecond line")

@@ -14,11 +14,11 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from derive.chain import Derivation
-from derive.numbers import full_precision
-from derive.publish import html_page
-from derive.spec import load_builtin
-from derive.steps import build_steps
+from derive.core.chain import Derivation
+from derive.core.numbers import full_precision
+from derive.core.steps import build_steps
+from derive.publishing.publish import html_page
+from derive.spec.model import load_builtin
 from tests.conftest import ROOT, require_tool, run_derive
 
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
@@ -46,7 +46,7 @@ def browser():
     _selenium()
     require_tool("chromium")
     require_tool("chromedriver")
-    from derive.browser import chromium
+    from derive.outputs.browser import chromium
 
     with chromium() as driver:
         yield driver
@@ -64,7 +64,7 @@ def pages(tmp_path_factory):
 
 
 def open_page(driver, path: Path, size: tuple[int, int] = WIDTHS["desktop"]) -> None:
-    from derive.browser import resize
+    from derive.outputs.browser import resize
 
     resize(driver, *size)
     driver.get("about:blank")

@@ -131,7 +131,7 @@ def test_names_a_spreadsheet_would_run_are_quoted(tmp_path):
 def test_grading_from_python_gives_full_credit_for_work_carried_forward_by_default():
     from decimal import Decimal
 
-    from derive.grading import grade
+    from derive.assessment.grading import grade
 
     # net_o1 slipped; out_o1 = σ(1.2) carried forward; the default policy is full credit
     result = grade(example().steps(), {"net_o1": Decimal("1.2"), "out_o1": Decimal("0.7685")})

@@ -23,7 +23,7 @@ import mpmath
 import pytest
 
 from derive import example
-from derive.variants import variant
+from derive.spec.variants import variant
 from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive, source_environment
 from tests.reference import autograd_gradients, sympy_gradients

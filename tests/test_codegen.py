@@ -16,9 +16,9 @@ import pytest
 from hypothesis import assume, given
 
 from derive import Network, example
-from derive.codegen import module_source
 from derive.errors import DeriveError
-from derive.spec import ExampleSpec, LayerSpec
+from derive.outputs.codegen import module_source
+from derive.spec.model import ExampleSpec, LayerSpec
 from tests import reference_training as reference
 from tests.test_gradients import SHAPES, away_from_kinks, layer, networks
 
@@ -247,7 +247,7 @@ def test_training_options_in_the_module(tmp_path):
         assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
     # one step on all the examples, from PREVIOUS_UPDATE: the engine's Δθ and θ + Δθ
     updated, changes = module.step()
-    from derive.chain import Derivation
+    from derive.core.chain import Derivation
 
     derivation = Derivation(network.spec)
     for name in network.parameters():

@@ -18,12 +18,12 @@ import pytest
 import sympy as sp
 
 from derive import Network, example
-from derive.chain import Derivation
-from derive.compiled import compiled
+from derive.assessment.grading import grade
+from derive.core.chain import Derivation
+from derive.core.functions import ACTIVATIONS, LOSSES
+from derive.core.steps import build_steps
 from derive.errors import DeriveError
-from derive.functions import ACTIVATIONS, LOSSES
-from derive.grading import grade
-from derive.steps import build_steps
+from derive.training.compiled import compiled
 from tests import reference_training as reference
 
 WORKED = example()  # the tutorial's network: i1, i2 → h1, h2 → o1, o2, one example

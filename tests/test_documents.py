@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from derive import example
-from derive.publish import explanation, worksheet_files
-from derive.render import shipped_templates
+from derive.outputs.render import shipped_templates
+from derive.publishing.publish import explanation, worksheet_files
 from tests.conftest import run_derive
 from tests.documents import compile_latex, katex_failures, math_fragments, pdf_text
 from tests.reference import autograd_gradients
@@ -192,14 +192,16 @@ def test_latex_templates_are_the_shipped_ones():
 
 
 def test_gallery_is_current():
-    """output/ holds what `python -m derive.gallery` renders today."""
-    from derive.gallery import gallery_texts
+    """output/ holds what `python -m derive.app.gallery` renders today."""
+    from derive.app.gallery import gallery_texts
     from tests.conftest import ROOT
 
     for name, text in gallery_texts().items():
         committed = ROOT / "output" / name
-        assert committed.is_file(), f"output/{name} is missing: run python -m derive.gallery"
-        assert committed.read_text(encoding="utf-8") == text, f"output/{name} is stale: run python -m derive.gallery"
+        assert committed.is_file(), f"output/{name} is missing: run python -m derive.app.gallery"
+        assert committed.read_text(encoding="utf-8") == text, (
+            f"output/{name} is stale: run python -m derive.app.gallery"
+        )
     for name in gallery_texts():
         if name.endswith(".tex"):  # every LaTeX document is there compiled too
             assert (ROOT / "output" / name).with_suffix(".pdf").read_bytes().startswith(b"%PDF"), name

@@ -19,12 +19,12 @@ import pytest
 import sympy as sp
 
 from derive import Network
-from derive.chain import Derivation
-from derive.codegen import module_source
-from derive.compiled import FloatTraining, clear_cache, generation_spec
+from derive.core.chain import Derivation
+from derive.core.steps import build_steps
 from derive.errors import DeriveError
-from derive.publish import explanation
-from derive.steps import build_steps
+from derive.outputs.codegen import module_source
+from derive.publishing.publish import explanation
+from derive.training.compiled import FloatTraining, clear_cache, generation_spec
 from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
 from tests.test_codegen import load

@@ -14,13 +14,13 @@ import pytest
 import sympy as sp
 
 from derive import Network, example
-from derive.chain import Derivation
-from derive.compiled import clear_cache, compiled
-from derive.functions import ACTIVATIONS
-from derive.numbers import PRECISION, exact, full_precision
-from derive.printing import TextbookPrinter
-from derive.report import factor_latex, gradients_json
-from derive.training import train
+from derive.core.chain import Derivation
+from derive.core.functions import ACTIVATIONS
+from derive.core.numbers import PRECISION, exact, full_precision
+from derive.core.printing import TextbookPrinter
+from derive.outputs.report import factor_latex, gradients_json
+from derive.training.compiled import clear_cache, compiled
+from derive.training.descent import train
 from tests import reference_training as reference
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from derive import example
-from derive.grading import (
+from derive.assessment.grading import (
     agrees,
     as_decimal,
     grade,
@@ -28,8 +28,8 @@ from derive.grading import (
     verdict,
     worked_line,
 )
-from derive.render import Renderer
-from derive.variants import variant
+from derive.outputs.render import Renderer
+from derive.spec.variants import variant
 from tests import reference_training as reference
 from tests.conftest import ROOT, run_derive
 

@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from derive.publish import explanation, html_page
-from derive.render import mathml, prose, sentence_field
-from derive.spec import load_builtin
-from derive.webpage import formulas_script
+from derive.outputs.render import mathml, prose, sentence_field
+from derive.publishing.publish import explanation, html_page
+from derive.publishing.webpage import formulas_script
+from derive.spec.model import load_builtin
 from tests.conftest import ROOT
 
 
@@ -156,8 +156,8 @@ def test_a_sentence_is_escaped_and_its_math_set():
 
 
 def test_the_formulas_are_javascript_of_the_values_only():
-    from derive.chain import Derivation
-    from derive.steps import build_steps
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
 
     for name in ("mazur", "softmax", "deep", "xor"):
         steps = build_steps(Derivation(load_builtin(name)))
@@ -173,8 +173,8 @@ def test_the_formulas_are_javascript_of_the_values_only():
 def test_the_worksheet_has_an_input_per_blank(mazur_pages):
     tags = parse(mazur_pages["worksheet-en"]).tags
     keys = [attributes["data-key"] for tag, attributes in tags if tag == "input"]
-    from derive.chain import Derivation
-    from derive.steps import build_steps
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
 
     steps = build_steps(Derivation(load_builtin("mazur")))
     assert keys == [step.key for step in steps if step.blank is not None]

@@ -7,9 +7,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pytest
 
 from derive import example
+from derive.core.steps import is_copy
 from derive.document import build
-from derive.render import shipped_templates
-from derive.steps import is_copy
+from derive.outputs.render import shipped_templates
 from tests.conftest import run_derive
 from tests.documents import math_fragments, pdf_text
 

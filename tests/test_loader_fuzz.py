@@ -15,8 +15,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive import spec
 from derive.errors import DeriveError
+from derive.spec import model as spec
 from tests.conftest import ROOT
 
 MAZUR_TEXT = (ROOT / "derive" / "examples" / "mazur.toml").read_text(encoding="utf-8")

@@ -118,7 +118,7 @@ def test_unreadable_file(tmp_path, monkeypatch, capsys):
     """A file the user may not read (simulated: as root every file is readable)."""
     from pathlib import Path
 
-    from derive.cli import main
+    from derive.app.cli import main
 
     path = tmp_path / "net.toml"
     path.write_text(MAZUR, encoding="utf-8")

@@ -12,7 +12,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derive.numbers import (
+from derive.core.numbers import (
     DEFAULT_DIGITS,
     PRECISION,
     compile_expr,

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from derive.errors import DeriveError
-from derive.publish import latex_failure, write_files
+from derive.publishing.publish import latex_failure, write_files
 from tests.conftest import require_tool, run_derive
 
 

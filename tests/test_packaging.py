@@ -84,7 +84,7 @@ def test_the_wheel_carries_every_template_catalog_and_module(dist):
     assert not any(name.startswith("tests/") for name in names)  # the tests stay out of the install
     with zipfile.ZipFile(dist["wheel"]) as archive:
         (entry_points,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
-        assert "derive = derive.cli:main" in archive.read(entry_points).decode()
+        assert "derive = derive.app.cli:main" in archive.read(entry_points).decode()
 
 
 def test_the_sdist_carries_the_tests_and_the_sources(dist):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from derive import publish
 from derive.errors import DeriveError
+from derive.publishing import publish
 from tests.conftest import require_tool, run_derive
 from tests.documents import pdf_text
 

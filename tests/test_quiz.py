@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pytest
 
 from derive import example
-from derive.variants import variant
+from derive.spec.variants import variant
 from tests.conftest import run_derive
 from tests.documents import katex_failures
 from tests.reference import as_fraction, autograd_gradients, loss_value

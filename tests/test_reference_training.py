@@ -17,9 +17,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from derive import Network, example
-from derive.chain import UPDATE_ORDERS, Derivation
-from derive.spec import LOSSES, REDUCTIONS
-from derive.steps import build_steps
+from derive.core.chain import UPDATE_ORDERS, Derivation
+from derive.core.steps import build_steps
+from derive.spec.model import LOSSES, REDUCTIONS
 from tests import reference_training as reference
 from tests.test_gradients import away_from_kinks, networks
 
@@ -225,7 +225,7 @@ def xor_with(options: dict) -> Network:
 @pytest.mark.parametrize("name", list(TRAINING_OPTIONS))
 def test_both_fast_paths_train_with_options_as_the_reference_does(name, order, matrices):
     """Online and mini-batch updates, momentum and weight decay: 9 updates, the history and the weights."""
-    from derive.training import train
+    from derive.training.descent import train
 
     net = xor_with(TRAINING_OPTIONS[name])
     history, trained = reference.train(reference.from_spec(net.spec), 9, order)
@@ -252,7 +252,7 @@ def test_the_40_digit_step_with_momentum_and_decay_is_the_references(name, order
 @pytest.mark.parametrize("matrices", [False, True])
 def test_training_until_a_goal_counts_the_updates_the_reference_needs(matrices):
     """The first step whose E_total is at most the goal, found in the reference's own history."""
-    from derive.training import train
+    from derive.training.descent import train
 
     spec = example().spec
     history, _ = reference.train(reference.from_spec(spec), 400)

@@ -7,8 +7,8 @@ import mpmath
 import pytest
 
 from derive import DeriveError, example
-from derive.numbers import PRECISION
-from derive.variants import variant
+from derive.core.numbers import PRECISION
+from derive.spec.variants import variant
 from tests.conftest import run_derive
 
 NETWORKS = ["mazur", "softmax", "deep", "xor"]

@@ -5,6 +5,7 @@ circle through the layer that should be the bottom of the house.
 """
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -13,33 +14,50 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "derive"
 
-# From the bottom up: spec → graph → chain → numbers → steps → outputs → cli (see README, Development).
+# The package's folders, from the bottom up: each is one layer of the pipeline (README, Development).
+FOLDERS = ["spec", "core", "training", "document", "outputs", "assessment", "publishing", "app"]
+
+# Within and across the folders, from the bottom up: a unit imports only the units of lower rank.
 LAYERS: list[set[str]] = [
     {"errors", "version"},
-    {"numbers", "functions", "spec"},
-    {"variants", "graph"},
-    {"printing"},
-    {"chain"},
-    {"compiled", "vectorised"},
-    {"training"},
-    {"steps"},
+    {"spec", "spec.model"},
+    {"spec.variants"},
+    {"core", "core.numbers", "core.functions"},
+    {"core.graph"},
+    {"core.printing"},
+    {"core.chain"},
+    {"core.steps"},
+    {"training", "training.compiled", "training.vectorised"},
+    {"training.descent"},
     {"document"},
-    {"render", "codegen", "plot", "diagram", "answers", "browser"},
-    {"report"},
-    {"grading", "quiz"},
-    {"webpage"},  # the web page's pictures and its worksheet's check, which applies grading's rule
-    {"publish"},
-    {"network"},
-    {"commands", "gallery"},
-    {"cli"},
+    {"outputs", "outputs.render", "outputs.codegen", "outputs.plot", "outputs.diagram", "outputs.browser"},
+    {"outputs.report"},
+    {"assessment", "assessment.answers"},
+    {"assessment.grading", "assessment.quiz"},
+    {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
+    {"publishing.publish"},
+    {"app", "app.network"},
+    {"app.commands", "app.gallery"},
+    {"app.cli"},
     {"__main__", "__init__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
 def unit(module: str) -> str:
-    """The layer unit of a dotted module name: ``derive.document.backward`` → ``document``."""
-    return module.split(".")[1] if module.count(".") else "__init__"
+    """The layer unit of a dotted module name: ``derive.core.chain`` → ``core.chain``.
+
+    The document builders share their model and form one unit: ``derive.document.backward`` → ``document``.
+    """
+    parts = module.split(".")[1:]
+    if not parts:
+        return "__init__"
+    return "document" if parts[0] == "document" else ".".join(parts[:2])
+
+
+def folder(unit_name: str) -> str:
+    """The folder of a unit (``core.chain`` → ``core``); the package's own modules have none."""
+    return unit_name.partition(".")[0] if unit_name.partition(".")[0] in FOLDERS else ""
 
 
 def modules() -> dict[str, Path]:
@@ -63,9 +81,20 @@ def imports(name: str, path: Path) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:  # `from derive import spec` imports the module derive.spec
+            for alias in node.names:  # `from derive import spec` imports the module derive.spec.model
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules() else base)
     return {module for module in found if module == "derive" or module.startswith("derive.")}
+
+
+def test_the_folders_read_as_the_pipeline():
+    """`ls derive` shows the layers: every folder is one, and the ranks follow the folders' order."""
+    on_disk = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    assert on_disk == set(FOLDERS)
+    ranks = {name: [RANK[u] for u in RANK if folder(u) == name] for name in FOLDERS}
+    for lower, higher in itertools.pairwise(FOLDERS):
+        assert max(ranks[lower]) < min(ranks[higher]), f"{lower}/ must lie wholly below {higher}/"
+    top = {path.stem for path in PACKAGE.glob("*.py")}
+    assert top == {"__init__", "__main__", "errors", "version"}, "every other module belongs in a layer's folder"
 
 
 def test_every_module_has_a_layer():
@@ -90,14 +119,16 @@ def test_imports_go_down_only(name):
 def test_the_check_catches_an_upward_import(tmp_path):
     """The checker itself: a lower module importing a higher one, even inside a function, is found."""
     path = tmp_path / "chain.py"
-    path.write_text("def show():\n    from derive.publish import explanation\n", encoding="utf-8")
-    assert "derive.publish" in imports("derive.chain", path)
-    assert RANK[unit("derive.publish")] > RANK[unit("derive.chain")]
+    path.write_text("def show():\n    from derive.publishing.publish import explanation\n", encoding="utf-8")
+    assert "derive.publishing.publish" in imports("derive.core.chain", path)
+    assert RANK[unit("derive.publishing.publish")] > RANK[unit("derive.core.chain")]
 
 
 def test_the_command_line_offers_the_choices_the_library_has():
     """cli.py repeats a few choice lists so that `--help` starts without importing SymPy: keep them equal."""
-    from derive import cli, publish, steps
+    from derive.app import cli
+    from derive.core import steps
+    from derive.publishing import publish
 
     assert cli.DETAILS == steps.DETAILS
     assert cli.EXERCISES == publish.EXERCISES

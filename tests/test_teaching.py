@@ -7,7 +7,7 @@ import pytest
 
 from derive import Network, example
 from derive.document import build
-from derive.publish import explanation
+from derive.publishing.publish import explanation
 from tests.conftest import ROOT, run_derive
 from tests.documents import compile_latex, katex_failures, mermaid_diagrams, mermaid_failures, pdf_text
 from tests.reference import autograd_gradients

@@ -20,10 +20,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from derive import Network, example
-from derive.chain import Derivation
+from derive.core.chain import Derivation
+from derive.core.numbers import PRECISION, exact, to_fraction
 from derive.errors import DeriveError
-from derive.numbers import PRECISION, exact, to_fraction
-from derive.training import precise_updates, train, update_spec
+from derive.training.descent import precise_updates, train, update_spec
 from tests.conftest import run_derive
 from tests.test_gradients import layer
 
@@ -455,7 +455,7 @@ def test_gradients_of_an_online_network_show_its_first_update():
     first = network.spec.batches(1)[0]
     derivation = network.derivation
     assert derivation.spec.examples == tuple(network.spec.examples[p] for p in first)
-    from derive.report import gradients_json, gradients_text
+    from derive.outputs.report import gradients_json, gradients_text
 
     data = gradients_json(derivation, [p + 1 for p in first])
     assert data["examples"] == [first[0] + 1] and data["momentum"] == 0.5 and data["weight_decay"] == 0.01

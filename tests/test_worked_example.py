@@ -6,7 +6,7 @@ import re
 import pytest
 
 from derive import example
-from derive.numbers import format_number
+from derive.core.numbers import format_number
 from tests import reference_training as reference
 from tests.reference import autograd_gradients, check_gradients
 

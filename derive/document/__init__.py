@@ -1,7 +1,7 @@
 """The derivation as a document: every line of working, in LaTeX, in the order a textbook gives it.
 
 The document is built section by section, each by a small builder that reads the step model
-(:mod:`derive.steps`): the given network (:mod:`.given`), the forward pass (:mod:`.forward`), the
+(:mod:`derive.core.steps`): the given network (:mod:`.given`), the forward pass (:mod:`.forward`), the
 backward pass (:mod:`.backward`, with :mod:`.graphs` and :mod:`.figures`), the updates and the
 pass after them (:mod:`.updates`), the matrix form (:mod:`.matrix`) and an exam's questions
 (:mod:`.exam`).  Templates only format what is built here.
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from derive.chain import Derivation
-from derive.numbers import DEFAULT_DIGITS, format_number, to_fraction
-from derive.spec import NetworkSpec, builtin_names, load_builtin
-from derive.steps import Steps, build_steps
+from derive.core.chain import Derivation
+from derive.core.numbers import DEFAULT_DIGITS, format_number, to_fraction
+from derive.core.steps import Steps, build_steps
+from derive.spec.model import NetworkSpec, builtin_names, load_builtin
 
 from .backward import Narrator, backward
 from .exam import default_ask, questions

@@ -9,11 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from derive.chain import Delta, Derivation, Factor, Gradient
-from derive.functions import ACTIVATIONS
-from derive.numbers import format_number
-from derive.printing import partial_inline, partial_latex
-from derive.steps import DeltaSteps, GradientSteps, Steps
+from derive.core.chain import Delta, Derivation, Factor, Gradient
+from derive.core.functions import ACTIVATIONS
+from derive.core.numbers import format_number
+from derive.core.printing import partial_inline, partial_latex
+from derive.core.steps import DeltaSteps, GradientSteps, Steps
 
 from .figures import activation_plot
 from .given import path

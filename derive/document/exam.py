@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from derive.steps import Step, Steps
+from derive.core.steps import Step, Steps
 
 from .model import Question
 from .typeset import Typesetter

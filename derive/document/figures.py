@@ -9,8 +9,8 @@ from functools import cache
 
 import sympy as sp
 
-from derive.functions import ACTIVATIONS
-from derive.numbers import format_number
+from derive.core.functions import ACTIVATIONS
+from derive.core.numbers import format_number
 
 from .model import Curve, Plot
 

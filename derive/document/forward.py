@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from derive.functions import ACTIVATIONS
-from derive.steps import ExampleSteps, Steps
+from derive.core.functions import ACTIVATIONS
+from derive.core.steps import ExampleSteps, Steps
 
 from .model import Equation, ExampleForward, NeuronWorking
 from .typeset import Typesetter

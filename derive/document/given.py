@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from derive.chain import Gradient
-from derive.steps import Steps
+from derive.core.chain import Gradient
+from derive.core.steps import Steps
 
 from .matrix import escaped
 from .model import DiagramEdge, DiagramNode, Parameter

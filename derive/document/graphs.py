@@ -11,10 +11,10 @@ from collections import Counter
 
 import sympy as sp
 
-from derive.chain import Gradient
-from derive.functions import ACTIVATIONS
-from derive.printing import symbol_text
-from derive.steps import Steps
+from derive.core.chain import Gradient
+from derive.core.functions import ACTIVATIONS
+from derive.core.printing import symbol_text
+from derive.core.steps import Steps
 
 from .model import ComputationGraph, GraphEdge, GraphNode
 from .typeset import Typesetter

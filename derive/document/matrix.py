@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from derive.chain import Derivation
-from derive.functions import ACTIVATIONS
-from derive.graph import SymbolName
-from derive.numbers import Number
-from derive.printing import partial_latex, symbol_latex
-from derive.steps import Steps
+from derive.core.chain import Derivation
+from derive.core.functions import ACTIVATIONS
+from derive.core.graph import SymbolName
+from derive.core.numbers import Number
+from derive.core.printing import partial_latex, symbol_latex
+from derive.core.steps import Steps
 
 from .model import Equation, MatrixLayer
 from .typeset import Typesetter

@@ -1,8 +1,8 @@
 """What a document shows, as LaTeX strings: the templates format these and compute nothing.
 
-Every :class:`Equation` comes from a step of the step model (:mod:`derive.steps`): its left side,
+Every :class:`Equation` comes from a step of the step model (:mod:`derive.core.steps`): its left side,
 its formula, the formula with the numbers substituted and the value, printed by
-:class:`~derive.printing.TextbookPrinter`, and the step's blank number and key.
+:class:`~derive.core.printing.TextbookPrinter`, and the step's blank number and key.
 """
 
 from __future__ import annotations

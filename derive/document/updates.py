@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import mpmath
 
-from derive.numbers import Number, format_number
-from derive.steps import Steps
+from derive.core.numbers import Number, format_number
+from derive.core.steps import Steps
 
 from .forward import forward
 from .model import Equation, ExampleForward, Reading, UpdateWorking

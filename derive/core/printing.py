@@ -13,8 +13,8 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
-from derive.graph import SymbolName
-from derive.numbers import DEFAULT_DIGITS, Number, format_number
+from derive.core.graph import SymbolName
+from derive.core.numbers import DEFAULT_DIGITS, Number, format_number
 
 NOTATIONS = ("net", "in")
 

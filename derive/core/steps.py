@@ -19,12 +19,12 @@ from functools import cached_property
 
 import sympy as sp
 
-from derive.chain import Delta, Derivation, Factor, Gradient
+from derive.core.chain import Delta, Derivation, Factor, Gradient
+from derive.core.functions import ACTIVATIONS
+from derive.core.graph import MOMENTUM, WEIGHT_DECAY, Graph, SymbolName
+from derive.core.numbers import Number, compile_expr, evaluate, to_fraction
+from derive.core.printing import symbol_text
 from derive.errors import DeriveError
-from derive.functions import ACTIVATIONS
-from derive.graph import MOMENTUM, WEIGHT_DECAY, Graph, SymbolName
-from derive.numbers import Number, compile_expr, evaluate, to_fraction
-from derive.printing import symbol_text
 
 # Beyond these sizes a document stops being readable; ``--only`` narrows the backward pass.
 MAX_DOCUMENT_GRADIENTS = 40

@@ -7,7 +7,7 @@ examples.  With momentum β, Δθ ← β·Δθ − η·∂E/∂θ and θ ← θ 
 update descends E + (λ/2)·Σ w².
 
 The loop runs in floating point, on code generated from the chain: plain floats for small updates
-(:mod:`derive.compiled`), NumPy matrices for larger ones (:mod:`derive.vectorised`).  The history
+(:mod:`derive.training.compiled`), NumPy matrices for larger ones (:mod:`derive.training.vectorised`).  The history
 records E_total over all the examples before training and after every update, and its last entry
 is computed again by the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
 digits, one derivation each, for the documents and the tests.
@@ -22,14 +22,14 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from derive.chain import Derivation, Update, check_update, total_loss
-from derive.compiled import FloatTraining, structure
+from derive.core.chain import Derivation, Update, check_update, total_loss
+from derive.core.numbers import to_fraction
 from derive.errors import DeriveError
-from derive.numbers import to_fraction
-from derive.spec import NetworkSpec
+from derive.spec.model import NetworkSpec
+from derive.training.compiled import FloatTraining, structure
 
 if TYPE_CHECKING:
-    from derive.vectorised import MatrixTraining
+    from derive.training.vectorised import MatrixTraining
 
 Progress = Callable[[int, int], None]
 MAX_UPDATES = 10_000_000
@@ -145,7 +145,7 @@ class _Loop:
         self.goal = until
         self.engine: FloatTraining | MatrixTraining
         if matrices:
-            from derive.vectorised import MatrixTraining  # NumPy: imported only for the networks that use it
+            from derive.training.vectorised import MatrixTraining  # NumPy: imported only for the networks that use it
 
             self.engine = MatrixTraining(spec, update, structure(spec, examples=False))
         else:
@@ -260,7 +260,7 @@ def update_spec(spec: NetworkSpec, number: int = 1, epoch: int = 1, update: Upda
     left (computed at 40 digits) and, with momentum, the Δθ of the update before as its
     ``previous_update``.  With batch training (the default) update 1 of epoch 1 is ``spec``.
 
-    >>> from derive.spec import load_builtin
+    >>> from derive.spec.model import load_builtin
     >>> online = load_builtin("xor").with_options(batch_size=1)
     >>> second = update_spec(online, 2)
     >>> len(second.examples), second.examples[0] == online.examples[1], float(second.parameters()["w5"])

@@ -1,6 +1,6 @@
 """What each command does, given its parsed options: load the network, call the library, emit.
 
-The parser (:mod:`derive.cli`) declares the options; these functions read them by name.  Every
+The parser (:mod:`derive.app.cli`) declares the options; these functions read them by name.  Every
 command that takes a NETWORK works on student K's variant when ``--variant K --seed S`` is given.
 """
 
@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
-from derive.spec import NetworkSpec
+from derive.spec.model import NetworkSpec
 
 PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
 
 
 def network_of(options: Namespace) -> NetworkSpec:
     """The NETWORK argument as a spec: student K's variant with ``--variant``, rounded if asked."""
-    from derive.spec import resolve
-    from derive.variants import variant
+    from derive.spec.model import resolve
+    from derive.spec.variants import variant
 
     spec = resolve(options.network)
     if options.variant is not None:
@@ -45,21 +45,21 @@ def run(options: Namespace) -> int:
 
 
 def example(options: Namespace) -> int:
-    from derive import spec
+    from derive.spec import model as spec
 
     print("\n".join(spec.builtin_names()) if options.list else spec.builtin_text(options.name).rstrip("\n"))
     return 0
 
 
 def explain(spec: NetworkSpec, options: Namespace) -> int:
-    from derive.publish import explanation
+    from derive.publishing.publish import explanation
 
     return emit(explanation(spec, **document_options(options)), options.output)
 
 
 def html(spec: NetworkSpec, options: Namespace) -> int:
     """One web page, written to ``-o`` or to output/explanation-LANG.html (worksheet-LANG.html)."""
-    from derive.publish import html_page
+    from derive.publishing.publish import html_page
 
     text = html_page(spec, worksheet=options.worksheet, **document_options(options))
     if options.output is not None:
@@ -69,7 +69,7 @@ def html(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def worksheet(spec: NetworkSpec, options: Namespace) -> int:
-    from derive import publish
+    from derive.publishing import publish
 
     roster = publish.read_roster(options.roster, options.variants) if options.roster else ()
     texts = publish.worksheet_files(
@@ -88,7 +88,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def slides(spec: NetworkSpec, options: Namespace) -> int:
-    from derive import publish
+    from derive.publishing import publish
 
     texts = publish.slides_files(spec, handout=options.handout, **document_options(options))
     return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
@@ -96,7 +96,7 @@ def slides(spec: NetworkSpec, options: Namespace) -> int:
 
 def write(files: dict[str, str | bytes], folder: Path | None) -> int:
     """Write every file into the folder (default ``output``), atomically, and say so."""
-    from derive import publish
+    from derive.publishing import publish
 
     for path in publish.write_files(folder or Path("output"), dict(sorted(files.items()))):
         print(f"wrote {path}", file=sys.stderr)
@@ -106,16 +106,16 @@ def write(files: dict[str, str | bytes], folder: Path | None) -> int:
 def worked(spec: NetworkSpec, options: Namespace) -> Any:
     """The derivation the documents work: with online or mini-batch updates, the first update's or
     ``--example``'s (the same as `explain` and `worksheet` show)."""
-    from derive.chain import Derivation
-    from derive.training import update_of_example, update_spec
+    from derive.core.chain import Derivation
+    from derive.training.descent import update_of_example, update_spec
 
     update = update_of_example(spec, options.example) if getattr(options, "example", None) else 1
     return Derivation(update_spec(spec, update))
 
 
 def keys(spec: NetworkSpec, options: Namespace) -> int:
-    from derive import report
-    from derive.steps import build_steps
+    from derive.core.steps import build_steps
+    from derive.outputs import report
 
     renderer = renderer_of(options)
     steps = build_steps(worked(spec, options), options.only, options.detail)
@@ -127,9 +127,9 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def gradients(spec: NetworkSpec, options: Namespace) -> int:
-    from derive import report
-    from derive.chain import Derivation
-    from derive.training import update_spec
+    from derive.core.chain import Derivation
+    from derive.outputs import report
+    from derive.training.descent import update_spec
 
     # online or with mini-batches, the first update uses the first batch only
     derivation = Derivation(update_spec(spec))
@@ -151,22 +151,23 @@ TRAINING_FLAGS = {
 
 
 def train(spec: NetworkSpec, options: Namespace) -> int:
-    from derive import report, training
-    from derive.spec import with_training
+    from derive.outputs import report
+    from derive.spec.model import with_training
+    from derive.training import descent as training
 
     flags = {key: getattr(options, key) for key in TRAINING_FLAGS if getattr(options, key) is not None}
     if flags:
         spec = with_training(spec, flags, names=TRAINING_FLAGS)
     if options.plot is not None:
-        from derive.plot import check_target
+        from derive.outputs.plot import check_target
 
         check_target(options.plot)
     total = training.planned_updates(spec, options.steps, options.epochs)
     until = float(options.until) if options.until is not None else None
     run = training.train(spec, options.steps, options.update, progress_bar(total), epochs=options.epochs, until=until)
     if options.plot is not None:
-        from derive.plot import loss_curve
-        from derive.publish import write_file
+        from derive.outputs.plot import loss_curve
+        from derive.publishing.publish import write_file
 
         title = f"{spec.name}: {run.steps} steps, {options.update} updates"
         write_file(options.plot, loss_curve(run.history, options.plot, title=title))
@@ -179,16 +180,16 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def code(spec: NetworkSpec, options: Namespace) -> int:
-    from derive.codegen import module_source
+    from derive.outputs.codegen import module_source
 
     return emit(module_source(spec), options.output)
 
 
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
-    from derive import answers, grading
-    from derive.steps import build_steps
-    from derive.variants import variant
+    from derive.assessment import answers, grading
+    from derive.core.steps import build_steps
+    from derive.spec.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
     steps = build_steps(worked(spec, options), options.only, options.detail)
@@ -229,9 +230,9 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
 
 def quiz(spec: NetworkSpec, options: Namespace) -> int:
     """A Moodle XML file (printed, or written with -o) or a QTI zip (written to -o, default quiz.zip)."""
-    from derive import quiz as quizzes
-    from derive.publish import write_file
-    from derive.variants import variant
+    from derive.assessment import quiz as quizzes
+    from derive.publishing.publish import write_file
+    from derive.spec.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
     seed = options.seed or 0
@@ -240,7 +241,7 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
     else:
         networks = [(options.variant, spec)]
     made = quizzes.questions(networks, ask=options.ask, digits=options.digits, only=options.only, catalog=catalog)
-    # the quiz is named after the network; student K's variant is named NAME-KK (derive.variants)
+    # the quiz is named after the network; student K's variant is named NAME-KK (derive.spec.variants)
     name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
     if options.format == "moodle":
         return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
@@ -266,7 +267,7 @@ COMMANDS = {
 
 def renderer_of(options: Namespace) -> Any:
     """The template renderer, with ``--templates``; an unknown ``--lang`` fails before any work."""
-    from derive.render import Renderer
+    from derive.outputs.render import Renderer
 
     renderer = Renderer(options.templates)
     renderer.catalog(options.lang)
@@ -274,7 +275,7 @@ def renderer_of(options: Namespace) -> Any:
 
 
 def document_options(options: Namespace) -> dict[str, Any]:
-    """The options every document shares, as the keywords of :mod:`derive.publish`."""
+    """The options every document shares, as the keywords of :mod:`derive.publishing.publish`."""
     return {
         "renderer": renderer_of(options),
         "language": options.lang,
@@ -293,7 +294,7 @@ def emit(text: str, output: Path | None) -> int:
     if output is None:
         sys.stdout.write(text)
         return 0
-    from derive.publish import write_file
+    from derive.publishing.publish import write_file
 
     write_file(output, text)
     print(f"wrote {output}", file=sys.stderr)

@@ -30,8 +30,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
+from derive.core.steps import Step
 from derive.errors import DeriveError
-from derive.steps import Step
 
 CATALOG_FOLDER = "i18n"
 TEMPLATE_SUFFIX = ".j2"
@@ -42,7 +42,7 @@ def shipped_templates() -> Path:
     inside = resources.files("derive") / "templates"
     if inside.is_dir():
         return Path(str(inside))
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 _LATEX_SPECIAL = {

@@ -1,4 +1,4 @@
-"""Regenerate the gallery in ``output/``: ``python -m derive.gallery [FOLDER]``.
+"""Regenerate the gallery in ``output/``: ``python -m derive.app.gallery [FOLDER]``.
 
 The worked example in every form a course uses: the explanation at each detail level (English,
 and the standard level in Spanish), the worksheet and its solutions at each detail level and
@@ -43,8 +43,8 @@ ANSWERS_SHOWN = {"net_h1": "0.3775", "out_h1": "0.5933", "net_h2": "0.39", "out_
 
 def gallery_texts() -> dict[str, str]:
     """The gallery's text files, rendered afresh."""
-    from derive.publish import explanation, html_page, slides_files, worksheet_files
-    from derive.spec import load_builtin
+    from derive.publishing.publish import explanation, html_page, slides_files, worksheet_files
+    from derive.spec.model import load_builtin
 
     spec = load_builtin("mazur")
     texts = {
@@ -94,7 +94,7 @@ SCREENSHOTS: list[tuple[str, str, str, Callable[[Any], None]]] = [
 
 def screenshots(texts: dict[str, str]) -> dict[str, bytes]:
     """The web pages as Chromium shows them to a student, at a laptop's width and a phone's."""
-    from derive.browser import DESKTOP, PHONE, chromium, resize
+    from derive.outputs.browser import DESKTOP, PHONE, chromium, resize
 
     sizes = {"desktop": DESKTOP, "phone": PHONE}
     shots = {}
@@ -115,7 +115,7 @@ def screenshots(texts: dict[str, str]) -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from derive.publish import compile_pdfs, write_files
+    from derive.publishing.publish import compile_pdfs, write_files
 
     arguments = sys.argv[1:] if argv is None else argv
     folder = Path(arguments[0] if arguments else "output")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_files(folder, files) + write_files(folder / "screenshots", dict(pictures)):
             print(f"wrote {path}")
     except DeriveError as error:
-        print(f"derive.gallery: {error}", file=sys.stderr)
+        print(f"derive.app.gallery: {error}", file=sys.stderr)
         return 2
     return 0
 

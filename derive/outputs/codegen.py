@@ -14,9 +14,9 @@ import textwrap
 from fractions import Fraction
 from typing import Any
 
+from derive.core.functions import ACTIVATIONS
 from derive.errors import DeriveError
-from derive.functions import ACTIVATIONS
-from derive.spec import LayerSpec, NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _MAX_TITLE = 64

@@ -8,13 +8,13 @@ from typing import Any
 
 import sympy as sp
 
-from derive.chain import Derivation, Factor, Gradient
-from derive.numbers import format_number
-from derive.printing import TextbookPrinter, partial_latex
-from derive.render import Catalog, meaning
-from derive.spec import NetworkSpec
-from derive.steps import Steps
-from derive.training import Run
+from derive.core.chain import Derivation, Factor, Gradient
+from derive.core.numbers import format_number
+from derive.core.printing import TextbookPrinter, partial_latex
+from derive.core.steps import Steps
+from derive.outputs.render import Catalog, meaning
+from derive.spec.model import NetworkSpec
+from derive.training.descent import Run
 
 
 def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:

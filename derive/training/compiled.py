@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from derive.chain import Delta, Derivation, Update
-from derive.functions import ACTIVATIONS
-from derive.graph import Graph, SymbolName
-from derive.spec import NetworkSpec
+from derive.core.chain import Delta, Derivation, Update
+from derive.core.functions import ACTIVATIONS
+from derive.core.graph import Graph, SymbolName
+from derive.spec.model import NetworkSpec
 
 # The largest x whose e^x a float holds; math.exp raises OverflowError beyond it.
 EXP_LIMIT = math.log(sys.float_info.max)

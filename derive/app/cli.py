@@ -1,6 +1,6 @@
 """The command line: each shared option declared once, each command adding only its own.
 
-The parser turns words into typed options; :mod:`derive.commands` does the work.  Bad options end
+The parser turns words into typed options; :mod:`derive.app.commands` does the work.  Bad options end
 with one line and status 2, user errors with one line and status 2, internal errors with one line
 and status 1 (``--debug`` shows the traceback).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.errors import DeriveError
-from derive.variants import MAX_VARIANTS
+from derive.spec.variants import MAX_VARIANTS
 from derive.version import __version__
 
 # The choices of the shared options (kept here, not imported, so that `--help` starts at once).
@@ -423,7 +423,7 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse(parser, argv)
-    from derive import commands
+    from derive.app import commands
 
     try:
         return commands.run(args)

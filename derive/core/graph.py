@@ -11,8 +11,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from derive.functions import ACTIVATIONS, LOSSES, softmax
-from derive.spec import NetworkSpec
+from derive.core.functions import ACTIVATIONS, LOSSES, softmax
+from derive.spec.model import NetworkSpec
 
 # The constants of the training options, as they appear in formulas: λ·w, β·Δθ.
 WEIGHT_DECAY = sp.Symbol("lambda")

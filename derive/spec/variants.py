@@ -11,7 +11,7 @@ import random
 from dataclasses import replace
 from fractions import Fraction
 
-from derive.spec import ExampleSpec, NetworkSpec
+from derive.spec.model import ExampleSpec, NetworkSpec
 
 MAX_VARIANTS = 200  # students of one seed: `--variants N`, `--variant K`, a class file's variant column
 

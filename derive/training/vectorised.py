@@ -3,7 +3,7 @@
 The generated code is the chain written one layer at a time, as ``derive code`` writes it: each
 layer's net inputs are ``A @ X`` (the weights with the biases as a last column, times the layer's
 inputs with a row of ones); each activation, its slope, the loss and its slope are the forms of
-:mod:`derive.functions` (the very expressions the chain's factors hold) printed for NumPy with
+:mod:`derive.core.functions` (the very expressions the chain's factors hold) printed for NumPy with
 the layer's arrays in place of one neuron's symbols; a hidden layer's δ is (Wᵀ δ_above) ⊙ f'(net),
 the chain's sum over paths; and ∂E/∂A = δ Xᵀ, the sum over the examples of δ times ∂net/∂θ.
 
@@ -22,9 +22,9 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from derive.chain import Update
-from derive.functions import ACTIVATIONS, LOSSES
-from derive.spec import LayerSpec, NetworkSpec
+from derive.core.chain import Update
+from derive.core.functions import ACTIVATIONS, LOSSES
+from derive.spec.model import LayerSpec, NetworkSpec
 
 Parameters = tuple[float, ...]
 Batch = tuple[Any, ...]

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import mpmath
 import sympy as sp
 
-from derive.numbers import PRECISION, Number, format_number, full_precision
-from derive.printing import PlainPrinter, symbol_text
-from derive.report import meaning, table
-from derive.steps import LEARNING_RATE, Step, Steps
+from derive.core.numbers import PRECISION, Number, format_number, full_precision
+from derive.core.printing import PlainPrinter, symbol_text
+from derive.core.steps import LEARNING_RATE, Step, Steps
+from derive.outputs.report import meaning, table
 
 if TYPE_CHECKING:
-    from derive.render import Catalog
+    from derive.outputs.render import Catalog
 
 # -- the verdict rule's constants --------------------------------------------------------------
 MIN_DIGITS = 3  # significant digits an answer needs: 0.74 is too coarse for 0.74136507

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from derive.chain import Derivation
+from derive.core.chain import Derivation
+from derive.core.steps import Steps, build_steps
 from derive.document import Document, default_ask, from_steps, schedule_of
 from derive.errors import DeriveError
-from derive.render import Renderer, default_renderer, meaning
-from derive.spec import NetworkSpec
-from derive.steps import Steps, build_steps
-from derive.training import train, update_of_example, update_spec
-from derive.variants import variant
-from derive.webpage import page
+from derive.outputs.render import Renderer, default_renderer, meaning
+from derive.publishing.webpage import page
+from derive.spec.model import NetworkSpec
+from derive.spec.variants import variant
+from derive.training.descent import train, update_of_example, update_spec
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation

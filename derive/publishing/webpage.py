@@ -1,11 +1,11 @@
 """What the web page needs beyond the document: its pictures as SVG, and what its worksheet checks with.
 
 The page's worksheet marks a student's numbers in the browser by the rule of ``derive check``
-(:func:`derive.grading.agrees`, with its constants, which are written into the page from
-:mod:`derive.grading` so that there is one source).  Each step's formula goes into the page as
+(:func:`derive.assessment.grading.agrees`, with its constants, which are written into the page from
+:mod:`derive.assessment.grading` so that there is one source).  Each step's formula goes into the page as
 JavaScript printed from its SymPy expression by SymPy's JavaScript code printer, every symbol read
 from one array of values, so that the page recomputes a step from the student's own earlier values
-just as :func:`derive.grading.grade` does.  Nothing the page computes is sent anywhere.
+just as :func:`derive.assessment.grading.grade` does.  Nothing the page computes is sent anywhere.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import sympy as sp
 from markupsafe import Markup
 from sympy.printing.jscode import JavascriptCodePrinter
 
-from derive.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
-from derive.diagram import computation_svg, curve_svg, network_svg, plot_svg
+from derive.assessment.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
+from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, MIN_DIGITS, as_decimal
+from derive.core.steps import Steps
 from derive.document import Document
 from derive.errors import DeriveError
-from derive.grading import EXACT_SLACK, FLOAT_RELATIVE, MIN_DIGITS, as_decimal
-from derive.render import Catalog, meaning
-from derive.steps import Steps
+from derive.outputs.diagram import computation_svg, curve_svg, network_svg, plot_svg
+from derive.outputs.render import Catalog, meaning
 
 # The page computes a carried-forward value in double precision and rounds it to this many
 # significant digits before the rule compares: a value that is an exact short decimal (0.4 − 0.5 ·

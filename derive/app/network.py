@@ -8,10 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from derive import spec as specs
-from derive import training
-from derive.chain import DISPLAYS, Derivation, Gradient, Update, check_update
-from derive.steps import Steps, build_steps
+from derive.core.chain import DISPLAYS, Derivation, Gradient, Update, check_update
+from derive.core.steps import Steps, build_steps
+from derive.spec import model as specs
+from derive.training import descent as training
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ class Network:
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows a network as its parameters with their gradients and updates."""
-        from derive.numbers import format_number
-        from derive.printing import TextbookPrinter
-        from derive.render import escape_markdown
+        from derive.core.numbers import format_number
+        from derive.core.printing import TextbookPrinter
+        from derive.outputs.render import escape_markdown
 
         derivation = self.derivation
         printer = TextbookPrinter(derivation.graph.names)
@@ -99,7 +99,7 @@ class Network:
 
     def explain(self, language: str = "en", **options: Any) -> str:
         """The step-by-step explanation in Markdown (options as for ``derive explain``)."""
-        from derive.publish import explanation
+        from derive.publishing.publish import explanation
 
         return explanation(self.spec, language=language, **options)
 
@@ -139,7 +139,7 @@ class Network:
         >>> example().forward()[0]["out_o1"]
         0.7513650695523157
         """
-        from derive.report import forward_rows
+        from derive.outputs.report import forward_rows
 
         return forward_rows(self._all_examples)
 
@@ -209,7 +209,7 @@ class Network:
 
 
 def _explain_derivation(derivation: Derivation) -> str:
-    from derive.publish import explanation
+    from derive.publishing.publish import explanation
 
     return explanation(derivation.spec)
 

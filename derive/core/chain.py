@@ -19,11 +19,11 @@ from typing import Literal, get_args
 import mpmath
 import sympy as sp
 
+from derive.core.functions import ACTIVATIONS, LOSSES
+from derive.core.graph import MOMENTUM, WEIGHT_DECAY, Graph, Neuron
+from derive.core.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
 from derive.errors import DeriveError
-from derive.functions import ACTIVATIONS, LOSSES
-from derive.graph import MOMENTUM, WEIGHT_DECAY, Graph, Neuron
-from derive.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
-from derive.spec import ExampleSpec, LayerSpec, NetworkSpec
+from derive.spec.model import ExampleSpec, LayerSpec, NetworkSpec
 
 Update = Literal["simultaneous", "sequential"]
 UPDATE_ORDERS: tuple[str, ...] = get_args(Update)
@@ -133,8 +133,8 @@ class Gradient:
         >>> print(text.split(" = ")[-2], "=", text.split(" = ")[-1])
         0.7414 \\cdot 0.1868 \\cdot 0.5933 = 0.0822
         """
-        from derive.numbers import format_number
-        from derive.printing import TextbookPrinter, number_latex, partial_latex
+        from derive.core.numbers import format_number
+        from derive.core.printing import TextbookPrinter, number_latex, partial_latex
 
         printer = TextbookPrinter(self.derivation.graph.names)
 
@@ -293,7 +293,7 @@ class Derivation:
     """Every symbol's value, every δ, every gradient and the updated parameters of one update.
 
     The update uses every example the spec holds (``batch_size`` and ``shuffle`` are for
-    training: ``derive.training.update_spec`` gives the spec of each online or mini-batch
+    training: ``derive.training.descent.update_spec`` gives the spec of each online or mini-batch
     update).  With ``update="sequential"`` the output layer is updated first and each hidden
     layer's δ is backpropagated through the already updated weights (w⁺) of the layer above it.
 
@@ -597,7 +597,7 @@ class Derivation:
 
 
 # How notebooks show a derivation.  The document layers sit above this module, so they are wired in
-# from above (by :mod:`derive.network`, the API) rather than imported here.
+# from above (by :mod:`derive.app.network`, the API) rather than imported here.
 DISPLAYS: dict[str, Callable[[Derivation], str]] = {}
 
 

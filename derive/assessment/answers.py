@@ -22,10 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from derive.core.steps import Steps
 from derive.errors import DeriveError
-from derive.spec import describe, duplicate_key, number_problem, parse_user_data, read_user_file
-from derive.steps import Steps
-from derive.variants import MAX_VARIANTS
+from derive.spec.model import describe, duplicate_key, number_problem, parse_user_data, read_user_file
+from derive.spec.variants import MAX_VARIANTS
 
 ANSWER_FILE = "expected a .toml or .json file of key = number pairs, or a .csv file with a student column"
 MARKS_FILE = "expected a TOML file with a [weights] table of key = weight"

@@ -26,16 +26,16 @@ from decimal import Decimal
 
 import mpmath
 
-from derive.chain import Derivation
-from derive.diagram import network_svg
+from derive.core.chain import Derivation
+from derive.core.numbers import DEFAULT_DIGITS, PRECISION, Number
+from derive.core.steps import Step, Steps, build_steps
 from derive.document import Document, Equation, from_steps
 from derive.document.typeset import Typesetter
 from derive.errors import DeriveError
-from derive.numbers import DEFAULT_DIGITS, PRECISION, Number
-from derive.render import Catalog
-from derive.report import meaning
-from derive.spec import NetworkSpec
-from derive.steps import Step, Steps, build_steps
+from derive.outputs.diagram import network_svg
+from derive.outputs.render import Catalog
+from derive.outputs.report import meaning
+from derive.spec.model import NetworkSpec
 
 DEFAULT_SIGNIFICANT = 4
 ANSWER_DIGITS = 17  # a double's worth: every platform stores the answer as one

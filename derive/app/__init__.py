@@ -1,0 +1,1 @@
+"""The ways in: the Python API, the command line and the gallery."""

@@ -1,0 +1,1 @@
+"""Answer sheets, grading with error carried forward, quizzes for learning platforms."""

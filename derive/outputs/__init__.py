@@ -1,0 +1,1 @@
+"""Formats: templates rendered, tables and JSON, diagrams, plots, generated code, the browser."""

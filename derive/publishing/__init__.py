@@ -1,0 +1,1 @@
+"""Finished files: the documents assembled, the web page, PDFs compiled, files written."""

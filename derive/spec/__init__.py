@@ -1,0 +1,1 @@
+"""The validated description of a network: its model, files and checks."""
