@@ -254,3 +254,28 @@ def test_qti_writes_quiz_zip_by_default(tmp_path):
         (test,) = [name for name in archive.namelist() if name.endswith(".xml") and "/" in name]
         (item,) = numerical_items(ET.fromstring(archive.read(test)).find(f"{QTI}assessment"))
         _check_numerical(item, independent_values(example().spec)["E_total"])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"batch_size": 1}, {"batch_size": 2, "momentum": 0.9, "weight_decay": 0.01}],
+    ids=["online", "mini-batch with momentum and decay"],
+)
+def test_an_online_or_mini_batch_quiz_asks_for_the_first_update(tmp_path, options):
+    """The quiz asks about the update every other output works: the first batch's, and says so.
+
+    The reference is autograd on the first batch alone (examples 1, or 1 and 2), the weight decay
+    penalty included; the whole batch's gradient (0.0773078 for w5 online) is refused.
+    """
+    network = example("xor").with_options(**options)
+    expected = autograd_gradients(network.spec.on_batch(network.spec.batches(1)[0]))
+    path = tmp_path / "xor.toml"
+    path.write_text(run_derive("example", "xor").stdout, encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    path.write_text("".join(f"{key} = {value}\n" for key, value in options.items()) + text, encoding="utf-8")
+    question = cloze_questions(moodle(str(path), "--ask", "dE/dw5,dE/dw1"))[0]
+    (w5, _), (w1, _) = codes(question)
+    assert float(w5) == pytest.approx(expected["w5"], rel=1e-12)
+    assert float(w1) == pytest.approx(expected["w1"], rel=1e-12, abs=1e-15)
+    text = question.findtext("questiontext/text")
+    assert "learns online" in text if options["batch_size"] == 1 else "mini-batches of 2" in text

@@ -352,7 +352,11 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "every step's key and blank number, as answer files and --ask use them",
         [network, language, only, detail, example, templates, as_json, output_file],
     ),
-    ("gradients", "the forward pass, every gradient and the updated parameters", [network, as_json, digits, rounding]),
+    (
+        "gradients",
+        "the forward pass, every gradient and the updated parameters",
+        [network, example, as_json, digits, rounding],
+    ),
     ("train", "N steps of gradient descent, with the error history", [network, _train, as_json, digits, rounding]),
     (
         "code",
@@ -367,7 +371,7 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
     (
         "quiz",
         "a quiz for Moodle (XML with Cloze questions) or Canvas (a QTI package)",
-        [network, _quiz, variants, language, only, templates, output_file],
+        [network, _quiz, variants, language, only, example, templates, output_file],
     ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]

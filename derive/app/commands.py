@@ -103,14 +103,11 @@ def write(files: dict[str, str | bytes], folder: Path | None) -> int:
     return 0
 
 
-def worked(spec: NetworkSpec, options: Namespace) -> Any:
-    """The derivation the documents work: with online or mini-batch updates, the first update's or
-    ``--example``'s (the same as `explain` and `worksheet` show)."""
-    from derive.core.chain import Derivation
-    from derive.training.descent import update_of_example, update_spec
+def worked_derivation(spec: NetworkSpec, options: Namespace) -> Any:
+    """The derivation of the update a command works (:func:`derive.training.worked.worked`)."""
+    from derive.training.worked import worked
 
-    update = update_of_example(spec, options.example) if getattr(options, "example", None) else 1
-    return Derivation(update_spec(spec, update))
+    return worked(spec, getattr(options, "example", None)).derivation
 
 
 def keys(spec: NetworkSpec, options: Namespace) -> int:
@@ -118,7 +115,7 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
     from derive.outputs import report
 
     renderer = renderer_of(options)
-    steps = build_steps(worked(spec, options), options.only, options.detail)
+    steps = build_steps(worked_derivation(spec, options), options.only, options.detail)
     rows = report.key_rows(steps, renderer.catalog(options.lang))
     if options.json:
         print_json(rows)
@@ -127,13 +124,11 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def gradients(spec: NetworkSpec, options: Namespace) -> int:
-    from derive.core.chain import Derivation
     from derive.outputs import report
-    from derive.training.descent import update_spec
+    from derive.training.worked import worked
 
-    # online or with mini-batches, the first update uses the first batch only
-    derivation = Derivation(update_spec(spec))
-    examples = [p + 1 for p in spec.batches(1)[0]] if spec.updates_per_epoch > 1 else None
+    update = worked(spec, options.example)  # online or with mini-batches: one batch's update
+    derivation, examples = update.derivation, update.example_numbers()
     if options.json:
         print_json(report.gradients_json(derivation, examples))
     else:
@@ -192,8 +187,10 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     from derive.spec.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
-    steps = build_steps(worked(spec, options), options.only, options.detail)
-    keys = answers.StepKeys(steps, build_steps(worked(spec, options), (), options.detail) if options.only else None)
+    steps = build_steps(worked_derivation(spec, options), options.only, options.detail)
+    keys = answers.StepKeys(
+        steps, build_steps(worked_derivation(spec, options), (), options.detail) if options.only else None
+    )
     sheets = answers.read_answers(options.answers, keys)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
     if sheets.variants and options.variant is not None:
@@ -208,7 +205,7 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     def steps_of(number: int | None) -> Any:
         if number not in graded:
             mine = variant(spec, options.seed, number)
-            graded[number] = build_steps(worked(mine, options), options.only, options.detail)
+            graded[number] = build_steps(worked_derivation(mine, options), options.only, options.detail)
         return graded[number]
 
     rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
@@ -240,7 +237,9 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
         networks = [(number, variant(spec, seed, number)) for number in range(1, options.variants + 1)]
     else:
         networks = [(options.variant, spec)]
-    made = quizzes.questions(networks, ask=options.ask, digits=options.digits, only=options.only, catalog=catalog)
+    made = quizzes.questions(
+        networks, ask=options.ask, digits=options.digits, only=options.only, example=options.example, catalog=catalog
+    )
     # the quiz is named after the network; student K's variant is named NAME-KK (derive.spec.variants)
     name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
     if options.format == "moodle":

@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from derive.core.chain import DISPLAYS, Derivation, Gradient, Update, check_update
+from derive.core.chain import DISPLAYS, Derivation, Gradient, Update
 from derive.core.steps import Steps, build_steps
 from derive.spec import model as specs
 from derive.training import descent as training
+from derive.training.worked import worked
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,7 @@ class Network:
         With batch training, the usual, that is one step on all the examples; online or with
         mini-batches, the first batch's update (see :meth:`update_derivation` for the others).
         """
-        if self.spec.updates_per_epoch == 1:
-            return Derivation(self.spec)
-        return Derivation(self.spec.on_batch(self.spec.batches(1)[0]))
+        return worked(self.spec).derivation
 
     def update_derivation(self, number: int = 1, epoch: int = 1, update: Update = "simultaneous") -> Derivation:
         """The derivation of update ``number`` of epoch ``epoch``: its batch, from the weights the earlier left.
@@ -168,8 +167,7 @@ class Network:
         >>> round(example().step().loss(), 9)
         0.291027774
         """
-        check_update(update)
-        derivation = self.derivation if update == "simultaneous" else Derivation(self.derivation.spec, update)
+        derivation = self.derivation if update == "simultaneous" else worked(self.spec, order=update).derivation
         return Network(training.after_update(self.spec, derivation))
 
     def train(

@@ -26,16 +26,16 @@ from decimal import Decimal
 
 import mpmath
 
-from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, PRECISION, Number
 from derive.core.steps import Step, Steps, build_steps
-from derive.document import Document, Equation, from_steps
+from derive.document import Document, Equation, Schedule, from_steps, schedule_of
 from derive.document.typeset import Typesetter
 from derive.errors import DeriveError
 from derive.outputs.diagram import network_svg
 from derive.outputs.render import Catalog
 from derive.outputs.report import meaning
 from derive.spec.model import NetworkSpec
+from derive.training.worked import worked
 
 DEFAULT_SIGNIFICANT = 4
 ANSWER_DIGITS = 17  # a double's worth: every platform stores the answer as one
@@ -113,13 +113,19 @@ def questions(
     ask: Sequence[str] = (),
     digits: int = DEFAULT_SIGNIFICANT,
     only: Sequence[str] = (),
+    example: int | None = None,
     catalog: Catalog,
 ) -> list[Question]:
-    """One question per network (per student variant), each asking the same steps of its own numbers."""
+    """One question per network (per student variant), each asking the same steps of its own numbers.
+
+    Each asks about the update every other output works (:func:`derive.training.worked.worked`):
+    online or with mini-batches the first batch's, or ``example``'s, and says which.
+    """
     made = []
     notation = catalog("notation")
     for number, spec in networks:
-        steps = build_steps(Derivation(spec), only)
+        update = worked(spec, example)
+        steps = build_steps(update.derivation, only)
         typeset = Typesetter(steps, notation, DEFAULT_DIGITS)
         asked = tuple(
             Asked(
@@ -131,7 +137,7 @@ def questions(
             )
             for step in asked_steps(steps, ask)
         )
-        document = from_steps(steps, notation=notation, only=only)
+        document = from_steps(steps, notation=notation, only=only, schedule=schedule_of(update))
         svg = network_svg(document.nodes, document.edges, catalog("quiz.diagram"))
         made.append(Question(number, document, asked, svg))
     return made
@@ -179,6 +185,8 @@ def network_html(question: Question, t: Catalog, image: str) -> ET.Element:
     _paragraph(root, f"{t('activation_function').capitalize()}: {activations}.")
     loss = t("loss_function", loss=t(f"losses.{doc.loss}"), reduction=t(f"reduction_{doc.reduction}"))
     _paragraph(root, mathjax(loss))
+    if doc.schedule is not None:
+        _paragraph(root, mathjax(schedule_text(doc.schedule, t)))
     svg = question.svg
     size = re.search(r'width="([\d.]+)" height="([\d.]+)"', svg)
     attributes = {"src": image, "alt": t("quiz.diagram")}
@@ -195,6 +203,18 @@ def network_html(question: Question, t: Catalog, image: str) -> ET.Element:
         targets = ", ".join(f"\\({symbol} = {value}\\)" for symbol, value in example.targets)
         _row(data, [str(number), inputs, targets])
     return root
+
+
+def schedule_text(schedule: Schedule, t: Catalog) -> str:
+    """Which update of online or mini-batch learning is asked, as the documents say it."""
+    order = t("order_shuffled", seed=schedule.shuffle) if schedule.shuffle is not None else t("order_file")
+    note = t(
+        f"{schedule.kind}_note", size=schedule.size, update=schedule.update, examples=schedule.examples, order=order
+    )
+    if not schedule.earlier:
+        return note
+    earlier = t("earlier_updates", count=schedule.earlier) if schedule.earlier > 1 else t("earlier_update")
+    return f"{note} {earlier}"
 
 
 def feedback_html(asked: Sequence[Asked], t: Catalog) -> str:

@@ -17,6 +17,7 @@ from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, format_number, to_fraction
 from derive.core.steps import Steps, build_steps
 from derive.spec.model import NetworkSpec, builtin_names, load_builtin
+from derive.training.worked import Worked
 
 from .backward import Narrator, backward
 from .exam import default_ask, questions
@@ -31,14 +32,15 @@ from .updates import after, reading, updates
 __all__ = ["Document", "Equation", "Schedule", "build", "default_ask", "from_steps", "schedule_of"]
 
 
-def schedule_of(spec: NetworkSpec, update: int) -> Schedule | None:
+def schedule_of(update: Worked) -> Schedule | None:
     """Which update of online or mini-batch learning a document works (None with batch training)."""
-    if spec.updates_per_epoch == 1:
+    numbers = update.example_numbers()
+    if numbers is None:
         return None
-    batch = spec.batches(1)[update - 1]
-    kind = "online" if spec.batch == 1 else "minibatch"
-    examples = ", ".join(str(index + 1) for index in batch)
-    return Schedule(kind, spec.batch, update, examples, update - 1, spec.shuffle)
+    examples = ", ".join(map(str, numbers))
+    return Schedule(
+        update.kind, update.network.batch, update.number, examples, update.number - 1, update.network.shuffle
+    )
 
 
 def build(derivation: Derivation, *, only: Sequence[str] = (), detail: str = "standard", **options: Any) -> Document:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from derive.core.chain import Derivation
 from derive.core.steps import Steps, build_steps
 from derive.document import Document, default_ask, from_steps, schedule_of
 from derive.errors import DeriveError
@@ -27,7 +26,8 @@ from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.webpage import page
 from derive.spec.model import NetworkSpec
 from derive.spec.variants import variant
-from derive.training.descent import train, update_of_example, update_spec
+from derive.training.descent import train
+from derive.training.worked import worked
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation
@@ -54,14 +54,9 @@ class Options:
         return self.renderer or default_renderer()
 
 
-def worked_update(spec: NetworkSpec, options: Options) -> int:
-    """The update a document works on: the first, or ``options.example``'s (online or mini-batch learning)."""
-    return update_of_example(spec, options.example) if options.example is not None else 1
-
-
 def document_steps(spec: NetworkSpec, options: Options) -> Steps:
-    """The steps of the update a document works on."""
-    return build_steps(Derivation(update_spec(spec, worked_update(spec, options))), options.only, options.detail)
+    """The steps of the update a document works on (:func:`derive.training.worked.worked`)."""
+    return build_steps(worked(spec, options.example).derivation, options.only, options.detail)
 
 
 def document(
@@ -82,7 +77,6 @@ def document(
     the values not the product of their rounded numbers, as an answer key does.
     """
     catalog = options.templates.catalog(options.language)
-    update = worked_update(spec, options)
     steps = steps or document_steps(spec, options)
     keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
     history = train(spec, curve_steps).history if curve_steps else ()
@@ -95,7 +89,7 @@ def document(
         matrix=options.matrix,
         history=history,
         ask=keys,
-        schedule=schedule_of(spec, update),
+        schedule=schedule_of(worked(spec, options.example)),
         mark_unrounded=mark_unrounded,
     )
     for question in doc.questions:

@@ -21,6 +21,18 @@ from sympy.printing.pycode import PythonCodePrinter
 from derive.core.chain import Delta, Derivation, Update
 from derive.core.functions import ACTIVATIONS
 from derive.core.graph import Graph, SymbolName
+from derive.core.rules import (
+    DECAY,
+    GRADIENT,
+    LEARNING_RATE,
+    MOMENTUM,
+    PARAMETER,
+    PREVIOUS_CHANGE,
+    change,
+    decays,
+    rounded,
+    unit_targets,
+)
 from derive.spec.model import NetworkSpec
 
 # The largest x whose e^x a float holds; math.exp raises OverflowError beyond it.
@@ -162,7 +174,7 @@ def _forward_lines(
             if not coupled:
                 lines.append(f"        {out} = {code(graph.out_definition(p, L, j))}")
             if spec.round_activations is not None and n_layers - 1 > L:
-                lines.append(f"        {out} = _round_half_up({out}, {spec.round_activations})")
+                lines.append(f"        {out} = {code(rounded(graph.out[p][L][j], spec.round_activations))}")
     errors = " + ".join(f"({code(graph.error_definition(p, j))})" for j in range(spec.n_outputs))
     lines.append(f"        loss += {errors}")
     if keep_states:
@@ -215,20 +227,46 @@ def _layer_of(derivation: Derivation, name: str) -> int:
     return term.neuron.layer
 
 
+# The update rule's symbols as the generated step names them, θ, g and Δθ as format fields.
+_UPDATE_NAMES = {
+    PARAMETER: "{theta}",
+    GRADIENT: "g_{theta}",
+    PREVIOUS_CHANGE: "v_{theta}",
+    LEARNING_RATE: "learning_rate",
+    MOMENTUM: "momentum",
+    DECAY: "decay",
+}
+
+
+class _RulePrinter(PythonCodePrinter):
+    """Python of a rule of :mod:`derive.core.rules`, its symbols named by a table."""
+
+    def __init__(self, names: dict[sp.Symbol, str]) -> None:
+        super().__init__({"fully_qualified_modules": True})
+        self.names = names
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.names[expr]
+
+
 def _updates(derivation: Derivation, names: Sequence[str]) -> list[str]:
-    """θ ← θ − η·g, or with momentum Δθ ← β·Δθ − η·g, θ ← θ + Δθ; weight decay first adds λ·w to g."""
+    """θ ← θ + Δθ with Δθ = β·Δθ_previous − η·(g + λ·θ) (:func:`derive.core.rules.change`), printed once
+    per kind of parameter and filled in for each; with momentum Δθ is kept for the next update."""
     spec = derivation.spec
+    printer = _RulePrinter(_UPDATE_NAMES)
+    momentum = bool(spec.momentum)
+    forms = {
+        decay: printer.doprint(change(momentum=momentum, decay=decay)) for decay in {False, bool(spec.weight_decay)}
+    }
     lines = []
     for name in names:
         if not derivation.trainable(name):
             continue
-        if spec.weight_decay and name.startswith("w"):
-            lines.append(f"    g_{name} += decay * {name}")
-        if spec.momentum:
-            lines.append(f"    v_{name} = momentum * v_{name} - learning_rate * g_{name}")
-            lines.append(f"    {name} = {name} + v_{name}")
+        form = forms[bool(spec.weight_decay) and decays(name)].format(theta=name)
+        if momentum:
+            lines += [f"    v_{name} = {form}", f"    {name} = {name} + v_{name}"]
         else:
-            lines.append(f"    {name} = {name} - learning_rate * g_{name}")
+            lines.append(f"    {name} = {name} + ({form})")
     return lines
 
 
@@ -238,11 +276,6 @@ def _softmax(nets: tuple[float, ...]) -> tuple[float, ...]:
     exps = [math.exp(net - top) for net in nets]
     total = math.fsum(exps)
     return tuple(e / total for e in exps)
-
-
-def _round_half_up(value: float, decimals: int) -> float:
-    scale = 10.0**decimals
-    return math.floor(value * scale + 0.5) / scale
 
 
 @dataclass(frozen=True)
@@ -262,7 +295,7 @@ def compiled(spec: NetworkSpec, update: Update) -> Compiled:
     found = _COMPILED.get(key)
     if found is None:
         derivation = Derivation(spec, update)
-        namespace: dict[str, object] = {"math": math, "_round_half_up": _round_half_up, "_softmax": _softmax}
+        namespace: dict[str, object] = {"math": math, "_softmax": _softmax}
         source = step_source(derivation) + "\n\n" + loss_source(derivation)
         exec(compile(source, f"<derive step of {spec.name}>", "exec"), namespace)  # our own generated code
         found = Compiled(namespace["step"], namespace["loss"])  # type: ignore[arg-type]
@@ -291,13 +324,12 @@ def structure(spec: NetworkSpec, *, examples: bool = True) -> Hashable:
     layers = tuple(
         (layer.activation, layer.size, layer.fan_in, layer.shared_bias, layer.negative_slope) for layer in spec.layers
     )
-    unit_targets = all(sum(example.targets) == 1 for example in spec.examples)
     return (
         layers,
         spec.loss,
         spec.reduction,
         len(spec.examples) if examples else None,
-        unit_targets,
+        unit_targets(example.targets for example in spec.examples),
         spec.train_biases,
         spec.round_activations,
         bool(spec.momentum),
@@ -313,7 +345,7 @@ def generation_spec(spec: NetworkSpec, size: int) -> NetworkSpec:
     gets the general form.
     """
     indices = list(range(len(spec.examples)))
-    odd = [p for p in indices if sum(spec.examples[p].targets) != 1]
+    odd = [p for p in indices if not unit_targets([spec.examples[p].targets])]
     if odd:
         indices.remove(odd[0])
         indices.insert(0, odd[0])

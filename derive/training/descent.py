@@ -285,16 +285,3 @@ def _batch(spec: NetworkSpec, count: int) -> tuple[int, ...]:
     """The examples of update number ``count`` (1-based, counted over all epochs)."""
     epoch, update = _position(count, spec.updates_per_epoch)
     return spec.batches(epoch)[update - 1]
-
-
-def update_of_example(spec: NetworkSpec, example: int) -> int:
-    """The update of the first epoch whose batch holds example ``example`` (1-based, file order)."""
-    if isinstance(example, bool) or not isinstance(example, int) or not 1 <= example <= len(spec.examples):
-        raise DeriveError(f"expected an example from 1 to {len(spec.examples)}, got {example!r}", key="--example")
-    if spec.updates_per_epoch == 1:
-        raise DeriveError(
-            "every update uses every example here (batch training); --example chooses the update of one example "
-            "when batch_size is smaller than the number of examples",
-            key="--example",
-        )
-    return next(u for u, batch in enumerate(spec.batches(1), 1) if example - 1 in batch)

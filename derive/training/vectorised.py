@@ -24,11 +24,24 @@ from sympy.printing.numpy import NumPyPrinter
 
 from derive.core.chain import Update
 from derive.core.functions import ACTIVATIONS, LOSSES
+from derive.core.rules import (
+    DECAY,
+    GRADIENT,
+    LEARNING_RATE,
+    MOMENTUM,
+    PARAMETER,
+    PREVIOUS_CHANGE,
+    change_terms,
+    rational,
+    rounded,
+    softmax_cross_entropy_delta,
+    unit_targets,
+)
 from derive.spec.model import LayerSpec, NetworkSpec
 
 Parameters = tuple[float, ...]
 Batch = tuple[Any, ...]
-_NET, _OUT, _TARGET = sp.symbols("net out t")
+_NET, _OUT, _TARGET, _TOTAL = sp.symbols("net out t total")
 
 
 class _Printer(NumPyPrinter):
@@ -145,9 +158,9 @@ def _forward(spec: NetworkSpec) -> tuple[list[str], str, list[sp.Expr], dict[sp.
         if L == last:
             lines.append(f"out{L} = {out}")
             continue
-        if spec.round_activations is not None:  # as by hand, halves up: floor(x·10^k + ½) / 10^k
-            scale = float(10**spec.round_activations)
-            out = f"numpy.floor(({out}) * {scale!r} + 0.5) / {scale!r}"
+        if spec.round_activations is not None:  # as by hand, halves away from zero (derive.core.rules)
+            lines.append(f"O{L + 1}[...] = {out}")
+            out = _code(rounded(_OUT, spec.round_activations), {_OUT: f"O{L + 1}"})
         lines.append(f"O{L + 1}[...] = {out}")
     output = spec.layers[last]
     activation = ACTIVATIONS[output.activation]
@@ -184,8 +197,8 @@ def _backward(spec: NetworkSpec, update: Update, slopes: list[sp.Expr], names: d
     lines = []
     if ACTIVATIONS[spec.layers[last].activation].coupled:
         if spec.loss == "cross_entropy":  # out_j·Σ_k t_k − t_j: out − t when the targets add up to one
-            unit = all(sum(example.targets) == 1 for example in spec.examples)
-            delta = f"{out} - T" if unit else f"{out} * T.sum(axis=0) - T"
+            total = 1 if unit_targets(example.targets for example in spec.examples) else _TOTAL
+            delta = _code(softmax_cross_entropy_delta(_OUT, _TARGET, total), names | {_TOTAL: "T.sum(axis=0)"})
         else:  # Jᵀg with J = diag(out) − out outᵀ: out ⊙ (g − Σ_k g_k out_k)
             lines.append(f"g = {_code(slopes[0], names)}")
             delta = f"{out} * (g - (g * {out}).sum(axis=0))"
@@ -230,6 +243,22 @@ def _parameter_update(spec: NetworkSpec, L: int) -> list[str]:
     if own_bias:
         lines += [f"Vc{L} *= momentum", f"Vc{L} -= {bias_sum}", f"c{L} += Vc{L}"]
     return lines
+
+
+def update_constants(spec: NetworkSpec) -> tuple[float, float, float]:
+    """(β, ηλ, η): the update rule's coefficients (:func:`derive.core.rules.change_terms`) at the spec's numbers.
+
+    Δθ = β·Δθ_previous − η·g − ηλ·θ, applied in place: Δθ_previous scaled by β, then ηλ·W and ηδXᵀ
+    subtracted (δ is computed already times η).
+    """
+    terms = change_terms(momentum=True, decay=True)
+    numbers = {
+        LEARNING_RATE: rational(spec.learning_rate),
+        MOMENTUM: rational(spec.momentum),
+        DECAY: rational(spec.weight_decay),
+    }
+    previous, parameter, gradient = (terms[symbol].subs(numbers) for symbol in (PREVIOUS_CHANGE, PARAMETER, GRADIENT))
+    return float(previous), float(-parameter), float(-gradient)
 
 
 def _softmax(net: np.ndarray) -> np.ndarray:
@@ -277,8 +306,8 @@ class MatrixTraining:
         self.spec = spec
         self.arrays = _arrays(spec)
         make = compiled(spec, update, structure)
-        constants = (float(spec.momentum), float(spec.learning_rate * spec.weight_decay))
-        self._steps, self._update, self._loss = make(*self.arrays.values(), *constants)
+        momentum, decay_rate, self.rate = update_constants(spec)
+        self._steps, self._update, self._loss = make(*self.arrays.values(), momentum, decay_rate)
         self.inputs = np.array([[float(x) for x in e.inputs] for e in spec.examples]).T
         self.targets = np.array([[float(t) for t in e.targets] for e in spec.examples]).T
         self._buffers: dict[int, list[np.ndarray]] = {}
@@ -308,7 +337,7 @@ class MatrixTraining:
             first,
             np.ascontiguousarray(self.targets[:, columns]),
             *hidden,
-            float(spec.learning_rate) * scale,
+            self.rate * scale,
             scale,
         )
         if len(self._batches) < 4 * len(spec.examples) + 8:  # in file order, an epoch's batches repeat

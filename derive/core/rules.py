@@ -1,0 +1,78 @@
+"""The rules every path applies, each written once as SymPy: the update, the rounding of hidden
+outputs, and softmax with cross-entropy's error signal.
+
+The activations and losses live beside their derivatives in :mod:`derive.core.functions`; these
+are the other rules.  The 40-digit path evaluates them; the float path, the NumPy path and
+``derive code`` print them with SymPy's code printers, so no path can apply a rule of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+
+import sympy as sp
+
+# ---------------------------------------------------------------------------------------------
+# Rounding hidden outputs, as by hand
+
+
+def rounded(value: sp.Expr, decimals: int) -> sp.Expr:
+    """``value`` to ``decimals`` places as by hand, halves away from zero: sign(x)·⌊|x|·10^k + ½⌋ / 10^k.
+
+    −0.125 to two places is −0.13, as 0.125 is 0.13.  The division by 10^k comes last, so that a
+    float path gets the double nearest the rounded decimal.  The 40-digit path applies the same rule
+    to the value's decimal digits (:func:`derive.core.numbers.round_half_up`).
+    """
+    scale = sp.Integer(10) ** decimals
+    whole = sp.floor(sp.Abs(value) * scale + sp.Rational(1, 2))
+    return sp.Mul(sp.sign(value), whole, sp.Pow(scale, -1, evaluate=False), evaluate=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The update of a parameter
+
+PARAMETER, GRADIENT, PREVIOUS_CHANGE = sp.symbols("theta g Delta_previous", real=True)
+LEARNING_RATE, MOMENTUM, DECAY = sp.symbols("eta beta lambda", nonnegative=True)
+
+
+def change(*, momentum: bool, decay: bool) -> sp.Expr:
+    """Δθ = β·Δθ_previous − η·(g + λ·θ), θ⁺ = θ + Δθ.
+
+    Without momentum the first term drops; without weight decay (and for every bias) λ·θ does.
+    """
+    gradient = GRADIENT + DECAY * PARAMETER if decay else GRADIENT
+    descent = -LEARNING_RATE * gradient
+    return MOMENTUM * PREVIOUS_CHANGE + descent if momentum else descent
+
+
+def change_terms(*, momentum: bool, decay: bool) -> dict[sp.Symbol, sp.Expr]:
+    """Δθ as Σ c·x over x in (Δθ_previous, g, θ): what an engine that updates in place applies, term by term."""
+    expanded = sp.expand(change(momentum=momentum, decay=decay))
+    terms = {symbol: expanded.coeff(symbol) for symbol in (PREVIOUS_CHANGE, GRADIENT, PARAMETER)}
+    return {symbol: coefficient for symbol, coefficient in terms.items() if coefficient != 0}
+
+
+def decays(name: str) -> bool:
+    """Weight decay acts on the weights (``w…``), never on the biases."""
+    return name.startswith("w")
+
+
+def rational(value: Fraction) -> sp.Rational:
+    return sp.Rational(value.numerator, value.denominator)
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax with cross-entropy
+
+
+def unit_targets(targets: Iterable[Sequence[Fraction]]) -> bool:
+    """Whether every example's targets add up to one, so that softmax with cross-entropy has δ = out − t."""
+    return all(sum(example) == 1 for example in targets)
+
+
+def softmax_cross_entropy_delta(out: sp.Expr, target: sp.Expr, targets_total: sp.Expr) -> sp.Expr:
+    """δ_j = ∂E/∂net_j = out_j·Σ_k t_k − t_j, which is out_j − t_j when the targets add up to one."""
+    if targets_total == 1:
+        return sp.Add(out, -target, evaluate=False)
+    return sp.Add(sp.Mul(out, targets_total, evaluate=False), -target, evaluate=False)

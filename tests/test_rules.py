@@ -1,0 +1,104 @@
+"""The rules written once in derive.core.rules, checked against their textbook statements.
+
+Rounding by hand takes halves away from zero (Python's ``decimal.ROUND_HALF_UP``, written here as the
+reference); every path that rounds (40 digits, plain floats, NumPy, the generated module) does the same.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.core import rules
+from derive.core.numbers import exact, round_half_up
+from tests.conftest import run_derive
+
+HALVES = ["-0.125", "0.125", "-2.5", "2.5", "-0.375", "0.375", "-1.005", "0.0", "-0.0049", "0.995"]
+
+
+def by_hand(text: str, decimals: int) -> Decimal:
+    return Decimal(text).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+@pytest.mark.parametrize("text", HALVES)
+def test_rounding_takes_halves_away_from_zero_on_every_path(text):
+    decimals = 0 if text.endswith(".5") else 2
+    expected = by_hand(text, decimals)
+    x = sp.Symbol("x")
+    rule = rules.rounded(x, decimals)
+    # the rule itself, exactly
+    assert Fraction(str(rule.subs(x, sp.Rational(text)))) == Fraction(expected)
+    # the 40-digit path
+    assert Decimal(mpmath.nstr(round_half_up(exact(Fraction(text)), decimals), 30)) == expected
+    value = float(text)
+    if Fraction(value) != Fraction(text):
+        return  # not a double: the float paths round the double nearest it (1.005 is 1.00499…)
+    python = eval(
+        compile(sp.pycode(rule, fully_qualified_modules=True), "<rule>", "eval"),
+        {"math": __import__("math"), "x": value},
+    )
+    assert python == float(expected)
+    numpy = eval(sp.printing.numpy.NumPyPrinter().doprint(rule), {"numpy": np, "x": np.array([value])})
+    assert numpy[0] == float(expected)
+
+
+def test_the_update_rule_is_the_textbook_one():
+    """Δθ = β·Δθ_previous − η·(g + λ·θ), written here with numbers."""
+    eta, beta, lam, theta, g, previous = 0.5, 0.9, 0.01, 0.4, 0.08, -0.02
+    values = {
+        rules.LEARNING_RATE: eta,
+        rules.MOMENTUM: beta,
+        rules.DECAY: lam,
+        rules.PARAMETER: theta,
+        rules.GRADIENT: g,
+        rules.PREVIOUS_CHANGE: previous,
+    }
+    assert float(rules.change(momentum=True, decay=True).subs(values)) == pytest.approx(
+        beta * previous - eta * (g + lam * theta), rel=1e-15
+    )
+    assert float(rules.change(momentum=False, decay=False).subs(values)) == pytest.approx(-eta * g, rel=1e-15)
+    terms = rules.change_terms(momentum=True, decay=True)
+    assert terms == {
+        rules.PREVIOUS_CHANGE: rules.MOMENTUM,
+        rules.GRADIENT: -rules.LEARNING_RATE,
+        rules.PARAMETER: -rules.LEARNING_RATE * rules.DECAY,
+    }
+
+
+NEGATIVE_HALF = """
+learning_rate = 0.5
+round_activations = 2
+[[layers]]
+name = "h"
+activation = "linear"
+weights = [[1.0]]
+bias = [0.0]
+[[layers]]
+name = "o"
+activation = "linear"
+weights = [[1.0]]
+bias = [0.0]
+[[examples]]
+inputs = [-0.125]
+targets = [0.0]
+"""
+
+
+def test_a_negative_half_rounds_the_same_in_gradients_and_train(tmp_path):
+    """out_h1 = −0.125 is −0.13 by hand: E_total = ½·0.13² = 0.00845, and w1⁺ = 1 − 0.5·(−0.13)(1)(−0.125)."""
+    path = tmp_path / "half.toml"
+    path.write_text(NEGATIVE_HALF, encoding="utf-8")
+    gradients = json.loads(run_derive("gradients", str(path), "--json").stdout)
+    trained = json.loads(run_derive("train", str(path), "--steps", "1", "--json").stdout)
+    expected_error = 0.5 * 0.13**2
+    expected_w1 = 1.0 - 0.5 * (-0.13) * 1.0 * (-0.125)  # δ_o1·w2·∂out_h1/∂net_h1·i1 (linear: slope 1)
+    assert gradients["loss"] == pytest.approx(expected_error, rel=1e-12)
+    assert trained["loss"][0] == pytest.approx(expected_error, rel=1e-12)
+    assert gradients["updated"]["w1"] == pytest.approx(expected_w1, rel=1e-12)
+    assert trained["parameters"]["w1"] == pytest.approx(expected_w1, rel=1e-12)
