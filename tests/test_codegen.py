@@ -17,7 +17,7 @@ from hypothesis import assume, given
 
 from derive import Network, example
 from derive.errors import DeriveError
-from derive.outputs.codegen import module_source
+from derive.outputs.code import module_source
 from derive.spec.model import ExampleSpec, LayerSpec
 from tests import reference_training as reference
 from tests.test_gradients import SHAPES, away_from_kinks, layer, networks

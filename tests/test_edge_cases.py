@@ -22,7 +22,7 @@ from derive import Network
 from derive.core.chain import Derivation
 from derive.core.steps import build_steps
 from derive.errors import DeriveError
-from derive.outputs.codegen import module_source
+from derive.outputs.code import module_source
 from derive.publishing.publish import explanation
 from derive.training.compiled import FloatTraining, clear_cache, generation_spec
 from tests import reference_training as reference

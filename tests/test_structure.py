@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"training.descent"},
     {"training.worked"},
     {"document"},
-    {"outputs", "outputs.render", "outputs.codegen", "outputs.plot", "outputs.diagram", "outputs.browser"},
+    {"outputs", "outputs.render", "outputs.code", "outputs.plot", "outputs.diagram", "outputs.browser"},
     {"outputs.report"},
     {"assessment", "assessment.answers"},
     {"assessment.grading", "assessment.quiz"},

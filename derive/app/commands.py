@@ -175,7 +175,7 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
 
 
 def code(spec: NetworkSpec, options: Namespace) -> int:
-    from derive.outputs.codegen import module_source
+    from derive.outputs.code import module_source
 
     return emit(module_source(spec), options.output)
 
