@@ -16,14 +16,14 @@ __all__ = ["DeriveError", "Gradient", "Network", "__version__", "example", "load
 
 if TYPE_CHECKING:
     from derive.app.network import Network, example, load
-    from derive.core.chain import Gradient
+    from derive.core.factors import Gradient
     from derive.errors import DeriveError
 
 _LAZY = {
     "Network": "derive.app.network",
     "example": "derive.app.network",
     "load": "derive.app.network",
-    "Gradient": "derive.core.chain",
+    "Gradient": "derive.core.factors",
     "DeriveError": "derive.errors",
 }
 

@@ -25,6 +25,8 @@ LAYERS: list[set[str]] = [
     {"core", "core.numbers", "core.functions", "core.rules"},
     {"core.graph"},
     {"core.printing"},
+    {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
+    {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
     {"core.chain"},
     {"core.steps"},
     {"training", "training.compiled", "training.vectorised"},

@@ -8,7 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from derive.core.chain import DISPLAYS, Derivation, Gradient, Update
+from derive.core.chain import DISPLAYS, Derivation, Update
+from derive.core.factors import Gradient
 from derive.core.steps import Steps, build_steps
 from derive.spec import model as specs
 from derive.training import descent as training

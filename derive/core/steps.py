@@ -19,7 +19,8 @@ from functools import cached_property
 
 import sympy as sp
 
-from derive.core.chain import Delta, Derivation, Factor, Gradient
+from derive.core.chain import Derivation
+from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
 from derive.core.graph import MOMENTUM, WEIGHT_DECAY, Graph, SymbolName
 from derive.core.numbers import Number, compile_expr, evaluate, to_fraction

@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from derive.core.chain import Delta, Derivation, Factor, Gradient
+from derive.core.chain import Derivation
+from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
 from derive.core.numbers import format_number
 from derive.core.printing import partial_inline, partial_latex

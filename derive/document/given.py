@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from derive.core.chain import Gradient
+from derive.core.factors import Gradient
 from derive.core.steps import Steps
 
 from .matrix import escaped

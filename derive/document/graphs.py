@@ -11,7 +11,7 @@ from collections import Counter
 
 import sympy as sp
 
-from derive.core.chain import Gradient
+from derive.core.factors import Gradient
 from derive.core.functions import ACTIVATIONS
 from derive.core.printing import symbol_text
 from derive.core.steps import Steps

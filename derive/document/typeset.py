@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from derive.core.chain import Factor
+from derive.core.factors import Factor
 from derive.core.numbers import Number, exact, format_exact, format_number
 from derive.core.printing import TextbookPrinter, number_latex, partial_inline, partial_latex
 from derive.core.steps import LEARNING_RATE, Step, Steps

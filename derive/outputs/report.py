@@ -8,7 +8,8 @@ from typing import Any
 
 import sympy as sp
 
-from derive.core.chain import Derivation, Factor, Gradient
+from derive.core.chain import Derivation
+from derive.core.factors import Factor, Gradient
 from derive.core.numbers import format_number
 from derive.core.printing import TextbookPrinter, partial_latex
 from derive.core.steps import Steps

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from derive.core.chain import Delta, Derivation, Update
+from derive.core.chain import Derivation, Update
+from derive.core.factors import Delta
 from derive.core.functions import ACTIVATIONS
 from derive.core.graph import Graph, SymbolName
 from derive.core.rules import (

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from derive.core.chain import Derivation, Update, check_update, total_loss
+from derive.core.chain import Derivation, Update, check_update
+from derive.core.forward import total_loss
 from derive.core.numbers import to_fraction
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
