@@ -26,6 +26,8 @@ LAYERS: list[set[str]] = [
     {"core.graph"},
     {"core.printing"},
     {"core.chain"},
+    {"core.step_parts"},  # one step and the parts of the working it is grouped in
+    {"core.builders"},  # a builder per part of the working
     {"core.steps"},
     {"training", "training.compiled", "training.vectorised"},
     {"training.descent"},
