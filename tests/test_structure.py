@@ -28,6 +28,8 @@ LAYERS: list[set[str]] = [
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
     {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
     {"core.chain"},
+    {"core.step_parts"},  # one step and the parts of the working it is grouped in
+    {"core.builders"},  # a builder per part of the working
     {"core.steps"},
     {"training", "training.compiled", "training.vectorised"},
     {"training.descent"},
