@@ -18,7 +18,7 @@ from derive.core.chain import Derivation
 from derive.core.numbers import full_precision
 from derive.core.steps import build_steps
 from derive.publishing.publish import html_page
-from derive.spec.model import load_builtin
+from derive.spec.files import load_builtin
 from tests.conftest import ROOT, require_tool, run_derive
 
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"

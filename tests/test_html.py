@@ -14,7 +14,7 @@ import pytest
 from derive.outputs.render import mathml, prose, sentence_field
 from derive.publishing.publish import explanation, html_page
 from derive.publishing.webpage import formulas_script
-from derive.spec.model import load_builtin
+from derive.spec.files import load_builtin
 from tests.conftest import ROOT
 
 

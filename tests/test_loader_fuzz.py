@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.errors import DeriveError
-from derive.spec import model as spec
+from derive.spec import checks, files, model
 from tests.conftest import ROOT
 
 MAZUR_TEXT = (ROOT / "derive" / "examples" / "mazur.toml").read_text(encoding="utf-8")
 MAZUR = tomllib.loads(MAZUR_TEXT)
-KNOWN_KEYS = [*spec._NETWORK_KEYS, *spec._LAYER_KEYS, *spec._EXAMPLE_KEYS]
+KNOWN_KEYS = [*checks._NETWORK_KEYS, *checks._LAYER_KEYS, *checks._EXAMPLE_KEYS]
 SOURCE = "<fuzz>"
 
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=12), st.integers(-3, 3))
@@ -34,7 +34,7 @@ leaves = st.one_of(
     st.decimals(),
     st.fractions(),
     st.text(max_size=30),
-    st.sampled_from([*spec.ACTIVATIONS, *spec.LOSSES, *spec.REDUCTIONS, "h", "o", "0.5", "true", "nan"]),
+    st.sampled_from([*model.ACTIVATIONS, *model.LOSSES, *model.REDUCTIONS, "h", "o", "0.5", "true", "nan"]),
     st.sampled_from(
         [Decimal("1e400"), Decimal("-1e-400"), Decimal("sNaN"), Decimal("1E+999999999"), Fraction(10**400, 3)]
     ),
@@ -61,10 +61,10 @@ def assert_clean(error: DeriveError) -> None:
     assert f"{SOURCE}: {error.key}: " in message or f"{SOURCE}: {error.key[:100]}" in message, message
 
 
-def load(data) -> spec.NetworkSpec | None:
+def load(data) -> model.NetworkSpec | None:
     """The network, or None after checking the error is clean; anything else escapes and fails the test."""
     try:
-        network = spec.from_mapping(data, name="fuzz", source=SOURCE)
+        network = checks.from_mapping(data, name="fuzz", source=SOURCE)
     except DeriveError as error:
         assert_clean(error)
         return None
@@ -72,9 +72,9 @@ def load(data) -> spec.NetworkSpec | None:
     return network
 
 
-def assert_consistent(network: spec.NetworkSpec) -> None:
+def assert_consistent(network: model.NetworkSpec) -> None:
     """What the engine relies on: matching shapes and exact finite numbers."""
-    assert 1 <= len(network.layers) <= spec.MAX_LAYERS
+    assert 1 <= len(network.layers) <= model.MAX_LAYERS
     fan_in = network.layers[0].fan_in
     for layer in network.layers:
         assert layer.size >= 1
@@ -96,7 +96,7 @@ def test_random_nested_data(data):
 
 
 @settings(max_examples=150)
-@given(st.dictionaries(st.sampled_from(spec._NETWORK_KEYS), nested, max_size=7))
+@given(st.dictionaries(st.sampled_from(checks._NETWORK_KEYS), nested, max_size=7))
 def test_random_data_under_the_right_keys(data):
     load(data)
 
@@ -194,7 +194,7 @@ def check_file(content: bytes, suffix: str) -> None:
         path = Path(folder) / f"net{suffix}"
         path.write_bytes(content)
         try:
-            network = spec.load_path(path)
+            network = files.load_path(path)
         except DeriveError as error:
             message = str(error)
             assert len(message.splitlines()) == 1 and len(message) <= 300 + len(str(path)), message

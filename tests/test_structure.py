@@ -20,7 +20,11 @@ FOLDERS = ["spec", "core", "training", "document", "outputs", "assessment", "pub
 # Within and across the folders, from the bottom up: a unit imports only the units of lower rank.
 LAYERS: list[set[str]] = [
     {"errors", "version"},
-    {"spec", "spec.model"},
+    {"spec", "spec.model", "spec.literals"},
+    {"spec.messages"},
+    {"spec.values"},
+    {"spec.checks"},
+    {"spec.files"},
     {"spec.variants"},
     {"core", "core.numbers", "core.functions", "core.rules"},
     {"core.graph"},

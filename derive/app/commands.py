@@ -20,14 +20,15 @@ PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
 
 def network_of(options: Namespace) -> NetworkSpec:
     """The NETWORK argument as a spec: student K's variant with ``--variant``, rounded if asked."""
-    from derive.spec.model import resolve
+    from derive.spec.checks import with_options
+    from derive.spec.files import resolve
     from derive.spec.variants import variant
 
     spec = resolve(options.network)
     if options.variant is not None:
         spec = variant(spec, options.seed, options.variant)
     if getattr(options, "round_activations", None) is not None:
-        spec = spec.with_options(round_activations=options.round_activations)
+        spec = with_options(spec, round_activations=options.round_activations)
     return spec
 
 
@@ -45,9 +46,9 @@ def run(options: Namespace) -> int:
 
 
 def example(options: Namespace) -> int:
-    from derive.spec import model as spec
+    from derive.spec.files import builtin_names, builtin_text
 
-    print("\n".join(spec.builtin_names()) if options.list else spec.builtin_text(options.name).rstrip("\n"))
+    print("\n".join(builtin_names()) if options.list else builtin_text(options.name).rstrip("\n"))
     return 0
 
 
@@ -147,7 +148,7 @@ TRAINING_FLAGS = {
 
 def train(spec: NetworkSpec, options: Namespace) -> int:
     from derive.outputs import report
-    from derive.spec.model import with_training
+    from derive.spec.checks import with_training
     from derive.training import descent as training
 
     flags = {key: getattr(options, key) for key in TRAINING_FLAGS if getattr(options, key) is not None}

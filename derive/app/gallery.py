@@ -44,7 +44,7 @@ ANSWERS_SHOWN = {"net_h1": "0.3775", "out_h1": "0.5933", "net_h2": "0.39", "out_
 def gallery_texts() -> dict[str, str]:
     """The gallery's text files, rendered afresh."""
     from derive.publishing.publish import explanation, html_page, slides_files, worksheet_files
-    from derive.spec.model import load_builtin
+    from derive.spec.files import load_builtin
 
     spec = load_builtin("mazur")
     texts = {

@@ -11,7 +11,8 @@ from typing import Any
 from derive.core.chain import DISPLAYS, Derivation, Update
 from derive.core.factors import Gradient
 from derive.core.steps import Steps, build_steps
-from derive.spec import model as specs
+from derive.spec import checks, files
+from derive.spec.model import NetworkSpec
 from derive.training import descent as training
 from derive.training.worked import worked
 
@@ -55,7 +56,7 @@ class Network:
     0.082167041
     """
 
-    def __init__(self, spec: specs.NetworkSpec) -> None:
+    def __init__(self, spec: NetworkSpec) -> None:
         self.spec = spec
 
     @classmethod
@@ -68,7 +69,7 @@ class Network:
         >>> net.loss()
         0.125
         """
-        return cls(specs.from_mapping(data, name=name, source=f"<{name}>"))
+        return cls(checks.from_mapping(data, name=name, source=f"<{name}>"))
 
     @property
     def name(self) -> str:
@@ -107,7 +108,7 @@ class Network:
 
     def with_options(self, **options: Any) -> Network:
         """The same network with options changed, e.g. ``round_activations=4``."""
-        return Network(self.spec.with_options(**options))
+        return Network(checks.with_options(self.spec, **options))
 
     @cached_property
     def derivation(self) -> Derivation:
@@ -222,9 +223,9 @@ def example(name: str = "mazur") -> Network:
     >>> example().parameters()["w5"]
     0.4
     """
-    return Network(specs.load_builtin(name))
+    return Network(files.load_builtin(name))
 
 
 def load(path: str | Path) -> Network:
     """A network from a ``.toml`` or ``.json`` file."""
-    return Network(specs.load_path(path))
+    return Network(files.load_path(path))

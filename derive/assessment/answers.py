@@ -24,7 +24,9 @@ from typing import Any
 
 from derive.core.steps import Steps
 from derive.errors import DeriveError
-from derive.spec.model import describe, duplicate_key, number_problem, parse_user_data, read_user_file
+from derive.spec.files import parse_user_data, read_user_file
+from derive.spec.literals import duplicate_key
+from derive.spec.messages import describe, number_problem
 from derive.spec.variants import MAX_VARIANTS
 
 ANSWER_FILE = "expected a .toml or .json file of key = number pairs, or a .csv file with a student column"

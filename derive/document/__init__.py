@@ -16,7 +16,8 @@ from typing import Any
 from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, format_number, to_fraction
 from derive.core.steps import Steps, build_steps
-from derive.spec.model import NetworkSpec, builtin_names, load_builtin
+from derive.spec.files import builtin_names, load_builtin
+from derive.spec.model import NetworkSpec
 from derive.training.worked import Worked
 
 from .backward import Narrator, backward

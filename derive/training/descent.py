@@ -261,8 +261,9 @@ def update_spec(spec: NetworkSpec, number: int = 1, epoch: int = 1, update: Upda
     left (computed at 40 digits) and, with momentum, the Δθ of the update before as its
     ``previous_update``.  With batch training (the default) update 1 of epoch 1 is ``spec``.
 
-    >>> from derive.spec.model import load_builtin
-    >>> online = load_builtin("xor").with_options(batch_size=1)
+    >>> from derive.spec.checks import with_options
+    >>> from derive.spec.files import load_builtin
+    >>> online = with_options(load_builtin("xor"), batch_size=1)
     >>> second = update_spec(online, 2)
     >>> len(second.examples), second.examples[0] == online.examples[1], float(second.parameters()["w5"])
     (1, True, 0.6445591425311559)
