@@ -14,11 +14,13 @@ from functools import cache
 import mpmath
 import sympy as sp
 
+from derive.core import rules
 from derive.core.factors import Composer, Delta, Factor, Gradient, Term
 from derive.core.forward import NET, OUT, TARGET
 from derive.core.functions import ACTIVATIONS, LOSSES
-from derive.core.graph import WEIGHT_DECAY, Graph
+from derive.core.graph import Graph
 from derive.core.numbers import Number, compile_expr, dot, evaluate, exact, full_precision
+from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.spec.model import NetworkSpec
 
 # Each activation's and loss's slope, compiled once per process rather than once per neuron.
@@ -34,6 +36,9 @@ def _activation_slope(name: str, constant: Fraction | None) -> Callable[..., Num
 def _loss_slope(name: str, n_outputs: int, scale: sp.Rational) -> Callable[..., Number]:
     """∂E_total/∂out_o = scale · ∂E_o/∂out_o as a high-precision function."""
     return compile_expr(_scaled(scale, LOSSES[name].derivative(TARGET, OUT, n_outputs)), (TARGET, OUT))
+
+
+_CHANGE_ARGUMENTS = (rules.GRADIENT, rules.PREVIOUS_CHANGE, rules.LEARNING_RATE, rules.MOMENTUM)
 
 
 def trainable(spec: NetworkSpec, name: str) -> bool:
@@ -82,6 +87,8 @@ class BackwardPass:
         momentum = exact(spec.momentum)
         decay = exact(spec.weight_decay)
         zero = mpmath.mpf(0)
+        # Δθ = β·Δθ_previous − η·g, g the gradient with weight decay's λ·w already in it (rules.change)
+        change = compile_expr(rules.change(momentum=bool(momentum), decay=False), _CHANGE_ARGUMENTS)
         for L in reversed(range(n_layers)):
             for p in range(len(spec.examples)):
                 if n_layers - 1 == L:
@@ -96,19 +103,18 @@ class BackwardPass:
                 self.deltas[p][L].extend(row)
                 self.values.update((delta.symbol, delta.precise) for delta in row)
             for name, symbol, terms, products in _layer_parameters(graph, spec, self.values, self.deltas, L):
-                weight_decay = self._decay(symbol, decay) if decay and name.startswith("w") else None
+                weight_decay = self._decay(symbol, decay) if decay and rules.decays(name) else None
                 if weight_decay is not None:
                     products = [*products, weight_decay.precise]
                 # fsum of a single term is that term: no call for it, once per weight
                 total = products[0] if len(products) == 1 else mpmath.fsum(products)
                 self.gradients[name] = Gradient(name, symbol, terms, total, self.derivation, weight_decay)
-                step = learning_rate * total if trainable(spec, name) else zero
-                if momentum and trainable(spec, name):
-                    self.changes[name] = momentum * self.previous_changes[name] - step
-                    self.updated[name] = self.parameters[name] + self.changes[name]
+                if trainable(spec, name):
+                    arguments = (total, self.previous_changes.get(name, zero), learning_rate, momentum)
+                    self.changes[name] = change(*arguments)
                 else:
-                    self.changes[name] = -step
-                    self.updated[name] = self.parameters[name] - step
+                    self.changes[name] = zero  # a fixed bias
+                self.updated[name] = self.parameters[name] + self.changes[name]
         order = spec.parameter_names()
         self.gradients = {name: self.gradients[name] for name in order}
         self.updated = {name: self.updated[name] for name in order}
@@ -196,10 +202,9 @@ def _softmax_delta(graph: Graph, spec: NetworkSpec, p: int, j: int) -> tuple[sp.
     out_j, target_j = outs[j], targets[j]
     if spec.loss == "cross_entropy":
         # one form for every example, so that all examples share one compiled step
-        if all(sum(example.targets) == 1 for example in spec.examples):
-            return sp.Add(out_j, -target_j, evaluate=False), "softmax_cross_entropy"
-        mass = sp.Add(*targets, evaluate=False)
-        return sp.Add(sp.Mul(out_j, mass, evaluate=False), -target_j, evaluate=False), "softmax_cross_entropy"
+        unit = rules.unit_targets(example.targets for example in spec.examples)
+        mass = sp.Integer(1) if unit else sp.Add(*targets, evaluate=False)
+        return rules.softmax_cross_entropy_delta(out_j, target_j, mass), "softmax_cross_entropy"
     loss = LOSSES[spec.loss]
     slopes = [loss.derivative(t, o, spec.n_outputs) for t, o in zip(targets, outs, strict=True)]
     mean_slope = sp.Add(*(sp.Mul(g, o, evaluate=False) for g, o in zip(slopes, outs, strict=True)), evaluate=False)

@@ -17,9 +17,11 @@ import sympy as sp
 from derive.core.chain import Derivation
 from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
-from derive.core.graph import MOMENTUM, WEIGHT_DECAY, Graph, SymbolName
+from derive.core.graph import Graph, SymbolName
 from derive.core.numbers import Number, to_fraction
 from derive.core.printing import symbol_text
+from derive.core.rules import DECAY as WEIGHT_DECAY
+from derive.core.rules import LEARNING_RATE, MOMENTUM
 from derive.core.step_parts import (
     DeltaSteps,
     ExampleSteps,
@@ -30,8 +32,6 @@ from derive.core.step_parts import (
     is_copy,
     step_key,
 )
-
-LEARNING_RATE = sp.Symbol("eta")
 
 
 class Working:

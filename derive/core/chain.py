@@ -19,11 +19,12 @@ import mpmath
 import sympy as sp
 
 from derive.core.backward import BackwardPass, trainable
-from derive.core.composed import Composition, rational
+from derive.core.composed import Composition
 from derive.core.factors import Delta, Gradient
 from derive.core.forward import exact_parameters, feed_examples, named_parameters, reduce_loss, symbol_values
 from derive.core.graph import Graph
 from derive.core.numbers import Number, exact, full_precision
+from derive.core.rules import rational
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
 

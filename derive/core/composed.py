@@ -7,19 +7,16 @@ composed form is asked for (:attr:`derive.core.factors.Gradient.expr`), once per
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from fractions import Fraction
 from functools import cached_property
 
 import sympy as sp
 
+from derive.core import rules
 from derive.core.factors import Delta, Gradient
-from derive.core.graph import MOMENTUM, WEIGHT_DECAY, Graph
+from derive.core.graph import Graph
+from derive.core.rules import DECAY as WEIGHT_DECAY
+from derive.core.rules import MOMENTUM, rational
 from derive.spec.model import NetworkSpec
-
-
-def rational(value: Fraction) -> sp.Rational:
-    """A fraction as SymPy's exact rational."""
-    return sp.Rational(value.numerator, value.denominator)
 
 
 class Composition:
@@ -48,15 +45,20 @@ class Composition:
         """
         if self.update != "sequential":
             return {}
-        momentum = rational(self.spec.momentum)
+        constants = {
+            rules.MOMENTUM: rational(self.spec.momentum),
+            rules.LEARNING_RATE: rational(self.spec.learning_rate),
+        }
+        change = rules.change(momentum=True, decay=False).xreplace(constants)
         previous = self.spec.previous_changes()
-        learning_rate = rational(self.spec.learning_rate)
         weights = [(name, gradient) for name, gradient in self.gradients.items() if name.startswith("w")]
         updated: dict[sp.Symbol, sp.Expr] = {}
         for name, gradient in sorted(weights, key=lambda item: -item[1].chain[0].neuron.layer):
-            # w⁺ = w + β·Δw_previous − η·∂E/∂w
-            change = momentum * rational(previous[name]) - learning_rate * gradient.chain_expr
-            updated[self.graph.updated(gradient.symbol)] = (gradient.symbol + change).xreplace(updated)
+            # w⁺ = w + Δw, Δw = β·Δw_previous − η·∂E/∂w (rules.change)
+            step = change.xreplace(
+                {rules.PREVIOUS_CHANGE: rational(previous[name]), rules.GRADIENT: gradient.chain_expr}
+            )
+            updated[self.graph.updated(gradient.symbol)] = (gradient.symbol + step).xreplace(updated)
         return updated
 
     @cached_property

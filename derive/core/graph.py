@@ -12,11 +12,8 @@ from functools import cached_property
 import sympy as sp
 
 from derive.core.functions import ACTIVATIONS, LOSSES, softmax
+from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.spec.model import NetworkSpec
-
-# The constants of the training options, as they appear in formulas: λ·w, β·Δθ.
-WEIGHT_DECAY = sp.Symbol("lambda")
-MOMENTUM = sp.Symbol("beta")
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ def rounded(value: sp.Expr, decimals: int) -> sp.Expr:
 # ---------------------------------------------------------------------------------------------
 # The update of a parameter
 
-PARAMETER, GRADIENT, PREVIOUS_CHANGE = sp.symbols("theta g Delta_previous", real=True)
-LEARNING_RATE, MOMENTUM, DECAY = sp.symbols("eta beta lambda", nonnegative=True)
+# η, β and λ are the symbols every formula of the working uses (the graph's, the steps').
+PARAMETER, GRADIENT, PREVIOUS_CHANGE = sp.symbols("theta g Delta_previous")
+LEARNING_RATE, MOMENTUM, DECAY = sp.symbols("eta beta lambda")
 
 
 def change(*, momentum: bool, decay: bool) -> sp.Expr:

@@ -13,6 +13,7 @@ from derive.core.functions import ACTIVATIONS
 from derive.core.graph import SymbolName
 from derive.core.numbers import Number
 from derive.core.printing import partial_latex, symbol_latex
+from derive.core.rules import unit_targets
 from derive.core.steps import Steps
 
 from .model import Equation, MatrixLayer
@@ -86,7 +87,7 @@ class _LayerForm:
         derivation, graph = self.derivation, self.derivation.graph
         rows = derivation.deltas[p][self.L]
         examples = derivation.spec.examples
-        if rows[0].factors[0].rule == "softmax_cross_entropy" and all(sum(e.targets) == 1 for e in examples):
+        if rows[0].factors[0].rule == "softmax_cross_entropy" and unit_targets(e.targets for e in examples):
             outs = [derivation.values[s] for s in graph.out[p][self.L]]
             targets = [derivation.values[s] for s in graph.targets[p]]
             scale = graph.reduction_scale()
