@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derive.spec.model import builtin_text
+from derive.spec.files import builtin_text
 
 
 @dataclass(frozen=True)

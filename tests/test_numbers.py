@@ -21,9 +21,9 @@ from derive.core.numbers import (
     exact,
     format_exact,
     format_number,
-    round_half_up,
     to_fraction,
 )
+from derive.core.rules import round_value
 
 
 def test_forty_digits_by_default_nine_shown():
@@ -62,7 +62,7 @@ def test_to_fraction_is_the_exact_binary_value(value):
     ],
 )
 def test_round_half_up_as_by_hand(text, decimals, expected):
-    rounded = to_fraction(round_half_up(exact(Fraction(text)), decimals))
+    rounded = to_fraction(round_value(exact(Fraction(text)), decimals))
     assert abs(rounded - Fraction(expected)) <= abs(Fraction(expected)) / 10**39  # to 40 digits
 
 

@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 
 from derive.core import rules
-from derive.core.numbers import exact, round_half_up
+from derive.core.numbers import exact
 from tests.conftest import run_derive
 
 HALVES = ["-0.125", "0.125", "-2.5", "2.5", "-0.375", "0.375", "-1.005", "0.0", "-0.0049", "0.995"]
@@ -35,7 +35,7 @@ def test_rounding_takes_halves_away_from_zero_on_every_path(text):
     # the rule itself, exactly
     assert Fraction(str(rule.subs(x, sp.Rational(text)))) == Fraction(expected)
     # the 40-digit path
-    assert Decimal(mpmath.nstr(round_half_up(exact(Fraction(text)), decimals), 30)) == expected
+    assert Decimal(mpmath.nstr(rules.round_value(exact(Fraction(text)), decimals), 30)) == expected
     value = float(text)
     if Fraction(value) != Fraction(text):
         return  # not a double: the float paths round the double nearest it (1.005 is 1.00499…)

@@ -26,7 +26,8 @@ LAYERS: list[set[str]] = [
     {"spec.checks"},
     {"spec.files"},
     {"spec.variants"},
-    {"core", "core.numbers", "core.functions", "core.rules"},
+    {"core", "core.numbers", "core.functions"},
+    {"core.rules"},
     {"core.graph"},
     {"core.printing"},
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass

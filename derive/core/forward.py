@@ -14,7 +14,8 @@ import sympy as sp
 
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.graph import Graph
-from derive.core.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision, round_half_up
+from derive.core.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision
+from derive.core.rules import round_value
 from derive.errors import DeriveError
 from derive.spec.model import ExampleSpec, LayerSpec, NetworkSpec
 
@@ -115,7 +116,7 @@ def _feed(
         net = [dot(row, values) + bias for row, bias in zip(weights, biases, strict=True)]
         out = _activate(layer, net)
         if spec.round_activations is not None and len(spec.layers) - 1 > L:
-            out = [round_half_up(value, spec.round_activations) for value in out]
+            out = [round_value(value, spec.round_activations) for value in out]
         nets.append(tuple(net))
         outs.append(tuple(out))
         values = out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -50,12 +50,6 @@ def to_fraction(value: Number) -> Fraction:
     sign, mantissa, exponent, _ = value._mpf_
     result = Fraction(int(mantissa)) * (Fraction(2) ** exponent)
     return -result if sign else result
-
-
-def round_half_up(value: Number, decimals: int) -> Number:
-    """``value`` rounded to ``decimals`` places the way it is done by hand (0.59327 → 0.5933)."""
-    text = mpmath.nstr(value, PRECISION, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
-    return exact(Fraction(_quantize(Decimal(text), decimals, ROUND_HALF_UP)))
 
 
 def _quantize(value: Decimal, decimals: int, rounding: str) -> Decimal:

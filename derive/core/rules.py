@@ -13,20 +13,38 @@ from fractions import Fraction
 
 import sympy as sp
 
+from derive.core.numbers import Number, compile_expr, evaluate
+
 # ---------------------------------------------------------------------------------------------
 # Rounding hidden outputs, as by hand
 
 
-def rounded(value: sp.Expr, decimals: int) -> sp.Expr:
-    """``value`` to ``decimals`` places as by hand, halves away from zero: sign(x)·⌊|x|·10^k + ½⌋ / 10^k.
+# A half the file's decimals meant (0.145) is a hair below it in binary (0.14499999999999996 as a
+# double): within a few units of the last binary place below a half, a value is that half.  Four
+# units of a double's last place; of the 40-digit path's (136 bits), likewise.
+FLOAT_SLACK = sp.Rational(1, 2**51)
+PRECISE_SLACK = sp.Rational(1, 2**130)
 
-    −0.125 to two places is −0.13, as 0.125 is 0.13.  The division by 10^k comes last, so that a
-    float path gets the double nearest the rounded decimal.  The 40-digit path applies the same rule
-    to the value's decimal digits (:func:`derive.core.numbers.round_half_up`).
+
+def rounded(value: sp.Expr, decimals: int, slack: sp.Rational = FLOAT_SLACK) -> sp.Expr:
+    """``value`` to ``decimals`` places as by hand, halves away from zero: sign(x)·⌊|x|·10^k·(1 + s) + ½⌋ / 10^k.
+
+    −0.125 to two places is −0.13, as 0.125 is 0.13; the slack s makes a decimal half that binary
+    holds a hair below it (0.145) a half too.  The division by 10^k comes last, so that a float path
+    gets the double nearest the rounded decimal.
     """
     scale = sp.Integer(10) ** decimals
-    whole = sp.floor(sp.Abs(value) * scale + sp.Rational(1, 2))
+    magnitude = sp.Mul(sp.Abs(value), scale, 1 + slack, evaluate=False)
+    whole = sp.floor(sp.Add(magnitude, sp.Rational(1, 2), evaluate=False))
     return sp.Mul(sp.sign(value), whole, sp.Pow(scale, -1, evaluate=False), evaluate=False)
+
+
+_VALUE = sp.Symbol("x")
+
+
+def round_value(value: Number, decimals: int) -> Number:
+    """The 40-digit path's rounding: :func:`rounded` evaluated at full precision (0.59327 → 0.5933)."""
+    return evaluate(compile_expr(rounded(_VALUE, decimals, PRECISE_SLACK), (_VALUE,)), value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ Each is a fixed fragment written here; an activation or loss name from the spec 
 
 from __future__ import annotations
 
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from derive.core.rules import rounded
 from derive.outputs.code.names import softmax_cross_entropy
 from derive.spec.model import NetworkSpec
 
@@ -157,12 +161,18 @@ def cross_entropy_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
     ),
 }
 
-_ROUNDING_CODE = '''
+
+def _rounding_code() -> str:
+    """``round_half_up``, the rule of :func:`derive.core.rules.rounded` printed for NumPy."""
+    values, decimals = sp.symbols("values decimals")
+    rule = NumPyPrinter().doprint(rounded(values, decimals)).replace("numpy.", "np.")
+    return f'''
 def round_half_up(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Round as done by hand, halves away from zero (0.59327 → 0.5933)."""
-    scale = 10.0**decimals
-    return np.sign(values) * np.floor(np.abs(values) * scale + 0.5) / scale
+    """Round as done by hand, halves away from zero (0.59327 → 0.5933); a decimal half a double
+    holds a few units of its last place below the half (0.145) counts as the half."""
+    return {rule}
 '''
+
 
 _PARAMETERS_CODE = '''
 def with_defaults(params: Parameters | None) -> Parameters:
@@ -181,7 +191,7 @@ def helpers(spec: NetworkSpec) -> list[str]:
     used = {layer.activation for layer in spec.layers}
     helpers = [_PARAMETERS_CODE]
     if spec.round_activations is not None and len(spec.layers) > 1:
-        helpers.append(_ROUNDING_CODE)
+        helpers.append(_rounding_code())
     helpers += [ACTIVATION_CODE[name] for name in ACTIVATION_CODE if name in used]
     if spec.layers[-1].activation == "softmax" and not softmax_cross_entropy(spec):
         helpers.append(_SOFTMAX_DELTA)
