@@ -23,10 +23,10 @@ LAYERS: list[set[str]] = [
     {"spec", "spec.model"},
     {"spec.variants"},
     {"core", "core.numbers", "core.functions"},
-    {"core.graph"},
+    {"core.graph", "core.samples"},  # samples: an activation evaluated for drawing
     {"core.printing"},
     {"core.chain"},
-    {"core.steps"},
+    {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
     {"training", "training.compiled", "training.vectorised"},
     {"training.descent"},
     {"document"},
