@@ -1,14 +1,17 @@
 """Chain-rule gradients against sympy.diff of the composed loss, finite differences and autograd."""
 
+from decimal import Decimal
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from derive import Network
+from derive import Network, example
+from derive.core.checks import finite_difference
 from tests.reference import check_gradients, sympy_gradients
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "linear", "leaky_relu", "softplus", "elu"]
@@ -165,3 +168,23 @@ def away_from_kinks(network: Network) -> bool:
 def test_random_networks(network):
     assume(away_from_kinks(network))
     check_gradients(network)
+
+
+def test_the_finite_difference_check_is_two_forward_passes():
+    """core.checks: E_total at w5 ∓ ε from a NumPy forward pass of Mazur's network written here, and their slope."""
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    def loss(w5: float) -> float:
+        hidden = sigmoid(np.array([[0.15, 0.20], [0.25, 0.30]]) @ [0.05, 0.10] + 0.35)
+        out = sigmoid(np.array([[w5, 0.45], [0.50, 0.55]]) @ hidden + 0.60)
+        return float(0.5 * np.sum((np.array([0.01, 0.99]) - out) ** 2))
+
+    check = finite_difference(example("mazur").spec, "w5")
+    low, high = loss(0.40 - 1e-4), loss(0.40 + 1e-4)
+    assert check.nudge == Decimal("0.0001") and check.width == Decimal("0.0002")
+    assert float(check.low) == pytest.approx(low, abs=1e-12)  # each side rounded to 12 decimals
+    assert float(check.high) == pytest.approx(high, abs=1e-12)
+    assert float(check.slope) == pytest.approx((high - low) / 2e-4, abs=1e-8)
+    assert float(check.slope) == pytest.approx(0.082167041, abs=1e-8)  # the post's ∂E/∂w5

@@ -28,14 +28,14 @@ LAYERS: list[set[str]] = [
     {"spec.variants"},
     {"core", "core.numbers", "core.functions"},
     {"core.rules"},
-    {"core.graph"},
+    {"core.graph", "core.samples"},  # samples: an activation evaluated for drawing
     {"core.printing"},
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
     {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
     {"core.chain"},
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
-    {"core.steps"},
+    {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
     {"training", "training.compiled", "training.vectorised"},
     {"training.descent"},
     {"training.worked"},

@@ -1,16 +1,22 @@
 """Diagrams, computation graphs, the matrix form and training curves, checked by their renderers."""
 
+import math
 import re
 import tomllib
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from derive import Network, example
+from derive.core.layerwise import delta_ratio, shared_bias_gradient, summed_deltas, summed_outer, weight_gradient_ratio
+from derive.core.samples import activation_samples
 from derive.document import build
 from derive.publishing.publish import explanation
 from tests.conftest import ROOT, run_derive
 from tests.documents import compile_latex, katex_failures, mermaid_diagrams, mermaid_failures, pdf_text
 from tests.reference import autograd_gradients
+from tests.reference_training import quantities
 
 NETWORKS = ["mazur", "softmax", "deep", "xor"]
 
@@ -85,6 +91,64 @@ def test_matrix_entries_are_the_gradients(name):
         for names, values in zip(by_layer[layer.name], rows, strict=True):
             for weight, value in zip(names, values, strict=True):
                 assert float(value) == pytest.approx(expected[weight], rel=1e-9, abs=1e-12)
+
+
+def test_the_matrix_sums_are_the_gradients():
+    """layerwise: Σ_p δ xᵀ, Σ_p δ and a shared bias's Σ over the neurons too are autograd's ∂E/∂W and ∂E/∂b.
+
+    The deep example has two examples, per-neuron biases (h), a shared one (g) and a single output (o).
+    """
+    derivation = example("deep").derivation
+    expected = autograd_gradients(derivation.spec)
+    names = [[["w1", "w2"], ["w3", "w4"]], [["w5", "w6"], ["w7", "w8"]], [["w9", "w10"]]]
+    for L, weights in enumerate(names):
+        wanted = [[expected[name] for name in row] for row in weights]
+        assert np.array(summed_outer(derivation, L), dtype=float) == pytest.approx(np.array(wanted), abs=1e-12)
+    biases = [float(value) for value in summed_deltas(derivation, 0)]
+    assert biases == pytest.approx([expected["b1"], expected["b2"]], abs=1e-12)
+    assert float(shared_bias_gradient(derivation, 1)) == pytest.approx(expected["b3"], abs=1e-12)
+    assert float(shared_bias_gradient(derivation, 2)) == pytest.approx(expected["b4"], abs=1e-12)
+
+
+def test_the_layer_ratios_are_the_mean_sizes():
+    """layerwise: mean |∂E/∂w| and mean |δ| of the output layer over the first's, from independent values."""
+    spec = example("deep").spec
+    gradients, values = autograd_gradients(spec), quantities(spec)
+    output, first = ["w9", "w10"], ["w1", "w2", "w3", "w4"]
+    expected = np.mean([abs(gradients[w]) for w in output]) / np.mean([abs(gradients[w]) for w in first])
+    deltas = {neuron: [abs(values[f"delta_{neuron}@{p}"]) for p in (1, 2)] for neuron in ("o1", "h1", "h2")}
+    expected_deltas = np.mean(deltas["o1"]) / np.mean(deltas["h1"] + deltas["h2"])
+    derivation = example("deep").derivation
+    assert float(weight_gradient_ratio(derivation)) == pytest.approx(expected, rel=1e-9)
+    assert float(delta_ratio(derivation)) == pytest.approx(expected_deltas, rel=1e-9)
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+# Each activation and its derivative written with math, independently of functions.py (leaky ReLU with 0.01).
+CURVES = {
+    "sigmoid": (_sigmoid, lambda x: _sigmoid(x) * (1 - _sigmoid(x))),
+    "tanh": (math.tanh, lambda x: 1 - math.tanh(x) ** 2),
+    "relu": (lambda x: max(x, 0.0), lambda x: 1.0 if x > 0 else 0.0),
+    "leaky_relu": (lambda x: x if x > 0 else 0.01 * x, lambda x: 1.0 if x > 0 else 0.01),
+    "softplus": (lambda x: math.log1p(math.exp(x)), _sigmoid),
+    "elu": (lambda x: x if x > 0 else math.expm1(x), lambda x: 1.0 if x > 0 else math.exp(x)),
+    "linear": (lambda x: x, lambda x: 1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(CURVES))
+def test_the_activation_samples_are_the_functions(name):
+    """samples: 33 net inputs evenly from −4 to 4, each with f(net) and f'(net) as math computes them."""
+    constant = Fraction(1, 100) if name == "leaky_relu" else None
+    samples = activation_samples(name, constant, 4, 33)
+    f, slope = CURVES[name]
+    assert [float(x) for x, _, _ in samples] == [-4 + k / 4 for k in range(33)]
+    for x, value, derivative in samples:
+        assert float(value) == pytest.approx(f(float(x)), rel=1e-12, abs=1e-15)
+        assert float(derivative) == pytest.approx(slope(float(x)), rel=1e-12, abs=1e-15)
 
 
 @pytest.mark.parametrize("name", ["mazur", "softmax", "xor"])

@@ -23,7 +23,7 @@ from derive import Network, example
 from derive.core.chain import Derivation
 from derive.core.numbers import PRECISION, exact, to_fraction
 from derive.errors import DeriveError
-from derive.training.descent import precise_updates, train, update_spec
+from derive.training.descent import loss_after_update, precise_updates, train, update_spec
 from tests.conftest import run_derive
 from tests.test_gradients import layer
 
@@ -542,3 +542,30 @@ def test_matrices_on_wider_networks_are_the_textbook_loop(network, order):
     assert_same([float(value) for value in result.spec.parameters().values()], parameters)
     last = next(itertools.islice(precise_updates(spec, order), updates - 1, None))
     assert_same([float(value) for value in last.updated.values()], parameters)
+
+
+def test_the_loss_after_a_sequential_update_is_the_hand_written_loop():
+    """loss_after_update: Mazur's network, the output layer updated first, the hidden δ through its new weights."""
+
+    def sigmoid(x):
+        return 1 / (1 + np.exp(-x))
+
+    x, targets, rate = np.array([0.05, 0.10]), np.array([0.01, 0.99]), 0.5
+    weights = [np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([[0.40, 0.45], [0.50, 0.55]])]
+    biases = [0.35, 0.60]  # fixed: the example does not train them
+
+    def forward(weights):
+        outs = [x]
+        for w, b in zip(weights, biases, strict=True):
+            outs.append(sigmoid(w @ outs[-1] + b))
+        return outs
+
+    outs = forward(weights)
+    delta = (outs[-1] - targets) * outs[-1] * (1 - outs[-1])  # half squared error, sigmoid
+    for L in reversed(range(len(weights))):
+        weights[L] = weights[L] - rate * np.outer(delta, outs[L])
+        if L:  # back through the weights just updated
+            delta = (weights[L].T @ delta) * outs[L] * (1 - outs[L])
+    expected = 0.5 * np.sum((targets - forward(weights)[-1]) ** 2)
+    assert float(loss_after_update(example("mazur").spec, "sequential")) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(0.291027924, abs=1e-9)  # the post's E_total after the step

@@ -14,10 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from derive.core.chain import Derivation
-from derive.core.numbers import DEFAULT_DIGITS, format_number, to_fraction
+from derive.core.numbers import DEFAULT_DIGITS, format_number
 from derive.core.steps import Steps, build_steps
 from derive.spec.files import builtin_names, load_builtin
 from derive.spec.model import NetworkSpec
+from derive.training.descent import loss_after_update
 from derive.training.worked import Worked
 
 from .backward import Narrator, backward
@@ -104,7 +105,8 @@ def from_steps(
         hidden=len(spec.layers) > 1,
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
-        sequential_after=_sequential_after(spec, digits) if example else "",
+        # E_total after one step in the sequential order (output layer first), as published figures use it
+        sequential_after=format_number(loss_after_update(spec, "sequential"), digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
@@ -127,10 +129,3 @@ def builtin_example(spec: NetworkSpec) -> str | None:
     if spec.name not in builtin_names():
         return None
     return spec.name if replace(load_builtin(spec.name), name=spec.name) == spec else None
-
-
-def _sequential_after(spec: NetworkSpec, digits: int) -> str:
-    """E_total after one step in the sequential order (output layer first), as published figures use it."""
-    stepped = Derivation(spec, "sequential")
-    values = {name: to_fraction(value) for name, value in stepped.updated.items()}
-    return format_number(Derivation(spec.with_parameters(values)).loss, digits)

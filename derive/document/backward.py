@@ -9,10 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
-from derive.core.chain import Derivation
+from derive.core import checks
 from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
-from derive.core.numbers import format_number
 from derive.core.printing import partial_inline, partial_latex
 from derive.core.steps import DeltaSteps, GradientSteps, Steps
 
@@ -195,31 +194,16 @@ def _silent(delta: Delta, steps: Steps) -> bool:
     return steps.derivation.values[error] == 0 and delta.precise != 0
 
 
-# The nudge of a parameter in the check by finite differences, and how many decimals its errors show.
-NUDGE = Decimal("0.0001")
-CHECK_DECIMALS = 12
-
-
 def finite_difference(steps: Steps, gradient: Gradient, typeset: Typesetter) -> dict[str, str]:
-    """∂E/∂θ ≈ (E(θ + ε) − E(θ − ε)) / 2ε, from two forward passes and no chain rule.
-
-    The slope is computed from the errors as shown, so that a reader can redo the division.
-    """
-    spec = steps.derivation.spec
-    theta = spec.parameters()[gradient.name]
-    errors = []
-    for sign in (-1, 1):
-        nudged = spec.with_parameters({gradient.name: theta + sign * Fraction(NUDGE)})
-        errors.append(Decimal(format_number(Derivation(nudged).loss, CHECK_DECIMALS, strip=False)))
-    width = 2 * NUDGE
-    slope = (errors[1] - errors[0]) / width
+    """The check of ∂E/∂θ by finite differences (:func:`derive.core.checks.finite_difference`), as shown."""
+    check = checks.finite_difference(steps.derivation.spec, gradient.name)
     return {
         "gradient": partial_inline(typeset.latex(steps.derivation.graph.total), typeset.latex(gradient.symbol)),
         "value": typeset.show(gradient.precise),
         "parameter": typeset.latex(gradient.symbol),
-        "epsilon": str(NUDGE),
-        "low": str(errors[0]),
-        "high": str(errors[1]),
-        "width": str(width),
-        "slope": format(slope.quantize(Decimal("1e-7")), "f"),
+        "epsilon": str(check.nudge),
+        "low": str(check.low),
+        "high": str(check.high),
+        "width": str(check.width),
+        "slope": format(check.slope.quantize(Decimal("1e-7")), "f"),
     }

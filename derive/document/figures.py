@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 from functools import cache
 
-import sympy as sp
-
 from derive.core.functions import ACTIVATIONS
 from derive.core.numbers import format_number
+from derive.core.samples import activation_samples
 
 from .model import Curve, Plot
 
@@ -21,22 +20,13 @@ PLOT_POINTS = 33
 
 @cache
 def activation_plot(name: str, constant: Fraction | None = None) -> Plot:
-    """f(net) and f'(net) at evenly spaced net inputs; f' from the textbook derivative of ``functions``.
+    """f(net) and f'(net) at evenly spaced net inputs (:func:`derive.core.samples.activation_samples`), as drawn.
 
     ``constant`` is the layer's constant for an activation that has one (leaky ReLU's slope).
     """
-    activation = ACTIVATIONS[name]
-    net, out = sp.symbols("net out")
-    with sp.evaluate(False):
-        function = activation.output(net, constant)
-    f = sp.lambdify(net, function, modules="mpmath")
-    slope = sp.lambdify((net, out), activation.slope(net, out, constant), modules="mpmath")
-    points = []
-    for k in range(PLOT_POINTS):
-        x = sp.Rational(2 * PLOT_RANGE * k, PLOT_POINTS - 1) - PLOT_RANGE
-        value = f(x)
-        points.append((format_number(float(x), 4), format_number(value, 4), format_number(slope(x, value), 4)))
-    return Plot(name, activation.latex, points, str(-PLOT_RANGE), str(PLOT_RANGE))
+    samples = activation_samples(name, constant, PLOT_RANGE, PLOT_POINTS)
+    points = [(format_number(float(x), 4), format_number(f, 4), format_number(slope, 4)) for x, f, slope in samples]
+    return Plot(name, ACTIVATIONS[name].latex, points, str(-PLOT_RANGE), str(PLOT_RANGE))
 
 
 def curve(history: Sequence[float], digits: int) -> Curve:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from derive.core.chain import Derivation
 from derive.core.functions import ACTIVATIONS
 from derive.core.graph import SymbolName
+from derive.core.layerwise import layer_inputs, outer, shared_bias_gradient, summed_deltas, summed_outer
 from derive.core.numbers import Number
 from derive.core.printing import partial_latex, symbol_latex
 from derive.core.rules import unit_targets
@@ -96,14 +97,6 @@ class _LayerForm:
             return formula, rf"{factor}\left({self.vector(outs)} - {self.vector(targets)}\right)"
         return rf"J_{{\operatorname{{softmax}}}}^{{\top}} \nabla_{{\mathbf{{out}}_{{{self.name}}}}} E_{{total}}", ""
 
-    def inputs(self, p: int) -> list[Number]:
-        graph = self.derivation.graph
-        return [self.derivation.values[s] for s in graph.layer_inputs(p, self.L)]
-
-    def outer(self, p: int) -> list[list[Number]]:
-        """δ xᵀ of example p."""
-        return [[d.precise * x for x in self.inputs(p)] for d in self.derivation.deltas[p][self.L]]
-
     def weight_gradient(self, p: int) -> Equation:
         suffix = self.suffix(p)
         lhs = partial_latex(self.total, self.weights)
@@ -113,32 +106,28 @@ class _LayerForm:
         return Equation(
             rf"\left({lhs}\right){suffix}" if self.multi else lhs,
             rf"{self.vector_name}{suffix} \, {below}{suffix}{{}}^{{\top}}",
-            rf"{self.vector(deltas)} {self.matrix([self.inputs(p)])}",
-            self.matrix(self.outer(p)),
+            rf"{self.vector(deltas)} {self.matrix([layer_inputs(self.derivation, p, self.L)])}",
+            self.matrix(outer(self.derivation, p, self.L)),
             0,
         )
 
     def summed_weight_gradient(self) -> Equation:
         examples = range(len(self.derivation.spec.examples))
-        totals: list[list[Number | int]] = [[0] * self.layer.fan_in for _ in range(self.layer.size)]
-        for p in examples:
-            totals = [[a + b for a, b in zip(r, o, strict=True)] for r, o in zip(totals, self.outer(p), strict=True)]
         lhs = partial_latex(self.total, self.weights)
         parts = " + ".join(rf"\left({lhs}\right)^{{({p + 1})}}" for p in examples)
-        return Equation(lhs, parts, "", self.matrix(totals), 0)
+        return Equation(lhs, parts, "", self.matrix(summed_outer(self.derivation, self.L)), 0)
 
     def bias(self) -> Equation:
         derivation, typeset = self.derivation, self.typeset
-        every = [[d.precise for d in derivation.deltas[p][self.L]] for p in range(len(derivation.spec.examples))]
-        summed = [sum(column) for column in zip(*every, strict=True)]
         if self.layer.shared_bias:
             bias = typeset.latex(derivation.graph.biases[self.L][0])
             summed_vector = rf"\sum_p {self.vector_name}^{{(p)}}" if self.multi else self.vector_name
             formula = rf"\mathbf{{1}}^{{\top}} {summed_vector}"
-            return Equation(partial_latex(self.total, bias), formula, "", typeset.show(sum(summed)), 0)
+            value = typeset.show(shared_bias_gradient(derivation, self.L))
+            return Equation(partial_latex(self.total, bias), formula, "", value, 0)
         formula = rf"\sum_p {self.vector_name}^{{(p)}}" if self.multi else self.vector_name
         lhs = partial_latex(self.total, rf"\mathbf{{b}}_{{{self.name}}}")
-        return Equation(lhs, formula, "", self.vector(summed), 0)
+        return Equation(lhs, formula, "", self.vector(summed_deltas(derivation, self.L)), 0)
 
     def entry(self) -> dict[str, str]:
         """The sentence linking entry (1, 1) of ∂E/∂W to its scalar chain: δ · x, summed over examples."""

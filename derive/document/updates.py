@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import mpmath
-
+from derive.core.layerwise import delta_ratio, weight_gradient_ratio
 from derive.core.numbers import Number, format_number
 from derive.core.steps import Steps
 
@@ -64,38 +63,12 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
         )
     ratio = deltas = bound = ""
     if len(spec.layers) > 1:
-        gradients, signals = _ratios(steps)
+        gradients, signals = weight_gradient_ratio(derivation), delta_ratio(derivation)
         ratio = _shown_ratio(gradients)
         # when the inputs are much smaller than the hidden outputs, part of the ratio is theirs: say so
         deltas = _shown_ratio(signals) if signals and gradients and abs(gradients / signals - 1) > 0.2 else ""
         bound = SLOPE_BOUNDS.get(spec.layers[0].activation, "")
     return Reading(outputs, ratio, bound, 1 if graph.multi else None, deltas)
-
-
-def _ratios(steps: Steps) -> tuple[Number | None, Number | None]:
-    """The output layer's mean |∂E/∂w| over the first layer's, and the same for their δs (None if one is 0)."""
-    derivation = steps.derivation
-    last = len(derivation.spec.layers) - 1
-    gradients = [
-        _mean(
-            [
-                abs(g.precise)
-                for g in derivation.gradients.values()
-                if g.name.startswith("w") and g.chain[0].neuron.layer == L
-            ]
-        )
-        for L in (last, 0)
-    ]
-    signals = [_mean([abs(d.precise) for row in derivation.deltas for d in row[L]]) for L in (last, 0)]
-    return _over(*gradients), _over(*signals)
-
-
-def _mean(values: list[Number]) -> Number:
-    return mpmath.fsum(values) / len(values)
-
-
-def _over(top: Number, bottom: Number) -> Number | None:
-    return top / bottom if top and bottom else None
 
 
 def _shown_ratio(ratio: Number | None) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from derive.core.chain import Derivation, Update, check_update
 from derive.core.forward import total_loss
-from derive.core.numbers import to_fraction
+from derive.core.numbers import Number, to_fraction
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
 from derive.training.compiled import FloatTraining, structure
@@ -252,6 +252,11 @@ def after_update(spec: NetworkSpec, derivation: Derivation) -> NetworkSpec:
     if not spec.momentum:
         return moved
     return _with_changes(moved, {name: to_fraction(value) for name, value in derivation.changes.items()})
+
+
+def loss_after_update(spec: NetworkSpec, update: Update = "simultaneous") -> Number:
+    """E_total over ``spec``'s examples after one update of them in the given order, at 40 digits."""
+    return total_loss(after_update(spec, Derivation(spec, update)))
 
 
 def update_spec(spec: NetworkSpec, number: int = 1, epoch: int = 1, update: Update = "simultaneous") -> NetworkSpec:
