@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from derive.core.chain import total_loss
+from derive.core.forward import total_loss
 from derive.core.numbers import format_number
 from derive.spec.model import NetworkSpec
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import mpmath
 
-from derive.core.chain import Derivation, Gradient
+from derive.core.chain import Derivation
+from derive.core.factors import Gradient
 from derive.core.numbers import Number
 
 
