@@ -81,24 +81,9 @@ class Network:
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows a network as its parameters with their gradients and updates."""
-        from derive.core.numbers import format_number
-        from derive.core.printing import TextbookPrinter
-        from derive.outputs.render import escape_markdown
+        from derive.outputs.report import parameters_markdown
 
-        derivation = self.derivation
-        printer = TextbookPrinter(derivation.graph.names)
-        lines = [
-            f"**{escape_markdown(repr(self)[1:-1])}**, $E_{{total}} = {format_number(derivation.loss)}$",
-            "",
-            "| parameter | value | $\\partial E_{total} / \\partial \\theta$ | after one step |",
-            "| --- | ---: | ---: | ---: |",
-        ]
-        for name, gradient in derivation.gradients.items():
-            symbol = printer.doprint(gradient.symbol)
-            value, updated = derivation.parameters[name], derivation.updated[name]
-            numbers = " | ".join(format_number(v) for v in (value, gradient.precise, updated))
-            lines.append(f"| ${symbol}$ | {numbers} |")
-        return "\n".join(lines) + "\n"
+        return parameters_markdown(self.derivation, repr(self)[1:-1])
 
     def explain(self, language: str = "en", **options: Any) -> str:
         """The step-by-step explanation in Markdown (options as for ``derive explain``)."""

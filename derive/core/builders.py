@@ -21,7 +21,7 @@ from derive.core.graph import Graph, SymbolName
 from derive.core.numbers import Number, to_fraction
 from derive.core.printing import symbol_text
 from derive.core.rules import DECAY as WEIGHT_DECAY
-from derive.core.rules import LEARNING_RATE, MOMENTUM
+from derive.core.rules import GRADIENT, LEARNING_RATE, MOMENTUM, PARAMETER, PREVIOUS_CHANGE, updated
 from derive.core.step_parts import (
     DeltaSteps,
     ExampleSteps,
@@ -284,15 +284,11 @@ def update_steps(working: Working, only: Sequence[str], backward: Sequence[Gradi
             continue
         symbol = graph.parameters[name]
         trainable = derivation.trainable(name)
-        gradient_symbol = gradients[f"dE/d{name}"].symbol
-        descent = sp.Mul(-1, LEARNING_RATE, gradient_symbol, evaluate=False)
-        if not trainable:
-            formula = symbol
-        elif derivation.spec.momentum:  # θ⁺ = θ + β·Δθ − η·∂E/∂θ, Δθ the change of the update before
-            carried = sp.Mul(MOMENTUM, graph.change(symbol), evaluate=False)
-            formula = sp.Add(symbol, carried, descent, evaluate=False)
-        else:
-            formula = sp.Add(symbol, descent, evaluate=False)
+        # θ⁺ = θ + β·Δθ − η·∂E/∂θ (rules.updated), the gradient holding λ·w, Δθ the update before's
+        names = {PARAMETER: symbol, GRADIENT: gradients[f"dE/d{name}"].symbol, PREVIOUS_CHANGE: graph.change(symbol)}
+        formula = (
+            _written(updated(momentum=bool(derivation.spec.momentum), decay=False), names) if trainable else symbol
+        )
         steps.append(
             working.make(
                 graph.updated(symbol),
@@ -305,6 +301,17 @@ def update_steps(working: Working, only: Sequence[str], backward: Sequence[Gradi
             )
         )
     return steps
+
+
+def _written(rule: sp.Expr, names: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """A rule with its symbols replaced, the sum flattened into one (θ + β·Δθ − η·g), nothing evaluated."""
+    if isinstance(rule, sp.Add):
+        terms = [_written(term, names) for term in rule.args]
+        flat = [part for term in terms for part in (term.args if isinstance(term, sp.Add) else (term,))]
+        return sp.Add(*flat, evaluate=False)
+    if isinstance(rule, sp.Mul):
+        return sp.Mul(*(_written(factor, names) for factor in rule.args), evaluate=False)
+    return names.get(rule, rule)
 
 
 def after_update(working: Working, updates: Sequence[Step]) -> tuple[list[ExampleSteps], Step, dict[sp.Symbol, Number]]:

@@ -8,10 +8,11 @@ are the other rules.  The 40-digit path evaluates them; the float path, the NumP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from derive.core.numbers import Number, compile_expr, evaluate
 
@@ -56,13 +57,20 @@ LEARNING_RATE, MOMENTUM, DECAY = sp.symbols("eta beta lambda")
 
 
 def change(*, momentum: bool, decay: bool) -> sp.Expr:
-    """Δθ = β·Δθ_previous − η·(g + λ·θ), θ⁺ = θ + Δθ.
+    """Δθ = β·Δθ_previous − η·(g + λ·θ), θ⁺ = θ + Δθ, its terms kept in the order written.
 
     Without momentum the first term drops; without weight decay (and for every bias) λ·θ does.
     """
-    gradient = GRADIENT + DECAY * PARAMETER if decay else GRADIENT
-    descent = -LEARNING_RATE * gradient
-    return MOMENTUM * PREVIOUS_CHANGE + descent if momentum else descent
+    gradient = sp.Add(GRADIENT, sp.Mul(DECAY, PARAMETER, evaluate=False), evaluate=False) if decay else GRADIENT
+    descent = sp.Mul(-1, LEARNING_RATE, gradient, evaluate=False)
+    if not momentum:
+        return descent
+    return sp.Add(sp.Mul(MOMENTUM, PREVIOUS_CHANGE, evaluate=False), descent, evaluate=False)
+
+
+def updated(*, momentum: bool, decay: bool) -> sp.Expr:
+    """θ⁺ = θ + Δθ."""
+    return sp.Add(PARAMETER, change(momentum=momentum, decay=decay), evaluate=False)
 
 
 def change_terms(*, momentum: bool, decay: bool) -> dict[sp.Symbol, sp.Expr]:
@@ -70,6 +78,22 @@ def change_terms(*, momentum: bool, decay: bool) -> dict[sp.Symbol, sp.Expr]:
     expanded = sp.expand(change(momentum=momentum, decay=decay))
     terms = {symbol: expanded.coeff(symbol) for symbol in (PREVIOUS_CHANGE, GRADIENT, PARAMETER)}
     return {symbol: coefficient for symbol, coefficient in terms.items() if coefficient != 0}
+
+
+class _NamedPrinter(PythonCodePrinter):
+    """Python of a rule, its symbols named by a table, its terms in the order written."""
+
+    def __init__(self, names: Mapping[sp.Symbol, str]) -> None:
+        super().__init__({"fully_qualified_modules": True, "order": "none"})
+        self.names = names
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.names[expr]
+
+
+def python(rule: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
+    """``rule`` as Python, each symbol written as ``names`` says (``learning_rate*g_w1``)."""
+    return _NamedPrinter(names).doprint(rule)
 
 
 def decays(name: str) -> bool:

@@ -13,7 +13,7 @@ from derive.core.factors import Factor, Gradient
 from derive.core.numbers import format_number
 from derive.core.printing import TextbookPrinter, partial_latex
 from derive.core.steps import Steps
-from derive.outputs.render import Catalog, meaning
+from derive.outputs.render import Catalog, escape_markdown, meaning
 from derive.spec.model import NetworkSpec
 from derive.training.descent import Run
 
@@ -353,3 +353,20 @@ def keys_text(rows: Sequence[dict[str, Any]]) -> str:
     """The keys as an aligned table: blank, key, meaning."""
     cells = [["" if row["blank"] is None else str(row["blank"]), row["key"], row["meaning"]] for row in rows]
     return table(["blank", "key", "meaning"], cells)
+
+
+def parameters_markdown(derivation: Derivation, title: str) -> str:
+    """A Markdown table of every parameter: its value, ∂E_total/∂θ and its value after the update."""
+    printer = TextbookPrinter(derivation.graph.names)
+    lines = [
+        f"**{escape_markdown(title)}**, $E_{{total}} = {format_number(derivation.loss)}$",
+        "",
+        "| parameter | value | $\\partial E_{total} / \\partial \\theta$ | after one step |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, gradient in derivation.gradients.items():
+        symbol = printer.doprint(gradient.symbol)
+        value, updated = derivation.parameters[name], derivation.updated[name]
+        numbers = " | ".join(format_number(v) for v in (value, gradient.precise, updated))
+        lines.append(f"| ${symbol}$ | {numbers} |")
+    return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from derive.core.rules import (
     PREVIOUS_CHANGE,
     change,
     decays,
+    python,
     rounded,
     unit_targets,
 )
@@ -239,25 +240,14 @@ _UPDATE_NAMES = {
 }
 
 
-class _RulePrinter(PythonCodePrinter):
-    """Python of a rule of :mod:`derive.core.rules`, its symbols named by a table."""
-
-    def __init__(self, names: dict[sp.Symbol, str]) -> None:
-        super().__init__({"fully_qualified_modules": True})
-        self.names = names
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return self.names[expr]
-
-
 def _updates(derivation: Derivation, names: Sequence[str]) -> list[str]:
     """θ ← θ + Δθ with Δθ = β·Δθ_previous − η·(g + λ·θ) (:func:`derive.core.rules.change`), printed once
     per kind of parameter and filled in for each; with momentum Δθ is kept for the next update."""
     spec = derivation.spec
-    printer = _RulePrinter(_UPDATE_NAMES)
     momentum = bool(spec.momentum)
     forms = {
-        decay: printer.doprint(change(momentum=momentum, decay=decay)) for decay in {False, bool(spec.weight_decay)}
+        decay: python(change(momentum=momentum, decay=decay), _UPDATE_NAMES)
+        for decay in {False, bool(spec.weight_decay)}
     }
     lines = []
     for name in names:

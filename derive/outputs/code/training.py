@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
+from derive.core import rules
 from derive.outputs.code.names import epochs
 from derive.spec.model import NetworkSpec
+
+# The update rule's symbols as the module names them: the gradient already holds λ·w (see
+# loss_and_gradients), so the step applies Δθ = β·Δθ_previous − η·g.
+_NAMES = {
+    rules.PARAMETER: "value",
+    rules.GRADIENT: "gradients[name]",
+    rules.PREVIOUS_CHANGE: "previous[name]",
+    rules.LEARNING_RATE: "learning_rate",
+    rules.MOMENTUM: "MOMENTUM",
+}
+
+
+def _rule(expr: rules.sp.Expr) -> str:
+    """A rule of :mod:`derive.core.rules` as the module's Python, spaced as ruff formats it."""
+    return re.sub(r"(?<=[\w\])])([*/])(?=[\w(])", r" \1 ", rules.python(expr, _NAMES))
 
 
 def step(spec: NetworkSpec) -> str:
@@ -36,7 +54,7 @@ def step(
     updated = {{}}
     for name, value in params.items():
         if name.startswith("w") or TRAIN_BIASES:
-            updated[name] = value - learning_rate * gradients[name]
+            updated[name] = {_rule(rules.updated(momentum=False, decay=False))}
         else:
             updated[name] = value  # a bias, kept fixed
     return updated
@@ -64,7 +82,7 @@ def step(
     updated, changes = {{}}, {{}}
     for name, value in params.items():
         if name.startswith("w") or TRAIN_BIASES:
-            changes[name] = MOMENTUM * previous[name] - learning_rate * gradients[name]
+            changes[name] = {_rule(rules.change(momentum=True, decay=False))}
         else:
             changes[name] = 0.0  # a bias, kept fixed
         updated[name] = value + changes[name]
