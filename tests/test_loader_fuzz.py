@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+from hypothesis import example as hypothesis_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,8 +92,23 @@ def assert_consistent(network: model.NetworkSpec) -> None:
 
 @settings(max_examples=300)
 @given(nested)
+@hypothesis_example({"\U0001d518" * 12: {"\U0001f600" * 12: ["x"]}})  # characters outside the basic plane, as typed
+@hypothesis_example({"a\u200b" * 6: 1, "\ud800": 2})  # a zero-width space and a lone surrogate, which do not print
 def test_random_nested_data(data):
     load(data)
+
+
+def test_a_key_is_shown_as_the_reader_typed_it():
+    """Characters outside the basic plane print as themselves, not as 12-character surrogate escapes;
+    a character that does not print is shown by its code."""
+    for key, shown in [("\U0001d518" * 3, '"\U0001d518\U0001d518\U0001d518"'), ("a\u200bb", '"a\\u200bb"')]:
+        data = {**MAZUR, key: 1}
+        try:
+            checks.from_mapping(data, name="fuzz", source=SOURCE)
+        except DeriveError as error:
+            assert str(error).startswith(f"{SOURCE}: {shown}: unknown key"), str(error)
+        else:
+            raise AssertionError("an unknown key was accepted")
 
 
 @settings(max_examples=150)

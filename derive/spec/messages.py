@@ -24,8 +24,23 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 def child(parent: str, name: Any) -> str:
     """The key path of ``name`` inside ``parent``: ``layers[0].name``, or quoted if not a bare key."""
     bare = isinstance(name, str) and _BARE_KEY.fullmatch(name)
-    part = name if bare else json.dumps(clip(str(name)))  # quoted, every control character escaped
+    part = name if bare else quoted(clip(str(name)))
     return f"{parent}.{part}" if parent else part
+
+
+def quoted(text: str) -> str:
+    """``text`` in double quotes as the reader sees it: printable characters as they are (𝔘, 😀, é),
+    quotes and backslashes escaped, every character that does not print as its code (\\u200b)."""
+    return '"' + "".join(_shown(character) for character in text) + '"'
+
+
+def _shown(character: str) -> str:
+    if character in '"\\':
+        return "\\" + character
+    if character.isprintable():
+        return character
+    code = ord(character)
+    return json.dumps(character)[1:-1] if code < 0x20 else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def out_of_range(shown: str, reason: str) -> str:
