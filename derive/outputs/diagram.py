@@ -47,11 +47,14 @@ def network_svg(
     height = max(place[node.id][1] for node in drawn) + RADIUS + STUB + FONT + MARGIN
     svg = _picture(width, height)
     arrow = _head(svg, title, marked)
+    weights = [edge for edge in edges if kinds[edge.source].kind != "bias"]
+    biases = [_bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias"]
+    spots = _label_spots(weights, place, kinds, biases)
     for edge in edges:
         if kinds[edge.source].kind == "bias":
             _bias(svg, edge, place[edge.target], arrow, marked=bool(marked))
         else:
-            _edge(svg, edge, place, kinds, arrow, marked=bool(marked))
+            _edge(svg, edge, place, kinds, arrow, marked=bool(marked), at=spots[edge.source, edge.target])
     for node in drawn:
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
@@ -93,13 +96,11 @@ def _edge(
     arrow: str,
     *,
     marked: bool,
+    at: float = LABEL_AT,
 ) -> None:
-    (x1, y1), (x2, y2) = place[edge.source], place[edge.target]
-    length = math.hypot(x2 - x1, y2 - y1)
-    ux, uy = (x2 - x1) / length, (y2 - y1) / length
-    start = RADIUS if nodes[edge.source].kind != "bias" else 0.0  # a bias line leaves from its box's middle
-    a = (x1 + ux * start, y1 + uy * start)
-    b = (x2 - ux * RADIUS, y2 - uy * RADIUS)
+    a, b = _drawn(edge, place, nodes)
+    length = math.hypot(b[0] - a[0], b[1] - a[1])
+    ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
     mark = {"class": "edge", "data-edge": f"{edge.source}>{edge.target}"} if marked else {}
     ET.SubElement(
         svg,
@@ -116,7 +117,7 @@ def _edge(
     )
     if nodes[edge.source].kind == "bias":
         return  # the bias writes its value on its own box
-    x, y = a[0] + (b[0] - a[0]) * LABEL_AT, a[1] + (b[1] - a[1]) * LABEL_AT
+    x, y = a[0] + (b[0] - a[0]) * at, a[1] + (b[1] - a[1]) * at
     angle = math.degrees(math.atan2(uy, ux))
     label = ET.SubElement(
         svg,
@@ -134,6 +135,93 @@ def _edge(
         },
     )
     label.text = f"{edge.weight} = {edge.value}"
+
+
+# Where along an edge a label may go, the usual spot first; a label moves only where edges cross
+# (softmax's h1 → o3 and h2 → o1) or its neighbours' labels would collide with it, along the first
+# half first, then nearer its neuron.
+_SPOTS = (LABEL_AT, 0.2, 0.32, 0.14, 0.38, 0.66, 0.72, 0.6, 0.78)
+_LABEL_HEIGHT = FONT - 2
+_LABEL_LIFT = 7  # from the edge to the middle of its label, which is written above it
+_LABEL_GAP = 9  # between two labels' middle lines: the height of their letters, halos touching
+
+
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _drawn(edge: DiagramEdge, place: dict[str, tuple[float, float]], nodes: dict[str, DiagramNode]) -> Segment:
+    """The line an edge is drawn as: from its source's rim (a bias box's middle) to its target's rim."""
+    (x1, y1), (x2, y2) = place[edge.source], place[edge.target]
+    length = math.hypot(x2 - x1, y2 - y1)
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length
+    start = RADIUS if nodes[edge.source].kind != "bias" else 0.0
+    return (x1 + ux * start, y1 + uy * start), (x2 - ux * RADIUS, y2 - uy * RADIUS)
+
+
+def _label_spots(
+    edges: Sequence[DiagramEdge],
+    place: dict[str, tuple[float, float]],
+    nodes: dict[str, DiagramNode],
+    fixed: Sequence[Segment] = (),
+) -> dict[tuple[str, str], float]:
+    """How far along each weight's edge its label goes: the first spot of :data:`_SPOTS` with room
+    (:func:`_room`) beside the labels placed before it (the biases' first); failing that, the spot
+    with the most room.  A label may cross another edge: its white halo keeps both legible."""
+    lines = {(edge.source, edge.target): _drawn(edge, place, nodes) for edge in edges}
+    centres = [place[node.id] for node in nodes.values() if node.kind != "bias"]
+    placed: list[Segment] = list(fixed)
+    spots = {}
+    for edge in edges:
+        key, text = (edge.source, edge.target), f"{edge.weight} = {edge.value}"
+        labels = {spot: _label_segment(lines[key], spot, text) for spot in _SPOTS}
+        room = {spot: _room(label, placed, centres) for spot, label in labels.items()}
+        spots[key] = next((spot for spot in _SPOTS if room[spot] >= 1), max(_SPOTS, key=room.__getitem__))
+        placed.append(labels[spots[key]])
+    return spots
+
+
+def _room(label: Segment, placed: Sequence[Segment], centres: Sequence[tuple[float, float]]) -> float:
+    """A label's room as a share of what it needs (1: enough): :data:`_LABEL_GAP` from every label
+    placed, and outside every neuron (a neuron is drawn over what it covers)."""
+    gaps = [_segments_gap(label, other) / _LABEL_GAP for other in placed]
+    return min([*gaps, *(_distance(centre, label) / (RADIUS - 2) for centre in centres)], default=math.inf)
+
+
+def _bias_label(edge: DiagramEdge, neuron: tuple[float, float]) -> Segment:
+    """The middle line of a bias's label, ``b1 = 0.35``, as :func:`_bias` writes it under its neuron."""
+    x, y = neuron
+    half = len(f"{edge.weight} = {edge.value}") * CHARACTER * _LABEL_HEIGHT / FONT / 2
+    middle = y + RADIUS + STUB - _LABEL_HEIGHT / 3
+    return (x - half, middle), (x + half, middle)
+
+
+def _label_segment(line: Segment, spot: float, text: str) -> Segment:
+    """The middle line of a label written along ``line`` at ``spot``, lifted above it."""
+    (x1, y1), (x2, y2) = line
+    length = math.hypot(x2 - x1, y2 - y1)
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length
+    cx, cy = x1 + (x2 - x1) * spot + uy * _LABEL_LIFT, y1 + (y2 - y1) * spot - ux * _LABEL_LIFT
+    half = len(text) * CHARACTER * _LABEL_HEIGHT / FONT / 2
+    return (cx - ux * half, cy - uy * half), (cx + ux * half, cy + uy * half)
+
+
+def _midpoint(segment: Segment) -> tuple[float, float]:
+    (x1, y1), (x2, y2) = segment
+    return (x1 + x2) / 2, (y1 + y2) / 2
+
+
+def _distance(point: tuple[float, float], segment: Segment) -> float:
+    """The distance from a point to a segment."""
+    (px, py), ((ax, ay), (bx, by)) = point, segment
+    length = (bx - ax) ** 2 + (by - ay) ** 2
+    t = max(0.0, min(1.0, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / length)) if length else 0.0
+    return math.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay))
+
+
+def _segments_gap(first: Segment, second: Segment) -> float:
+    """How close two labels' middle lines come (sampled along the first)."""
+    (ax, ay), (bx, by) = first
+    return min(_distance((ax + (bx - ax) * i / 8, ay + (by - ay) * i / 8), second) for i in range(9))
 
 
 def _bias(svg: ET.Element, edge: DiagramEdge, neuron: tuple[float, float], arrow: str, *, marked: bool) -> None:

@@ -1,0 +1,194 @@
+"""What a reader reads around the numbers: the network drawing and the sentences that state a relation.
+
+The drawing is read back from the web page's SVG: every weight's edge must run from its input
+neuron to its neuron (the arrowhead at the neuron), carry its own label with the file's value, and
+each gradient's highlighted path must be the paths from that parameter to the error, worked out
+here from the layers.  Sentences such as "the error goes from A to B, a change of C" are parsed
+and the relation they state (C = B − A; a finite difference's quotient) is recomputed here.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+import re
+import tomllib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import run_derive
+
+SVG = "{http://www.w3.org/2000/svg}"
+NETWORKS = ["mazur", "deep", "xor", "softmax"]
+NUMBER = r"-?\d+(?:[.,]\d+)?(?:\{,\}\d+)?"
+
+
+def number(text: str) -> float:
+    """A number as a document writes it, with a decimal point or (Spanish) a decimal comma."""
+    return float(text.replace("{,}", ".").replace(",", "."))
+
+
+def spec_of(name: str) -> dict:
+    return tomllib.loads(run_derive("example", name).stdout)
+
+
+def weights(spec: dict) -> list[tuple[str, str, str, float]]:
+    """(w-name, source, target, value) in derive's numbering, worked out from the layers."""
+    found, n = [], 1
+    inputs = [f"i{k + 1}" for k in range(len(spec["examples"][0]["inputs"]))]
+    for layer in spec["layers"]:
+        names = [f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))]
+        for j, row in enumerate(layer["weights"]):
+            for k, value in enumerate(row):
+                found.append((f"w{n}", inputs[k], names[j], float(value)))
+                n += 1
+        inputs = names
+    return found
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def page(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("meaning") / f"{request.param}.html"
+    run_derive("html", request.param, "-o", str(path))
+    return request.param, path.read_text(encoding="utf-8")
+
+
+def network_picture(text: str) -> ET.Element:
+    start = text.index("<svg", text.index('<figure class="diagram">'))
+    return ET.fromstring(text[start : text.index("</svg>", start) + len("</svg>")])
+
+
+def distance_to_segment(point: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    (px, py), (ax, ay), (bx, by) = point, a, b
+    length = (bx - ax) ** 2 + (by - ay) ** 2
+    t = max(0.0, min(1.0, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / length))
+    return math.hypot(px - (ax + t * (bx - ax)), py - (ay + t * (by - ay)))
+
+
+Box = list[tuple[float, float]]
+
+
+def rotation(label: ET.Element) -> tuple[float, float, float]:
+    """A label's ``rotate(angle cx cy)``: its angle in degrees and the point it turns about."""
+    found = re.fullmatch(r"rotate\(([-\d.]+) ([\d.]+) ([\d.]+)\)", label.get("transform"))
+    return float(found[1]), float(found[2]), float(found[3])
+
+
+def text_box(label: ET.Element) -> Box:
+    """The corners of a label's letters as a browser sets them: centred on x, from the baseline y up by
+    the cap height (0.7 em), 0.55 em a character, turned by its ``rotate(angle cx cy)``."""
+    size = float(label.get("font-size"))
+    x, y = float(label.get("x")), float(label.get("y"))
+    half = 0.55 * size * len(label.text) / 2
+    corners = [(x - half, y), (x + half, y), (x + half, y - 0.7 * size), (x - half, y - 0.7 * size)]
+    angle, cx, cy = rotation(label)
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    return [(cx + (px - cx) * c - (py - cy) * s, cy + (px - cx) * s + (py - cy) * c) for px, py in corners]
+
+
+def boxes_overlap(first: Box, second: Box) -> bool:
+    """Two convex boxes overlap unless some edge's normal separates them (the separating axis theorem)."""
+    for box in (first, second):
+        for (ax, ay), (bx, by) in zip(box, box[1:] + box[:1], strict=True):
+            normal = (ay - by, bx - ax)
+            one = [normal[0] * px + normal[1] * py for px, py in first]
+            two = [normal[0] * px + normal[1] * py for px, py in second]
+            if max(one) <= min(two) or max(two) <= min(one):
+                return False
+    return True
+
+
+def test_every_weight_runs_from_its_input_to_its_neuron_with_its_own_label(page):
+    name, text = page
+    svg = network_picture(text)
+    circles = list(svg.iter(f"{SVG}circle"))
+    centres = {c.get("data-node"): (float(c.get("cx")), float(c.get("cy")), float(c.get("r"))) for c in circles}
+    lines = {line.get("data-edge"): line for line in svg.iter(f"{SVG}line")}
+    labels = {label.get("data-edge"): label for label in svg.iter(f"{SVG}text") if label.get("data-edge")}
+    boxes = {}
+    for weight, source, target, value in weights(spec_of(name)):
+        edge = f"{source}>{target}"
+        line = lines[edge]
+        start = (float(line.get("x1")), float(line.get("y1")))
+        end = (float(line.get("x2")), float(line.get("y2")))
+        sx, sy, sr = centres[source]
+        tx, ty, tr = centres[target]
+        assert math.hypot(start[0] - sx, start[1] - sy) == pytest.approx(sr, abs=1), f"{edge} leaves {source}'s rim"
+        assert math.hypot(end[0] - tx, end[1] - ty) == pytest.approx(tr, abs=1), f"{edge} ends at {target}'s rim"
+        assert line.get("marker-end") and not line.get("marker-start"), f"{edge}: the arrowhead points at {target}"
+        assert sx < tx, f"{edge} runs forward, from the inputs towards the outputs"
+        label = labels[edge]
+        shown = re.fullmatch(rf"(w\d+) = ({NUMBER})", label.text)
+        assert shown and shown[1] == weight and number(shown[2]) == value, f"{edge} is labelled {label.text!r}"
+        angle, cx, cy = map(
+            float, re.fullmatch(r"rotate\(([-\d.]+) ([\d.]+) ([\d.]+)\)", label.get("transform")).groups()
+        )
+        assert distance_to_segment((cx, cy), start, end) < 1.5, f"{weight}'s label is not on its edge {edge}"
+        slope = math.degrees(math.atan2(end[1] - start[1], end[0] - start[0]))
+        assert angle == pytest.approx(slope, abs=0.2), f"{weight}'s label does not follow its edge"
+        boxes[weight] = text_box(label)
+    for first, second in itertools.combinations(boxes, 2):
+        assert not boxes_overlap(boxes[first], boxes[second]), f"the labels of {first} and {second} overlap"
+    for weight, box in boxes.items():
+        for node, (x, y, r) in centres.items():
+            inside = [corner for corner in box if math.hypot(corner[0] - x, corner[1] - y) < r - 3]
+            assert not inside, f"{weight}'s label runs under neuron {node}"
+
+
+def expected_path(spec: dict, source: str, target: str) -> set[str]:
+    """A weight's edge, its neuron, and every edge and neuron from there forward to the outputs."""
+    layers = [[f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))] for layer in spec["layers"]]
+    path, reached = {f"{source}>{target}", target}, [target]
+    level = next(L for L, names in enumerate(layers) if target in names)
+    for above in layers[level + 1 :]:
+        path |= {f"{node}>{neuron}" for node in reached for neuron in above} | set(above)
+        reached = above
+    return path
+
+
+def test_each_gradients_highlighted_path_is_its_paths_to_the_error(page):
+    name, text = page
+    spec = spec_of(name)
+    marked = {
+        html.unescape(key): set(html.unescape(path).split())
+        for key, path in re.findall(r'data-step="(dE/dw\d+)" data-path="([^"]*)"', text)
+    }
+    assert marked, "the page marks no gradient's path"
+    for weight, source, target, _ in weights(spec):
+        if f"dE/d{weight}" in marked:
+            assert marked[f"dE/d{weight}"] == expected_path(spec, source, target), weight
+
+
+SENTENCES = {
+    "en": (r"The total error goes from \$(N)\$ to \$(N)\$, a change of \$(N)\$\.", "goes from"),
+    "es": (r"El error total pasa de \$(N)\$ a \$(N)\$, un cambio de \$(N)\$\.", "pasa de"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("name", ["mazur", "xor", "deep"])
+def test_the_change_of_the_error_is_after_minus_before(name, language):
+    text = run_derive("explain", name, "--lang", language).stdout
+    pattern = SENTENCES[language][0].replace("N", NUMBER)
+    found = re.findall(pattern, text)
+    assert found, f"no sentence on the change of the error in the {language} explanation of {name}"
+    for before, after, change in found:
+        before, after, change = number(before), number(after), number(change)
+        assert change == pytest.approx(after - before, abs=2e-9), (before, after, change)
+        assert (change < 0) == (after < before)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_finite_difference_sentence_states_its_own_quotient(language):
+    """(E(θ + ε) − E(θ − ε)) / 2ε, as the sentence writes it, is the quotient it states, and the gradient."""
+    text = run_derive("explain", "--lang", language).stdout
+    quotient = rf"\$\(({NUMBER}) - ({NUMBER})\) / ({NUMBER}) = ({NUMBER})\$"
+    found = re.findall(rf"\$\\pm ({NUMBER})\$.*?\$({NUMBER})\$.*?\$({NUMBER})\$.*?{quotient}", text)
+    assert found, "no finite-difference sentence"
+    for nudge, low, high, high_again, low_again, width, quotient in found:
+        assert (number(high_again), number(low_again)) == (number(high), number(low))
+        assert number(width) == pytest.approx(2 * number(nudge))
+        assert number(quotient) == pytest.approx((number(high) - number(low)) / number(width), abs=1e-7)
+        assert number(quotient) == pytest.approx(0.082167041, abs=1e-6)  # the tutorial's ∂E/∂w5
