@@ -42,7 +42,7 @@ LAYERS: list[set[str]] = [
     {"document"},
     {"outputs", "outputs.render", "outputs.code", "outputs.plot", "outputs.diagram", "outputs.browser"},
     {"outputs.report"},
-    {"assessment", "assessment.answers"},
+    {"assessment", "assessment.answers", "assessment.windows"},  # windows: digits asked
     {"assessment.grading", "assessment.quiz"},
     {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
     {"publishing.publish"},

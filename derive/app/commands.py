@@ -241,8 +241,8 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
     made = quizzes.questions(
         networks, ask=options.ask, digits=options.digits, only=options.only, example=options.example, catalog=catalog
     )
-    # the quiz is named after the network; student K's variant is named NAME-KK (derive.spec.variants)
-    name = spec.name if options.variant is None else spec.name.removesuffix(f"-{options.variant:02d}")
+    # the quiz is titled as the documents title the network: "Mazur's worked example", or “name”
+    name = quizzes.network_name(spec, catalog, student=options.variant, seed=options.seed)
     if options.format == "moodle":
         return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
     path = options.output or Path("quiz.zip")

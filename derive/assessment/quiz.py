@@ -1,10 +1,11 @@
 """Quizzes for learning platforms: Moodle XML (Cloze questions) and QTI packages (Canvas and others).
 
-Each question shows a network and its data and asks for some steps of its working; every answer
-is the step's value, and its tolerance accepts the value rounded to ``digits`` significant digits
-(one unit of the last of them, as ``derive check`` allows) and refuses an answer off by a unit in
-an earlier digit.  The general feedback holds the worked solution of the asked steps, its math in
-``\\( … \\)`` for MathJax.
+Each question shows a network, its data and every convention that changes an answer (the loss and
+its constant, trained or fixed biases, the update rule and order, the batch, momentum, weight decay,
+rounded hidden outputs), as the documents state them, and asks for some steps of its working.
+Every answer is the step's value; its window is half a unit of the last significant digit asked,
+with more digits asked where a gradient 1 % off would hide in them (:mod:`.windows`).  The general
+feedback holds the worked solution of the asked steps, its math in ``\\( … \\)`` for MathJax.
 
 All XML (and the HTML and SVG inside it) is built with :mod:`xml.etree.ElementTree`, so user text
 is escaped and every file is well-formed by construction.  text2qti was considered for QTI and
@@ -26,15 +27,19 @@ from decimal import Decimal
 
 import mpmath
 
-from derive.core.numbers import DEFAULT_DIGITS, PRECISION, Number
+from derive.assessment.windows import digits_asked, slip, tolerance
+from derive.core.chain import Derivation
+from derive.core.numbers import DEFAULT_DIGITS, format_number
 from derive.core.steps import Step, Steps, build_steps
-from derive.document import Document, Equation, Schedule, from_steps, schedule_of
+from derive.document import Document, Equation, Schedule, builtin_example, from_steps, schedule_of
 from derive.document.typeset import Typesetter
 from derive.errors import DeriveError
 from derive.outputs.diagram import network_svg
 from derive.outputs.render import Catalog
 from derive.outputs.report import meaning
+from derive.spec.files import builtin_names, load_builtin
 from derive.spec.model import NetworkSpec
+from derive.spec.variants import variant
 from derive.training.worked import worked
 
 DEFAULT_SIGNIFICANT = 4
@@ -48,11 +53,12 @@ CANVAS_FILES = "%24IMS-CC-FILEBASE%24/"  # Canvas resolves this to the package's
 
 @dataclass(frozen=True)
 class Asked:
-    """One asked step: its value as a platform stores it, the tolerance, and how it is shown."""
+    """One asked step: its value as a platform stores it, the digits asked, the window, how it is shown."""
 
     step: Step
     answer: Decimal
-    tolerance: Decimal
+    digits: int  # significant digits asked: the quiz's, or more where a 1 % slip would hide in them
+    tolerance: Decimal  # half a unit of the last digit asked
     symbol: str  # LaTeX
     equation: Equation
 
@@ -65,6 +71,7 @@ class Question:
     document: Document
     asked: tuple[Asked, ...]
     svg: str
+    changes: dict[str, str]  # Δθ before this update, by parameter, when momentum carries a non-zero one
 
 
 def default_asked(steps: Steps) -> list[Step]:
@@ -90,21 +97,21 @@ def asked_steps(steps: Steps, ask: Sequence[str]) -> list[Step]:
     return list(found.values())
 
 
-def tolerance(value: Number, digits: int) -> Decimal:
-    """One unit in the ``digits``-th significant digit of ``value``: 1e-7 for 0.000438568 at 4 digits.
-
-    |rounded − value| is at most half of it, so the value rounded to ``digits`` digits is accepted;
-    an answer off by a unit in an earlier digit misses by at least 9.5 of it and is refused.
-    """
-    if not value:
-        return Decimal(0)
-    exact = Decimal(mpmath.nstr(value, PRECISION, strip_zeros=False))
-    return Decimal(1).scaleb(exact.adjusted() - digits + 1)
-
-
 def answer_text(value: Decimal) -> str:
     """A number as a platform reads it: plain decimals, no exponent (0.000438567540029…)."""
     return format(value, "f")
+
+
+def network_name(spec: NetworkSpec, t: Catalog, *, student: int | None = None, seed: int | None = None) -> str:
+    """The network as the documents title it: "Mazur's worked example" for a built-in one (or a
+    student's variant of it), else "the network “name”"; student K's network is named NAME-KK."""
+    name = spec.name if student is None else spec.name.removesuffix(f"-{student:02d}")
+    if name in builtin_names() and t.has(f"example_name_{name}"):
+        if student is None and builtin_example(spec) == name:
+            return t(f"example_name_{name}")
+        if student is not None and seed is not None and variant(load_builtin(name), seed, student) == spec:
+            return t(f"example_name_{name}")
+    return t("quiz.network_name", name=name)
 
 
 def questions(
@@ -127,20 +134,23 @@ def questions(
         update = worked(spec, example)
         steps = build_steps(update.derivation, only)
         typeset = Typesetter(steps, notation, DEFAULT_DIGITS)
-        asked = tuple(
-            Asked(
-                step,
-                Decimal(mpmath.nstr(step.value, ANSWER_DIGITS, strip_zeros=True)),
-                tolerance(step.value, digits),
-                typeset.latex(step.symbol),
-                typeset.equation(step),
-            )
-            for step in asked_steps(steps, ask)
-        )
+        asked = []
+        for step in asked_steps(steps, ask):
+            needed = digits_asked(step.value, slip(step, update.derivation), digits)
+            answer = Decimal(mpmath.nstr(step.value, ANSWER_DIGITS, strip_zeros=True))
+            window = tolerance(step.value, needed)
+            asked.append(Asked(step, answer, needed, window, typeset.latex(step.symbol), typeset.equation(step)))
         document = from_steps(steps, notation=notation, only=only, schedule=schedule_of(update))
         svg = network_svg(document.nodes, document.edges, catalog("quiz.diagram"))
-        made.append(Question(number, document, asked, svg))
+        made.append(Question(number, document, tuple(asked), svg, changes_before(update.derivation, document)))
     return made
+
+
+def changes_before(derivation: Derivation, document: Document) -> dict[str, str]:
+    """Δθ before this update, by parameter, to DEFAULT_DIGITS decimals: none without momentum, or when all are 0."""
+    if not document.momentum or document.previous == "zero":
+        return {}
+    return {name: format_number(value, DEFAULT_DIGITS) for name, value in derivation.previous_changes.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,32 +187,67 @@ def _table(parent: ET.Element, caption: str | None, header: Sequence[str]) -> ET
 
 
 def network_html(question: Question, t: Catalog, image: str) -> ET.Element:
-    """The network and its data: the sentence, the diagram, the initial values and the examples."""
+    """The network and its data: the sentence, the conventions, the diagram, the initial values and the examples."""
     doc = question.document
     root = ET.Element("div")
     _paragraph(root, mathjax(t("quiz.intro", shape=doc.shape, rate=doc.learning_rate)))
     activations = ", ".join(f"{layer['name']}: {t('activations.' + layer['activation'])}" for layer in doc.layers)
     _paragraph(root, f"{t('activation_function').capitalize()}: {activations}.")
-    loss = t("loss_function", loss=t(f"losses.{doc.loss}"), reduction=t(f"reduction_{doc.reduction}"))
-    _paragraph(root, mathjax(loss))
-    if doc.schedule is not None:
-        _paragraph(root, mathjax(schedule_text(doc.schedule, t)))
+    for sentence in conventions(doc, t):
+        _paragraph(root, mathjax(sentence))
     svg = question.svg
     size = re.search(r'width="([\d.]+)" height="([\d.]+)"', svg)
     attributes = {"src": image, "alt": t("quiz.diagram")}
     if size:
         attributes |= {"width": size[1], "height": size[2]}
     ET.SubElement(ET.SubElement(root, "p"), "img", attributes)
-    values = _table(root, t("initial_values"), [t("parameter"), t("connection"), t("value")])
+    header = [t("parameter"), t("connection"), t("value")]
+    values = _table(
+        root, t("initial_values"), header + ([mathjax(t("quiz.change_before"))] if question.changes else [])
+    )
     for parameter in doc.parameters:
         connection = f"{', '.join(parameter.sources)} → {', '.join(parameter.targets)}".strip()
-        _row(values, [f"\\({parameter.symbol}\\)", connection, parameter.value])
+        before = [question.changes[parameter.name]] if question.changes else []
+        _row(values, [f"\\({parameter.symbol}\\)", connection, parameter.value, *before])
     data = _table(root, t("training_data"), [t("example"), t("inputs"), t("targets")])
     for number, example in enumerate(doc.examples, start=1):
         inputs = ", ".join(f"\\({symbol} = {value}\\)" for symbol, value in example.inputs)
         targets = ", ".join(f"\\({symbol} = {value}\\)" for symbol, value in example.targets)
         _row(data, [str(number), inputs, targets])
     return root
+
+
+def conventions(doc: Document, t: Catalog) -> list[str]:
+    """Every convention that changes an answer, in the documents' own sentences.
+
+    The loss with its constant and how the examples combine; whether the biases are trained (and
+    shared); rounded hidden outputs; the update rule, which says every gradient comes from one
+    forward pass (the simultaneous order), with momentum's and weight decay's terms; the batch.
+    """
+    said = [t("loss_function", loss=t(f"losses.{doc.loss}"), reduction=t(f"reduction_{doc.reduction}"))]
+    said.append(t("quiz.biases_trained") if doc.train_biases else t("fixed_bias_note"))
+    # a bias feeding several neurons, not doc.shared_bias: a one-neuron layer's bias is "shared" with no one
+    if any(parameter.name.startswith("b") and len(parameter.targets) > 1 for parameter in doc.parameters):
+        said.append(t("shared_bias_note"))
+    if doc.round_activations is not None and doc.hidden:
+        said.append(t("quiz.rounding", decimals=doc.round_activations))
+    rule = t("update_intro", rate=doc.learning_rate)
+    if doc.momentum:
+        rule += " " + t("momentum_note", beta=doc.momentum) + " " + t(f"momentum_{doc.previous}")
+    said.append(rule)
+    if doc.decay:
+        said.append(t("decay_note", strength=doc.decay))
+    if doc.schedule is not None:
+        said.append(schedule_text(doc.schedule, t))
+    return said
+
+
+def instructions(question: Question, t: Catalog, digits: int) -> list[str]:
+    """How to answer and how each answer is marked: the digits, the window, each box on its own."""
+    said = [t("quiz.instructions", digits=digits), t("quiz.window"), t("quiz.marking")]
+    if any(asked.digits > digits for asked in question.asked):
+        said.append(t("quiz.more_digits"))
+    return said
 
 
 def schedule_text(schedule: Schedule, t: Catalog) -> str:
@@ -229,7 +274,7 @@ def feedback_html(asked: Sequence[Asked], t: Catalog) -> str:
 
 
 def _title(question: Question, t: Catalog, name: str) -> str:
-    """ "Backpropagation on the network “mazur”", or "mazur, variant 3"."""
+    """ "Backpropagation: Mazur's worked example", or "…, variant 3"; ``name`` is :func:`network_name`'s."""
     return t("quiz.variant", name=name, number=question.number) if question.number else t("quiz.title", name=name)
 
 
@@ -262,10 +307,11 @@ def _cloze_question(question: Question, t: Catalog, name: str, digits: int) -> E
     element = ET.Element("question", {"type": "cloze"})
     ET.SubElement(ET.SubElement(element, "name"), "text").text = _title(question, t, name)
     html = network_html(question, t, "@@PLUGINFILE@@/network.svg")
-    _paragraph(html, t("quiz.instructions", digits=digits))
-    answers = _table(html, None, [t("worksheet.quantity"), t("quiz.answer")])
+    for sentence in instructions(question, t, digits):
+        _paragraph(html, sentence)
+    answers = _table(html, None, [t("worksheet.quantity"), t("quiz.digits"), t("quiz.answer")])
     for index, asked in enumerate(question.asked):
-        _, cell = _row(answers, [f"{meaning(asked.step, t)}, \\({asked.symbol}\\)", ""])
+        _, _, cell = _row(answers, [f"{meaning(asked.step, t)}, \\({asked.symbol}\\)", str(asked.digits), ""])
         ET.SubElement(cell, "cloze", {"n": str(index)})
     # Cloze codes go in after the HTML is written, where no other text can open one: Moodle reads
     # "{" + digits + ":" as the start of a sub-question, so such a brace is written as an entity
@@ -339,10 +385,14 @@ def _assessment(question: Question, t: Catalog, ident: str, title: str, image: s
     assessment = ET.SubElement(root, "assessment", {"ident": ident, "title": title})
     section = ET.SubElement(assessment, "section", {"ident": f"{ident}_section"})
     intro = network_html(question, t, image)
-    _paragraph(intro, t("quiz.instructions", digits=digits))
+    for sentence in instructions(question, t, digits):
+        _paragraph(intro, sentence)
     section.append(_item(f"{ident}_network", t("network"), "text_only_question", _html(intro), 0))
     for index, asked in enumerate(question.asked, start=1):
-        text = t("quiz.question", meaning=meaning(asked.step, t), symbol=f"\\({asked.symbol}\\)", digits=digits)
+        symbol = f"\\({asked.symbol}\\)"
+        text = t("quiz.question", meaning=meaning(asked.step, t), symbol=symbol, digits=asked.digits)
+        if asked.digits > digits:
+            text += " " + t("quiz.more_digits_one")
         item = _item(f"{ident}_{index:03d}", asked.step.key, "numerical_question", _html_paragraph(text), 1)
         _numerical(item, asked, feedback_html([asked], t))
         section.append(item)
