@@ -3,7 +3,7 @@
 Each question shows a network, its data and every convention that changes an answer (the loss and
 its constant, trained or fixed biases, the update rule and order, the batch, momentum, weight decay,
 rounded hidden outputs), as the documents state them, and asks for some steps of its working.
-Every answer is the step's value; its window is half a unit of the last significant digit asked,
+Every answer is the step's value; its window is one unit of the last significant digit asked (derive check's rule),
 with more digits asked where a gradient 1 % off would hide in them (:mod:`.windows`).  The general
 feedback holds the worked solution of the asked steps, its math in ``\\( … \\)`` for MathJax.
 
@@ -58,7 +58,7 @@ class Asked:
     step: Step
     answer: Decimal
     digits: int  # significant digits asked: the quiz's, or more where a 1 % slip would hide in them
-    tolerance: Decimal  # half a unit of the last digit asked
+    tolerance: Decimal  # a unit of the last digit asked, as derive check accepts
     symbol: str  # LaTeX
     equation: Equation
 

@@ -1,17 +1,20 @@
 """How precisely each quiz answer is asked: its significant digits and its window.
 
-The window is half a unit of the last digit asked: the value rounded to those digits lies inside it,
-and an answer a unit off in any asked digit lies outside.  A value that a gradient 1 % off moves by
-little (an update θ⁺ = θ − η·g small beside θ, the error after the step) is asked with as many more
-digits as it takes for that answer to fall outside the window, even once rounded.
+The window is one unit of the last digit asked, the rule of ``derive check`` and the page
+(:func:`derive.assessment.grading.agrees`): the value rounded or cut to those digits lies inside it,
+and an answer two units off lies outside.  A value that a gradient 1 % off moves by little (an update
+θ⁺ = θ − η·g small beside θ, the error after the step) is asked with as many more digits as it takes
+for that answer to fall outside the window, even once rounded.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import mpmath
 
+from derive.core import rules
 from derive.core.chain import Derivation
 from derive.core.forward import total_loss
 from derive.core.numbers import PRECISION, Number, exact, full_precision, to_fraction
@@ -28,12 +31,12 @@ def unit(value: Number, digits: int) -> Decimal:
 
 
 def tolerance(value: Number, digits: int) -> Decimal:
-    """Half a unit in the ``digits``-th significant digit of ``value``: 5e-8 for 0.000438568 at 4 digits.
+    """One unit in the ``digits``-th significant digit of ``value``: 1e-7 for 0.000438568 at 4 digits.
 
-    The value rounded to ``digits`` digits is within it, so it is accepted; an answer a unit off in
-    the last of them (or in an earlier one) misses by at least half a unit more, and is refused.
+    What ``derive check`` accepts of an answer written to those digits: the value rounded (within
+    half a unit) or cut short (within one); an answer two units off, or off in an earlier digit, is refused.
     """
-    return unit(value, digits) / 2 if value else Decimal(0)
+    return unit(value, digits) if value else Decimal(0)
 
 
 def slip(step: Step, derivation: Derivation) -> Number:
@@ -53,11 +56,16 @@ def slip(step: Step, derivation: Derivation) -> Number:
 
 
 def descent(derivation: Derivation) -> dict[str, Number]:
-    """η·g of every parameter: the update's change without momentum's share, β·Δθ_before − Δθ."""
+    """η·g of every trained parameter: the gradient's term of the update rule (:func:`derive.core.rules.change`)."""
+    rate = -rules.change_terms(momentum=False, decay=False)[rules.GRADIENT].subs(
+        rules.LEARNING_RATE, rules.rational(derivation.spec.learning_rate)
+    )
     with full_precision():
-        momentum = exact(derivation.spec.momentum)
-        previous = derivation.previous_changes
-        return {name: momentum * previous[name] - change for name, change in derivation.changes.items()}
+        step = exact(Fraction(int(rate.p), int(rate.q)))
+        return {
+            name: step * gradient.precise if derivation.trainable(name) else mpmath.mpf(0)
+            for name, gradient in derivation.gradients.items()
+        }
 
 
 def loss_after(derivation: Derivation, scale: Number) -> Number:
@@ -71,8 +79,8 @@ def loss_after(derivation: Derivation, scale: Number) -> Number:
 def digits_asked(value: Number, moved: Number, digits: int) -> int:
     """The fewest significant digits, at least ``digits``, whose unit is at most half of ``moved``.
 
-    An answer moved that far then misses the window (half a unit) by at least a unit and a half,
-    even after it is rounded to the digits asked.  A value of 0, or one no slip moves, keeps ``digits``.
+    An answer moved that far is at least two units off, and still a unit and a half once rounded to
+    the digits asked: outside the window of one unit.  A value of 0, or one no slip moves, keeps ``digits``.
     """
     needed = digits
     if not value or not moved:
