@@ -46,7 +46,7 @@ LAYERS: list[set[str]] = [
     {"assessment.grading", "assessment.quiz"},
     {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
     {"publishing.publish"},
-    {"app", "app.network"},
+    {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed
     {"app.commands", "app.gallery"},
     {"app.cli"},
     {"__main__", "__init__"},

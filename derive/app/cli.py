@@ -8,15 +8,12 @@ and status 1 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
+from derive.app.options import choice, decimal, marks, names, text_line, whole
 from derive.errors import DeriveError
 from derive.spec.variants import MAX_VARIANTS
 from derive.version import __version__
@@ -25,57 +22,12 @@ from derive.version import __version__
 DETAILS = ("full", "standard", "brief")
 EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
+DIGITS = 9  # decimals shown
+FIGURES = 4  # the significant figures an exam asks for (derive.document.marking.FIGURES)
+MOST_FIGURES = 15
+EXAM_ONLY = ("ask", "marks", "minutes", "course", "date")
 
 Declare = Callable[[argparse.ArgumentParser], None]
-
-
-def _whole(low: int, high: int | None = None, what: str = "a whole number") -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
-            raise argparse.ArgumentTypeError(f"expected {what} {bound}, got {value}")
-        return value
-
-    return parse
-
-
-def _decimal(what: str, *, below_one: bool = False, positive: bool = False) -> Any:
-    """A number read as the exact decimal written: 0 or more (above 0 if ``positive``; below 1 if ``below_one``)."""
-
-    def parse(text: str) -> Fraction:
-        try:
-            value = Decimal(text.strip())
-        except InvalidOperation:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not value.is_finite() or value < 0 or (positive and value == 0) or (below_one and value >= 1):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
-        return Fraction(value)
-
-    return parse
-
-
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected parameter names separated by commas, e.g. w5,w1")
-    return names
-
-
-def _choice(what: str, options: Sequence[str]) -> Any:
-    """An option with fixed values that answers a typo with a did-you-mean."""
-
-    def parse(text: str) -> str:
-        if text in options:
-            return text
-        close = difflib.get_close_matches(text.lower(), options, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise argparse.ArgumentTypeError(f"unknown {what} {text!r}{hint} (expected one of: {', '.join(options)})")
-
-    return parse
 
 
 # -- the shared options, each declared once -------------------------------------------------------
@@ -88,11 +40,11 @@ def network(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--variant",
-        type=_whole(1, MAX_VARIANTS),
+        type=whole(1, MAX_VARIANTS),
         metavar="K",
         help="work on student K's variant (needs --seed): the numbers `worksheet --variants N --seed S` gave them",
     )
-    sub.add_argument("--seed", type=_whole(0), metavar="S", help="seed of the variants")
+    sub.add_argument("--seed", type=whole(0), metavar="S", help="seed of the variants, and of an exam's numbers")
 
 
 def language(sub: argparse.ArgumentParser) -> None:
@@ -102,20 +54,26 @@ def language(sub: argparse.ArgumentParser) -> None:
 def notation(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--notation",
-        type=_choice("notation", ("net", "in")),
+        type=choice("notation", ("net", "in")),
         metavar="net|in",
         help="name of the net input: net_h1 or in_h1 (default: the language's)",
     )
 
 
 def digits(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--digits", type=_whole(0, 30), default=9, metavar="N", help="decimals shown (default 9)")
+    # no default here: parse() fills in DIGITS, and an exam its FIGURES, when --digits is not given
+    sub.add_argument(
+        "--digits",
+        type=whole(0, 30),
+        metavar="N",
+        help=f"decimals shown (default {DIGITS}); an exam: the significant figures asked (default {FIGURES})",
+    )
 
 
 def rounding(sub: argparse.ArgumentParser, shown: bool = True) -> None:
     sub.add_argument(
         "--round-activations",
-        type=_whole(0, 15, "a number of decimals"),
+        type=whole(0, 15, "a number of decimals"),
         metavar="K",
         help="round each hidden output to K decimals before the next layer uses it, as done by hand"
         if shown
@@ -124,13 +82,13 @@ def rounding(sub: argparse.ArgumentParser, shown: bool = True) -> None:
 
 
 def only(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--only", type=_names, default=[], metavar="w5,w1", help="derive only these gradients")
+    sub.add_argument("--only", type=names, default=[], metavar="w5,w1", help="derive only these gradients")
 
 
 def detail(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--detail",
-        type=_choice("detail", DETAILS),
+        type=choice("detail", DETAILS),
         default="standard",
         metavar="full|standard|brief",
         help="full: every gradient derived in full; standard (default): each δ once, the other gradients cite it; "
@@ -141,14 +99,14 @@ def detail(sub: argparse.ArgumentParser) -> None:
 def example(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--example",
-        type=_whole(1),
+        type=whole(1),
         metavar="P",
         help="with online or mini-batch updates: work the update of example P, from the weights the earlier left",
     )
 
 
 def paper(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--paper", type=_choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
+    sub.add_argument("--paper", type=choice("paper", PAPERS), default="a4", metavar="a4|letter", help="paper size")
 
 
 def pdf(sub: argparse.ArgumentParser) -> None:
@@ -174,7 +132,7 @@ def output_folder(sub: argparse.ArgumentParser) -> None:
 def variants(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--variants",
-        type=_whole(1, MAX_VARIANTS),
+        type=whole(1, MAX_VARIANTS),
         default=0,
         metavar="N",
         help="N per-student variants, each with its own values and answers (seed: --seed, default 0)",
@@ -194,14 +152,30 @@ DOCUMENT = [network, language, notation, only, detail, example, matrix, template
 def _worksheet(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--exercise",
-        type=_choice("exercise", EXERCISES),
+        type=choice("exercise", EXERCISES),
         default="numbers",
         metavar="numbers|formulas|exam",
         help="numbers (default): formulas given, numbers blank; formulas: the factors' formulas blank too; "
-        "exam: one or two pages of questions (--ask) and a separate answer key",
+        "exam: a sheet of questions with marks, and its answer key with the mark scheme, with numbers of its own "
+        "(from --seed S, or a seed drawn at random) unless NETWORK is named",
     )
     sub.add_argument(
-        "--ask", type=_names, default=[], metavar="KEYS", help="the exam's questions, as keys (see `derive keys`)"
+        "--ask",
+        type=names,
+        default=[],
+        metavar="KEYS",
+        help="the exam's questions, one value each, as keys (see `derive keys`) instead of the default exam",
+    )
+    sub.add_argument(
+        "--marks",
+        type=marks,
+        metavar="M,M,…",
+        help="the exam's marks: each question's (shared among its parts), or its parts' joined by +, e.g. 11,6,4+4+2+2",
+    )
+    sub.add_argument("--minutes", type=whole(1, 600), metavar="N", help="the exam's duration (default: 1.5 a mark)")
+    sub.add_argument("--course", type=text_line("a course name"), metavar="TEXT", help="the course, at the exam's head")
+    sub.add_argument(
+        "--date", type=text_line("a date"), metavar="TEXT", help="the exam's date (default: a line to fill in)"
     )
     sub.add_argument(
         "--combined", action="store_true", help="with --variants: also class-worksheets.pdf and class-solutions.pdf"
@@ -234,38 +208,38 @@ def _slides(sub: argparse.ArgumentParser) -> None:
 
 def _train(sub: argparse.ArgumentParser) -> None:
     length = sub.add_mutually_exclusive_group(required=True)
-    length.add_argument("--steps", type=_whole(0, 10_000_000), metavar="N", help="number of steps (updates)")
+    length.add_argument("--steps", type=whole(0, 10_000_000), metavar="N", help="number of steps (updates)")
     length.add_argument(
-        "--epochs", type=_whole(0, 10_000_000), metavar="N", help="number of epochs (passes over the examples)"
+        "--epochs", type=whole(0, 10_000_000), metavar="N", help="number of epochs (passes over the examples)"
     )
     sub.add_argument(
         "--until",
-        type=_decimal("an error goal above 0", positive=True),
+        type=decimal("an error goal above 0", positive=True),
         metavar="E",
         help="stop once E_total over all the examples is E or below",
     )
     sub.add_argument(
         "--batch-size",
-        type=_whole(1, what="a whole number of examples per update"),
+        type=whole(1, what="a whole number of examples per update"),
         metavar="K",
         help="examples per update: 1 online, K mini-batches (default: all, or the file's batch_size)",
     )
-    sub.add_argument("--shuffle", type=_whole(0, what="a seed"), metavar="S", help="reshuffle every epoch with seed S")
+    sub.add_argument("--shuffle", type=whole(0, what="a seed"), metavar="S", help="reshuffle every epoch with seed S")
     sub.add_argument(
         "--momentum",
-        type=_decimal("a number from 0 up to but not including 1", below_one=True),
+        type=decimal("a number from 0 up to but not including 1", below_one=True),
         metavar="B",
         help="momentum β: Δθ ← β·Δθ − η·∂E/∂θ (default: 0, or the file's momentum)",
     )
     sub.add_argument(
         "--weight-decay",
-        type=_decimal("0 or a positive number"),
+        type=decimal("0 or a positive number"),
         metavar="L",
         help="weight decay λ: descend E + (λ/2)·Σ w² (default: 0, or the file's weight_decay)",
     )
     sub.add_argument(
         "--update",
-        type=_choice("update order", ("simultaneous", "sequential")),
+        type=choice("update order", ("simultaneous", "sequential")),
         default="simultaneous",
         metavar="ORDER",
         help="simultaneous (default): every gradient from one forward pass; sequential: the output layer "
@@ -293,14 +267,14 @@ def _check(sub: argparse.ArgumentParser) -> None:
 def _grading(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--ecf",
-        type=_choice("ECF policy", ("full", "half", "none")),
+        type=choice("ECF policy", ("full", "half", "none")),
         default="full",
         metavar="full|half|none",
         help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
     )
     sub.add_argument(
         "--min-digits",
-        type=_whole(1, 20, "a number of significant digits"),
+        type=whole(1, 20, "a number of significant digits"),
         metavar="N",
         help="significant digits an answer needs (default 3)",
     )
@@ -308,7 +282,7 @@ def _grading(sub: argparse.ArgumentParser) -> None:
 
 
 def _quiz(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--format", type=_choice("quiz format", ("moodle", "qti")), required=True, metavar="moodle|qti")
+    sub.add_argument("--format", type=choice("quiz format", ("moodle", "qti")), required=True, metavar="moodle|qti")
     sub.add_argument(
         "--ask",
         type=_keys,
@@ -318,7 +292,7 @@ def _quiz(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--digits",
-        type=_whole(1, 15, "a number of significant digits"),
+        type=whole(1, 15, "a number of significant digits"),
         default=4,
         metavar="N",
         help="significant digits an answer needs (default 4)",
@@ -419,8 +393,15 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
         sub.error("argument --combined: needs --variants N, the students whose sheets it gathers")
     if getattr(args, "roster", None) is not None and not args.combined:
         sub.error("argument --roster: goes with --combined, which heads each student's sheet with their name")
-    if args.command == "worksheet" and args.ask and args.exercise != "exam":
-        sub.error("argument --ask: goes with --exercise exam")
+    if args.command == "worksheet":
+        for name in EXAM_ONLY:
+            if getattr(args, name) and args.exercise != "exam":
+                sub.error(f"argument --{name}: goes with --exercise exam")
+        args.figures = FIGURES if args.digits is None else args.digits
+        if args.exercise == "exam" and not 1 <= args.figures <= MOST_FIGURES:
+            sub.error(f"argument --digits: an exam asks for significant figures: expected 1 to {MOST_FIGURES}")
+    if getattr(args, "digits", DIGITS) is None:
+        args.digits = DIGITS
     return args
 
 

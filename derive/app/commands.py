@@ -16,6 +16,7 @@ from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
 
 PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
+DOCUMENT_DIGITS = 9  # an exam's key works to 9 decimals, as the solutions do: its --digits are the figures asked
 
 
 def network_of(options: Namespace) -> NetworkSpec:
@@ -73,6 +74,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
     from derive.publishing import publish
 
     roster = publish.read_roster(options.roster, options.variants) if options.roster else ()
+    spec, exam = exam_setting(spec, options)
     texts = publish.worksheet_files(
         spec,
         exercise=options.exercise,
@@ -82,10 +84,44 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
         student=options.variant,
         roster=roster,
         combined=options.combined,
+        exam=exam,
         **document_options(options),
     )
     compiled = texts if options.pdf else {name: text for name, text in texts.items() if name.startswith("class-")}
     return write(publish.compile_pdfs(compiled) | texts, options.output)
+
+
+def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any]:
+    """The network an exam works on, and what the lecturer set.
+
+    An exam has numbers of its own: variant 1 of ``--seed S``, or of a seed drawn at random, unless
+    the network is named (``derive worksheet mazur``: the published numbers) and no seed is given.
+    Students' variants (``--variant``, ``--variants``) are already numbers of their own.
+    """
+    from derive.document import ExamSetting
+    from derive.spec.variants import variant
+
+    if options.exercise != "exam":
+        return spec, None
+    seed = options.seed
+    if not options.variants and options.variant is None and (options.network is None or seed is not None):
+        if seed is None:
+            import secrets
+
+            seed = secrets.randbelow(10_000)
+            print(f"the exam's numbers come from --seed {seed} (printed on its key)", file=sys.stderr)
+        spec = variant(spec, seed, 1)
+    elif options.variants:
+        seed = seed or 0
+    setting = ExamSetting(
+        marks=options.marks or (),
+        minutes=options.minutes,
+        figures=options.figures,
+        course=options.course,
+        date=options.date,
+        seed=seed,
+    )
+    return spec, setting
 
 
 def slides(spec: NetworkSpec, options: Namespace) -> int:
@@ -280,7 +316,7 @@ def document_options(options: Namespace) -> dict[str, Any]:
         "renderer": renderer_of(options),
         "language": options.lang,
         "notation": options.notation,
-        "digits": options.digits,
+        "digits": DOCUMENT_DIGITS if getattr(options, "exercise", "") == "exam" else options.digits,
         "only": options.only,
         "matrix": getattr(options, "matrix", False),
         "detail": options.detail,

@@ -4,7 +4,7 @@ The document is built section by section, each by a small builder that reads the
 (:mod:`derive.core.steps`): the given network (:mod:`.given`), the forward pass (:mod:`.forward`), the
 backward pass (:mod:`.backward`, with :mod:`.graphs` and :mod:`.figures`), the updates and the
 pass after them (:mod:`.updates`), the matrix form (:mod:`.matrix`) and an exam's questions
-(:mod:`.exam`).  Templates only format what is built here.
+(:mod:`.exam`) with their marks (:mod:`.marking`).  Templates only format what is built here.
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ from derive.training.descent import loss_after_update
 from derive.training.worked import Worked
 
 from .backward import Narrator, backward
-from .exam import default_ask, questions
+from .exam import questions
 from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
+from .marking import FIGURES, ExamSetting, QuestionMarks
 from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .typeset import Typesetter
 from .updates import after, reading, updates
 
-__all__ = ["Document", "Equation", "Schedule", "build", "default_ask", "from_steps", "schedule_of"]
+__all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
 
 
 def schedule_of(update: Worked) -> Schedule | None:
@@ -62,12 +63,15 @@ def from_steps(
     ask: Sequence[str] = (),
     schedule: Schedule | None = None,
     mark_unrounded: bool = True,
+    marks: Sequence[QuestionMarks] = (),
+    figures: int = FIGURES,
 ) -> Document:
     """The document of a step model.
 
     With ``matrix``, the document also carries the vectorised form of the derivation; with a
     training ``history`` (E_total before and after each step), its curve; with ``ask``, an exam's
-    questions on those keys.
+    questions on those keys (``["default"]``: the default exam), marked as ``marks`` sets and asking
+    for ``figures`` significant figures.
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
@@ -111,7 +115,8 @@ def from_steps(
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
         blanks={step.blank: format_number(step.value, digits, strip=False) for step in steps if step.blank},
-        questions=questions(steps, typeset, ask) if ask else [],
+        questions=questions(steps, typeset, ask, marks=marks, figures=figures) if ask else [],
+        figures=figures,
     )
     document.unrounded = typeset.unrounded
     document.schedule = schedule

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+LINE_CM = 1.2  # the height of a handwritten line of working, fractions and all
+MOST_SPACE_CM = 12.0  # a part's space, so that a part of many values (four examples) still fits a page
+
 
 @dataclass
 class Equation:
@@ -268,16 +271,72 @@ class Reading:
 
 
 @dataclass
+class Earned:
+    """What earns a mark: a line of mathematics, the window a value may fall in, or a sentence.
+
+    ``sentence`` is a catalog key (the reason a gradient is a sum over paths) and ``fields`` its words.
+    """
+
+    math: str = ""
+    low: str = ""  # a value's answer is accepted from ``low`` to ``high``
+    high: str = ""
+    sentence: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Mark:
+    """One line of a mark scheme: M (method, earned by a right method on the student's own numbers),
+    A (accuracy, the value; needs the M marks before it) or B (independent), its marks, what earns it."""
+
+    code: str
+    marks: int
+    earned: list[Earned]
+
+
+@dataclass
+class ExamPart:
+    """One part of an exam question: what it asks, its marks, the lines its answer takes, its key.
+
+    ``kind`` is ``compute`` (values to work out: ``asked``), ``delta`` (a δ in symbols) or ``chain``
+    (a gradient as a product of factors, with its sum over paths). ``carried`` names the values from
+    earlier parts it uses, where error carried forward applies: (symbol, part label).
+    """
+
+    letter: str
+    kind: str
+    marks: int
+    lines: int  # lines of working a student writes: the space left for the answer
+    asked: list[Equation]
+    working: list[Equation] = field(default_factory=list)  # the key's lines, the asked ones among them
+    symbols: list[tuple[str, str]] = field(default_factory=list)  # a symbolic part's answer: (lhs or "", rhs)
+    blanks: list[str] = field(default_factory=list)  # a compute part's values, as the answer lines name them
+    scheme: list[Mark] = field(default_factory=list)
+    carried: list[tuple[str, str]] = field(default_factory=list)
+    layer: str = ""  # a forward part's layer
+    examples: bool = False  # a forward part over several examples
+    subject: dict[str, str] = field(default_factory=dict)  # a symbolic part's symbols: δ, θ, the neuron, …
+    key: str = ""  # a part that asks one step: its key, for its meaning
+    meaning: str = ""
+    figures: int = 0  # the significant figures asked, when more than the exam's (a small change)
+
+    @property
+    def space(self) -> float:
+        """The answer space in centimetres: about 1.2 cm a handwritten line of working."""
+        return min(MOST_SPACE_CM, round(LINE_CM * self.lines + 0.4, 1))
+
+
+@dataclass
 class Question:
-    """One item of an exam: what to compute, and the worked lines of its answer."""
+    """One exam question: its number, its topic (a catalog key, or empty) and its parts."""
 
     number: int
-    key: str
-    meaning: str  # plain text, from the catalogs
-    lhs: str
-    answer: Equation
-    working: list[Equation]
-    effort: int = 1  # how many values the question asks to compute that earlier ones did not
+    topic: str
+    parts: list[ExamPart]
+
+    @property
+    def marks(self) -> int:
+        return sum(part.marks for part in self.parts)
 
 
 @dataclass
@@ -330,6 +389,7 @@ class Document:
     answers: int = 0
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
     questions: list[Question] = field(default_factory=list)
+    figures: int = 4  # the significant figures an exam asks for
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
     schedule: Schedule | None = None
     momentum: str = ""  # β, when the updates carry momentum
@@ -341,6 +401,11 @@ class Document:
         gradients = [step.result for section in self.backward for step in section.gradients]
         updates = [update.equation for update in self.updates if update.trainable]
         return [self.total, *gradients, *updates, self.loss_after]
+
+    @property
+    def marks(self) -> int:
+        """An exam's total marks."""
+        return sum(question.marks for question in self.questions)
 
     def answer_values(self) -> dict[int, str]:
         """Each blank's number and the value that fills it."""

@@ -153,6 +153,20 @@ def _narrowest_fractions(text: str) -> str:
     return text
 
 
+def slashed(latex: str) -> str:
+    r"""Each \frac{a}{b} written a/b, for a line of text; a part with an operator in parentheses.
+
+    >>> slashed(r"\frac{1}{1 + e^{- x}}")
+    '1/\\left(1 + e^{- x}\\right)'
+    """
+    while (start := latex.find(r"\frac{")) >= 0:
+        numerator, after = _group(latex, start + len(r"\frac"))
+        denominator, end = _group(latex, after)
+        parts = [rf"\left({part}\right)" if re.search(r"[-+ ]", part) else part for part in (numerator, denominator)]
+        latex = latex[:start] + "/".join(parts) + latex[end:]
+    return latex
+
+
 def _group(text: str, start: int) -> tuple[str, int]:
     """The contents of the brace group opening at ``start``, and the index just after it."""
     depth, index = 0, start

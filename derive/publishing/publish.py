@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.core.steps import Steps, build_steps
-from derive.document import Document, default_ask, from_steps, schedule_of
+from derive.document import Document, ExamSetting, from_steps, schedule_of
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.webpage import page
@@ -67,18 +67,19 @@ def document(
     ask: Sequence[str] = (),
     steps: Steps | None = None,
     mark_unrounded: bool = False,
+    exam: ExamSetting | None = None,
 ) -> Document:
     """The document data of a network, in the language's default notation unless one is given.
 
-    With ``ask`` (keys, or ``["default"]`` for E_total, two gradients and their updates), the document
-    carries an exam's questions, each with its meaning in the document's language. A network that
+    With ``ask`` (keys, or ``["default"]`` for the default exam), the document carries an exam's
+    questions, each value asked with its meaning in the document's language, marked as ``exam`` sets. A network that
     learns online or in mini-batches is worked on one update: the first, or ``options.example``'s.
     ``steps`` are :func:`document_steps` when the caller has them already. ``mark_unrounded`` marks
     the values not the product of their rounded numbers, as an answer key does.
     """
     catalog = options.templates.catalog(options.language)
     steps = steps or document_steps(spec, options)
-    keys = default_ask(steps) if list(ask) == ["default"] else list(ask)
+    setting = exam or ExamSetting()
     history = train(spec, curve_steps).history if curve_steps else ()
     doc = from_steps(
         steps,
@@ -88,12 +89,14 @@ def document(
         detail=options.detail,
         matrix=options.matrix,
         history=history,
-        ask=keys,
+        ask=list(ask),
         schedule=schedule_of(worked(spec, options.example)),
         mark_unrounded=mark_unrounded,
+        marks=setting.marks,
+        figures=setting.figures,
     )
-    for question in doc.questions:
-        question.meaning = meaning(steps.find(question.key), catalog)
+    for part in (part for question in doc.questions for part in question.parts if part.key):
+        part.meaning = meaning(steps.find(part.key), catalog)
     return doc
 
 
@@ -136,6 +139,7 @@ def worksheet_files(
     roster: Sequence[str] = (),
     combined: bool = False,
     curve_steps: int = CURVE_STEPS,
+    exam: ExamSetting | None = None,
     **options: Any,
 ) -> dict[str, str]:
     """The exercise and its answer key; with variants, numbered pairs and ``answers.tex``.
@@ -144,7 +148,8 @@ def worksheet_files(
     ``exam.tex`` and ``exam-solutions.tex``. ``student`` marks ``spec`` as that student's variant (its
     number in the titles), so that one student's files are byte-identical to theirs among all the
     variants. ``combined`` adds ``class-worksheets.tex`` and ``class-solutions.tex``: every student's
-    sheet in one document, headed with their name from ``roster`` or their number.
+    sheet in one document, headed with their name from ``roster`` or their number. ``exam`` sets an
+    exam's marks, time, figures asked and header.
     """
     chosen = Options(**options)
     if exercise not in EXERCISES:
@@ -158,9 +163,11 @@ def worksheet_files(
     for number in numbers:
         mine = variant(spec, seed, number) if variants else spec
         name = roster[number - 1] if variants and number - 1 < len(roster) else None
-        sheet = document(mine, chosen, curve_steps=curve_steps, ask=ask, mark_unrounded=True)
+        sheet = document(mine, chosen, curve_steps=curve_steps, ask=ask, mark_unrounded=True, exam=exam)
         sheets.append(Sheet(sheet, number, name))
-    context = {"kind": exercise, "paper": chosen.paper, "student": None}
+    setting = exam or ExamSetting()
+    header = {"setting": setting, "minutes": setting.duration(sheets[0].doc.marks)}
+    context = {"kind": exercise, "paper": chosen.paper, "student": None, "exam": header}
     render = chosen.templates.render
     files: dict[str, str] = {}
     for sheet in sheets:

@@ -1,0 +1,349 @@
+"""The exam as a department prints it, and its key with the mark scheme, read as a lecturer reads them.
+
+Every answer of the key is recomputed here for the exam's own numbers: the forward pass written out
+in plain Python and the gradients by autograd (tests/reference.py), never by derive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+from derive.spec.files import load_builtin
+from derive.spec.variants import variant
+from tests.conftest import require_tool, run_derive
+from tests.documents import compile_latex, pdf_text
+from tests.reference import autograd_gradients
+
+SEED = 11
+# What each language's sheet says, as pdftotext reads it.
+WORDS = {
+    "en": {
+        "head": ["Neural networks", "Exam: backpropagation", "Date:", "Name:", "Student ID:", "Instructions"],
+        "calculator": "Calculators: a scientific calculator is allowed",
+        "duration": r"Duration:\s+(\d+) minutes",
+        "total": r"Total:\s+(\d+) marks",
+        "marks": r"\[(\d+) marks?\]",
+        "question": r"^\s*Question (\d+)",
+        "example": "e.g. [4 marks]",
+        "figures": "Give every numerical answer to {figures} significant figures",
+        "symbolic": ["in symbols, without numbers", "One of the factors is a sum over", "why it is a sum"],
+        "accept": r"\(accept \$(-?[\d.]+)\$ to \$(-?[\d.]+)\$\)",
+        "seed": "variant 1 of seed {seed}",
+        "key": ["Exam: answer key and mark scheme", "M: a method mark", "ECF (error carried forward)"],
+    },
+    "es": {
+        "head": ["Redes neuronales", "Examen: retropropagación", "Fecha:", "Nombre y apellidos:", "DNI:"],
+        "calculator": "Calculadora: se permite una calculadora científica",
+        "duration": r"Duración:\s+(\d+) minutos",
+        "total": r"Total:\s+(\d+) puntos",
+        "marks": r"\[(\d+) puntos?\]",
+        "question": r"^\s*Pregunta (\d+)",
+        "example": "p. ej. [4 puntos]",
+        "figures": "Da cada resultado numérico con {figures} cifras significativas",
+        "symbolic": ["en símbolos, sin números", "Uno de los factores es una suma sobre", "por qué es una suma"],
+        "accept": r"\(se acepta de \$(-?[\d.]+)\$ a \$(-?[\d.]+)\$\)",
+        "seed": "variante 1 de la semilla {seed}",
+        "key": ["Examen: soluciones y criterios de corrección", "M: punto de método", "EA (error arrastrado)"],
+    },
+}
+
+
+@pytest.fixture(scope="module", params=["en", "es"])
+def exam(request, tmp_path_factory):
+    """The exam of seed SEED and its key, written and compiled by the command line, in one language."""
+    folder = tmp_path_factory.mktemp(f"exam-{request.param}")
+    run_derive(
+        "worksheet", "--exercise", "exam", "--seed", str(SEED), "--lang", request.param, "--pdf", "-o", str(folder)
+    )
+    return WORDS[request.param], folder
+
+
+def pages(pdf) -> int:
+    info = subprocess.run([require_tool("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.MULTILINE)[1])
+
+
+def test_both_documents_compile_cleanly_with_their_fonts_embedded(exam):
+    _, folder = exam
+    for name, most in (("exam", 5), ("exam-solutions", 4)):
+        log = compile_latex(folder / f"{name}.tex")
+        assert "Overfull \\hbox" not in log and "Overfull \\vbox" not in log, name
+        assert 2 <= pages(folder / f"{name}.pdf") <= most, name
+        fonts = subprocess.run([require_tool("pdffonts"), str(folder / f"{name}.pdf")], capture_output=True, text=True)
+        rows = fonts.stdout.splitlines()[2:]
+        assert rows and all(row.split()[-5] == "yes" for row in rows), fonts.stdout  # the "emb" column
+
+
+def test_the_header_names_what_a_student_needs(exam):
+    words, folder = exam
+    text = pdf_text(folder / "exam.pdf")
+    first = text.split("\f")[0]
+    for field in words["head"]:
+        assert field in first, field
+    assert words["calculator"] in " ".join(first.split())
+    total = int(re.search(words["total"], first)[1])
+    minutes = int(re.search(words["duration"], first)[1])
+    assert minutes == max(30, 5 * math.ceil(1.5 * total / 5))  # the default: a mark and a half a minute
+    assert words["figures"].format(figures=4) in " ".join(first.split())
+
+
+def test_the_marks_of_the_parts_add_up_to_each_question_and_to_the_total(exam):
+    words, folder = exam
+    text = pdf_text(folder / "exam.pdf")
+    total = int(re.search(words["total"], text)[1])
+    questions: list[tuple[int, int]] = []  # each question's heading marks
+    parts: dict[int, list[int]] = {}
+    current = 0
+    for line in text.replace(words["example"], "").splitlines():
+        heading = re.match(words["question"], line)
+        found = [int(m) for m in re.findall(words["marks"], line)]
+        if heading:
+            current = int(heading[1])
+            questions.append((current, found[0]))
+        elif found:
+            parts.setdefault(current, []).extend(found)
+    assert [number for number, _ in questions] == [1, 2, 3]
+    assert all(number > 0 for number in parts)  # no marks before the first question
+    for number, marks in questions:
+        assert sum(parts[number]) == marks, (number, parts[number], marks)
+    assert sum(marks for _, marks in questions) == total
+    assert [len(parts[number]) for number, _ in questions] == [3, 2, 4]
+
+
+def test_the_exam_asks_for_the_figures_and_for_symbols(exam):
+    words, folder = exam
+    text = " ".join(pdf_text(folder / "exam.pdf").split())
+    for phrase in words["symbolic"]:
+        assert phrase in text, phrase
+    assert "δh1" in text and "∂Etotal /∂w1" in text
+
+
+# -- the key, recomputed ------------------------------------------------------------------------------
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def independent_values(spec) -> dict[str, float]:
+    """The key's values by the textbook formulas: the forward pass by hand, the gradients by autograd."""
+    values: dict[str, float] = {}
+    inputs = [float(x) for x in spec.examples[0].inputs]
+    for layer in spec.layers:
+        outs = []
+        for j, row in enumerate(layer.weights):
+            bias = float(layer.bias if layer.shared_bias else layer.bias[j])
+            net = sum(float(w) * x for w, x in zip(row, inputs, strict=True)) + bias
+            name = layer.neuron_name(j)
+            values[rf"\mathrm{{net}}_{{{name}}}"] = net
+            values[rf"\mathrm{{out}}_{{{name}}}"] = sigmoid(net)
+            outs.append(sigmoid(net))
+        inputs = outs
+    targets = [float(t) for t in spec.examples[0].targets]
+    values[r"E_{\text{total}}"] = sum((t - o) ** 2 / 2 for t, o in zip(targets, inputs, strict=True))
+    gradients = autograd_gradients(spec)
+    weights = {name: float(value) for name, value in spec.parameters().items()}
+    for name in ("w5", "w1"):
+        values[rf"\partial E_{{\text{{total}}}} / \partial w_{{{name[1:]}}}"] = gradients[name]
+        values[rf"w_{{{name[1:]}}}^{{+}}"] = weights[name] - float(spec.learning_rate) * gradients[name]
+    return values | {f"grad {name}": value for name, value in gradients.items()} | weights
+
+
+def the_exams_network():
+    return variant(load_builtin("mazur"), SEED, 1)
+
+
+def test_the_exam_shows_its_own_numbers_and_the_key_names_the_seed(exam):
+    words, folder = exam
+    spec = the_exams_network()
+    sheet = pdf_text(folder / "exam.pdf")
+    for name, value in spec.parameters().items():  # the parameter table: w1 i1 → h1 0.72
+        assert re.search(rf"\b{name[0]}{name[1:]}\s.*\s{float(value):g}\b", sheet), name
+    assert spec.parameters() != load_builtin("mazur").parameters()  # not the published numbers
+    key = " ".join(pdf_text(folder / "exam-solutions.pdf").split())
+    assert words["seed"].format(seed=SEED) in key
+    for phrase in words["key"]:
+        assert phrase in key, phrase
+
+
+def accuracy_marks(key_tex: str, accept: str) -> dict[str, tuple[str, float, float]]:
+    """Each A mark's value and window in the key's LaTeX: symbol → (answer, lowest, highest)."""
+    found = {}
+    for line in key_tex.splitlines():
+        if not line.startswith(r"\item[\textbf{A1}") and not line.startswith(r"\item[\textbf{E1}"):
+            continue
+        for symbol, answer, low, high in re.findall(rf"\$([^$]+?) = (-?[\d.]+)\$ {accept}", line):
+            found[symbol] = (answer, float(low), float(high))
+    return found
+
+
+def last_place(answer: str) -> float:
+    return 10.0 ** Decimal(answer).as_tuple().exponent
+
+
+def test_every_answer_of_the_key_is_the_value_recomputed(exam):
+    words, folder = exam
+    spec = the_exams_network()
+    expected = independent_values(spec)
+    marks = accuracy_marks((folder / "exam-solutions.tex").read_text(encoding="utf-8"), words["accept"])
+    asked = [symbol for symbol in expected if not symbol.startswith("grad ") and "_" in symbol]
+    assert set(asked) <= set(marks), set(asked) - set(marks)
+    for symbol in asked:
+        answer, low, high = marks[symbol]
+        value = expected[symbol]
+        assert abs(float(answer) - value) <= last_place(answer) / 2 * (1 + 1e-9), (symbol, answer, value)
+        assert low <= value <= high and high - low <= 4 * last_place(answer), (symbol, low, high)
+        digits = len(Decimal(answer).normalize().as_tuple().digits)
+        if symbol.endswith("^{+}"):  # an update: enough figures that its change −η·∂E/∂w shows to 4
+            weight = "w" + re.match(r"w_\{(\d+)\}", symbol)[1]
+            change = abs(value - expected[weight])
+            assert last_place(answer) <= 10.0 ** (math.floor(math.log10(change)) - 3), (symbol, answer)
+        else:
+            assert digits <= 4 and last_place(answer) == 10.0 ** (math.floor(math.log10(abs(value))) - 3), symbol
+
+
+def rhs_of(key_tex: str, lhs: str) -> list[str]:
+    """The right sides of a symbolic answer in the key: the rows after ``lhs &=``, up to the align's end."""
+    block = key_tex[key_tex.index(f"{lhs} &= ") :]
+    block = block[: block.index(r"\end{align*}")]
+    return [row.split("&=", 1)[1].strip().rstrip("\\").strip() for row in block.split("\n") if "&=" in row]
+
+
+def as_python(latex: str) -> str:
+    """A product of symbols in LaTeX as Python: δ_o1 → d_o1, out_h1 → out_h1, w_5 → w5."""
+    text = latex.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\cdot", "*")
+    text = re.sub(r"\\delta_\{(\w+)\}", r"d_\1", text)
+    text = re.sub(r"\\mathrm\{out\}_\{(\w+)\}", r"out_\1", text)
+    return re.sub(r"w_\{(\d+)\}", r"w\1", text)
+
+
+def test_the_symbolic_delta_is_the_gradient_autograd_finds(exam):
+    """δ_h1 as the key writes it, evaluated at the numbers: ∂E/∂w1 = δ_h1 · i1 (autograd)."""
+    _, folder = exam
+    spec = the_exams_network()
+    values = independent_values(spec)
+    key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
+    symbolic = rhs_of(key, r"\delta_{h1}")[-1]
+    assert symbolic == (
+        r"\left(\delta_{o1} \cdot w_{5} + \delta_{o2} \cdot w_{7}\right) \cdot \mathrm{out}_{h1} \cdot "
+        r"\left(1 - \mathrm{out}_{h1}\right)"
+    )
+    out_h1 = values[r"\mathrm{out}_{h1}"]
+    names = {
+        "d_o1": values["grad w5"] / out_h1,  # ∂E/∂w5 = δ_o1 · out_h1
+        "d_o2": values["grad w7"] / out_h1,
+        "out_h1": out_h1,
+        "w5": values["w5"],
+        "w7": values["w7"],
+    }
+    delta = eval(as_python(symbolic), {}, names)  # our own key's formula, parsed above
+    assert delta * float(spec.examples[0].inputs[0]) == pytest.approx(values["grad w1"], rel=1e-12)
+    # the gradient as a product of factors, and the sum over the two paths through o1 and o2
+    paths = rhs_of(key, r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{h1}}")
+    assert paths[0].count(r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{o") == 2
+    assert eval(as_python(paths[1]), {}, names) == pytest.approx(delta / (out_h1 * (1 - out_h1)))
+
+
+# -- what the lecturer sets ---------------------------------------------------------------------------
+
+
+def part_marks(tex: str) -> list[int]:
+    return [int(m) for m in re.findall(r"\\mbox\{\[(\d+) marks?\]\}", tex)]
+
+
+def heading_marks(tex: str) -> list[int]:
+    return [int(m) for m in re.findall(r"\\bfseries Question \d+: [^\n]*\\hfill\[(\d+) marks\]", tex)]
+
+
+def scheme_marks(key: str) -> list[int]:
+    """Each part's marks in the mark scheme: the sum of its M, A and B lines."""
+    found = []
+    for part in re.split(r"\\paragraph\{\([a-z]\) \[\d+ marks?\]\}", key)[1:]:
+        found.append(sum(int(m) for m in re.findall(r"\\item\[\\textbf\{[MAB](\d+)\}", part)))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("marks", "questions", "each"),
+    [
+        ("10,8,12", [10, 8, 12], None),
+        ("4+4+3,4+2,3+3+4+2", [11, 6, 12], [4, 4, 3, 4, 2, 3, 3, 4, 2]),
+        ("5,2,20", [5, 2, 20], None),
+    ],
+)
+def test_marks_sets_each_question_or_each_part(marks, questions, each, tmp_path):
+    run_derive("worksheet", "--exercise", "exam", "--seed", "3", "--marks", marks, "-o", str(tmp_path))
+    tex = (tmp_path / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "exam-solutions.tex").read_text(encoding="utf-8")
+    assert heading_marks(tex) == questions
+    parts = part_marks(tex)
+    assert sum(parts) == sum(questions) and f"Total:}} {sum(questions)} marks" in tex
+    if each:
+        assert parts == each
+    assert scheme_marks(key) == parts  # each part's mark scheme is worth its marks
+
+
+@pytest.mark.parametrize("marks", ["10,10", "4+4,6,12", "x", "0,5,5", "2,2,2", "4,,5"])
+def test_a_bad_marks_is_one_line_naming_the_option_and_writes_nothing(marks, tmp_path):
+    folder = tmp_path / "out"
+    result = run_derive(
+        "worksheet", "--exercise", "exam", "--seed", "3", "--marks", marks, "-o", str(folder), check=False
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "--marks" in result.stderr, result.stderr
+    assert not folder.exists()
+
+
+def test_the_header_options_and_the_figures_asked(tmp_path):
+    run_derive(
+        "worksheet",
+        "--exercise",
+        "exam",
+        "--seed",
+        "3",
+        "--course",
+        "Machine Learning II",
+        "--date",
+        "12 June 2025",
+        "--minutes",
+        "90",
+        "--digits",
+        "3",
+        "-o",
+        str(tmp_path),
+    )
+    tex = (tmp_path / "exam.tex").read_text(encoding="utf-8")
+    assert "Machine Learning II" in tex and "12 June 2025" in tex and "90 minutes" in tex
+    assert "Give every numerical answer to 3 significant figures" in tex
+    key = (tmp_path / "exam-solutions.tex").read_text(encoding="utf-8")
+    answers = accuracy_marks(key, WORDS["en"]["accept"])
+    gradient = answers[r"\partial E_{\text{total}} / \partial w_{5}"][0]
+    assert len(Decimal(gradient).as_tuple().digits) == 3
+    # a document that is not an exam has no marks, time or header
+    result = run_derive("worksheet", "--marks", "4,4", "-o", str(tmp_path / "ws"), check=False)
+    assert result.returncode == 2 and "argument --marks: goes with --exercise exam" in result.stderr
+
+
+def test_the_published_example_only_when_named(tmp_path):
+    run_derive("worksheet", "mazur", "--exercise", "exam", "-o", str(tmp_path / "named"))
+    key = (tmp_path / "named" / "exam-solutions.tex").read_text(encoding="utf-8")
+    published = accuracy_marks(key, WORDS["en"]["accept"])
+    assert published[r"\partial E_{\text{total}} / \partial w_{5}"][0] == "0.08217"  # Mazur: 0.082167041
+    assert "Mazur's worked example" in key
+    result = run_derive("worksheet", "--exercise", "exam", "-o", str(tmp_path / "default"))
+    seed = re.search(r"--seed (\d+)", result.stderr)[1]
+    key = (tmp_path / "default" / "exam-solutions.tex").read_text(encoding="utf-8")
+    assert f"variant 1 of seed {seed}" in key and rf"\texttt{{-{{}}-seed {seed}}}" in key
+    own = accuracy_marks(key, WORDS["en"]["accept"])
+    spec = variant(load_builtin("mazur"), int(seed), 1)
+    expected = autograd_gradients(spec)["w5"]
+    assert abs(float(own[r"\partial E_{\text{total}} / \partial w_{5}"][0]) - expected) < 1e-4 * max(1, abs(expected))
+    # each student's variant names itself on the key, so that it can be written again
+    run_derive("worksheet", "--exercise", "exam", "--variants", "2", "--seed", "5", "-o", str(tmp_path / "class"))
+    key = (tmp_path / "class" / "exam-solutions-02.tex").read_text(encoding="utf-8")
+    assert r"variant 2 of seed 5" in key and r"\texttt{-{}-variant 2 -{}-seed 5}" in key
