@@ -108,7 +108,7 @@ def test_exam_asks_the_default_questions_and_its_key_holds_the_independent_value
     gradients = autograd_gradients(example().spec)
     for name in ("w5", "w1"):
         assert f"{gradients[name]:.9f}" in key
-    assert "0.358916480" in key and "0.149780716" in key and "0.298371109" in key
+    assert "0.35891648" in key and "0.149780716" in key and "0.298371109" in key  # as every line shows it
 
 
 def test_exam_asks_any_keys(tmp_path):

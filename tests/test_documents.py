@@ -63,7 +63,7 @@ def test_spanish_explanation_is_complete():
         assert anglicism not in text.lower(), anglicism
     # net by default, as in English: the source's in_h1 would read like the input i_1; `in` stays an option
     assert r"\mathrm{net}_{h1}" in text and r"\mathrm{in}_{h1}" not in text
-    assert "0.082167041" in text
+    assert "0{,}082167041" in text  # a decimal comma, as Spanish writes it
     source = run_derive("explain", "--lang", "es", "--notation", "in").stdout
     assert r"\mathrm{in}_{h1}" in source and r"\mathrm{net}_{h1}" not in source
 
@@ -118,7 +118,7 @@ def test_spanish_worksheet_compiles(tmp_path):
         log = compile_latex(tmp_path / f"{document}.tex")
         assert "Overfull \\hbox" not in log
     text = pdf_text(tmp_path / "solutions.pdf")
-    assert "regla de la cadena" in text.lower() and "0.082167041" in text and "máx" not in text
+    assert "regla de la cadena" in text.lower() and "0,082167041" in text and "máx" not in text
 
 
 def test_worksheet_pdf_from_the_command_line(tmp_path):

@@ -302,7 +302,7 @@ def _grading(sub: argparse.ArgumentParser) -> None:
         "--min-digits",
         type=_whole(1, 20, "a number of significant digits"),
         metavar="N",
-        help="significant digits an answer needs (default 3)",
+        help="significant digits an answer needs (default 4, as the worksheets ask)",
     )
     sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
 

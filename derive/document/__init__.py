@@ -28,6 +28,7 @@ from .forward import forward, total
 from .given import diagram, parameter_rows
 from .matrix import matrix_form
 from .model import Document, Equation, Schedule
+from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
 from .updates import after, reading, updates
 
@@ -62,12 +63,13 @@ def from_steps(
     ask: Sequence[str] = (),
     schedule: Schedule | None = None,
     mark_unrounded: bool = True,
+    figures: int = ANSWER_FIGURES,
 ) -> Document:
     """The document of a step model.
 
     With ``matrix``, the document also carries the vectorised form of the derivation; with a
     training ``history`` (E_total before and after each step), its curve; with ``ask``, an exam's
-    questions on those keys.
+    questions on those keys. ``figures`` is how many significant figures the document asks of an answer.
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
@@ -106,11 +108,12 @@ def from_steps(
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
-        sequential_after=format_number(loss_after_update(spec, "sequential"), digits) if example else "",
+        sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
-        blanks={step.blank: format_number(step.value, digits, strip=False) for step in steps if step.blank},
+        blanks={step.blank: shown(step.value, digits) for step in steps if step.blank},
+        figures=figures,
         questions=questions(steps, typeset, ask) if ask else [],
     )
     document.unrounded = typeset.unrounded

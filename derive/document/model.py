@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .precision import ANSWER_FIGURES
+
 
 @dataclass
 class Equation:
     """``lhs = formula = substituted = value``; ``terms`` splits a long sum for line breaks.
 
-    ``answer`` is the step's blank number (0: not a blank). ``answer_text`` is the value with every
-    decimal kept, as a blank is filled in; ``unrounded`` marks a value that differs in its last digit
-    from what the rounded numbers shown give. ``layout`` is ``line`` (all on one line), ``two``
-    (the numbers on a second line) or ``split`` (a long sum over several lines).
+    ``answer`` is the step's blank number (0: not a blank). ``answer_text`` is the value that fills the
+    blank, shown as every other line shows it (:func:`.precision.shown`); ``unrounded`` marks a value
+    that differs in its last digit from what the rounded numbers shown give. ``layout`` is ``line``
+    (all on one line), ``two`` (the numbers on a second line) or ``split`` (a long sum over several lines).
     """
 
     lhs: str
@@ -329,6 +331,7 @@ class Document:
     curve: Curve | None = None
     answers: int = 0
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
+    figures: int = ANSWER_FIGURES  # significant figures asked of each answer
     questions: list[Question] = field(default_factory=list)
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
     schedule: Schedule | None = None
