@@ -242,8 +242,10 @@ def test_new_activations_in_every_document(language, tmp_path):
     path.write_text(ACTIVATIONS_NETWORK, encoding="utf-8")
     text = run_derive("explain", str(path), "--lang", language, "--matrix").stdout
     assert katex_failures(text) == []
-    assert r"\max\left(0.2 \cdot \mathrm{net}_{h1}, \mathrm{net}_{h1}\right)" in text
-    assert r"e^{\left(-1.766654214\right)} - 1 = -0.829096159" in text  # ELU below zero: the case that applies
+    point = "{,}" if language == "es" else "."  # Spanish writes a decimal comma
+    assert r"\max\left(0.2 \cdot \mathrm{net}_{h1}, \mathrm{net}_{h1}\right)".replace(".", point) in text
+    # ELU below zero: the case that applies
+    assert r"e^{\left(-1.766654214\right)} - 1 = -0.829096159".replace(".", point) in text
     sentences = {
         "en": ("derivative of leaky ReLU", "derivative of softplus", "derivative of ELU"),
         "es": ("derivada de ReLU con fuga", "derivada de softplus", "derivada de ELU"),
