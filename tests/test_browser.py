@@ -7,8 +7,10 @@ Selenium or axe-core (tests/js) are missing these tests skip, except under CI=tr
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import re
 from pathlib import Path
 
 import mpmath
@@ -280,6 +282,36 @@ def test_text_that_is_not_a_number_is_marked_and_named(browser, pages):
     assert verdicts["net_h1"] == "wrong" and verdicts["out_h1"] == "correct"
     said = browser.find_element(By.CSS_SELECTOR, '[data-blank="1"] .verdict').text
     assert "0.5933" in said  # how to write it
+
+
+def test_the_spanish_page_accepts_a_decimal_comma(browser, tmp_path):
+    """Spanish students type 0,5933 (a Spanish phone's decimal keyboard gives a comma); 0.5933 is read too."""
+    path = tmp_path / "hoja.html"
+    path.write_text(html_page(load_builtin("mazur"), language="es", worksheet=True), encoding="utf-8")
+    out_h1 = 1 / (1 + math.exp(-(0.15 * 0.05 + 0.2 * 0.1 + 0.35)))  # σ(net_h1), by hand
+    out_h2 = 1 / (1 + math.exp(-(0.25 * 0.05 + 0.3 * 0.1 + 0.35)))
+    answers = {
+        "net_h1": "0,3775",
+        "out_h1": f"{out_h1:.4f}".replace(".", ","),
+        "net_h2": "0.3925",
+        "out_h2": f"{out_h2 + 0.01:.4f}".replace(".", ","),  # a slip
+    }
+    verdicts = check_in_page(browser, path, answers)
+    assert [verdicts[key] for key in answers] == ["correct", "correct", "correct", "wrong"]
+    assert verdicts == check_in_terminal(tmp_path, "mazur", answers, "--lang", "es")
+
+
+def test_the_spanish_page_writes_every_number_with_a_comma(browser, pages):
+    """What a reader sees: the text, the MathML and the pictures' labels, with a decimal comma."""
+    open_page(browser, pages["explanation-es"])
+    text = browser.execute_script("return document.querySelector('main').innerText")
+    assert not re.search(r"\d\.\d", text)
+    out_h1 = 1 / (1 + math.exp(-(0.15 * 0.05 + 0.2 * 0.1 + 0.35)))
+    assert f"{out_h1:.9f}".replace(".", ",") in text  # out_h1 in its line of working
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#network svg text')).map((t) => t.textContent)"
+    )
+    assert "w1 = 0,15" in labels and "b1 = 0,35" in labels
 
 
 # -- accessibility --------------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ def table(text: str, header: str) -> list[list[str]]:
     return rows
 
 
+def in_math(number: str, language: str) -> str:
+    """A number as the language writes it in LaTeX mathematics: 0.5933, or with a decimal comma 0{,}5933."""
+    return number.replace(".", "{,}") if language == "es" else number
+
+
 def assert_shown(cell: str, value: float, decimals: int = 9) -> None:
     """A number printed to ``decimals`` places is ``value`` to within half a unit of its last place."""
     assert abs(float(cell) - value) <= 0.5 * 10**-decimals * (1 + 1e-9), (cell, value)
@@ -151,7 +156,7 @@ def test_digits_in_the_explanation():
     assert "0.082167041" not in text
     spanish = run_derive("explain", "--digits", "12", "--lang", "es").stdout
     w5 = rounded(sympy_gradients(example().spec)["w5"], 12)
-    assert w5 == "0.082167040564" and f"= {w5}" in spanish
+    assert w5 == "0.082167040564" and f"= {w5.replace('.', '{,}')}" in spanish  # with a decimal comma
 
 
 # -- derive train ---------------------------------------------------------------------------------
@@ -308,7 +313,7 @@ def test_worksheet_writes_to_output_by_default(language, tmp_path):
     assert sorted(p.name for p in (tmp_path / "output").iterdir()) == ["solutions.tex", "worksheet.tex"]
     solutions = (tmp_path / "output" / "solutions.tex").read_text(encoding="utf-8")
     for parameter, value in autograd_gradients(example().spec).items():
-        assert nine(value) in solutions, parameter
+        assert in_math(nine(value), language) in solutions, parameter
     assert ("Soluciones" if language == "es" else "Solutions") in solutions
 
 
@@ -321,7 +326,7 @@ def test_only_a_bias(language, heading):
     assert re.findall(rf"^#+ {heading} \$(\w)_\{{(\d+)\}}\$", text, re.MULTILINE) == [("b", "1")]
     gradient = autograd_gradients(example().spec)["b1"]
     start = re.escape(r"\frac{\partial E_{\text{total}}}{\partial b_{1}} = ")
-    assert re.search(start + r".* = " + re.escape(nine(gradient)) + r"\$?$", text, re.MULTILINE)
+    assert re.search(start + r".* = " + re.escape(in_math(nine(gradient), language)) + r"\$?$", text, re.MULTILINE)
     keys = {row["key"] for row in json.loads(run_derive("keys", "--only", "b1", "--json").stdout)}
     assert "dE/db1" in keys and not any(key.startswith("dE/dw") for key in keys)
 

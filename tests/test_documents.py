@@ -63,7 +63,7 @@ def test_spanish_explanation_is_complete():
         assert anglicism not in text.lower(), anglicism
     # net by default, as in English: the source's in_h1 would read like the input i_1; `in` stays an option
     assert r"\mathrm{net}_{h1}" in text and r"\mathrm{in}_{h1}" not in text
-    assert "0.082167041" in text
+    assert "0{,}082167041" in text  # a decimal comma, as Spanish writes it
     source = run_derive("explain", "--lang", "es", "--notation", "in").stdout
     assert r"\mathrm{in}_{h1}" in source and r"\mathrm{net}_{h1}" not in source
 
@@ -118,7 +118,7 @@ def test_spanish_worksheet_compiles(tmp_path):
         log = compile_latex(tmp_path / f"{document}.tex")
         assert "Overfull \\hbox" not in log
     text = pdf_text(tmp_path / "solutions.pdf")
-    assert "regla de la cadena" in text.lower() and "0.082167041" in text and "máx" not in text
+    assert "regla de la cadena" in text.lower() and "0,082167041" in text and "máx" not in text
 
 
 def test_worksheet_pdf_from_the_command_line(tmp_path):
@@ -242,8 +242,10 @@ def test_new_activations_in_every_document(language, tmp_path):
     path.write_text(ACTIVATIONS_NETWORK, encoding="utf-8")
     text = run_derive("explain", str(path), "--lang", language, "--matrix").stdout
     assert katex_failures(text) == []
-    assert r"\max\left(0.2 \cdot \mathrm{net}_{h1}, \mathrm{net}_{h1}\right)" in text
-    assert r"e^{\left(-1.766654214\right)} - 1 = -0.829096159" in text  # ELU below zero: the case that applies
+    point = "{,}" if language == "es" else "."  # Spanish writes a decimal comma
+    assert r"\max\left(0.2 \cdot \mathrm{net}_{h1}, \mathrm{net}_{h1}\right)".replace(".", point) in text
+    # ELU below zero: the case that applies
+    assert r"e^{\left(-1.766654214\right)} - 1 = -0.829096159".replace(".", point) in text
     sentences = {
         "en": ("derivative of leaky ReLU", "derivative of softplus", "derivative of ELU"),
         "es": ("derivada de ReLU con fuga", "derivada de softplus", "derivada de ELU"),

@@ -105,7 +105,18 @@ def verdicts(report: dict) -> dict[str, str]:
     ],
 )
 def test_the_verdict_rule(given, reference, right):
-    assert agrees(Decimal(given), Decimal(reference)) is right
+    """The rule's workings with three figures required, so that the edges of each clause show."""
+    assert agrees(Decimal(given), Decimal(reference), min_digits=3) is right
+
+
+def test_the_default_wants_the_figures_the_worksheet_asks_for(tmp_path):
+    """Four significant figures, as the worksheet states; 0.741 has three: too coarse for 0.74136507."""
+    run_derive("worksheet", "-o", str(tmp_path))
+    stated = re.search(r"Give each answer to (\d+) significant figures", (tmp_path / "worksheet.tex").read_text())
+    assert stated and int(stated.group(1)) == 4
+    assert agrees(Decimal("0.7414"), Decimal("0.74136507"))
+    assert not agrees(Decimal("0.741"), Decimal("0.74136507"))
+    assert agrees(Decimal("1.004e2"), Decimal("100.4")) and not agrees(Decimal("100"), Decimal("100.4"))
 
 
 @pytest.mark.parametrize(
@@ -119,6 +130,7 @@ def test_digits_and_last_place_as_written(text, digits, place):
 
 def test_min_digits_is_a_parameter():
     assert not agrees(Decimal("0.74"), Decimal("0.74136507"))
+    assert agrees(Decimal("0.741"), Decimal("0.74136507"), min_digits=3)
     assert agrees(Decimal("0.74"), Decimal("0.74136507"), min_digits=2)
     assert not agrees(Decimal("0.7414"), Decimal("0.74136507"), min_digits=5)
 
@@ -255,7 +267,9 @@ def test_a_worked_line_names_the_answers_it_used(tmp_path):
     assert "  The exact value is 0.082167041.\n" in text  # the published figure
     assert "  It uses your answers: blank 14 (delta_o1).\n" in text
     spanish = run_derive("check", str(path), "--lang", "es").stdout
-    assert "Primer paso incorrecto: hueco 15 (dE/dw5)" in spanish and "Escribiste 0.0812." in spanish
+    assert "Primer paso incorrecto: hueco 15 (dE/dw5)" in spanish and "Escribiste 0,0812." in spanish
+    assert "               = 0,1385·0,593269992\n" in spanish  # out_h1 = σ(0.3775), as above
+    assert "  El valor exacto es 0,082167041.\n" in spanish  # the numbers as Spanish writes them
 
 
 @pytest.mark.parametrize(("policy", "credit"), [("full", 1), ("half", Fraction(1, 2)), ("none", 0)])
@@ -396,7 +410,7 @@ def test_the_readme_class_example():
     shown = block.split("\n", 1)[1].split("```", 1)[0]
     assert run_derive("check", "examples/answers/class.csv", "--seed", "7", cwd=ROOT).stdout == shown
     # by hand, from each student's variant: Ana's answers are right to four digits; Ben's ∂E/∂w5 is
-    # not; Carla's E_total has two significant digits
+    # not; Carla's E_total has two significant digits and her ∂E/∂w5 three, fewer than the four asked
     ana, ben = student_values(7, 3), student_values(7, 12)
     assert abs(ana["out_h1"] - 0.7979) <= 1e-4 and abs(ana["E_total"] - 0.1851) <= 1e-4
     assert abs(ben["out_h1"] - 0.7177) <= 1e-4

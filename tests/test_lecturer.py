@@ -23,7 +23,8 @@ def solutions(tmp_path_factory):
 
 def test_the_worksheet_states_how_it_is_marked(solutions):
     worksheet, _ = solutions
-    assert "within one unit of its last decimal" in worksheet and "0.1233 is not" in worksheet
+    assert "within one unit of its last figure" in worksheet and "0.1233 is not" in worksheet
+    assert "Give each answer to 4 significant figures" in worksheet and "at least 4 significant figures" in worksheet
     assert "error carried forward" in worksheet
     spanish = run_derive("explain", "--lang", "es").stdout  # the same rule, in the catalog of each language
     catalog = tomllib.loads((shipped_templates() / "i18n" / "es.toml").read_text(encoding="utf-8"))
@@ -45,9 +46,13 @@ def test_a_value_not_the_product_of_its_rounded_numbers_is_marked(solutions):
     assert "A value marked (*) is computed from the unrounded values" in text
 
 
-def test_blanks_keep_their_trailing_zeros(solutions):
+def test_a_box_shows_a_value_as_every_line_shows_it(solutions):
+    """One display rule: out_o1 = σ(1.105905967) reads 0.75136507 in its box and in the lines that use it."""
     _, text = solutions
-    assert r"\answer{-0.022602540}" in text and r"\answer{0.377500000}" in text
+    assert r"\answer{-0.02260254}" in text and r"\answer{0.3775}" in text
+    assert r"\answer{0.75136507}" in text and "(0.01 - 0.75136507)" in text
+    boxed = re.findall(r"\\answer\{(-?[\d.]+)\}", text)
+    assert len(boxed) > 40 and not [value for value in boxed if "." in value and value.endswith("0")]
 
 
 def test_no_blank_repeats_a_value_already_written_or_given():

@@ -23,7 +23,7 @@ DETAILS = ("full", "standard", "brief")
 EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
 DIGITS = 9  # decimals shown
-FIGURES = 4  # the significant figures an exam asks for (derive.document.marking.FIGURES)
+FIGURES = 4  # the significant figures a document asks for (derive.document.precision.ANSWER_FIGURES)
 MOST_FIGURES = 15
 EXAM_ONLY = ("ask", "marks", "minutes", "course", "date")
 
@@ -276,7 +276,7 @@ def _grading(sub: argparse.ArgumentParser) -> None:
         "--min-digits",
         type=whole(1, 20, "a number of significant digits"),
         metavar="N",
-        help="significant digits an answer needs (default 3)",
+        help="significant digits an answer needs (default 4, as the worksheets ask)",
     )
     sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
 

@@ -228,7 +228,7 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     keys = answers.StepKeys(
         steps, build_steps(worked_derivation(spec, options), (), options.detail) if options.only else None
     )
-    sheets = answers.read_answers(options.answers, keys)
+    sheets = answers.read_answers(options.answers, keys, catalog.decimal_mark)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
     if sheets.variants and options.variant is not None:
         message = "has a variant column (each row names its variant); expected no --variant"

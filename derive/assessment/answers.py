@@ -6,6 +6,11 @@ step keys of ``derive keys`` or blank numbers.  Every number is kept as the deci
 wrote (``0.50`` keeps its two decimals: they say how precise the answer claims to be) and is parsed
 as a number, never evaluated.  A marks file is TOML with a ``[weights]`` table of ``key = weight``.
 
+A number may be written with the language's decimal mark (``0,5933`` with ``--lang es``, read as
+0.5933) or with a point, as calculators and programs write it, in every language.  In English a
+comma is refused, with a hint: there it separates thousands, and ``0,5933`` or ``1,234`` is not a
+number to guess at.  No language's thousands separator is read (``1.234,5`` is refused).
+
 Every mistake is a :class:`DeriveError` naming the file, the key or the line and column, and what
 was expected.
 """
@@ -43,6 +48,7 @@ SMALLEST = Decimal("4.9406564584124654e-324")
 NUMBER_PATTERN = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER = re.compile(NUMBER_PATTERN)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+DECIMAL_POINT = "."
 _DELIMITERS = (",", ";", "\t")
 
 
@@ -108,15 +114,26 @@ class _Once:
 # Numbers
 
 
-def number_text(text: str, source: str, where: str) -> Decimal | None:
-    """A number written as text (a CSV cell): the decimal as written; None for an empty cell."""
+def with_point(text: str, mark: str = DECIMAL_POINT) -> str:
+    """A number written with the language's decimal ``mark`` as Python reads it: ``0,5933`` → ``0.5933``
+    when the mark is a comma; a number written with a point, or anything else, is left as it is."""
+    if mark != DECIMAL_POINT and text.count(mark) == 1 and DECIMAL_POINT not in text:
+        return text.replace(mark, DECIMAL_POINT)
+    return text
+
+
+def number_text(text: str, source: str, where: str, mark: str = DECIMAL_POINT) -> Decimal | None:
+    """A number written as text (a CSV cell): the decimal as written, with the language's decimal
+    ``mark`` or a point; None for an empty cell."""
     text = text.strip()
     if not text:
         return None
-    if len(text) > MAX_NUMBER_TEXT or not _NUMBER.fullmatch(text):
-        hint = "; write the decimal point as '.' (0.5933, not 0,5933)" if _DECIMAL_COMMA.fullmatch(text) else ""
+    read = with_point(text, mark)
+    if len(text) > MAX_NUMBER_TEXT or not _NUMBER.fullmatch(read):
+        wrong_mark = mark == DECIMAL_POINT and _DECIMAL_COMMA.fullmatch(text)
+        hint = "; write the decimal point as '.' (0.5933, not 0,5933)" if wrong_mark else ""
         raise DeriveError(f"expected a number, got {describe(text)}{hint}", source=source, key=where)
-    return _in_range(Decimal(text), text, source, where)
+    return _in_range(Decimal(read), text, source, where)
 
 
 def _in_range(value: Decimal, text: str, source: str, where: str) -> Decimal:
@@ -130,15 +147,16 @@ def _in_range(value: Decimal, text: str, source: str, where: str) -> Decimal:
     return value
 
 
-def answer_value(value: Any, source: str, where: str) -> Decimal | None:
-    """A parsed TOML or JSON value as the student's number: None (JSON null, an empty string) is no answer."""
+def answer_value(value: Any, source: str, where: str, mark: str = DECIMAL_POINT) -> Decimal | None:
+    """A parsed TOML or JSON value as the student's number: None (JSON null, an empty string) is no answer;
+    a number kept as text may be written with the language's decimal ``mark``."""
     if value is None:
         return None
     problem = number_problem(value)
     if problem is not None:
         raise DeriveError(problem, source=source, key=where)
     if isinstance(value, str):  # a number kept as text keeps its digits, as a CSV cell does
-        return number_text(value, source, where)
+        return number_text(value, source, where, mark)
     if isinstance(value, int) and not isinstance(value, bool):
         return _in_range(Decimal(value), str(value), source, where)
     if isinstance(value, Decimal):
@@ -150,25 +168,31 @@ def answer_value(value: Any, source: str, where: str) -> Decimal | None:
 # Answer sheets
 
 
-def read_answers(path: Path, keys: StepKeys) -> AnswerFile:
-    """One student's TOML or JSON sheet, or a class CSV (by its ``.csv`` suffix)."""
+def read_answers(path: Path, keys: StepKeys, decimal_mark: str = DECIMAL_POINT) -> AnswerFile:
+    """One student's TOML or JSON sheet, or a class CSV (by its ``.csv`` suffix); numbers may be
+    written with ``decimal_mark``, the language's, or with a point."""
     source = str(path)
     text = read_user_file(path, ANSWER_FILE, " (`derive keys` lists the keys)")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _class_file(text, source, keys)
+        return _class_file(text, source, keys, decimal_mark)
     json_format = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
     try:
         data = parse_user_data(text, source, json_format=json_format)
     except DeriveError as error:
-        if "Expected '=' after a key" not in error.detail:
+        if "Expected '=' after a key" in error.detail:
+            hint = ' (a key with /, + or @ needs quotes: "dE/dw5" = 0.0822)'
+        elif decimal_mark != DECIMAL_POINT and _DECIMAL_COMMA.search(text):
+            hint = (
+                f' (a number with a decimal {decimal_mark!r} is text in TOML and JSON: out_h1 = "0{decimal_mark}5933")'
+            )
+        else:
             raise
-        hint = ' (a key with /, + or @ needs quotes: "dE/dw5" = 0.0822)'
         raise DeriveError(error.detail + hint, source=source, key=error.key) from None
-    return AnswerFile(source, (_sheet(data, source, keys),), roster=False, variants=False)
+    return AnswerFile(source, (_sheet(data, source, keys, decimal_mark),), roster=False, variants=False)
 
 
-def _sheet(data: Any, source: str, keys: StepKeys) -> Sheet:
+def _sheet(data: Any, source: str, keys: StepKeys, mark: str = DECIMAL_POINT) -> Sheet:
     if not isinstance(data, Mapping):
         got = describe(data)
         raise DeriveError(f"expected a table of key = number pairs, got {got}", source=source, key="top level")
@@ -182,13 +206,13 @@ def _sheet(data: Any, source: str, keys: StepKeys) -> Sheet:
     for raw, value in data.items():
         key = keys.resolve(raw, source, raw)
         once.add(key, raw, raw)
-        number = answer_value(value, source, raw)
+        number = answer_value(value, source, raw, mark)
         if number is not None:
             answers[key] = number
     return Sheet(answers)
 
 
-def _class_file(text: str, source: str, keys: StepKeys) -> AnswerFile:
+def _class_file(text: str, source: str, keys: StepKeys, mark: str = DECIMAL_POINT) -> AnswerFile:
     """A class: the header names the columns; each other row is one student's sheet."""
     rows = _csv_rows(text, source)
     if not rows:
@@ -223,7 +247,7 @@ def _class_file(text: str, source: str, keys: StepKeys) -> AnswerFile:
         number = None if variant is None else _variant(cells[variant], source, line)
         answers = {}
         for index, key in columns.items():
-            value = number_text(cells[index], source, f"line {line}, column {names[index]}")
+            value = number_text(cells[index], source, f"line {line}, column {names[index]}", mark)
             if value is not None:
                 answers[key] = value
         sheets.append(Sheet(answers, student=name, variant=number))

@@ -24,13 +24,15 @@ import sympy as sp
 from derive.core.numbers import PRECISION, Number, format_number, full_precision
 from derive.core.printing import PlainPrinter, symbol_text
 from derive.core.steps import LEARNING_RATE, Step, Steps
+from derive.document.precision import ANSWER_FIGURES
+from derive.outputs.render import with_decimal_mark
 from derive.outputs.report import meaning, table
 
 if TYPE_CHECKING:
     from derive.outputs.render import Catalog
 
 # -- the verdict rule's constants --------------------------------------------------------------
-MIN_DIGITS = 3  # significant digits an answer needs: 0.74 is too coarse for 0.74136507
+MIN_DIGITS = ANSWER_FIGURES  # significant digits an answer needs, as the worksheets ask: 0.741 is too coarse
 FLOAT_RELATIVE = Decimal("1e-12")  # a value copied from a float64 program: its last digits are noise
 EXACT_SLACK = Decimal("1e-30")  # the exact value, to the 40 digits it is computed with
 ECF_POLICIES = {"full": Decimal(1), "half": Decimal("0.5"), "none": Decimal(0)}  # credit for carried_forward
@@ -273,8 +275,8 @@ def grade_text(result: Grade, t: Catalog, *, heading: str, digits: int) -> str:
         [
             "" if row.step.blank is None else str(row.step.blank),
             row.step.key,
-            "" if row.given is None else str(row.given),
-            format_number(row.expected, digits),
+            "" if row.given is None else with_decimal_mark(row.given, t),
+            _shown(row.expected, digits, t),
             t(f"check.{row.verdict}"),
         ]
         for row in result.rows
@@ -298,17 +300,17 @@ def worked_line(row: Row, result: Grade, t: Catalog, digits: int) -> str:
         else:
             numbers[symbol] = format_number(row.inputs.get(symbol, steps.values[symbol]), digits)
     formula = PlainPrinter(labels).doprint(step.formula)
-    substituted = PlainPrinter(labels, numbers).doprint(step.formula)
+    substituted = with_decimal_mark(PlainPrinter(labels, numbers).doprint(step.formula), t)
     where = step.key if step.blank is None else t("check.blank_key", blank=step.blank, name=step.key)
     lhs = labels.get(step.symbol, step.key)
     pad = " " * len(lhs)
     lines = [t("check.first_wrong", step=where, meaning=meaning(step, t)), f"  {lhs} = {formula}"]
     if substituted != formula:
         lines.append(f"  {pad} = {substituted}")
-    exact = format_number(row.expected, digits)
+    exact = _shown(row.expected, digits, t)
     if row.carried is not None:
-        lines.append(f"  {pad} = {format_number(row.carried, digits)}")
-    if row.carried is None or format_number(row.carried, digits) != exact:
+        lines.append(f"  {pad} = {_shown(row.carried, digits, t)}")
+    if row.carried is None or _shown(row.carried, digits, t) != exact:
         lines.append("  " + t("check.exact_value", value=exact))
     theirs = [used for used in row.used if used.origin != "exact"]
     if theirs:
@@ -317,6 +319,11 @@ def worked_line(row: Row, result: Grade, t: Catalog, digits: int) -> str:
         lines.append("  " + t("check.used_none"))
     lines.append("  " + t("check.you_wrote", given=str(row.given)))
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: Number, digits: int, t: Catalog) -> str:
+    """A value as the report shows it: ``digits`` decimals, with the language's decimal mark."""
+    return with_decimal_mark(format_number(value, digits), t)
 
 
 def _used_name(used: Used, t: Catalog) -> str:

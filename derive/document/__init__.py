@@ -26,9 +26,10 @@ from .exam import questions
 from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
-from .marking import FIGURES, ExamSetting, QuestionMarks
+from .marking import ExamSetting, QuestionMarks
 from .matrix import matrix_form
 from .model import Document, Equation, Schedule
+from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
 from .updates import after, reading, updates
 
@@ -64,14 +65,14 @@ def from_steps(
     schedule: Schedule | None = None,
     mark_unrounded: bool = True,
     marks: Sequence[QuestionMarks] = (),
-    figures: int = FIGURES,
+    figures: int = ANSWER_FIGURES,
 ) -> Document:
     """The document of a step model.
 
     With ``matrix``, the document also carries the vectorised form of the derivation; with a
     training ``history`` (E_total before and after each step), its curve; with ``ask``, an exam's
-    questions on those keys (``["default"]``: the default exam), marked as ``marks`` sets and asking
-    for ``figures`` significant figures.
+    questions on those keys (``["default"]``: the default exam), marked as ``marks`` sets; ``figures``
+    is how many significant figures the document asks of an answer.
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
@@ -110,11 +111,11 @@ def from_steps(
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
-        sequential_after=format_number(loss_after_update(spec, "sequential"), digits) if example else "",
+        sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
-        blanks={step.blank: format_number(step.value, digits, strip=False) for step in steps if step.blank},
+        blanks={step.blank: shown(step.value, digits) for step in steps if step.blank},
         questions=questions(steps, typeset, ask, marks=marks, figures=figures) if ask else [],
         figures=figures,
     )

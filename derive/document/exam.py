@@ -16,8 +16,9 @@ import sympy as sp
 from derive.core.printing import partial_latex
 from derive.core.steps import GradientSteps, Step, Steps, is_copy
 
-from .marking import FIGURES, QuestionMarks, figures_for_change, grouped, rounded_working, set_marks, window
+from .marking import QuestionMarks, figures_for_change, grouped, rounded_working, set_marks, window
 from .model import Earned, ExamPart, Mark, Question
+from .precision import ANSWER_FIGURES
 from .typeset import Typesetter, slashed
 
 # A symbolic part's lines of answer: δ as a product, each factor; the product, the paths, the reason.
@@ -72,7 +73,7 @@ def questions(
     ask: Sequence[str],
     *,
     marks: Sequence[QuestionMarks] = (),
-    figures: int = FIGURES,
+    figures: int = ANSWER_FIGURES,
 ) -> list[Question]:
     """The exam's questions with their parts, marks and key; ``marks`` as ``--marks`` sets them."""
     builder = _Parts(steps, typeset, figures)

@@ -12,6 +12,7 @@ from derive.core.numbers import format_number
 from derive.core.samples import activation_samples
 
 from .model import Curve, Plot
+from .precision import shown as shown_value
 
 # The activation plots run over net inputs from -PLOT_RANGE to PLOT_RANGE, in PLOT_POINTS points.
 PLOT_RANGE = 4
@@ -39,4 +40,4 @@ def curve(history: Sequence[float], digits: int) -> Curve:
     even = [history[round(k * steps / 100)] for k in range(101)]
     even_log = log and min(even) > 0  # an error of exactly 0 has no logarithm: draw those runs linearly
     shown = [format_number(math.log10(value) if even_log else value, 6) for value in even]
-    return Curve(points, log, steps, format_number(history[-1], digits), shown, even_log)
+    return Curve(points, log, steps, shown_value(history[-1], digits), shown, even_log)

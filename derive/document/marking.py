@@ -18,8 +18,8 @@ from derive.core.steps import Steps
 from derive.errors import DeriveError
 
 from .model import Mark, Question
+from .precision import ANSWER_FIGURES
 
-FIGURES = 4  # the significant figures an exam asks for, unless --digits
 MINUTES_PER_MARK = 1.5  # the default duration: a mark and a half a minute, in steps of 5 minutes
 SHORTEST = 30  # minutes
 MOST_FIGURES = 15
@@ -37,7 +37,7 @@ class ExamSetting:
 
     marks: tuple[QuestionMarks, ...] = ()
     minutes: int | None = None
-    figures: int = FIGURES
+    figures: int = ANSWER_FIGURES
     course: str | None = None
     date: str | None = None
     seed: int | None = None

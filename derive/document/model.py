@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .precision import ANSWER_FIGURES
+
 LINE_CM = 1.2  # the height of a handwritten line of working, fractions and all
 MOST_SPACE_CM = 12.0  # a part's space, so that a part of many values (four examples) still fits a page
 
@@ -17,10 +19,10 @@ MOST_SPACE_CM = 12.0  # a part's space, so that a part of many values (four exam
 class Equation:
     """``lhs = formula = substituted = value``; ``terms`` splits a long sum for line breaks.
 
-    ``answer`` is the step's blank number (0: not a blank). ``answer_text`` is the value with every
-    decimal kept, as a blank is filled in; ``unrounded`` marks a value that differs in its last digit
-    from what the rounded numbers shown give. ``layout`` is ``line`` (all on one line), ``two``
-    (the numbers on a second line) or ``split`` (a long sum over several lines).
+    ``answer`` is the step's blank number (0: not a blank). ``answer_text`` is the value that fills the
+    blank, shown as every other line shows it (:func:`.precision.shown`); ``unrounded`` marks a value
+    that differs in its last digit from what the rounded numbers shown give. ``layout`` is ``line``
+    (all on one line), ``two`` (the numbers on a second line) or ``split`` (a long sum over several lines).
     """
 
     lhs: str
@@ -388,6 +390,7 @@ class Document:
     curve: Curve | None = None
     answers: int = 0
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
+    figures: int = ANSWER_FIGURES  # significant figures asked of each answer
     questions: list[Question] = field(default_factory=list)
     figures: int = 4  # the significant figures an exam asks for
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown

@@ -15,11 +15,12 @@ from fractions import Fraction
 import sympy as sp
 
 from derive.core.factors import Factor
-from derive.core.numbers import Number, exact, format_exact, format_number
+from derive.core.numbers import Number, exact, format_exact
 from derive.core.printing import TextbookPrinter, number_latex, partial_inline, partial_latex
 from derive.core.steps import LEARNING_RATE, Step, Steps
 
 from .model import Equation
+from .precision import shown as shown_value
 
 # A sum of more than this many terms is split across lines in LaTeX.
 LONG_SUM = 3
@@ -66,7 +67,8 @@ class Typesetter:
         return self.symbols.doprint(expr)
 
     def show(self, value: Number | float) -> str:
-        return format_number(value, self.digits)
+        """The value as every document shows it (:func:`.precision.shown`)."""
+        return shown_value(value, self.digits)
 
     def partial(self, factor: Factor) -> str:
         """∂of/∂wrt of a chain factor, as a fraction."""
@@ -84,16 +86,15 @@ class Typesetter:
         shown = self.show(step.value)
         answer = step.blank or 0
         lhs = self.latex(step.symbol) if lhs is None else lhs
-        filled = format_number(step.value, self.digits, strip=False)
         if not formula:
-            return Equation(lhs, "", "", shown, answer, key=step.key, answer_text=filled)
+            return Equation(lhs, "", "", shown, answer, key=step.key, answer_text=shown)
         formula_text = (self.inline_symbols if inline else self.symbols).doprint(step.formula)
         substituted = self.numbers.doprint(step.formula)
         if substituted in (shown, number_latex(step.value, self.digits), formula_text):
             substituted = ""
         if formula_text == shown:  # ∂net/∂b = 1: nothing to show but the value
             formula_text = ""
-        equation = Equation(lhs, formula_text, substituted, shown, answer, key=step.key, answer_text=filled)
+        equation = Equation(lhs, formula_text, substituted, shown, answer, key=step.key, answer_text=shown)
         equation.unrounded = self.mark_unrounded and bool(substituted) and self.from_rounded(step) != shown
         self.unrounded = self.unrounded or equation.unrounded
         if isinstance(step.formula, sp.Add) and len(step.formula.args) > LONG_SUM:

@@ -84,6 +84,45 @@ def inline_math(latex: object) -> str:
     return f"${latex}$"
 
 
+# -- numbers as a language writes them ----------------------------------------------------------
+
+DECIMAL_POINT = "."
+_POINT = re.compile(r"(?<=\d)\.(?=\d)")  # a decimal point: between two digits
+_MATH_COMMA = re.compile(r"(?<=\d)\{,\}(?=\d)")  # a decimal comma in LaTeX mathematics: 0{,}5933
+_DOLLAR = re.compile(r"(?<!\\)\$")  # a $ that opens or closes mathematics, not a written \$
+
+
+def marked(text: str, mark: str, *, math: bool = False) -> str:
+    """``text`` with each decimal point written as ``mark``: 0.5933 → 0,5933 in text, and in LaTeX
+    mathematics (``math``, or between ``$`` signs) 0{,}5933, a comma without the space TeX puts after
+    a punctuation comma.  Only a point between two digits is a decimal point: ``w.r.t.`` stays."""
+    if mark == DECIMAL_POINT:
+        return text
+    if math:
+        return _POINT.sub("{" + mark + "}", text)
+    pieces = _DOLLAR.split(text)  # text, math, text, … : a $ at the start gives an empty first text
+    return "$".join(_POINT.sub("{" + mark + "}" if n % 2 else mark, piece) for n, piece in enumerate(pieces))
+
+
+def svg_marked(svg: str, mark: str) -> str:
+    """An SVG picture's text (labels, ticks, title) written with ``mark``; its attributes, coordinates
+    among them, untouched.  The pictures hold no style sheet or script, only elements and text."""
+    if mark == DECIMAL_POINT:
+        return svg
+    return re.sub(r">([^<]+)<", lambda found: ">" + marked(found.group(1), mark) + "<", svg)
+
+
+def with_decimal_mark(value: object, language: Catalog | str, *, math: bool = False) -> str:
+    """A number, or text with numbers in it, written with the language's decimal mark.
+
+    This is the one rule for every output (documents, page, quiz, ``derive check``): the mark is the
+    catalog's ``decimal_mark`` (``,`` in Spanish), ``language`` a catalog or a shipped language's
+    code.  ``math`` says the whole text is LaTeX mathematics; otherwise text between ``$`` signs is.
+    """
+    catalog = language if isinstance(language, Catalog) else default_renderer().catalog(language)
+    return marked(str(value), catalog.decimal_mark, math=math)
+
+
 # -- HTML -----------------------------------------------------------------------------------------
 
 HTML_FOLDER = "html/"
@@ -103,6 +142,9 @@ _MATHML_ATTRIBUTES = frozenset(
 def _mathml(latex: str, display: bool) -> str:
     from latex2mathml.converter import convert_to_element  # only pages need it: keep it out of start-up
 
+    # 0{,}5933 is one number, <mn>0,5933</mn>, as a screen reader should say it: not 0, a comma, 5933
+    comma = bool(_MATH_COMMA.search(latex))
+    latex = _MATH_COMMA.sub(DECIMAL_POINT, latex)
     try:
         root = convert_to_element(latex, display="block" if display else "inline")
     except Exception as error:  # latex2mathml raises plain Exception subclasses for LaTeX it cannot read
@@ -116,6 +158,8 @@ def _mathml(latex: str, display: bool) -> str:
         # which would let a < in \text{} open a tag: decode each text here and let ElementTree escape it
         element.text = unescape(element.text) if element.text else element.text
         element.tail = unescape(element.tail) if element.tail else element.tail
+        if comma and element.tag == "mn" and element.text:
+            element.text = element.text.replace(DECIMAL_POINT, ",")
         _join_upright_letters(element)
     return ET.tostring(root, encoding="unicode")
 
@@ -143,9 +187,12 @@ def _join_upright_letters(element: ET.Element) -> None:
         run = [child] if letter else []  # type: ignore[list-item]
 
 
-def mathml(latex: object, display: bool = False) -> Markup:
-    """LaTeX mathematics as MathML, ``display="block"`` for a displayed equation; safe to put in a page."""
-    return Markup(_mathml(str(latex), display))
+def mathml(latex: object, display: bool = False, mark: str = DECIMAL_POINT) -> Markup:
+    """LaTeX mathematics as MathML, ``display="block"`` for a displayed equation; safe to put in a page.
+
+    Its numbers are written with ``mark``, the language's decimal mark.
+    """
+    return Markup(_mathml(marked(str(latex), mark, math=True), display))
 
 
 # A catalog sentence: a backslash before \, $ or ` writes that character; $math$; `a command`.
@@ -157,9 +204,10 @@ def sentence_field(text: object) -> str:
     return re.sub(r"([\\$`])", r"\\\1", str(text))
 
 
-def prose(sentence: object) -> Markup:
-    """A catalog sentence as HTML: its text escaped, each $math$ as MathML, each `command` as code."""
-    text = str(sentence)
+def prose(sentence: object, mark: str = DECIMAL_POINT) -> Markup:
+    """A catalog sentence as HTML: its text escaped, each $math$ as MathML, each `command` as code;
+    its numbers written with ``mark``, the language's decimal mark."""
+    text = marked(str(sentence), mark)
     parts: list[str] = []
     position = 0
     for found in _PROSE.finditer(text):
@@ -170,7 +218,7 @@ def prose(sentence: object) -> Markup:
         elif math is not None:
             # a formula in running text cannot break across lines inside MathML: set it in pieces at
             # its = signs, with a space between them where a narrow screen may break the line
-            parts.append(Markup(" ").join(mathml(piece) for piece in _at_equals(math)))
+            parts.append(Markup(" ").join(mathml(piece, mark=mark) for piece in _at_equals(math)))
         else:
             parts.append(Markup("<code>{}</code>").format(command))
         position = found.end()
@@ -212,6 +260,14 @@ class Catalog:
         self.entries = entries
         self.source = source
 
+    @property
+    def decimal_mark(self) -> str:
+        """How the language writes a decimal point: ``.`` (English, and a catalog that does not say) or ``,``."""
+        mark = self.entries.get("decimal_mark", DECIMAL_POINT)
+        if mark not in (DECIMAL_POINT, ","):
+            raise DeriveError(f"decimal_mark should be '.' or ',', got {mark!r}", source=self.source)
+        return mark
+
     def _entry(self, key: str) -> Any:
         node: Any = self.entries
         for part in key.split("."):
@@ -240,7 +296,7 @@ class Catalog:
             raise DeriveError(f"entry {key!r} should be text", source=self.source)
         for name, value in fields.items():
             node = node.replace(f"{{{name}}}", str(value))
-        return node
+        return marked(node, self.decimal_mark)  # the numbers given in its fields, as the language writes them
 
 
 def meaning(step: Step, t: Catalog) -> str:
@@ -250,6 +306,31 @@ def meaning(step: Step, t: Catalog) -> str:
     if step.example is not None:
         text = t("keys.in_example", meaning=text, example=step.example)
     return t("keys.after_step", meaning=text) if step.after and step.kind != "after" else text
+
+
+# The filters that write numbers read the decimal mark from the template's catalog, ``t``.
+
+
+@jinja2.pass_context
+def _decimals_filter(context: Any, text: object) -> str:
+    """``<< value | decimals >>``: a number, or text with $math$, with the language's decimal mark."""
+    return marked(str(text), context["t"].decimal_mark)
+
+
+@jinja2.pass_context
+def _math_decimals_filter(context: Any, latex: object) -> str:
+    """``<< value | math_decimals >>``: LaTeX mathematics with the language's decimal mark (0{,}5933)."""
+    return marked(str(latex), context["t"].decimal_mark, math=True)
+
+
+@jinja2.pass_context
+def _mathml_filter(context: Any, latex: object, display: bool = False) -> Markup:
+    return mathml(latex, display, context["t"].decimal_mark)
+
+
+@jinja2.pass_context
+def _prose_filter(context: Any, sentence: object) -> Markup:
+    return prose(sentence, context["t"].decimal_mark)
 
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):
@@ -298,8 +379,10 @@ class Renderer:
         self.environment.filters["tex"] = escape_latex
         self.environment.filters["md"] = escape_markdown
         self.environment.filters["math"] = inline_math
-        self.environment.filters["mathml"] = mathml
-        self.environment.filters["prose"] = prose
+        self.environment.filters["mathml"] = _mathml_filter
+        self.environment.filters["prose"] = _prose_filter
+        self.environment.filters["decimals"] = _decimals_filter
+        self.environment.filters["math_decimals"] = _math_decimals_filter
         self.environment.filters["field"] = sentence_field
         self.environment.filters["sentence"] = sentence
 

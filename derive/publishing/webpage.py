@@ -2,7 +2,9 @@
 
 The page's worksheet marks a student's numbers in the browser by the rule of ``derive check``
 (:func:`derive.assessment.grading.agrees`, with its constants, which are written into the page from
-:mod:`derive.assessment.grading` so that there is one source).  Each step's formula goes into the page as
+:mod:`derive.assessment.grading` so that there is one source, and the significant figures the document
+asks for, :data:`derive.document.precision.ANSWER_FIGURES` unless told).  A Spanish page reads
+"0,5933" as derive check ``--lang es`` does, and "0.5933" too.  Each step's formula goes into the page as
 JavaScript printed from its SymPy expression by SymPy's JavaScript code printer, every symbol read
 from one array of values, so that the page recomputes a step from the student's own earlier values
 just as :func:`derive.assessment.grading.grade` does.  Nothing the page computes is sent anywhere.
@@ -21,12 +23,12 @@ from markupsafe import Markup
 from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.assessment.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
-from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, MIN_DIGITS, as_decimal
+from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, as_decimal
 from derive.core.steps import Steps
 from derive.document import Document
 from derive.errors import DeriveError
 from derive.outputs.diagram import computation_svg, curve_svg, network_svg, plot_svg
-from derive.outputs.render import Catalog, meaning
+from derive.outputs.render import Catalog, meaning, svg_marked
 
 # The page computes a carried-forward value in double precision and rounds it to this many
 # significant digits before the rule compares: a value that is an exact short decimal (0.4 − 0.5 ·
@@ -66,12 +68,15 @@ def formulas_script(steps: Steps) -> tuple[Markup, list[sp.Symbol]]:
     return Markup("[\n" + ",\n".join(functions) + "\n]"), symbols
 
 
-def checking_data(steps: Steps, symbols: list[sp.Symbol]) -> dict[str, Any]:
-    """What the page's check needs: the rule's constants, and every step's key, blank, symbol, the
-    symbols its formula takes and its exact value (40 digits, as derive check compares)."""
+def checking_data(steps: Steps, symbols: list[sp.Symbol], figures: int, mark: str = ".") -> dict[str, Any]:
+    """What the page's check needs: the rule's constants, the significant figures the worksheet asks
+    for, the language's decimal mark (an answer may be written with it, or with a point), and every
+    step's key, blank, symbol, the symbols its formula takes and its exact value (40 digits, as
+    derive check compares)."""
     position = {symbol: n for n, symbol in enumerate(symbols)}
     return {
-        "minDigits": MIN_DIGITS,
+        "minDigits": figures,
+        "decimalMark": mark,
         "floatRelative": str(FLOAT_RELATIVE),
         "exactSlack": str(EXACT_SLACK),
         "number": NUMBER_PATTERN,
@@ -112,11 +117,16 @@ class Page:
 
 
 def page(doc: Document, steps: Steps, t: Catalog) -> Page:
-    """Everything the page shows besides the document's text and mathematics."""
+    """Everything the page shows besides the document's text and mathematics, its numbers written
+    with the language's decimal mark."""
+
+    def picture(svg: str) -> Markup:
+        return Markup(svg_marked(svg, t.decimal_mark))
+
     title = t("html.network_title")
     workings = [working for section in doc.backward for working in section.gradients]
     graphs = {
-        working.name: Markup(
+        working.name: picture(
             computation_svg(working.graph, t("html.graph_title", name=working.name), f"graph-{working.name}-")
         )
         for working in workings
@@ -124,7 +134,7 @@ def page(doc: Document, steps: Steps, t: Catalog) -> Page:
     plotted = [delta.plot for working in workings for delta in working.deltas if delta.plot]
     plotted += [f.plot for working in workings for delta in working.deltas for f in delta.factors if f.plot]
     plots = {
-        plot.activation: Markup(
+        plot.activation: picture(
             plot_svg(
                 plot,
                 t("html.plot_title", name=t(f"activations.{plot.activation}"), low=plot.low, high=plot.high),
@@ -135,15 +145,15 @@ def page(doc: Document, steps: Steps, t: Catalog) -> Page:
     }
     curve = None
     if doc.curve is not None:
-        curve = Markup(curve_svg(doc.curve, t("html.curve_title", steps=doc.curve.steps), t("training_axis")))
+        curve = picture(curve_svg(doc.curve, t("html.curve_title", steps=doc.curve.steps), t("training_axis")))
     formulas, symbols = formulas_script(steps)
     return Page(
-        network=Markup(network_svg(doc.nodes, doc.edges, title, marked="network-", column=PAGE_COLUMN)),
-        stepper=Markup(network_svg(doc.nodes, doc.edges, title, marked="path-", column=PAGE_COLUMN)),
+        network=picture(network_svg(doc.nodes, doc.edges, title, marked="network-", column=PAGE_COLUMN)),
+        stepper=picture(network_svg(doc.nodes, doc.edges, title, marked="path-", column=PAGE_COLUMN)),
         graphs=graphs,
         plots=plots,
         curve=curve,
-        checking=json_script(checking_data(steps, symbols)),
+        checking=json_script(checking_data(steps, symbols, doc.figures, t.decimal_mark)),
         formulas=formulas,
         meanings={step.key: meaning(step, t) for step in steps if step.blank is not None},
     )
