@@ -15,6 +15,7 @@ is written.  Catalog sentences fill in their placeholders by plain replacement o
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import tomllib
 import traceback
@@ -342,10 +343,17 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def _template_cache() -> jinja2.BytecodeCache | None:
-    """Compiling the templates costs more than deriving the worked example: reuse the compiled code."""
+def _template_cache(filters: Mapping[str, Any]) -> jinja2.BytecodeCache | None:
+    """Compiling the templates costs more than deriving the worked example: reuse the compiled code.
+
+    Compiled code depends on more than a template's source: a filter that takes the context is
+    called with it.  The files are named by the filters' signatures and Jinja2's version, so that
+    code compiled by another version of derive (or of Jinja2) is never run with this one's filters.
+    """
+    signature = sorted((name, str(getattr(f, "jinja_pass_arg", ""))) for name, f in filters.items())
+    fingerprint = hashlib.sha256(repr((jinja2.__version__, signature)).encode()).hexdigest()[:12]
     try:  # compiled code differs in a sandbox: never share files with other programs' Jinja2 caches
-        return _QuietCache(pattern="__derive_sandboxed_%s.cache")
+        return _QuietCache(pattern=f"__derive_sandboxed_{fingerprint}_%s.cache")
     except (OSError, RuntimeError):  # no private temporary folder to be had
         return None
 
@@ -363,7 +371,6 @@ class Renderer:
         self.folders = folders
         self.environment = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
-            bytecode_cache=_template_cache(),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
             block_start_string="<%",
@@ -385,6 +392,7 @@ class Renderer:
         self.environment.filters["math_decimals"] = _math_decimals_filter
         self.environment.filters["field"] = sentence_field
         self.environment.filters["sentence"] = sentence
+        self.environment.bytecode_cache = _template_cache(self.environment.filters)
 
     def languages(self) -> list[str]:
         """Every language with a catalog in the template folders."""
