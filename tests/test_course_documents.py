@@ -98,33 +98,6 @@ def test_exam_asks_any_keys(tmp_path):
     compile_latex(tmp_path / "exam.tex")
 
 
-def test_slides_compile_and_reveal_each_factor(tmp_path):
-    run_derive("slides", "--pdf", "-o", str(tmp_path))
-    tex = (tmp_path / "slides.tex").read_text()
-    assert "\\documentclass[11pt,aspectratio=169]{beamer}" in tex
-    log = compile_latex(tmp_path / "slides.tex")
-    assert "Overfull \\hbox" not in log
-    # the frame of w1 highlights its paths: its own edge, h1, and both edges out of h1
-    frame = tex[tex.index("The gradient of $w_{1}$") :]
-    frame = frame[: frame.index("\\end{frame}")]
-    for on_path in (
-        "(i1) -- node[weight, pos=0.26] {$w_{1}",
-        "(h1) -- node[weight, pos=0.26] {$w_{5}",
-        "(h1) -- node[weight, pos=0.26] {$w_{7}",
-    ):
-        line = next(line for line in frame.splitlines() if on_path in line)
-        assert "very thick" in line, on_path
-    assert frame.count("\\pause") >= 4  # statement, then each factor, δ and the result one at a time
-    text = pdf_text(tmp_path / "slides.pdf")
-    assert "0.082167041" in text and "0.000438568" in text
-    assert pages(tmp_path / "slides.pdf") > 20
-
-
-def test_spanish_slides_compile(tmp_path):
-    run_derive("slides", "--lang", "es", "--detail", "brief", "-o", str(tmp_path))
-    assert "Overfull \\hbox" not in compile_latex(tmp_path / "slides.tex")
-
-
 def test_one_pdf_for_the_class_in_roster_order(tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("email,student\nana@x,Ana Pérez\nbob@x,Bob & Co_1 {x}\n", encoding="utf-8")

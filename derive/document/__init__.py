@@ -4,7 +4,8 @@ The document is built section by section, each by a small builder that reads the
 (:mod:`derive.core.steps`): the given network (:mod:`.given`), the forward pass (:mod:`.forward`), the
 backward pass (:mod:`.backward`, with :mod:`.graphs` and :mod:`.figures`), the updates and the
 pass after them (:mod:`.updates`), the matrix form (:mod:`.matrix`) and an exam's questions
-(:mod:`.exam`) with their marks (:mod:`.marking`).  Templates only format what is built here.
+(:mod:`.exam`) with their marks (:mod:`.marking`); :mod:`.slides` reshapes a document for the lecture's
+slides.  Templates only format what is built here.
 """
 
 from __future__ import annotations

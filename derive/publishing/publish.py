@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from derive.core.steps import Steps, build_steps
 from derive.document import Document, ExamSetting, from_steps, schedule_of
+from derive.document.slides import path_sum, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.webpage import page
@@ -33,6 +34,8 @@ LATEX_TIMEOUT = 180  # seconds for one compilation
 CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation
 EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
+SLIDE_FIGURES = 4  # significant figures on a slide: enough to follow, short enough to read from afar
+SLIDE_DECIMALS = 20  # the slides' document, before its numbers are rounded to SLIDE_FIGURES
 
 
 @dataclass(frozen=True)
@@ -189,14 +192,28 @@ def worksheet_files(
     return files
 
 
-def slides_files(spec: NetworkSpec, *, handout: bool = False, **options: Any) -> dict[str, str]:
-    """``slides.tex``: a Beamer deck revealing the derivation factor by factor.
+def slides_files(
+    spec: NetworkSpec, *, handout: bool = False, figures: int = SLIDE_FIGURES, **options: Any
+) -> dict[str, str]:
+    """``slides.tex``: a Beamer deck revealing the derivation factor by factor, its numbers to ``figures``
+    significant figures, to be read from the back of a hall (0: the document's decimals).
 
-    ``handout`` prints each frame once, with everything revealed, for paper.
+    ``handout`` prints each frame once, with everything revealed, for paper, with the document's decimals.
     """
     chosen = Options(**options)
-    doc = document(spec, chosen)
-    text = chosen.templates.render("beamer/slides.tex.j2", chosen.language, doc=doc, handout=handout)
+    figures = 0 if handout else figures
+    # each number rounded once to its figures, from a document that carries many more decimals
+    doc = document(spec, replace(chosen, digits=SLIDE_DECIMALS) if figures else chosen)
+    doc = to_figures(doc, figures) if figures else doc
+    text = chosen.templates.render(
+        "beamer/slides.tex.j2",
+        chosen.language,
+        doc=doc,
+        handout=handout,
+        figures=figures,
+        digits=chosen.digits,
+        paths=path_sum(doc),
+    )
     return {"slides-handout.tex" if handout else "slides.tex": text}
 
 

@@ -1,0 +1,202 @@
+"""What the slides show beside the document: numbers to a few significant figures, a weight's paths.
+
+A slide is read from the back of a hall: its numbers are rounded to a few significant figures (the
+handout keeps the document's decimals), and the gradient of a hidden weight is written as the sum
+over its paths through the network, each path in its own colour on the network and in the formula.
+Both only reshape what the document already holds: no value is computed here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from copy import deepcopy
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import pairwise
+from typing import Any
+
+from derive.core.printing import partial_latex
+
+from .model import ComputationGraph, Document, Equation, GradientWorking, GraphNode
+from .typeset import layout, width
+
+# A decimal number as the documents print it, with a point or a Spanish comma (0{,}5933 in LaTeX);
+# not part of a name or a dimension (w_{5}, 0.5em).
+NUMBER = re.compile(r"(?<![\w.])(\d+)(\.|\{,\})(\d+)(?![\w.])")
+# Fields that name things rather than show numbers: a network called "xor-1.5" keeps its name.
+NAMES = frozenset({"name", "key", "id", "source", "target", "kind", "notation"})
+# The colours the template defines for the paths written out one by one.
+PATH_COLOURS = 4
+
+
+def significant(text: str, figures: int) -> str:
+    """Every decimal number in ``text`` to ``figures`` significant figures, ties to even:
+    ``0.35891648 · 0.291027774`` → ``0.3589 · 0.2910``.
+
+    A rounded number keeps its trailing zeros, which are significant; a number with no more figures
+    than that is exact and stays as written (an input of 0.05 is not 0.05000).
+    """
+
+    def rounded(match: re.Match[str]) -> str:
+        whole, point, decimals = match.groups()
+        value = Decimal(f"{whole}.{decimals}")
+        if not value or len(value.normalize().as_tuple().digits) <= figures:
+            return match.group(0)
+        shown = _to_figures(value, figures)
+        if shown.adjusted() > value.adjusted():  # rounded up to the next power of ten: 9.99996 → 10.00
+            shown = _to_figures(shown, figures)
+        return format(shown, "f").replace(".", point)
+
+    return NUMBER.sub(rounded, text)
+
+
+def _to_figures(value: Decimal, figures: int) -> Decimal:
+    """``value`` rounded to ``figures`` significant figures, ties to even."""
+    return value.quantize(Decimal(1).scaleb(value.adjusted() - figures + 1), ROUND_HALF_EVEN)
+
+
+def to_figures(doc: Document, figures: int) -> Document:
+    """A copy of ``doc`` whose every number shows ``figures`` significant figures, its lines re-measured.
+
+    The document should carry more decimals than that (the slides build it with many), so that each
+    number is rounded once, from its exact value, and not from an already rounded one.
+    """
+    copy = deepcopy(doc)
+    _round(copy, figures)
+    return copy
+
+
+def _round(value: Any, figures: int) -> Any:
+    """``value`` with its numbers rounded: strings rewritten, containers rebuilt, dataclasses changed in place."""
+    if isinstance(value, str):
+        return significant(value, figures)
+    if isinstance(value, list):
+        return [_round(item, figures) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_round(item, figures) for item in value)
+    if isinstance(value, dict):
+        return {key: item if key in NAMES else _round(item, figures) for key, item in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for entry in dataclasses.fields(value):
+            if entry.name not in NAMES:
+                setattr(value, entry.name, _round(getattr(value, entry.name), figures))
+        if isinstance(value, Equation):
+            # the shorter numbers make a shorter line: the templates choose its breaks by its width
+            shown = " = ".join(part for part in (value.lhs, value.formula, value.substituted, value.value) if part)
+            value.width = width(shown)
+            value.layout = layout(value)
+    return value
+
+
+@dataclass
+class PathTerm:
+    """One path from the parameter to E_total: the factors it alone has, then those every path shares."""
+
+    own: list[str]  # ∂a/∂b fractions, from E_total back, in LaTeX
+    shared: list[str]
+    colour: int  # 1, 2, …: the template's path colour
+
+
+@dataclass
+class PathSum:
+    """∂E_total/∂w of a hidden weight as the sum over its paths (the multivariable chain rule)."""
+
+    gradient: GradientWorking
+    terms: list[PathTerm]
+    more: int  # paths not written out
+    total: int  # paths in all
+    grouped: str  # the paths' own factors summed, as the δ's first factor writes them: δ_o1 · w_5 + δ_o2 · w_7
+    colours: dict[str, str] = field(default_factory=dict)  # network edge or neuron → its path's colour (path0: all)
+
+
+def path_sum(doc: Document) -> PathSum | None:
+    """The sum over paths of the first hidden weight derived with more than one path, if there is one."""
+    for section in doc.backward:
+        if section.output:
+            continue
+        for part in section.parts:
+            for gradient in part.gradients:
+                if part.kind != "cite" and gradient.name.startswith("w") and len(chains(gradient.graph)) > 1:
+                    return _path_sum(gradient)
+    return None
+
+
+def _path_sum(gradient: GradientWorking) -> PathSum:
+    paths = chains(gradient.graph)
+    common = _common_prefix(paths)
+    written = paths if len(paths) <= PATH_COLOURS else paths[: PATH_COLOURS - 1]
+    terms = [
+        PathTerm(_factors(path[common - 1 :]), _factors(path[:common]), colour)
+        for colour, path in enumerate(written, start=1)
+    ]
+    grouped = next(
+        (
+            factor.equation.formula
+            for delta in gradient.deltas
+            if not delta.inline
+            for factor in delta.factors
+            if factor.rule.key == "sum_over_paths"
+        ),
+        "",
+    )
+    colours = _network_colours(network_paths(gradient.path), len(written))
+    return PathSum(gradient, terms, len(paths) - len(written), len(paths), grouped, colours)
+
+
+def chains(graph: ComputationGraph) -> list[list[GraphNode]]:
+    """Every path of a computation graph from the parameter (level 0) to E_total, as its nodes in order."""
+    nodes = {node.id: node for node in graph.nodes}
+    onward: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        onward.setdefault(edge.source, []).append(edge.target)
+    start = next(node.id for node in graph.nodes if node.level == 0)
+
+    def walk(node: str) -> list[list[GraphNode]]:
+        if node not in onward:
+            return [[nodes[node]]]
+        return [[nodes[node], *rest] for target in onward[node] for rest in walk(target)]
+
+    return walk(start)
+
+
+def _common_prefix(paths: list[list[GraphNode]]) -> int:
+    """How many nodes, from the parameter on, every path goes through."""
+    count = 0
+    while all(len(path) > count and path[count].id == paths[0][count].id for path in paths):
+        count += 1
+    return count
+
+
+def _factors(nodes: list[GraphNode]) -> list[str]:
+    """The local derivatives along ``nodes``, written from the end back: ∂E/∂out · ∂out/∂net · …"""
+    pairs = pairwise(nodes)
+    return [partial_latex(target.label, source.label) for source, target in reversed(list(pairs))]
+
+
+def network_paths(keys: list[str]) -> list[list[str]]:
+    """A gradient's paths in the network drawing (its edges ``a>b`` and their neurons), in the order
+    :func:`chains` finds them: from the parameter's own edge, each edge in the order the keys list it."""
+    edges = [key.split(">") for key in keys if ">" in key]
+    targets = {target for _, target in edges}
+    onward: dict[str, list[str]] = {}
+    for source, target in edges:
+        onward.setdefault(source, []).append(target)
+
+    def walk(source: str, target: str) -> list[list[str]]:
+        here = [f"{source}>{target}", target]
+        return [here + rest for after in onward.get(target, []) for rest in walk(target, after)] or [here]
+
+    return [path for source, target in edges if source not in targets for path in walk(source, target)]
+
+
+def _network_colours(paths: list[list[str]], written: int) -> dict[str, str]:
+    """Each edge and neuron of the written paths with its path's colour (``path1``, …); on every path, ``path0``."""
+    colours: dict[str, str] = {}
+    for colour, path in enumerate(paths[:written], start=1):
+        for key in path:
+            colours.setdefault(key, f"path{colour}")
+    for key in colours:
+        if all(key in path for path in paths):
+            colours[key] = "path0"
+    return colours
