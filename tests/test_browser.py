@@ -139,10 +139,12 @@ def test_stepping_through_the_backward_pass_lights_up_each_path(browser, pages, 
     open_page(browser, pages["explanation-en"], WIDTHS[width])
     first = browser.execute_script(STATE)
     stops = first["stops"]
-    assert stops > 20 and first["lit"] == [] and first["counter"] == f"Step 0 of {stops}"
+    # steps count from 1: the first is lit from the start, and the page has not moved to it
+    assert stops > 20 and first["counter"] == f"Step 1 of {stops}" and first["step"] == "dE/dout_o1"
+    assert first["lit"] == first["path"] != [] and browser.execute_script("return window.scrollY") == 0
     keys = ActionChains(browser)
-    forward = []
-    for n in range(1, stops + 2):  # one press past the end stays on the last step
+    forward = [first]
+    for n in range(2, stops + 2):  # one press past the end stays on the last step
         keys.send_keys(Keys.ARROW_RIGHT).perform()
         state = browser.execute_script(STATE)
         assert state["counter"] == f"Step {min(n, stops)} of {stops}"

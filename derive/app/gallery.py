@@ -35,9 +35,9 @@ EXPLANATIONS = [
 ]
 # (file, language, worksheet) of each web page
 PAGES = [("explanation-en.html", "en", False), ("explanation-es.html", "es", False), ("worksheet-en.html", "en", True)]
-# What a student does before each screenshot: step to δ_o1 of the backward pass, or check some answers
-# (right, wrong, and right from the wrong one: carried forward).
-STEPS_SHOWN = 3
+# What a student does before each screenshot: step on from the first step of the backward pass to δ_o1,
+# or check some answers (right, wrong, and right from the wrong one: carried forward).
+STEPS_SHOWN = 2
 ANSWERS_SHOWN = {"net_h1": "0.3775", "out_h1": "0.5933", "net_h2": "0.39", "out_h2": "0.5963"}
 
 

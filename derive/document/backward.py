@@ -64,6 +64,9 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
         # the first weight that only cites a δ derived before it says so, once in the document
         if not working.derives and not noted(working) and detail == "standard":
             working.lead = narrator.first("cites")
+        # brief: the first gradient written as δ times its input says why, once in the document
+        if working.derives and detail == "brief":
+            working.lead = narrator.first("brief_gradients")
     for section in sections:
         section.parts = parts(section.gradients, detail)
     return sections

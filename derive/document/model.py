@@ -154,7 +154,7 @@ class GradientWorking:
     first: bool
     terms: int
     cites: list[str] = field(default_factory=list)  # LaTeX of the known δs the result uses
-    lead: bool = False  # the first gradient of a run that cites δs derived before it: say so
+    lead: bool = False  # the first gradient of a run that cites δs derived before it (brief: δ times input): say so
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
     neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
     check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences

@@ -257,7 +257,8 @@ def _node(svg: ET.Element, node: DiagramNode, x: float, y: float, *, marked: boo
         fill = "#f2f2f2" if node.kind == "input" else "white"
         circle = {"cx": _px(x), "cy": _px(y), "r": str(RADIUS), "fill": fill, "stroke": "black", **mark}
         ET.SubElement(svg, "circle", circle)
-    text = ET.SubElement(svg, "text", {"x": _px(x), "y": _px(y + FONT / 3), "text-anchor": "middle"})
+    # "name": the page keeps the neurons' names when it draws the network small
+    text = ET.SubElement(svg, "text", {"x": _px(x), "y": _px(y + FONT / 3), "text-anchor": "middle", "class": "name"})
     text.text = node.text
 
 

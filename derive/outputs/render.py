@@ -162,7 +162,35 @@ def _mathml(latex: str, display: bool) -> str:
         if comma and element.tag == "mn" and element.text:
             element.text = element.text.replace(DECIMAL_POINT, ",")
         _join_upright_letters(element)
+    tops = list(root)  # the rows a displayed part opens with
+    for row in list(root.iter()):
+        _mark_signs(row, top=any(row is top for top in tops))
     return ET.tostring(root, encoding="unicode")
+
+
+_SIGNS = frozenset("−+±∓")  # latex2mathml writes LaTeX's - as − (U+2212)
+_CLOSING = frozenset(")]}|⟩")
+
+
+def _mark_signs(row: ET.Element, top: bool) -> None:
+    """A sign with no operand before it is a prefix, set close to what it signs (= −0.5, (−1)), not spaced
+    as the binary a − b: a browser gives an <mo> its spacing by its form, and takes a sign after = or ( for
+    an infix one. A + that opens a displayed part continues a sum from the line before: infix."""
+    before: ET.Element | None = None
+    for child in row:
+        if child.tag == "mspace":
+            continue  # \, and \; space out, they are not operands
+        if child.tag == "mo" and child.text in _SIGNS and not len(child) and "form" not in child.attrib:
+            if before is None and top and child.text == "+":
+                child.set("form", "infix")
+            elif before is None or (before.tag == "mo" and not _closes(before)):
+                child.set("form", "prefix")
+        before = child
+
+
+def _closes(operator: ET.Element) -> bool:
+    """A closing bracket (or a postfix operator such as !) ends an operand: a sign after it is binary."""
+    return operator.get("form") == "postfix" or operator.text in _CLOSING or operator.text == "!"
 
 
 def _join_upright_letters(element: ET.Element) -> None:

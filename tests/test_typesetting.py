@@ -1,0 +1,147 @@
+"""How the printed sheets are set: no display split across pages, a brief detail that reads on its own,
+the teacher's note in the solutions beside the number it is about.
+
+Pages are read with pdftotext, which shows what a reader sees, one page at a time."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_tool, run_derive
+from tests.documents import compile_latex
+
+# A continuation line of a display: what follows its first line starts with its = or + sign.
+CONTINUATION = re.compile(r"^[=+]")
+
+
+def page_texts(pdf: Path) -> list[str]:
+    """Each page's text in the order it was typeset (pdftotext -raw), pages split at pdftotext's form feeds."""
+    pdftotext = require_tool("pdftotext")
+    text = subprocess.run([pdftotext, "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1]
+
+
+def first_lines(pdf: Path) -> list[str]:
+    """The first line of text of every page."""
+    return [next((line.strip() for line in page.splitlines() if line.strip()), "") for page in page_texts(pdf)]
+
+
+def split_displays(pdf: Path) -> list[tuple[int, str]]:
+    """The pages that begin with the continuation of a display begun on the page before (page, its first line).
+
+    In typesetting order a display's first line starts with its left-hand side; the lines after it start
+    with = or +. Nothing else in these documents starts a line with either sign."""
+    lines = enumerate(first_lines(pdf), 1)
+    return [(number, line) for number, line in lines if number > 1 and CONTINUATION.match(line)]
+
+
+def continuation_lines(pdf: Path) -> int:
+    """How many lines anywhere continue a display: the documents checked must have such lines to split."""
+    return sum(1 for page in page_texts(pdf) for line in page.splitlines() if CONTINUATION.match(line.strip()))
+
+
+def test_the_check_finds_a_display_split_across_pages(tmp_path):
+    """The check itself, on a page that LaTeX is allowed to break inside a display."""
+    rows = " \\\\\n".join(rf"&= {n} + {n} \cdot x" for n in range(12))
+    (tmp_path / "split.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath}\\allowdisplaybreaks\\begin{document}\n"
+        f"\\vspace*{{0.8\\textheight}}\nSome text.\n\\begin{{align*}}\ny {rows}\n\\end{{align*}}\n\\end{{document}}\n",
+        encoding="utf-8",
+    )
+    compile_latex(tmp_path / "split.tex")
+    assert split_displays(tmp_path / "split.pdf")[0][0] == 2
+
+
+SHEETS = [
+    ("mazur", "standard", "en"),  # the worked example, whose display split across pages 4 and 5
+    ("mazur", "standard", "es"),
+    ("mazur", "brief", "en"),
+    ("mazur", "full", "en"),
+    ("deep", "full", "es"),
+    ("softmax", "standard", "en"),
+]
+
+
+@pytest.mark.parametrize(("network", "detail", "language"), SHEETS)
+def test_no_display_is_split_across_pages(network, detail, language, tmp_path):
+    run_derive("worksheet", network, "--detail", detail, "--lang", language, "--pdf", "-o", str(tmp_path))
+    for sheet in ("worksheet", "solutions"):
+        pdf = tmp_path / f"{sheet}.pdf"
+        assert continuation_lines(pdf) > 5, sheet  # displays of several lines, which a page could split
+        assert split_displays(pdf) == [], f"{network} {detail} {language} {sheet}"
+
+
+# -- the brief detail reads on its own --------------------------------------------------------------------
+
+
+def paragraphs(markdown: str) -> list[str]:
+    """The blocks of a Markdown text between blank lines, a display ($$ … $$) as one block."""
+    return [block.strip() for block in re.split(r"\n\s*\n", markdown) if block.strip()]
+
+
+def backward_pass(markdown: str, heading: str) -> list[str]:
+    start = markdown.index(f"## {heading}")
+    return paragraphs(markdown[start : markdown.index("\n## ", start + 3)])
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "rule_start", "missing"),
+    [
+        ("en", "The backward pass", "We use the ", "first two factors"),
+        ("es", "La propagación hacia atrás (retropropagación)", "Usamos la ", "dos primeros factores"),
+    ],
+)
+def test_the_brief_detail_reads_on_its_own(language, heading, rule_start, missing):
+    blocks = backward_pass(run_derive("explain", "--detail", "brief", "--lang", language).stdout, heading)
+    text = "\n".join(blocks)
+    assert missing not in text  # it shows no factors to count: δ is in one line
+    deltas = [n for n, block in enumerate(blocks) if re.match(r"\$\$\n\\delta_\{(\w+)\} =", block)]
+    assert len(deltas) == 4  # o1, o2, h1, h2
+    for n in deltas:
+        neuron = re.match(r"\$\$\n\\delta_\{(\w+)\}", blocks[n])[1]
+        before = blocks[n - 1]
+        assert not before.startswith("$$") and f"${neuron}$" in before, before  # a sentence names it
+        assert re.search(r"\b(is|gives|es|da)\b", before, re.IGNORECASE), before  # and has a verb
+    # every gradient shown as δ times its input after the first δ: a sentence says why, first
+    first_gradient = next(n for n in range(deltas[0] + 1, len(blocks)) if blocks[n].startswith("$$"))
+    assert not blocks[first_gradient - 1].startswith("$$")
+    assert "$\\delta$" in blocks[first_gradient - 1]
+    # each rule is said as a sentence with its verb, never as a bare noun phrase ("Power rule and …")
+    rules = [block for block in blocks if "chain rule" in block or "regla de la cadena" in block]
+    assert rules
+    for block in blocks:
+        if block.startswith(("$$", "#", "```")):
+            continue
+        assert not re.match(r"(Power rule|Derivative of|Multivariable|Regla de|Derivada de)", block), block
+    assert sum(block.startswith(rule_start) for block in blocks) == 3  # error, activation, sum over paths
+
+
+def test_the_brief_solutions_say_why_each_line_follows(tmp_path):
+    run_derive("worksheet", "--detail", "brief", "--pdf", "-o", str(tmp_path))
+    text = " ".join(" ".join(page_texts(tmp_path / "solutions.pdf")).split())
+    assert "first two factors" not in text
+    assert "We use the power rule and the chain rule" in text and "We use the multivariable chain rule" in text
+    assert "The same chain rule gives the error signal of h2:" in text
+    assert "With the updated parameters, a new forward pass gives the total error after the step:" in text
+    assert "parameters: The" not in text  # no sentence after a colon with a capital, leading nowhere
+
+
+# -- the teacher's note -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("detail", "language", "title"), [("standard", "en", "A note for the teacher")])
+def test_the_teachers_note_is_in_the_solutions_beside_its_number(detail, language, title, tmp_path):
+    run_derive("worksheet", "--detail", detail, "--lang", language, "--pdf", "-o", str(tmp_path))
+    assert not any(title in page for page in page_texts(tmp_path / "worksheet.pdf"))
+    pages = [" ".join(page.split()) for page in page_texts(tmp_path / "solutions.pdf")]
+    holding = [page for page in pages if title in page]
+    assert len(holding) == 1
+    page = holding[0]
+    # on the page of the number it explains, the error after the step, and before the reading of it
+    assert page.index("The total error goes from 0.298371109 to 0.291027774") < page.index(title)
+    assert page.index(title) < page.index("Reading the result")
+    assert title not in pages[-1]  # the last page is not the note's alone
