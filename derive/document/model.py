@@ -392,7 +392,6 @@ class Document:
     blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
     figures: int = ANSWER_FIGURES  # significant figures asked of each answer
     questions: list[Question] = field(default_factory=list)
-    figures: int = 4  # the significant figures an exam asks for
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
     schedule: Schedule | None = None
     momentum: str = ""  # β, when the updates carry momentum

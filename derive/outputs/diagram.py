@@ -47,9 +47,7 @@ def network_svg(
     height = max(place[node.id][1] for node in drawn) + RADIUS + STUB + FONT + MARGIN
     svg = _picture(width, height)
     arrow = _head(svg, title, marked)
-    weights = [edge for edge in edges if kinds[edge.source].kind != "bias"]
-    biases = [_bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias"]
-    spots = _label_spots(weights, place, kinds, biases)
+    spots = _spots_placed(edges, place, kinds)
     for edge in edges:
         if kinds[edge.source].kind == "bias":
             _bias(svg, edge, place[edge.target], arrow, marked=bool(marked))
@@ -59,6 +57,17 @@ def network_svg(
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
     return ET.tostring(svg, encoding="unicode") + "\n"
+
+
+def _spots_placed(
+    edges: Sequence[DiagramEdge],
+    place: dict[str, tuple[float, float]],
+    kinds: dict[str, DiagramNode],
+) -> dict[tuple[str, str], float]:
+    """Every weight label's spot (:func:`_label_spots`), the biases' labels placed first."""
+    weights = [edge for edge in edges if kinds[edge.source].kind != "bias"]
+    biases = [_bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias"]
+    return _label_spots(weights, place, kinds, biases)
 
 
 def _picture(width: float, height: float, kind: str = "", font: int = FONT) -> ET.Element:
