@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 SETTINGS = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
-COMMAND = "env CI=true python -m pytest -x -q -p no:cacheprovider"
+COMMAND = "env CI=true python -m pytest -n 0 -x -q -p no:cacheprovider"  # one process: mutmut runs mutants one by one
 
 
 def pre_mutation(context: Any) -> None:
