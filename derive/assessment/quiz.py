@@ -35,7 +35,7 @@ from derive.document import Document, Equation, Schedule, builtin_example, from_
 from derive.document.typeset import Typesetter
 from derive.errors import DeriveError
 from derive.outputs.diagram import network_svg
-from derive.outputs.render import Catalog
+from derive.outputs.render import Catalog, svg_marked, with_decimal_mark
 from derive.outputs.report import meaning
 from derive.spec.files import builtin_names, load_builtin
 from derive.spec.model import NetworkSpec
@@ -141,7 +141,7 @@ def questions(
             window = tolerance(step.value, needed)
             asked.append(Asked(step, answer, needed, window, typeset.latex(step.symbol), typeset.equation(step)))
         document = from_steps(steps, notation=notation, only=only, schedule=schedule_of(update))
-        svg = network_svg(document.nodes, document.edges, catalog("quiz.diagram"))
+        svg = svg_marked(network_svg(document.nodes, document.edges, catalog("quiz.diagram")), catalog.decimal_mark)
         made.append(Question(number, document, tuple(asked), svg, changes_before(update.derivation, document)))
     return made
 
@@ -208,11 +208,16 @@ def network_html(question: Question, t: Catalog, image: str) -> ET.Element:
     for parameter in doc.parameters:
         connection = f"{', '.join(parameter.sources)} → {', '.join(parameter.targets)}".strip()
         before = [question.changes[parameter.name]] if question.changes else []
-        _row(values, [f"\\({parameter.symbol}\\)", connection, parameter.value, *before])
+        shown = [with_decimal_mark(value, t) for value in (parameter.value, *before)]
+        _row(values, [f"\\({parameter.symbol}\\)", connection, *shown])
     data = _table(root, t("training_data"), [t("example"), t("inputs"), t("targets")])
     for number, example in enumerate(doc.examples, start=1):
-        inputs = ", ".join(f"\\({symbol} = {value}\\)" for symbol, value in example.inputs)
-        targets = ", ".join(f"\\({symbol} = {value}\\)" for symbol, value in example.targets)
+        inputs = ", ".join(
+            f"\\({symbol} = {with_decimal_mark(value, t, math=True)}\\)" for symbol, value in example.inputs
+        )
+        targets = ", ".join(
+            f"\\({symbol} = {with_decimal_mark(value, t, math=True)}\\)" for symbol, value in example.targets
+        )
         _row(data, [str(number), inputs, targets])
     return root
 
@@ -269,7 +274,7 @@ def feedback_html(asked: Sequence[Asked], t: Catalog) -> str:
     for step in asked:
         equation = step.equation
         parts = [equation.lhs, equation.formula, equation.substituted, equation.value]
-        _paragraph(root, "\\(" + " = ".join(part for part in parts if part) + "\\)")
+        _paragraph(root, "\\(" + with_decimal_mark(" = ".join(part for part in parts if part), t, math=True) + "\\)")
     return _html(root)
 
 
