@@ -31,7 +31,14 @@ WORDS = {
         "question": r"^\s*Question (\d+)",
         "example": "e.g. [4 marks]",
         "figures": "Give every numerical answer to {figures} significant figures",
-        "symbolic": ["in symbols, without numbers", "One of the factors is a sum over", "why it is a sum"],
+        "symbolic": ["in symbols, without numbers", "times one more chain-rule factor", "needs every path"],
+        "conventions": [
+            "signals (δo1 = ∂Etotal /∂neto1 , δo2 = ∂Etotal /∂neto2 )",
+            "2 inputs, a hidden layer of 2 neurons and an output layer of 2.",
+            "θ+ = θ − η ∂Etotal /∂θ",
+            "(w5 after the update)",
+        ],
+        "legend": ["the significant figures the part asks (4 unless the part says more)", "the result of the rounded"],
         "accept": r"\(accept \$(-?[\d.]+)\$ to \$(-?[\d.]+)\$\)",
         "seed": "variant 1 of seed {seed}",
         "key": ["Exam: answer key and mark scheme", "M: a method mark", "ECF (error carried forward)"],
@@ -45,7 +52,19 @@ WORDS = {
         "question": r"^\s*Pregunta (\d+)",
         "example": "p. ej. [4 puntos]",
         "figures": "Da cada resultado numérico con {figures} cifras significativas",
-        "symbolic": ["en símbolos, sin números", "Uno de los factores es una suma sobre", "por qué es una suma"],
+        "symbolic": ["en símbolos, sin números", "por un factor más de la regla", "necesita todos los caminos"],
+        "conventions": [
+            "señales de error de la capa siguiente (δo1 = ∂Etotal /∂neto1 , δo2 = ∂Etotal /∂neto2 )",
+            "2 entradas, una capa oculta de 2 neuronas y una capa de salida de 2.",
+            "θ+ = θ − η ∂Etotal /∂θ",
+            "(w5 tras la actualización)",
+            "Muestra todos los cálculos",
+            "si se deduce correctamente",
+        ],
+        "legend": [
+            "las cifras significativas que pide el apartado (4 salvo que pida más)",
+            "el resultado de los números",
+        ],
         "accept": r"\(se acepta de \$(-?[\d.]+)\$ a \$(-?[\d.]+)\$\)",
         "seed": "variante 1 de la semilla {seed}",
         "key": ["Examen: soluciones y criterios de corrección", "M: punto de método", "EA (error arrastrado)"],
@@ -121,6 +140,31 @@ def test_the_exam_asks_for_the_figures_and_for_symbols(exam):
     for phrase in words["symbolic"]:
         assert phrase in text, phrase
     assert "δh1" in text and "∂Etotal /∂w1" in text
+
+
+def test_the_exam_states_its_conventions_and_the_key_its_legend(exam):
+    """δ of the next layer defined, the layers counted without the inputs, the update rule, the legend."""
+    words, folder = exam
+    text = " ".join(pdf_text(folder / "exam.pdf").split())
+    for phrase in words["conventions"]:
+        assert phrase in text, phrase
+    assert "layers of 2 → 2 → 2" not in text and "capas de 2 → 2 → 2" not in text
+    assert "after the step" not in text and "tras el paso" not in text and "ejemplo resuelto" not in text
+    key = " ".join(pdf_text(folder / "exam-solutions.pdf").split())
+    for phrase in words["legend"]:
+        assert phrase in key, phrase
+
+
+def test_the_hidden_gradient_part_does_not_mark_the_sum_over_paths_again(exam):
+    """3(b) builds ∂E/∂w1 on 3(a)'s δ: the sum over the paths is written and marked in 3(a) only."""
+    _, folder = exam
+    key = pdf_text(folder / "exam-solutions.pdf")
+    third = key[key.index("3:") :]
+    first, second = third[: third.index("(b) [")], third[third.index("(b) [") : third.index("(c) [")]
+    paths = re.compile(r"δo1 · w5\s*\+\s*δo2 · w7")
+    assert len(paths.findall(first)) == 2  # the answer and its B mark
+    assert not paths.findall(second) and "∂neto" not in second
+    assert "δh1 · i1" in second
 
 
 # -- the key, recomputed ------------------------------------------------------------------------------
@@ -243,10 +287,9 @@ def test_the_symbolic_delta_is_the_gradient_autograd_finds(exam):
     }
     delta = eval(as_python(symbolic), {}, names)  # our own key's formula, parsed above
     assert delta * float(spec.examples[0].inputs[0]) == pytest.approx(values["grad w1"], rel=1e-12)
-    # the gradient as a product of factors, and the sum over the two paths through o1 and o2
-    paths = rhs_of(key, r"\frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{h1}}")
-    assert paths[0].count(r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{o") == 2
-    assert eval(as_python(paths[1]), {}, names) == pytest.approx(delta / (out_h1 * (1 - out_h1)))
+    # the gradient from δ: δ_h1 · ∂net_h1/∂w1, then δ_h1 · i1
+    gradient = rhs_of(key, r"\frac{\partial E_{\text{total}}}{\partial w_{1}}")
+    assert gradient[-1] == r"\delta_{h1} \cdot i_{1}"
 
 
 # -- what the lecturer sets ---------------------------------------------------------------------------

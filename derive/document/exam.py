@@ -44,7 +44,7 @@ def plan(steps: Steps, ask: Sequence[str]) -> Plan:
         found.append(("output", [*symbolic, *_numbers(steps, output)]))
     hidden = first_gradient(steps, 0) if layers > 1 else None
     if hidden is not None:
-        found.append(("hidden", [("delta", hidden), ("chain", hidden), *_numbers(steps, hidden)]))
+        found.append(("hidden", [("delta", hidden), ("gradient", hidden), *_numbers(steps, hidden)]))
     return found
 
 
@@ -97,6 +97,7 @@ class _Parts:
         self.figures = figures
         self.rounded = rounded_working(steps, figures)
         self.worked: dict[str, str] = {}  # a step's key → the label of the part that worked it
+        self.delta_label = ""  # the part that writes δ in symbols, which the gradient's part builds on
         graph = typeset.graph
         self.layers = {neuron.name: neuron.layer for row in graph.neurons for neuron in row}
 
@@ -107,7 +108,10 @@ class _Parts:
             return self.compute(target, label, letter)
         assert isinstance(target, GradientSteps)
         if kind == "delta":
+            self.delta_label = label
             return delta_part(self.steps, self.typeset, target, letter)
+        if kind == "gradient":
+            return gradient_part(self.steps, self.typeset, target, letter, self.delta_label)
         return chain_part(self.typeset, target, letter)
 
     def compute(self, asked: list[Step], label: str, letter: str) -> ExamPart:
@@ -208,8 +212,81 @@ def delta_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, lette
         "definition": typeset.inline(graph.total, net),
         "neuron": delta.neuron.name,
         "out": inline(typeset, out),
+        "next": next_deltas(steps, typeset, delta.example, delta.neuron.layer + 1),
     }
     return ExamPart(letter, "delta", len(scheme), DELTA_LINES, [], symbols=symbols, scheme=scheme, subject=subject)
+
+
+def next_deltas(steps: Steps, typeset: Typesetter, example: int, layer: int) -> str:
+    """The next layer's error signals as the paper defines them: δ_k = ∂E_total/∂net_k, each k."""
+    graph = typeset.graph
+    nets = graph.net[example][layer]
+    deltas = steps.derivation.deltas[example][layer]
+    return ", ".join(
+        f"${inline(typeset, delta.symbol)} = {typeset.inline(graph.total, net)}$"
+        for delta, net in zip(deltas, nets, strict=True)
+    )
+
+
+def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, letter: str, delta_part: str) -> ExamPart:
+    """∂E/∂θ of a hidden weight from δ: ∂E/∂out · ∂out/∂net · ∂net/∂θ = δ · ∂net/∂θ, each example's
+    product added up; and, when the neuron feeds several, why the gradient needs every path (δ's sum)."""
+    chain = gradient.gradient.chain
+    deltas = [steps.derivation.deltas[term.example][term.neuron.layer][term.neuron.index] for term in chain]
+    lhs = typeset.inline(typeset.graph.total, gradient.gradient.symbol)
+    display = partial_latex(typeset.latex(typeset.graph.total), typeset.latex(gradient.gradient.symbol))
+    lines = {
+        "factors": [CDOT.join(typeset.partial(f) for f in term.factors) for term in chain],
+        "delta": [
+            f"{typeset.latex(d.symbol)}{CDOT}{typeset.partial(t.factors[-1])}"
+            for d, t in zip(deltas, chain, strict=True)
+        ],
+        "value": [
+            f"{typeset.latex(d.symbol)}{CDOT}{typeset.latex(t.factors[-1].expr)}"
+            for d, t in zip(deltas, chain, strict=True)
+        ],
+    }
+    symbols = [(display, lines["factors"][0]), *(("+", line) for line in lines["factors"][1:])]
+    for key in ("delta", "value"):
+        symbols += [("", lines[key][0]), *(("+", line) for line in lines[key][1:])]
+    last = [typeset.inline(t.factors[-1].of, t.factors[-1].wrt) for t in chain]
+    products = [f"{inline(typeset, d.symbol)}{CDOT}{text}" for d, text in zip(deltas, last, strict=True)]
+    values = [
+        f"{inline(typeset, d.symbol)}{CDOT}{inline(typeset, t.factors[-1].expr)}"
+        for d, t in zip(deltas, chain, strict=True)
+    ]
+    scheme = [Mark("B", 1, [Earned(f"{lhs} = {' + '.join(products)}")])]
+    scheme.append(
+        Mark(
+            "B",
+            1,
+            [Earned(f"{text} = {inline(typeset, t.factors[-1].expr)}") for text, t in zip(last, chain, strict=True)],
+        )
+    )
+    scheme[-1].earned.append(Earned(f"{lhs} = {' + '.join(values)}"))
+    subject = {
+        "gradient": lhs,
+        "parameter": gradient.gradient.name,
+        "neuron": chain[0].neuron.name,
+        "delta": inline(typeset, deltas[0].symbol),
+        "part": delta_part,
+        "examples": "yes" if len(chain) > 1 else "",
+    }
+    paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
+    if paths is not None:
+        following = [typeset.graph.names[path[0].wrt].subscript for path in paths.paths]
+        subject |= {"out": inline(typeset, paths.wrt), "following": ", ".join(following), "count": str(len(following))}
+        scheme.append(Mark("B", 1, [Earned(sentence="exam.gradient_reason", fields=subject)]))
+    return ExamPart(
+        letter,
+        "gradient",
+        len(scheme),
+        CHAIN_LINES - 2 + len(chain),
+        [],
+        symbols=symbols,
+        scheme=scheme,
+        subject=subject,
+    )
 
 
 def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> ExamPart:

@@ -99,7 +99,9 @@ def document(
         figures=setting.figures,
     )
     for part in (part for question in doc.questions for part in question.parts if part.key):
-        part.meaning = meaning(steps.find(part.key), catalog)
+        step = steps.find(part.key)
+        trained = step.kind == "update" and step.blank is not None  # the exam says "update", not "step"
+        part.meaning = catalog("exam.update", parameter=step.subject) if trained else meaning(step, catalog)
     return doc
 
 
