@@ -19,6 +19,8 @@ from tests.conftest import require_tool, run_derive
 from tests.documents import compile_latex, pdf_text
 from tests.reference import autograd_gradients
 
+NUMBER = r"-?\d+(?:(?:\.|\{,\})\d+)?"  # a number in the key's LaTeX: 0.5933, or in Spanish 0{,}5933
+
 SEED = 11
 # What each language's sheet says, as pdftotext reads it.
 WORDS = {
@@ -39,7 +41,7 @@ WORDS = {
             "(w5 after the update)",
         ],
         "legend": ["the significant figures the part asks (4 unless the part says more)", "the result of the rounded"],
-        "accept": r"\(accept \$(-?[\d.]+)\$ to \$(-?[\d.]+)\$\)",
+        "accept": rf"\(accept \$({NUMBER})\$ to \$({NUMBER})\$\)",
         "seed": "variant 1 of seed {seed}",
         "key": ["Exam: answer key and mark scheme", "M: a method mark", "ECF (error carried forward)"],
     },
@@ -65,7 +67,7 @@ WORDS = {
             "las cifras significativas que pide el apartado (4 salvo que pida más)",
             "el resultado de los números",
         ],
-        "accept": r"\(se acepta de \$(-?[\d.]+)\$ a \$(-?[\d.]+)\$\)",
+        "accept": rf"\(se acepta de \$({NUMBER})\$ a \$({NUMBER})\$\)",
         "seed": "variante 1 de la semilla {seed}",
         "key": ["Examen: soluciones y criterios de corrección", "M: punto de método", "EA (error arrastrado)"],
     },
@@ -215,14 +217,19 @@ def test_the_exam_shows_its_own_numbers_and_the_key_names_the_seed(exam):
         assert phrase in key, phrase
 
 
+def point(number: str) -> str:
+    """A number as the key writes it, with a decimal point: Spanish writes 0{,}5933."""
+    return number.replace("{,}", ".")
+
+
 def accuracy_marks(key_tex: str, accept: str) -> dict[str, tuple[str, float, float]]:
     """Each A mark's value and window in the key's LaTeX: symbol → (answer, lowest, highest)."""
     found = {}
     for line in key_tex.splitlines():
         if not line.startswith(r"\item[\textbf{A1}") and not line.startswith(r"\item[\textbf{E1}"):
             continue
-        for symbol, answer, low, high in re.findall(rf"\$([^$]+?) = (-?[\d.]+)\$ {accept}", line):
-            found[symbol] = (answer, float(low), float(high))
+        for symbol, answer, low, high in re.findall(rf"\$([^$]+?) = ({NUMBER})\$ {accept}", line):
+            found[symbol] = (point(answer), float(point(low)), float(point(high)))
     return found
 
 
