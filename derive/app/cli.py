@@ -293,7 +293,7 @@ def _quiz(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--digits",
         type=whole(1, 15, "a number of significant digits"),
-        default=4,
+        default=FIGURES,
         metavar="N",
         help="significant digits an answer needs (default 4)",
     )

@@ -2,7 +2,8 @@
 
 The worked example in every form a course uses: the explanation at each detail level (English,
 and the standard level in Spanish), the worksheet and its solutions at each detail level and
-exercise kind, the exam, and the slides, each LaTeX document also compiled to PDF; the web pages
+exercise kind, an exam with numbers of its own and its key, the slides and their handout, and the
+Moodle quiz (English and Spanish), each LaTeX document also compiled to PDF; the web pages
 (the explanation in English and Spanish, the worksheet), with screenshots of them in
 ``screenshots/`` taken by headless Chromium at a laptop's and a phone's width. A test checks that
 the committed text files match a fresh render (the screenshots are pictures, and are not compared).
@@ -25,8 +26,9 @@ SHEETS = [
     ("en-full", "en", "full", "numbers"),
     ("en-brief", "en", "brief", "numbers"),
     ("en-formulas", "en", "standard", "formulas"),
-    ("en", "en", "standard", "exam"),
 ]
+# The exam has numbers of its own, as a lecturer sets it: variant 1 of this seed (printed on its key).
+EXAM_SEED = 2026
 EXPLANATIONS = [
     ("en", "en", "standard"),
     ("es", "es", "standard"),
@@ -43,8 +45,10 @@ ANSWERS_SHOWN = {"net_h1": "0.3775", "out_h1": "0.5933", "net_h2": "0.39", "out_
 
 def gallery_texts() -> dict[str, str]:
     """The gallery's text files, rendered afresh."""
+    from derive.document import ExamSetting
     from derive.publishing.publish import explanation, html_page, slides_files, worksheet_files
     from derive.spec.files import load_builtin
+    from derive.spec.variants import variant
 
     spec = load_builtin("mazur")
     texts = {
@@ -54,11 +58,27 @@ def gallery_texts() -> dict[str, str]:
     for suffix, language, detail, exercise in SHEETS:
         files = worksheet_files(spec, language=language, detail=detail, exercise=exercise)
         texts |= {f"{Path(name).stem}-{suffix}.tex": text for name, text in files.items()}
-    for handout in (False, True):
-        slides = slides_files(spec, language="en", handout=handout)
-        texts |= {f"{Path(name).stem}-en.tex": text for name, text in slides.items()}
+    exam = variant(spec, EXAM_SEED, 1)
+    for language in ("en", "es"):
+        files = worksheet_files(exam, language=language, exercise="exam", exam=ExamSetting(seed=EXAM_SEED))
+        texts |= {f"{Path(name).stem}-{language}.tex": text for name, text in files.items()}
+        for handout in (False, True):
+            slides = slides_files(spec, language=language, handout=handout)
+            texts |= {f"{Path(name).stem}-{language}.tex": text for name, text in slides.items()}
+        texts[f"quiz-{language}.xml"] = _quiz(spec, language)
     texts |= {name: html_page(spec, language=language, worksheet=worksheet) for name, language, worksheet in PAGES}
     return texts
+
+
+def _quiz(spec: Any, language: str) -> str:
+    """The worked example's Moodle quiz, as `derive quiz --format moodle` writes it."""
+    from derive.assessment import quiz as quizzes
+    from derive.outputs.render import default_renderer
+
+    catalog = default_renderer().catalog(language)
+    made = quizzes.questions([(None, spec)], catalog=catalog)
+    name = quizzes.network_name(spec, catalog)
+    return quizzes.moodle_xml(made, catalog, name=name, digits=quizzes.DEFAULT_SIGNIFICANT)
 
 
 def _step(driver: Any) -> None:
