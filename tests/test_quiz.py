@@ -200,6 +200,10 @@ def test_the_feedback_is_the_worked_solution_in_mathjax(mazur_quiz):
     assert len(math) == 20
     assert r"\frac{\partial E_{\text{total}}}{\partial w_{5}} = \delta_{o1} \cdot \mathrm{out}_{h1}" in math[1]
     assert math[1].endswith("= 0.082167041")
+    # the heading's promise, read off the numbers: at most 9 decimals, fewer only when the rest are zeros
+    assert "rounded to 9 decimals, trailing zeros dropped" in feedback
+    assert math[3].endswith("= -0.02260254")  # ∂E/∂w7 = -0.022602540…: its ninth decimal is a zero
+    assert all(len(decimals) <= 9 for decimals in re.findall(r"\d\.(\d+)", " ".join(math)))
     assert katex_failures("\n".join(f"${fragment}$" for fragment in math)) == []
 
 
@@ -218,7 +222,7 @@ def test_spanish_quiz():
     (question,) = cloze_questions(quiz)
     text = question.findtext("questiontext/text")
     assert "tasa de aprendizaje" in text and "cifras significativas" in text
-    assert question.findtext("name/text") == "El ejemplo resuelto de Mazur: retropropagación"
+    assert question.findtext("name/text") == "Retropropagación: el ejemplo resuelto de Mazur"
 
 
 # ---- QTI for Canvas ---------------------------------------------------------------------------------
@@ -340,7 +344,9 @@ def say(lang: str, key: str, **fields) -> str:
     for part in key.split("."):
         entry = entry[part]
     for name, value in fields.items():
-        entry = entry.replace("{" + name + "}", str(value))
+        # a number in a Spanish formula takes the decimal comma, braced for TeX: 0.5 → 0{,}5
+        shown = re.sub(r"(\d)\.(\d)", r"\1{,}\2", str(value)) if lang == "es" else str(value)
+        entry = entry.replace("{" + name + "}", shown)
     return mathjax(entry)
 
 
@@ -408,7 +414,8 @@ def test_trained_biases_mean_momentum_decay_and_the_batch_are_stated(form, lang,
     column = re.findall(r"<tr><td>\\\((\w)_\{(\d+)\}\\\)</td><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td></tr>", text)
     assert len(column) == len(first) == 9
     for letter, number, shown in column:
-        assert float(shown) == pytest.approx(-2 * first[f"{letter}{number}"], abs=1e-9), (letter, number)
+        change = float(shown.replace(",", "."))  # a Spanish table writes 0,5
+        assert change == pytest.approx(-2 * first[f"{letter}{number}"], abs=1e-9), (letter, number)
     assert say(lang, "quiz.change_before") in text
 
 
@@ -424,11 +431,11 @@ def test_rounded_hidden_outputs_are_stated(form, lang, tmp_path):
     ("args", "lang", "title"),
     [
         ((), "en", "Backpropagation: Mazur's worked example"),
-        ((), "es", "El ejemplo resuelto de Mazur: retropropagación"),
+        ((), "es", "Retropropagación: el ejemplo resuelto de Mazur"),
         (("--variant", "2", "--seed", "7"), "en", "Backpropagation: Mazur's worked example, variant 2"),
-        (("--variant", "2", "--seed", "7"), "es", "El ejemplo resuelto de Mazur, variante 2: retropropagación"),
+        (("--variant", "2", "--seed", "7"), "es", "Retropropagación: el ejemplo resuelto de Mazur, variante 2"),
         (("xor",), "en", "Backpropagation: the network “xor”"),
-        (("xor",), "es", "La red «xor»: retropropagación"),
+        (("xor",), "es", "Retropropagación: la red «xor»"),
     ],
 )
 def test_the_title_is_the_networks_title_as_the_documents_give_it(args, lang, title, tmp_path):

@@ -22,7 +22,7 @@ from tests.reference import autograd_gradients
 
 TITLES = {
     "en": {"paths": "A hidden weight: a sum over paths", "delta": "The general delta rule"},
-    "es": {"paths": "Un peso oculto: una suma sobre caminos", "delta": "La regla delta general"},
+    "es": {"paths": "Un peso oculto: una suma sobre caminos", "delta": "La regla delta generalizada"},
 }
 DECIMAL = re.compile(r"\d+\.\d+")
 PROSE_WORD = re.compile(r"^[^\W\d_]{3,}[.,:;]?$")  # a word of three letters or more, as prose has

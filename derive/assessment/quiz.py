@@ -5,7 +5,7 @@ its constant, trained or fixed biases, the update rule and order, the batch, mom
 rounded hidden outputs), as the documents state them, and asks for some steps of its working.
 Every answer is the step's value; its window is one unit of the last significant digit asked (derive check's rule),
 with more digits asked where a gradient 1 % off would hide in them (:mod:`.windows`).  The general
-feedback holds the worked solution of the asked steps, its math in ``\\( … \\)`` for MathJax.
+feedback holds the asked values, each worked from its formula, its math in ``\\( … \\)`` for MathJax.
 
 All XML (and the HTML and SVG inside it) is built with :mod:`xml.etree.ElementTree`, so user text
 is escaped and every file is well-formed by construction.  text2qti was considered for QTI and
@@ -268,7 +268,7 @@ def schedule_text(schedule: Schedule, t: Catalog) -> str:
 
 
 def feedback_html(asked: Sequence[Asked], t: Catalog) -> str:
-    """The worked solution of the asked steps: ``lhs = formula = numbers = value``, one per line."""
+    """The asked values, each worked from its formula: ``lhs = formula = numbers = value``, one per line."""
     root = ET.Element("div")
     _paragraph(root, t("quiz.feedback", digits=DEFAULT_DIGITS))
     for step in asked:
