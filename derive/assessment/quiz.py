@@ -32,6 +32,7 @@ from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, format_number
 from derive.core.steps import Step, Steps, build_steps
 from derive.document import Document, Equation, Schedule, builtin_example, from_steps, schedule_of
+from derive.document.precision import ANSWER_FIGURES
 from derive.document.typeset import Typesetter
 from derive.errors import DeriveError
 from derive.outputs.diagram import network_svg
@@ -42,7 +43,7 @@ from derive.spec.model import NetworkSpec
 from derive.spec.variants import variant
 from derive.training.worked import worked
 
-DEFAULT_SIGNIFICANT = 4
+DEFAULT_SIGNIFICANT = ANSWER_FIGURES  # the figures every document asks of an answer
 ANSWER_DIGITS = 17  # a double's worth: every platform stores the answer as one
 CLOZE_WEIGHT = 1  # marks per sub-question
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip's timestamps: the same seed gives the same bytes
