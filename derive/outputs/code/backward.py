@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from derive.outputs.code.names import comment, constant, softmax_cross_entropy, source, var
+import sympy as sp
+
+from derive.core.rules import softmax_cross_entropy_delta
+from derive.outputs.code.names import comment, constant, printed, softmax_cross_entropy, source, var
 from derive.spec.model import NetworkSpec
 
 
@@ -13,6 +16,11 @@ def backward_pass(spec: NetworkSpec) -> list[str]:
     for L in reversed(range(len(spec.layers) - 1)):
         lines += _hidden_delta(spec, L)
     return lines
+
+
+# softmax with cross-entropy's δ (derive.core.rules): the module's arrays for out, t and Σ_k t_k
+_OUT, _TARGET, _TOTAL = _SOFTMAX = sp.symbols("out t total")
+_SOFTMAX_NAMES = {_TARGET: "t", _TOTAL: "t.sum(axis=0, keepdims=True)"}
 
 
 def _output_delta(spec: NetworkSpec) -> list[str]:
@@ -26,7 +34,7 @@ def _output_delta(spec: NetworkSpec) -> list[str]:
                 "Jacobian out_k·([k = j] - out_j) multiply out to δ_j = out_j·Σ_k t_k - t_j "
                 "(out_j - t_j when the targets add up to one)."
             ),
-            f"    {delta} = scale * ({out} * t.sum(axis=0, keepdims=True) - t)",
+            f"    {delta} = scale * ({printed(softmax_cross_entropy_delta(*_SOFTMAX), {**_SOFTMAX_NAMES, _OUT: out})})",
         ]
     if output.activation == "softmax":
         return [

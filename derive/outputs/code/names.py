@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Mapping
 from fractions import Fraction
 
+import sympy as sp
+
 from derive.core.functions import ACTIVATIONS
+from derive.core.rules import python
 from derive.spec.model import LayerSpec, NetworkSpec
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -66,3 +70,9 @@ class Numbering:
             self.biases.append(bias)
             weight += layer.size * layer.fan_in
             bias += 1 if layer.shared_bias else layer.size
+
+
+def printed(rule: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:
+    """A rule of :mod:`derive.core.rules` as the module's Python, its symbols named by ``names`` and
+    spaced as ruff formats it (``a * b``)."""
+    return re.sub(r"(?<=[\w\])])([*/])(?=[\w(])", r" \1 ", python(rule, names))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from derive.core import rules
-from derive.outputs.code.names import epochs
+from derive.outputs.code.names import epochs, printed
 from derive.spec.model import NetworkSpec
 
 # The update rule's symbols as the module names them: the gradient already holds λ·w (see
@@ -20,8 +18,8 @@ _NAMES = {
 
 
 def _rule(expr: rules.sp.Expr) -> str:
-    """A rule of :mod:`derive.core.rules` as the module's Python, spaced as ruff formats it."""
-    return re.sub(r"(?<=[\w\])])([*/])(?=[\w(])", r" \1 ", rules.python(expr, _NAMES))
+    """A rule of :mod:`derive.core.rules` as the module's Python."""
+    return printed(expr, _NAMES)
 
 
 def step(spec: NetworkSpec) -> str:
