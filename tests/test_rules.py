@@ -102,3 +102,61 @@ def test_a_negative_half_rounds_the_same_in_gradients_and_train(tmp_path):
     assert trained["loss"][0] == pytest.approx(expected_error, rel=1e-12)
     assert gradients["updated"]["w1"] == pytest.approx(expected_w1, rel=1e-12)
     assert trained["parameters"]["w1"] == pytest.approx(expected_w1, rel=1e-12)
+
+
+# -- each rule's parts, against values written here ----------------------------------------------
+
+
+def test_a_decimal_half_a_double_holds_below_the_half_is_a_half_but_a_value_truly_below_is_not():
+    """0.145 as a double is 0.14499999999999996: by hand it is a half and goes up; 0.1449999999 does not."""
+    x = sp.Symbol("x")
+    python = sp.pycode(rules.rounded(x, 2), fully_qualified_modules=True)
+    run = lambda value: eval(compile(python, "<rule>", "eval"), {"math": __import__("math"), "x": value})  # noqa: E731
+    assert run(0.29 * 0.5) == 0.15 and run(-(0.29 * 0.5)) == -0.15
+    assert run(0.1449999999) == 0.14 and run(0.145 * (1 - 2.0**-45)) == 0.14
+    # at 40 digits the slack is far smaller: a value 1e-30 below the half rounds down
+    with mpmath.workdps(40):
+        below = mpmath.mpf("0.145") - mpmath.mpf("1e-30")
+        assert Fraction(str(mpmath.nstr(rules.round_value(below, 2), 20))) == Fraction("0.14")
+        assert Fraction(str(mpmath.nstr(rules.round_value(mpmath.mpf("0.145"), 2), 20))) == Fraction("0.15")
+    assert run(0.0) == 0.0 and rules.round_value(mpmath.mpf(0), 3) == 0
+
+
+def test_weight_decay_acts_on_weights_only():
+    assert rules.decays("w1") and rules.decays("w12")
+    assert not rules.decays("b1") and not rules.decays("b3")
+
+
+def test_the_update_rule_keeps_only_the_terms_it_has():
+    assert set(rules.change_terms(momentum=False, decay=False)) == {rules.GRADIENT}
+    assert set(rules.change_terms(momentum=True, decay=False)) == {rules.PREVIOUS_CHANGE, rules.GRADIENT}
+    assert set(rules.change_terms(momentum=False, decay=True)) == {rules.GRADIENT, rules.PARAMETER}
+    assert (
+        rules.updated(momentum=False, decay=False).subs(
+            {rules.PARAMETER: 2, rules.GRADIENT: 3, rules.LEARNING_RATE: 0.5}
+        )
+        == 0.5
+    )
+    assert rules.rational(Fraction(1, 3)) == sp.Rational(1, 3)
+
+
+def test_the_rules_print_in_the_order_written_with_the_names_given():
+    names = {
+        rules.PARAMETER: "w",
+        rules.GRADIENT: "g",
+        rules.PREVIOUS_CHANGE: "v",
+        rules.LEARNING_RATE: "eta",
+        rules.MOMENTUM: "beta",
+        rules.DECAY: "lam",
+    }
+    assert rules.python(rules.change(momentum=True, decay=True), names) == "beta*v - eta*(g + lam*w)"
+    assert rules.python(rules.updated(momentum=False, decay=False), names) == "w - eta*g"
+
+
+def test_softmax_with_cross_entropy_takes_out_minus_t_only_when_the_targets_add_up_to_one():
+    assert rules.unit_targets([[Fraction(1, 2), Fraction(1, 2)], [Fraction(0), Fraction(1)]])
+    assert not rules.unit_targets([[Fraction(1, 2), Fraction(1, 2)], [Fraction(1, 2), Fraction(2, 5)]])
+    out, t, total = sp.symbols("out t total")
+    assert rules.softmax_cross_entropy_delta(out, t, sp.Integer(1)).subs({out: 0.7, t: 1}) == pytest.approx(-0.3)
+    general = rules.softmax_cross_entropy_delta(out, t, total).subs({out: 0.7, t: 0.5, total: 0.9})
+    assert float(general) == pytest.approx(0.7 * 0.9 - 0.5)  # out·Σt − t
