@@ -11,6 +11,7 @@ import math
 import os
 import random
 import re
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import mpmath
@@ -447,3 +448,52 @@ def test_the_page_reads_without_javascript(browser, pages):
         assert stepper_shown == 0  # the controls need the script; without it the page is the plain text
     finally:
         browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+# -- the page's checker against derive check, on a thousand written answers ------------------------
+
+
+def written(value: mpmath.mpf, chance: random.Random) -> str:
+    """One way a student might write ``value``: rounded or cut to 1–17 significant digits, a unit or two
+    off in the last, the other sign, in exponent form, with trailing zeros, a float64's repr, or 0."""
+    exact = Decimal(mpmath.nstr(value, 40, strip_zeros=False))
+    digits = chance.randint(1, 17)
+    place = Decimal(1).scaleb(exact.adjusted() - digits + 1) if exact else Decimal("0.001")
+    rounded = exact.quantize(place, rounding=ROUND_HALF_EVEN)
+    kind = chance.choice(["round", "cut", "one", "two", "sign", "exponent", "zeros", "float", "zero"])
+    if kind == "cut":
+        return str(exact.quantize(place, rounding=ROUND_DOWN))
+    if kind in ("one", "two"):
+        return str(rounded + chance.choice([-1, 1]) * (1 if kind == "one" else 2) * place)
+    if kind == "sign":
+        return str(-rounded) if rounded else "-0.5"
+    if kind == "exponent":
+        return f"{float(exact):.{max(digits - 1, 0)}e}"
+    if kind == "zeros":
+        return format(rounded, "f") + ("0" * chance.randint(1, 3) if "." in format(rounded, "f") else ".000")
+    if kind == "float":
+        return repr(float(exact))
+    if kind == "zero":
+        return chance.choice(["0", "0.0", "0.000"])
+    return format(rounded, "f")
+
+
+def test_the_page_and_derive_check_agree_on_a_thousand_written_answers(browser, pages, tmp_path):
+    """Every blank of the worked example filled, 20 sheets over: 1,040 verdicts, each the page's and the
+    terminal's the same (the agreement rule and error carried forward, on values near every boundary)."""
+    steps = build_steps(Derivation(load_builtin("mazur")))
+    blanks = [step for step in steps if step.blank]
+    compared = 0
+    for seed in range(20):
+        chance = random.Random(seed)
+        answers = {step.key: written(step.value, chance) for step in blanks}
+        in_page = check_in_page(browser, pages["worksheet-en"], answers)
+        in_terminal = check_in_terminal(tmp_path, "mazur", answers)
+        differ = {
+            key: (answers[key], in_page[key], in_terminal[key])
+            for key in in_terminal
+            if in_page[key] != in_terminal[key]
+        }
+        assert not differ, f"sheet {seed}: {differ}"
+        compared += len(in_terminal)
+    assert compared >= 1000
