@@ -1,0 +1,93 @@
+"""The mathematics a reader reads in the catalogs' sentences: the same in every language, and the rules'.
+
+Each language's sentence may say it in other words, but its ``$…$`` mathematics must be the English
+one's, once the words inside ``\\text{…}`` (``before``, ``anterior``) and the spacing are set aside:
+a Spanish rule written ∂net_j/∂out_k for ∂out_k/∂net_j is a different formula, not a translation.
+The momentum sentence's formula is checked against the update rule itself (derive.core.rules).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sympy.printing.latex import LatexPrinter
+
+from derive.core import rules
+from tests.conftest import ROOT
+
+CATALOGS = ROOT / "templates" / "i18n"
+MATH = re.compile(r"\$([^$]*)\$")
+
+
+def entries(table: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from entries(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            yield f"{prefix}{key}", value
+        elif isinstance(value, list):
+            yield from ((f"{prefix}{key}[{n}]", item) for n, item in enumerate(value) if isinstance(item, str))
+
+
+def catalog(language: str) -> dict[str, str]:
+    return dict(entries(tomllib.loads((CATALOGS / f"{language}.toml").read_text(encoding="utf-8"))))
+
+
+def formula(latex: str) -> str:
+    """A formula as mathematics: words in \\text{} set aside, a decimal mark read as a point, no spacing."""
+    latex = re.sub(r"\\text\{[^}]*\}", r"\\text{}", latex).replace("{,}", ".")
+    return re.sub(r"\\[,;!]|\s", "", latex)
+
+
+def mathematics(sentence: str) -> Counter[str]:
+    return Counter(formula(found) for found in MATH.findall(sentence))
+
+
+@pytest.mark.parametrize("language", sorted(path.stem for path in CATALOGS.glob("*.toml") if path.stem != "en"))
+def test_every_sentence_states_the_english_mathematics(language):
+    english, other = catalog("en"), catalog(language)
+    differ = {
+        key: (sorted(mathematics(text)), sorted(mathematics(other[key])))
+        for key, text in english.items()
+        if key in other and mathematics(text) != mathematics(other[key])
+    }
+    assert not differ, differ
+
+
+def test_a_swapped_derivative_is_a_different_formula():
+    """The check itself: ∂out_k/∂net_j and ∂net_j/∂out_k differ, words in \\text{} do not."""
+    right = r"$\partial \mathrm{out}_k / \partial \mathrm{net}_j$"
+    swapped = r"$\partial \mathrm{net}_j / \partial \mathrm{out}_k$"
+    assert mathematics(right) != mathematics(swapped)
+    assert mathematics(r"$\Delta\theta_{\text{before}}$") == mathematics(r"$\Delta\theta_{\text{anterior}}$")
+
+
+class _Named(LatexPrinter):
+    """The rules' LaTeX, each symbol written as the sentence writes it, terms in the order written."""
+
+    def __init__(self, names: dict[Any, str]) -> None:
+        super().__init__({"order": "none"})
+        self.names = names
+
+    def _print_Symbol(self, expr: Any) -> str:
+        return self.names[expr]
+
+
+def test_the_momentum_sentence_states_the_update_rule():
+    """Δθ = β·Δθ_before − η·∂E/∂θ and θ⁺ = θ + Δθ, as derive.core.rules.change and updated say."""
+    names = {
+        rules.PARAMETER: r"\theta",
+        rules.GRADIENT: r"\partial E / \partial \theta",
+        rules.PREVIOUS_CHANGE: r"\Delta\theta_{\text{before}}",
+        rules.LEARNING_RATE: r"\eta",
+        rules.MOMENTUM: r"\beta",
+    }
+    change = _Named(names).doprint(rules.change(momentum=True, decay=False))
+    stated = mathematics(catalog("en")["momentum_note"])
+    assert stated[formula(rf"\Delta\theta = {change}")] == 1, stated
+    assert stated[formula(r"\theta^{+} = \theta + \Delta\theta")] == 1, stated
