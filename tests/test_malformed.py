@@ -359,6 +359,33 @@ DOCUMENT_OPTIONS = {
     "combined without variants": (["worksheet", "--combined"], ["argument --combined: needs --variants N"]),
     "roster without combined": (["worksheet", "--variants", "2", "--roster", "r.csv"], ["argument --roster"]),
     "ask without exam": (["worksheet", "--ask", "E_total"], ["argument --ask: goes with --exercise exam"]),
+    "marks not numbers": (
+        ["worksheet", "--exercise", "exam", "--seed", "1", "--marks", "4,x"],
+        ["argument --marks", "expected whole numbers of marks from 1 to 100", "got '4,x'"],
+    ),
+    "a question of no marks": (
+        ["worksheet", "--exercise", "exam", "--seed", "1", "--marks", "0,1,1"],
+        ["argument --marks", "got '0,1,1'"],
+    ),
+    "marks without exam": (["worksheet", "--marks", "4,4"], ["argument --marks: goes with --exercise exam"]),
+    "no minutes": (
+        ["worksheet", "--exercise", "exam", "--seed", "1", "--minutes", "0"],
+        ["argument --minutes", "expected a whole number from 1 to 600, got 0"],
+    ),
+    "minutes without exam": (["worksheet", "--minutes", "30"], ["argument --minutes: goes with --exercise exam"]),
+    "an exam's figures out of range": (
+        ["worksheet", "--exercise", "exam", "--seed", "1", "--digits", "16"],
+        ["argument --digits: an exam asks for significant figures: expected 1 to 15"],
+    ),
+    "an empty course": (
+        ["worksheet", "--exercise", "exam", "--seed", "1", "--course", ""],
+        ["argument --course", "expected a course name on one line"],
+    ),
+    "example of a batch update (gradients)": (["gradients", "xor", "--example", "2"], ["--example", "batch training"]),
+    "example of a batch update (quiz)": (
+        ["quiz", "--format", "moodle", "--example", "1"],
+        ["--example", "batch training"],
+    ),
     "unknown slides detail": (["slides", "--detail", "short"], ["argument --detail", "'short'"]),
     "unknown page detail": (["html", "--detail", "breif"], ["argument --detail", "did you mean 'brief'?"]),
     "page variant without seed": (["html", "--variant", "3"], ["argument --variant: needs --seed"]),
