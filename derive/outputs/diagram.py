@@ -214,11 +214,6 @@ def _label_segment(line: Segment, spot: float, text: str) -> Segment:
     return (cx - ux * half, cy - uy * half), (cx + ux * half, cy + uy * half)
 
 
-def _midpoint(segment: Segment) -> tuple[float, float]:
-    (x1, y1), (x2, y2) = segment
-    return (x1 + x2) / 2, (y1 + y2) / 2
-
-
 def _distance(point: tuple[float, float], segment: Segment) -> float:
     """The distance from a point to a segment."""
     (px, py), ((ax, ay), (bx, by)) = point, segment
