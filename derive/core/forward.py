@@ -126,16 +126,19 @@ def _feed(
 
 
 def _check_domain(spec: NetworkSpec, outputs: Sequence[Number]) -> None:
-    """bce and cross-entropy take logarithms: an output saturated at 0 or 1 makes them infinite."""
-    if spec.loss not in ("bce", "cross_entropy"):
+    """bce takes log(1 − out): a sigmoid output saturated at 1 to 40 digits makes it infinite.
+
+    The logarithm of out itself never is: sigmoid and softmax outputs stay above 0 at any finite net
+    input, since mpmath's exponent does not underflow (σ(−10³⁰⁰) is about e^(−10³⁰⁰), not 0).
+    """
+    if spec.loss != "bce":
         return
     for j, out in enumerate(outputs):
-        if out <= 0 or (spec.loss == "bce" and out >= 1):
+        if out >= 1:
             neuron = spec.layers[-1].neuron_name(j)
             raise DeriveError(
-                f"output {neuron} is {'1' if out >= 1 else '0'} to {PRECISION} digits, where the logarithm of "
-                f"loss {spec.loss!r} is infinite; use smaller weights or inputs so that the outputs stay "
-                "strictly between 0 and 1"
+                f"output {neuron} is 1 to {PRECISION} digits, where the logarithm of loss 'bce' is infinite; "
+                "use smaller weights or inputs so that the outputs stay strictly between 0 and 1"
             )
 
 
