@@ -274,3 +274,46 @@ def test_ruff_finds_nothing_in_a_module_with_every_training_option(tmp_path):
             [*ruff(), *command, "--no-cache", "--isolated", str(path)], capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_helpers_are_the_textbook_functions_and_stay_finite_far_from_zero(tmp_path):
+    """Each activation, slope and loss of the module against its textbook formula written here, at
+    net inputs up to ±1000, where e^net overflows a double: no warning, no infinity."""
+    import warnings
+
+    import numpy as np
+
+    activations = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "linear"]
+    data = {
+        "layers": [layer(f"h{k}", name, [[0.1]], 0.0) for k, name in enumerate(activations, start=1)],
+        "examples": [{"inputs": [0.5], "targets": [0.25]}],
+    }
+    module = load(module_source(Network.from_dict(data, name="every activation")), tmp_path)
+    net = np.array([-1000.0, -2.0, -0.5, 0.0, 0.5, 2.0, 1000.0])
+    sigmoid = np.array([1 / (1 + np.exp(-float(x))) if x > -700 else 0.0 for x in net])
+    expected = {
+        "sigmoid": (sigmoid, sigmoid * (1 - sigmoid)),
+        "tanh": (np.tanh(net), 1 - np.tanh(net) ** 2),
+        "relu": (np.maximum(net, 0), (net > 0).astype(float)),
+        "leaky_relu": (np.where(net > 0, net, 0.01 * net), np.where(net > 0, 1, 0.01)),
+        "softplus": (np.array([max(x, 0) + np.log1p(np.exp(-abs(x))) for x in net]), sigmoid),
+        "elu": (
+            np.where(net > 0, net, np.exp(np.minimum(net, 0)) - 1),
+            np.where(net > 0, 1, np.exp(np.minimum(net, 0))),
+        ),
+        "linear": (net, np.ones_like(net)),
+    }
+    with np.errstate(over="ignore"):  # 1/(1 + e^1000) = 0, as it should, with a warning on the way
+        for name, (out, slope) in expected.items():
+            extra = (0.01,) if name == "leaky_relu" else ()
+            got = getattr(module, name)(net, *extra)
+            np.testing.assert_allclose(got, out, rtol=1e-12, atol=1e-300, err_msg=name)
+            derivative = getattr(module, f"{name}_slope")(net, got, *extra)
+            np.testing.assert_allclose(derivative, slope, rtol=1e-12, atol=1e-300, err_msg=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log(1 + e^net), and e^net − 1 in the branch np.where discards
+        assert module.softplus(net)[-1] == 1000.0
+        assert module.elu(net)[-1] == 1000.0 and module.elu_slope(net, module.elu(net))[-1] == 1.0
+    targets, out = np.array([[0.0, 0.5, 1.0]]), np.array([[0.2, 0.4, 0.9]])
+    np.testing.assert_allclose(module.half_sse(targets, out), 0.5 * ((targets - out) ** 2).sum(), rtol=1e-15)
+    np.testing.assert_allclose(module.half_sse_slope(targets, out), out - targets, rtol=1e-15)

@@ -3,8 +3,9 @@
 The module computes the same E_total and ∂E_total/∂θ as the engine, written the way a textbook
 vectorises it: one weight matrix per layer, one column per example, δ = ∂E_total/∂net passed back
 layer by layer.  Nothing typed by a user reaches the source except numbers, printed by
-``repr(float(...))``, and names matching ``[A-Za-z][A-Za-z0-9_]*``; the activation and loss names
-only select fragments written here.  The text depends on the network alone, so it is reproducible.
+``repr(float(...))``, and names matching ``[A-Za-z][A-Za-z0-9_]*``; the activation and loss
+names only select entries of derive.core.functions' tables, printed as code.
+The text depends on the network alone, so it is reproducible.
 
 The parts: ``names`` (numbers, names, the numbering of θ), ``docstring``, ``data`` (PARAMETERS,
 EXAMPLES, the constants), ``helpers`` (activations, slopes, losses), ``forward`` and ``backward``
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.errors import DeriveError
 from derive.outputs.code import backward, forward
 from derive.outputs.code.data import data
 from derive.outputs.code.docstring import docstring
-from derive.outputs.code.helpers import ACTIVATION_CODE, LOSS_CODE, helpers
+from derive.outputs.code.helpers import helpers
 from derive.outputs.code.names import NAME, epochs
 from derive.outputs.code.training import main, step
 from derive.spec.model import NetworkSpec
@@ -57,9 +59,9 @@ def _check_words(spec: NetworkSpec) -> None:
     for layer in spec.layers:
         if not NAME.fullmatch(layer.name):
             raise DeriveError(f"layer name {layer.name!r} is not an identifier; it cannot name a variable")
-        if layer.activation not in ACTIVATION_CODE:
+        if layer.activation not in ACTIVATIONS:
             raise DeriveError(f"unknown activation {layer.activation!r}")
-    if spec.loss not in LOSS_CODE or spec.reduction not in ("sum", "mean"):
+    if spec.loss not in LOSSES or spec.reduction not in ("sum", "mean"):
         raise DeriveError(f"unknown loss {spec.loss!r} or reduction {spec.reduction!r}")
 
 

@@ -1,91 +1,121 @@
 """The helper functions written into the module: activations, their slopes, losses, rounding, defaults.
 
-Each is a fixed fragment written here; an activation or loss name from the spec only selects one.
+Each activation and loss is printed from its entry in :mod:`derive.core.functions`, the table every
+other path evaluates or prints, with NumPy's numerically safe forms where the formula has one
+(log(1 + e^x) as ``np.logaddexp``, e^x − 1 as ``np.expm1``).  Softmax, which couples its layer, is
+the one fragment written here: its shift by the largest net input is numerics, not a rule.
 """
 
 from __future__ import annotations
 
+import ast
+import re
+
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.str import StrPrinter
 
+from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.rules import rounded
 from derive.outputs.code.names import softmax_cross_entropy
 from derive.spec.model import NetworkSpec
 
-# Each activation: its function and the slope ∂out/∂net in terms of net and out (softmax has no
-# elementwise slope: its outputs are coupled, see _SOFTMAX_DELTA).
-ACTIVATION_CODE = {
-    "sigmoid": '''
-def sigmoid(net: np.ndarray) -> np.ndarray:
-    """σ(net) = 1 / (1 + e^(-net))."""
-    return 1.0 / (1.0 + np.exp(-net))
+NET, OUT, SLOPE, TARGETS = sp.symbols("net out slope targets")
+# Where the otherwise-branch of a kinked activation is evaluated: np.where computes both branches,
+# and e^net of a large positive net would overflow in the branch it then discards.
+_CLAMPED = sp.Symbol("clamped")
 
 
-def sigmoid_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = σ(net)·(1 - σ(net)) = out·(1 - out), written with the output."""
-    return out * (1.0 - out)
-''',
-    "tanh": '''
-def tanh(net: np.ndarray) -> np.ndarray:
-    """tanh(net) = (e^net - e^(-net)) / (e^net + e^(-net))."""
-    return np.tanh(net)
+class _Printer(NumPyPrinter):
+    """NumPy code as a reader writes it: ``np.``, the terms in the order written, safe forms."""
+
+    def __init__(self, names: dict[sp.Symbol, str]) -> None:
+        super().__init__({"fully_qualified_modules": True, "order": "none"})
+        self.names = names
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.names.get(expr, expr.name)
+
+    def _print_log(self, expr: sp.log) -> str:
+        terms = sp.Add.make_args(expr.args[0])
+        exponentials = [term for term in terms if isinstance(term, sp.exp)]
+        if len(terms) == 2 and sp.Integer(1) in terms and exponentials:  # log(1 + e^x)
+            return f"numpy.logaddexp(0.0, {self._print(exponentials[0].args[0])})"
+        return super()._print_log(expr)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        terms = expr.args
+        if len(terms) == 2 and sp.Integer(-1) in terms and any(isinstance(term, sp.exp) for term in terms):
+            exponential = next(term for term in terms if isinstance(term, sp.exp))  # e^x − 1
+            return f"numpy.expm1({self._print(exponential.args[0])})"
+        return super()._print_Add(expr, order)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp == -1:  # 1/x, as written, rather than x**(-1.0)
+            return f"1/{self.parenthesize(expr.base, 100)}"
+        return super()._print_Pow(expr, rational)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        (positive, condition), (otherwise, _) = expr.args
+        if otherwise.has(sp.exp):  # evaluated where net ≤ 0 anyway: clamp so the discarded side stays finite
+            otherwise = otherwise.subs(condition.lhs, _CLAMPED)
+            self.names[_CLAMPED] = f"numpy.minimum({self._print(condition.lhs)}, 0.0)"
+        branches = ", ".join(self._branch(branch) for branch in (positive, otherwise))
+        return f"numpy.where({self._print(condition.lhs)} > {self._print(condition.rhs)}, {branches})"
+
+    def _branch(self, branch: sp.Expr) -> str:
+        return repr(float(branch)) if branch.is_Number else self._print(branch)
 
 
-def tanh_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = 1 - tanh(net)² = 1 - out², written with the output."""
-    return 1.0 - out**2
-''',
-    "relu": '''
-def relu(net: np.ndarray) -> np.ndarray:
-    """ReLU(net) = net where net > 0, else 0."""
-    return np.where(net > 0, net, 0.0)
+class _Words(StrPrinter):
+    """A formula for a docstring: ``net where net > 0, else exp(net) - 1``."""
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        (positive, condition), (otherwise, _) = expr.args
+        return f"{self._print(positive)} where {self._print(condition)}, else {self._print(otherwise)}"
 
 
-def relu_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = 1 where net > 0, else 0 (0 at the kink net = 0)."""
-    return np.where(net > 0, 1.0, 0.0)
-''',
-    "linear": '''
-def linear(net: np.ndarray) -> np.ndarray:
-    """The identity: out = net."""
-    return net
+# A power whose operands are both simple (a name, a number) is written without spaces, as ruff does.
+_SIMPLE_POWER = re.compile(r"(?<![\w.)\]])([A-Za-z_][\w.]*|\d[\d.]*) \*\* (-?[A-Za-z_][\w.]*|-?\d[\d.]*)(?![\w.(\[])")
 
 
-def linear_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = 1."""
-    return np.ones_like(net)
-''',
-    "leaky_relu": '''
-def leaky_relu(net: np.ndarray, slope: float) -> np.ndarray:
-    """Leaky ReLU(net) = net where net > 0, else slope·net (the slope below zero: 0.01 by default)."""
-    return np.where(net > 0, net, slope * net)
+def _code(expr: sp.Expr, names: dict[sp.Symbol, str]) -> str:
+    """``expr`` as NumPy, spaced as ruff formats it (the module must pass ``ruff format --check``)."""
+    printed = _Printer(dict(names)).doprint(expr).replace("numpy.", "np.")
+    return _SIMPLE_POWER.sub(r"\1**\2", ast.unparse(ast.parse(printed, mode="eval")))
 
 
-def leaky_relu_slope(net: np.ndarray, out: np.ndarray, slope: float) -> np.ndarray:
-    """∂out/∂net = 1 where net > 0, else the slope below zero (taken at the kink net = 0)."""
-    return np.where(net > 0, 1.0, slope)
-''',
-    "softplus": '''
-def softplus(net: np.ndarray) -> np.ndarray:
-    """softplus(net) = log(1 + e^net), as np.logaddexp(0, net) so that e^net cannot overflow."""
-    return np.logaddexp(0.0, net)
+def _words(expr: sp.Expr) -> str:
+    return _Words({"order": "none"}).doprint(expr)
 
 
-def softplus_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = e^net / (1 + e^net) = 1 / (1 + e^(-net)): the logistic function of net."""
-    return 1.0 / (1.0 + np.exp(-net))
-''',
-    "elu": '''
-def elu(net: np.ndarray) -> np.ndarray:
-    """ELU(net) = net where net > 0, else e^net - 1 (α = 1); the minimum keeps e^net finite."""
-    return np.where(net > 0, net, np.expm1(np.minimum(net, 0.0)))
+def _array(expr: sp.Expr, like: str, names: dict[sp.Symbol, str]) -> str:
+    """The code of ``expr``, an array of ``like``'s shape even where the formula is a constant (1)."""
+    if expr.free_symbols:
+        return _code(expr, names)
+    return f"np.full_like({like}, {float(expr)!r})"
 
 
-def elu_slope(net: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂out/∂net = 1 where net > 0, else e^net = out + 1, written with the output."""
-    return np.where(net > 0, 1.0, out + 1.0)
-''',
-    "softmax": '''
+def activation_code(name: str) -> str:
+    """``name(net)`` and ``name_slope(net, out)``, printed from the activation's entry in the table."""
+    activation = ACTIVATIONS[name]
+    constant = (SLOPE,) if activation.constant else ()
+    output = activation.function(NET, *constant)  # type: ignore[misc]
+    slope = activation.derivative(NET, OUT, *constant)
+    extra = ", slope: float" if constant else ""
+    return f'''
+def {name}(net: np.ndarray{extra}) -> np.ndarray:
+    """out = {_words(output)}."""
+    return {_array(output, "net", {})}
+
+
+def {name}_slope(net: np.ndarray, out: np.ndarray{extra}) -> np.ndarray:
+    """∂out/∂net = {_words(slope)}."""
+    return {_array(slope, "net", {})}
+'''
+
+
+_SOFTMAX = '''
 def softmax(net: np.ndarray) -> np.ndarray:
     """out_j = e^net_j / Σ_k e^net_k in each column (example).
 
@@ -94,8 +124,7 @@ def softmax(net: np.ndarray) -> np.ndarray:
     """
     exps = np.exp(net - net.max(axis=0, keepdims=True))
     return exps / exps.sum(axis=0, keepdims=True)
-''',
-}
+'''
 
 _SOFTMAX_DELTA = '''
 def softmax_delta(out: np.ndarray, dE_dout: np.ndarray) -> np.ndarray:
@@ -108,58 +137,25 @@ def softmax_delta(out: np.ndarray, dE_dout: np.ndarray) -> np.ndarray:
     return out * (dE_dout - np.sum(dE_dout * out, axis=0, keepdims=True))
 '''
 
-# Each loss: E of one example summed over its outputs (one column per example, so np.sum adds
-# the examples too), and ∂E/∂out.  mse divides by n, the number of outputs (rows).
-LOSS_CODE = {
-    "half_sse": (
-        '''
-def half_sse(targets: np.ndarray, out: np.ndarray) -> float:
-    """E = ½ Σ_o (t_o - out_o)², added up over the examples (columns)."""
-    return 0.5 * float(np.sum((targets - out) ** 2))
+
+def loss_code(name: str, n_outputs: int) -> tuple[str, str]:
+    """``name(targets, out)``, E summed over outputs and examples, and ``name_slope``: ∂E/∂out, from the table."""
+    loss = LOSSES[name]
+    error = loss.error(TARGETS, OUT, n_outputs)
+    slope = loss.derivative(TARGETS, OUT, n_outputs)
+    return (
+        f'''
+def {name}(targets: np.ndarray, out: np.ndarray) -> float:
+    """E: the sum over the outputs (rows) and the examples (columns) of
+    {_words(error)}."""
+    return float(np.sum({_code(error, {})}))
 ''',
-        '''
-def half_sse_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂E/∂out_o = -(t_o - out_o): the power rule, then the inner derivative -1."""
-    return -(targets - out)
+        f'''
+def {name}_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """∂E/∂out = {_words(slope)}."""
+    return {_array(slope, "out", {})}
 ''',
-    ),
-    "mse": (
-        '''
-def mse(targets: np.ndarray, out: np.ndarray) -> float:
-    """E = (1/n) Σ_o (t_o - out_o)² over the n outputs, added up over the examples."""
-    return float(np.sum((targets - out) ** 2)) / out.shape[0]
-''',
-        '''
-def mse_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂E/∂out_o = -(2/n)·(t_o - out_o)."""
-    return -2.0 / out.shape[0] * (targets - out)
-''',
-    ),
-    "bce": (
-        '''
-def bce(targets: np.ndarray, out: np.ndarray) -> float:
-    """E = -Σ_o [t_o·log(out_o) + (1 - t_o)·log(1 - out_o)], added up over the examples."""
-    return -float(np.sum(targets * np.log(out) + (1.0 - targets) * np.log(1.0 - out)))
-''',
-        '''
-def bce_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂E/∂out_o = -(t_o/out_o - (1 - t_o)/(1 - out_o))."""
-    return -(targets / out - (1.0 - targets) / (1.0 - out))
-''',
-    ),
-    "cross_entropy": (
-        '''
-def cross_entropy(targets: np.ndarray, out: np.ndarray) -> float:
-    """E = -Σ_o t_o·log(out_o), added up over the examples."""
-    return -float(np.sum(targets * np.log(out)))
-''',
-        '''
-def cross_entropy_slope(targets: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """∂E/∂out_o = -t_o/out_o."""
-    return -targets / out
-''',
-    ),
-}
+    )
 
 
 def _rounding_code() -> str:
@@ -192,10 +188,10 @@ def helpers(spec: NetworkSpec) -> list[str]:
     helpers = [_PARAMETERS_CODE]
     if spec.round_activations is not None and len(spec.layers) > 1:
         helpers.append(_rounding_code())
-    helpers += [ACTIVATION_CODE[name] for name in ACTIVATION_CODE if name in used]
+    helpers += [_SOFTMAX if name == "softmax" else activation_code(name) for name in ACTIVATIONS if name in used]
     if spec.layers[-1].activation == "softmax" and not softmax_cross_entropy(spec):
         helpers.append(_SOFTMAX_DELTA)
-    error, slope = LOSS_CODE[spec.loss]
+    error, slope = loss_code(spec.loss, spec.n_outputs)
     helpers.append(error)
     if not softmax_cross_entropy(spec):
         helpers.append(slope)
