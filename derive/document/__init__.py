@@ -32,7 +32,7 @@ from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
-from .updates import after, reading, updates
+from .updates import after, reading, update_rule, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
 
@@ -128,6 +128,9 @@ def from_steps(
         document.previous = "before" if earlier else "given" if spec.previous_update else "zero"
     if spec.weight_decay:
         document.decay = format_number(float(spec.weight_decay), 12)
+    rule = {"momentum": bool(spec.momentum), "decay": bool(spec.weight_decay)}
+    document.update_rule = update_rule(**rule, display=False)
+    document.update_rule_display = update_rule(**rule, display=True)
     return document
 
 

@@ -397,6 +397,8 @@ class Document:
     momentum: str = ""  # β, when the updates carry momentum
     previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
     decay: str = ""  # λ, with weight decay
+    update_rule: str = ""  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
+    update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

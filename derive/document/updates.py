@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sympy as sp
+
+from derive.core import rules
 from derive.core.layerwise import delta_ratio, weight_gradient_ratio
 from derive.core.numbers import Number, format_number
 from derive.core.steps import Steps
@@ -12,6 +15,35 @@ from .typeset import Typesetter
 
 # The steepest slope of each activation whose slope is below 1 everywhere: σ′ ≤ 1/4.
 SLOPE_BOUNDS = {"sigmoid": "0.25"}
+
+
+def update_rule(*, momentum: bool, decay: bool, display: bool) -> str:
+    """θ⁺ = θ − η·∂E/∂θ (with momentum, Δθ = β·Δθ_before − η·∂E/∂θ and θ⁺ = θ + Δθ) in LaTeX, printed
+    from :func:`derive.core.rules.change`, terms in the order written.
+
+    With weight decay the gradient is of E = E_total + E_decay, which already holds λ·θ; without it,
+    of E_total.  ``display`` writes ∂E/∂θ as a fraction and the momentum rule as two equations;
+    inline, one equation, in which Δθ is the change before.
+    """
+    loss = "E" if decay else r"E_{\text{total}}"
+    gradient = rf"\frac{{\partial {loss}}}{{\partial \theta}}" if display else rf"\partial {loss} / \partial \theta"
+    previous = r"\Delta\theta_{\text{before}}" if display else r"\Delta\theta"
+    names = {
+        rules.PARAMETER: r"\theta",
+        rules.GRADIENT: gradient,
+        rules.PREVIOUS_CHANGE: previous,
+        rules.LEARNING_RATE: r"\eta",
+        rules.MOMENTUM: r"\beta",
+    }
+    change = rules.change(momentum=momentum, decay=False)  # the gradient above already holds λ·θ
+
+    def latex(expr: sp.Expr) -> str:
+        return sp.latex(expr, symbol_names=names, order="none", mul_symbol=r" \, ")
+
+    if momentum and display:
+        return rf"\Delta\theta = {latex(change)}, \quad \theta^{{+}} = \theta + \Delta\theta"
+    terms = change.args if isinstance(change, sp.Add) else (change,)
+    return rf"\theta^{{+}} = {latex(sp.Add(rules.PARAMETER, *terms, evaluate=False))}"
 
 
 def updates(steps: Steps, typeset: Typesetter) -> list[UpdateWorking]:
