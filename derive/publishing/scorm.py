@@ -150,8 +150,6 @@ def scorm_package(spec: NetworkSpec, setting: Setting, **options: Any) -> bytes:
     networks = networks if setting.variants else [spec]
     steps = document_steps(networks[0], chosen)
     graded = graded_steps(steps, setting.ask)
-    first = html_page(networks[0], worksheet=True, curve_steps=0, **options)
-    others = [_working(first, html_page(n, worksheet=True, curve_steps=0, **options), k) for k, n in enumerate(networks[1:], 2)]
     title = f"{catalog('worksheet.title')}: {network_name(spec, catalog)}"
     bridge = {
         "version": setting.version,
@@ -166,14 +164,18 @@ def scorm_package(spec: NetworkSpec, setting: Setting, **options: Any) -> bytes:
             for step in graded
         ],
     }
-    context = {
+    context: dict[str, Any] = {
         "data": json_script(bridge),
-        "variants": others,
+        "variants": [],
         "count": count,
         "asked": [step.blank for step in graded] if setting.ask else [],
         "pass_mark": _percent_text(setting.pass_mark),
         "ecf": setting.ecf,
     }
+    # each variant's page as the LMS shows it (its instructions say that the course records the work);
+    # the first variant's is the page, the others' working goes into it
+    pages = [html_page(network, worksheet=True, curve_steps=0, scorm=context, **options) for network in networks]
+    context["variants"] = [_working(pages[0], other, k) for k, other in enumerate(pages[1:], 2)]
     page = html_page(networks[0], worksheet=True, curve_steps=0, scorm=context, **options)
     files = {LAUNCH: page.encode("utf-8")}
     files["imsmanifest.xml"] = manifest(setting, title, sorted(files))
