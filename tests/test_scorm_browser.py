@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import math
 import os
 import re
@@ -35,7 +36,10 @@ ASKED = ["net_h1", "out_h1", "net_h2", "out_h2"]  # the graded blanks: the packa
 PASS = "60"  # percent; with --ecf half, a slip and one carried-forward value score 62.5 %
 HOST = """<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>A test LMS</title><link rel="icon" href="data:,"><script src="scorm-again.min.js"></script></head>
+<head>
+<meta charset="utf-8"><title>A test LMS</title><link rel="icon" href="data:,">
+<script src="scorm-again.min.js"></script>
+</head>
 <body>
 <iframe id="sco" title="The worksheet" width="1200" height="800"></iframe>
 <script>
@@ -98,7 +102,7 @@ def browser():
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the standard library's name
+    def log_message(self, format, *args):  # the standard library's name and signature
         pass
 
 
@@ -208,7 +212,7 @@ def leave(driver) -> None:
     driver.execute_async_script("leave(arguments[arguments.length - 1])")
 
 
-def learner_of(number: int, avoid: set[str] = frozenset()) -> str:
+def learner_of(number: int) -> str:
     """A learner id whose variant is ``number``."""
     return next(f"s{n:07d}" for n in range(10_000) if variant_of(f"s{n:07d}", VARIANTS, SEED) == number)
 
@@ -268,8 +272,6 @@ def test_the_lms_records_the_score_with_error_carried_forward(browser, lms, vers
         ("blank3-net_h2", "numeric", answers["net_h2"], "correct"),
         ("blank4-out_h2", "numeric", answers["out_h2"], "correct"),
     ]
-    import json
-
     saved = json.loads(cmi["suspend_data"])
     assert saved == {"v": number, "a": {str(n): answers[key] for n, key in enumerate(ASKED, 1)}}
     browser.switch_to.default_content()
@@ -315,8 +317,9 @@ def test_two_learners_get_their_own_variants(browser, lms):
         assert f"{w1:g}" in table  # the variant's own starting weight, in the table of starting values
         type_answers(browser, {"net_h1": f"{hidden_layer(number)['net_h1']:.6f}"})
         press_check(browser)
-        verdict = browser.execute_script("return document.querySelector('input[data-key=\"net_h1\"]')"
-                                         ".closest('.blank').dataset.verdict")
+        verdict = browser.execute_script(
+            "return document.querySelector('input[data-key=\"net_h1\"]').closest('.blank').dataset.verdict"
+        )
         assert verdict == "correct"  # checked against this variant's numbers
         seen[learner] = number
     assert len(set(seen.values())) == 2
