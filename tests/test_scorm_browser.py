@@ -274,6 +274,18 @@ def test_the_lms_records_the_score_with_error_carried_forward(browser, lms, vers
     ]
     saved = json.loads(cmi["suspend_data"])
     assert saved == {"v": number, "a": {str(n): answers[key] for n, key in enumerate(ASKED, 1)}}
+    # a second check in the same session: the same four interactions, rewritten; now 1.5 of 4, failed
+    type_answers(browser, {"out_h2": "0.1234"})
+    press_check(browser)
+    commits = host(browser, "return window.commits")
+    assert len(commits) == 2
+    again = commits[1]
+    if version == "1.2":
+        assert (again["core"]["score"]["raw"], again["core"]["lesson_status"]) == ("37.5", "failed")
+    else:
+        assert (again["score"]["raw"], again["score"]["scaled"], again["success_status"]) == ("37.5", "0.375", "failed")
+    assert interactions(again, version)[3] == ("blank4-out_h2", "numeric", "0.1234", wrong)
+    assert len(interactions(again, version)) == 4
     browser.switch_to.default_content()
     assert console_problems(browser) == []
 
