@@ -49,12 +49,14 @@ window.commits = [];
 window.finished = [];
 const snapshot = (api) => JSON.parse(JSON.stringify(api.cmi));
 /* a launch, as an LMS makes one: a fresh run-time holding the learner and what they left last time */
-window.launch = (learner, suspended) => {
+window.launch = (learner, suspended, mode) => {
   const api = v12 ? new Scorm12API({ logLevel: 4 }) : new Scorm2004API({ logLevel: 4 });
   const entry = suspended ? "resume" : "ab-initio";
   const data = v12 ? { core: { student_id: learner, student_name: "Student, A", entry } }
                    : { learner_id: learner, learner_name: "A Student", entry };
   if (suspended) data.suspend_data = suspended;
+  if (mode && v12) data.core.lesson_mode = mode;
+  if (mode && !v12) data.mode = mode;
   api.loadFromJSON(data);
   api.on(v12 ? "LMSCommit" : "Commit", () => window.commits.push(snapshot(api)));
   api.on(v12 ? "LMSFinish" : "Terminate", () => window.finished.push(snapshot(api)));
@@ -164,7 +166,7 @@ def answers_with_a_slip(number: int) -> dict[str, str]:
 # -- driving the LMS and the page ------------------------------------------------------------------------
 
 
-def launch(driver, base: str, version: str, learner: str, suspended: str | None = None) -> int:
+def launch(driver, base: str, version: str, learner: str, suspended: str | None = None, mode: str = "") -> int:
     """Open the host page (first launch) or relaunch in it; wait for the SCO; its variant."""
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -173,7 +175,7 @@ def launch(driver, base: str, version: str, learner: str, suspended: str | None 
         driver.get("about:blank")
         driver.get_log("browser")
         driver.get(f"{base}/{version}/host.html?version={version}")
-    driver.execute_script("launch(arguments[0], arguments[1])", learner, suspended)
+    driver.execute_script("launch(arguments[0], arguments[1], arguments[2])", learner, suspended, mode)
     ready = (
         "const d = document.getElementById('sco').contentDocument;"
         "return d && d.readyState === 'complete' && d.documentElement.dataset.variant || null;"
@@ -275,7 +277,7 @@ def test_the_lms_records_the_score_with_error_carried_forward(browser, lms, vers
     saved = json.loads(cmi["suspend_data"])
     assert saved == {"v": number, "a": {str(n): answers[key] for n, key in enumerate(ASKED, 1)}}
     # a second check in the same session: the same four interactions, rewritten; now 1.5 of 4, failed
-    type_answers(browser, {"out_h2": "0.1234"})
+    type_answers(browser, {"out_h2": "1.234e-1"})  # sent as the plain decimal a numeric response is
     press_check(browser)
     commits = host(browser, "return window.commits")
     assert len(commits) == 2
@@ -315,6 +317,21 @@ def test_a_learner_who_comes_back_finds_their_answers(browser, lms, version):
     raw = cmi["core"]["score"]["raw"] if version == "1.2" else cmi["score"]["raw"]
     assert raw == "25"  # net_h1 right, out_h2 wrong, the others empty: 1 of 4
     browser.switch_to.default_content()
+    assert console_problems(browser) == []
+
+
+@pytest.mark.parametrize("version", ["1.2", "2004"])
+def test_a_review_records_nothing(browser, lms, version):
+    """A learner looking back at an attempt (the review mode) is shown the page, and nothing is written."""
+    base, _ = lms
+    assert launch(browser, base, version, learner_of(4), mode="review") == 4
+    type_answers(browser, answers_with_a_slip(4))
+    press_check(browser)
+    assert browser.execute_script("return document.querySelector('.lms .sent').textContent") == ""
+    leave(browser)
+    assert browser.execute_script("return window.commits") == []
+    left = browser.execute_script("return window.finished")[0]
+    assert left["suspend_data"] == "" and (left["core"]["exit"] if version == "1.2" else left["exit"]) == ""
     assert console_problems(browser) == []
 
 

@@ -31,7 +31,7 @@ from derive.assessment.grading import ECF_POLICIES
 from derive.assessment.quiz import network_name, zip_bytes
 from derive.core.steps import Step, Steps
 from derive.errors import DeriveError
-from derive.outputs.render import meaning
+from derive.outputs.render import Catalog, meaning
 from derive.publishing.publish import Options, document_steps, html_page
 from derive.publishing.webpage import json_script
 from derive.spec.model import NetworkSpec
@@ -151,21 +151,8 @@ def scorm_package(spec: NetworkSpec, setting: Setting, **options: Any) -> bytes:
     steps = document_steps(networks[0], chosen)
     graded = graded_steps(steps, setting.ask)
     title = f"{catalog('worksheet.title')}: {network_name(spec, catalog)}"
-    bridge = {
-        "version": setting.version,
-        "variants": count,
-        "seed": setting.seed,
-        "pass": str(setting.pass_mark),
-        "carried": str(ECF_POLICIES[setting.ecf]),
-        "suspendLimit": SUSPEND_LIMIT[setting.version],
-        "language": chosen.language,
-        "asked": [
-            {"key": step.key, "blank": step.blank, "id": interaction_id(step), "meaning": meaning(step, catalog)}
-            for step in graded
-        ],
-    }
     context: dict[str, Any] = {
-        "data": json_script(bridge),
+        "data": json_script(_bridge_data(setting, graded, catalog)),
         "variants": [],
         "count": count,
         "asked": [step.blank for step in graded] if setting.ask else [],
@@ -180,6 +167,23 @@ def scorm_package(spec: NetworkSpec, setting: Setting, **options: Any) -> bytes:
     files = {LAUNCH: page.encode("utf-8")}
     files["imsmanifest.xml"] = manifest(setting, title, sorted(files))
     return zip_bytes(files)
+
+
+def _bridge_data(setting: Setting, graded: Sequence[Step], catalog: Catalog) -> dict[str, Any]:
+    """What the page's bridge needs: the version, the rule of the variants, the pass mark, the credit of a
+    carried-forward value, the size of the suspend data, and each graded step's key, blank, id and meaning."""
+    return {
+        "version": setting.version,
+        "variants": setting.variants or 1,
+        "seed": setting.seed,
+        "pass": str(setting.pass_mark),
+        "carried": str(ECF_POLICIES[setting.ecf]),
+        "suspendLimit": SUSPEND_LIMIT[setting.version],
+        "asked": [
+            {"key": step.key, "blank": step.blank, "id": interaction_id(step), "meaning": meaning(step, catalog)}
+            for step in graded
+        ],
+    }
 
 
 @dataclass(frozen=True)
