@@ -207,6 +207,16 @@ def test_gallery_is_current():
             assert (ROOT / "output" / name).with_suffix(".pdf").read_bytes().startswith(b"%PDF"), name
 
 
+def test_gallery_package_is_current():
+    """output/scorm-en.zip is what `python -m derive.app.gallery` makes today, byte for byte."""
+    from derive.app.gallery import gallery_packages
+    from tests.conftest import ROOT
+
+    for name, data in gallery_packages().items():
+        committed = ROOT / "output" / name
+        assert committed.is_file() and committed.read_bytes() == data, f"output/{name} is stale: run the gallery"
+
+
 ACTIVATIONS_NETWORK = """
 learning_rate = 0.5
 

@@ -231,6 +231,11 @@ BAD_OPTIONS = {
     "too many quiz variants": (["quiz", "--format", "qti", "--variants", "201"], ["argument --variants", "got 201"]),
     "quiz variant out of range": (["quiz", "--format", "qti", "--variant", "0", "--seed", "1"], ["got 0"]),
     "empty ask": (["quiz", "--format", "moodle", "--ask", ","], ["argument --ask", "expected step keys"]),
+    "scorm pass above 100": (["scorm", "--pass", "120"], ["argument --pass", "a percentage from 0 to 100", "got 120"]),
+    "scorm pass not a number": (["scorm", "--pass", "half"], ["argument --pass", "got 'half'"]),
+    "unknown scorm version": (["scorm", "--version", "1.3"], ["argument --version", "unknown SCORM version '1.3'"]),
+    "scorm ECF misspelt": (["scorm", "--ecf", "halve"], ["argument --ecf", "did you mean 'half'?"]),
+    "scorm which without variants": (["scorm", "--which", "alice"], ["argument --which: needs --variants N"]),
 }
 # derive's own errors about a NETWORK or NAME argument: one line.
 BAD_NAMES = {
@@ -256,6 +261,14 @@ BAD_NAMES = {
     "a step asked twice": (["quiz", "--format", "moodle", "--ask", "15,dE/dw5"], ["asks for 'dE/dw5' a second time"]),
     "asked step left out by --only": (["quiz", "--format", "moodle", "--only", "w5", "--ask", "dE/dw1"], ["--ask"]),
     "quiz variant without seed": (["quiz", "--format", "qti", "--variant", "3"], ["argument --variant: needs --seed"]),
+    "unknown key graded by scorm": (
+        ["scorm", "--ask", "E_total,E_totl", "-o", "p.zip"],
+        ["--ask: unknown key 'E_totl'", "did you mean 'E_total'?"],
+    ),
+    "scorm grading a step without a blank": (["scorm", "--ask", "dnet_o1/dw5"], ["--ask", "is not a blank"]),
+    "scorm step graded twice": (["scorm", "--ask", "15,dE/dw5"], ["asks for 'dE/dw5' a second time"]),
+    "scorm package into a missing folder": (["scorm", "-o", "gone/p.zip"], ["gone/p.zip: cannot be written"]),
+    "scorm package onto a folder": (["scorm", "-o", "."], [".: is a folder; expected a file name"]),
     "missing answer file": (["check", "gone.toml"], ["gone.toml: no such file", "expected a .toml or .json file"]),
     "answer file is a folder": (["check", "."], [".: is a directory", "expected a .toml or .json file of key"]),
 }

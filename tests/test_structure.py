@@ -46,6 +46,7 @@ LAYERS: list[set[str]] = [
     {"assessment.grading", "assessment.quiz"},
     {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
     {"publishing.publish"},
+    {"publishing.scorm"},  # the worksheet page as a SCORM package, with the bridge to an LMS
     {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed
     {"app.commands", "app.gallery"},
     {"app.cli"},

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from derive.app.options import choice, decimal, marks, names, text_line, whole
+from derive.app.options import choice, decimal, marks, names, percent, text_line, whole
 from derive.errors import DeriveError
 from derive.spec.variants import MAX_VARIANTS
 from derive.version import __version__
@@ -299,6 +299,43 @@ def _quiz(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _scorm(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--ask",
+        type=_keys,
+        default=[],
+        metavar="KEYS",
+        help="the blanks the grade counts, by key or blank number (default: every blank)",
+    )
+    sub.add_argument(
+        "--ecf",
+        type=choice("ECF policy", ("full", "half", "none")),
+        default="full",
+        metavar="full|half|none",
+        help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
+    )
+    sub.add_argument(
+        "--pass",
+        dest="pass_mark",
+        type=percent,
+        default=percent("50"),
+        metavar="PERCENT",
+        help="the share of the marks that passes (default 50)",
+    )
+    sub.add_argument(
+        "--version",
+        dest="scorm_version",
+        type=choice("SCORM version", ("1.2", "2004")),
+        default="1.2",
+        metavar="1.2|2004",
+        help="SCORM 1.2 (default; Moodle, Canvas, Blackboard) or SCORM 2004 4th edition",
+    )
+    sub.add_argument(
+        "--which", metavar="ID", help="print the variant the learner with this LMS id gets (with --variants N --seed S)"
+    )
+    sub.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: scorm.zip)")
+
+
 def _example(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("name", nargs="?", default="mazur", metavar="NAME", help="built-in name (default: mazur)")
     sub.add_argument("--list", action="store_true", help="list the built-in examples")
@@ -347,6 +384,11 @@ COMMANDS: list[tuple[str, str, list[Declare]]] = [
         "a quiz for Moodle (XML with Cloze questions) or Canvas (a QTI package)",
         [network, _quiz, variants, language, only, example, templates, output_file],
     ),
+    (
+        "scorm",
+        "the checking worksheet as a SCORM package for an LMS: a variant per learner, the ECF score to the gradebook",
+        [network, variants, _scorm, language, notation, only, detail, example, templates, digits, rounding],
+    ),
     ("example", "print a built-in example's TOML, to copy and edit", [_example]),
 ]
 
@@ -393,6 +435,8 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
         sub.error("argument --combined: needs --variants N, the students whose sheets it gathers")
     if getattr(args, "roster", None) is not None and not args.combined:
         sub.error("argument --roster: goes with --combined, which heads each student's sheet with their name")
+    if getattr(args, "which", None) is not None and not args.variants:
+        sub.error("argument --which: needs --variants N (and --seed S), the variants the package was made with")
     if args.command == "worksheet":
         for name in EXAM_ONLY:
             if getattr(args, name) and args.exercise != "exam":

@@ -287,6 +287,30 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
     return 0
 
 
+def scorm(spec: NetworkSpec, options: Namespace) -> int:
+    """A SCORM package (written to -o, default scorm.zip), or with --which the variant a learner id gets."""
+    from derive.publishing import scorm as packages
+    from derive.publishing.publish import write_file
+
+    seed = options.seed or 0
+    if options.which is not None:
+        sys.stdout.write(packages.which(options.which, options.variants, seed))
+        return 0
+    setting = packages.Setting(
+        variants=options.variants,
+        seed=seed,
+        ask=options.ask,
+        ecf=options.ecf,
+        pass_mark=options.pass_mark,
+        version=options.scorm_version,
+    )
+    package = packages.scorm_package(spec, setting, **document_options(options))
+    path = options.output or Path("scorm.zip")
+    write_file(path, package)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {
     "explain": explain,
     "html": html,
@@ -298,6 +322,7 @@ COMMANDS = {
     "code": code,
     "check": check,
     "quiz": quiz,
+    "scorm": scorm,
 }
 
 

@@ -5,8 +5,9 @@ and the standard level in Spanish), the worksheet and its solutions at each deta
 exercise kind, an exam with numbers of its own and its key, the slides and their handout, and the
 Moodle quiz (English and Spanish), each LaTeX document also compiled to PDF; the web pages
 (the explanation in English and Spanish, the worksheet), with screenshots of them in
-``screenshots/`` taken by headless Chromium at a laptop's and a phone's width. A test checks that
-the committed text files match a fresh render (the screenshots are pictures, and are not compared).
+``screenshots/`` taken by headless Chromium at a laptop's and a phone's width; the worksheet as a
+SCORM package for an LMS. A test checks that the committed text files and the package match a
+fresh render (the screenshots are pictures, and are not compared).
 """
 
 from __future__ import annotations
@@ -68,6 +69,19 @@ def gallery_texts() -> dict[str, str]:
         texts[f"quiz-{language}.xml"] = _quiz(spec, language)
     texts |= {name: html_page(spec, language=language, worksheet=worksheet) for name, language, worksheet in PAGES}
     return texts
+
+
+# The SCORM package: a few students' variants, as `derive scorm --variants 5 --seed 1` writes it.
+SCORM_VARIANTS, SCORM_SEED = 5, 1
+
+
+def gallery_packages() -> dict[str, bytes]:
+    """The gallery's packages, made afresh: the same bytes every time."""
+    from derive.publishing.scorm import Setting, scorm_package
+    from derive.spec.files import load_builtin
+
+    setting = Setting(variants=SCORM_VARIANTS, seed=SCORM_SEED)
+    return {"scorm-en.zip": scorm_package(load_builtin("mazur"), setting, language="en")}
 
 
 def _quiz(spec: Any, language: str) -> str:
@@ -143,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = gallery_texts()
         files: dict[str, str | bytes] = dict(texts)
         files |= compile_pdfs({name: text for name, text in texts.items() if name.endswith(".tex")})
+        files |= gallery_packages()
         pictures = screenshots(texts)
         for path in write_files(folder, files) + write_files(folder / "screenshots", dict(pictures)):
             print(f"wrote {path}")

@@ -45,6 +45,17 @@ def decimal(what: str, *, below_one: bool = False, positive: bool = False) -> An
     return parse
 
 
+def percent(text: str) -> Decimal:
+    """A percentage from 0 to 100, read as the exact decimal written: ``50``, ``62.5``."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {text!r}") from None
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {text}")
+    return value
+
+
 def names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:

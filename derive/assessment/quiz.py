@@ -356,7 +356,7 @@ def qti_package(items: Sequence[Question], t: Catalog, *, name: str, digits: int
         files[path] = _xml_bytes(assessment)
         resources.append((ident, path, image))
     files["imsmanifest.xml"] = _xml_bytes(_manifest(name, resources))
-    return _zip(files)
+    return zip_bytes(files)
 
 
 def _ident(*parts: str) -> str:
@@ -450,7 +450,7 @@ def _numerical(item: ET.Element, asked: Asked, feedback: str) -> None:
     material.text = feedback
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
+def zip_bytes(files: dict[str, bytes]) -> bytes:
     """A zip whose bytes depend on the content only: sorted entries, fixed timestamps and modes."""
     stream = io.BytesIO()
     with zipfile.ZipFile(stream, "w") as archive:

@@ -112,15 +112,24 @@ def explanation(spec: NetworkSpec, curve_steps: int = CURVE_STEPS, **options: An
     return chosen.templates.render("markdown/explanation.md.j2", chosen.language, doc=doc)
 
 
-def html_page(spec: NetworkSpec, *, worksheet: bool = False, curve_steps: int = CURVE_STEPS, **options: Any) -> str:
+def html_page(
+    spec: NetworkSpec,
+    *,
+    worksheet: bool = False,
+    curve_steps: int = CURVE_STEPS,
+    scorm: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> str:
     """The explanation as one self-contained web page; with ``worksheet``, every blank an input the
-    page checks by the rule of derive check."""
+    page checks by the rule of derive check; with ``scorm``, also the other variants and the bridge
+    to an LMS (:mod:`derive.publishing.scorm`)."""
     chosen = Options(**options)
     steps = document_steps(spec, chosen)
     doc = document(spec, chosen, curve_steps=0 if worksheet else curve_steps, steps=steps)
     catalog = chosen.templates.catalog(chosen.language)
+    extra = {"scorm": scorm} if scorm is not None else {}
     return chosen.templates.render(
-        "html/page.html.j2", chosen.language, doc=doc, page=page(doc, steps, catalog), worksheet=worksheet
+        "html/page.html.j2", chosen.language, doc=doc, page=page(doc, steps, catalog), worksheet=worksheet, **extra
     )
 
 
