@@ -1,0 +1,483 @@
+"""Equation chains read back from derive's documents and evaluated here, with nothing of derive's.
+
+A displayed chain, ``symbol = formula = numbers substituted = value``, is read from the LaTeX that
+the Markdown and the worksheet print or from the MathML of the page, into one tree of boxes (rows,
+fractions, scripts, tokens), and parsed by a small grammar of the notations derive writes:
+``\\frac``, ``\\cdot``, ``e^{…}``, ``\\ln``, ``\\tanh``, ``\\max(0, x)``, ``[x > 0]``, powers,
+``∂a/∂b`` as one symbol, ``\\Delta\\theta`` as one symbol, a decimal comma.  Every part is evaluated
+with the values the reader has (the network file's givens and each earlier line's result) and
+consecutive parts must agree to the digits shown: the error allowed is half a unit in the last
+of ``digits`` decimal places of every number the part uses, carried through the part by
+first-order differences, plus half a unit of the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+# --- boxes: what LaTeX and MathML both are once read -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str  # "num", "id" or "op"
+    text: str
+
+
+@dataclass(frozen=True)
+class Row:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Frac:
+    num: Row
+    den: Row
+
+
+@dataclass(frozen=True)
+class Script:
+    base: object
+    sub: Row | None
+    sup: Row | None
+
+
+GREEK = {"delta": "δ", "eta": "η", "beta": "β", "lambda": "λ", "theta": "θ", "sigma": "σ", "Delta": "Δ"}
+FUNCTIONS = {"ln", "tanh", "max", "exp", "log"}
+OPERATORS = {"cdot": "·", "times": "·", "partial": "∂", "sum": "∑", "gt": ">"}
+IGNORED = re.compile(r"\\(?:left|right|displaystyle|quad|qquad)(?![a-zA-Z])|\\[,;!: ]|&|~")
+
+
+def latex_boxes(latex: str) -> Row:
+    """The boxes of one LaTeX formula (a decimal comma ``{,}`` read as a point)."""
+    latex = re.sub(r"\\answer\{([^{}]*)\}", r"\1", latex.replace("{,}", "."))
+    latex = re.sub(r"\\blanktag\{[^{}]*\}|\\text\{\s*\(\*\)\s*\}|\\\\\*?", " ", latex)
+    latex = IGNORED.sub(" ", latex)
+    row, end = _read_row(latex, 0, closing="")
+    assert end == len(latex), f"unread LaTeX at {end}: {latex[end:]!r}"
+    return row
+
+
+def _read_row(text: str, at: int, closing: str) -> tuple[Row, int]:
+    items: list = []
+    while at < len(text):
+        char = text[at]
+        if char == closing:
+            return Row(tuple(items)), at + 1
+        if char.isspace():
+            at += 1
+        elif char in "_^":
+            script, at = _read_argument(text, at + 1)
+            base = _closed_group(items) if items[-1] == Tok("op", ")") else items.pop()
+            sub = base.sub if isinstance(base, Script) else None
+            sup = base.sup if isinstance(base, Script) else None
+            base = base.base if isinstance(base, Script) else base
+            items.append(Script(base, script if char == "_" else sub, script if char == "^" else sup))
+        elif char == "{":
+            group, at = _read_row(text, at + 1, "}")
+            items.append(group)
+        elif char == "\\":
+            box, at = _read_command(text, at + 1)
+            if box is not None:
+                items.append(box)
+        elif number := re.match(r"\d+(?:\.\d+)?", text[at:]):
+            items.append(Tok("num", number[0]))
+            at += len(number[0])
+        elif char.isalpha():
+            items.append(Tok("id", char))
+            at += 1
+        else:
+            items.append(Tok("op", {"-": "−", "'": "′"}.get(char, char)))
+            at += 1
+    assert not closing, f"no closing {closing!r} in {text!r}"
+    return Row(tuple(items)), at
+
+
+def _closed_group(items: list) -> Row:
+    """The parenthesised group that ends ``items``, taken off it: the base of ``\\left(…\\right)^{2}``."""
+    depth = 0
+    for start in range(len(items) - 1, -1, -1):
+        depth += {Tok("op", ")"): 1, Tok("op", "("): -1}.get(items[start], 0)
+        if depth == 0:
+            group = Row(tuple(items[start:]))
+            del items[start:]
+            return group
+    raise AssertionError(f"unbalanced parentheses in {items}")
+
+
+def _read_argument(text: str, at: int) -> tuple[Row, int]:
+    while text[at].isspace():
+        at += 1
+    if text[at] == "{":
+        return _read_row(text, at + 1, "}")
+    if text[at] == "\\":
+        box, end = _read_command(text, at + 1)
+        return Row((box,)), end
+    return Row((Tok("num" if text[at].isdigit() else "id", text[at]),)), at + 1
+
+
+def _read_command(text: str, at: int) -> tuple[object, int]:
+    name = re.match(r"[a-zA-Z]+|.", text[at:])[0]
+    at += len(name)
+    if name in ("frac", "tfrac", "dfrac"):
+        num, at = _read_argument(text, at)
+        den, at = _read_argument(text, at)
+        return Frac(num, den), at
+    if name in ("mathrm", "text", "operatorname", "mathit"):
+        word = re.match(r"\s*\{([^{}]*)\}", text[at:])
+        return Tok("id", word[1].strip()), at + len(word[0])
+    if name in GREEK:
+        return Tok("id", GREEK[name]), at
+    if name in FUNCTIONS:
+        return Tok("id", name), at
+    if name in OPERATORS:
+        return Tok("op", OPERATORS[name]), at
+    if name in "{}()[]":
+        return Tok("op", name), at
+    raise AssertionError(f"a LaTeX command this reader does not know: \\{name} in {text!r}")
+
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def mathml_boxes(element: ET.Element) -> Row:
+    """The boxes of a MathML element (``<math>`` or inside it); a decimal comma read as a point."""
+    row = Row(tuple(box for child in element for box in _mathml_box(child)))
+    while len(row.items) == 1 and isinstance(row.items[0], Row):
+        row = row.items[0]
+    return row
+
+
+def _mathml_box(element: ET.Element) -> Iterator[object]:
+    tag = element.tag.removeprefix(MATHML)
+    text = (element.text or "").strip()
+    if tag in ("mrow", "mstyle", "math", "mpadded"):
+        yield mathml_boxes(element)
+    elif tag == "mn":
+        yield Tok("num", text.replace(",", "."))
+    elif tag in ("mi", "mtext"):
+        yield Tok("id", text)
+    elif tag == "mo":
+        yield Tok("op", {"-": "−", "⋅": "·", "'": "′"}.get(text, text))
+    elif tag == "mfrac":
+        num, den = (_as_row(child) for child in element)
+        yield Frac(num, den)
+    elif tag in ("msub", "msup", "msubsup"):
+        base, *scripts = element
+        rows = [_as_row(child) for child in scripts]
+        sub = rows[0] if tag != "msup" else None
+        sup = rows[-1] if tag != "msub" else None
+        yield Script(_single(_as_row(base)), sub, sup)
+    elif tag != "mspace":
+        raise AssertionError(f"a MathML element this reader does not know: <{tag}>")
+
+
+def _as_row(element: ET.Element) -> Row:
+    boxes = tuple(_mathml_box(element))
+    return boxes[0] if len(boxes) == 1 and isinstance(boxes[0], Row) else Row(boxes)
+
+
+def _single(box: object) -> object:
+    while isinstance(box, Row) and len(box.items) == 1:
+        box = box.items[0]
+    return box
+
+
+# --- expressions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A node: ("num", text) ("sym", name) ("neg", a) ("add"|"sub"|"mul"|"div"|"pow"|"gt", a, b) ("call", f, a, …)."""
+
+    op: str
+    args: tuple = ()
+
+
+def flat(box: object) -> str:
+    """A box's text, as a symbol's name uses it: ``h1``, ``total``, ``+(1)``."""
+    if isinstance(box, Tok):
+        return box.text
+    if isinstance(box, Row):
+        return "".join(flat(item) for item in box.items)
+    if isinstance(box, Script):
+        return symbol_name(box)
+    raise AssertionError(f"no name for {box}")
+
+
+LABEL = re.compile(r"\+?(?:\(\d+\))?")  # a superscript that names (w⁺, out⁽²⁾), not a power
+
+
+def symbol_name(box: Script) -> str:
+    name = flat(_single(box.base))
+    if box.sub is not None:
+        name += "_" + flat(box.sub)
+    if box.sup is not None:
+        name += "^" + flat(box.sup)
+    return name
+
+
+class Parser:
+    """Recursive descent over one row of boxes: sums of products of signed powers of atoms."""
+
+    def __init__(self, row: Row) -> None:
+        self.items = list(row.items)
+        self.at = 0
+
+    def peek(self) -> object | None:
+        return self.items[self.at] if self.at < len(self.items) else None
+
+    def take(self) -> object:
+        self.at += 1
+        return self.items[self.at - 1]
+
+    def is_op(self, *texts: str) -> bool:
+        box = self.peek()
+        return isinstance(box, Tok) and box.kind == "op" and box.text in texts
+
+    def expect(self, text: str) -> None:
+        assert self.is_op(text), f"expected {text!r} at {self.peek()!r}"
+        self.at += 1
+
+    def parts(self) -> list[Expr]:
+        """The parts of a chain, split at each ``=`` (a part may be empty before the first)."""
+        parts = []
+        while True:
+            if self.is_op("="):
+                self.take()
+                continue
+            parts.append(self.sum())
+            if self.peek() is None:
+                return parts
+            self.expect("=")
+
+    def whole(self) -> Expr:
+        expr = self.sum()
+        assert self.peek() is None, f"unread {self.items[self.at :]}"
+        return expr
+
+    def sum(self) -> Expr:
+        expr = self.product()
+        while self.is_op("+", "−"):
+            op = "add" if self.take().text == "+" else "sub"
+            expr = Expr(op, (expr, self.product()))
+        return expr
+
+    def product(self) -> Expr:
+        if self.is_op("−", "+"):
+            sign = self.take().text
+            operand = self.product()
+            return Expr("neg", (operand,)) if sign == "−" else operand
+        expr = self.atom()
+        while self.peek() is not None and not self.is_op("+", "−", "=", ")", "]", ",", ">"):
+            if self.is_op("·"):
+                self.take()
+                expr = Expr("mul", (expr, self.signed_atom()))
+            elif self.is_op("/"):
+                self.take()
+                expr = Expr("div", (expr, self.signed_atom()))
+            else:
+                expr = Expr("mul", (expr, self.atom()))
+        return expr
+
+    def signed_atom(self) -> Expr:
+        if self.is_op("−"):
+            self.take()
+            return Expr("neg", (self.atom(),))
+        return self.atom()
+
+    def atom(self) -> Expr:
+        box = self.take()
+        if isinstance(box, Tok) and box.kind == "num":
+            return Expr("num", (box.text,))
+        if isinstance(box, Tok) and box.kind == "op" and box.text in "([":
+            inner = self.sum()
+            if box.text == "[":
+                self.expect(">")
+                inner = Expr("gt", (inner, self.sum()))
+            self.expect(")" if box.text == "(" else "]")
+            return inner
+        if isinstance(box, Tok) and box.text == "∂":  # ∂a / ∂b, one symbol
+            top = self.name_of(self.take())
+            self.expect("/")
+            self.expect("∂")
+            return Expr("sym", (f"∂{top}/∂{self.name_of(self.take())}",))
+        if isinstance(box, Tok) and box.text == "Δ":
+            return Expr("sym", ("Δ" + self.name_of(self.take()),))
+        if isinstance(box, Tok) and box.text in FUNCTIONS:
+            return self.call(box.text)
+        if isinstance(box, Row):
+            return Parser(box).whole()
+        if isinstance(box, Frac):
+            return self.fraction(box)
+        if isinstance(box, Script):
+            return self.script(box)
+        if isinstance(box, Tok) and box.kind == "id":
+            return Expr("sym", (box.text,))
+        raise AssertionError(f"cannot read {box!r}")
+
+    def call(self, function: str) -> Expr:
+        argument = self.take()
+        inner = Parser(argument) if isinstance(argument, Row) else None
+        if inner is None:  # \max\left(0, x\right): the parenthesis follows in this row
+            self.at -= 1
+            inner = self
+        inner.expect("(")
+        arguments = [inner.sum()]
+        while inner.is_op(","):
+            inner.take()
+            arguments.append(inner.sum())
+        inner.expect(")")
+        return Expr("call", (function, *arguments))
+
+    def fraction(self, box: Frac) -> Expr:
+        top = list(box.num.items)
+        if top and isinstance(top[0], Tok) and top[0].text == "∂":
+            bottom = list(box.den.items)
+            return Expr("sym", (f"∂{self.name_of(Row(tuple(top[1:])))}/∂{self.name_of(Row(tuple(bottom[1:])))}",))
+        return Expr("div", (Parser(box.num).whole(), Parser(box.den).whole()))
+
+    def script(self, box: Script) -> Expr:
+        base = _single(box.base)
+        power = box.sup is not None and not LABEL.fullmatch(flat(box.sup))
+        if power and isinstance(base, Tok) and base.text == "e" and box.sub is None:
+            return Expr("call", ("exp", Parser(box.sup).whole()))
+        if power:
+            below = Script(base, box.sub, None) if box.sub is not None else base
+            return Expr("pow", (Parser(Row((below,))).whole(), Parser(box.sup).whole()))
+        return Expr("sym", (symbol_name(box),))
+
+    @staticmethod
+    def name_of(box: object) -> str:
+        box = _single(box)
+        if isinstance(box, Row) and len(box.items) == 2 and flat(box.items[0]) == "Δ":
+            return "Δ" + flat(box.items[1])
+        return flat(box)
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+ARITHMETIC: dict[str, Callable[[float, float], float]] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "gt": lambda a, b: float(a > b),
+}
+CALLS: dict[str, Callable[..., float]] = {
+    "exp": math.exp,
+    "ln": math.log,
+    "log": math.log,
+    "tanh": math.tanh,
+    "max": max,
+}
+
+
+def half_unit(digits: int) -> float:
+    """Half a unit in the last of ``digits`` decimal places, the most a shown value is from its own."""
+    return 0.5 * 10.0**-digits
+
+
+@dataclass
+class Values:
+    """What the reader knows: each symbol's value, with the lookups the documents' definitions allow."""
+
+    known: dict[str, float] = field(default_factory=dict)
+    exact: set[str] = field(default_factory=set)  # the file's givens, not rounded
+    aliases: list[Callable[[str], str | None]] = field(default_factory=list)
+
+    def lookup(self, name: str) -> tuple[float, bool]:
+        if name in self.known:
+            return self.known[name], name in self.exact
+        for alias in self.aliases:
+            other = alias(name)
+            if other is not None and other in self.known:
+                return self.known[other], other in self.exact
+        raise KeyError(name)
+
+
+class UnknownSymbol(AssertionError):
+    pass
+
+
+def evaluate(expr: Expr, values: Values, shift: Mapping[int, float] | None = None) -> float:
+    """The value of an expression; ``shift`` moves the leaf with that id (a number or a symbol)."""
+    shift = shift or {}
+    op, args = expr.op, expr.args
+    if op == "num":
+        return float(args[0]) + shift.get(id(expr), 0.0)
+    if op == "sym":
+        try:
+            return values.lookup(args[0])[0] + shift.get(id(expr), 0.0)
+        except KeyError:
+            raise UnknownSymbol(f"a symbol the reader has no value for: {args[0]}") from None
+    if op == "call":
+        return CALLS[args[0]](*(evaluate(a, values, shift) for a in args[1:]))
+    if op == "neg":
+        return -evaluate(args[0], values, shift)
+    a, b = (evaluate(x, values, shift) for x in args)
+    return ARITHMETIC[op](a, b)
+
+
+def leaves(expr: Expr) -> Iterator[Expr]:
+    if expr.op in ("num", "sym"):
+        yield expr
+    else:
+        for arg in expr.args:
+            if isinstance(arg, Expr):
+                yield from leaves(arg)
+
+
+def uncertainty(expr: Expr, values: Values, digits: int) -> float:
+    """How far the part may be from its exact value when each number it uses is rounded to ``digits``."""
+    centre = evaluate(expr, values)
+    total = 0.0
+    for leaf in leaves(expr):
+        exact = leaf.op == "sym" and values.lookup(leaf.args[0])[1]
+        if not exact:
+            total += abs(evaluate(expr, values, {id(leaf): half_unit(digits)}) - centre)
+    return total
+
+
+def is_number(expr: Expr) -> bool:
+    return expr.op == "num" or (expr.op == "neg" and expr.args[0].op == "num")
+
+
+def symbols(expr: Expr) -> set[str]:
+    return {leaf.args[0] for leaf in leaves(expr) if leaf.op == "sym"}
+
+
+@dataclass
+class Chain:
+    """One displayed chain: where it was read, its text, its parts."""
+
+    where: str
+    text: str
+    parts: list[Expr]
+
+    @property
+    def value(self) -> float | None:
+        last = self.parts[-1]
+        return evaluate(last, Values()) if is_number(last) else None
+
+
+def disagreements(chain: Chain, values: Values, digits: int) -> list[str]:
+    """Each pair of consecutive parts that do not agree to the digits shown, said in words."""
+    found = []
+    try:
+        results = [(evaluate(part, values), uncertainty(part, values, digits)) for part in chain.parts]
+    except UnknownSymbol as error:
+        return [f"{chain.where}: {error} in {chain.text}"]
+    for n in range(1, len(results)):
+        (a, da), (b, db) = results[n - 1], results[n]
+        allowed = da + db + 1e-12 * max(1.0, abs(a))
+        if n == len(results) - 1 and is_number(chain.parts[n]):
+            allowed += half_unit(digits)
+        if abs(a - b) > allowed:
+            found.append(f"{chain.where}: part {n} = {a:.10g} but part {n + 1} = {b:.10g} in {chain.text}")
+    return found
