@@ -103,7 +103,8 @@ def markdown_chains(text: str) -> list[Chain]:
         for row in re.findall(r"^\| \$([^$]*)\$ \| (\S+) \|$", head[2], re.M):
             chain = parts(latex_boxes(f"{row[0]} = {row[1].replace(',', '{,}')}"))
             parameter = chain[0].args[0].removesuffix("^+")
-            chains.append(Chain("markdown table", " = ".join(row), [chain[0], named(rule, parameter), *chain[1:]]))
+            said = f"{row[0]} = {row[1]}, under the table's head {head[1]}"
+            chains.append(Chain("markdown table", said, [chain[0], named(rule, parameter), *chain[1:]]))
     return chains
 
 
@@ -207,22 +208,21 @@ def bias_alias(name: str) -> str | None:
 
 
 def reader_values(chains: list[Chain], spec: dict) -> tuple[Values, list[str]]:
-    """The givens and every value a chain states of a symbol; a symbol stated twice apart is a conflict."""
+    """The givens and the value each chain gives the symbol it opens with; one given two values is a conflict.
+
+    Only the opening symbol is defined by its line: a symbol further along (δ = ∂E/∂net) must be
+    known already, as a given, from a line of its own or by the definitions the documents state.
+    """
     values = givens(spec)
     conflicts = []
     for chain in chains:
-        if chain.value is None:
+        left = chain.parts[0]
+        if chain.value is None or left.op != "sym" or len(chain.parts) < 2:
             continue
-        for part in chain.parts[:-1]:
-            if part.op != "sym":
-                continue
-            name = part.args[0]
-            earlier = values.known.get(name)
-            if earlier is not None and abs(earlier - chain.value) > 1e-8 * max(1.0, abs(earlier)):
-                conflicts.append(
-                    f"{chain.where}: {name} = {chain.value:.10g} here, {earlier:.10g} before: {chain.text}"
-                )
-            values.known.setdefault(name, chain.value)
+        name = left.args[0]
+        earlier = values.known.setdefault(name, chain.value)
+        if abs(earlier - chain.value) > 2 * half_unit(DIGITS):
+            conflicts.append(f"{chain.where}: {name} = {chain.value:.10g} here, {earlier:.10g} before: {chain.text}")
     return values, conflicts
 
 
@@ -276,3 +276,37 @@ def test_every_update_follows_the_rule(document, network, language, form):
             rule += values.known["β"] * values.known["Δ" + name]
         allowed = 2 * half_unit(DIGITS)
         assert abs(updated[name] - rule) <= allowed, f"{form}: {name}⁺ = {updated[name]}, the rule gives {rule:.10g}"
+
+
+def test_the_reader_itself_catches_a_flipped_sign_and_a_swapped_derivative():
+    """The parser and the check, on lines written here: a sign flipped, a derivative upside down."""
+    values = Values(known={"w_1": 0.15, "i_1": 0.05, "w_2": 0.2, "i_2": 0.1, "b_1": 0.35, "∂E_total/∂out_o1": 0.74})
+    values.known["∂out_o1/∂net_o1"] = 0.19
+    right = (
+        r"\mathrm{net}_{h1} = w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + b_{1} \cdot 1"
+        r" = 0{,}15 \cdot 0{,}05 + 0{,}2 \cdot 0{,}1 + 0{,}35 \cdot 1 = 0{,}3775"
+    )
+    values.known["net_h1"] = 0.3775
+    assert not disagreements(Chain("here", right, parts(latex_boxes(right))), values, DIGITS)
+    flipped = right.replace(r"+ 0{,}2", r"- 0{,}2")
+    assert disagreements(Chain("here", flipped, parts(latex_boxes(flipped))), values, DIGITS)
+    swapped = (
+        r"\delta_{o1} = \frac{\partial E_{\text{total}}}{\partial \mathrm{out}_{o1}}"
+        r" \cdot \frac{\partial \mathrm{net}_{o1}}{\partial \mathrm{out}_{o1}} = 0.74 \cdot 0.19 = 0.1406"
+    )
+    values.known["δ_o1"] = 0.1406
+    (said,) = disagreements(Chain("here", swapped, parts(latex_boxes(swapped))), values, DIGITS)
+    assert "∂net_o1/∂out_o1" in said
+
+
+def test_mathml_and_latex_read_alike():
+    """The page's MathML of a line and its LaTeX give one expression: ``e^{…}``, fractions, scripts, decimal commas."""
+    latex = r"\mathrm{out}_{h1}^{+(2)} = \frac{1}{1 + e^{- 0{,}3775}} = 0{,}593269992"
+    mathml = (
+        '<math xmlns="http://www.w3.org/1998/Math/MathML"><mrow><msubsup><mrow><mi>out</mi></mrow><mrow><mi>h</mi>'
+        "<mn>1</mn></mrow><mrow><mo>+</mo><mo>(</mo><mn>2</mn><mo>)</mo></mrow></msubsup><mo>=</mo><mfrac><mrow>"
+        "<mn>1</mn></mrow><mrow><mn>1</mn><mo>+</mo><msup><mi>e</mi><mrow><mo>−</mo><mn>0,3775</mn></mrow></msup>"
+        "</mrow></mfrac><mo>=</mo><mn>0,593269992</mn></mrow></math>"
+    )
+    assert parts(latex_boxes(latex)) == parts(mathml_boxes(ET.fromstring(mathml)))
+    assert parts(latex_boxes(latex))[0] == Expr("sym", ("out_h1^+(2)",))
