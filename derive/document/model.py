@@ -397,6 +397,7 @@ class Document:
     momentum: str = ""  # β, when the updates carry momentum
     previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
     decay: str = ""  # λ, with weight decay
+    changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""
