@@ -20,6 +20,7 @@ import pytest
 
 from tests.chains import Chain, Expr, Parser, Values, disagreements, half_unit, latex_boxes, mathml_boxes
 from tests.conftest import run_derive
+from tests.consistency_corpus import CORPUS
 
 DIGITS = 9  # the documents' significant figures
 MOMENTUM = """
@@ -54,6 +55,7 @@ CASES = [
     ("deep", "en"),
     ("xor", "en"),
     ("momentum", "en"),
+    ("decay", "en"),  # weight decay without momentum: tanh and linear, mse over two examples
 ]
 FORMATS = ["markdown", "latex", "html"]
 
@@ -62,14 +64,16 @@ FORMATS = ["markdown", "latex", "html"]
 def document(tmp_path_factory) -> Callable[[str, str, str], tuple[str, dict]]:
     """A document's text and its network's file, each made once per worker."""
     folder = tmp_path_factory.mktemp("chains")
-    (folder / "momentum.toml").write_text(MOMENTUM, encoding="utf-8")
     made: dict[tuple[str, str, str], tuple[str, dict]] = {}
 
     def make(network: str, language: str, form: str) -> tuple[str, dict]:
         key = (network, language, form)
         if key not in made:
-            source = str(folder / "momentum.toml") if network == "momentum" else network
-            text = MOMENTUM if network == "momentum" else run_derive("example", network).stdout
+            files = {"momentum": MOMENTUM, "decay": CORPUS["tanh_mse_decay"].toml}
+            if network in files:
+                (folder / f"{network}.toml").write_text(files[network], encoding="utf-8")
+            source = str(folder / f"{network}.toml") if network in files else network
+            text = files[network] if network in files else run_derive("example", network).stdout
             out = folder / f"{network}-{language}-{form}"
             if form == "markdown":
                 written = run_derive("explain", source, "--lang", language).stdout
