@@ -46,20 +46,35 @@ class Script:
     sup: Row | None
 
 
+@dataclass(frozen=True)
+class Cases:
+    """A function by cases: each (value, condition) row, ``\\begin{cases}`` or ``<mtable>``."""
+
+    rows: tuple[tuple[Row, Row], ...]
+
+
 GREEK = {"delta": "δ", "eta": "η", "beta": "β", "lambda": "λ", "theta": "θ", "sigma": "σ", "Delta": "Δ"}
 FUNCTIONS = {"ln", "tanh", "max", "exp", "log"}
-OPERATORS = {"cdot": "·", "times": "·", "partial": "∂", "sum": "∑", "gt": ">"}
+OPERATORS = {"cdot": "·", "times": "·", "partial": "∂", "sum": "∑", "gt": ">", "le": "≤"}
+BY_CASES = re.compile(r"\\begin\{cases\}(.*?)\\end\{cases\}", re.S)
 IGNORED = re.compile(r"\\(?:left|right|displaystyle|quad|qquad)(?![a-zA-Z])|\\[,;!: ]|&|~")
 
 
 def latex_boxes(latex: str) -> Row:
     """The boxes of one LaTeX formula (a decimal comma ``{,}`` read as a point)."""
     latex = re.sub(r"\\answer\{([^{}]*)\}", r"\1", latex.replace("{,}", "."))
+    latex = BY_CASES.sub(case_rows, latex)
     latex = re.sub(r"\\blanktag\{[^{}]*\}|\\text\{\s*\(\*\)\s*\}|\\\\\*?", " ", latex)
     latex = IGNORED.sub(" ", latex)
     row, end = _read_row(latex, 0, closing="")
     assert end == len(latex), f"unread LaTeX at {end}: {latex[end:]!r}"
     return row
+
+
+def case_rows(cases: re.Match) -> str:
+    """``\\begin{cases} a & c \\\\ b & d \\end{cases}`` as ``\\case{a}{c}\\case{b}{d}``, before ``&`` is set aside."""
+    rows = [row.split("&") for row in cases[1].split(r"\\")]
+    return "".join(rf"\case{{{value}}}{{{condition}}}" for value, condition in rows)
 
 
 def _read_row(text: str, at: int, closing: str) -> tuple[Row, int]:
@@ -82,8 +97,9 @@ def _read_row(text: str, at: int, closing: str) -> tuple[Row, int]:
             items.append(group)
         elif char == "\\":
             box, at = _read_command(text, at + 1)
-            if box is not None:
-                items.append(box)
+            if isinstance(box, Cases) and items and isinstance(items[-1], Cases):
+                box = Cases(items.pop().rows + box.rows)
+            items.append(box)
         elif number := re.match(r"\d+(?:\.\d+)?", text[at:]):
             items.append(Tok("num", number[0]))
             at += len(number[0])
@@ -123,6 +139,10 @@ def _read_argument(text: str, at: int) -> tuple[Row, int]:
 def _read_command(text: str, at: int) -> tuple[object, int]:
     name = re.match(r"[a-zA-Z]+|.", text[at:])[0]
     at += len(name)
+    if name == "case":  # one row of a cases environment, as latex_boxes wrote it; the rows after join it
+        value, at = _read_argument(text, at)
+        condition, at = _read_argument(text, at)
+        return Cases(((value, condition),)), at
     if name in ("frac", "tfrac", "dfrac"):
         num, at = _read_argument(text, at)
         den, at = _read_argument(text, at)
@@ -155,14 +175,16 @@ def mathml_boxes(element: ET.Element) -> Row:
 def _mathml_box(element: ET.Element) -> Iterator[object]:
     tag = element.tag.removeprefix(MATHML)
     text = (element.text or "").strip()
-    if tag in ("mrow", "mstyle", "math", "mpadded"):
+    if tag in ("mrow", "mstyle", "math", "mpadded", "mtd"):
         yield mathml_boxes(element)
     elif tag == "mn":
         yield Tok("num", text.replace(",", "."))
     elif tag in ("mi", "mtext"):
         yield Tok("id", text)
-    elif tag == "mo":
+    elif tag == "mo" and text != "{":  # the brace of a function by cases: the table says it all
         yield Tok("op", {"-": "−", "⋅": "·", "'": "′"}.get(text, text))
+    elif tag == "mtable":
+        yield Cases(tuple(tuple(_as_row(cell) for cell in row) for row in element))
     elif tag == "mfrac":
         num, den = (_as_row(child) for child in element)
         yield Frac(num, den)
@@ -172,7 +194,7 @@ def _mathml_box(element: ET.Element) -> Iterator[object]:
         sub = rows[0] if tag != "msup" else None
         sup = rows[-1] if tag != "msub" else None
         yield Script(_single(_as_row(base)), sub, sup)
-    elif tag != "mspace":
+    elif tag not in ("mspace", "mo"):
         raise AssertionError(f"a MathML element this reader does not know: <{tag}>")
 
 
@@ -257,6 +279,8 @@ class Parser:
 
     def whole(self) -> Expr:
         expr = self.sum()
+        if self.is_op(">", "≤"):  # a case's condition
+            expr = Expr("gt" if self.take().text == ">" else "le", (expr, self.sum()))
         assert self.peek() is None, f"unread {self.items[self.at :]}"
         return expr
 
@@ -273,7 +297,7 @@ class Parser:
             operand = self.product()
             return Expr("neg", (operand,)) if sign == "−" else operand
         expr = self.atom()
-        while self.peek() is not None and not self.is_op("+", "−", "=", ")", "]", ",", ">"):
+        while self.peek() is not None and not self.is_op("+", "−", "=", ")", "]", ",", ">", "≤"):
             if self.is_op("·"):
                 self.take()
                 expr = Expr("mul", (expr, self.signed_atom()))
@@ -316,6 +340,8 @@ class Parser:
             return self.fraction(box)
         if isinstance(box, Script):
             return self.script(box)
+        if isinstance(box, Cases):
+            return Expr("cases", tuple(Parser(part).whole() for row in box.rows for part in row))
         if isinstance(box, Tok) and box.kind == "id":
             return Expr("sym", (box.text,))
         raise AssertionError(f"cannot read {box!r}")
@@ -368,6 +394,7 @@ ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "div": lambda a, b: a / b,
     "pow": lambda a, b: a**b,
     "gt": lambda a, b: float(a > b),
+    "le": lambda a, b: float(a <= b),
 }
 CALLS: dict[str, Callable[..., float]] = {
     "exp": math.exp,
@@ -420,6 +447,9 @@ def evaluate(expr: Expr, values: Values, shift: Mapping[int, float] | None = Non
         return CALLS[args[0]](*(evaluate(a, values, shift) for a in args[1:]))
     if op == "neg":
         return -evaluate(args[0], values, shift)
+    if op == "cases":  # the value of the first row whose condition holds
+        rows = list(zip(args[::2], args[1::2], strict=True))
+        return next(evaluate(value, values, shift) for value, condition in rows if evaluate(condition, values, shift))
     a, b = (evaluate(x, values, shift) for x in args)
     return ARITHMETIC[op](a, b)
 

@@ -18,7 +18,18 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.chains import Chain, Expr, Parser, Values, disagreements, half_unit, latex_boxes, mathml_boxes
+from tests.chains import (
+    BY_CASES,
+    Chain,
+    Expr,
+    Parser,
+    Values,
+    case_rows,
+    disagreements,
+    half_unit,
+    latex_boxes,
+    mathml_boxes,
+)
 from tests.conftest import run_derive
 from tests.consistency_corpus import CORPUS
 
@@ -56,7 +67,15 @@ CASES = [
     ("xor", "en"),
     ("momentum", "en"),
     ("decay", "en"),  # weight decay without momentum: tanh and linear, mse over two examples
+    ("elu", "en"),  # softplus and ELU (a function by cases), momentum with no decay
+    ("leaky", "en"),  # leaky ReLU by cases, cross-entropy, fixed biases
 ]
+FILES = {
+    "momentum": MOMENTUM,
+    "decay": CORPUS["tanh_mse_decay"].toml,
+    "elu": CORPUS["softplus_elu_momentum"].toml,
+    "leaky": CORPUS["leaky_ce_fixed_biases"].toml,
+}
 FORMATS = ["markdown", "latex", "html"]
 
 
@@ -69,11 +88,10 @@ def document(tmp_path_factory) -> Callable[[str, str, str], tuple[str, dict]]:
     def make(network: str, language: str, form: str) -> tuple[str, dict]:
         key = (network, language, form)
         if key not in made:
-            files = {"momentum": MOMENTUM, "decay": CORPUS["tanh_mse_decay"].toml}
-            if network in files:
-                (folder / f"{network}.toml").write_text(files[network], encoding="utf-8")
-            source = str(folder / f"{network}.toml") if network in files else network
-            text = files[network] if network in files else run_derive("example", network).stdout
+            if network in FILES:
+                (folder / f"{network}.toml").write_text(FILES[network], encoding="utf-8")
+            source = str(folder / f"{network}.toml") if network in FILES else network
+            text = FILES[network] if network in FILES else run_derive("example", network).stdout
             out = folder / f"{network}-{language}-{form}"
             if form == "markdown":
                 written = run_derive("explain", source, "--lang", language).stdout
@@ -116,6 +134,7 @@ def latex_chains(text: str) -> list[Chain]:
     """Each line of every ``align*`` and ``equation*`` (a line continued by ``\\\\*`` is one), each update row."""
     chains = []
     for body in re.findall(r"\\begin\{(?:align|equation)\*\}(.*?)\\end\{(?:align|equation)\*\}", text, re.S):
+        body = BY_CASES.sub(case_rows, body)  # a function by cases keeps its rows' \\\\ to itself
         lines: list[str] = []
         for line in re.split(r"\\\\(?!\*)", body):
             if line.strip().startswith("&") and re.match(r"&\s*(?:\\quad\s*)?=", line.strip()) and lines:
@@ -186,6 +205,8 @@ def givens(spec: dict) -> Values:
             values.known[f"∂E_decay/∂{weight}"] = spec["weight_decay"] * values.known[weight]
     values.exact.update(values.known)
     values.aliases += [delta_alias, lambda name: weight_alias(name, joins), bias_alias]
+    if "weight_decay" not in spec:  # without a decay term E is E_total: the momentum rule writes ∂E/∂θ
+        values.aliases.append(lambda name: name.replace("∂E/", "∂E_total/", 1) if name.startswith("∂E/") else None)
     return values
 
 
