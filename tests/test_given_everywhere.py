@@ -139,9 +139,13 @@ def test_the_slides_draw_each_given_on_its_edge(output, name):
     edges = re.findall(
         rf"\\draw\[->\] \((\w+)\) -- node\[weight[^\]]*\] \{{\$w_\{{(\d+)\}} = ({NUMBER})\$\}} \((\w+)\);", picture
     )
-    assert {f"w{n}": (source, target, float(value)) for source, n, value, target in edges} == {
-        key: given for key, given in parameters.items() if key.startswith("w")
-    }
+    drawn = {f"w{n}": (source, target, float(value)) for source, n, value, target in edges}
+    weights = {key: given for key, given in parameters.items() if key.startswith("w")}
+    assert drawn.keys() == weights.keys(), "every weight drawn once"
+    for key, (source, target, value) in weights.items():
+        assert drawn[key] == (source, target, value), (
+            f"{key} drawn {drawn[key]}, the file: {source} → {target}, {value}"
+        )
     biases = re.findall(rf"\\node\[bias\] \(b(\d+)-(\w+)\)[^{{]*\{{\$b_\{{(\d+)\}} = ({NUMBER})\$\}}", picture)
     into: dict[str, list[str]] = {}
     for n, neuron, label, value in biases:
