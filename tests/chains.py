@@ -496,17 +496,28 @@ class Chain:
         return evaluate(last, Values()) if is_number(last) else None
 
 
+def _known(name: str, values: Values) -> bool:
+    try:
+        values.lookup(name)
+    except KeyError:
+        return False
+    return True
+
+
 def disagreements(chain: Chain, values: Values, digits: int) -> list[str]:
     """Each pair of consecutive parts that do not agree to the digits shown, said in words."""
     found = []
+    parts = chain.parts
+    if chain.value is None and parts[0].op == "sym" and not _known(parts[0].args[0], values):
+        parts = parts[1:]  # a statement in symbols of a quantity no line works out: its other parts agree
     try:
-        results = [(evaluate(part, values), uncertainty(part, values, digits)) for part in chain.parts]
+        results = [(evaluate(part, values), uncertainty(part, values, digits)) for part in parts]
     except UnknownSymbol as error:
         return [f"{chain.where}: {error} in {chain.text}"]
     for n in range(1, len(results)):
         (a, da), (b, db) = results[n - 1], results[n]
         allowed = da + db + 1e-12 * max(1.0, abs(a))
-        if n == len(results) - 1 and is_number(chain.parts[n]):
+        if n == len(results) - 1 and is_number(parts[n]):
             allowed += half_unit(digits)
         if abs(a - b) > allowed:
             found.append(f"{chain.where}: part {n} = {a:.10g} but part {n + 1} = {b:.10g} in {chain.text}")

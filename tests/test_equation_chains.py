@@ -95,9 +95,10 @@ def document(tmp_path_factory) -> Callable[[str, str, str], tuple[str, dict]]:
             out = folder / f"{network}-{language}-{form}"
             if form == "markdown":
                 written = run_derive("explain", source, "--lang", language).stdout
-            elif form == "latex":
-                run_derive("worksheet", source, "--lang", language, "-o", str(out))
-                written = (out / "solutions.tex").read_text(encoding="utf-8")
+            elif form in ("latex", "exam"):
+                exam = ["--exercise", "exam"] if form == "exam" else []
+                run_derive("worksheet", source, "--lang", language, *exam, "-o", str(out))
+                written = (out / ("exam-solutions.tex" if exam else "solutions.tex")).read_text(encoding="utf-8")
             else:
                 run_derive("html", source, "--lang", language, "-o", str(out.with_suffix(".html")))
                 written = out.with_suffix(".html").read_text(encoding="utf-8")
@@ -137,7 +138,7 @@ def latex_chains(text: str) -> list[Chain]:
         body = BY_CASES.sub(case_rows, body)  # a function by cases keeps its rows' \\\\ to itself
         lines: list[str] = []
         for line in re.split(r"\\\\(?!\*)", body):
-            if line.strip().startswith("&") and re.match(r"&\s*(?:\\quad\s*)?=", line.strip()) and lines:
+            if re.match(r"&\s*(?:\\quad\s*)?[=+-]", line.strip()) and lines:
                 lines[-1] += line
             elif line.strip():
                 lines.append(line)
@@ -157,7 +158,7 @@ def html_chains(text: str) -> list[Chain]:
     return chains
 
 
-READERS = {"markdown": markdown_chains, "latex": latex_chains, "html": html_chains}
+READERS = {"markdown": markdown_chains, "latex": latex_chains, "exam": latex_chains, "html": html_chains}
 
 
 def named(rule: Expr, parameter: str) -> Expr:
@@ -178,12 +179,14 @@ def givens(spec: dict) -> Values:
     n, b = 1, 1
     sources = [f"i_{k + 1}" for k in range(len(examples[0]["inputs"]))]
     joins: dict[tuple[str, str], str] = {}  # (into, from) → weight: ∂net_into/∂out_from
+    inputs: dict[str, str] = {}  # weight → what it multiplies: ∂net/∂w
     for layer in spec["layers"]:
         neurons = [f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))]
         for j, row in enumerate(layer["weights"]):
             for k, weight in enumerate(row):
                 values.known[f"w_{n}"] = weight
                 joins[(neurons[j], sources[k].removeprefix("out_"))] = f"w_{n}"
+                inputs[f"w_{n}"] = sources[k]
                 n += 1
         for bias in layer["bias"] if isinstance(layer["bias"], list) else [layer["bias"]]:
             values.known[f"b_{b}"] = bias
@@ -205,6 +208,7 @@ def givens(spec: dict) -> Values:
             values.known[f"∂E_decay/∂{weight}"] = spec["weight_decay"] * values.known[weight]
     values.exact.update(values.known)
     values.aliases += [delta_alias, lambda name: weight_alias(name, joins), bias_alias]
+    values.aliases.append(lambda name: input_alias(name, inputs, several))
     if "weight_decay" not in spec:  # without a decay term E is E_total: the momentum rule writes ∂E/∂θ
         values.aliases.append(lambda name: name.replace("∂E/", "∂E_total/", 1) if name.startswith("∂E/") else None)
     return values
@@ -225,6 +229,15 @@ def weight_alias(name: str, joins: dict[tuple[str, str], str]) -> str | None:
     if found and found[2] == found[4]:
         return joins.get((found[1], found[3]))
     return None
+
+
+def input_alias(name: str, inputs: dict[str, str], several: bool) -> str | None:
+    """∂net_j/∂w is what w multiplies: an input or an output of the layer before (of the same example)."""
+    found = re.fullmatch(r"∂net_\w+?(\^.*)?/∂(w_\d+)", name)
+    if not found or found[2] not in inputs:
+        return None
+    source, tag = inputs[found[2]], found[1] or ""
+    return source + ("" if source.startswith("i_") and not several else tag)
 
 
 def bias_alias(name: str) -> str | None:
@@ -267,6 +280,15 @@ def test_every_chain_holds_to_the_digits_shown(document, network, language, form
     chains, values, conflicts = read(document, network, language, form)
     assert len(chains) >= 30, f"only {len(chains)} chains read"
     assert sum(chain.value is not None for chain in chains) >= 20
+    wrong = conflicts + [line for chain in chains for line in disagreements(chain, values, DIGITS)]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("network", ["mazur", "softmax", "deep", "momentum", "leaky"])
+def test_every_chain_of_the_exam_key_holds(document, network):
+    """The exam's key (``--exercise exam`` on a named network works the file's numbers), chain by chain."""
+    chains, values, conflicts = read(document, network, "en", "exam")
+    assert sum(chain.value is not None for chain in chains) >= 10, f"only {len(chains)} chains read"
     wrong = conflicts + [line for chain in chains for line in disagreements(chain, values, DIGITS)]
     assert not wrong, "\n".join(wrong)
 
