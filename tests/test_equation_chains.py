@@ -1,12 +1,13 @@
 """Every displayed equation chain, read back from the Markdown, the LaTeX key and the page, holds.
 
 ``symbol = formula = numbers substituted = value``: each chain is parsed here (tests/chains.py, a
-parser of the test's own, nothing of derive's) and each part evaluated with what the reader has,
-the network file's givens (read with tomllib) and the values of the lines before; consecutive
-parts must agree to the digits shown.  A formula written with ∂net/∂out for ∂out/∂net reads a
-symbol no line gives a value (or the wrong one), a sign flipped in a substituted line gives another
-number: either fails with the chain's text.  The updates are held to the rule written here,
-θ⁺ = θ + β·Δθ − η·∂E/∂θ, with Δθ the file's ``previous_update`` (0 where it gives none).
+parser of the test's own, nothing of derive's) and each part evaluated (tests/chain_values.py) with
+what the reader has, the network file's givens (read with tomllib) and the values of the lines
+before; consecutive parts must agree to the digits shown. A formula written with ∂net/∂out for
+∂out/∂net reads a symbol no line gives a value (or the wrong one), a sign flipped in a substituted
+line gives another number: either fails with the chain's text. The updates are held to the rule
+written here, θ⁺ = θ + β·Δθ − η·∂E/∂θ, with Δθ the file's ``previous_update`` (0 where it gives
+none).
 """
 
 from __future__ import annotations
@@ -18,18 +19,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.chains import (
-    BY_CASES,
-    Chain,
-    Expr,
-    Parser,
-    Values,
-    case_rows,
-    disagreements,
-    half_unit,
-    latex_boxes,
-    mathml_boxes,
-)
+from tests.chain_values import Chain, Values, disagreements, half_unit
+from tests.chains import BY_CASES, Expr, Parser, case_rows, latex_boxes, mathml_boxes
 from tests.conftest import run_derive
 from tests.consistency_corpus import CORPUS
 
