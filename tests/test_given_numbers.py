@@ -24,7 +24,11 @@ EXAMPLE = r"(?:\^\{\(\d+\)\})?"  # with several examples a symbol carries its ex
 
 def given(name: str) -> tuple[dict[str, tuple[str, str, float]], list[tuple[list[float], list[float]]], float]:
     """From the file: each parameter's (source, target, value), each example's inputs and targets, η."""
-    spec = tomllib.loads(run_derive("example", name).stdout)
+    return given_in(tomllib.loads(run_derive("example", name).stdout))
+
+
+def given_in(spec: dict) -> tuple[dict[str, tuple[str, str, float]], list[tuple[list[float], list[float]]], float]:
+    """:func:`given` of a network file already read."""
     parameters: dict[str, tuple[str, str, float]] = {}
     inputs = [f"i{k + 1}" for k in range(len(spec["examples"][0]["inputs"]))]
     n = 1
@@ -49,7 +53,11 @@ def given(name: str) -> tuple[dict[str, tuple[str, str, float]], list[tuple[list
 
 def quiz_tables(name: str) -> tuple[list[list[str]], list[list[str]]]:
     quiz = ET.fromstring(run_derive("quiz", name, "--format", "moodle").stdout)
-    text = html.unescape(quiz.findall("question")[1].findtext("questiontext/text"))
+    return html_tables(html.unescape(quiz.findall("question")[1].findtext("questiontext/text")))
+
+
+def html_tables(text: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The cells of a quiz's two tables, the parameters' and the data's, tags taken out."""
     tables = re.findall(r"<table[^>]*>(.*?)</table>", text, re.S)
     rows = [
         [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", row)]
@@ -93,16 +101,21 @@ def test_the_explanation_and_the_worksheet_give_the_files_numbers(name, tmp_path
     run_derive("worksheet", name, "-o", str(tmp_path))
     latex = (tmp_path / "worksheet.tex").read_text(encoding="utf-8")
     for text in (markdown, latex):
-        assert re.search(rf"\\eta = {exactly(rate)}", text), "learning rate"
-        for parameter, (source, target, value) in parameters.items():
-            symbol = rf"{parameter[0]}_\{{?{parameter[1:]}\}}?"
-            row = rf"\${symbol}\$\s*(?:&|\|)\s*{source}[^\n]*?{target.split(', ')[0]}[^\n]*?(?:&|\|)\s*{exactly(value)}"
-            assert re.search(row, text), f"the row of {parameter}: {source} → {target}, {value:g}"
-        for inputs, targets in examples:
-            for k, value in enumerate(inputs, 1):
-                assert re.search(rf"i_\{{?{k}\}}?{EXAMPLE} = {exactly(value)}", text), f"i{k} = {value:g}"
-            for value in targets:
-                assert re.search(rf"t_\{{?\w+\}}?{EXAMPLE} = {exactly(value)}", text), f"target {value:g}"
+        assert_the_files_numbers(text, parameters, examples, rate)
+
+
+def assert_the_files_numbers(text: str, parameters: dict, examples: list, rate: float) -> None:
+    """η, each parameter's row (symbol, from → to, value), each input and target, as the text writes them."""
+    assert re.search(rf"\\eta = {exactly(rate)}", text), "learning rate"
+    for parameter, (source, target, value) in parameters.items():
+        symbol = rf"{parameter[0]}_\{{?{parameter[1:]}\}}?"
+        row = rf"\${symbol}\$\s*(?:&|\|)\s*{source}[^\n]*?{target.split(', ')[0]}[^\n]*?(?:&|\|)\s*{exactly(value)}"
+        assert re.search(row, text), f"the row of {parameter}: {source} → {target}, {value:g}"
+    for inputs, targets in examples:
+        for k, value in enumerate(inputs, 1):
+            assert re.search(rf"i_\{{?{k}\}}?{EXAMPLE} = {exactly(value)}", text), f"i{k} = {value:g}"
+        for value in targets:
+            assert re.search(rf"t_\{{?\w+\}}?{EXAMPLE} = {exactly(value)}", text), f"target {value:g}"
 
 
 def exactly(value: float) -> str:

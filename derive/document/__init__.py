@@ -126,6 +126,10 @@ def from_steps(
         document.momentum = format_number(float(spec.momentum), 12)
         earlier = schedule is not None and schedule.earlier > 0
         document.previous = "before" if earlier else "given" if spec.previous_update else "zero"
+        if document.previous == "given":  # an exam's sheet states them: the student has no file
+            document.changes_before = [
+                (f"{name[0]}_{{{name[1:]}}}", format_number(float(value), 12)) for name, value in spec.previous_update
+            ]
     if spec.weight_decay:
         document.decay = format_number(float(spec.weight_decay), 12)
     rule = {"momentum": bool(spec.momentum), "decay": bool(spec.weight_decay)}

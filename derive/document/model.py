@@ -399,6 +399,7 @@ class Document:
     decay: str = ""  # λ, with weight decay
     update_rule: str = ""  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
     update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
+    changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""
