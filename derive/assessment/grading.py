@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 import mpmath
 import sympy as sp
 
+from derive.assessment.simplified import Trivialised
 from derive.core.numbers import PRECISION, Number, format_number, full_precision
 from derive.core.printing import PlainPrinter, symbol_text
 from derive.core.steps import LEARNING_RATE, Step, Steps
@@ -103,6 +104,14 @@ class Used:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """What a wrong answer got wrong: a mistake's id in the catalogue, and the names its message uses."""
+
+    id: str
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Row:
     """One graded step."""
 
@@ -115,6 +124,7 @@ class Row:
     credit: Decimal
     used: tuple[Used, ...]
     inputs: Mapping[sp.Symbol, Number]  # the student's values the carried-forward value was computed from
+    mistake: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +160,12 @@ def grade(
     for a step not asked (no blank) that they did not give, its formula at their values, so that
     E_total⁺ is judged from their own updated weights; for an asked step left empty, the exact
     value.  A step without a blank earns nothing (weight 0): the maximum is the same for every
-    student.  A blank weighs 1 unless ``weights`` says otherwise.
+    student.  A blank weighs 1 unless ``weights`` says otherwise.  A carried-forward step that the
+    student's error made trivial (:mod:`derive.assessment.simplified`) is wrong, whatever ``ecf``, with
+    the mistake ``simplified`` naming the answers that made it so.
     """
     weights = weights or {}
+    trivial = Trivialised(steps)
     theirs: dict[sp.Symbol, Number] = {}
     origin: dict[sp.Symbol, str] = {}
     rows = []
@@ -161,6 +174,9 @@ def grade(
         inputs = {symbol: theirs[symbol] for symbol in step.formula.free_symbols if symbol in theirs}
         carried = _evaluate(steps, step, inputs)
         used = tuple(Used(other, origin.get(other.symbol, "exact")) for other in steps.uses(step))
+        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
+        mistake = _simplified(trivial, step, inputs) if decided == "carried_forward" else None
+        trivial.walk(step, inputs, given is not None)
         if given is not None:
             theirs[step.symbol], origin[step.symbol] = _number(given), "given"
         elif step.blank is None and carried is not None:
@@ -169,13 +185,21 @@ def grade(
             theirs[step.symbol], origin[step.symbol] = carried, "derived" if mine else "exact"
         if step.blank is None and given is None:
             continue
-        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
+        decided = "wrong" if mistake else decided
         weight = weights.get(step.key, Decimal(1)) if step.blank is not None else Decimal(0)
         credit = ECF_POLICIES[ecf] if decided == "carried_forward" else CREDIT[decided]
-        rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs))
+        rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs, mistake))
     score = sum((row.weight * row.credit for row in rows), Decimal(0))
     maximum = sum((row.weight for row in rows), Decimal(0))
     return Grade(steps, tuple(rows), score, maximum, dict(answers), student, variant)
+
+
+def _simplified(trivial: Trivialised, step: Step, inputs: Mapping[sp.Symbol, Number]) -> Diagnosis | None:
+    """The mistake ``simplified``, naming the answers that made the step trivial; None when it is not."""
+    causes = trivial.cause(step, inputs)
+    if not causes:
+        return None
+    return Diagnosis("simplified", {"answer": ", ".join(step.key for step in causes)})
 
 
 def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> Number | None:
