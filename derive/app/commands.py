@@ -220,6 +220,7 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
     from derive.assessment import answers, grading
+    from derive.assessment.diagnosis import diagnose
     from derive.core.steps import build_steps
     from derive.spec.variants import variant
 
@@ -246,16 +247,17 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         return graded[number]
 
     rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
-    results = [
+    graded_sheets = [
         grading.grade(steps_of(sheet.variant), sheet.answers, student=sheet.student, variant=sheet.variant, **rule)
         for sheet in sheets.sheets
     ]
+    results = diagnose(graded_sheets, rule["min_digits"])
     if sheets.roster:
         if options.json:
-            return emit(json_text(grading.class_json(results)), options.output)
+            return emit(json_text(grading.class_json(results, catalog)), options.output)
         return emit(grading.grades_csv(results), options.output)
     if options.json:
-        return emit(json_text(grading.grade_json(results[0])), options.output)
+        return emit(json_text(grading.grade_json(results[0], catalog)), options.output)
     heading = catalog(
         "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
     )

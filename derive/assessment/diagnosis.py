@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 import mpmath
 import sympy as sp
@@ -22,7 +22,6 @@ from derive.assessment.grading import (
     Row,
     agrees,
     as_decimal,
-    last_place,
     significant_digits,
 )
 from derive.assessment.mistakes import Model, Variant, variants
@@ -74,13 +73,12 @@ class Diagnoser:
 
 def _short(given: Decimal, reference: Decimal, min_digits: int) -> bool:
     """Right but for its digits: fewer than asked, and the reference rounded or cut short to them (0.74 for 0.7414)."""
-    written = significant_digits(given)
-    if not 1 <= written < min_digits or not reference:
+    if not 1 <= significant_digits(given) < min_digits:
         return False
+    place = Decimal(1).scaleb(given.as_tuple().exponent)  # type: ignore[arg-type]
     with localcontext() as context:
         context.prec = 100
-        leading = Decimal(1).scaleb(reference.adjusted())
-        return last_place(given) <= leading and abs(given - reference) <= last_place(given)
+        return given in (reference.quantize(place, ROUND_HALF_UP), reference.quantize(place, ROUND_DOWN))
 
 
 def _value(function: Callable[..., Number], arguments: Sequence[Number]) -> Number | None:
