@@ -25,6 +25,7 @@ from derive.assessment.grading import (
     significant_digits,
 )
 from derive.assessment.mistakes import Model, Variant, variants
+from derive.assessment.simplified import as_mpf
 from derive.core.numbers import Number, compile_expr, evaluate, full_precision
 from derive.core.steps import Step, Steps
 
@@ -59,7 +60,7 @@ class Diagnoser:
             return Diagnosis("too_few_digits", {"digits": str(self.min_digits)})
         for mistake, variant, function, free in self.compiled(row.step):
             for values in (theirs, {}):
-                value = _value(function, [values.get(symbol, self.steps.values[symbol]) for symbol in free])
+                value = _value(function, [as_mpf(values.get(symbol, self.steps.values[symbol])) for symbol in free])
                 if value is not None and agrees(row.given, as_decimal(value), self.min_digits):
                     return Diagnosis(mistake, variant.names)
         return None

@@ -173,10 +173,14 @@ def _decay_forgotten(model: Model, step: Step) -> Iterator[Variant]:
 
 
 def _updated_weight(model: Model, step: Step) -> Iterator[Variant]:
-    for weight in sorted(step.formula.free_symbols & model.positions.keys(), key=str):
-        after = model.graph.updated(weight)
-        if after in model.steps.values:
-            yield Variant(_swap(step.formula, weight, after), {"weight": model.labels[weight]})
+    """Every weight after the update where the weights before it belong, then each one alone."""
+    weights = sorted(step.formula.free_symbols & model.positions.keys(), key=str)
+    after = {w: model.graph.updated(w) for w in weights if model.graph.updated(w) in model.steps.values}
+    choices = [list(after), *([w] for w in after)] if len(after) > 1 else [[w] for w in after]
+    for chosen in choices:
+        with sp.evaluate(False):
+            formula = step.formula.xreplace({w: after[w] for w in chosen})
+        yield Variant(formula, {"weight": ", ".join(model.labels[after[w]] for w in chosen)})
 
 
 def _swapped_weight(model: Model, step: Step) -> Iterator[Variant]:

@@ -13,15 +13,24 @@ from collections.abc import Mapping
 import mpmath
 import sympy as sp
 
-from derive.core.numbers import Number, compile_expr, evaluate
+from derive.core.numbers import Number, compile_expr, evaluate, full_precision
 from derive.core.steps import Step, Steps
+
+
+def as_mpf(value: Number | sp.Expr) -> Number:
+    """A value as the compiled formulas take it: η, β and λ are given as exact SymPy fractions."""
+    if isinstance(value, sp.Basic):
+        with full_precision():
+            return mpmath.mpf(int(value.p)) / int(value.q) if isinstance(value, sp.Rational) else mpmath.mpf(str(value))
+    return value
 
 
 def value_at(expr: sp.Expr, values: Mapping[sp.Symbol, Number], fallback: Mapping[sp.Symbol, Number]) -> Number | None:
     """``expr`` at ``values`` (``fallback`` for the symbols they lack); None where it has no finite real value."""
     free = tuple(sorted(expr.free_symbols, key=lambda symbol: symbol.name))
     try:
-        value = evaluate(compile_expr(expr, free), *(values.get(symbol, fallback[symbol]) for symbol in free))
+        arguments = (as_mpf(values.get(symbol, fallback[symbol])) for symbol in free)
+        value = evaluate(compile_expr(expr, free), *arguments)
     except (ZeroDivisionError, ValueError, OverflowError, TypeError):
         return None
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
