@@ -228,3 +228,60 @@ def test_every_id_is_in_both_catalogs() -> None:
         catalog = Renderer().catalog(language)
         for mistake in IDS:
             assert catalog(f"mistakes.{mistake}", step="δ_h1")
+
+
+# ---- simplified: error carried forward that the error made trivial ------------------------------
+
+
+@pytest.mark.parametrize("ecf", ["full", "half", "none"])
+def test_an_output_of_one_makes_the_hidden_gradients_trivial(ecf: str) -> None:
+    """out_h1 = 1 makes ∂out_h1/∂net_h1 = 1·(1 − 1) = 0, and δ_h1 and ∂E/∂w1 zero: wrong, whatever the ECF policy."""
+    v = textbook("sigmoid", "sigmoid", "half_sse")
+    sheet = {"out_h1": "1", "dout_h1/dnet_h1": "0", "delta_h1": "0", "dE/dw1": "0", "dE/dw3": written(v["dE/dw5"])}
+    net = network("sigmoid", "sigmoid", "half_sse")
+    (result,) = diagnose([grade(net.steps(), {key: Decimal(text) for key, text in sheet.items()}, ecf=ecf)])
+    rows = {row.step.key: row for row in result.rows if row.given is not None}
+    for key in ("dout_h1/dnet_h1", "delta_h1", "dE/dw1"):
+        assert rows[key].verdict == "wrong" and rows[key].credit == 0
+        assert rows[key].mistake is not None and rows[key].mistake.id == "simplified"
+        assert rows[key].mistake.names == {"answer": "out_h1 = 1"}  # the answer that made it so, not the zeros after it
+    assert rows["out_h1"].verdict == "wrong" and rows["out_h1"].mistake is None
+    assert result.score == 0
+
+
+def test_the_report_names_the_answer_that_made_the_step_trivial(tmp_path) -> None:
+    from tests.conftest import run_derive
+
+    (tmp_path / "sheet.toml").write_text('out_h1 = 1\n"dout_h1/dnet_h1" = 0\n', encoding="utf-8")
+    text = run_derive("check", str(tmp_path / "sheet.toml")).stdout
+    below = text[text.index("What went wrong:") :].splitlines()
+    assert below[1:] == [
+        "  blank 24 (dout_h1/dnet_h1)",
+        "    Your answer out_h1 = 1 made this step trivial (a factor exactly 0 or 1, where the exact one is neither), "
+        "so it earns no credit carried forward.",
+    ]
+
+
+def test_simplified_refuses_nothing_else() -> None:
+    """A slip that leaves every factor away from 0 and 1 is carried forward; so is a ReLU's f′ = 0 from a
+    negative net input, since the exact f′ is 1 (not 'neither 0 nor 1'); and a right answer is right."""
+    out = 0.61  # for 0.5933: wrong, and every step after it worked from it
+    slope = out * (1 - out)
+    delta = float(written(textbook("sigmoid", "sigmoid", "half_sse")["dE/dout_h1"])) * slope
+    sheet = {
+        "out_h1": "0.61",
+        "dout_h1/dnet_h1": written(slope),
+        "delta_h1": written(delta),
+        "dE/dw1": written(delta * I1),
+    }
+    found = diagnosed(network("sigmoid", "sigmoid", "half_sse"), sheet)
+    assert found.pop("out_h1") == ("wrong", None)
+    assert set(found.values()) == {("carried_forward", None)}
+    relu = diagnosed(
+        network("relu", "sigmoid", "half_sse"), {"net_h1": "-0.2000", "out_h1": "0", "dout_h1/dnet_h1": "0"}
+    )
+    assert relu["dout_h1/dnet_h1"] == ("carried_forward", None)
+    v = textbook("sigmoid", "sigmoid", "half_sse")
+    assert set(diagnosed(network("sigmoid", "sigmoid", "half_sse"), {"delta_h1": written(v["delta_h1"])}).values()) == {
+        ("correct", None)
+    }

@@ -77,6 +77,8 @@ def _short(given: Decimal, reference: Decimal, min_digits: int) -> bool:
     if not 1 <= significant_digits(given) < min_digits:
         return False
     place = Decimal(1).scaleb(given.as_tuple().exponent)  # type: ignore[arg-type]
+    if not reference or place > Decimal(1).scaleb(reference.adjusted()):
+        return False  # 1 for 0.5933 keeps no digit of it
     with localcontext() as context:
         context.prec = 100
         return given in (reference.quantize(place, ROUND_HALF_UP), reference.quantize(place, ROUND_DOWN))
