@@ -220,6 +220,7 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
     from derive.assessment import answers, grading
+    from derive.assessment.classes import render_report, report_template
     from derive.assessment.diagnosis import diagnose
     from derive.core.steps import build_steps
     from derive.spec.variants import variant
@@ -231,6 +232,10 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     )
     sheets = answers.read_answers(options.answers, keys, catalog.decimal_mark)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
+    if options.report is not None:
+        report_template(options.report)
+        if not sheets.roster:
+            raise DeriveError("goes with a class CSV (a student column, a row per student)", key="--report")
     if sheets.variants and options.variant is not None:
         message = "has a variant column (each row names its variant); expected no --variant"
         raise DeriveError(message, source=sheets.source)
@@ -252,6 +257,14 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         for sheet in sheets.sheets
     ]
     results = diagnose(graded_sheets, rule["min_digits"])
+    if options.report is not None:
+        from derive.publishing.publish import write_file
+
+        page = render_report(
+            results, renderer_of(options), options.lang, options.report, source=sheets.source, network=spec.name
+        )
+        write_file(options.report, page)
+        print(f"wrote {options.report}", file=sys.stderr)
     if sheets.roster:
         if options.json:
             return emit(json_text(grading.class_json(results, catalog)), options.output)
