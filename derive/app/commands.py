@@ -230,12 +230,13 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     keys = answers.StepKeys(
         steps, build_steps(worked_derivation(spec, options), (), options.detail) if options.only else None
     )
+    if options.report is not None:
+        report_template(options.report)  # a report of an unknown format fails before any work
     sheets = answers.read_answers(options.answers, keys, catalog.decimal_mark)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
-    if options.report is not None:
-        report_template(options.report)
-        if not sheets.roster:
-            raise DeriveError("goes with a class CSV (a student column, a row per student)", key="--report")
+    if options.report is not None and not sheets.roster:
+        message = "--report: a class report needs a class CSV (a student column, a row per student)"
+        raise DeriveError(message, source=sheets.source)
     if sheets.variants and options.variant is not None:
         message = "has a variant column (each row names its variant); expected no --variant"
         raise DeriveError(message, source=sheets.source)
