@@ -290,6 +290,11 @@ def test_a_students_answers_are_marked_as_by_derive_check(browser, pages, tmp_pa
     in_page = check_in_page(browser, pages["deep-worksheet-full"], answers)
     assert in_page == check_in_terminal(tmp_path, "deep", answers, "--detail", "full")
     assert {"correct", "carried_forward", "wrong", "missing"} <= set(in_page.values())
+    # and the mistakes named, in the page's language (Spanish), as derive check names them
+    sheet = tmp_path / "answers.json"
+    report = json.loads(run_derive("check", str(sheet), "deep", "--json", "--detail", "full", "--lang", "es").stdout)
+    named = {row["key"]: row["mistake"]["message"] for row in report["steps"] if row["mistake"]}
+    assert browser.execute_script(READ_MISTAKES) == named
 
 
 def test_a_softmax_students_answers_are_marked_as_by_derive_check(browser, tmp_path):
