@@ -7,6 +7,7 @@ the update θ − η·g), each with the mistake written into it, never from deri
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -285,3 +286,15 @@ def test_simplified_refuses_nothing_else() -> None:
     assert set(diagnosed(network("sigmoid", "sigmoid", "half_sse"), {"delta_h1": written(v["delta_h1"])}).values()) == {
         ("correct", None)
     }
+
+
+def test_the_readme_shows_a_diagnosed_report() -> None:
+    from tests.conftest import ROOT, run_derive
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ derive check examples/answers/mistakes/updated_weight.toml\n…\n"
+    shown = readme[readme.index(command) + len(command) :].split("```", 1)[0]
+    text = run_derive("check", "examples/answers/mistakes/updated_weight.toml", cwd=ROOT).stdout
+    assert text.endswith(shown) and "updated_weight" in text
+    listed = re.findall(r"^\| `(\w+)` \|", readme[readme.index("**Diagnosing the mistake.**") :], flags=re.MULTILINE)
+    assert set(listed[: len(IDS)]) == set(IDS)  # the README's table lists every id
