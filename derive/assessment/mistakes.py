@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 
 import sympy as sp
@@ -23,7 +24,6 @@ from derive.core.steps import Step, Steps
 
 Names = dict[str, str]
 
-_SLOPES = ("factor", "delta")
 _BACKWARD = ("factor", "delta", "gradient")
 _ERRORS = ("error", "example_error", "total", "factor", "delta", "gradient")
 
@@ -132,8 +132,9 @@ def _half_factor(model: Model, step: Step) -> Iterator[Variant]:
 
 
 def _mean_dropped(model: Model, step: Step) -> Iterator[Variant]:
+    """The mean over the examples (E_total and the slopes after it), or mse's mean over the outputs (each error too)."""
     scale = model.graph.reduction_scale()
-    if scale != 1 and (step.kind != "error" or model.spec.loss == "mse"):
+    if scale != 1 and step.kind not in ("error", "example_error"):
         yield Variant(_times(step.formula, 1 / scale), {"n": str(1 / scale)})
     outputs = model.spec.n_outputs
     if model.spec.loss == "mse" and outputs > 1:
@@ -141,14 +142,14 @@ def _mean_dropped(model: Model, step: Step) -> Iterator[Variant]:
 
 
 def _no_learning_rate(model: Model, step: Step) -> Iterator[Variant]:
-    yield Variant(
-        _swap(step.formula, LEARNING_RATE, sp.Integer(1)), {"rate": model.text(model.steps.given[LEARNING_RATE])}
-    )
+    rate = model.spec.learning_rate  # as the network file writes it: 0.5, not 1/2
+    shown = format((Decimal(rate.numerator) / Decimal(rate.denominator)).normalize(), "f")
+    yield Variant(_swap(step.formula, LEARNING_RATE, sp.Integer(1)), {"rate": shown})
 
 
 def _wrong_direction(model: Model, step: Step) -> Iterator[Variant]:
     for symbol in step.formula.free_symbols:
-        if str(symbol).startswith("dE/d"):
+        if symbol.name == f"dE/d{step.subject}":  # the update's gradient, as the backward pass names it
             yield Variant(_swap(step.formula, symbol, sp.Mul(-1, symbol, evaluate=False)), {})
 
 

@@ -7,7 +7,11 @@ asks for, :data:`derive.document.precision.ANSWER_FIGURES` unless told).  A Span
 "0,5933" as derive check ``--lang es`` does, and "0.5933" too.  Each step's formula goes into the page as
 JavaScript printed from its SymPy expression by SymPy's JavaScript code printer, every symbol read
 from one array of values, so that the page recomputes a step from the student's own earlier values
-just as :func:`derive.assessment.grading.grade` does.  Nothing the page computes is sent anywhere.
+just as :func:`derive.assessment.grading.grade` does.  The same printer writes the catalogue's
+mistaken formulas of each step (:mod:`derive.assessment.mistakes`) and the factors a student's error
+could make trivial (:mod:`derive.assessment.simplified`), so that the page names a mistake, and
+refuses a trivialised carried-forward step, as ``derive check`` does.  Nothing the page computes is
+sent anywhere.
 """
 
 from __future__ import annotations
