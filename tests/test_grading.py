@@ -507,3 +507,12 @@ def test_an_asked_step_left_empty_is_taken_at_its_exact_value():
     written = answers | {"out_h1": Decimal(f"{sigmoid(0.4):.9f}")}
     carried = {row.step.key: row.verdict for row in grade(example().steps(), written).rows}
     assert (carried["out_h1"], carried["net_o1"]) == ("carried_forward", "carried_forward")
+
+
+def test_a_gradient_with_weight_decay_is_carried_forward_from_the_students_delta() -> None:
+    """∂E/∂w5 = δ_o1·out_h1 + λ·w5 worked from the student's δ_o1 = 0.2 (λ = 0.1 given as an exact fraction)."""
+    out_h1 = mazur_forward(MAZUR)["out_h1"]
+    steps = example().with_options(weight_decay=0.1).steps()
+    given = f"{0.2 * out_h1 + 0.1 * 0.40:.8f}"
+    result = grade(steps, {"delta_o1": Decimal("0.2"), "dE/dw5": Decimal(given)})
+    assert {row.step.key: row.verdict for row in result.rows if row.given is not None}["dE/dw5"] == "carried_forward"
