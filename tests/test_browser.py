@@ -11,6 +11,7 @@ import math
 import os
 import random
 import re
+import tomllib
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -237,6 +238,26 @@ def test_the_page_marks_as_derive_check_does(browser, pages, tmp_path, case):
     assert check_in_page(browser, pages["worksheet-en"], answers) == check_in_terminal(tmp_path, "mazur", answers)
 
 
+READ_MISTAKES = """
+return Object.fromEntries(Array.from(document.querySelectorAll("input[data-key]"))
+  .map((input) => [input.dataset.key, input.closest(".blank").querySelector(".mistake").textContent])
+  .filter((entry) => entry[1]));
+"""
+MISTAKE_SHEETS = sorted((ROOT / "examples" / "answers" / "mistakes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("sheet", MISTAKE_SHEETS, ids=[path.stem for path in MISTAKE_SHEETS])
+def test_the_page_names_the_mistake_as_derive_check_does(browser, pages, sheet):
+    """Each example sheet's mistake, said under its blank in the same words as derive check's."""
+    answers = {key: str(value) for key, value in tomllib.loads(sheet.read_text(encoding="utf-8")).items()}
+    verdicts = check_in_page(browser, pages["worksheet-en"], answers)
+    said = browser.execute_script(READ_MISTAKES)
+    report = json.loads(run_derive("check", str(sheet), "--json").stdout)
+    assert said == {row["key"]: row["mistake"]["message"] for row in report["steps"] if row["mistake"]}
+    assert said and all(verdicts[key] == "wrong" for key in said)
+    assert sheet.stem in {row["mistake"]["id"] for row in report["steps"] if row["mistake"]}
+
+
 def student(network: str, seed: int, **options) -> dict[str, str]:
     """Answers a student might give: some exact to four digits, some worked on from their own earlier
     numbers, some wrong, some left out."""
@@ -269,6 +290,11 @@ def test_a_students_answers_are_marked_as_by_derive_check(browser, pages, tmp_pa
     in_page = check_in_page(browser, pages["deep-worksheet-full"], answers)
     assert in_page == check_in_terminal(tmp_path, "deep", answers, "--detail", "full")
     assert {"correct", "carried_forward", "wrong", "missing"} <= set(in_page.values())
+    # and the mistakes named, in the page's language (Spanish), as derive check names them
+    sheet = tmp_path / "answers.json"
+    report = json.loads(run_derive("check", str(sheet), "deep", "--json", "--detail", "full", "--lang", "es").stdout)
+    named = {row["key"]: row["mistake"]["message"] for row in report["steps"] if row["mistake"]}
+    assert browser.execute_script(READ_MISTAKES) == named
 
 
 def test_a_softmax_students_answers_are_marked_as_by_derive_check(browser, tmp_path):

@@ -91,7 +91,13 @@ def test_the_working_uses_values_computed_from_the_students_answers(tmp_path):
     shown = [float(x) for x in lines[2].split("=")[1].split("+")]
     assert shown == pytest.approx([e_o1, e_o2], abs=2e-9)
     assert float(lines[3].split("=")[1]) == pytest.approx(e_o1 + e_o2, abs=2e-9)
-    assert lines[5:] == ["  It uses your answers: E_o1+ (computed from your answers).", "  You wrote 0.3."]
+    assert lines[5:7] == ["  It uses your answers: E_o1+ (computed from your answers).", "  You wrote 0.3."]
+    # 0.3 is 0.291… rounded to one digit: right, but too coarse
+    assert lines[8:] == [
+        "What went wrong:",
+        "  blank 34 (E_total+)",
+        "    Right, but to fewer significant digits than the 4 required.",
+    ]
 
 
 def test_a_step_computed_from_exact_values_is_not_called_the_students(tmp_path):
@@ -116,7 +122,8 @@ def test_a_value_whose_logarithm_has_no_real_value_is_wrong_not_carried(tmp_path
     text = check(tmp_path, "out_o2 = -0.5\nE_o2 = 1.0\n", "softmax")
     table = rows(text)
     assert table["out_o2"][1:] == ["-0.5", "0.371907632", "wrong"]
-    assert table["E_o2"][1:] == ["1.0", "0.989109756", "wrong"]  # −ln(−0.5) is not real: not carried
+    # −ln(−0.5) is not real: not carried; 1.0 is 0.989… rounded to two digits, too coarse
+    assert table["E_o2"][1:] == ["1.0", "0.989109756", "wrong (too_few_digits)"]
     assert f"{reference.quantities(example('softmax').spec)['E_o2']:.9f}" == "0.989109756"
 
 

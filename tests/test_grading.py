@@ -178,7 +178,7 @@ def test_the_readme_example_in_json_and_spanish():
     assert set(report) == {"score", "max", "first_wrong", "steps"}
     assert report["score"] == 8 and report["max"] == BLANKS and report["first_wrong"] is None
     first = report["steps"][4]
-    assert set(first) == {"key", "blank", "given", "expected", "carried_forward_expected", "verdict"}
+    assert set(first) == {"key", "blank", "given", "expected", "carried_forward_expected", "verdict", "mistake"}
     assert first["key"] == "net_o1" and first["blank"] == 5 and first["given"] == 1.105925
     assert first["expected"] == pytest.approx(mazur_forward(MAZUR)["net_o1"], rel=1e-15)
     assert first["carried_forward_expected"] == pytest.approx(1.105925, rel=1e-15)
@@ -374,11 +374,11 @@ def test_a_class_file_with_variants(tmp_path):
     assert result.stdout == "" and "wrote" in result.stderr
     graded = list(csv.reader(io.StringIO((tmp_path / "grades.csv").read_text(encoding="utf-8"))))
     assert graded == [
-        ["student", "variant", "score", "max", "first_wrong"],
-        ["Ana", "3", "3", "52", ""],
-        ["Ben", "12", "1", "52", "net_o1"],
-        ["Doe, Jane", "3", "0", "52", "out_h1"],
-        ["'=1+1", "12", "0", "52", ""],  # a spreadsheet will not run it
+        ["student", "variant", "score", "max", "first_wrong", "mistakes"],
+        ["Ana", "3", "3", "52", "", ""],
+        ["Ben", "12", "1", "52", "net_o1", ""],  # 0.01 off: no mistake of the catalogue
+        ["Doe, Jane", "3", "0", "52", "out_h1", ""],
+        ["'=1+1", "12", "0", "52", "", ""],  # a spreadsheet will not run it
     ]
     data = json.loads(run_derive("check", str(answers), "--seed", "7", "--json").stdout)
     assert [(d["student"], d["variant"], d["score"]) for d in data] == [
@@ -398,9 +398,9 @@ def test_a_class_file_without_variants(tmp_path):
     (tmp_path / "class.csv").write_text("Student;out_h1;E_total\nAna;0.5933;\nBen;0.59;0.2984\n", encoding="utf-8")
     text = run_derive("check", str(tmp_path / "class.csv")).stdout
     assert text.splitlines() == [
-        "student,variant,score,max,first_wrong",
-        "Ana,,1,52,",
-        "Ben,,1,52,out_h1",  # 0.59: two digits, too coarse
+        "student,variant,score,max,first_wrong,mistakes",
+        "Ana,,1,52,,",
+        "Ben,,1,52,out_h1,out_h1: too_few_digits",  # 0.59: two digits, too coarse
     ]
 
 
@@ -477,7 +477,7 @@ def test_the_worked_line_names_a_value_computed_from_the_students_answers() -> N
 
 def test_a_gradebook_row_without_a_student_name_leaves_the_cell_empty() -> None:
     rows = list(csv.reader(io.StringIO(grades_csv([grade(example().steps(), {})]))))
-    assert rows[0] == ["student", "variant", "score", "max", "first_wrong"]
+    assert rows[0] == ["student", "variant", "score", "max", "first_wrong", "mistakes"]
     assert rows[1][:2] == ["", ""] and rows[1][2] == "0" and rows[1][4] == ""
 
 
@@ -486,14 +486,14 @@ def test_a_name_starting_with_a_tab_or_a_carriage_return_is_quoted(name: str) ->
     """OWASP's CSV-injection list: a cell starting with a tab or a carriage return is a formula too."""
     text = grades_csv([grade(example().steps(), {}, student=name)])
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    assert len(rows) == 2 and len(rows[1]) == 5  # a carriage return does not split the row
+    assert len(rows) == 2 and len(rows[1]) == 6  # a carriage return does not split the row
     assert rows[1][0] == "'" + name.replace("\r", "\n")
 
 
 def test_a_line_break_inside_a_name_stays_inside_its_cell() -> None:
     text = grades_csv([grade(example().steps(), {}, student=name) for name in ("Ana\rPérez", "Luis\r\nGil")])
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    assert [row[0] for row in rows[1:]] == ["Ana\nPérez", "Luis\nGil"] and all(len(row) == 5 for row in rows)
+    assert [row[0] for row in rows[1:]] == ["Ana\nPérez", "Luis\nGil"] and all(len(row) == 6 for row in rows)
 
 
 def test_an_asked_step_left_empty_is_taken_at_its_exact_value():
@@ -507,3 +507,12 @@ def test_an_asked_step_left_empty_is_taken_at_its_exact_value():
     written = answers | {"out_h1": Decimal(f"{sigmoid(0.4):.9f}")}
     carried = {row.step.key: row.verdict for row in grade(example().steps(), written).rows}
     assert (carried["out_h1"], carried["net_o1"]) == ("carried_forward", "carried_forward")
+
+
+def test_a_gradient_with_weight_decay_is_carried_forward_from_the_students_delta() -> None:
+    """∂E/∂w5 = δ_o1·out_h1 + λ·w5 worked from the student's δ_o1 = 0.2 (λ = 0.1 given as an exact fraction)."""
+    out_h1 = mazur_forward(MAZUR)["out_h1"]
+    steps = example().with_options(weight_decay=0.1).steps()
+    given = f"{0.2 * out_h1 + 0.1 * 0.40:.8f}"
+    result = grade(steps, {"delta_o1": Decimal("0.2"), "dE/dw5": Decimal(given)})
+    assert {row.step.key: row.verdict for row in result.rows if row.given is not None}["dE/dw5"] == "carried_forward"

@@ -225,6 +225,11 @@ BAD_OPTIONS = {
     "misspelt ECF policy": (["check", "a.toml", "--ecf", "ful"], ["argument --ecf", "did you mean 'full'?"]),
     "too few digits to grade": (["check", "a.toml", "--min-digits", "0"], ["argument --min-digits", "got 0"]),
     "check without answers": (["check"], ["ANSWERS"]),
+    "class report of an unknown format": (
+        ["check", "a.csv", "--report", "report.txt"],
+        ["--report: expected a report file ending in .html or .md, got '.txt'"],
+    ),
+    "class report without a suffix": (["check", "a.csv", "--report", "report"], ["got 'no suffix'"]),
     "quiz without a format": (["quiz"], ["--format"]),
     "unknown quiz format": (["quiz", "--format", "moodl"], ["argument --format", "did you mean 'moodle'?"]),
     "quiz digits zero": (["quiz", "--format", "qti", "--digits", "0"], ["argument --digits", "got 0"]),

@@ -40,10 +40,21 @@ LAYERS: list[set[str]] = [
     {"training.descent"},
     {"training.worked"},
     {"document"},
-    {"outputs", "outputs.render", "outputs.code", "outputs.plot", "outputs.diagram", "outputs.browser"},
+    {
+        "outputs",
+        "outputs.render",
+        "outputs.code",
+        "outputs.plot",
+        "outputs.diagram",
+        "outputs.browser",
+        "outputs.charts",
+    },
     {"outputs.report"},
-    {"assessment", "assessment.answers", "assessment.windows"},  # windows: digits asked
+    {"assessment", "assessment.answers", "assessment.windows", "assessment.simplified"},  # windows: digits asked
     {"assessment.grading", "assessment.quiz"},
+    {"assessment.mistakes"},  # the catalogue of classic mistakes, each a change to a step's formula
+    {"assessment.diagnosis"},  # each wrong answer's mistake
+    {"assessment.classes"},  # the class report: what a class gets wrong
     {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
     {"publishing.publish"},
     {"publishing.scorm"},  # the worksheet page as a SCORM package, with the bridge to an LMS

@@ -279,6 +279,13 @@ def _grading(sub: argparse.ArgumentParser) -> None:
         help="significant digits an answer needs (default 4, as the worksheets ask)",
     )
     sub.add_argument("--marks", type=Path, metavar="FILE", help="a TOML file with a [weights] table of key = weight")
+    sub.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="with a class CSV, also write the class report: a page (.html) or Markdown (.md) of the shares "
+        "correct at each step, the mistakes, the scores and where students first go wrong",
+    )
 
 
 def _quiz(sub: argparse.ArgumentParser) -> None:

@@ -220,6 +220,8 @@ def code(spec: NetworkSpec, options: Namespace) -> int:
 def check(spec: NetworkSpec, options: Namespace) -> int:
     """Grade one student's sheet (a table or JSON), or a class's CSV (a gradebook CSV)."""
     from derive.assessment import answers, grading
+    from derive.assessment.classes import render_report, report_template
+    from derive.assessment.diagnosis import diagnose
     from derive.core.steps import build_steps
     from derive.spec.variants import variant
 
@@ -228,8 +230,13 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     keys = answers.StepKeys(
         steps, build_steps(worked_derivation(spec, options), (), options.detail) if options.only else None
     )
+    if options.report is not None:
+        report_template(options.report)  # a report of an unknown format fails before any work
     sheets = answers.read_answers(options.answers, keys, catalog.decimal_mark)
     weights = answers.read_marks(options.marks, keys) if options.marks else {}
+    if options.report is not None and not sheets.roster:
+        message = "--report: a class report needs a class CSV (a student column, a row per student)"
+        raise DeriveError(message, source=sheets.source)
     if sheets.variants and options.variant is not None:
         message = "has a variant column (each row names its variant); expected no --variant"
         raise DeriveError(message, source=sheets.source)
@@ -246,16 +253,25 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         return graded[number]
 
     rule = {"ecf": options.ecf, "weights": weights, "min_digits": options.min_digits or grading.MIN_DIGITS}
-    results = [
+    graded_sheets = [
         grading.grade(steps_of(sheet.variant), sheet.answers, student=sheet.student, variant=sheet.variant, **rule)
         for sheet in sheets.sheets
     ]
+    results = diagnose(graded_sheets, rule["min_digits"])
+    if options.report is not None:
+        from derive.publishing.publish import write_file
+
+        page = render_report(
+            results, renderer_of(options), options.lang, options.report, source=sheets.source, network=spec.name
+        )
+        write_file(options.report, page)
+        print(f"wrote {options.report}", file=sys.stderr)
     if sheets.roster:
         if options.json:
-            return emit(json_text(grading.class_json(results)), options.output)
+            return emit(json_text(grading.class_json(results, catalog)), options.output)
         return emit(grading.grades_csv(results), options.output)
     if options.json:
-        return emit(json_text(grading.grade_json(results[0])), options.output)
+        return emit(json_text(grading.grade_json(results[0], catalog)), options.output)
     heading = catalog(
         "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
     )

@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any
 
 import mpmath
 import sympy as sp
 
+from derive.assessment.simplified import Trivialised
 from derive.core.numbers import PRECISION, Number, format_number, full_precision
 from derive.core.printing import PlainPrinter, symbol_text
 from derive.core.steps import LEARNING_RATE, Step, Steps
@@ -103,6 +104,14 @@ class Used:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """What a wrong answer got wrong: a mistake's id in the catalogue, and the names its message uses."""
+
+    id: str
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Row:
     """One graded step."""
 
@@ -115,6 +124,7 @@ class Row:
     credit: Decimal
     used: tuple[Used, ...]
     inputs: Mapping[sp.Symbol, Number]  # the student's values the carried-forward value was computed from
+    mistake: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +160,12 @@ def grade(
     for a step not asked (no blank) that they did not give, its formula at their values, so that
     E_total⁺ is judged from their own updated weights; for an asked step left empty, the exact
     value.  A step without a blank earns nothing (weight 0): the maximum is the same for every
-    student.  A blank weighs 1 unless ``weights`` says otherwise.
+    student.  A blank weighs 1 unless ``weights`` says otherwise.  A carried-forward step that the
+    student's error made trivial (:mod:`derive.assessment.simplified`) is wrong, whatever ``ecf``, with
+    the mistake ``simplified`` naming the answers that made it so.
     """
     weights = weights or {}
+    trivial = Trivialised(steps)
     theirs: dict[sp.Symbol, Number] = {}
     origin: dict[sp.Symbol, str] = {}
     rows = []
@@ -161,6 +174,9 @@ def grade(
         inputs = {symbol: theirs[symbol] for symbol in step.formula.free_symbols if symbol in theirs}
         carried = _evaluate(steps, step, inputs)
         used = tuple(Used(other, origin.get(other.symbol, "exact")) for other in steps.uses(step))
+        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
+        mistake = _simplified(trivial, step, inputs, answers) if decided == "carried_forward" else None
+        trivial.walk(step, inputs, given is not None)
         if given is not None:
             theirs[step.symbol], origin[step.symbol] = _number(given), "given"
         elif step.blank is None and carried is not None:
@@ -169,13 +185,23 @@ def grade(
             theirs[step.symbol], origin[step.symbol] = carried, "derived" if mine else "exact"
         if step.blank is None and given is None:
             continue
-        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
+        decided = "wrong" if mistake else decided
         weight = weights.get(step.key, Decimal(1)) if step.blank is not None else Decimal(0)
         credit = ECF_POLICIES[ecf] if decided == "carried_forward" else CREDIT[decided]
-        rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs))
+        rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs, mistake))
     score = sum((row.weight * row.credit for row in rows), Decimal(0))
     maximum = sum((row.weight for row in rows), Decimal(0))
     return Grade(steps, tuple(rows), score, maximum, dict(answers), student, variant)
+
+
+def _simplified(
+    trivial: Trivialised, step: Step, inputs: Mapping[sp.Symbol, Number], answers: Mapping[str, Decimal]
+) -> Diagnosis | None:
+    """The mistake ``simplified``, naming the answers that made the step trivial (out_h1 = 1), or None."""
+    causes = trivial.cause(step, inputs)
+    if not causes:
+        return None
+    return Diagnosis("simplified", {"answer": ", ".join(f"{cause.key} = {answers[cause.key]}" for cause in causes)})
 
 
 def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> Number | None:
@@ -209,9 +235,10 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def grade_json(result: Grade) -> dict[str, Any]:
+def grade_json(result: Grade, t: Catalog | None = None) -> dict[str, Any]:
     """``{"score", "max", "first_wrong", "steps": [{"key", "blank", "given", "expected",
-    "carried_forward_expected", "verdict"}]}``, the steps in document order."""
+    "carried_forward_expected", "verdict", "mistake"}]}``, the steps in document order; ``mistake`` is
+    ``{"id", "message"}`` (the message in the catalog's language) or null."""
     first = result.first_wrong
     return {
         "score": _json_number(result.score),
@@ -225,22 +252,36 @@ def grade_json(result: Grade) -> dict[str, Any]:
                 "expected": float(row.expected),
                 "carried_forward_expected": None if row.carried is None else float(row.carried),
                 "verdict": row.verdict,
+                "mistake": _mistake_json(row, t),
             }
             for row in result.rows
         ],
     }
 
 
-def class_json(results: Sequence[Grade]) -> list[dict[str, Any]]:
+def _mistake_json(row: Row, t: Catalog | None) -> dict[str, str] | None:
+    if row.mistake is None:
+        return None
+    return {"id": row.mistake.id, "message": mistake_message(row, t) if t is not None else ""}
+
+
+def mistake_message(row: Row, t: Catalog) -> str:
+    """The sentence that says what the student did wrong in this step."""
+    assert row.mistake is not None
+    return t(f"mistakes.{row.mistake.id}", step=row.step.quantity, **row.mistake.names)
+
+
+def class_json(results: Sequence[Grade], t: Catalog | None = None) -> list[dict[str, Any]]:
     """One object per student: who, which variant, then their grade as :func:`grade_json` gives it."""
-    return [{"student": result.student, "variant": result.variant, **grade_json(result)} for result in results]
+    return [{"student": result.student, "variant": result.variant, **grade_json(result, t)} for result in results]
 
 
-GRADES_HEADER = ("student", "variant", "score", "max", "first_wrong")
+GRADES_HEADER = ("student", "variant", "score", "max", "first_wrong", "mistakes")
 
 
 def grades_csv(results: Sequence[Grade]) -> str:
-    """A gradebook's CSV: student, variant, score, max, first wrong step; one row per student."""
+    """A gradebook's CSV: student, variant, score, max, first wrong step, and the mistakes diagnosed
+    (``key: id`` for each, separated by semicolons); one row per student."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(GRADES_HEADER)
@@ -253,6 +294,7 @@ def grades_csv(results: Sequence[Grade]) -> str:
                 show_score(result.score),
                 show_score(result.maximum),
                 first.step.key if first else "",
+                _csv_text("; ".join(f"{row.step.key}: {row.mistake.id}" for row in result.rows if row.mistake)),
             ]
         )
     return out.getvalue()
@@ -277,14 +319,28 @@ def grade_text(result: Grade, t: Catalog, *, heading: str, digits: int) -> str:
             row.step.key,
             "" if row.given is None else with_decimal_mark(row.given, t),
             _shown(row.expected, digits, t),
-            t(f"check.{row.verdict}"),
+            t(f"check.{row.verdict}") + (f" ({row.mistake.id})" if row.mistake else ""),
         ]
         for row in result.rows
     ]
     score = t("check.score", score=show_score(result.score), max=show_score(result.maximum))
     first = result.first_wrong
     working = worked_line(first, result, t, digits) if first else t("check.none_wrong") + "\n"
-    return f"{heading}\n\n{table(header, cells)}\n{score}\n\n{working}"
+    return f"{heading}\n\n{table(header, cells)}\n{score}\n\n{working}{mistakes_text(result, t)}"
+
+
+def mistakes_text(result: Grade, t: Catalog) -> str:
+    """Each diagnosed step, and under it the one sentence that says what went wrong."""
+    diagnosed = [row for row in result.rows if row.mistake is not None]
+    if not diagnosed:
+        return ""
+    lines = [t("check.mistakes")]
+    for row in diagnosed:
+        where = (
+            row.step.key if row.step.blank is None else t("check.blank_key", blank=row.step.blank, name=row.step.key)
+        )
+        lines += [f"  {where}", f"    {mistake_message(row, t)}"]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def worked_line(row: Row, result: Grade, t: Catalog, digits: int) -> str:

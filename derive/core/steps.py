@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
+from fractions import Fraction
 from functools import cached_property
 
 import sympy as sp
@@ -29,7 +30,7 @@ from derive.core.builders import (
     update_steps,
 )
 from derive.core.chain import Derivation
-from derive.core.numbers import Number, compile_expr, evaluate
+from derive.core.numbers import Number, compile_expr, evaluate, exact
 from derive.core.step_parts import (
     DeltaSteps,
     ExampleSteps,
@@ -147,7 +148,12 @@ class Steps:
         """The step's formula at ``values`` for the symbols given there, exact values elsewhere."""
         free = tuple(sorted(step.formula.free_symbols, key=lambda symbol: symbol.name))
         function = compile_expr(step.formula, free)
-        return evaluate(function, *(values.get(symbol, self.values[symbol]) for symbol in free))
+        return evaluate(function, *(_number(values.get(symbol, self.values[symbol])) for symbol in free))
+
+
+def _number(value: Number | sp.Rational) -> Number:
+    """η, β and λ are given as exact fractions: as a 40-digit number, or λ·w would come out a SymPy Float."""
+    return exact(Fraction(int(value.p), int(value.q))) if isinstance(value, sp.Rational) else value
 
 
 def _forward_steps(examples: Sequence[ExampleSteps]) -> Iterator[Step]:

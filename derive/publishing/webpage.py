@@ -7,7 +7,11 @@ asks for, :data:`derive.document.precision.ANSWER_FIGURES` unless told).  A Span
 "0,5933" as derive check ``--lang es`` does, and "0.5933" too.  Each step's formula goes into the page as
 JavaScript printed from its SymPy expression by SymPy's JavaScript code printer, every symbol read
 from one array of values, so that the page recomputes a step from the student's own earlier values
-just as :func:`derive.assessment.grading.grade` does.  Nothing the page computes is sent anywhere.
+just as :func:`derive.assessment.grading.grade` does.  The same printer writes the catalogue's
+mistaken formulas of each step (:mod:`derive.assessment.mistakes`) and the factors a student's error
+could make trivial (:mod:`derive.assessment.simplified`), so that the page names a mistake, and
+refuses a trivialised carried-forward step, as ``derive check`` does.  Nothing the page computes is
+sent anywhere.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from sympy.printing.jscode import JavascriptCodePrinter
 
 from derive.assessment.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
 from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, as_decimal
-from derive.core.steps import Steps
+from derive.assessment.mistakes import Model, variants
+from derive.assessment.simplified import factors, value_at
+from derive.core.steps import Step, Steps
 from derive.document import Document
 from derive.errors import DeriveError
 from derive.outputs.diagram import computation_svg, curve_svg, network_svg, plot_svg
@@ -66,6 +72,66 @@ def formulas_script(steps: Steps) -> tuple[Markup, list[sp.Symbol]]:
             raise DeriveError(f"the formula of step {step.key} printed as unexpected JavaScript: {code!r}")
         functions.append(f"(v) => {code}")
     return Markup("[\n" + ",\n".join(functions) + "\n]"), symbols
+
+
+def _functions(printer: _StepFormula, key: str, formulas: list[sp.Expr]) -> str:
+    """Formulas as a JavaScript array of functions of ``v``, each checked to hold nothing but arithmetic."""
+    functions = []
+    for formula in formulas:
+        code = " ".join(printer.doprint(formula).split())
+        if not _SAFE_SCRIPT.fullmatch(code):
+            raise DeriveError(f"the formula of step {key} printed as unexpected JavaScript: {code!r}")
+        functions.append(f"(v) => {code}")
+    return "[" + ", ".join(functions) + "]"
+
+
+def _candidates(steps: Steps, step: Step) -> list[sp.Expr]:
+    """The factors of a step's formula that a student's error could make trivial: exactly neither 0 nor 1."""
+    found = []
+    for factor in factors(step.formula):
+        exact = value_at(factor, {}, steps.values) if factor.free_symbols else None
+        if exact is not None and exact not in (0, 1):
+            found.append(factor)
+    return found
+
+
+@dataclass(frozen=True)
+class Diagnoses:
+    """What the page's check needs to name a mistake: each step's mistaken formulas and the factors that
+    may turn trivial (JavaScript, by the printer of the steps' own formulas), and the messages (JSON)."""
+
+    mistakes: Markup
+    factors: Markup
+    data: dict[str, Any]
+
+
+def diagnoses(steps: Steps, symbols: list[sp.Symbol], t: Catalog) -> Diagnoses:
+    """The catalogue of :mod:`derive.assessment.mistakes` for every step, as the page applies it."""
+    position = {symbol: n for n, symbol in enumerate(symbols)}
+    printer = _StepFormula(position)
+    model = Model(steps)
+    mistakes, trivial, said, uses = [], [], [], []
+    for step in steps:
+        found = list(variants(model, step))
+        mistakes.append(_functions(printer, step.key, [variant.formula for _, variant in found]))
+        said.append(
+            [[mistake, t(f"mistakes.{mistake}", step=step.quantity, **variant.names)] for mistake, variant in found]
+        )
+        candidates = _candidates(steps, step)
+        trivial.append(_functions(printer, step.key, candidates))
+        uses.append(
+            {
+                "formula": sorted(position[symbol] for symbol in step.formula.free_symbols),
+                "factors": [sorted(position[symbol] for symbol in factor.free_symbols) for factor in candidates],
+            }
+        )
+    data = {
+        "mistakes": said,
+        "uses": uses,
+        "tooFewDigits": t("mistakes.too_few_digits", digits="{digits}"),
+        "simplified": t("mistakes.simplified", answer="{answer}"),
+    }
+    return Diagnoses(Markup("[\n" + ",\n".join(mistakes) + "\n]"), Markup("[\n" + ",\n".join(trivial) + "\n]"), data)
 
 
 def checking_data(steps: Steps, symbols: list[sp.Symbol], figures: int, mark: str = ".") -> dict[str, Any]:
@@ -110,8 +176,10 @@ class Page:
     graphs: dict[str, Markup]  # each gradient's computation graph, by parameter name
     plots: dict[str, Markup]  # each activation's plot, by name
     curve: Markup | None
-    checking: Markup  # JSON: the rule's constants and the steps
+    checking: Markup  # JSON: the rule's constants and the steps, and the mistakes' messages
     formulas: Markup  # JavaScript: the steps' formulas
+    mistakes: Markup  # JavaScript: each step's mistaken formulas, the catalogue's
+    factors: Markup  # JavaScript: each step's factors that a student's error could make trivial
     meanings: dict[str, str] = field(default_factory=dict)  # what each blank asks for, by key
     max_length: int = MAX_NUMBER_TEXT  # characters an answer may have, as derive check reads them
 
@@ -147,13 +215,17 @@ def page(doc: Document, steps: Steps, t: Catalog) -> Page:
     if doc.curve is not None:
         curve = picture(curve_svg(doc.curve, t("html.curve_title", steps=doc.curve.steps), t("training_axis")))
     formulas, symbols = formulas_script(steps)
+    diagnosed = diagnoses(steps, symbols, t)
+    checking = {**checking_data(steps, symbols, doc.figures, t.decimal_mark), "diagnosis": diagnosed.data}
     return Page(
         network=picture(network_svg(doc.nodes, doc.edges, title, marked="network-", column=PAGE_COLUMN)),
         stepper=picture(network_svg(doc.nodes, doc.edges, title, marked="path-", column=PAGE_COLUMN)),
         graphs=graphs,
         plots=plots,
         curve=curve,
-        checking=json_script(checking_data(steps, symbols, doc.figures, t.decimal_mark)),
+        checking=json_script(checking),
         formulas=formulas,
+        mistakes=diagnosed.mistakes,
+        factors=diagnosed.factors,
         meanings={step.key: meaning(step, t) for step in steps if step.blank is not None},
     )
