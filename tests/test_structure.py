@@ -44,7 +44,8 @@ LAYERS: list[set[str]] = [
     {"outputs.report"},
     {"assessment", "assessment.answers", "assessment.windows"},  # windows: digits asked
     {"assessment.grading", "assessment.quiz"},
-    {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
+    # the web page's pictures, and its worksheet's check (grading's rule); writing files
+    {"publishing", "publishing.webpage", "publishing.writing"},
     {"publishing.publish"},
     {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed
     {"app.commands", "app.gallery"},

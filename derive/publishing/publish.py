@@ -1,7 +1,7 @@
 """From a network to finished files: the explanation, worksheets, solutions, PDFs.
 
 Everything is rendered, and compiled when asked, before anything is written; files are then
-written atomically (a temporary file renamed into place), so a failed run leaves earlier output
+written all or nothing by :mod:`derive.publishing.writing`, so a failed run leaves earlier output
 intact and writes nothing of its own.
 """
 
@@ -290,7 +290,8 @@ def compile_pdfs(
                 return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
             except BaseException:
                 for future in running.values():
-                    future.cancel()  # those not started yet; the running ones finish into the bin
+                    future.cancel()  # those not started yet; the running ones are stopped
+                _stop_latex()
                 raise
 
 
@@ -323,7 +324,15 @@ MAX_RUNS = 3
 # loaded once (mylatexformat): a quarter less work each, for the cost of about one document.
 FORMAT_FROM = 4
 _BEGIN = "\\begin{document}"
-_ENVIRONMENT = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1", "openout_any": "p", "shell_escape": "f"}
+# openin_any=p: TeX reads no file by an absolute path or from a parent folder (a template's \input{/etc/passwd});
+# its own packages, found through kpathsea, are still read
+_ENVIRONMENT = {
+    "SOURCE_DATE_EPOCH": "0",
+    "FORCE_SOURCE_DATE": "1",
+    "openout_any": "p",
+    "openin_any": "p",
+    "shell_escape": "f",
+}
 _OPTIONS = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
 
 
@@ -350,20 +359,37 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) ->
 
 
 def _latex(command: list[str], folder: str) -> subprocess.CompletedProcess[str]:
-    """One TeX run in ``folder``: reproducible dates, files written only there, no shell escape."""
+    """One TeX run in ``folder``: reproducible dates, files read and written only there, no shell escape."""
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=dict(os.environ, **_ENVIRONMENT),
+        stdin=subprocess.DEVNULL,
+    )
+    _RUNNING.add(process)
     try:
-        return subprocess.run(
-            command,
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=LATEX_TIMEOUT,
-            env=dict(os.environ, **_ENVIRONMENT),
-            stdin=subprocess.DEVNULL,
-        )
+        output, errors = process.communicate(timeout=LATEX_TIMEOUT)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {command[-1]} and was stopped") from None
+    finally:
+        _RUNNING.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, output, errors)
+
+
+# The TeX processes running now: stopped when the run is interrupted (Ctrl-C, SIGTERM), so that
+# the temporary folder can be removed at once rather than when they finish.
+_RUNNING: set[subprocess.Popen[str]] = set()
+
+
+def _stop_latex() -> None:
+    for process in list(_RUNNING):
+        process.kill()
 
 
 def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None) -> bytes:
@@ -397,47 +423,3 @@ def latex_failure(name: str, log: str) -> str:
     where = f" at line {line.group(1)}" if line else ""
     what = error.group(1).strip() if error else "it stopped with an error"
     return f"LaTeX could not compile {name}{where}: {what} (if you changed a template, check that line)"
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def write_files(folder: Path, files: Mapping[str, str | bytes]) -> list[Path]:
-    """Write every file into ``folder`` atomically; names may not leave the folder."""
-    for name in files:
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise DeriveError(f"refusing to write {name!r} outside {folder}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DeriveError(f"cannot create the folder ({error.strerror})", source=str(folder)) from None
-    if not folder.is_dir():
-        raise DeriveError("is not a folder", source=str(folder))
-    return [write_file(folder / name, content) for name, content in files.items()]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_file(path: Path, content: str | bytes) -> Path:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if path.is_dir():
-        raise DeriveError("is a folder; expected a file name", source=str(path))
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as error:
-        raise DeriveError(f"cannot be written ({error.strerror or error})", source=str(path)) from None
-    return path
