@@ -165,3 +165,192 @@ def test_sigterm_removes_the_latex_folder(tmp_path):
     assert errors.strip() == "derive: terminated"
     assert not list(temporary.glob("derive-latex-*"))
     assert not (tmp_path / "out").exists()
+
+
+# ---- item 4: the roster is read as every other file -------------------------------------------
+
+ROSTER_ARGS = ["worksheet", "--variants", "2", "--combined", "-o", "out", "--roster"]
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom"])
+def test_a_roster_linked_to_an_endless_device_is_refused(special, tmp_path, derive_in):
+    (tmp_path / "roster.csv").symlink_to(special)
+    assert_user_error(derive_in(*ROSTER_ARGS, "roster.csv"), "roster.csv: is not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("student\n" + "x" * 200_000 + "\n", ["roster.csv: line 2: not valid CSV"]),
+        ("student\n" + "x" * 101 + "\n", ["roster.csv: line 2: a student's name of 101 characters"]),
+        ("student\nAna\x07\n", ["roster.csv: line 2: the name has the character '\\x07'"]),
+        ("student\nAna\x00\n", ["roster.csv: is a binary file (a NUL byte on line 2)"]),
+    ],
+    ids=["a 200,000-character cell", "a long name", "a control character", "a NUL byte"],
+)
+def test_a_roster_past_the_limits_is_refused(text, fragments, tmp_path, derive_in):
+    (tmp_path / "roster.csv").write_text(text, encoding="utf-8")
+    assert_user_error(derive_in(*ROSTER_ARGS, "roster.csv"), *fragments)
+
+
+# ---- item 6: no cell starts a formula, whatever splits the line ----------------------------------
+
+
+def test_no_gradebook_cell_starts_a_formula_whatever_splits_it(tmp_path):
+    import csv
+
+    from tests.conftest import run_derive
+
+    names = ["Ana;=cmd|' /C calc'!A0", "Bo\t=1+1", "Cy,+2", "=Di", "Ed\n@SUM(A1)"]
+    rows = [["student", "out_h1"], *[[name, "0.5933"] for name in names]]
+    with (tmp_path / "class.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    result = run_derive("check", "class.csv", "-o", "grades.csv", cwd=tmp_path)
+    written = (tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert result.returncode == 0
+    for delimiter in (",", ";", "\t"):
+        for line in written.splitlines():
+            for cell in line.split(delimiter):
+                assert not cell.lstrip(' "').startswith(("=", "+", "-", "@")), (delimiter, line)
+        for row in csv.reader(written.splitlines(), delimiter=delimiter):
+            assert not any(cell.lstrip(" ").startswith(("=", "+", "-", "@")) for cell in row), (delimiter, row)
+    students = [row[0] for row in csv.reader(written.splitlines()[1:] and written.splitlines())][1:]
+    assert len(students) == len(names)
+
+
+# ---- items 7, 8, 11: templates from anyone -----------------------------------------------------
+
+TEMPLATES = {
+    "includes itself": ('<% include "markdown/explanation.md.j2" %>\n', ["line 1: RecursionError", "includes itself"]),
+    "a recursive macro": ("<% macro f(n) %><< f(n) >><% endmacro %>\n<< f(1) >>\n", ["line 1: RecursionError"]),
+    "range(10**9)": ("x\n<% for i in range(10**9) %>.<% endfor %>\n", ["line 2:", "1,000,000,000 items"]),
+    "range(200000)": ("<% for i in range(200000) %>.<% endfor %>\n", ["line 1: OverflowError", "Range too big"]),
+    "'a' * 10**10": ("<< 'a' * 10**10 >>\n", ["line 1: a repetition of 10,000,000,000 items"]),
+    "center(10**10)": ("<< 'x' | center(10**10) >>\n", ["line 1: asks for a value of 10,000,000,000 items"]),
+    "lipsum(10**9)": ("<< lipsum(10**9) >>\n", ["line 1: asks for a value of 1,000,000,000 items"]),
+    "2 ** 1000000": ("<< 2 ** 1000000 >>\n", ["line 1: a power of 2,000,000 bits"]),
+    "division by zero": ("a\n<< 1/0 >>\n", ["line 2: ZeroDivisionError"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEMPLATES))
+def test_a_template_past_the_limits_is_stopped(case, tmp_path, derive_in):
+    body, fragments = TEMPLATES[case]
+    (tmp_path / "mine" / "markdown").mkdir(parents=True)
+    (tmp_path / "mine" / "markdown" / "explanation.md.j2").write_text(body, encoding="utf-8")
+    result = derive_in("explain", "--templates", "mine", "-o", "out.md")
+    assert_user_error(result, "mine/markdown/explanation.md.j2: ", *fragments)
+
+
+def test_template_bytes_that_are_not_utf8(tmp_path, derive_in):
+    (tmp_path / "mine" / "markdown").mkdir(parents=True)
+    (tmp_path / "mine" / "markdown" / "explanation.md.j2").write_bytes(b"# title\ncaf\xe9\n")
+    assert_user_error(
+        derive_in("explain", "--templates", "mine"), "explanation.md.j2: line 2: not UTF-8 text (byte 0xe9)"
+    )
+
+
+def test_a_template_that_never_ends_is_stopped(tmp_path, monkeypatch):
+    """Two nested loops of 100,000 rounds: stopped at the time limit (here 1 s), naming the template and line."""
+    from derive.errors import DeriveError
+    from derive.outputs import sandbox
+    from derive.outputs.render import Renderer
+
+    monkeypatch.setattr(sandbox, "MAX_SECONDS", 1.0)
+    (tmp_path / "markdown").mkdir()
+    loops = "x\n<% for i in range(100000) %><% for j in range(100000) %><% endfor %><% endfor %>\n"
+    (tmp_path / "markdown" / "explanation.md.j2").write_text(loops, encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(DeriveError, match=r"explanation\.md\.j2: line 2: took longer than 1 s to render"):
+        Renderer(tmp_path).render("markdown/explanation.md.j2", "en")
+    assert time.monotonic() - started < 30
+
+
+def test_a_template_linked_outside_its_folder_is_refused(tmp_path, derive_in):
+    (tmp_path / "mine" / "markdown").mkdir(parents=True)
+    (tmp_path / "mine" / "markdown" / "explanation.md.j2").symlink_to("/etc/passwd")
+    result = derive_in("explain", "--templates", "mine")
+    assert_user_error(result, "explanation.md.j2: leads outside the templates folder (to /etc/passwd)")
+
+
+def test_a_catalog_linked_outside_its_folder_is_refused(tmp_path, derive_in):
+    (tmp_path / "mine" / "i18n").mkdir(parents=True)
+    (tmp_path / "elsewhere.toml").write_bytes((ROOT / "templates" / "i18n" / "en.toml").read_bytes())
+    (tmp_path / "mine" / "i18n" / "en.toml").symlink_to(tmp_path / "elsewhere.toml")
+    assert_user_error(derive_in("explain", "--templates", "mine"), "en.toml: leads outside the templates folder")
+
+
+def test_tex_reads_no_file_by_an_absolute_path(tmp_path, derive_in):
+    """A Beamer template's \\input{/etc/hostname}: TeX runs with openin_any=p and refuses it."""
+    require_tool("pdflatex")
+    (tmp_path / "mine" / "beamer").mkdir(parents=True)
+    slides = (ROOT / "templates" / "beamer" / "slides.tex.j2").read_text(encoding="utf-8")
+    hostile = slides.replace("\\begin{document}", "\\begin{document}\n\\input{/etc/hostname}", 1)
+    assert hostile != slides
+    (tmp_path / "mine" / "beamer" / "slides.tex.j2").write_text(hostile, encoding="utf-8")
+    result = derive_in("slides", "--templates", "mine", "--pdf", "-o", "out")
+    assert_user_error(result, "LaTeX could not compile slides.tex", "/etc/hostname")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("where", ["--templates", "-o"])
+def test_a_path_longer_than_the_system_allows(where, derive_in):
+    long = "x" * 5000
+    args = ["explain", "--templates", long] if where == "--templates" else ["explain", "-o", long + ".md"]
+    assert_user_error(derive_in(*args), "xxx...", "File name too long")
+
+
+# ---- items 8 and 9: huge numbers in a network, strict JSON ------------------------------------
+
+LINEAR_1E300 = """learning_rate = 0.5
+loss = "half_sse"
+
+[[layers]]
+name = "h"
+activation = "linear"
+weights = [[1, 1], [1, 1]]
+bias = 0
+
+[[layers]]
+name = "o"
+activation = "linear"
+weights = [[1e300, 1e300]]
+bias = 1e300
+
+[[examples]]
+inputs = [1e300, 1e300]
+targets = [1]
+"""
+
+
+def test_a_quiz_on_inputs_of_1e300(tmp_path, derive_in):
+    (tmp_path / "net.toml").write_text(LINEAR_1E300, encoding="utf-8")
+    result = derive_in("quiz", "--format", "moodle", "net.toml")
+    assert result.returncode == 0, result.stderr
+    assert "<quiz>" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["gradients", "--json"], ["keys", "--json"]])
+def test_json_is_strict_or_an_error_naming_the_quantity(command, tmp_path, derive_in):
+    import json
+
+    (tmp_path / "net.toml").write_text(LINEAR_1E300, encoding="utf-8")
+    result = derive_in(*command, "net.toml")
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} in JSON")
+
+    if result.returncode == 0:
+        json.loads(result.stdout, parse_constant=refuse)
+    else:
+        assert_user_error(result, "net.toml: ", "is beyond what a JSON number holds")
+
+
+# ---- the Also items ----------------------------------------------------------------------------
+
+
+def test_a_newline_in_a_file_name_stays_in_the_heading(tmp_path, derive_in):
+    (tmp_path / "my\nnet.toml").write_text(MAZUR, encoding="utf-8")
+    result = derive_in("explain", "my\nnet.toml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(": my net")

@@ -40,6 +40,7 @@ LAYERS: list[set[str]] = [
     {"training.descent"},
     {"training.worked"},
     {"document"},
+    {"outputs.sandbox"},  # Jinja2's sandbox with limits of time, size and folder
     {"outputs", "outputs.render", "outputs.code", "outputs.plot", "outputs.diagram", "outputs.browser"},
     {"outputs.report"},
     {"assessment", "assessment.answers", "assessment.windows"},  # windows: digits asked

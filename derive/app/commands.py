@@ -7,6 +7,7 @@ command that takes a NETWORK works on student K's variant when ``--variant K --s
 from __future__ import annotations
 
 import json
+import math
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -353,7 +354,28 @@ def print_json(data: Any) -> None:
 
 
 def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Strict JSON: a value no double holds (an overflow to infinity) is an error naming the quantity."""
+    where = _not_finite(data, "")
+    if where is not None:
+        raise DeriveError(
+            "is beyond what a JSON number holds (a double, up to about 1.8e308); "
+            "expected finite values (the text output, without --json, shows them in full)",
+            key=where,
+        )
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _not_finite(data: Any, path: str) -> str | None:
+    """The path (``gradients.w1``, ``history[3]``) of the first infinite or NaN number in ``data``, if any."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else path or "the value"
+    if isinstance(data, dict):
+        items: Any = ((f"{path}.{key}" if path else str(key), value) for key, value in data.items())
+    elif isinstance(data, list | tuple):
+        items = ((f"{path}[{index}]", value) for index, value in enumerate(data))
+    else:
+        return None
+    return next((found for key, value in items if (found := _not_finite(value, key)) is not None), None)
 
 
 def progress_bar(steps: int) -> Any:

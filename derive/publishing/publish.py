@@ -25,6 +25,7 @@ from derive.document.slides import path_sum, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.webpage import page
+from derive.spec.files import read_user_file
 from derive.spec.model import NetworkSpec
 from derive.spec.variants import variant
 from derive.training.descent import train
@@ -219,38 +220,70 @@ def slides_files(
     return {"slides-handout.tex" if handout else "slides.tex": text}
 
 
+ROSTER_FILE = "expected a CSV file with a student column"
+MAX_NAME = 100  # characters in a student's name: a heading, not a paragraph
+
+
 def read_roster(path: Path, variants: int) -> list[str]:
-    """The ``student`` column of a roster CSV, one name per variant in order (fewer names than variants is fine)."""
+    """The ``student`` column of a roster CSV, one name per variant in order (fewer names than variants is fine).
+
+    The file is read as every other file a user gives is (a regular UTF-8 file of at most 16 MiB); a name
+    is one printable line of at most MAX_NAME characters.
+    """
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise DeriveError(
-            f"cannot be read ({reason}); expected a CSV file with a student column", source=source
-        ) from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    text = read_user_file(path, ROSTER_FILE)
+    rows = _roster_rows(text, source)
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise DeriveError("is empty; expected a CSV file with a header row naming a student column", source=source)
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [cell.strip().lower() for cell in rows[0][1]]
     if "student" not in header:
-        raise DeriveError(f"has no student column (its header is: {', '.join(rows[0])})", source=source, key="line 1")
+        heading = ", ".join(rows[0][1])[:200]
+        raise DeriveError(f"has no student column (its header is: {heading})", source=source, key="line 1")
     column = header.index("student")
     names = []
-    for number, row in enumerate(rows[1:], 2):
+    for number, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue  # a blank line
         if len(row) != len(header):
             raise DeriveError(
                 f"expected {len(header)} cells, as the header has, got {len(row)}", source=source, key=f"line {number}"
             )
-        names.append(row[column].strip())
+        names.append(_student_name(row[column].strip(), source, number))
     if len(names) > variants:
         raise DeriveError(
             f"lists {len(names)} students but only {variants} variants are asked for; use --variants {len(names)}",
             source=source,
         )
     return names
+
+
+def _roster_rows(text: str, source: str) -> list[tuple[int, list[str]]]:
+    """The rows, each with the line it starts on; a cell past the CSV reader's size is refused by line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    line = 1
+    try:
+        for cells in reader:
+            rows.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        reason = "a cell longer than the CSV reader takes" if "field limit" in str(error) else str(error)
+        raise DeriveError(f"not valid CSV: {reason}", source=source, key=f"line {reader.line_num}") from None
+    return rows
+
+
+def _student_name(name: str, source: str, line: int) -> str:
+    if len(name) > MAX_NAME:
+        message = f"a student's name of {len(name):,} characters; expected at most {MAX_NAME}"
+        raise DeriveError(message, source=source, key=f"line {line}")
+    unprintable = next((char for char in name if not char.isprintable()), None)
+    if unprintable is not None:
+        raise DeriveError(
+            f"the name has the character {unprintable!r}, which cannot be printed; expected a name on one line",
+            source=source,
+            key=f"line {line}",
+        )
+    return name
 
 
 # ---------------------------------------------------------------------------------------------
