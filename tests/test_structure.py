@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
     {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
-    {"training", "training.compiled", "training.vectorised"},
+    {"training", "training.compiled", "training.vectorised", "training.floats"},
     {"training.descent"},
     {"training.worked"},
     {"document"},

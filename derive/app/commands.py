@@ -174,7 +174,7 @@ def gradients(spec: NetworkSpec, options: Namespace) -> int:
     from derive.training.worked import worked
 
     update = worked(spec, options.example)  # online or with mini-batches: one batch's update
-    derivation, examples = update.derivation, update.example_numbers()
+    derivation, examples = report.trained_update(update.spec), update.example_numbers()
     if options.json:
         print_json(report.gradients_json(derivation, examples))
     else:

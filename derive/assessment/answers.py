@@ -38,6 +38,7 @@ ANSWER_FILE = "expected a .toml or .json file of key = number pairs, or a .csv f
 MARKS_FILE = "expected a TOML file with a [weights] table of key = weight"
 STUDENT_COLUMN = "student"
 VARIANT_COLUMN = "variant"
+MAX_STUDENTS = 2000  # rows of a class file: graded in about 2 minutes within about 200 MiB
 MAX_WEIGHT = 1000  # a blank's marks: a score stays a number a teacher reads
 MAX_NUMBER_TEXT = 100  # characters: far more than any hand-written or float64 answer
 # Numbers a double can hold, as the network files accept them.
@@ -277,6 +278,13 @@ def _csv_rows(text: str, source: str) -> list[tuple[int, list[str]]]:
         for cells in reader:
             if any(cell.strip() for cell in cells):
                 rows.append((line, cells))
+                if len(rows) > MAX_STUDENTS + 1:  # the header and the students: stop reading here
+                    raise DeriveError(
+                        f"has more than {MAX_STUDENTS:,} students; expected at most {MAX_STUDENTS:,} rows "
+                        "(grade a larger class in several files)",
+                        source=source,
+                        key=f"line {line}",
+                    )
             line = reader.line_num + 1
     except csv.Error as error:
         hint = " (a quote is not closed)" if "end of data" in str(error) else ""
