@@ -195,6 +195,8 @@ def gradients_text(derivation: Derivation, digits: int, examples: Sequence[int] 
     """
     spec, graph = derivation.spec, derivation.graph
     show = lambda value: format_number(value, digits)  # noqa: E731
+    if getattr(derivation, "in_floats", False):
+        show = lambda value: float_text(value, digits)  # noqa: E731
     parts = [_heading(spec)]
     numbers = list(examples) if examples is not None else list(range(1, len(spec.examples) + 1))
     if examples is not None:
@@ -243,6 +245,15 @@ def gradients_text(derivation: Derivation, digits: int, examples: Sequence[int] 
     if getattr(derivation, "in_floats", False):
         parts.append(FLOATS_NOTE)
     return "\n".join(parts)
+
+
+def float_text(value: float, digits: int) -> str:
+    """A float to ``digits`` decimals as printf rounds it (its binary value), trailing zeros dropped: a
+    large network's hundreds of thousands of numbers, at a tenth of :func:`format_number`'s cost."""
+    shown = f"{value:.{digits}f}"
+    if "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    return "0" if shown in ("-0", "") else shown
 
 
 FLOATS_NOTE = (

@@ -99,6 +99,30 @@ def _loss(spec: NetworkSpec, targets: np.ndarray, out: np.ndarray) -> tuple[np.n
     return np.broadcast_to(error(targets, out), out.shape), np.broadcast_to(slope(targets, out), out.shape)
 
 
+def _forward(spec: NetworkSpec) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """The weights, every layer's net inputs and outputs (the inputs first), and the targets: examples as columns."""
+    weights = [np.array(layer.weights, dtype=float) for layer in spec.layers]
+    biases = [np.array(layer.bias, dtype=float).reshape(-1, 1) for layer in spec.layers]
+    inputs = np.array([example.inputs for example in spec.examples], dtype=float).T
+    targets = np.array([example.targets for example in spec.examples], dtype=float).T
+    nets, outs = [], [inputs]
+    for layer, w, b in zip(spec.layers, weights, biases, strict=True):
+        net = w @ outs[-1] + b
+        function, _ = _activation(layer)
+        nets.append(net)
+        outs.append(_softmax(net) if function is None else np.broadcast_to(function(net), net.shape).astype(float))
+    return weights, nets, outs, targets
+
+
+def float_loss(spec: NetworkSpec) -> float:
+    """E_total of ``spec`` from a forward pass in floats (summed, or averaged with ``reduction = "mean"``)."""
+    with np.errstate(all="ignore"):
+        _, _, outs, targets = _forward(spec)
+        errors, _ = _loss(spec, targets, outs[-1])
+        total = float(errors.sum())
+    return total / len(spec.examples) if spec.reduction == "mean" else total
+
+
 class FloatUpdate:
     """The update of ``spec`` on all its examples, in floats, named as a Derivation names it."""
 
@@ -124,16 +148,7 @@ class FloatUpdate:
 
     def _compute(self) -> None:
         spec = self.spec
-        weights = [np.array(layer.weights, dtype=float) for layer in spec.layers]
-        biases = [np.array(layer.bias, dtype=float).reshape(-1, 1) for layer in spec.layers]
-        inputs = np.array([example.inputs for example in spec.examples], dtype=float).T
-        targets = np.array([example.targets for example in spec.examples], dtype=float).T
-        nets, outs = [], [inputs]
-        for layer, w, b in zip(spec.layers, weights, biases, strict=True):
-            net = w @ outs[-1] + b
-            function, _ = _activation(layer)
-            nets.append(net)
-            outs.append(_softmax(net) if function is None else np.broadcast_to(function(net), net.shape).astype(float))
+        weights, nets, outs, targets = _forward(spec)
         errors, slope = _loss(spec, targets, outs[-1])
         scale = 1 / len(spec.examples) if spec.reduction == "mean" else 1.0
         deltas = self._deltas(weights, nets, outs, scale * slope)
@@ -141,7 +156,7 @@ class FloatUpdate:
             Forward(
                 [net[:, p] for net in nets], [out[:, p] for out in outs[1:]], errors[:, p], float(sum(errors[:, p]))
             )
-            for p in range(inputs.shape[1])
+            for p in range(targets.shape[1])
         ]
         self.loss = float(errors.sum() * scale)
         self._gradients(weights, deltas, outs)
