@@ -354,3 +354,59 @@ def test_a_newline_in_a_file_name_stays_in_the_heading(tmp_path, derive_in):
     result = derive_in("explain", "my\nnet.toml")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].endswith(": my net")
+
+
+# ---- item 5: names in every script -------------------------------------------------------------
+
+NAMES = ["Дмитрий", "王芳", "محمد", "Αλέξης", "José 😀"]
+
+
+def _pdf_text(path) -> str:
+    import unicodedata
+
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return unicodedata.normalize("NFKC", text)  # Arabic comes out in presentation forms: their letters
+
+
+def _fonts(path) -> str:
+    return subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_roster_in_every_script_is_printed(tmp_path, derive_in):
+    """Cyrillic, CJK, Arabic (right to left), Greek and an emoji: lualatex with the Noto fonts prints them."""
+    require_tool("lualatex")
+    require_tool("pdftotext")
+    (tmp_path / "names.csv").write_text("student\n" + "\n".join(NAMES) + "\n", encoding="utf-8")
+    result = run_in(tmp_path, "worksheet", "--variants", "5", "--combined", "--roster", "names.csv", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    pages = _pdf_text(tmp_path / "out" / "class-worksheets.pdf").split("\f")
+    students = [line for page in pages for line in page.splitlines() if line.startswith("Student:")]
+    assert [line.removeprefix("Student:").strip(" \u202b\u202c") for line in students] == [
+        "Дмитрий",
+        "王芳",
+        "محمد",  # the logical order: set right to left, read back as written
+        "Αλέξης",
+        "José",  # the emoji is a colour picture, which has no text
+    ]
+    fonts = _fonts(tmp_path / "out" / "class-worksheets.pdf")
+    for font in ("NotoSerif-Regular", "NotoSerifCJKsc", "NotoNaskhArabic"):
+        assert font in fonts, fonts
+    images = subprocess.run(["pdfimages", "-list", str(tmp_path / "out" / "class-worksheets.pdf")], capture_output=True)
+    rows = [row.split() for row in images.stdout.decode().splitlines()[2:]]
+    assert [(row[0], row[2]) for row in rows] == [("25", "image"), ("25", "smask")], "the emoji: a colour picture"
+
+
+def test_a_latin_document_stays_with_pdflatex_and_a_cyrillic_file_name_does_not(tmp_path, derive_in):
+    require_tool("lualatex")
+    (tmp_path / "Дмитрий.toml").write_text(MAZUR, encoding="utf-8")
+    assert run_in(tmp_path, "worksheet", "Дмитрий.toml", "--pdf", "-o", "cyrillic").returncode == 0
+    assert run_in(tmp_path, "worksheet", "--pdf", "-o", "latin").returncode == 0
+    assert "Дмитрий" in _pdf_text(tmp_path / "cyrillic" / "solutions.pdf")  # the solutions name the network
+    assert "Type 1 " in _fonts(tmp_path / "latin" / "solutions.pdf")  # pdflatex's Latin Modern
+    assert "CID" in _fonts(tmp_path / "cyrillic" / "solutions.pdf")  # lualatex's OpenType fonts
+
+
+def run_in(folder, *args: str) -> subprocess.CompletedProcess[str]:
+    from tests.conftest import run_derive
+
+    return run_derive(*args, cwd=folder, check=False)

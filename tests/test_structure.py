@@ -46,7 +46,7 @@ LAYERS: list[set[str]] = [
     {"assessment", "assessment.answers", "assessment.windows"},  # windows: digits asked
     {"assessment.grading", "assessment.quiz"},
     # the web page's pictures, and its worksheet's check (grading's rule); writing files
-    {"publishing", "publishing.webpage", "publishing.writing"},
+    {"publishing", "publishing.webpage", "publishing.writing", "publishing.engines"},
     {"publishing.publish"},
     {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed
     {"app.commands", "app.gallery"},

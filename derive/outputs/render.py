@@ -64,9 +64,17 @@ _LATEX_SPECIAL = {
 _LATEX_SYMBOLS = {"δ": r"$\delta$", "∂": r"$\partial$", "⁺": r"$^{+}$", "→": r"$\to$", "σ": r"$\sigma$", "η": r"$\eta$"}
 
 
+# A run of right-to-left letters (Hebrew, Arabic and their presentation forms), spaces between them included.
+_RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+(?: [\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+)*")
+
+
 def escape_latex(text: object) -> str:
-    """User text made safe to print in LaTeX: every special character escaped."""
-    return "".join(_LATEX_SPECIAL.get(char) or _LATEX_SYMBOLS.get(char, char) for char in str(text))
+    """User text made safe to print in LaTeX: every special character escaped, a right-to-left run in \\rtl{}."""
+    text = str(text)
+    greek = any("\u0370" <= char <= "\u03ff" and char not in _LATEX_SYMBOLS for char in text)  # a Greek name
+    symbols = {} if greek else _LATEX_SYMBOLS
+    escaped = "".join(_LATEX_SPECIAL.get(char) or symbols.get(char, char) for char in text)
+    return _RTL.sub(lambda run: f"\\rtl{{{run.group()}}}", escaped)
 
 
 def escape_markdown(text: object) -> str:

@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from derive.document import Document, ExamSetting, from_steps, schedule_of
 from derive.document.slides import path_sum, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
+from derive.publishing.engines import PDFLATEX, engine_for, engine_path
 from derive.publishing.webpage import page
 from derive.spec.files import read_user_file
 from derive.spec.model import NetworkSpec
@@ -293,7 +293,10 @@ def _student_name(name: str, source: str, line: int) -> str:
 def compile_pdfs(
     sources: Mapping[str, str], *, files: Mapping[str, str | bytes] | None = None, jobs: int | None = None
 ) -> dict[str, bytes]:
-    """Compile each ``.tex`` source to a PDF with pdflatex, without shell escape: all of them, or none.
+    """Compile each ``.tex`` source to a PDF, without shell escape: all of them, or none.
+
+    pdflatex compiles text in Latin letters, lualatex a document with a name in another script
+    (:mod:`derive.publishing.engines`).
 
     The sources compile side by side, one pdflatex process per core (``jobs``), in one private
     temporary folder; ``files`` are written there too without being compiled (pictures, or the
@@ -304,8 +307,10 @@ def compile_pdfs(
     """
     from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
 
-    pdflatex = _pdflatex()
     names = list(sources)
+    fragments = [text for text in (files or {}).values() if isinstance(text, str)]
+    engines = {name: engine_for([sources[name], *fragments]) for name in names}
+    programs = {engine: engine_path(engine) for engine in set(engines.values())}
     for name in [*names, *(files or {})]:
         if Path(name).name != name or not name or name.startswith("."):
             raise DeriveError(f"refusing to compile {name!r}: expected a plain file name")
@@ -313,12 +318,16 @@ def compile_pdfs(
         for name, content in {**(files or {}), **sources}.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             (Path(folder) / name).write_bytes(data)
-        formats = _preamble_formats(pdflatex, sources, folder)
+        plain = {name: text for name, text in sources.items() if engines[name] == PDFLATEX}
+        formats = _preamble_formats(programs[PDFLATEX], plain, folder) if plain else {}
         workers = max(1, min(jobs or available_cores(), len(names)))
         # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
         longest = sorted(names, key=lambda name: -len(sources[name]))
         with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
-            running = {name: pool.submit(_run_latex, pdflatex, name, folder, formats.get(name)) for name in longest}
+            running = {
+                name: pool.submit(_run_latex, programs[engines[name]], name, folder, formats.get(name))
+                for name in longest
+            }
             try:
                 return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
             except BaseException:
@@ -333,16 +342,6 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def _pdflatex() -> str:
-    found = shutil.which("pdflatex")
-    if found is None:
-        raise DeriveError(
-            "--pdf needs LaTeX (pdflatex), which is not installed; on Debian or Ubuntu: "
-            "apt-get install texlive-latex-extra texlive-pictures"
-        )
-    return found
 
 
 # What a LaTeX log says when the document needs another run to settle: a changed label or
@@ -445,6 +444,13 @@ def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = Non
 
 def latex_failure(name: str, log: str) -> str:
     """What went wrong in LaTeX, in a sentence a teacher understands."""
+    lost = re.search(r"Missing character: There is no (.) \(U\+([0-9A-F]+)\)", log)
+    if lost:
+        return (
+            f"LaTeX could not compile {name}: no installed font has the character {lost.group(1)} "
+            f"(U+{lost.group(2)}); expected names in scripts the Noto fonts cover (Latin, Greek, Cyrillic, "
+            "Arabic, Hebrew, CJK, Devanagari, Thai, emoji)"
+        )
     missing = re.search(r"! LaTeX Error: File `([^']+)\.(sty|cls)' not found", log)
     if missing:
         return (
