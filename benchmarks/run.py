@@ -461,6 +461,27 @@ def memory_rows(folder: Path) -> tuple[list[list[str]], str]:
     return [row], f"memory: {mebibytes:,.0f} MiB at {parameters:,} parameters (target < 1 GiB)"
 
 
+LIMIT_EXAMPLES = 1000
+
+
+def limit_rows(folder: Path) -> tuple[list[list[str]], str]:
+    """``gradients`` and ``train --steps 10`` at both limits at once: 49,370 parameters and 1,000 examples."""
+    data = network_data(LIMIT_SHAPE, per_neuron=True, examples=LIMIT_EXAMPLES)
+    path = folder / "network-limits.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    weights = f"{n_weights(Network.from_dict(data).spec):,}"
+    rows, notes = [], []
+    for measure, command in (("gradients", ["gradients"]), ("train --steps 10", ["train", "--steps", "10"])):
+        took, peak = fresh_process([*command, str(path)], 1)
+        mebibytes = peak / 2**20
+        rows.append([
+            f"{measure}, {LIMIT_EXAMPLES:,} examples", label(LIMIT_SHAPE), weights, f"{mebibytes:,.0f} MiB",
+            "its time", seconds(took), "", f"< 1,024 MiB {verdict(mebibytes < 1024)}",
+        ])  # fmt: skip
+        notes.append(f"{measure} at the limits: {seconds(took)}, {mebibytes:,.0f} MiB (target < 1 GiB)")
+    return rows, "; ".join(notes)
+
+
 def class_rows(folder: Path) -> tuple[list[list[str]], str]:
     """``derive worksheet --variants 30 --seed 1 --pdf``: a class's documents and PDFs, in a fresh process.
 
@@ -585,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="derive-benchmark-") as folder:
         as_json, json_speed = json_rows(3, Path(folder))
         memory, peak = memory_rows(Path(folder))
+        limits, at_limits = limit_rows(Path(folder))
         pdfs, class_speed = (
             ([], "class PDFs: not run (--no-pdfs)") if args.no_pdfs else class_rows(Path(folder) / "class")
         )
@@ -597,9 +619,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"start-up: median of {args.startup_runs} fresh processes; sympy.diff: at most {seconds(args.budget)} a size"
     )
     print()
-    print(table(HEADER, gradients + training_ + as_json + memory + pdfs + starting))
+    print(table(HEADER, gradients + training_ + as_json + memory + limits + pdfs + starting))
     print()
-    print("\n".join([growth, *speeds, json_speed, peak, class_speed, *starts]))
+    print("\n".join([growth, *speeds, json_speed, peak, at_limits, class_speed, *starts]))
     return 0
 
 

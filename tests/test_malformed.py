@@ -446,5 +446,7 @@ def test_bad_roster(case, tmp_path, derive_in):
 def test_roster_not_utf8_or_missing(tmp_path, derive_in):
     (tmp_path / "roster.csv").write_bytes(b"student\nJos\xe9\n")
     args = ["worksheet", "--variants", "2", "--combined", "-o", "out", "--roster"]
-    assert_user_error(derive_in(*args, "roster.csv"), "roster.csv: cannot be read (not UTF-8 text)")
-    assert_user_error(derive_in(*args, "gone.csv"), "gone.csv: cannot be read")
+    assert_user_error(derive_in(*args, "roster.csv"), "roster.csv: line 2, column 4: not UTF-8 text (byte 0xe9)")
+    assert_user_error(
+        derive_in(*args, "gone.csv"), "gone.csv: no such file", "expected a CSV file with a student column"
+    )

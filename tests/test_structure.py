@@ -36,10 +36,11 @@ LAYERS: list[set[str]] = [
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
     {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
-    {"training", "training.compiled", "training.vectorised"},
+    {"training", "training.compiled", "training.vectorised", "training.floats"},
     {"training.descent"},
     {"training.worked"},
     {"document"},
+    {"outputs.sandbox"},  # Jinja2's sandbox with limits of time, size and folder
     {
         "outputs",
         "outputs.render",
@@ -55,7 +56,8 @@ LAYERS: list[set[str]] = [
     {"assessment.mistakes"},  # the catalogue of classic mistakes, each a change to a step's formula
     {"assessment.diagnosis"},  # each wrong answer's mistake
     {"assessment.classes"},  # the class report: what a class gets wrong
-    {"publishing", "publishing.webpage"},  # the web page's pictures, and its worksheet's check (grading's rule)
+    # the web page's pictures, and its worksheet's check (grading's rule); writing files
+    {"publishing", "publishing.webpage", "publishing.writing", "publishing.engines"},
     {"publishing.publish"},
     {"publishing.scorm"},  # the worksheet page as a SCORM package, with the bridge to an LMS
     {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed

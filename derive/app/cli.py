@@ -456,9 +456,34 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program stands so that temporary files are removed on the way out."""
+
+
+def _terminated(signal_number: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; SIGTERM unwinds like Ctrl-C (temporary folders removed), then ends with status 143."""
+    import signal
+    import threading
+
     parser = build_parser()
     args = parse(parser, argv)
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(args)
+    except Terminated:
+        print("derive: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     from derive.app import commands
 
     try:

@@ -7,6 +7,7 @@ command that takes a NETWORK works on student K's variant when ``--variant K --s
 from __future__ import annotations
 
 import json
+import math
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -56,7 +57,7 @@ def example(options: Namespace) -> int:
 def explain(spec: NetworkSpec, options: Namespace) -> int:
     from derive.publishing.publish import explanation
 
-    return emit(explanation(spec, **document_options(options)), options.output)
+    return emit(explanation(spec, **document_options(options)), options.output, options)
 
 
 def html(spec: NetworkSpec, options: Namespace) -> int:
@@ -65,9 +66,9 @@ def html(spec: NetworkSpec, options: Namespace) -> int:
 
     text = html_page(spec, worksheet=options.worksheet, **document_options(options))
     if options.output is not None:
-        return emit(text, options.output)
+        return emit(text, options.output, options)
     kind = "worksheet" if options.worksheet else "explanation"
-    return write({f"{kind}-{options.lang}.html": text}, None)
+    return write({f"{kind}-{options.lang}.html": text}, None, options)
 
 
 def worksheet(spec: NetworkSpec, options: Namespace) -> int:
@@ -88,7 +89,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
         **document_options(options),
     )
     compiled = texts if options.pdf else {name: text for name, text in texts.items() if name.startswith("class-")}
-    return write(publish.compile_pdfs(compiled) | texts, options.output)
+    return write(publish.compile_pdfs(compiled) | texts, options.output, options)
 
 
 def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any]:
@@ -128,16 +129,24 @@ def slides(spec: NetworkSpec, options: Namespace) -> int:
     from derive.publishing import publish
 
     texts = publish.slides_files(spec, handout=options.handout, **document_options(options))
-    return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output)
+    return write(publish.compile_pdfs(texts) | texts if options.pdf else texts, options.output, options)
 
 
-def write(files: dict[str, str | bytes], folder: Path | None) -> int:
-    """Write every file into the folder (default ``output``), atomically, and say so."""
-    from derive.publishing import publish
+def write(files: dict[str, str | bytes], folder: Path | None, options: Namespace) -> int:
+    """Write every file into the folder (default ``output``), all or nothing, and say so."""
+    from derive.publishing.writing import write_files
 
-    for path in publish.write_files(folder or Path("output"), dict(sorted(files.items()))):
+    for path in write_files(folder or Path("output"), dict(sorted(files.items())), inputs=inputs_of(options)):
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def inputs_of(options: Namespace) -> list[Path]:
+    """The files (and the templates folder) a command reads: no output may replace one of them."""
+    named = [getattr(options, key, None) for key in ("network", "answers", "roster", "templates")]
+    if options.command == "check":
+        named.append(options.marks)  # worksheet's --marks are numbers, check's a file
+    return [Path(name) for name in named if name]
 
 
 def worked_derivation(spec: NetworkSpec, options: Namespace) -> Any:
@@ -157,7 +166,7 @@ def keys(spec: NetworkSpec, options: Namespace) -> int:
     if options.json:
         print_json(rows)
         return 0
-    return emit(report.keys_text(rows), options.output)
+    return emit(report.keys_text(rows), options.output, options)
 
 
 def gradients(spec: NetworkSpec, options: Namespace) -> int:
@@ -165,7 +174,7 @@ def gradients(spec: NetworkSpec, options: Namespace) -> int:
     from derive.training.worked import worked
 
     update = worked(spec, options.example)  # online or with mini-batches: one batch's update
-    derivation, examples = update.derivation, update.example_numbers()
+    derivation, examples = report.trained_update(update.spec), update.example_numbers()
     if options.json:
         print_json(report.gradients_json(derivation, examples))
     else:
@@ -199,10 +208,10 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
     run = training.train(spec, options.steps, options.update, progress_bar(total), epochs=options.epochs, until=until)
     if options.plot is not None:
         from derive.outputs.plot import loss_curve
-        from derive.publishing.publish import write_file
+        from derive.publishing.writing import write_file
 
         title = f"{spec.name}: {run.steps} steps, {options.update} updates"
-        write_file(options.plot, loss_curve(run.history, options.plot, title=title))
+        write_file(options.plot, loss_curve(run.history, options.plot, title=title), inputs=inputs_of(options))
         print(f"wrote {options.plot}", file=sys.stderr)
     if options.json:
         print_json(report.training_json(run))
@@ -214,7 +223,7 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
 def code(spec: NetworkSpec, options: Namespace) -> int:
     from derive.outputs.code import module_source
 
-    return emit(module_source(spec), options.output)
+    return emit(module_source(spec), options.output, options)
 
 
 def check(spec: NetworkSpec, options: Namespace) -> int:
@@ -268,20 +277,22 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
         print(f"wrote {options.report}", file=sys.stderr)
     if sheets.roster:
         if options.json:
-            return emit(json_text(grading.class_json(results, catalog)), options.output)
-        return emit(grading.grades_csv(results), options.output)
+            return emit(json_text(grading.class_json(results, catalog)), options.output, options)
+        return emit(grading.grades_csv(results), options.output, options)
     if options.json:
-        return emit(json_text(grading.grade_json(results[0], catalog)), options.output)
+        return emit(json_text(grading.grade_json(results[0], catalog)), options.output, options)
     heading = catalog(
         "check.heading", answers=sheets.source, network=spec.name, credit=catalog(f"check.ecf_{options.ecf}")
     )
-    return emit(grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output)
+    return emit(
+        grading.grade_text(results[0], catalog, heading=heading, digits=options.digits), options.output, options
+    )
 
 
 def quiz(spec: NetworkSpec, options: Namespace) -> int:
     """A Moodle XML file (printed, or written with -o) or a QTI zip (written to -o, default quiz.zip)."""
     from derive.assessment import quiz as quizzes
-    from derive.publishing.publish import write_file
+    from derive.publishing.writing import write_file
     from derive.spec.variants import variant
 
     catalog = renderer_of(options).catalog(options.lang)
@@ -296,9 +307,9 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
     # the quiz is titled as the documents title the network: "Mazur's worked example", or “name”
     name = quizzes.network_name(spec, catalog, student=options.variant, seed=options.seed)
     if options.format == "moodle":
-        return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output)
+        return emit(quizzes.moodle_xml(made, catalog, name=name, digits=options.digits), options.output, options)
     path = options.output or Path("quiz.zip")
-    write_file(path, quizzes.qti_package(made, catalog, name=name, digits=options.digits))
+    write_file(path, quizzes.qti_package(made, catalog, name=name, digits=options.digits), inputs=inputs_of(options))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -366,15 +377,16 @@ def document_options(options: Namespace) -> dict[str, Any]:
     }
 
 
-def emit(text: str, output: Path | None) -> int:
-    """Print ``text``, or write it atomically to ``output``."""
+def emit(text: str, output: Path | None, options: Namespace) -> int:
+    """Print ``text``, or write it to ``output`` (atomically, or through to a device, a pipe or ``-``)."""
     if output is None:
         sys.stdout.write(text)
         return 0
-    from derive.publishing.publish import write_file
+    from derive.publishing.writing import STANDARD_OUTPUT, write_file
 
-    write_file(output, text)
-    print(f"wrote {output}", file=sys.stderr)
+    write_file(output, text, inputs=inputs_of(options))
+    if str(output) != STANDARD_OUTPUT:
+        print(f"wrote {output}", file=sys.stderr)
     return 0
 
 
@@ -383,7 +395,28 @@ def print_json(data: Any) -> None:
 
 
 def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Strict JSON: a value no double holds (an overflow to infinity) is an error naming the quantity."""
+    where = _not_finite(data, "")
+    if where is not None:
+        raise DeriveError(
+            "is beyond what a JSON number holds (a double, up to about 1.8e308); "
+            "expected finite values (the text output, without --json, shows them in full)",
+            key=where,
+        )
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _not_finite(data: Any, path: str) -> str | None:
+    """The path (``gradients.w1``, ``history[3]``) of the first infinite or NaN number in ``data``, if any."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else path or "the value"
+    if isinstance(data, dict):
+        items: Any = ((f"{path}.{key}" if path else str(key), value) for key, value in data.items())
+    elif isinstance(data, list | tuple):
+        items = ((f"{path}[{index}]", value) for index, value in enumerate(data))
+    else:
+        return None
+    return next((found for key, value in items if (found := _not_finite(value, key)) is not None), None)
 
 
 def progress_bar(steps: int) -> Any:

@@ -149,7 +149,8 @@ def screenshots(texts: dict[str, str]) -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from derive.publishing.publish import compile_pdfs, write_files
+    from derive.publishing.publish import compile_pdfs
+    from derive.publishing.writing import write_files
 
     arguments = sys.argv[1:] if argv is None else argv
     folder = Path(arguments[0] if arguments else "output")

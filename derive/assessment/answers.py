@@ -23,7 +23,7 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ ANSWER_FILE = "expected a .toml or .json file of key = number pairs, or a .csv f
 MARKS_FILE = "expected a TOML file with a [weights] table of key = weight"
 STUDENT_COLUMN = "student"
 VARIANT_COLUMN = "variant"
+MAX_STUDENTS = 2000  # rows of a class file: graded in about 2 minutes within about 200 MiB
+MAX_WEIGHT = 1000  # a blank's marks: a score stays a number a teacher reads
 MAX_NUMBER_TEXT = 100  # characters: far more than any hand-written or float64 answer
 # Numbers a double can hold, as the network files accept them.
 LARGEST = Decimal("1.7976931348623157e308")
@@ -133,12 +135,23 @@ def number_text(text: str, source: str, where: str, mark: str = DECIMAL_POINT) -
         wrong_mark = mark == DECIMAL_POINT and _DECIMAL_COMMA.fullmatch(text)
         hint = "; write the decimal point as '.' (0.5933, not 0,5933)" if wrong_mark else ""
         raise DeriveError(f"expected a number, got {describe(text)}{hint}", source=source, key=where)
-    return _in_range(Decimal(read), text, source, where)
+    try:
+        value = Decimal(read)
+    except InvalidOperation:  # an exponent beyond what a decimal holds: 1e99999999999999999999
+        value = Decimal("Infinity")
+    return _in_range(value, text, source, where)
 
 
 def _in_range(value: Decimal, text: str, source: str, where: str) -> Decimal:
+    """``value`` if a double holds it and it has at most MAX_NUMBER_TEXT digits (a calculator shows a dozen)."""
+    if len(value.as_tuple().digits) > MAX_NUMBER_TEXT:
+        raise DeriveError(
+            f"expected a number of at most {MAX_NUMBER_TEXT} digits, got one of {len(value.as_tuple().digits)}",
+            source=source,
+            key=where,
+        )
     size = value.copy_abs()  # no arithmetic: it could round or overflow the context
-    if size > LARGEST or (size and size < SMALLEST):
+    if not size.is_finite() or size > LARGEST or (size and size < SMALLEST):
         raise DeriveError(
             f"expected a number a double can hold (about 5e-324 to 1.8e308 in size), got {describe(text)}",
             source=source,
@@ -160,7 +173,7 @@ def answer_value(value: Any, source: str, where: str, mark: str = DECIMAL_POINT)
     if isinstance(value, int) and not isinstance(value, bool):
         return _in_range(Decimal(value), str(value), source, where)
     if isinstance(value, Decimal):
-        return value
+        return _in_range(value, describe(value), source, where)
     raise DeriveError(f"expected a number, got {describe(value)}", source=source, key=where)
 
 
@@ -265,6 +278,13 @@ def _csv_rows(text: str, source: str) -> list[tuple[int, list[str]]]:
         for cells in reader:
             if any(cell.strip() for cell in cells):
                 rows.append((line, cells))
+                if len(rows) > MAX_STUDENTS + 1:  # the header and the students: stop reading here
+                    raise DeriveError(
+                        f"has more than {MAX_STUDENTS:,} students; expected at most {MAX_STUDENTS:,} rows "
+                        "(grade a larger class in several files)",
+                        source=source,
+                        key=f"line {line}",
+                    )
             line = reader.line_num + 1
     except csv.Error as error:
         hint = " (a quote is not closed)" if "end of data" in str(error) else ""
@@ -350,7 +370,9 @@ def read_marks(path: Path, keys: StepKeys) -> dict[str, Decimal]:
                 key=where,
             )
         weight = None if isinstance(value, str) else answer_value(value, source, where)
-        if weight is None or weight < 0:
-            raise DeriveError(f"expected a weight of 0 or more, got {describe(value)}", source=source, key=where)
+        if weight is None or not 0 <= weight <= MAX_WEIGHT:
+            raise DeriveError(
+                f"expected a weight from 0 to {MAX_WEIGHT}, got {describe(value)}", source=source, key=where
+            )
         weights[key] = weight
     return weights

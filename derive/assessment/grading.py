@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -300,13 +301,21 @@ def grades_csv(results: Sequence[Grade]) -> str:
     return out.getvalue()
 
 
+# A cell a spreadsheet would run: one that starts with = + - @ (or a tab or carriage return before one),
+# wherever a comma, semicolon or tab splits the line: a spreadsheet set for Spanish splits on ";".
+_FORMULA_START = re.compile(r"(^|[,;\t\r\n])([ ]*)(?=[=+\-@])")
+
+
 def _csv_text(text: str) -> str:
-    """A name a spreadsheet will not run: a cell starting with = + - @ or a control character gets a quote.
+    """A name a spreadsheet will not run: every part that would start a formula, whichever of comma,
+    semicolon or tab splits the line, starts with a quote mark instead (``Ana;=1+1`` → ``Ana;'=1+1``).
 
     A line break inside is written as "\n", which the writer quotes: with "\n" as the line
     terminator it would leave a lone "\r" bare, and a reader would split the row there.
     """
-    quoted = "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    quoted = _FORMULA_START.sub(lambda found: found.group(1) + found.group(2) + "'", text)
+    if quoted[:1] in ("\t", "\r"):
+        quoted = "'" + quoted
     return quoted.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
 from functools import cache
 from typing import Any
@@ -88,7 +88,9 @@ def format_exact(value: Fraction, digits: int = DEFAULT_DIGITS) -> str:
     approximation of it: that would round twice, wrongly within a hair of a tie.
     """
     scaled = round(value * 10**digits)
-    return format_number(Decimal(f"{scaled}E-{digits}"), digits)  # exact: no context rounds a string
+    # exact: a context as wide as the integer (an f-string would refuse thousands of digits)
+    exact = Context(prec=scaled.bit_length() // 3 + 2, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return format_number(Decimal(scaled).scaleb(-digits, context=exact), digits)
 
 
 @cache

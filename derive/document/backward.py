@@ -6,7 +6,7 @@ derived where a gradient first needs it, and later gradients cite it.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from derive.core import checks
@@ -208,5 +208,14 @@ def finite_difference(steps: Steps, gradient: Gradient, typeset: Typesetter) -> 
         "low": str(check.low),
         "high": str(check.high),
         "width": str(check.width),
-        "slope": format(check.slope.quantize(Decimal("1e-7")), "f"),
+        "slope": _to_seven_decimals(check.slope),
     }
+
+
+def _to_seven_decimals(slope: Decimal) -> str:
+    """The slope to 7 decimals, however large (the default 28 digits would not hold 2e300 to 7 decimals)."""
+    if not slope.is_finite():
+        return str(slope)
+    with localcontext() as context:
+        context.prec = max(28, slope.adjusted() + 10)
+        return format(slope.quantize(Decimal("1e-7")), "f")

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import re
 import tomllib
-import traceback
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from functools import cache, lru_cache
@@ -28,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from markupsafe import Markup, escape
 
 from derive.core.steps import Step
 from derive.errors import DeriveError
+from derive.outputs.sandbox import ConfinedLoader, LimitedEnvironment, inside, render_limited, template_line
 
 CATALOG_FOLDER = "i18n"
 TEMPLATE_SUFFIX = ".j2"
@@ -64,9 +64,17 @@ _LATEX_SPECIAL = {
 _LATEX_SYMBOLS = {"δ": r"$\delta$", "∂": r"$\partial$", "⁺": r"$^{+}$", "→": r"$\to$", "σ": r"$\sigma$", "η": r"$\eta$"}
 
 
+# A run of right-to-left letters (Hebrew, Arabic and their presentation forms), spaces between them included.
+_RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+(?: [\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]+)*")
+
+
 def escape_latex(text: object) -> str:
-    """User text made safe to print in LaTeX: every special character escaped."""
-    return "".join(_LATEX_SPECIAL.get(char) or _LATEX_SYMBOLS.get(char, char) for char in str(text))
+    """User text made safe to print in LaTeX: every special character escaped, a right-to-left run in \\rtl{}."""
+    text = str(text)
+    greek = any("\u0370" <= char <= "\u03ff" and char not in _LATEX_SYMBOLS for char in text)  # a Greek name
+    symbols = {} if greek else _LATEX_SYMBOLS
+    escaped = "".join(_LATEX_SPECIAL.get(char) or symbols.get(char, char) for char in text)
+    return _RTL.sub(lambda run: f"\\rtl{{{run.group()}}}", escaped)
 
 
 def escape_markdown(text: object) -> str:
@@ -392,13 +400,19 @@ class Renderer:
     def __init__(self, templates: Path | None = None) -> None:
         folders = [shipped_templates()]
         if templates is not None:
-            if not templates.is_dir():
-                raise DeriveError("is not a folder of templates", source=str(templates), key="--templates")
+            try:
+                if not templates.is_dir():
+                    raise DeriveError("is not a folder of templates", source=str(templates), key="--templates")
+            except OSError as error:
+                raise DeriveError(
+                    f"cannot be read ({error.strerror})", source=str(templates), key="--templates"
+                ) from None
             _check_layout(templates, folders[0])
             folders.insert(0, templates)
         self.folders = folders
-        self.environment = SandboxedEnvironment(
-            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder) for folder in folders]),
+        self.user_folders = folders[:-1]
+        self.environment = LimitedEnvironment(
+            loader=jinja2.ChoiceLoader([ConfinedLoader(folder) for folder in folders]),
             undefined=jinja2.StrictUndefined,
             autoescape=_autoescape,
             block_start_string="<%",
@@ -431,6 +445,10 @@ class Renderer:
         for folder in self.folders:
             path = folder / CATALOG_FOLDER / f"{language}.toml"
             if path.is_file():
+                if not inside(folder, path):
+                    raise DeriveError(
+                        "leads outside the templates folder; expected a catalog inside it", source=str(path)
+                    )
                 try:
                     return Catalog(language, tomllib.loads(path.read_text(encoding="utf-8")), str(path))
                 except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -444,7 +462,7 @@ class Renderer:
         catalog = self.catalog(language)
         try:
             template = self.environment.get_template(name)
-            return template.render(t=catalog, language=language, **context)
+            return render_limited(template, dict(context, t=catalog, language=language), self.user_folders)
         except jinja2.TemplateNotFound as error:
             raise DeriveError(f"no template named {error.name!r}", key="--templates") from None
         except jinja2.TemplateSyntaxError as error:
@@ -452,24 +470,16 @@ class Renderer:
                 f"template error at line {error.lineno}: {error.message}", source=error.filename
             ) from None
         except SecurityError as error:
-            source, line = _template_line(error)
+            source, line = template_line(error)
             raise DeriveError(
                 f"line {line}: the template reaches for Python internals, which templates may not use ({error})",
                 source=source,
             ) from None
         except jinja2.UndefinedError as error:
-            source, line = _template_line(error)
+            source, line = template_line(error)
             raise DeriveError(
                 f"line {line}: the template uses a field the derivation does not have: {error.message}", source=source
             ) from None
-
-
-def _template_line(error: BaseException) -> tuple[str, int | str]:
-    """The template file and line where a rendering error was raised (Jinja2 maps its frames to them)."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename.endswith(TEMPLATE_SUFFIX)]
-    if not frames:
-        return "template", "?"
-    return frames[-1].filename, frames[-1].lineno or "?"
 
 
 def _check_layout(folder: Path, shipped: Path) -> None:

@@ -1,7 +1,7 @@
 """From a network to finished files: the explanation, worksheets, solutions, PDFs.
 
 Everything is rendered, and compiled when asked, before anything is written; files are then
-written atomically (a temporary file renamed into place), so a failed run leaves earlier output
+written all or nothing by :mod:`derive.publishing.writing`, so a failed run leaves earlier output
 intact and writes nothing of its own.
 """
 
@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,9 @@ from derive.document import Document, ExamSetting, from_steps, schedule_of
 from derive.document.slides import path_sum, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
+from derive.publishing.engines import PDFLATEX, engine_for, engine_path
 from derive.publishing.webpage import page
+from derive.spec.files import read_user_file
 from derive.spec.model import NetworkSpec
 from derive.spec.variants import variant
 from derive.training.descent import train
@@ -228,38 +229,70 @@ def slides_files(
     return {"slides-handout.tex" if handout else "slides.tex": text}
 
 
+ROSTER_FILE = "expected a CSV file with a student column"
+MAX_NAME = 100  # characters in a student's name: a heading, not a paragraph
+
+
 def read_roster(path: Path, variants: int) -> list[str]:
-    """The ``student`` column of a roster CSV, one name per variant in order (fewer names than variants is fine)."""
+    """The ``student`` column of a roster CSV, one name per variant in order (fewer names than variants is fine).
+
+    The file is read as every other file a user gives is (a regular UTF-8 file of at most 16 MiB); a name
+    is one printable line of at most MAX_NAME characters.
+    """
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise DeriveError(
-            f"cannot be read ({reason}); expected a CSV file with a student column", source=source
-        ) from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    text = read_user_file(path, ROSTER_FILE)
+    rows = _roster_rows(text, source)
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise DeriveError("is empty; expected a CSV file with a header row naming a student column", source=source)
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [cell.strip().lower() for cell in rows[0][1]]
     if "student" not in header:
-        raise DeriveError(f"has no student column (its header is: {', '.join(rows[0])})", source=source, key="line 1")
+        heading = ", ".join(rows[0][1])[:200]
+        raise DeriveError(f"has no student column (its header is: {heading})", source=source, key="line 1")
     column = header.index("student")
     names = []
-    for number, row in enumerate(rows[1:], 2):
+    for number, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue  # a blank line
         if len(row) != len(header):
             raise DeriveError(
                 f"expected {len(header)} cells, as the header has, got {len(row)}", source=source, key=f"line {number}"
             )
-        names.append(row[column].strip())
+        names.append(_student_name(row[column].strip(), source, number))
     if len(names) > variants:
         raise DeriveError(
             f"lists {len(names)} students but only {variants} variants are asked for; use --variants {len(names)}",
             source=source,
         )
     return names
+
+
+def _roster_rows(text: str, source: str) -> list[tuple[int, list[str]]]:
+    """The rows, each with the line it starts on; a cell past the CSV reader's size is refused by line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    line = 1
+    try:
+        for cells in reader:
+            rows.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        reason = "a cell longer than the CSV reader takes" if "field limit" in str(error) else str(error)
+        raise DeriveError(f"not valid CSV: {reason}", source=source, key=f"line {reader.line_num}") from None
+    return rows
+
+
+def _student_name(name: str, source: str, line: int) -> str:
+    if len(name) > MAX_NAME:
+        message = f"a student's name of {len(name):,} characters; expected at most {MAX_NAME}"
+        raise DeriveError(message, source=source, key=f"line {line}")
+    unprintable = next((char for char in name if not char.isprintable()), None)
+    if unprintable is not None:
+        raise DeriveError(
+            f"the name has the character {unprintable!r}, which cannot be printed; expected a name on one line",
+            source=source,
+            key=f"line {line}",
+        )
+    return name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +302,10 @@ def read_roster(path: Path, variants: int) -> list[str]:
 def compile_pdfs(
     sources: Mapping[str, str], *, files: Mapping[str, str | bytes] | None = None, jobs: int | None = None
 ) -> dict[str, bytes]:
-    """Compile each ``.tex`` source to a PDF with pdflatex, without shell escape: all of them, or none.
+    """Compile each ``.tex`` source to a PDF, without shell escape: all of them, or none.
+
+    pdflatex compiles text in Latin letters, lualatex a document with a name in another script
+    (:mod:`derive.publishing.engines`).
 
     The sources compile side by side, one pdflatex process per core (``jobs``), in one private
     temporary folder; ``files`` are written there too without being compiled (pictures, or the
@@ -280,8 +316,10 @@ def compile_pdfs(
     """
     from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
 
-    pdflatex = _pdflatex()
     names = list(sources)
+    fragments = [text for text in (files or {}).values() if isinstance(text, str)]
+    engines = {name: engine_for([sources[name], *fragments]) for name in names}
+    programs = {engine: engine_path(engine) for engine in set(engines.values())}
     for name in [*names, *(files or {})]:
         if Path(name).name != name or not name or name.startswith("."):
             raise DeriveError(f"refusing to compile {name!r}: expected a plain file name")
@@ -289,17 +327,22 @@ def compile_pdfs(
         for name, content in {**(files or {}), **sources}.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             (Path(folder) / name).write_bytes(data)
-        formats = _preamble_formats(pdflatex, sources, folder)
+        plain = {name: text for name, text in sources.items() if engines[name] == PDFLATEX}
+        formats = _preamble_formats(programs[PDFLATEX], plain, folder) if plain else {}
         workers = max(1, min(jobs or available_cores(), len(names)))
         # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
         longest = sorted(names, key=lambda name: -len(sources[name]))
         with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
-            running = {name: pool.submit(_run_latex, pdflatex, name, folder, formats.get(name)) for name in longest}
+            running = {
+                name: pool.submit(_run_latex, programs[engines[name]], name, folder, formats.get(name))
+                for name in longest
+            }
             try:
                 return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
             except BaseException:
                 for future in running.values():
-                    future.cancel()  # those not started yet; the running ones finish into the bin
+                    future.cancel()  # those not started yet; the running ones are stopped
+                _stop_latex()
                 raise
 
 
@@ -308,16 +351,6 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def _pdflatex() -> str:
-    found = shutil.which("pdflatex")
-    if found is None:
-        raise DeriveError(
-            "--pdf needs LaTeX (pdflatex), which is not installed; on Debian or Ubuntu: "
-            "apt-get install texlive-latex-extra texlive-pictures"
-        )
-    return found
 
 
 # What a LaTeX log says when the document needs another run to settle: a changed label or
@@ -332,7 +365,15 @@ MAX_RUNS = 3
 # loaded once (mylatexformat): a quarter less work each, for the cost of about one document.
 FORMAT_FROM = 4
 _BEGIN = "\\begin{document}"
-_ENVIRONMENT = {"SOURCE_DATE_EPOCH": "0", "FORCE_SOURCE_DATE": "1", "openout_any": "p", "shell_escape": "f"}
+# openin_any=p: TeX reads no file by an absolute path or from a parent folder (a template's \input{/etc/passwd});
+# its own packages, found through kpathsea, are still read
+_ENVIRONMENT = {
+    "SOURCE_DATE_EPOCH": "0",
+    "FORCE_SOURCE_DATE": "1",
+    "openout_any": "p",
+    "openin_any": "p",
+    "shell_escape": "f",
+}
 _OPTIONS = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
 
 
@@ -359,20 +400,37 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) ->
 
 
 def _latex(command: list[str], folder: str) -> subprocess.CompletedProcess[str]:
-    """One TeX run in ``folder``: reproducible dates, files written only there, no shell escape."""
+    """One TeX run in ``folder``: reproducible dates, files read and written only there, no shell escape."""
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=dict(os.environ, **_ENVIRONMENT),
+        stdin=subprocess.DEVNULL,
+    )
+    _RUNNING.add(process)
     try:
-        return subprocess.run(
-            command,
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=LATEX_TIMEOUT,
-            env=dict(os.environ, **_ENVIRONMENT),
-            stdin=subprocess.DEVNULL,
-        )
+        output, errors = process.communicate(timeout=LATEX_TIMEOUT)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {command[-1]} and was stopped") from None
+    finally:
+        _RUNNING.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, output, errors)
+
+
+# The TeX processes running now: stopped when the run is interrupted (Ctrl-C, SIGTERM), so that
+# the temporary folder can be removed at once rather than when they finish.
+_RUNNING: set[subprocess.Popen[str]] = set()
+
+
+def _stop_latex() -> None:
+    for process in list(_RUNNING):
+        process.kill()
 
 
 def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None) -> bytes:
@@ -395,6 +453,13 @@ def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = Non
 
 def latex_failure(name: str, log: str) -> str:
     """What went wrong in LaTeX, in a sentence a teacher understands."""
+    lost = re.search(r"Missing character: There is no (.) \(U\+([0-9A-F]+)\)", log)
+    if lost:
+        return (
+            f"LaTeX could not compile {name}: no installed font has the character {lost.group(1)} "
+            f"(U+{lost.group(2)}); expected names in scripts the Noto fonts cover (Latin, Greek, Cyrillic, "
+            "Arabic, Hebrew, CJK, Devanagari, Thai, emoji)"
+        )
     missing = re.search(r"! LaTeX Error: File `([^']+)\.(sty|cls)' not found", log)
     if missing:
         return (
@@ -406,47 +471,3 @@ def latex_failure(name: str, log: str) -> str:
     where = f" at line {line.group(1)}" if line else ""
     what = error.group(1).strip() if error else "it stopped with an error"
     return f"LaTeX could not compile {name}{where}: {what} (if you changed a template, check that line)"
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def write_files(folder: Path, files: Mapping[str, str | bytes]) -> list[Path]:
-    """Write every file into ``folder`` atomically; names may not leave the folder."""
-    for name in files:
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise DeriveError(f"refusing to write {name!r} outside {folder}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DeriveError(f"cannot create the folder ({error.strerror})", source=str(folder)) from None
-    if not folder.is_dir():
-        raise DeriveError("is not a folder", source=str(folder))
-    return [write_file(folder / name, content) for name, content in files.items()]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_file(path: Path, content: str | bytes) -> Path:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if path.is_dir():
-        raise DeriveError("is a folder; expected a file name", source=str(path))
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as error:
-        raise DeriveError(f"cannot be written ({error.strerror or error})", source=str(path)) from None
-    return path

@@ -48,7 +48,13 @@ def load_path(path: str | Path) -> NetworkSpec:
         data = _parse_json(text, source)
     else:
         data = _parse_toml(text, source)
-    return from_mapping(data, name=path.stem, source=source)
+    return from_mapping(data, name=network_name(path), source=source)
+
+
+def network_name(path: Path) -> str:
+    """The network's name from its file's: on one line, control characters as spaces (a heading holds it)."""
+    name = " ".join("".join(char if char.isprintable() else " " for char in path.stem).split())
+    return name or "network"
 
 
 def resolve(network: str | Path | None) -> NetworkSpec:
@@ -108,7 +114,10 @@ def _read_text(path: Path, source: str, kind: tuple[str, str, str] = _NETWORK_FI
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DeriveError("is UTF-16 (or UTF-32) text; expected UTF-8: save the file as UTF-8", source=source)
     if b"\x00" in raw:
-        raise DeriveError("is a binary file; expected a UTF-8 text file in TOML or JSON", source=source)
+        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
+        kind_of_file = expected.removeprefix("expected ")
+        message = f"is a binary file (a NUL byte on line {line}); expected a UTF-8 text file ({kind_of_file})"
+        raise DeriveError(message, source=source)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -207,11 +207,18 @@ class _Loop:
         velocity = self.engine.velocity()
         if velocity is not None:
             trained = _with_changes(trained, dict(zip(names, map(Fraction, velocity), strict=True)))
-        final = float(total_loss(trained))
+        final = final_loss(trained)
         history = self.history[:-1] if (not self.full_batch or self.stopped_at is not None) else self.history
         history = [*history, final]
         stopped = self.stopped_at and replace(self.stopped_at, loss=final)
         return Run(history, trained, self.spec.updates_per_epoch, self.goal, stopped)
+
+
+def final_loss(trained: NetworkSpec) -> float:
+    """E_total at the parameters reached: at 40 digits, or in floats for a network too large for that."""
+    from derive.training.floats import float_loss, in_floats
+
+    return float_loss(trained) if in_floats(trained) else float(total_loss(trained))
 
 
 def _position(step: int, per_epoch: int) -> tuple[int, int]:
