@@ -268,12 +268,12 @@ def check(spec: NetworkSpec, options: Namespace) -> int:
     ]
     results = diagnose(graded_sheets, rule["min_digits"])
     if options.report is not None:
-        from derive.publishing.publish import write_file
+        from derive.publishing.writing import write_file
 
         page = render_report(
             results, renderer_of(options), options.lang, options.report, source=sheets.source, network=spec.name
         )
-        write_file(options.report, page)
+        write_file(options.report, page, inputs=inputs_of(options))
         print(f"wrote {options.report}", file=sys.stderr)
     if sheets.roster:
         if options.json:
@@ -317,7 +317,7 @@ def quiz(spec: NetworkSpec, options: Namespace) -> int:
 def scorm(spec: NetworkSpec, options: Namespace) -> int:
     """A SCORM package (written to -o, default scorm.zip), or with --which the variant a learner id gets."""
     from derive.publishing import scorm as packages
-    from derive.publishing.publish import write_file
+    from derive.publishing.writing import write_file
 
     seed = options.seed or 0
     if options.which is not None:
@@ -333,7 +333,7 @@ def scorm(spec: NetworkSpec, options: Namespace) -> int:
     )
     package = packages.scorm_package(spec, setting, **document_options(options))
     path = options.output or Path("scorm.zip")
-    write_file(path, package)
+    write_file(path, package, inputs=inputs_of(options))
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
