@@ -21,8 +21,9 @@ FOLDERS = ["spec", "core", "training", "document", "outputs", "assessment", "pub
 LAYERS: list[set[str]] = [
     {"errors", "version"},
     {"spec", "spec.model", "spec.literals"},
-    {"spec.messages"},
+    {"spec.messages", "spec.unroll"},  # unroll: conv2d, pooling and recurrent layers as stages of neurons
     {"spec.values"},
+    {"spec.shaped"},  # the layers that are not fully connected, checked
     {"spec.checks"},
     {"spec.files"},
     {"spec.variants"},
