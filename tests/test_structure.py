@@ -32,7 +32,8 @@ LAYERS: list[set[str]] = [
     {"core.graph", "core.samples"},  # samples: an activation evaluated for drawing
     {"core.printing"},
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
-    {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
+    {"core.unrolled"},  # the graph and forward pass of conv2d, pooling and recurrent layers, unrolled
+    {"core.backward", "core.composed", "core.through"},  # through: the unrolled network's backward pass  # δs, gradients and updates; the composed forms
     {"core.chain"},
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
