@@ -33,12 +33,13 @@ LAYERS: list[set[str]] = [
     {"core.printing"},
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
     {"core.unrolled"},  # the graph and forward pass of conv2d, pooling and recurrent layers, unrolled
-    {"core.backward", "core.composed", "core.through"},  # through: the unrolled network's backward pass  # δs, gradients and updates; the composed forms
+    {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
+    {"core.through"},  # the unrolled network's backward pass, with the backward pass's helpers
     {"core.chain"},
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
     {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
-    {"training", "training.compiled", "training.vectorised"},
+    {"training", "training.compiled", "training.vectorised", "training.unrolled"},
     {"training.descent"},
     {"training.worked"},
     {"document"},

@@ -11,18 +11,19 @@ both give it on unchanged (a linear activation).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 
 import mpmath
 import sympy as sp
 
-from derive.core.forward import ExampleValues, _activation_function, _check_domain, _loss_error
+from derive.core.forward import UNROLLED, ExampleValues, _activation_function, _check_domain, _loss_error
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.graph import Graph, Neuron, SymbolName
 from derive.core.numbers import Number, evaluate, exact, full_precision
 from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.core.rules import round_value
-from derive.spec.model import NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 from derive.spec.unroll import INITIAL, INPUT, Stage, input_names, output_stages, unroll
 
 
@@ -71,6 +72,25 @@ class UnrolledGraph(Graph):
         self.example_loss = [self._symbol("E", "", p) for p in examples] if self.multi else []
         self.total = self._symbol("E", "total")
         self.penalty = self._symbol("E", "decay")
+
+    @cached_property
+    def layers(self) -> Sequence[LayerSpec]:  # type: ignore[override]
+        """Each stage as a layer: its name (``h,2``: layer h at step 2), activation and neurons."""
+        found = []
+        for stage in self.stages:
+            layer = self.spec.layers[stage.layer]
+            name = (
+                f"{layer.name},{stage.step}"
+                if (stage.step is not None and self.spec.every_step) or layer.kind == "recurrent"
+                else layer.name
+            )
+            rows = tuple(() for _ in stage.units)
+            found.append(replace(layer, name=name, activation=stage.activation, weights=rows, recurrent_weights=()))
+        return found
+
+    @property
+    def output_count(self) -> int:
+        return len(self.outputs)
 
     @cached_property
     def parameters(self) -> dict[str, sp.Symbol]:
@@ -232,3 +252,13 @@ def unrolled_values(
         if graph.multi:
             values[graph.example_loss[p]] = result.loss
     return values
+
+
+def forward_pass(spec: NetworkSpec) -> list[ExampleValues]:
+    """Every example's forward pass at 40 digits, for :func:`derive.core.forward.forward_pass`."""
+    with full_precision():
+        parameters = {name: exact(value) for name, value in spec.parameters().items()}
+        return feed_unrolled(UnrolledGraph(spec), parameters)
+
+
+UNROLLED["forward_pass"] = forward_pass
