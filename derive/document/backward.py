@@ -142,6 +142,8 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         path=path(steps, gradient),
         neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
         decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
+        # a kernel entry or a recurrent weight: one term per position or time step it acts at
+        shared_weight=gradient.name.startswith("w") and len({t.neuron for t in gradient.chain}) > 1,
     )
 
 

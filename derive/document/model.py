@@ -158,6 +158,7 @@ class GradientWorking:
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
     neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
     check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
+    shared_weight: bool = False  # a kernel entry or a recurrent weight, shared by several neurons
     decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
 
 
