@@ -295,3 +295,41 @@ def test_the_command_line_refuses_a_bad_shape_with_exit_status_2(tmp_path):
     result = run_derive("gradients", str(path), check=False)
     assert result.returncode == 2 and not result.stdout
     assert len(result.stderr.strip().splitlines()) <= 2 and "layers[0].stride" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_training_on_floats_follows_the_40_digit_updates(name):
+    """Three updates of the stage-by-stage float engine land where three derivations do."""
+    from derive.training.descent import precise_updates, train
+
+    spec = load_builtin(name)
+    trained = train(spec, steps=3).spec.parameters()
+    updates = precise_updates(spec)
+    for _ in range(3):
+        derivation = next(updates)
+    for parameter, value in derivation.updated.items():
+        assert close(float(trained[parameter]), float(value), 1e-12, 1e-15), parameter
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("explain",),
+        ("keys",),
+        ("train", "--steps", "20"),
+        ("html", "-o", "page.html"),
+        ("quiz", "--format", "moodle", "-o", "quiz.xml"),
+        ("worksheet", "--only", "w1,b1", "--detail", "brief", "-o", "sheet"),
+        ("slides", "--only", "w1", "--detail", "brief", "-o", "slides"),
+    ],
+    ids=lambda c: c[0] if isinstance(c, tuple) else c,
+)
+def test_every_command_runs_on_the_builtin_examples(name, command, tmp_path):
+    result = run_derive(*command[:1], name, *command[1:], cwd=tmp_path)
+    assert result.returncode == 0 and not result.stderr.strip().startswith("derive:")
+
+
+def test_code_refuses_an_unrolled_network_in_one_line():
+    result = run_derive("code", "cnn", check=False)
+    assert result.returncode == 2 and "fully connected" in result.stderr and len(result.stderr.splitlines()) <= 2

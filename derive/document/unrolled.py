@@ -45,8 +45,10 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
             for k, link in enumerate(graph.stages[L].units[j].links):
                 weight = graph.link_weight(L, j, k)
                 source = _source_id(graph, link.source)
-                if weight is None:
-                    edges.append(DiagramEdge(source, neuron.name, "", "", ""))
+                if weight is None:  # a pooling window's value: labelled by the pooling, no parameter
+                    count = len(graph.stages[L].units[j].links)
+                    label = r"\max" if graph.stages[L].kind == "maxpool" else rf"\tfrac{{1}}{{{count}}}"
+                    edges.append(DiagramEdge(source, neuron.name, label, "", ""))
                     continue
                 value = typeset.show(parameters[weight.name])
                 symbol = typeset.latex(weight)
