@@ -155,10 +155,8 @@ class Net:
         total = 0.0
         for inputs, targets in self.examples:
             outputs = self.outputs(inputs)
-            if np.ndim(targets) == 2:  # a target at every step
-                pairs = zip(targets, outputs, strict=True)
-            else:
-                pairs = [(targets, outputs[-1])]
+            every = np.ndim(targets) == 2  # a target at every step, or at the last only
+            pairs = zip(targets, outputs, strict=True) if every else [(targets, outputs[-1])]
             for t, y in pairs:
                 total += 0.5 * float(np.sum((np.asarray(t, dtype=float) - y) ** 2))
         return total

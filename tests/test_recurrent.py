@@ -128,7 +128,7 @@ def test_backpropagation_through_time_as_the_textbook_writes_it(make, tmp_path):
     V = np.array(output["weights"])
     grad_W, grad_U, grad_V = np.zeros_like(W), np.zeros_like(U), np.zeros_like(V)
     for inputs, targets in net.examples:
-        states, nets = net.hidden_states(inputs)
+        states, _ = net.hidden_states(inputs)
         steps = len(states)
         h0 = np.array(recurrent.get("initial_state", np.zeros(len(W))))
         every = np.ndim(targets) == 2

@@ -167,7 +167,7 @@ class UnrolledBackward:
                 for j, unit in enumerate(stage.units):
                     delta = self.deltas[p][L][j]
                     net = graph.net[p][L][j]
-                    for n, link in enumerate(unit.links):
+                    for link in unit.links:
                         if link.weight is None:
                             continue
                         weight = graph.flat_weights[link.weight]

@@ -157,7 +157,9 @@ class UnrolledGraph(Graph):
         mapping: dict[sp.Symbol, sp.Expr] = {}
         for p in range(len(self.spec.examples)):
             initial = self.spec.layers[0].initial_state or ()
-            mapping.update(zip(self.initial_state[p], (sp.Rational(v.numerator, v.denominator) for v in initial)))
+            mapping.update(
+                zip(self.initial_state[p], (sp.Rational(v.numerator, v.denominator) for v in initial), strict=True)
+            )
             for L, row in enumerate(self.neurons):
                 for j in range(len(row)):
                     mapping[self.net[p][L][j]] = self.net_definition(p, L, j).xreplace(mapping).doit()
@@ -172,7 +174,9 @@ class UnrolledGraph(Graph):
         values = super().numbers()
         initial = self.spec.layers[0].initial_state or ()
         for p in range(len(self.spec.examples)):
-            values.update(zip(self.initial_state[p], (sp.Rational(v.numerator, v.denominator) for v in initial)))
+            values.update(
+                zip(self.initial_state[p], (sp.Rational(v.numerator, v.denominator) for v in initial), strict=True)
+            )
         return values
 
 

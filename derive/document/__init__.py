@@ -94,7 +94,10 @@ def from_steps(
         train_biases=spec.train_biases,
         round_activations=spec.round_activations,
         # the rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3)
-        layers=[{"name": layer.name, "activation": layer.activation, "size": str(layer.size)} for layer in steps.derivation.graph.layers],
+        layers=[
+            {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
+            for layer in steps.derivation.graph.layers
+        ],
         parameters=parameter_rows(steps, typeset, edges),
         examples=forward(steps, typeset),
         total=total(steps, typeset),

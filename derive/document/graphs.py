@@ -103,7 +103,9 @@ def _term_graph(drawing: _Drawing, gradient: Gradient, terms: list, multi: bool)
             current = drawing.node(factor.of, column, centre)
             drawing.edge(previous, current)
             previous = current
-    return ComputationGraph(list(drawing.nodes.values()), drawing.edges, 1 if multi else None, 1 + max(len(t.factors) for t in shown))
+    return ComputationGraph(
+        list(drawing.nodes.values()), drawing.edges, 1 if multi else None, 1 + max(len(t.factors) for t in shown)
+    )
 
 
 def _part_crossing_labels(edges: list[GraphEdge]) -> None:

@@ -33,7 +33,14 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
     first = [f"i{name}" for name in names] + list(getattr(graph, "initial", []))
     tallest = max([len(first)] + [len(row) for row in graph.neurons])
     nodes = [
-        DiagramNode(node, rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else rf"h_{{{escaped(node)}}}", node, 0.0, _row(k, len(first)), "input")
+        DiagramNode(
+            node,
+            rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else rf"h_{{{escaped(node)}}}",
+            node,
+            0.0,
+            _row(k, len(first)),
+            "input",
+        )
         for k, node in enumerate(first)
     ]
     edges: list[DiagramEdge] = []
@@ -60,7 +67,11 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
             if bias.name not in biases:
                 biases[bias.name] = L + 0.5
                 y = -(tallest + 1) / 2 - 0.5 * len(biases)
-                nodes.append(DiagramNode(bias.name, f"{typeset.latex(bias)} = {value}", f"{bias.name} = {value}", L + 0.5, y, "bias"))
+                nodes.append(
+                    DiagramNode(
+                        bias.name, f"{typeset.latex(bias)} = {value}", f"{bias.name} = {value}", L + 0.5, y, "bias"
+                    )
+                )
             edges.append(DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias)))
     return nodes, edges
 

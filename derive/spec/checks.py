@@ -401,7 +401,8 @@ def _shaped_layer(
     if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
         raise check.fail(
             f"{key}.name",
-            f"expected a name of letters, digits and underscores starting with a letter (at most 16), got {describe(name)}",
+            f"expected a name of letters, digits and underscores starting with a letter (at most 16), "
+            f"got {describe(name)}",
         )
     if kind == "conv2d":
         return shaped.conv_layer(check, table, key, previous, name)

@@ -245,7 +245,8 @@ def recurrent_layer(check: Checker, table: Mapping[str, Any], key: str, name: st
     if len(recurrent) != n or len(recurrent[0]) != n:
         raise check.fail(
             f"{key}.recurrent_weights",
-            f"expected a {n}×{n} matrix (h_(t-1) → h_t: weights has {n} rows), got {len(recurrent)}×{len(recurrent[0])}",
+            f"expected a {n}×{n} matrix (h_(t-1) → h_t: weights has {n} rows), "
+            f"got {len(recurrent)}×{len(recurrent[0])}",
         )
     initial = None
     if "initial_state" in table:
@@ -285,7 +286,8 @@ def image(check: Checker, raw: Any, key: str, shape: tuple[int, int, int]) -> tu
     if channels > 1 and (not isinstance(raw, list | tuple) or len(raw) != channels):
         raise check.fail(
             key,
-            f"expected {channels} channels of {rows}×{columns} ([channels][rows][columns], as input_shape), got {describe(raw)}",
+            f"expected {channels} channels of {rows}×{columns} ([channels][rows][columns], as input_shape), "
+            f"got {describe(raw)}",
         )
     values: list[Fraction] = []
     for c, plane in enumerate(planes):

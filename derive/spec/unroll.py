@@ -186,7 +186,8 @@ def _unroll_sequence(spec: NetworkSpec, weight_start: list[int], bias_start: lis
 
     h_t reads x_t through W and h_{t−1} through U (nothing at t = 1 unless an initial state is
     given, which is then a constant: see :attr:`LayerSpec.initial_state`).  With the target at the
-    last step only, the dense layers are unrolled at that step alone: earlier ones reach no loss.  A given h_0 is stage :data:`INITIAL`.
+    last step only, the dense layers are unrolled at that step alone: earlier ones reach no loss.
+    A given h_0 is stage :data:`INITIAL`.
     """
     recurrent = spec.layers[0]
     steps = spec.steps or 0
