@@ -157,37 +157,13 @@ class UnrolledBackward:
 
     # -- gradients and updates ----------------------------------------------------------------
 
-    def _terms(self) -> dict[sp.Symbol, list[tuple[Term, Number]]]:
-        """Every parameter's terms, example by example, stage by stage, position by position."""
-        graph = self.graph
-        found: dict[sp.Symbol, list[tuple[Term, Number]]] = {s: [] for s in graph.flat_weights + graph.flat_biases}
-        one = mpmath.mpf(1)
-        for p in range(len(self.spec.examples)):
-            for L, stage in enumerate(graph.stages):
-                for j, unit in enumerate(stage.units):
-                    delta = self.deltas[p][L][j]
-                    net = graph.net[p][L][j]
-                    for link in unit.links:
-                        if link.weight is None:
-                            continue
-                        weight = graph.flat_weights[link.weight]
-                        source = graph.source(p, link.source)
-                        value = self.values[source]
-                        factor = Factor(net, weight, source, "linearity", value)
-                        found[weight].append((Term((*delta.factors, factor), p, delta.neuron), delta.precise * value))
-                    bias = graph.bias(L, j)
-                    if bias is not None:
-                        factor = Factor(net, bias, sp.Integer(1), "linearity", one)
-                        found[bias].append((Term((*delta.factors, factor), p, delta.neuron), delta.precise))
-        return found
-
     def _gradients(self) -> None:
         spec = self.spec
         learning_rate, momentum = exact(spec.learning_rate), exact(spec.momentum)
         decay = exact(spec.weight_decay)
         zero = mpmath.mpf(0)
         change = compile_expr(rules.change(momentum=bool(momentum), decay=False), _CHANGE_ARGUMENTS)
-        for symbol, pairs in self._terms().items():
+        for symbol, pairs in parameter_terms(self.graph, self.deltas, self.values).items():
             name = symbol.name
             terms = tuple(term for term, _ in pairs)
             products = [value for _, value in pairs]
@@ -205,16 +181,27 @@ class UnrolledBackward:
             self.updated[name] = self.parameters[name] + self.changes[name]
 
 
-def positions(graph: UnrolledGraph, weight: sp.Symbol) -> list[tuple[int, int, int]]:
-    """Where a shared weight acts: (stage, neuron, link) of every link it weighs."""
-    index = graph.flat_weights.index(weight)
-    return [
-        (L, j, n)
-        for L, stage in enumerate(graph.stages)
-        for j, unit in enumerate(stage.units)
-        for n, link in enumerate(unit.links)
-        if link.weight == index
-    ]
-
-
-__all__ = ["INITIAL", "INPUT", "POOL_RULES", "UnrolledBackward", "positions"]
+def parameter_terms(
+    graph: UnrolledGraph, deltas: list[list[list[Delta]]], values: Mapping[sp.Symbol, Number]
+) -> dict[sp.Symbol, list[tuple[Term, Number]]]:
+    """Every parameter's terms, example by example, stage by stage, position by position."""
+    found: dict[sp.Symbol, list[tuple[Term, Number]]] = {s: [] for s in graph.flat_weights + graph.flat_biases}
+    one = mpmath.mpf(1)
+    for p in range(len(graph.spec.examples)):
+        for L, stage in enumerate(graph.stages):
+            for j, unit in enumerate(stage.units):
+                delta = deltas[p][L][j]
+                net = graph.net[p][L][j]
+                for link in unit.links:
+                    if link.weight is None:
+                        continue
+                    weight = graph.flat_weights[link.weight]
+                    source = graph.source(p, link.source)
+                    value = values[source]
+                    factor = Factor(net, weight, source, "linearity", value)
+                    found[weight].append((Term((*delta.factors, factor), p, delta.neuron), delta.precise * value))
+                bias = graph.bias(L, j)
+                if bias is not None:
+                    factor = Factor(net, bias, sp.Integer(1), "linearity", one)
+                    found[bias].append((Term((*delta.factors, factor), p, delta.neuron), delta.precise))
+    return found

@@ -27,6 +27,7 @@ from .exam import questions
 from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
+from .unrolled import feature_maps
 from .marking import ExamSetting, QuestionMarks
 from .matrix import matrix_form
 from .model import Document, Equation, Schedule
@@ -116,6 +117,7 @@ def from_steps(
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
+        feature_maps=feature_maps(steps, typeset),
         sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,

@@ -355,6 +355,14 @@ class Schedule:
 
 
 @dataclass
+class FeatureMap:
+    """One map of a convolutional network as a matrix: an input channel, a feature map or a δ map."""
+
+    label: str  # LaTeX: \mathrm{out}_{c1}, \delta_{c1}
+    matrix: str  # LaTeX: a bmatrix of the values
+
+
+@dataclass
 class Document:
     """Everything a template shows."""
 
@@ -398,6 +406,7 @@ class Document:
     momentum: str = ""  # β, when the updates carry momentum
     previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
     decay: str = ""  # λ, with weight decay
+    feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -11,7 +11,7 @@ from derive.core.steps import Steps
 from derive.spec.unroll import INITIAL, INPUT, input_names
 
 from .matrix import escaped
-from .model import DiagramEdge, DiagramNode
+from .model import DiagramEdge, DiagramNode, FeatureMap
 from .typeset import Typesetter
 
 
@@ -110,3 +110,35 @@ def unrolled_path(steps: Steps, gradient: Gradient) -> list[str]:
                     found.append(f"{graph.neurons[L][j].name}>{graph.neurons[M][k].name}")
                     frontier.append((M, k))
     return list(dict.fromkeys(found))
+
+
+def feature_maps(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """The input channels, then each conv2d or pooling stage's maps and δ maps, as matrices (example 1)."""
+    derivation = steps.derivation
+    spec, graph = derivation.spec, derivation.graph
+    first = spec.layers[0]
+    if spec.dense or first.in_shape is None:
+        return []
+    channels, rows, columns = first.in_shape
+    found = []
+    for c in range(channels):
+        symbols = graph.inputs[0][c * rows * columns : (c + 1) * rows * columns]
+        label = rf"\mathbf{{i}}_{{{c + 1}}}" if channels > 1 else r"\mathbf{i}"
+        found.append(FeatureMap(label, _matrix([derivation.values[s] for s in symbols], columns, typeset)))
+    for L, stage in enumerate(graph.stages):
+        if stage.shape is None:
+            continue
+        maps, rows, columns = stage.shape
+        name = escaped(spec.layers[stage.layer].name)
+        for m in range(maps):
+            part = slice(m * rows * columns, (m + 1) * rows * columns)
+            for kind, table in ((r"\mathrm{out}", graph.out), (r"\delta", graph.delta)):
+                values = [derivation.values[s] for s in table[0][L][part]]
+                found.append(FeatureMap(f"{kind}_{{{name}{m + 1}}}", _matrix(values, columns, typeset)))
+    return found
+
+
+def _matrix(values: list, columns: int, typeset: Typesetter) -> str:  # type: ignore[type-arg]
+    rows = [values[r : r + columns] for r in range(0, len(values), columns)]
+    body = r" \\ ".join(" & ".join(typeset.show(v) for v in row) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
