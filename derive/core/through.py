@@ -22,7 +22,6 @@ from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.numbers import Number, compile_expr, evaluate, exact
 from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.core.unrolled import UnrolledGraph, first_maximum
-from derive.spec.unroll import INITIAL, INPUT
 
 # The rule of a pooling link ∂net_pool/∂out: the catalog's key.
 POOL_RULES = {"maxpool": "max_pool", "avgpool": "average_pool"}

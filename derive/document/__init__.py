@@ -27,12 +27,12 @@ from .exam import questions
 from .figures import curve
 from .forward import forward, total
 from .given import diagram, parameter_rows
-from .unrolled import feature_maps
 from .marking import ExamSetting, QuestionMarks
 from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
+from .unrolled import feature_maps
 from .updates import after, reading, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
