@@ -333,3 +333,33 @@ def test_every_command_runs_on_the_builtin_examples(name, command, tmp_path):
 def test_code_refuses_an_unrolled_network_in_one_line():
     result = run_derive("code", "cnn", check=False)
     assert result.returncode == 2 and "fully connected" in result.stderr and len(result.stderr.splitlines()) <= 2
+
+
+def matrices(text: str) -> dict[str, np.ndarray]:
+    """Every ``label = \\begin{bmatrix} … \\end{bmatrix}`` of a document, read back as numbers."""
+    import re
+
+    found = {}
+    for label, body in re.findall(r"^(\S+) = \\begin\{bmatrix\} (.*?) \\end\{bmatrix\}$", text, re.MULTILINE):
+        rows = [[float(v) for v in row.split(" & ")] for row in body.split(r" \\ ")]
+        found[label] = np.array(rows)
+    return found
+
+
+def test_explain_shows_the_feature_map_and_its_delta_map_as_matrices():
+    """The maps read back from the explanation: out is the NumPy convolution; Σ δ·x over the δ map is ∂E/∂k."""
+    text = run_derive("explain", "cnn").stdout
+    shown = matrices(text)
+    net = builtin_cnn()
+    layer = net.layers[0]
+    from tests.cnn_reference import conv2d
+
+    expected = np.maximum(conv2d(np.array(IMAGE)[None], np.array(layer["kernels"])[:, None], [0.1], 1, 0), 0)[0]
+    np.testing.assert_allclose(shown[r"\mathrm{out}_{c1}"], expected, atol=1e-9)
+    np.testing.assert_allclose(shown[r"\mathbf{i}"], np.array(IMAGE))
+    deltas = shown[r"\delta_{c1}"]
+    gradients = net.central_differences()
+    for a in range(2):
+        for b in range(2):
+            summed = sum(deltas[r, s] * IMAGE[r + a][s + b] for r in range(3) for s in range(3))
+            assert abs(summed - gradients[f"w{2 * a + b + 1}"]) < 1e-8

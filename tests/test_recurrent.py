@@ -220,3 +220,18 @@ def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(edit, key,
     message = str(error.value)
     assert key in message and words in message, message
     assert "\n" not in message
+
+
+def test_explain_shows_backpropagation_through_time_step_by_step():
+    """h_t and δ_t read back from the explanation: h_t is the NumPy recurrence; Σ_t δ_t x_tᵀ is ∂E/∂W."""
+    from tests.test_conv import matrices
+
+    shown = matrices(run_derive("explain", "rnn").stdout)
+    net = builtin_rnn()
+    states, _ = net.hidden_states(SEQUENCE)
+    gradients = net.central_differences()
+    grad_W = np.zeros(2)
+    for t in range(3):
+        np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"][:, 0], states[t], atol=1e-9)
+        grad_W += shown[rf"\boldsymbol{{\delta}}_{{{t + 1}}}"][:, 0] * SEQUENCE[t][0]
+    assert abs(grad_W[0] - gradients["w1"]) < 1e-8 and abs(grad_W[1] - gradients["w2"]) < 1e-8

@@ -118,6 +118,7 @@ def from_steps(
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
         feature_maps=feature_maps(steps, typeset),
+        through_time=spec.steps is not None,
         sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",
         matrix=matrix_form(steps, typeset) if matrix else [],
         curve=curve(history, digits) if history else None,

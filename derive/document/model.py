@@ -407,6 +407,7 @@ class Document:
     previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
     decay: str = ""  # λ, with weight decay
     feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
+    through_time: bool = False  # the feature maps are a recurrent layer's h_t and δ_t, step by step
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

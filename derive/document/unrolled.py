@@ -55,7 +55,8 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                 if weight is None:  # a pooling window's value: labelled by the pooling, no parameter
                     count = len(graph.stages[L].units[j].links)
                     label = r"\max" if graph.stages[L].kind == "maxpool" else rf"\tfrac{{1}}{{{count}}}"
-                    edges.append(DiagramEdge(source, neuron.name, label, "", ""))
+                    text = "max" if graph.stages[L].kind == "maxpool" else f"1/{count}"
+                    edges.append(DiagramEdge(source, neuron.name, label, text, ""))
                     continue
                 value = typeset.show(parameters[weight.name])
                 symbol = typeset.latex(weight)
@@ -117,6 +118,8 @@ def feature_maps(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
     derivation = steps.derivation
     spec, graph = derivation.spec, derivation.graph
     first = spec.layers[0]
+    if spec.steps is not None:
+        return _through_time(steps, typeset)
     if spec.dense or first.in_shape is None:
         return []
     channels, rows, columns = first.in_shape
@@ -142,3 +145,17 @@ def _matrix(values: list, columns: int, typeset: Typesetter) -> str:  # type: ig
     rows = [values[r : r + columns] for r in range(0, len(values), columns)]
     body = r" \\ ".join(" & ".join(typeset.show(v) for v in row) for row in rows)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """A recurrent layer's h_t and δ_t at every step, as column vectors (example 1)."""
+    derivation = steps.derivation
+    graph = derivation.graph
+    found = []
+    for L, stage in enumerate(graph.stages):
+        if stage.kind != "recurrent":
+            continue
+        for kind, table in ((r"\mathbf{h}", graph.out), (r"\boldsymbol{\delta}", graph.delta)):
+            values = [derivation.values[s] for s in table[0][L]]
+            found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
+    return found
