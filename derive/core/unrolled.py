@@ -18,7 +18,7 @@ import mpmath
 import sympy as sp
 
 from derive.core.forward import UNROLLED, ExampleValues, _activation_function, _check_domain, _loss_error
-from derive.core.functions import ACTIVATIONS, LOSSES
+from derive.core.functions import ACTIVATIONS, LOSSES, softmax
 from derive.core.graph import Graph, Neuron, SymbolName
 from derive.core.numbers import Number, evaluate, exact, full_precision
 from derive.core.rules import DECAY as WEIGHT_DECAY
@@ -136,10 +136,7 @@ class UnrolledGraph(Graph):
         stage = self.stages[L]
         activation = ACTIVATIONS[stage.activation]
         if activation.function is None:
-            row = self.net[p][L]
-            from derive.core.functions import softmax
-
-            return softmax(list(row), j)
+            return softmax(list(self.net[p][L]), j)
         with sp.evaluate(False):
             return activation.output(self.net[p][L][j], stage.negative_slope)
 
