@@ -17,6 +17,7 @@ from typing import Any
 from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, format_number
 from derive.core.steps import Steps, build_steps
+from derive.errors import DeriveError
 from derive.spec.files import builtin_names, load_builtin
 from derive.spec.model import NetworkSpec
 from derive.training.descent import loss_after_update
@@ -78,6 +79,12 @@ def from_steps(
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
+    if matrix and not spec.dense:
+        raise DeriveError(
+            "--matrix writes the matrices of fully connected layers; for conv2d, pooling and recurrent layers "
+            "the explanation shows the maps and the steps through time as matrices already",
+            key="--matrix",
+        )
     narrator = Narrator(steps)
     nodes, edges = diagram(steps, typeset)
     after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")
@@ -120,7 +127,7 @@ def from_steps(
         feature_maps=feature_maps(steps, typeset),
         through_time=spec.steps is not None,
         sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",
-        matrix=matrix_form(steps, typeset) if matrix else [],
+        matrix=matrix_form(steps, typeset) if matrix else [],  # fully connected layers (checked above)
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
         blanks={step.blank: shown(step.value, digits) for step in steps if step.blank},
