@@ -21,8 +21,9 @@ FOLDERS = ["spec", "core", "training", "document", "outputs", "assessment", "pub
 LAYERS: list[set[str]] = [
     {"errors", "version"},
     {"spec", "spec.model", "spec.literals"},
-    {"spec.messages"},
+    {"spec.messages", "spec.unroll"},  # unroll: conv2d, pooling and recurrent layers as stages of neurons
     {"spec.values"},
+    {"spec.shaped"},  # the layers that are not fully connected, checked
     {"spec.checks"},
     {"spec.files"},
     {"spec.variants"},
@@ -31,12 +32,14 @@ LAYERS: list[set[str]] = [
     {"core.graph", "core.samples"},  # samples: an activation evaluated for drawing
     {"core.printing"},
     {"core.factors", "core.forward"},  # the chain rule's values; the forward pass
+    {"core.unrolled"},  # the graph and forward pass of conv2d, pooling and recurrent layers, unrolled
     {"core.backward", "core.composed"},  # δs, gradients and updates; the composed forms
+    {"core.through"},  # the unrolled network's backward pass, with the backward pass's helpers
     {"core.chain"},
     {"core.step_parts"},  # one step and the parts of the working it is grouped in
     {"core.builders"},  # a builder per part of the working
     {"core.steps", "core.checks", "core.layerwise"},  # what the documents show beside the chain, computed here
-    {"training", "training.compiled", "training.vectorised", "training.floats"},
+    {"training", "training.compiled", "training.vectorised", "training.floats", "training.unrolled"},
     {"training.descent"},
     {"training.worked"},
     {"document"},

@@ -111,7 +111,7 @@ def example_steps(
 
     layers = []
     for L, neurons in enumerate(graph.neurons):
-        activation = spec.layers[L].activation
+        activation = graph.layers[L].activation
         nets = [
             make(graph.net[p][L][j], "net", "net_input", graph.net_definition(p, L, j), values.net[L][j])
             for j in range(len(neurons))
@@ -129,7 +129,7 @@ def example_steps(
         layers.append(tuple(row))
     errors = tuple(
         make(graph.errors[p][j], "error", spec.loss, graph.error_definition(p, j), values.errors[j])
-        for j in range(spec.n_outputs)
+        for j in range(graph.output_count)
     )
     total = None
     if graph.multi:
@@ -170,7 +170,7 @@ class Backward:
         """Every gradient (or those in ``only``), the output layer's first."""
         derivation = self.derivation
         found = []
-        for L in reversed(range(len(derivation.spec.layers))):
+        for L in reversed(range(len(self.graph.neurons))):
             for name, gradient in derivation.gradients.items():
                 if gradient.chain[0].neuron.layer == L and (not only or name in only):
                     found.append(self.gradient(gradient))

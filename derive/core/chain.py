@@ -25,6 +25,8 @@ from derive.core.forward import exact_parameters, feed_examples, named_parameter
 from derive.core.graph import Graph
 from derive.core.numbers import Number, exact, full_precision
 from derive.core.rules import rational
+from derive.core.through import UnrolledBackward
+from derive.core.unrolled import UnrolledGraph, feed_unrolled, unrolled_values
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
 
@@ -37,6 +39,11 @@ def check_update(update: str) -> None:
     if update not in UPDATE_ORDERS:
         expected = ", ".join(UPDATE_ORDERS)
         raise DeriveError(f"unknown update order {update!r} (expected one of: {expected})", key="update")
+
+
+def named_parameters_flat(spec: NetworkSpec) -> dict[str, Number]:
+    """Each weight's and bias's value by its name, as high-precision numbers."""
+    return {name: exact(value) for name, value in spec.parameters().items()}
 
 
 class Derivation:
@@ -57,6 +64,9 @@ class Derivation:
         self.spec = spec
         self.update = update
         # every intermediate at full precision, not mpmath's default
+        if not spec.dense:
+            self._unrolled(spec, update)
+            return
         with full_precision(), _collector_paused():
             self.graph = Graph(spec)
             parameters = exact_parameters(spec)
@@ -70,6 +80,28 @@ class Derivation:
         self.gradients: dict[str, Gradient] = backward.gradients
         self.updated: dict[str, Number] = backward.updated
         self.changes: dict[str, Number] = backward.changes
+
+    def _unrolled(self, spec: NetworkSpec, update: Update) -> None:
+        """A network with conv2d, pooling or recurrent layers: its stages in place of layers."""
+        if update != "simultaneous":
+            raise DeriveError(
+                "the sequential update order is defined for fully connected layers; "
+                "a shared kernel or recurrent weight takes one simultaneous update",
+                key="update",
+            )
+        with full_precision(), _collector_paused():
+            graph = UnrolledGraph(spec)
+            self.graph = graph
+            self.parameters = named_parameters_flat(spec)
+            self.forward = feed_unrolled(graph, self.parameters)
+            self.previous_changes = {name: exact(value) for name, value in spec.previous_changes().items()}
+            self.values = unrolled_values(graph, self.parameters, self.forward)
+            backward = UnrolledBackward(self, graph, self.parameters, self.previous_changes, self.values)
+            backward.run()
+        self.deltas = backward.deltas
+        self.gradients = backward.gradients
+        self.updated = backward.updated
+        self.changes = backward.changes
 
     # -- values ---------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class Composition:
         """Each δ as the product of its factors, with the δs above it substituted (top-down)."""
         definitions: dict[sp.Symbol, sp.Expr] = {}
         updated = self.updated_weights
-        for L in reversed(range(len(self.spec.layers))):
+        for L in reversed(range(len(self.graph.neurons))):  # layers, or an unrolled network's stages
             for p in range(len(self.spec.examples)):
                 for delta in self.deltas[p][L]:
                     product = sp.Mul(*(f.expr for f in delta.factors))

@@ -58,8 +58,15 @@ def _loss_error(name: str, n_outputs: int) -> Callable[..., Number]:
     return compile_expr(LOSSES[name].error(TARGET, OUT, n_outputs), (TARGET, OUT))
 
 
+# How a network with conv2d, pooling or recurrent layers is fed: :mod:`derive.core.unrolled`, which
+# sits above this module, registers its forward pass here when it is imported (as the chain does).
+UNROLLED: dict[str, Callable[[NetworkSpec], list[ExampleValues]]] = {}
+
+
 def forward_pass(spec: NetworkSpec) -> list[ExampleValues]:
     """Feed every example through the network, rounding hidden outputs if asked."""
+    if not spec.dense:
+        return UNROLLED["forward_pass"](spec)
     with full_precision():
         return feed_examples(spec, exact_parameters(spec))
 

@@ -6,6 +6,7 @@ The symbols print as the textbook writes them (``net_{h1}``, ``out_{o1}``, ``E_{
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -13,7 +14,7 @@ import sympy as sp
 
 from derive.core.functions import ACTIVATIONS, LOSSES, softmax
 from derive.core.rules import DECAY as WEIGHT_DECAY
-from derive.spec.model import NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ class Graph:
             name = self.names[symbol]
             self.names[updated] = SymbolName(name.kind, name.subscript, name.example, updated=True)
         return updated
+
+    @property
+    def layers(self) -> Sequence[LayerSpec]:
+        """What each row of :attr:`neurons` is: the spec's layers (an unrolled network's stages)."""
+        return self.spec.layers
+
+    @property
+    def output_count(self) -> int:
+        """The errors of one example: one per output neuron (and per step, with a target at every step)."""
+        return self.spec.n_outputs
 
     # -- parameters -------------------------------------------------------------------------
 

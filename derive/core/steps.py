@@ -66,6 +66,7 @@ __all__ = [
 # Beyond these sizes a document stops being readable; ``--only`` narrows the backward pass.
 MAX_DOCUMENT_GRADIENTS = 40
 MAX_DOCUMENT_NEURONS = 8
+MAX_DOCUMENT_MAP = 36  # a feature map of 6×6, or two of 4×4
 MAX_DOCUMENT_EXAMPLES = 4
 
 # How much of the working a document shows: every gradient in full; each δ once (the default);
@@ -178,11 +179,13 @@ def check_size(derivation: Derivation, only: Sequence[str]) -> None:
             f"{shown} gradients are too many to print readably (at most {MAX_DOCUMENT_GRADIENTS}); "
             f"choose some with --only, e.g. --only {names[0]},{names[-1]}"
         )
-    widest = max(layer.size for layer in spec.layers)
-    if widest > MAX_DOCUMENT_NEURONS or spec.n_inputs > MAX_DOCUMENT_NEURONS:
+    widest = max(len(row) for row in derivation.graph.neurons)
+    # a feature map is printed as a matrix, not as a row of neurons: it may be wider
+    limit = MAX_DOCUMENT_NEURONS if spec.dense or spec.steps is not None else MAX_DOCUMENT_MAP
+    if widest > limit or spec.n_inputs > limit:
         raise DeriveError(
             f"a layer of {max(widest, spec.n_inputs)} neurons is too wide to print readably "
-            f"(at most {MAX_DOCUMENT_NEURONS}); use 'derive gradients' for its numbers"
+            f"(at most {limit}); use 'derive gradients' for its numbers"
         )
     if len(spec.examples) > MAX_DOCUMENT_EXAMPLES:
         raise DeriveError(

@@ -17,6 +17,7 @@ from typing import Any
 from derive.core.chain import Derivation
 from derive.core.numbers import DEFAULT_DIGITS, format_number
 from derive.core.steps import Steps, build_steps
+from derive.errors import DeriveError
 from derive.spec.files import builtin_names, load_builtin
 from derive.spec.model import NetworkSpec
 from derive.training.descent import loss_after_update
@@ -32,6 +33,7 @@ from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
+from .unrolled import feature_maps
 from .updates import after, reading, update_rule, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
@@ -77,6 +79,12 @@ def from_steps(
     """
     spec = steps.derivation.spec
     typeset = Typesetter(steps, notation, digits, mark_unrounded=mark_unrounded)
+    if matrix and not spec.dense:
+        raise DeriveError(
+            "--matrix writes the matrices of fully connected layers; for conv2d, pooling and recurrent layers "
+            "the explanation shows the maps and the steps through time as matrices already",
+            key="--matrix",
+        )
     narrator = Narrator(steps)
     nodes, edges = diagram(steps, typeset)
     after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")
@@ -87,13 +95,17 @@ def from_steps(
         notation=notation,
         digits=digits,
         detail=detail,
-        shape=" → ".join([str(spec.n_inputs)] + [str(layer.size) for layer in spec.layers]),
+        shape=" → ".join([str(spec.n_inputs)] + [str(layer.units) for layer in spec.layers]),
         loss=spec.loss,
         reduction=spec.reduction,
         learning_rate=format_number(float(spec.learning_rate), 12),
         train_biases=spec.train_biases,
         round_activations=spec.round_activations,
-        layers=[{"name": layer.name, "activation": layer.activation, "size": str(layer.size)} for layer in spec.layers],
+        # the rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3)
+        layers=[
+            {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
+            for layer in steps.derivation.graph.layers
+        ],
         parameters=parameter_rows(steps, typeset, edges),
         examples=forward(steps, typeset),
         total=total(steps, typeset),
@@ -112,8 +124,10 @@ def from_steps(
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
-        sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example else "",
-        matrix=matrix_form(steps, typeset) if matrix else [],
+        feature_maps=feature_maps(steps, typeset),
+        through_time=spec.steps is not None,
+        sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",
+        matrix=matrix_form(steps, typeset) if matrix else [],  # fully connected layers (checked above)
         curve=curve(history, digits) if history else None,
         answers=steps.blanks,
         blanks={step.blank: shown(step.value, digits) for step in steps if step.blank},

@@ -50,12 +50,12 @@ class Narrator:
 
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
     """One section per layer, the output layer first, each with its gradients in numbering order."""
-    spec = steps.derivation.spec
+    layers = steps.derivation.graph.layers  # an unrolled network's stages
     sections: list[LayerSection] = []
     for gradient in steps.backward:
-        if not sections or sections[-1].name != spec.layers[gradient.layer].name:
-            output = gradient.layer == len(spec.layers) - 1
-            sections.append(LayerSection(spec.layers[gradient.layer].name, output, []))
+        if not sections or sections[-1].name != layers[gradient.layer].name:
+            output = gradient.layer == len(layers) - 1
+            sections.append(LayerSection(layers[gradient.layer].name, output, []))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
     first = sections[0].gradients[0] if sections else None
     if first is not None:
@@ -142,6 +142,8 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         path=path(steps, gradient),
         neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
         decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
+        # a kernel entry or a recurrent weight: one term per position or time step it acts at
+        shared_weight=gradient.name.startswith("w") and len({t.neuron for t in gradient.chain}) > 1,
     )
 
 
@@ -149,7 +151,7 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     """δ of one neuron: each factor by its rule, then δ as their product."""
     delta = working.delta
     graph = typeset.graph
-    layer = steps.derivation.spec.layers[delta.neuron.layer]
+    layer = steps.derivation.graph.layers[delta.neuron.layer]
     activation = layer.activation
     plot = narrator.plot(activation, layer.negative_slope)
     symbol = typeset.latex(delta.symbol)

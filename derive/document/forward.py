@@ -19,7 +19,7 @@ def forward(steps: Steps, typeset: Typesetter, examples: Sequence[ExampleSteps] 
 
 def _example(example: ExampleSteps, p: int, steps: Steps, typeset: Typesetter) -> ExampleForward:
     spec, graph = steps.derivation.spec, steps.derivation.graph
-    hidden = len(spec.layers) - 1
+    hidden = len(graph.layers) - 1
     layers = []
     for L, row in enumerate(example.layers):
         working = []
@@ -36,7 +36,7 @@ def _example(example: ExampleSteps, p: int, steps: Steps, typeset: Typesetter) -
         layers,
         [typeset.equation(error) for error in example.errors],
         typeset.equation(example.total) if example.total is not None else None,
-        [ACTIVATIONS[layer.activation].coupled for layer in spec.layers],
+        [ACTIVATIONS[layer.activation].coupled for layer in graph.layers],
     )
 
 

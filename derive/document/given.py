@@ -10,10 +10,13 @@ from derive.core.steps import Steps
 from .matrix import escaped
 from .model import DiagramEdge, DiagramNode, Parameter
 from .typeset import Typesetter
+from .unrolled import unrolled_diagram, unrolled_path
 
 
 def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[DiagramEdge]]:
     """Inputs, neurons and biases placed in columns, the weights on the edges."""
+    if not steps.derivation.spec.dense:
+        return unrolled_diagram(steps, typeset)
     derivation = steps.derivation
     graph, spec = derivation.graph, derivation.spec
     nodes: list[DiagramNode] = []
@@ -67,6 +70,8 @@ def path(steps: Steps, gradient: Gradient) -> list[str]:
     The parameter's own edges (a weight's one, or a bias's into each neuron it feeds), then every
     edge and neuron downstream: the layers are fully connected, so each is on some path.
     """
+    if not steps.derivation.spec.dense:
+        return unrolled_path(steps, gradient)
     graph = steps.derivation.graph
     columns = [[f"i{k + 1}" for k in range(steps.derivation.spec.n_inputs)]]
     columns += [[neuron.name for neuron in row] for row in graph.neurons]

@@ -53,6 +53,8 @@ def computation_graph(steps: Steps, gradient: Gradient, typeset: Typesetter) -> 
     drawing = _Drawing(typeset)
     node, edge = drawing.node, drawing.edge
     terms = [term for term in gradient.chain if term.example == p]
+    if not spec.dense:
+        return _term_graph(drawing, gradient, terms, graph.multi)
     first = terms[0].neuron.layer
     last = len(spec.layers) - 1
     start = node(gradient.symbol, 0, 0.0)
@@ -79,6 +81,31 @@ def computation_graph(steps: Steps, gradient: Gradient, typeset: Typesetter) -> 
     example = 1 if graph.multi else None
     _part_crossing_labels(drawing.edges)
     return ComputationGraph(list(drawing.nodes.values()), drawing.edges, example, column + 1)
+
+
+def _term_graph(drawing: _Drawing, gradient: Gradient, terms: list, multi: bool) -> ComputationGraph:  # type: ignore[type-arg]
+    """An unrolled network's graph: each term's path θ → net → out → E_total, one row per position or step.
+
+    Drawing every neuron a shared parameter reaches would fill a page; each term's own path is
+    what its chain multiplies (the sum over the paths above a neuron is its δ's first factor).
+    """
+    start = drawing.node(gradient.symbol, 0, 0.0)
+    total = None
+    shown = terms[:4]  # at most four rows: the sum's other terms are alike
+    for row, term in enumerate(shown):
+        centre = row - (len(shown) - 1) / 2
+        previous = start
+        for column, factor in enumerate(reversed(term.factors), start=1):
+            if factor.of == term.factors[0].of:  # E_total: one node for every row
+                total = total or drawing.node(factor.of, len(term.factors), 0.0)
+                drawing.edge(previous, total)
+                break
+            current = drawing.node(factor.of, column, centre)
+            drawing.edge(previous, current)
+            previous = current
+    return ComputationGraph(
+        list(drawing.nodes.values()), drawing.edges, 1 if multi else None, 1 + max(len(t.factors) for t in shown)
+    )
 
 
 def _part_crossing_labels(edges: list[GraphEdge]) -> None:

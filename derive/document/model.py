@@ -158,6 +158,7 @@ class GradientWorking:
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
     neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
     check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
+    shared_weight: bool = False  # a kernel entry or a recurrent weight, shared by several neurons
     decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
 
 
@@ -354,6 +355,14 @@ class Schedule:
 
 
 @dataclass
+class FeatureMap:
+    """One map of a convolutional network as a matrix: an input channel, a feature map or a δ map."""
+
+    label: str  # LaTeX: \mathrm{out}_{c1}, \delta_{c1}
+    matrix: str  # LaTeX: a bmatrix of the values
+
+
+@dataclass
 class Document:
     """Everything a template shows."""
 
@@ -400,6 +409,8 @@ class Document:
     update_rule: str = ""  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
     update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
     changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
+    feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
+    through_time: bool = False  # the feature maps are a recurrent layer's h_t and δ_t, step by step
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -77,9 +77,12 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
     graph, spec = derivation.graph, derivation.spec
     batch = "_batch" if graph.multi else ""
     outputs = []
+    last = len(graph.neurons) - 1
     for j in range(len(graph.neurons[-1])):
-        out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][j]]
-        weight = graph.weights[-1][j][0].name
+        m = j if spec.dense else graph.outputs.index((last, j))  # an unrolled network's last step
+        out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][m]]
+        first_weight = graph.weights[-1][j][0] if spec.dense else graph.link_weight(last, j, 0)
+        weight = first_weight.name
         before, after = derivation.parameters[weight], derivation.updated[weight]
         outputs.append(
             {
@@ -88,13 +91,13 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
-                "weight": typeset.latex(graph.weights[-1][j][0]),
+                "weight": typeset.latex(first_weight),
                 "before": typeset.show(before),
                 "after": typeset.show(after),
             }
         )
     ratio = deltas = bound = ""
-    if len(spec.layers) > 1:
+    if len(spec.layers) > 1 and spec.dense:  # the ratio of two layers' gradients: fully connected ones
         gradients, signals = weight_gradient_ratio(derivation), delta_ratio(derivation)
         ratio = _shown_ratio(gradients)
         # when the inputs are much smaller than the hidden outputs, part of the ratio is theirs: say so

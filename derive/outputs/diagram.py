@@ -143,7 +143,7 @@ def _edge(
             **mark,
         },
     )
-    label.text = f"{edge.weight} = {edge.value}"
+    label.text = edge_text(edge)
 
 
 # Where along an edge a label may go, the usual spot first; a label moves only where edges cross
@@ -181,7 +181,7 @@ def _label_spots(
     placed: list[Segment] = list(fixed)
     spots = {}
     for edge in edges:
-        key, text = (edge.source, edge.target), f"{edge.weight} = {edge.value}"
+        key, text = (edge.source, edge.target), edge_text(edge)
         labels = {spot: _label_segment(lines[key], spot, text) for spot in _SPOTS}
         room = {spot: _room(label, placed, centres) for spot, label in labels.items()}
         spots[key] = next((spot for spot in _SPOTS if room[spot] >= 1), max(_SPOTS, key=room.__getitem__))
@@ -199,7 +199,7 @@ def _room(label: Segment, placed: Sequence[Segment], centres: Sequence[tuple[flo
 def _bias_label(edge: DiagramEdge, neuron: tuple[float, float]) -> Segment:
     """The middle line of a bias's label, ``b1 = 0.35``, as :func:`_bias` writes it under its neuron."""
     x, y = neuron
-    half = len(f"{edge.weight} = {edge.value}") * CHARACTER * _LABEL_HEIGHT / FONT / 2
+    half = len(edge_text(edge)) * CHARACTER * _LABEL_HEIGHT / FONT / 2
     middle = y + RADIUS + STUB - _LABEL_HEIGHT / 3
     return (x - half, middle), (x + half, middle)
 
@@ -237,7 +237,7 @@ def _bias(svg: ET.Element, edge: DiagramEdge, neuron: tuple[float, float], arrow
     text = ET.SubElement(
         svg, "text", {"x": _px(x), "y": _px(y + RADIUS + STUB), "text-anchor": "middle", "font-size": str(FONT - 2)}
     )
-    text.text = f"{edge.weight} = {edge.value}"
+    text.text = edge_text(edge)
 
 
 def _node(svg: ET.Element, node: DiagramNode, x: float, y: float, *, marked: bool) -> None:
@@ -482,3 +482,8 @@ def _ticks(low: float, high: float) -> list[float]:
 
 def _tick_text(value: float) -> str:
     return f"{value:.6g}".replace("-", "−")
+
+
+def edge_text(edge: DiagramEdge) -> str:
+    """An edge's label: ``w5 = 0.4``, or a pooling link's ``max`` (no parameter, no value)."""
+    return f"{edge.weight} = {edge.value}" if edge.value else edge.weight

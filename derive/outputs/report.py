@@ -14,7 +14,7 @@ from derive.core.numbers import format_number
 from derive.core.printing import TextbookPrinter, partial_latex
 from derive.core.steps import Steps
 from derive.outputs.render import Catalog, escape_markdown, meaning
-from derive.spec.model import NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 from derive.training.descent import Run
 
 
@@ -269,11 +269,20 @@ def trained_update(spec: NetworkSpec) -> Any:
     return FloatUpdate(spec) if in_floats(spec) else Derivation(spec)
 
 
+def _layer_heading(layer: LayerSpec) -> str:
+    """``2 sigmoid (h)``; a map's shape (``1x3x3 relu conv2d (c)``), a pooling's kind, a recurrent layer's."""
+    shape = layer.out_shape
+    size = "x".join(map(str, shape)) if shape is not None else str(layer.size)
+    kind = "" if layer.kind == "dense" else f" {layer.kind}"
+    activation = "" if layer.kind in ("maxpool", "avgpool") else f" {layer.activation}"
+    return f"{size}{activation}{kind} ({layer.name})"
+
+
 def _heading(spec: NetworkSpec) -> str:
-    shape = " -> ".join(
-        [f"{spec.n_inputs} inputs"] + [f"{layer.size} {layer.activation} ({layer.name})" for layer in spec.layers]
-    )
+    shape = " -> ".join([f"{spec.n_inputs} inputs"] + [_layer_heading(layer) for layer in spec.layers])
     examples = len(spec.examples)
+    if spec.steps is not None:  # per time step, over a sequence
+        shape += f", over {spec.steps} time steps (target at {'every step' if spec.every_step else 'the last step'})"
     return (
         f"Network {spec.name}: {shape}\n"
         f"loss {spec.loss} ({spec.reduction} over {examples} example{'s' if examples != 1 else ''})\n"

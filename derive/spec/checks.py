@@ -14,11 +14,13 @@ from fractions import Fraction
 from typing import Any
 
 from derive.errors import DeriveError
+from derive.spec import shaped
 from derive.spec.literals import BadNumber
 from derive.spec.messages import child, describe, show, unknown_name, unknown_parameter, unquote_hint
 from derive.spec.model import (
     ACTIVATIONS,
     LAYER_NAME,
+    LAYER_TYPES,
     LOSSES,
     MAX_EXAMPLES,
     MAX_LAYERS,
@@ -46,7 +48,8 @@ _NETWORK_KEYS = (
     "weight_decay",
     "previous_update",
 )
-_LAYER_KEYS = ("name", "activation", "weights", "bias", "negative_slope")
+_LAYER_KEYS = ("name", "type", "activation", "weights", "bias", "negative_slope")
+_ANY_LAYER_KEYS = tuple(dict.fromkeys(_LAYER_KEYS + tuple(k for keys in shaped.KEYS.values() for k in keys)))
 _REQUIRED_LAYER_KEYS = ("name", "activation", "weights", "bias")
 # Every option :func:`with_options` can change.
 OPTIONS = tuple(key for key in _NETWORK_KEYS if key not in ("layers", "examples"))
@@ -63,7 +66,7 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>", ze
     layers = _layers(check, top)
     loss = _loss(check, top, layers)
     reduction = check.choice(top.get("reduction", "sum"), "reduction", REDUCTIONS, "reduction")
-    examples = _examples(check, top, layers, loss)
+    examples, steps, every_step = _examples(check, top, layers, loss)
     learning_rate = _learning_rate(check, top, zero_rate=zero_rate)
     train_biases = _train_biases(check, top)
     rounding = _round_activations(check, top)
@@ -76,6 +79,8 @@ def from_mapping(data: Any, *, name: str = "network", source: str = "<dict>", ze
         reduction=reduction,
         train_biases=train_biases,
         round_activations=rounding,
+        steps=steps,
+        every_step=every_step,
     )
     return replace(spec, **_training_options(check, top, spec, {}))
 
@@ -106,7 +111,7 @@ def _layers(check: Checker, top: Mapping[str, Any]) -> list[LayerSpec]:
         layer = _layer(check, raw, key, previous, MAX_PARAMETERS - n_parameters, last=index == len(layers_raw) - 1)
         _check_names(check, key, layer, layers, neurons)
         layers.append(layer)
-        n_parameters += layer.size * (layer.fan_in + 1)
+        n_parameters += layer.n_weights + layer.n_biases
     return layers
 
 
@@ -172,19 +177,19 @@ def _round_activations(check: Checker, top: Mapping[str, Any]) -> int | None:
 def to_mapping(spec: NetworkSpec) -> dict[str, Any]:
     """The table :func:`from_mapping` reads back as ``spec``, its numbers exact fractions."""
     layers = []
-    for layer in spec.layers:
-        table: dict[str, Any] = {
-            "name": layer.name,
-            "activation": layer.activation,
-            "weights": [list(row) for row in layer.weights],
-            "bias": list(layer.bias) if isinstance(layer.bias, tuple) else layer.bias,
-        }
+    for L, layer in enumerate(spec.layers):
+        table: dict[str, Any] = {"name": layer.name, **shaped.layer_table(layer, first=L == 0)}
+        if layer.kind == "dense":
+            table["activation"] = layer.activation
+            table["weights"] = [list(row) for row in layer.weights]
+        if layer.kind not in ("maxpool", "avgpool"):
+            table["bias"] = list(layer.bias) if isinstance(layer.bias, tuple) else layer.bias
         if layer.negative_slope is not None:
             table["negative_slope"] = layer.negative_slope
         layers.append(table)
     data: dict[str, Any] = {
         "layers": layers,
-        "examples": [{"inputs": list(example.inputs), "targets": list(example.targets)} for example in spec.examples],
+        "examples": [shaped.example_table(spec, example) for example in spec.examples],
         "learning_rate": spec.learning_rate,
         "loss": spec.loss,
         "reduction": spec.reduction,
@@ -282,7 +287,16 @@ def _previous_update(
 
 def _layer(check: Checker, raw: Any, key: str, previous: LayerSpec | None, budget: int, *, last: bool) -> LayerSpec:
     """One ``[[layers]]`` table; ``budget`` is how many parameters the limit still allows."""
-    table = check.table(raw, key, _LAYER_KEYS, "a layer table with name, activation, weights and bias")
+    table = check.table(raw, key, _ANY_LAYER_KEYS, "a layer table with name, activation, weights and bias")
+    kind = check.choice(table.get("type", "dense"), f"{key}.type", LAYER_TYPES, "layer type")
+    if kind != "dense":
+        return _shaped_layer(check, table, key, previous, kind)
+    for name_ in table:
+        if name_ not in _LAYER_KEYS:
+            raise check.fail(
+                f"{key}.{name_}",
+                f"a dense layer has no {name_!r}; set type (conv2d, maxpool, avgpool, recurrent) for it",
+            )
     for required in _REQUIRED_LAYER_KEYS:
         if required not in table:
             raise check.fail(f"{key}.{required}", "missing; every layer needs name, activation, weights and bias")
@@ -346,7 +360,12 @@ def _weights(
         raise check.fail(key, f"expected {matrix}, got a flat list; write one neuron's weights as [[w1, w2, ...]]")
     if len(raw) > MAX_NEURONS:
         raise check.fail(key, f"expected at most {MAX_NEURONS} rows (neurons per layer), got {len(raw)}")
-    if previous is not None:
+    if previous is not None and previous.out_shape is not None:
+        width, why = (
+            previous.units,
+            f"one per value of the maps of {previous.name!r} {_shape(previous.out_shape)}, flattened",
+        )
+    elif previous is not None:
         width, why = previous.size, f"one per neuron of the previous layer {previous.name!r}"
     elif isinstance(raw[0], list | tuple) and raw[0]:
         width, why = len(raw[0]), "as many as row 0 has, one per input"
@@ -368,7 +387,34 @@ def _weights(
     return tuple(rows)
 
 
-def _examples(check: Checker, top: Mapping[str, Any], layers: list[LayerSpec], loss: str) -> tuple[ExampleSpec, ...]:
+def _shape(shape: tuple[int, int, int]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _shaped_layer(
+    check: Checker, table: Mapping[str, Any], key: str, previous: LayerSpec | None, kind: str
+) -> LayerSpec:
+    """A conv2d, pooling or recurrent layer (:mod:`derive.spec.shaped`)."""
+    shaped.check_keys(check, table, key, kind)
+    shaped.place(check, kind, key, previous)
+    name = table["name"]
+    if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
+        raise check.fail(
+            f"{key}.name",
+            f"expected a name of letters, digits and underscores starting with a letter (at most 16), "
+            f"got {describe(name)}",
+        )
+    if kind == "conv2d":
+        return shaped.conv_layer(check, table, key, previous, name)
+    if kind == "recurrent":
+        return shaped.recurrent_layer(check, table, key, name)
+    assert previous is not None
+    return shaped.pool_layer(check, table, key, previous, name, kind)
+
+
+def _examples(
+    check: Checker, top: Mapping[str, Any], layers: list[LayerSpec], loss: str
+) -> tuple[tuple[ExampleSpec, ...], int | None, bool]:
     if "examples" not in top:
         raise check.fail("examples", "missing; expected at least one [[examples]] table with inputs and targets")
     raw = top["examples"]
@@ -384,14 +430,26 @@ def _examples(check: Checker, top: Mapping[str, Any], layers: list[LayerSpec], l
     n_inputs = f"the weights of layer {first.name!r} have {first.fan_in} columns"
     n_targets = f"one per neuron of the output layer {output.name!r}"
     examples = []
+    steps: int | None = None
+    every_step: bool | None = None
     for p, item in enumerate(raw):
         key = f"examples[{p}]"
         table = check.table(item, key, _EXAMPLE_KEYS, "an example table with inputs and targets")
         for required in _EXAMPLE_KEYS:
             if required not in table:
                 raise check.fail(f"{key}.{required}", "missing; every example needs inputs and targets")
-        inputs = check.vector(table["inputs"], f"{key}.inputs", first.fan_in, "inputs", n_inputs)
-        targets = check.vector(table["targets"], f"{key}.targets", output.size, "targets", n_targets)
+        if first.kind == "recurrent":
+            inputs = shaped.sequence(check, table["inputs"], f"{key}.inputs", first.fan_in, steps)
+            steps = len(inputs) // first.fan_in
+            targets, every_step = shaped.sequence_targets(
+                check, table["targets"], f"{key}.targets", output, steps, every_step
+            )
+        elif first.in_shape is not None:
+            inputs = shaped.image(check, table["inputs"], f"{key}.inputs", first.in_shape)
+            targets = check.vector(table["targets"], f"{key}.targets", output.size, "targets", n_targets)
+        else:
+            inputs = check.vector(table["inputs"], f"{key}.inputs", first.fan_in, "inputs", n_inputs)
+            targets = check.vector(table["targets"], f"{key}.targets", output.size, "targets", n_targets)
         if loss in ("bce", "cross_entropy"):
             for k, target in enumerate(targets):
                 if not 0 <= target <= 1:
@@ -399,4 +457,4 @@ def _examples(check: Checker, top: Mapping[str, Any], layers: list[LayerSpec], l
                         f"{key}.targets[{k}]", f"loss {loss!r} expects targets from 0 to 1, got {show(target)}"
                     )
         examples.append(ExampleSpec(inputs=inputs, targets=targets))
-    return tuple(examples)
+    return tuple(examples), steps, bool(every_step)

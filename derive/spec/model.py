@@ -16,6 +16,9 @@ from fractions import Fraction
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "leaky_relu", "softplus", "elu")
 LOSSES = ("half_sse", "mse", "bce", "cross_entropy")
+LAYER_TYPES = ("dense", "conv2d", "maxpool", "avgpool", "recurrent")
+MAPS = ("conv2d", "maxpool", "avgpool")  # the layers that read and give feature maps
+MAX_SEQUENCE = 64  # time steps of a sequence
 REDUCTIONS = ("sum", "mean")
 
 LAYER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
@@ -40,10 +43,49 @@ class LayerSpec:
     weights: tuple[tuple[Fraction, ...], ...]
     bias: Fraction | tuple[Fraction, ...]
     negative_slope: Fraction | None = None  # leaky_relu only; None: the activation's default
+    kind: str = "dense"  # one of LAYER_TYPES
+    # conv2d and pooling: the maps read (channels, rows, columns); a conv2d's weights are its kernels,
+    # one row per filter, each flattened channel by channel, row by row
+    in_shape: tuple[int, int, int] | None = None
+    window: tuple[int, int] | None = None  # a kernel's or a pooling window's rows and columns
+    stride: int = 1
+    padding: int = 0
+    recurrent_weights: tuple[tuple[Fraction, ...], ...] = ()  # U: h_{t-1} → h_t, one row per neuron
+    initial_state: tuple[Fraction, ...] | None = None  # h_0; None: zeros
 
     @property
     def size(self) -> int:
+        """Neurons (dense, recurrent) or filters (conv2d); 0 for a pooling layer."""
         return len(self.weights)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int] | None:
+        """The maps a conv2d or pooling layer gives: (filters or channels, rows, columns)."""
+        if self.in_shape is None or self.window is None:
+            return None
+        channels, rows, columns = self.in_shape
+        padded = (rows + 2 * self.padding, columns + 2 * self.padding)
+        out_rows = (padded[0] - self.window[0]) // self.stride + 1
+        out_columns = (padded[1] - self.window[1]) // self.stride + 1
+        return (self.size if self.kind == "conv2d" else channels, out_rows, out_columns)
+
+    @property
+    def units(self) -> int:
+        """The values the layer gives the next one (at each time step): maps flattened, or neurons."""
+        shape = self.out_shape
+        return shape[0] * shape[1] * shape[2] if shape is not None else self.size
+
+    @property
+    def n_weights(self) -> int:
+        return sum(len(row) for row in self.weights) + sum(len(row) for row in self.recurrent_weights)
+
+    @property
+    def n_biases(self) -> int:
+        return 1 if self.shared_bias else len(self.bias)  # type: ignore[arg-type]
+
+    def weight_values(self) -> list[Fraction]:
+        """The layer's weights in numbering order: row by row, then the recurrent weights."""
+        return [w for row in self.weights for w in row] + [u for row in self.recurrent_weights for u in row]
 
     @property
     def fan_in(self) -> int:
@@ -63,8 +105,8 @@ class LayerSpec:
 class ExampleSpec:
     """One training example: the inputs fed in and the targets wanted at the outputs."""
 
-    inputs: tuple[Fraction, ...]
-    targets: tuple[Fraction, ...]
+    inputs: tuple[Fraction, ...]  # a sequence's vectors one after another; maps channel, row, column
+    targets: tuple[Fraction, ...]  # with a target at every time step, one vector after another
 
 
 @dataclass(frozen=True)
@@ -84,10 +126,21 @@ class NetworkSpec:
     momentum: Fraction = Fraction(0)  # β in Δθ ← β·Δθ − η·∂E/∂θ
     weight_decay: Fraction = Fraction(0)  # λ in E + (λ/2)·Σ w²
     previous_update: tuple[tuple[str, Fraction], ...] = ()  # Δθ before the first update, by name
+    steps: int | None = None  # a recurrent network's time steps; None: not a sequence
+    every_step: bool = False  # a target at every time step, not only the last
+
+    @property
+    def dense(self) -> bool:
+        """Every layer fully connected: the engine's direct path."""
+        return all(layer.kind == "dense" for layer in self.layers)
 
     @property
     def n_inputs(self) -> int:
-        return self.layers[0].fan_in
+        """The inputs of one example (of one time step, for a sequence)."""
+        first = self.layers[0]
+        if first.in_shape is not None:
+            return first.in_shape[0] * first.in_shape[1] * first.in_shape[2]
+        return first.fan_in
 
     @property
     def n_outputs(self) -> int:
@@ -95,13 +148,13 @@ class NetworkSpec:
 
     def parameter_names(self) -> list[str]:
         """w1, w2, … layer by layer, neuron by neuron, input by input; then b1, b2, … in order."""
-        n_weights = sum(layer.size * layer.fan_in for layer in self.layers)
-        n_biases = sum(1 if layer.shared_bias else layer.size for layer in self.layers)
+        n_weights = sum(layer.n_weights for layer in self.layers)
+        n_biases = sum(layer.n_biases for layer in self.layers)
         return [f"w{n}" for n in range(1, n_weights + 1)] + [f"b{n}" for n in range(1, n_biases + 1)]
 
     def parameters(self) -> dict[str, Fraction]:
         """Every weight and bias by its name, in numbering order."""
-        values: list[Fraction] = [w for layer in self.layers for row in layer.weights for w in row]
+        values: list[Fraction] = [w for layer in self.layers for w in layer.weight_values()]
         for layer in self.layers:
             values.extend([layer.bias] if isinstance(layer.bias, Fraction) else layer.bias)
         return dict(zip(self.parameter_names(), values, strict=True))
@@ -118,8 +171,9 @@ class NetworkSpec:
         layers = []
         for layer in self.layers:
             rows = tuple(tuple(next(weights) for _ in row) for row in layer.weights)
-            bias = next(biases) if layer.shared_bias else tuple(next(biases) for _ in layer.weights)
-            layers.append(replace(layer, weights=rows, bias=bias))
+            recurrent = tuple(tuple(next(weights) for _ in row) for row in layer.recurrent_weights)
+            bias = next(biases) if layer.shared_bias else tuple(next(biases) for _ in layer.bias)  # type: ignore[union-attr]
+            layers.append(replace(layer, weights=rows, recurrent_weights=recurrent, bias=bias))
         return replace(self, layers=tuple(layers))
 
     # -- training: epochs, batches and momentum ----------------------------------------------

@@ -28,6 +28,7 @@ from derive.core.numbers import Number, to_fraction
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
 from derive.training.compiled import FloatTraining, structure
+from derive.training.unrolled import UnrolledTraining
 
 if TYPE_CHECKING:
     from derive.training.vectorised import MatrixTraining
@@ -134,6 +135,8 @@ MATRICES_FROM = 64
 
 def uses_matrices(spec: NetworkSpec) -> bool:
     """Whether training runs on NumPy matrices rather than plain floats: enough work per layer."""
+    if not spec.dense:
+        return False  # an unrolled network trains stage by stage (derive.training.unrolled)
     weights = sum(layer.size * layer.fan_in for layer in spec.layers)
     return weights * spec.batch >= MATRICES_FROM * len(spec.layers)
 
@@ -144,8 +147,14 @@ class _Loop:
     def __init__(self, spec: NetworkSpec, update: Update, until: float | None, matrices: bool) -> None:
         self.spec = spec
         self.goal = until
-        self.engine: FloatTraining | MatrixTraining
-        if matrices:
+        self.engine: FloatTraining | MatrixTraining | UnrolledTraining
+        if not spec.dense:
+            if update != "simultaneous":
+                raise DeriveError(
+                    "the sequential update order is defined for fully connected layers only", key="--update"
+                )
+            self.engine = UnrolledTraining(spec)
+        elif matrices:
             from derive.training.vectorised import MatrixTraining  # NumPy: imported only for the networks that use it
 
             self.engine = MatrixTraining(spec, update, structure(spec, examples=False))

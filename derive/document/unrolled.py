@@ -1,0 +1,161 @@
+"""The diagram of an unrolled network: every input, every neuron of every stage, every link.
+
+A convolution's kernel entry labels each link it weighs, a recurrent weight each step's link: the
+drawing shows the sharing.  A pooling link carries no parameter and no label.
+"""
+
+from __future__ import annotations
+
+from derive.core.factors import Gradient
+from derive.core.steps import Steps
+from derive.spec.unroll import INITIAL, INPUT, input_names
+
+from .matrix import escaped
+from .model import DiagramEdge, DiagramNode, FeatureMap
+from .typeset import Typesetter
+
+
+def _source_id(graph: object, source: tuple[int, int]) -> str:
+    stage, index = source
+    if stage == INPUT:
+        return f"i{input_names(graph.spec)[index]}"  # type: ignore[attr-defined]
+    if stage == INITIAL:
+        return graph.initial[index]  # type: ignore[attr-defined]
+    return graph.neurons[stage][index].name  # type: ignore[attr-defined]
+
+
+def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[DiagramEdge]]:
+    """Inputs (and h_0) in the first column, each stage in a column of its own, the links between."""
+    derivation = steps.derivation
+    graph = derivation.graph
+    parameters = derivation.parameters
+    names = input_names(derivation.spec)
+    first = [f"i{name}" for name in names] + list(getattr(graph, "initial", []))
+    tallest = max([len(first)] + [len(row) for row in graph.neurons])
+    nodes = [
+        DiagramNode(
+            node,
+            rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else rf"h_{{{escaped(node)}}}",
+            node,
+            0.0,
+            _row(k, len(first)),
+            "input",
+        )
+        for k, node in enumerate(first)
+    ]
+    edges: list[DiagramEdge] = []
+    biases: dict[str, float] = {}
+    for L, row in enumerate(graph.neurons):
+        for j, neuron in enumerate(row):
+            label = rf"\mathrm{{{escaped(neuron.name)}}}"
+            nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, _row(j, len(row)), "neuron"))
+            for k, link in enumerate(graph.stages[L].units[j].links):
+                weight = graph.link_weight(L, j, k)
+                source = _source_id(graph, link.source)
+                if weight is None:  # a pooling window's value: labelled by the pooling, no parameter
+                    count = len(graph.stages[L].units[j].links)
+                    label = r"\max" if graph.stages[L].kind == "maxpool" else rf"\tfrac{{1}}{{{count}}}"
+                    text = "max" if graph.stages[L].kind == "maxpool" else f"1/{count}"
+                    edges.append(DiagramEdge(source, neuron.name, label, text, ""))
+                    continue
+                value = typeset.show(parameters[weight.name])
+                symbol = typeset.latex(weight)
+                edges.append(DiagramEdge(source, neuron.name, f"{symbol} = {value}", weight.name, value, symbol))
+            bias = graph.bias(L, j)
+            if bias is None:
+                continue
+            value = typeset.show(parameters[bias.name])
+            if bias.name not in biases:
+                biases[bias.name] = L + 0.5
+                y = -(tallest + 1) / 2 - 0.5 * len(biases)
+                nodes.append(
+                    DiagramNode(
+                        bias.name, f"{typeset.latex(bias)} = {value}", f"{bias.name} = {value}", L + 0.5, y, "bias"
+                    )
+                )
+            edges.append(DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias)))
+    return nodes, edges
+
+
+def _row(index: int, count: int) -> float:
+    return (count - 1) / 2 - index
+
+
+def unrolled_path(steps: Steps, gradient: Gradient) -> list[str]:
+    """The edges (``source>target``) and neurons on every path from θ to the errors: its own links, then downstream."""
+    graph = steps.derivation.graph
+    found: list[str] = []
+    frontier = []
+    for L, stage in enumerate(graph.stages):
+        for j, unit in enumerate(stage.units):
+            neuron = graph.neurons[L][j].name
+            for k, link in enumerate(unit.links):
+                weight = graph.link_weight(L, j, k)
+                if weight is not None and weight.name == gradient.name:
+                    found.append(f"{_source_id(graph, link.source)}>{neuron}")
+                    frontier.append((L, j))
+            bias = graph.bias(L, j)
+            if bias is not None and bias.name == gradient.name:
+                found.append(f"{gradient.name}>{neuron}")
+                frontier.append((L, j))
+    seen = set()
+    while frontier:
+        L, j = frontier.pop()
+        if (L, j) in seen:
+            continue
+        seen.add((L, j))
+        found.append(graph.neurons[L][j].name)
+        for M, stage in enumerate(graph.stages):
+            for k, unit in enumerate(stage.units):
+                if any(link.source == (L, j) for link in unit.links):
+                    found.append(f"{graph.neurons[L][j].name}>{graph.neurons[M][k].name}")
+                    frontier.append((M, k))
+    return list(dict.fromkeys(found))
+
+
+def feature_maps(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """The input channels, then each conv2d or pooling stage's maps and δ maps, as matrices (example 1)."""
+    derivation = steps.derivation
+    spec, graph = derivation.spec, derivation.graph
+    first = spec.layers[0]
+    if spec.steps is not None:
+        return _through_time(steps, typeset)
+    if spec.dense or first.in_shape is None:
+        return []
+    channels, rows, columns = first.in_shape
+    found = []
+    for c in range(channels):
+        symbols = graph.inputs[0][c * rows * columns : (c + 1) * rows * columns]
+        label = rf"\mathbf{{i}}_{{{c + 1}}}" if channels > 1 else r"\mathbf{i}"
+        found.append(FeatureMap(label, _matrix([derivation.values[s] for s in symbols], columns, typeset)))
+    for L, stage in enumerate(graph.stages):
+        if stage.shape is None:
+            continue
+        maps, rows, columns = stage.shape
+        name = escaped(spec.layers[stage.layer].name)
+        for m in range(maps):
+            part = slice(m * rows * columns, (m + 1) * rows * columns)
+            for kind, table in ((r"\mathrm{out}", graph.out), (r"\delta", graph.delta)):
+                values = [derivation.values[s] for s in table[0][L][part]]
+                found.append(FeatureMap(f"{kind}_{{{name}{m + 1}}}", _matrix(values, columns, typeset)))
+    return found
+
+
+def _matrix(values: list, columns: int, typeset: Typesetter) -> str:  # type: ignore[type-arg]
+    rows = [values[r : r + columns] for r in range(0, len(values), columns)]
+    body = r" \\ ".join(" & ".join(typeset.show(v) for v in row) for row in rows)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """A recurrent layer's h_t and δ_t at every step, as column vectors (example 1)."""
+    derivation = steps.derivation
+    graph = derivation.graph
+    found = []
+    for L, stage in enumerate(graph.stages):
+        if stage.kind != "recurrent":
+            continue
+        for kind, table in ((r"\mathbf{h}", graph.out), (r"\boldsymbol{\delta}", graph.delta)):
+            values = [derivation.values[s] for s in table[0][L]]
+            found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
+    return found

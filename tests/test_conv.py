@@ -1,0 +1,365 @@
+"""Convolution and pooling layers: derive's gradients against a NumPy forward pass written here with
+explicit loops (central differences), against sympy.diff of the composed loss, and against the
+textbook's closed forms (∂E/∂k_ab = Σ_rs δ_rs x_{r+a,s+b}; the δ passed down is the full convolution
+of the δ map with the flipped kernel).
+"""
+
+from __future__ import annotations
+
+import json
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.core.chain import Derivation
+from derive.errors import DeriveError
+from derive.spec.checks import from_mapping
+from derive.spec.files import load_builtin, load_path
+from tests.cnn_reference import Net, close
+from tests.conftest import run_derive
+
+IMAGE = [[0.2, 0.8, 0.6, 0.1], [0.5, -0.1, 0.9, 0.0], [0.3, 0.4, 0.3, 0.7], [0.1, 0.2, -0.5, 0.6]]
+TWO_CHANNELS = [
+    [
+        [0.3, -0.2, 0.5, 0.1, 0.9],
+        [0.7, 0.2, -0.4, 0.6, 0.0],
+        [-0.1, 0.8, 0.3, -0.6, 0.4],
+        [0.5, 0.1, 0.9, 0.2, -0.3],
+        [0.2, -0.7, 0.6, 0.4, 0.8],
+    ],
+    [
+        [-0.5, 0.4, 0.1, 0.3, -0.2],
+        [0.6, -0.3, 0.7, 0.2, 0.5],
+        [0.1, 0.9, -0.4, 0.8, 0.3],
+        [-0.2, 0.3, 0.5, -0.1, 0.7],
+        [0.4, 0.6, 0.2, 0.9, -0.5],
+    ],
+]
+
+
+def builtin_cnn() -> Net:
+    """The built-in example ``cnn``, written again from its description."""
+    layers = [
+        {
+            "type": "conv2d",
+            "name": "c",
+            "activation": "relu",
+            "input_shape": [4, 4],
+            "kernels": [[[0.5, -0.25], [0.25, 0.75]]],
+            "bias": [0.1],
+        },
+        {"type": "maxpool", "name": "p", "size": 2, "stride": 1},
+        {"type": "dense", "name": "o", "activation": "sigmoid", "weights": [[0.4, -0.3, 0.2, 0.5]], "bias": [-0.2]},
+    ]
+    return Net(layers, [(IMAGE, [1.0])])
+
+
+def two_filters_avgpool() -> Net:
+    """Two filters, an average pooling, two sigmoid outputs, two examples."""
+    layers = [
+        {
+            "type": "conv2d",
+            "name": "c",
+            "activation": "tanh",
+            "input_shape": [4, 4],
+            "kernels": [[[0.3, -0.2], [0.1, 0.4]], [[-0.5, 0.2], [0.6, 0.1]]],
+            "bias": [0.05, -0.1],
+        },
+        {"type": "avgpool", "name": "p", "size": 3},
+        {
+            "type": "dense",
+            "name": "o",
+            "activation": "sigmoid",
+            "weights": [[0.7, -0.4], [0.2, 0.9]],
+            "bias": [0.1, -0.3],
+        },
+    ]
+    second = [[0.1 * ((3 * r + 5 * s) % 7) - 0.3 for s in range(4)] for r in range(4)]
+    return Net(layers, [(IMAGE, [1.0, 0.0]), (second, [0.2, 0.6])])
+
+
+def channels_stride_padding() -> Net:
+    """Two input channels, padding 1 and stride 2, then a second convolution over the two filters' maps."""
+    layers = [
+        {
+            "type": "conv2d",
+            "name": "c",
+            "activation": "tanh",
+            "input_shape": [2, 5, 5],
+            "kernels": [
+                [
+                    [[0.2, -0.1, 0.3], [0.4, 0.1, -0.2], [0.0, 0.3, 0.1]],
+                    [[-0.3, 0.2, 0.1], [0.1, -0.4, 0.2], [0.3, 0.1, -0.1]],
+                ],
+                [
+                    [[0.1, 0.2, -0.3], [-0.2, 0.3, 0.1], [0.2, -0.1, 0.4]],
+                    [[0.3, 0.1, 0.2], [0.2, -0.2, -0.1], [-0.4, 0.1, 0.3]],
+                ],
+            ],
+            "bias": 0.05,
+            "stride": 2,
+            "padding": 1,
+        },
+        {
+            "type": "conv2d",
+            "name": "d",
+            "activation": "sigmoid",
+            "kernels": [[[[0.5, -0.3], [0.2, 0.4]], [[-0.2, 0.6], [0.3, -0.1]]]],
+            "bias": [0.1],
+        },
+        {"type": "maxpool", "name": "p", "size": 2},
+        {"type": "dense", "name": "o", "activation": "linear", "weights": [[1.5]], "bias": [0.2]},
+    ]
+    return Net(layers, [(TWO_CHANNELS, [0.4])])
+
+
+NETWORKS = {
+    "one filter, max pooling": builtin_cnn,
+    "two filters, average pooling": two_filters_avgpool,
+    "channels, stride, padding": channels_stride_padding,
+}
+
+
+@pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
+def test_derive_gradients_equal_central_differences_of_a_numpy_forward_pass(make, tmp_path):
+    net = make()
+    path = net.write(tmp_path, "net")
+    found = json.loads(run_derive("gradients", str(path), "--json").stdout)
+    expected = net.central_differences()
+    assert list(found["gradients"]) == list(expected)  # the numbering: kernels, dense weights, then biases
+    for name, value in expected.items():
+        assert close(found["gradients"][name], value), (name, found["gradients"][name], value)
+    assert close(found["loss"], net.loss(), 1e-12)
+
+
+def test_the_builtin_example_is_the_network_the_issue_describes():
+    spec = load_builtin("cnn")
+    assert [layer.kind for layer in spec.layers] == ["conv2d", "maxpool", "dense"]
+    assert [layer.activation for layer in spec.layers if layer.kind != "maxpool"] == ["relu", "sigmoid"]
+    assert spec.layers[0].size == 1  # one kernel
+    net = builtin_cnn()
+    derivation = Derivation(spec)
+    expected = net.central_differences()
+    for name, gradient in derivation.gradients.items():
+        assert close(gradient.value, expected[name]), name
+
+
+@pytest.mark.parametrize("make", [builtin_cnn, two_filters_avgpool], ids=["max", "average"])
+def test_every_gradient_is_sympy_diff_of_the_composed_loss(make, tmp_path):
+    net = make()
+    net.examples = net.examples[:1]  # one example keeps the composed loss quick to differentiate
+    spec = load_path(net.write(tmp_path, "net"))
+    derivation = Derivation(spec)
+    graph = derivation.graph
+    loss, values = graph.composed_loss, graph.numbers()
+    with mpmath.workdps(40):
+        for name, gradient in derivation.gradients.items():
+            symbol = graph.parameters[name]
+            reference = mpmath.mpf(str(sp.N(sp.diff(loss, symbol).xreplace(values), 40)))
+            composed = mpmath.mpf(str(sp.N(gradient.expr.xreplace(values), 40)))
+            assert abs(reference - gradient.precise) < mpmath.mpf(10) ** -30, name
+            assert abs(composed - reference) < mpmath.mpf(10) ** -30, name
+
+
+def test_a_kernel_entry_is_the_sum_over_positions_of_delta_times_the_input_it_meets():
+    """∂E/∂k_ab = Σ_rs δ_rs · x_{r+a, s+b}: the valid cross-correlation of the input with the δ map."""
+    derivation = Derivation(load_builtin("cnn"))
+    deltas = np.array([float(d.precise) for d in derivation.deltas[0][0]]).reshape(3, 3)
+    x = np.array(IMAGE)
+    for a in range(2):
+        for b in range(2):
+            expected = sum(deltas[r, s] * x[r + a, s + b] for r in range(3) for s in range(3))
+            name = f"w{2 * a + b + 1}"
+            assert close(derivation.gradients[name].value, expected, 1e-12)
+            assert len(derivation.gradients[name].chain) == 9  # one term per position of the feature map
+
+
+def test_max_pooling_routes_delta_to_the_first_maximum_and_average_pooling_shares_it():
+    derivation = Derivation(load_builtin("cnn"))
+    conv = [d for d in derivation.deltas[0][0]]
+    zero = [d.neuron.name for d in conv if d.precise == 0]
+    # c1,23 is the maximum of two windows, c1,12 and c1,21 of one each; the rest get nothing
+    assert sorted(set(d.neuron.name for d in conv) - set(zero)) == ["c1,12", "c1,21", "c1,23"]
+    paths = {d.neuron.name: len(d.factors[0].paths) for d in conv}
+    assert paths["c1,23"] == 2 and paths["c1,12"] == 1
+    tie = builtin_cnn()
+    tie.examples = [([[1.0, 1.0, 0.0, 0.0]] * 4, [1.0])]
+    spec = from_mapping(
+        {
+            "layers": [dict(layer) for layer in tie.layers],
+            "examples": [{"inputs": tie.examples[0][0], "targets": [1.0]}],
+        }
+    )
+    first = Derivation(spec).deltas[0][0]
+    routed = [d.neuron.name for d in first if d.factors[0].paths]
+    assert routed[0] == "c1,11"  # a tie goes to the first maximum in row order
+    average = Derivation(load_path_dict(two_filters_avgpool()))
+    shares = {link.expr for d in average.deltas[0][0] for _, link in d.factors[0].paths}
+    assert shares == {sp.Rational(1, 9)}
+
+
+def load_path_dict(net: Net):
+    data = {
+        "learning_rate": net.learning_rate,
+        "layers": net.layers,
+        "examples": [{"inputs": i, "targets": t} for i, t in net.examples],
+    }
+    return from_mapping(json.loads(json.dumps(data, default=lambda a: np.asarray(a).tolist())))
+
+
+def test_the_delta_passed_down_is_the_full_convolution_of_the_delta_map_with_the_flipped_kernel():
+    """∂E/∂out_c = Σ_f full_correlation(δ_d[f], rot180(K_d[f, c])) for stride 1, no padding."""
+    net = channels_stride_padding()
+    derivation = Derivation(load_path_dict(net))
+    second = net.layers[1]
+    kernels = np.array(second["kernels"])  # filters, channels, rows, columns
+    rows, columns = 3, 3  # layer c's maps: (5 + 2 − 3) / 2 + 1
+    delta_d = np.array([float(d.precise) for d in derivation.deltas[0][1]]).reshape(1, 2, 2)
+    found = np.array([float(d.factors[0].precise) for d in derivation.deltas[0][0]]).reshape(2, rows, columns)
+    for c in range(2):
+        expected = np.zeros((rows, columns))
+        flipped = kernels[0, c, ::-1, ::-1]
+        padded = np.zeros((2 + 2, 2 + 2))
+        padded[1:3, 1:3] = delta_d[0]
+        for r in range(rows):
+            for s in range(columns):
+                expected[r, s] = sum(padded[r + a, s + b] * flipped[a, b] for a in range(2) for b in range(2))
+        np.testing.assert_allclose(found[c], expected, rtol=1e-12, atol=1e-15)
+
+
+def test_parameters_are_numbered_filter_by_filter_channel_by_channel_row_by_row():
+    spec = load_path_dict(channels_stride_padding())
+    values = spec.parameters()
+    first = channels_stride_padding().layers[0]["kernels"]
+    assert [float(values[f"w{n + 1}"]) for n in range(36)] == list(np.ravel(first))
+    assert float(values["w37"]) == 0.5 and float(values["w45"]) == 1.5
+    assert [name for name in values if name.startswith("b")] == ["b1", "b2", "b3"]
+
+
+BASE = {
+    "layers": [
+        {
+            "type": "conv2d",
+            "name": "c",
+            "activation": "relu",
+            "input_shape": [3, 3],
+            "kernels": [[[0.5, -0.5], [0.25, 1.0]]],
+            "bias": [0.1],
+        },
+        {"type": "maxpool", "name": "p", "size": 2},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.3]], "bias": [0.0]},
+    ],
+    "examples": [{"inputs": [[0.1, 0.2, 0.3], [0.0, -0.1, 0.4], [0.5, 0.2, -0.3]], "targets": [1.0]}],
+}
+
+
+def changed(path: str, value):
+    data = json.loads(json.dumps(BASE))
+    target = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[keys[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key", "words"),
+    [
+        ("layers.0.kernels", [[[1, 2, 3, 4], [1, 2, 3, 4]]], "layers[0].kernels", "larger than"),
+        ("layers.0.stride", 2, "layers[0].stride", "does not tile"),
+        ("layers.1.size", 3, "layers[1].size", "larger than"),
+        ("layers.0.kernels", [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]], "layers[0].kernels[1]", "2×2"),
+        ("layers.0.kernels", [[[[1, 2], [3, 4]], [[1, 2], [3, 4]]]], "layers[0].kernels[0]", "channels"),
+        ("layers.0.input_shape", [3], "layers[0].input_shape", "[rows, columns]"),
+        ("layers.0.weights", [[1]], "layers[0].weights", "no 'weights'"),
+        ("layers.1.type", "pool", "layers[1].type", "layer type"),
+        ("layers.2.weights", [[0.3, 0.1]], "layers[2].weights[0]", "1×1×1"),
+        ("examples.0.inputs", [[0.1, 0.2], [0.0, 0.4]], "examples[0].inputs", "3 rows of 3"),
+        ("layers.0.bias", [0.1, 0.2], "layers[0].bias", "one per filter"),
+    ],
+)
+def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(path, value, key, words):
+    with pytest.raises(DeriveError) as error:
+        from_mapping(changed(path, value), source="net.json")
+    message = str(error.value)
+    assert key in message and words in message, message
+    assert "\n" not in message
+
+
+def test_the_command_line_refuses_a_bad_shape_with_exit_status_2(tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(changed("layers.0.stride", 2)), encoding="utf-8")
+    result = run_derive("gradients", str(path), check=False)
+    assert result.returncode == 2 and not result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 2 and "layers[0].stride" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_training_on_floats_follows_the_40_digit_updates(name):
+    """Three updates of the stage-by-stage float engine land where three derivations do."""
+    from derive.training.descent import precise_updates, train
+
+    spec = load_builtin(name)
+    trained = train(spec, steps=3).spec.parameters()
+    updates = precise_updates(spec)
+    for _ in range(3):
+        derivation = next(updates)
+    for parameter, value in derivation.updated.items():
+        assert close(float(trained[parameter]), float(value), 1e-12, 1e-15), parameter
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("explain",),
+        ("keys",),
+        ("train", "--steps", "20"),
+        ("html", "-o", "page.html"),
+        ("quiz", "--format", "moodle", "-o", "quiz.xml"),
+        ("worksheet", "--only", "w1,b1", "--detail", "brief", "-o", "sheet"),
+        ("slides", "--only", "w1", "--detail", "brief", "-o", "slides"),
+    ],
+    ids=lambda c: c[0] if isinstance(c, tuple) else c,
+)
+def test_every_command_runs_on_the_builtin_examples(name, command, tmp_path):
+    result = run_derive(*command[:1], name, *command[1:], cwd=tmp_path)
+    assert result.returncode == 0 and not result.stderr.strip().startswith("derive:")
+
+
+def test_code_refuses_an_unrolled_network_in_one_line():
+    result = run_derive("code", "cnn", check=False)
+    assert result.returncode == 2 and "fully connected" in result.stderr and len(result.stderr.splitlines()) <= 2
+
+
+def matrices(text: str) -> dict[str, np.ndarray]:
+    """Every ``label = \\begin{bmatrix} … \\end{bmatrix}`` of a document, read back as numbers."""
+    import re
+
+    found = {}
+    for label, body in re.findall(r"^(\S+) = \\begin\{bmatrix\} (.*?) \\end\{bmatrix\}$", text, re.MULTILINE):
+        rows = [[float(v) for v in row.split(" & ")] for row in body.split(r" \\ ")]
+        found[label] = np.array(rows)
+    return found
+
+
+def test_explain_shows_the_feature_map_and_its_delta_map_as_matrices():
+    """The maps read back from the explanation: out is the NumPy convolution; Σ δ·x over the δ map is ∂E/∂k."""
+    text = run_derive("explain", "cnn").stdout
+    shown = matrices(text)
+    net = builtin_cnn()
+    layer = net.layers[0]
+    from tests.cnn_reference import conv2d
+
+    expected = np.maximum(conv2d(np.array(IMAGE)[None], np.array(layer["kernels"])[:, None], [0.1], 1, 0), 0)[0]
+    np.testing.assert_allclose(shown[r"\mathrm{out}_{c1}"], expected, atol=1e-9)
+    np.testing.assert_allclose(shown[r"\mathbf{i}"], np.array(IMAGE))
+    deltas = shown[r"\delta_{c1}"]
+    gradients = net.central_differences()
+    for a in range(2):
+        for b in range(2):
+            summed = sum(deltas[r, s] * IMAGE[r + a][s + b] for r in range(3) for s in range(3))
+            assert abs(summed - gradients[f"w{2 * a + b + 1}"]) < 1e-8
