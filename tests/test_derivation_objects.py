@@ -185,6 +185,27 @@ def test_sequential_gradients_compose_through_the_updated_weights():
         assert float(sp.N(gradient.expr.subs(at), 30)) == pytest.approx(expected[f"dE/d{name}"], rel=1e-12), name
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"momentum": 0.9, "previous_update": {"w5": 0.02, "w6": -0.01, "w7": 0.03, "w8": -0.04}},
+        {"weight_decay": 0.01},
+        {"momentum": 0.5, "weight_decay": 0.01, "previous_update": {"w6": 0.05, "w7": -0.02}},
+    ],
+    ids=["momentum", "decay", "momentum and decay"],
+)
+def test_sequential_gradients_compose_through_the_updated_weights_with_momentum_and_decay(options):
+    """w⁺ = w + β·Δw_before − η·(∂E/∂w + λw) in the chains of the layer below, as the reference updates."""
+    network = WORKED.with_options(**options)
+    derivation = Derivation(network.spec, "sequential")
+    at = derivation.graph.numbers()
+    expected = reference.quantities(network.spec, "sequential")
+    plain = reference.quantities(WORKED.spec, "sequential")
+    assert expected["dE/dw1"] != pytest.approx(plain["dE/dw1"], rel=1e-9)  # the options reach the chains
+    for name, gradient in derivation.gradients.items():
+        assert float(sp.N(gradient.expr.subs(at), 30)) == pytest.approx(expected[f"dE/d{name}"], rel=1e-12), name
+
+
 def test_each_examples_error_has_its_value():
     """Derivation.values holds every symbol's value, E^(p) of each example too."""
     network = example("deep")
