@@ -61,3 +61,64 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+# -- made once per session (per xdist worker) for the tests that only read them ---------------------------
+# Tests that share one of these carry the same ``xdist_group`` mark, so that with ``--dist loadgroup``
+# (pyproject.toml) they run on one worker and the PDFs are compiled, or the browser started, once.
+
+
+@pytest.fixture(scope="session")
+def worksheet_pdfs(tmp_path_factory):
+    """``derive worksheet [NETWORK] [--detail D] [--lang L] --pdf`` in a folder of its own, run once per
+    set of options (defaults left out, so that the plain ``derive worksheet --pdf`` is run as a user types it)."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def worksheet(network: str = "mazur", detail: str = "standard", language: str = "en") -> Path:
+        args = (*([network] if network != "mazur" else []), *(["--detail", detail] if detail != "standard" else []))
+        args = (*args, *(["--lang", language] if language != "en" else []))
+        if args not in made:
+            folder = tmp_path_factory.mktemp("worksheet")
+            run_derive("worksheet", *args, "--pdf", "-o", str(folder))
+            made[args] = folder
+        return made[args]
+
+    return worksheet
+
+
+def worksheet_group(network: str = "mazur", detail: str = "standard", language: str = "en") -> pytest.MarkDecorator:
+    """The xdist group of the tests that read one compiled worksheet."""
+    return pytest.mark.xdist_group(f"worksheet-{network}-{detail}-{language}")
+
+
+@pytest.fixture(scope="session")
+def session_browser():
+    """One headless Chromium for the session's browser tests (each sets its page size as it opens a page)."""
+    import importlib.util
+
+    if importlib.util.find_spec("selenium") is None:
+        if UNDER_CI:
+            pytest.fail("selenium is required under CI (pip install '.[test]')")
+        pytest.skip("selenium is not installed")
+    require_tool("chromium")
+    require_tool("chromedriver")
+    from derive.outputs.browser import chromium
+
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser_pages(tmp_path_factory):
+    """The web pages the browser tests open (tests/test_browser.py's PAGES), written once."""
+    from derive.publishing.publish import html_page
+    from derive.spec.files import load_builtin
+    from tests.test_browser import PAGES
+
+    folder = tmp_path_factory.mktemp("pages")
+    found = {}
+    for name, (network, options) in PAGES.items():
+        path = folder / f"{name}.html"
+        path.write_text(html_page(load_builtin(network), **options), encoding="utf-8")
+        found[name] = path
+    return found

@@ -23,7 +23,7 @@ from derive.core.numbers import full_precision
 from derive.core.steps import build_steps
 from derive.publishing.publish import html_page
 from derive.spec.files import load_builtin
-from tests.conftest import ROOT, require_tool, run_derive
+from tests.conftest import ROOT, run_derive
 
 AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -36,35 +36,17 @@ PAGES = {
 }
 
 
-def _selenium():
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("selenium is required under CI (pip install '.[test]')")
-        pytest.skip("selenium is not installed")
+pytestmark = pytest.mark.xdist_group("browser")  # one Chromium for these and tests/test_phone.py
 
 
-@pytest.fixture(scope="module")
-def browser():
-    _selenium()
-    require_tool("chromium")
-    require_tool("chromedriver")
-    from derive.outputs.browser import chromium
-
-    with chromium() as driver:
-        yield driver
+@pytest.fixture
+def browser(session_browser):
+    return session_browser
 
 
-@pytest.fixture(scope="module")
-def pages(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pages")
-    found = {}
-    for name, (network, options) in PAGES.items():
-        path = folder / f"{name}.html"
-        path.write_text(html_page(load_builtin(network), **options), encoding="utf-8")
-        found[name] = path
-    return found
+@pytest.fixture
+def pages(browser_pages):
+    return browser_pages
 
 
 def open_page(driver, path: Path, size: tuple[int, int] = WIDTHS["desktop"]) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from derive import example
 from derive.document import build
-from tests.conftest import require_tool, run_derive
+from tests.conftest import require_tool, run_derive, worksheet_group
 from tests.documents import compile_latex, pdf_text
 
 # The worked example on A4: the longest each document may be, in pages (measured with pdfinfo).
@@ -29,13 +29,13 @@ def page_size(pdf) -> str:
     return re.search(r"^Page size:\s+(.+?) pts", info, re.MULTILINE)[1]
 
 
-@pytest.mark.parametrize("detail", ["standard", "brief"])
-def test_the_worked_example_fits_its_page_budget(detail, tmp_path):
-    run_derive("worksheet", "--detail", detail, "--pdf", "-o", str(tmp_path))
+@pytest.mark.parametrize("detail", [pytest.param(d, marks=worksheet_group(detail=d)) for d in ("standard", "brief")])
+def test_the_worked_example_fits_its_page_budget(detail, worksheet_pdfs):
+    folder = worksheet_pdfs(detail=detail)
     for document in ("worksheet", "solutions"):
-        count = pages(tmp_path / f"{document}.pdf")
+        count = pages(folder / f"{document}.pdf")
         assert count <= PAGE_LIMITS[(detail, document)], f"{detail} {document}: {count} pages"
-    assert page_size(tmp_path / "solutions.pdf") == "595.276 x 841.89"  # A4
+    assert page_size(folder / "solutions.pdf") == "595.276 x 841.89"  # A4
 
 
 def test_full_repeats_the_working_standard_derives_each_delta_once():

@@ -9,7 +9,7 @@ import pytest
 from derive import example
 from derive.outputs.render import shipped_templates
 from derive.publishing.publish import explanation, worksheet_files
-from tests.conftest import run_derive
+from tests.conftest import run_derive, worksheet_group
 from tests.documents import compile_latex, katex_failures, math_fragments, pdf_text
 from tests.reference import autograd_gradients
 
@@ -121,13 +121,14 @@ def test_spanish_worksheet_compiles(tmp_path):
     assert "regla de la cadena" in text.lower() and "0,082167041" in text and "máx" not in text
 
 
-def test_worksheet_pdf_from_the_command_line(tmp_path):
-    run_derive("worksheet", "--pdf", "-o", str(tmp_path))
-    assert {p.name for p in tmp_path.iterdir()} == {"worksheet.tex", "solutions.tex", "worksheet.pdf", "solutions.pdf"}
-    solutions = pdf_text(tmp_path / "solutions.pdf")
+@worksheet_group()
+def test_worksheet_pdf_from_the_command_line(worksheet_pdfs):
+    folder = worksheet_pdfs()  # derive worksheet --pdf -o FOLDER
+    assert {p.name for p in folder.iterdir()} == {"worksheet.tex", "solutions.tex", "worksheet.pdf", "solutions.pdf"}
+    solutions = pdf_text(folder / "solutions.pdf")
     for figure in ("0.082167041", "0.149780716", "0.036350306", "0.298371109"):
         assert figure in solutions
-    worksheet = pdf_text(tmp_path / "worksheet.pdf")
+    worksheet = pdf_text(folder / "worksheet.pdf")
     assert "0.082167041" not in worksheet  # the student computes it
     assert "(16)" in worksheet
 

@@ -19,6 +19,8 @@ from tests.conftest import require_tool, run_derive
 from tests.documents import compile_latex, pdf_text
 from tests.reference import autograd_gradients
 
+pytestmark = pytest.mark.xdist_group("exam")  # its module-scoped fixtures made once, on one worker
+
 NUMBER = r"-?\d+(?:(?:\.|\{,\})\d+)?"  # a number in the key's LaTeX: 0.5933, or in Spanish 0{,}5933
 
 SEED = 11

@@ -17,6 +17,8 @@ from derive.publishing.webpage import formulas_script
 from derive.spec.files import load_builtin
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.xdist_group("html")  # its module-scoped fixtures made once, on one worker
+
 
 class Elements(HTMLParser):
     """Every start tag with its attributes, and the text outside <math>, <svg>, <script> and <style>."""

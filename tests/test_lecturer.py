@@ -10,7 +10,7 @@ from derive import example
 from derive.core.steps import is_copy
 from derive.document import build
 from derive.outputs.render import shipped_templates
-from tests.conftest import run_derive
+from tests.conftest import run_derive, worksheet_group
 from tests.documents import math_fragments, pdf_text
 
 
@@ -156,10 +156,11 @@ def test_what_a_lecturer_adds():
     assert "xychart-beta" in text and "The chart shows the logarithm of the error" in text
 
 
-def test_spanish_documents_read_as_spanish(tmp_path):
-    run_derive("worksheet", "--lang", "es", "--pdf", "-o", str(tmp_path))
+@worksheet_group(language="es")
+def test_spanish_documents_read_as_spanish(worksheet_pdfs):
+    folder = worksheet_pdfs(language="es")
     for name in ("worksheet.pdf", "solutions.pdf"):
-        text = " ".join(pdf_text(tmp_path / name).split())  # what the reader sees, lines joined
+        text = " ".join(pdf_text(folder / name).split())  # what the reader sees, lines joined
         assert "sesgo" in text and "bias" not in text and "pasada" not in text, name
-    solutions = " ".join(pdf_text(tmp_path / "solutions.pdf").split())
+    solutions = " ".join(pdf_text(folder / "solutions.pdf").split())
     assert "Combinando los factores" in solutions and "en sentido opuesto al gradiente" in solutions

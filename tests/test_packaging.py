@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import ROOT, run_derive
 
+pytestmark = pytest.mark.xdist_group("packaging")  # its module-scoped fixtures made once, on one worker
+
 # Files of the working tree that are not part of the project (see .gitignore).
 NOT_SOURCES = {"__pycache__", "node_modules", ".hypothesis", ".pytest_cache", ".ruff_cache"}
 

@@ -10,36 +10,24 @@ import math
 
 import pytest
 
-from derive.publishing.publish import html_page
-from derive.spec.files import load_builtin
-from tests.conftest import require_tool
-from tests.test_browser import PAGES, WIDTHS, _selenium, console_problems, open_page
+from tests.test_browser import WIDTHS, console_problems, open_page
 
 PHONE = WIDTHS["phone"]
 SHOWN = ["explanation-en", "worksheet-en", "softmax-matrix", "deep-worksheet-full"]
 
 
-@pytest.fixture(scope="module")
-def phone():
-    _selenium()
-    require_tool("chromium")
-    require_tool("chromedriver")
-    from derive.outputs.browser import chromium
-
-    with chromium(*PHONE) as driver:
-        yield driver
+pytestmark = pytest.mark.xdist_group("browser")  # one Chromium for these and tests/test_browser.py
 
 
-@pytest.fixture(scope="module")
-def phone_pages(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("phone")
-    found = {}
-    for name in SHOWN:
-        network, options = PAGES[name]
-        path = folder / f"{name}.html"
-        path.write_text(html_page(load_builtin(network), **options), encoding="utf-8")
-        found[name] = path
-    return found
+@pytest.fixture
+def phone(session_browser):
+    """The session's Chromium: every test here opens its page at the size it needs (open_page)."""
+    return session_browser
+
+
+@pytest.fixture
+def phone_pages(browser_pages):
+    return {name: browser_pages[name] for name in SHOWN}
 
 
 def screenshot(driver):

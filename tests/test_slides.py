@@ -20,6 +20,8 @@ from tests.conftest import require_tool, run_derive
 from tests.documents import compile_latex
 from tests.reference import autograd_gradients
 
+pytestmark = pytest.mark.xdist_group("slides")  # its module-scoped fixtures made once, on one worker
+
 TITLES = {
     "en": {"paths": "A hidden weight: a sum over paths", "delta": "The general delta rule"},
     "es": {"paths": "Un peso oculto: una suma sobre caminos", "delta": "La regla delta generalizada"},

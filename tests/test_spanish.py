@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from derive.outputs.render import marked, with_decimal_mark
-from tests.conftest import run_derive
+from tests.conftest import run_derive, worksheet_group
 from tests.documents import compile_latex, mermaid_diagrams, pdf_text
 
 
@@ -94,11 +94,12 @@ def test_english_keeps_the_decimal_point():
         assert f"= {nine(value).replace(',', '.')}" in text
 
 
-def test_the_spanish_worksheet_and_solutions_in_print(tmp_path):
-    run_derive("worksheet", "--lang", "es", "--pdf", "-o", str(tmp_path))
-    source = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+@worksheet_group(language="es")
+def test_the_spanish_worksheet_and_solutions_in_print(worksheet_pdfs):
+    folder = worksheet_pdfs(language="es")
+    source = (folder / "solutions.tex").read_text(encoding="utf-8")
     assert f"\\answer{{{nine(OUT_O1).replace(',', '{,}')}}}" in source  # the box shows what the lines show
-    worksheet, solutions = pdf_text(tmp_path / "worksheet.pdf"), pdf_text(tmp_path / "solutions.pdf")
+    worksheet, solutions = pdf_text(folder / "worksheet.pdf"), pdf_text(folder / "solutions.pdf")
     for text in (worksheet, solutions):
         assert not re.search(r"\d\.\d", text)  # the text, the tables, the pictures' labels, the plots' axes
     assert "0,15" in worksheet and "Da cada respuesta con 4 cifras significativas" in " ".join(worksheet.split())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool, run_derive
+from tests.conftest import require_tool, run_derive, worksheet_group
 from tests.documents import compile_latex
 
 # A continuation line of a display: what follows its first line starts with its = or + sign.
@@ -66,11 +66,13 @@ SHEETS = [
 ]
 
 
-@pytest.mark.parametrize(("network", "detail", "language"), SHEETS)
-def test_no_display_is_split_across_pages(network, detail, language, tmp_path):
-    run_derive("worksheet", network, "--detail", detail, "--lang", language, "--pdf", "-o", str(tmp_path))
+@pytest.mark.parametrize(
+    ("network", "detail", "language"), [pytest.param(*sheet, marks=worksheet_group(*sheet)) for sheet in SHEETS]
+)
+def test_no_display_is_split_across_pages(network, detail, language, worksheet_pdfs):
+    folder = worksheet_pdfs(network, detail, language)
     for sheet in ("worksheet", "solutions"):
-        pdf = tmp_path / f"{sheet}.pdf"
+        pdf = folder / f"{sheet}.pdf"
         assert continuation_lines(pdf) > 5, sheet  # displays of several lines, which a page could split
         assert split_displays(pdf) == [], f"{network} {detail} {language} {sheet}"
 
@@ -120,9 +122,9 @@ def test_the_brief_detail_reads_on_its_own(language, heading, rule_start, missin
     assert sum(block.startswith(rule_start) for block in blocks) == 3  # error, activation, sum over paths
 
 
-def test_the_brief_solutions_say_why_each_line_follows(tmp_path):
-    run_derive("worksheet", "--detail", "brief", "--pdf", "-o", str(tmp_path))
-    text = " ".join(" ".join(page_texts(tmp_path / "solutions.pdf")).split())
+@worksheet_group(detail="brief")
+def test_the_brief_solutions_say_why_each_line_follows(worksheet_pdfs):
+    text = " ".join(" ".join(page_texts(worksheet_pdfs(detail="brief") / "solutions.pdf")).split())
     assert "first two factors" not in text
     assert "We use the power rule and the chain rule" in text and "We use the multivariable chain rule" in text
     assert "The same chain rule gives the error signal of h2:" in text
@@ -133,11 +135,14 @@ def test_the_brief_solutions_say_why_each_line_follows(tmp_path):
 # -- the teacher's note -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("detail", "language", "title"), [("standard", "en", "A note for the teacher")])
-def test_the_teachers_note_is_in_the_solutions_beside_its_number(detail, language, title, tmp_path):
-    run_derive("worksheet", "--detail", detail, "--lang", language, "--pdf", "-o", str(tmp_path))
-    assert not any(title in page for page in page_texts(tmp_path / "worksheet.pdf"))
-    pages = [" ".join(page.split()) for page in page_texts(tmp_path / "solutions.pdf")]
+@pytest.mark.parametrize(
+    ("detail", "language", "title"),
+    [pytest.param("standard", "en", "A note for the teacher", marks=worksheet_group("mazur", "standard", "en"))],
+)
+def test_the_teachers_note_is_in_the_solutions_beside_its_number(detail, language, title, worksheet_pdfs):
+    folder = worksheet_pdfs(detail=detail, language=language)
+    assert not any(title in page for page in page_texts(folder / "worksheet.pdf"))
+    pages = [" ".join(page.split()) for page in page_texts(folder / "solutions.pdf")]
     holding = [page for page in pages if title in page]
     assert len(holding) == 1
     page = holding[0]
