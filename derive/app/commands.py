@@ -88,8 +88,9 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
         exam=exam,
         **document_options(options),
     )
-    compiled = texts if options.pdf else {name: text for name, text in texts.items() if name.startswith("class-")}
-    return write(publish.compile_pdfs(compiled) | texts, options.output, options)
+    if not options.pdf and not options.combined:
+        return write(texts, options.output, options)
+    return write(publish.class_pdfs(texts, every=options.pdf) | texts, options.output, options)
 
 
 def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any]:

@@ -162,9 +162,10 @@ def worksheet_files(
     ``numbers`` and ``formulas`` write ``worksheet.tex`` and ``solutions.tex``, ``exam`` writes
     ``exam.tex`` and ``exam-solutions.tex``. ``student`` marks ``spec`` as that student's variant (its
     number in the titles), so that one student's files are byte-identical to theirs among all the
-    variants. ``combined`` adds ``class-worksheets.tex`` and ``class-solutions.tex``: every student's
-    sheet in one document, headed with their name from ``roster`` or their number. ``exam`` sets an
-    exam's marks, time, figures asked and header.
+    variants. Each sheet is headed with the student's name from ``roster`` or their number.
+    ``combined`` adds ``class-worksheets.tex`` and ``class-solutions.tex``: every student's compiled
+    sheet gathered into one document (compile them after the sheets, with :func:`class_pdfs`).
+    ``exam`` sets an exam's marks, time, figures asked and header.
     """
     chosen = Options(**options)
     if exercise not in EXERCISES:
@@ -182,26 +183,47 @@ def worksheet_files(
         sheets.append(Sheet(sheet, number, name))
     setting = exam or ExamSetting()
     header = {"setting": setting, "minutes": setting.duration(sheets[0].doc.marks)}
-    context = {"kind": exercise, "paper": chosen.paper, "student": None, "exam": header}
+    context = {"kind": exercise, "paper": chosen.paper, "exam": header}
     render = chosen.templates.render
     files: dict[str, str] = {}
     for sheet in sheets:
-        suffix = f"-{sheet.variant:02d}" if variants else ""
         for kind in kinds:
-            files[f"{kind}{suffix}.tex"] = render(
-                f"latex/{kind}.tex.j2", chosen.language, doc=sheet.doc, variant=sheet.variant, **context
+            files[f"{kind}{_suffix(sheet, variants)}.tex"] = render(
+                f"latex/{kind}.tex.j2",
+                chosen.language,
+                doc=sheet.doc,
+                variant=sheet.variant,
+                student=sheet.student,
+                **context,
             )
     if variants:
         docs = [sheet.doc for sheet in sheets]
         files["answers.tex"] = render("latex/answers.tex.j2", chosen.language, docs=docs, **context)
     if combined:
-        for kind, name in zip(kinds, ("class-worksheets.tex", "class-solutions.tex"), strict=True):
-            # the sheets share one notation: the first one's document sets the templates' shared names
-            first = sheets[0].doc
-            files[name] = render(
-                "latex/class.tex.j2", chosen.language, sheets=sheets, kind_of_sheet=kind, doc=first, **context
-            )
+        for kind, name in zip(kinds, CLASS_DOCUMENTS, strict=True):
+            pdfs = [f"{kind}{_suffix(sheet, variants)}.pdf" for sheet in sheets]
+            files[name] = render("latex/class.tex.j2", chosen.language, pdfs=pdfs, **context)
     return files
+
+
+CLASS_DOCUMENTS = ("class-worksheets.tex", "class-solutions.tex")
+
+
+def _suffix(sheet: Sheet, variants: int) -> str:
+    return f"-{sheet.variant:02d}" if variants else ""
+
+
+def class_pdfs(texts: Mapping[str, str], *, every: bool) -> dict[str, bytes]:
+    """The PDFs of :func:`worksheet_files`' documents: the sheets first (one pdflatex per core), then the
+    class's combined documents gathering them, which only copy their pages.  Without ``every``, only
+    the combined PDFs are returned (the sheets are compiled for them, not kept)."""
+    combined = {name: text for name, text in texts.items() if name in CLASS_DOCUMENTS}
+    sheets = {name: text for name, text in texts.items() if name not in combined}
+    if not every:
+        sheets = {name: text for name, text in sheets.items() if name != "answers.tex"}
+    pdfs = compile_pdfs(sheets)
+    gathered = compile_pdfs(combined, files=pdfs) if combined else {}
+    return (pdfs if every else {}) | gathered
 
 
 def slides_files(
