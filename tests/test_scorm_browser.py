@@ -253,6 +253,8 @@ def test_the_lms_records_the_score_with_error_carried_forward(browser, lms, vers
         "out_h2": "correct",
     }
     assert "62.5 %" in browser.execute_script("return document.querySelector('.lms .sent').textContent")
+    # and where the learner pressed the button, not only in the banner at the top
+    assert "62.5 %" in browser.execute_script("return document.querySelector('.checkbar .marked').textContent")
     commits = host(browser, "return window.commits")
     assert len(commits) == 1
     cmi = commits[0]
