@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 LABEL = 170  # pixels for the labels left of the bars
-BAR = 360  # pixels for the longest bar
+BAR = 220  # pixels for the longest bar: the whole chart fits a phone's width with legible labels
 ROW = 24  # pixels per bar
 FIGURE = 60  # pixels right of the bars, for the number
 
