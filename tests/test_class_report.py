@@ -69,6 +69,12 @@ def test_the_markdown_counts_what_the_class_did(tmp_path):
     assert first == {"out_h1": 2, "dE/dout_o1": 2, "dE/dout_h1": 3, "w5+": 1, "E_o1": 1, "delta_h1": 1}
     bands = [int(row[1]) for row in table(text, "## Score distribution")]
     assert sum(bands) == 12 and bands[1] == 12  # every score is 6 to 9 of 52: between a tenth and a fifth
+    # the class file answers 9 keys of the worksheet's 52 blanks (one data-key box each on its page): said once
+    run_derive("html", "--worksheet", "-o", str(tmp_path / "page.html"))
+    blanks = (tmp_path / "page.html").read_text(encoding="utf-8").count('<input id="blank-')
+    asked = len(CLASS.read_text(encoding="utf-8").splitlines()[0].split(",")) - 1  # every column but the student
+    assert blanks == 52 and asked == 9
+    assert f"{blanks - asked} of the worksheet's {blanks} blanks were answered by no student" in text
 
 
 def test_the_markdown_charts_and_mathematics_parse(tmp_path):

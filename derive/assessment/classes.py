@@ -59,6 +59,12 @@ class ClassReport:
     mistakes: tuple[MistakeCount, ...]
     scores: tuple[tuple[str, int], ...]  # each band of the score, and how many students are in it
     first_wrong: tuple[tuple[str, int], ...]  # each step where students first go wrong, and how many
+    blanks: int = 0  # the worksheet's blanks, every one in each score's maximum
+
+    @property
+    def unanswered(self) -> int:
+        """Blanks no student answered (a class file that asks a few steps): missing in every score."""
+        return self.blanks - len(self.shares)
 
 
 def summarise(results: Sequence[Grade]) -> ClassReport:
@@ -67,8 +73,16 @@ def summarise(results: Sequence[Grade]) -> ClassReport:
         raise DeriveError("a class report needs at least one student")
     maximum = results[0].maximum
     mean = sum((result.score for result in results), Decimal(0)) / len(results)
+    blanks = sum(1 for row in results[0].rows if row.step.blank is not None)
     return ClassReport(
-        len(results), maximum, mean, _shares(results), _mistakes(results), _bands(results), _first_wrong(results)
+        len(results),
+        maximum,
+        mean,
+        _shares(results),
+        _mistakes(results),
+        _bands(results),
+        _first_wrong(results),
+        blanks,
     )
 
 
