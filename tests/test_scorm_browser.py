@@ -295,6 +295,25 @@ def test_the_lms_records_the_score_with_error_carried_forward(browser, lms, vers
 
 
 @pytest.mark.parametrize("version", ["1.2", "2004"])
+def test_a_check_with_blanks_left_is_incomplete_not_failed(browser, lms, version):
+    """One asked blank answered, right, of four: 25 %, below the pass mark, yet not a failed attempt."""
+    base, _ = lms
+    learner = "partial.learner@example.org"
+    number = variant_of(learner, VARIANTS, SEED)
+    assert launch(browser, base, version, learner) == number
+    answers = answers_with_a_slip(number)
+    type_answers(browser, {"net_h2": answers["net_h2"]})
+    press_check(browser)
+    cmi = host(browser, "return window.commits")[-1]
+    if version == "1.2":
+        assert (cmi["core"]["score"]["raw"], cmi["core"]["lesson_status"]) == ("25", "incomplete")
+    else:
+        assert (cmi["score"]["raw"], cmi["completion_status"], cmi["success_status"]) == ("25", "incomplete", "unknown")
+    results = [row[3] for row in interactions(cmi, version)]
+    assert results == ["neutral", "neutral", "correct", "neutral"]  # net_h1, out_h1, net_h2, out_h2
+
+
+@pytest.mark.parametrize("version", ["1.2", "2004"])
 def test_a_learner_who_comes_back_finds_their_answers(browser, lms, version):
     base, _ = lms
     learner = learner_of(2)
