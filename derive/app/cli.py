@@ -264,7 +264,8 @@ def _check(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def _grading(sub: argparse.ArgumentParser) -> None:
+def _ecf(sub: argparse.ArgumentParser) -> None:
+    """--ecf, shared by check and scorm: what a step carried forward earns."""
     sub.add_argument(
         "--ecf",
         type=choice("ECF policy", ("full", "half", "none")),
@@ -272,6 +273,10 @@ def _grading(sub: argparse.ArgumentParser) -> None:
         metavar="full|half|none",
         help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
     )
+
+
+def _grading(sub: argparse.ArgumentParser) -> None:
+    _ecf(sub)
     sub.add_argument(
         "--min-digits",
         type=whole(1, 20, "a number of significant digits"),
@@ -314,13 +319,7 @@ def _scorm(sub: argparse.ArgumentParser) -> None:
         metavar="KEYS",
         help="the blanks the grade counts, by key or blank number (default: every blank)",
     )
-    sub.add_argument(
-        "--ecf",
-        type=choice("ECF policy", ("full", "half", "none")),
-        default="full",
-        metavar="full|half|none",
-        help="what a step carried forward from an earlier mistake earns: 1, 1/2 or 0 (default full)",
-    )
+    _ecf(sub)
     sub.add_argument(
         "--pass",
         dest="pass_mark",

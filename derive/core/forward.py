@@ -17,7 +17,7 @@ from derive.core.graph import Graph
 from derive.core.numbers import PRECISION, Number, compile_expr, dot, evaluate, exact, full_precision
 from derive.core.rules import round_value
 from derive.errors import DeriveError
-from derive.spec.model import ExampleSpec, LayerSpec, NetworkSpec
+from derive.spec.model import ExampleSpec, NetworkSpec
 
 # Every layer's weight matrix and per-neuron biases, as high-precision numbers.
 Parameters = tuple[list[list[list[Number]]], list[list[Number]]]
@@ -121,7 +121,7 @@ def _feed(
     nets, outs = [], []
     for L, (layer, weights, biases) in enumerate(zip(spec.layers, *parameters, strict=True)):
         net = [dot(row, values) + bias for row, bias in zip(weights, biases, strict=True)]
-        out = _activate(layer, net)
+        out = activate(layer.activation, layer.negative_slope, net)
         if spec.round_activations is not None and len(spec.layers) - 1 > L:
             out = [round_value(value, spec.round_activations) for value in out]
         nets.append(tuple(net))
@@ -149,15 +149,16 @@ def _check_domain(spec: NetworkSpec, outputs: Sequence[Number]) -> None:
             )
 
 
-def _activate(layer: LayerSpec, nets: list[Number]) -> list[Number]:
-    if ACTIVATIONS[layer.activation].function is None:
+def activate(activation: str, negative_slope: Fraction | None, nets: list[Number]) -> list[Number]:
+    """out = f(net) for a layer's (or a stage's) net inputs; softmax over all of them at once."""
+    if ACTIVATIONS[activation].function is None:
         # softmax, shifted by the largest net input so that no exponential overflows
         with full_precision():
             top = max(nets)
             exps = [mpmath.exp(net - top) for net in nets]
             total = mpmath.fsum(exps)
             return [e / total for e in exps]
-    function = _activation_function(layer.activation, layer.negative_slope)
+    function = _activation_function(activation, negative_slope)
     return [evaluate(function, net) for net in nets]
 
 

@@ -17,7 +17,7 @@ from functools import cached_property
 import mpmath
 import sympy as sp
 
-from derive.core.forward import UNROLLED, ExampleValues, _activation_function, _check_domain, _loss_error
+from derive.core.forward import UNROLLED, ExampleValues, _check_domain, _loss_error, activate
 from derive.core.functions import ACTIVATIONS, LOSSES, softmax
 from derive.core.graph import Graph, Neuron, SymbolName
 from derive.core.numbers import Number, evaluate, exact, full_precision
@@ -200,7 +200,7 @@ def feed_unrolled(graph: UnrolledGraph, parameters: Mapping[str, Number]) -> lis
 
             for L, stage in enumerate(graph.stages):
                 net = [_net_input(stage.kind, unit, value, weights, biases) for unit in stage.units]
-                out = _activate(stage, net)
+                out = activate(stage.activation, stage.negative_slope, net)
                 if spec.round_activations is not None and (L, 0) not in graph.outputs:
                     out = [round_value(v, spec.round_activations) for v in out]
                 nets.append(tuple(net))
@@ -223,16 +223,6 @@ def _net_input(
     total = mpmath.fsum(weights[link.weight] * x for link, x in zip(unit.links, sources, strict=True))  # type: ignore[attr-defined]
     bias = unit.bias  # type: ignore[attr-defined]
     return total + biases[bias] if bias is not None else total
-
-
-def _activate(stage: Stage, nets: list[Number]) -> list[Number]:
-    if ACTIVATIONS[stage.activation].function is None:
-        top = max(nets)
-        exps = [mpmath.exp(net - top) for net in nets]
-        total = mpmath.fsum(exps)
-        return [e / total for e in exps]
-    function = _activation_function(stage.activation, stage.negative_slope)
-    return [evaluate(function, net) for net in nets]
 
 
 def unrolled_values(
