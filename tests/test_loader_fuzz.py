@@ -94,8 +94,22 @@ def assert_consistent(network: model.NetworkSpec) -> None:
 @given(nested)
 @hypothesis_example({"\U0001d518" * 12: {"\U0001f600" * 12: ["x"]}})  # characters outside the basic plane, as typed
 @hypothesis_example({"a\u200b" * 6: 1, "\ud800": 2})  # a zero-width space and a lone surrogate, which do not print
+@hypothesis_example({"layers": [{"\U000e0001" * 12: {"\U000e0001" * 12: 1}}]})  # unprintable, outside the plane
 def test_random_nested_data(data):
     load(data)
+
+
+def test_a_long_unprintable_key_is_clipped_as_printed():
+    """Twelve unprintable characters outside the basic plane print as 120 characters of escapes: the key
+    shows at most 40 between its quotes, whole escapes only, and the message stays within its 300."""
+    for data in ({**MAZUR, "\U000e0001" * 12: 1}, {**MAZUR, "layers": [{"\U000e0001" * 12: 1}]}):
+        try:
+            checks.from_mapping(data, name="fuzz", source=SOURCE)
+        except DeriveError as error:
+            assert_clean(error)
+            assert '"' + "\\U000e0001" * 3 + '..."' in str(error), str(error)
+        else:
+            raise AssertionError("an unknown key was accepted")
 
 
 def test_a_key_is_shown_as_the_reader_typed_it():

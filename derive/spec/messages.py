@@ -24,14 +24,27 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 def child(parent: str, name: Any) -> str:
     """The key path of ``name`` inside ``parent``: ``layers[0].name``, or quoted if not a bare key."""
     bare = isinstance(name, str) and _BARE_KEY.fullmatch(name)
-    part = name if bare else quoted(clip(str(name)))
+    part = name if bare else quoted(str(name))
     return f"{parent}.{part}" if parent else part
 
 
-def quoted(text: str) -> str:
+def quoted(text: str, limit: int = 40) -> str:
     """``text`` in double quotes as the reader sees it: printable characters as they are (𝔘, 😀, é),
-    quotes and backslashes escaped, every character that does not print as its code (\\u200b)."""
-    return '"' + "".join(_shown(character) for character in text) + '"'
+    quotes and backslashes escaped, every character that does not print as its code (\\u200b).
+
+    At most ``limit`` characters are shown between the quotes, escapes counted as printed (an
+    unprintable character outside the basic plane takes ten), and never an escape cut in half.
+    """
+    pieces = [_shown(character) for character in text]
+    if sum(map(len, pieces)) > limit:
+        kept, room = [], limit - 3
+        for piece in pieces:
+            if len(piece) > room:
+                break
+            kept.append(piece)
+            room -= len(piece)
+        pieces = [*kept, "..."]
+    return '"' + "".join(pieces) + '"'
 
 
 def _shown(character: str) -> str:
