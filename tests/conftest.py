@@ -1,3 +1,4 @@
+import io
 import os
 import shutil
 import subprocess
@@ -32,19 +33,59 @@ def source_environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
-def run_derive(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the command line as a user would, in a fresh process (the derive of this tree, from any folder)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "derive", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        env=source_environment(),
-    )
+# DERIVE_TEST_PROCESSES=1 runs every command in a child process, as tests/test_cli.py always does.
+IN_PROCESS = os.environ.get("DERIVE_TEST_PROCESSES") != "1"
+
+
+def run_derive(
+    *args: str, cwd: Path | None = None, check: bool = True, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a user would: its argument parser, its ``main``, its status, its output.
+
+    In this process (a child costs a second of start-up and SymPy import, hundreds of times a run), or
+    with ``fresh`` (or DERIVE_TEST_PROCESSES=1) in a child process of its own, from any folder.
+    """
+    run = _in_child if fresh or not IN_PROCESS else _in_process
+    result = run(list(args), cwd)
     if check and result.returncode != 0:
         raise AssertionError(f"derive {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
+
+
+def _in_child(args: list[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "derive", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600, env=source_environment())
+
+
+def _in_process(args: list[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
+    """``derive.app.cli.main(args)`` with its standard streams captured as a pipe would carry them
+    (UTF-8, universal newlines), its working folder ``cwd``, and argparse's exits as statuses."""
+    from derive.app.cli import main
+
+    out, err = io.BytesIO(), io.BytesIO()
+    streams = sys.stdin, sys.stdout, sys.stderr
+    folder = os.getcwd()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # nothing typed, as a child given no input
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            status = main(args)
+        except SystemExit as exit_:  # argparse's usage errors and --help
+            status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if not isinstance(exit_.code, int | None):
+                print(exit_.code, file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.chdir(folder)
+        for wrapper in (sys.stdin, sys.stdout, sys.stderr):
+            wrapper.detach()  # leaves the bytes readable: a collected wrapper would close them
+        sys.stdin, sys.stdout, sys.stderr = streams
+    text = [stream.getvalue().decode("utf-8", "replace").replace("\r\n", "\n") for stream in (out, err)]
+    return subprocess.CompletedProcess(["derive", *args], status, *text)
 
 
 @pytest.fixture

@@ -157,11 +157,24 @@ return Object.fromEntries(Array.from(document.querySelectorAll("input[data-key]"
 """
 
 
-def check_in_page(driver, path: Path, answers: dict[str, str]) -> dict[str, str]:
+# Each answer put in its field as typing leaves it: the value set, then the input event the page hears.
+FILL_IN = """
+for (const [key, text] of Object.entries(arguments[0])) {
+  const field = document.querySelector(`input[data-key="${key}"]`);
+  field.value = text;
+  field.dispatchEvent(new Event("input", {bubbles: true}));
+}
+"""
+
+
+def check_in_page(driver, path: Path, answers: dict[str, str], typed: bool = True) -> dict[str, str]:
+    """The page's verdicts on ``answers``: typed key by key, or (``typed=False``, for a thousand) filled in."""
     from selenium.webdriver.common.by import By
 
     open_page(driver, path)
-    for key, text in answers.items():
+    if not typed:
+        driver.execute_script(FILL_IN, answers)
+    for key, text in answers.items() if typed else ():
         field = driver.find_element(By.CSS_SELECTOR, f'input[data-key="{key}"]')
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
         field.send_keys(text)
@@ -495,7 +508,7 @@ def test_the_page_and_derive_check_agree_on_a_thousand_written_answers(browser, 
     for seed in range(20):
         chance = random.Random(seed)
         answers = {step.key: written(step.value, chance) for step in blanks}
-        in_page = check_in_page(browser, pages["worksheet-en"], answers)
+        in_page = check_in_page(browser, pages["worksheet-en"], answers, typed=False)
         in_terminal = check_in_terminal(tmp_path, "mazur", answers)
         differ = {
             key: (answers[key], in_page[key], in_terminal[key])

@@ -25,9 +25,16 @@ import pytest
 from derive import example
 from derive.spec.variants import variant
 from tests import reference_training as reference
-from tests.conftest import ROOT, run_derive, source_environment
+from tests.conftest import ROOT, source_environment
+from tests.conftest import run_derive as run_in_process
 from tests.reference import autograd_gradients, sympy_gradients
 from tests.test_codegen import load
+
+
+def run_derive(*args: str, **options) -> subprocess.CompletedProcess[str]:
+    """This file's commands each run in a process of their own, as a user starts them (``python -m derive``)."""
+    return run_in_process(*args, fresh=True, **options)
+
 
 NAMES = ["deep", "mazur", "softmax", "xor"]
 

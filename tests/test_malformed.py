@@ -28,9 +28,9 @@ def _snapshot(folder: Path) -> dict[str, bytes | None]:
 def derive_in(tmp_path):
     """Run ``derive`` with ``tmp_path`` as the working directory, checking that nothing there changes."""
 
-    def run(*args: str):
+    def run(*args: str, fresh: bool = False):
         before = _snapshot(tmp_path)
-        result = run_derive(*args, cwd=tmp_path, check=False)
+        result = run_derive(*args, cwd=tmp_path, check=False, fresh=fresh)
         assert _snapshot(tmp_path) == before, "a file was created or changed"
         return result
 
