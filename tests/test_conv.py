@@ -330,11 +330,6 @@ def test_every_command_runs_on_the_builtin_examples(name, command, tmp_path):
     assert result.returncode == 0 and not result.stderr.strip().startswith("derive:")
 
 
-def test_code_refuses_an_unrolled_network_in_one_line():
-    result = run_derive("code", "cnn", check=False)
-    assert result.returncode == 2 and "fully connected" in result.stderr and len(result.stderr.splitlines()) <= 2
-
-
 def matrices(text: str) -> dict[str, np.ndarray]:
     """Every ``label = \\begin{bmatrix} … \\end{bmatrix}`` of a document, read back as numbers."""
     import re
