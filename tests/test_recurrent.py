@@ -235,3 +235,16 @@ def test_explain_shows_backpropagation_through_time_step_by_step():
         np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"][:, 0], states[t], atol=1e-9)
         grad_W += shown[rf"\boldsymbol{{\delta}}_{{{t + 1}}}"][:, 0] * SEQUENCE[t][0]
     assert abs(grad_W[0] - gradients["w1"]) < 1e-8 and abs(grad_W[1] - gradients["w2"]) < 1e-8
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize(("name", "kind"), [("cnn", "convolutional"), ("rnn", "recurrent")])
+def test_the_documents_introduce_the_network_as_what_it_is(name, kind, lang, tmp_path):
+    """Neither network is called feed-forward: the explanation and the exam say convolutional or recurrent."""
+    words = {"en": kind, "es": {"convolutional": "convolucional", "recurrent": "recurrente"}[kind]}[lang]
+    explanation = run_derive("explain", name, "--lang", lang).stdout
+    run_derive("worksheet", name, "--exercise", "exam", "--lang", lang, "-o", str(tmp_path / "exam"))
+    exam = (tmp_path / "exam" / "exam.tex").read_text(encoding="utf-8")
+    for text in (explanation, exam):
+        assert "feed-forward" not in text and "prealimentada" not in text
+        assert f"{'A' if lang == 'en' else 'Una red'} {words}" in text or f"{words} network" in text

@@ -371,6 +371,8 @@ class Document:
     digits: int
     detail: str
     shape: str
+    # the sentences introducing the network: (catalog key, numbers); feed-forward, convolutional or recurrent
+    intro: list[tuple[str, dict[str, str]]]
     loss: str
     reduction: str
     learning_rate: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from derive.core.factors import Gradient
 from derive.core.steps import Steps
+from derive.spec.model import NetworkSpec
 from derive.spec.unroll import INITIAL, INPUT, input_names
 
 from .matrix import escaped
@@ -159,3 +160,23 @@ def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
             values = [derivation.values[s] for s in table[0][L]]
             found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
     return found
+
+
+def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
+    """The catalog sentences that introduce the network, with their numbers: what kind of network it is.
+
+    A fully connected network is feed-forward with layers of neurons; a convolutional one has maps
+    (channels×rows×columns) from layer to layer; a recurrent one reads a sequence, step by step.
+    """
+    first = spec.layers[0]
+    if first.in_shape is not None:
+        shapes = [first.in_shape, *(layer.out_shape or (layer.size,) for layer in spec.layers)]
+        shape = " → ".join("×".join(str(n) for n in (s[1:] if len(s) == 3 and s[0] == 1 else s)) for s in shapes)
+        return [("network_intro_maps", {"shape": shape})]
+    if spec.steps is not None:
+        shape = " → ".join(str(layer.size) for layer in spec.layers)
+        numbers = {"steps": str(spec.steps), "inputs": str(spec.n_inputs), "shape": shape}
+        targets = "network_targets_every_step" if spec.every_step else "network_targets_last_step"
+        return [("network_intro_recurrent", numbers), (targets, {})]
+    shape = " → ".join([str(spec.n_inputs)] + [str(layer.units) for layer in spec.layers])
+    return [("network_intro", {"inputs": str(spec.n_inputs), "shape": shape})]
