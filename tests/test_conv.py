@@ -358,3 +358,15 @@ def test_explain_shows_the_feature_map_and_its_delta_map_as_matrices():
         for b in range(2):
             summed = sum(deltas[r, s] * IMAGE[r + a][s + b] for r in range(3) for s in range(3))
             assert abs(summed - gradients[f"w{2 * a + b + 1}"]) < 1e-8
+
+
+def test_the_diagram_writes_the_kernel_once_on_the_first_positions_receptive_field():
+    """The kernel's entries label the links into c1,11 only, from i_(1+a)(1+b); the other positions' links are bare."""
+    import re
+
+    text = run_derive("explain", "cnn").stdout
+    labelled = re.findall(r"^  (\S+) -- \"(w\d+) = [^\"]*\" --> (\S+)$", text, re.MULTILINE)
+    into_maps = {weight: (source, target) for source, weight, target in labelled if target.startswith("c")}
+    assert into_maps == {f"w{2 * a + b + 1}": (f"i{a + 1}{b + 1}", "c1,11") for a in range(2) for b in range(2)}
+    bare = re.findall(r"^  (i\d\d) --> (c1,\d\d)$", text, re.MULTILINE)
+    assert len(bare) == 9 * 4 - 4  # every other link of the 3×3 map's windows, drawn without a label

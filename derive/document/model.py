@@ -224,6 +224,9 @@ class DiagramEdge:
     weight: str
     value: str
     symbol: str = ""  # LaTeX of the parameter: w_{5}, b_{1}
+    # whether the drawing writes the label: a kernel's entries, a pooling's and a map's bias are written
+    # on the first position of each map only, the other positions' links drawn bare (the same parameters)
+    labelled: bool = True
 
 
 @dataclass
