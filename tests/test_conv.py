@@ -370,3 +370,46 @@ def test_the_diagram_writes_the_kernel_once_on_the_first_positions_receptive_fie
     assert into_maps == {f"w{2 * a + b + 1}": (f"i{a + 1}{b + 1}", "c1,11") for a in range(2) for b in range(2)}
     bare = re.findall(r"^  (i\d\d) --> (c1,\d\d)$", text, re.MULTILINE)
     assert len(bare) == 9 * 4 - 4  # every other link of the 3×3 map's windows, drawn without a label
+
+
+def test_the_slides_summarise_a_kernel_entrys_error_signals_and_the_feature_map(tmp_path):
+    """Standard detail: a few δ of w1 derived factor by factor, every other listed by value; the map's first
+    positions worked, the rest listed. Full detail derives every one."""
+    import re
+
+    def deck(*options: str) -> str:
+        folder = tmp_path / "-".join(options or ("standard",))
+        run_derive("slides", "cnn", *options, "-o", str(folder))
+        return (folder / "slides.tex").read_text(encoding="utf-8")
+
+    def slope_derived(text: str, neuron: str) -> bool:
+        return rf"\frac{{\partial \mathrm{{out}}_{{{neuron}}}}}{{\partial \mathrm{{net}}_{{{neuron}}}}} =" in text
+
+    positions = [f"c1,{r}{s}" for r in range(1, 4) for s in range(1, 4)]
+    standard, full = deck(), deck("--detail", "full")
+    assert standard.count(r"\begin{frame}") < full.count(r"\begin{frame}") <= 50
+    derived = [neuron for neuron in positions if slope_derived(standard, neuron)]
+    listed = re.findall(r"\$\\delta_\{(c1,\d\d)\} = [-\d.]+\$", standard)
+    assert 1 <= len(derived) <= 2 and sorted(derived + listed) == positions  # each δ once: derived or listed
+    assert all(slope_derived(full, neuron) for neuron in positions)
+    # the forward pass, before and after the update: c1,11 and c1,12 worked, the other seven listed by value
+    listed = re.findall(r"\$\\mathrm\{net\}_\{(c1,\d\d)\}(?:\^\{\+\})? = [-\d.]+\$ & \$\\mathrm\{out\}", standard)
+    assert listed == positions[2:] * 2
+
+
+def test_the_cnn_slides_compile_in_a_lecture_length(tmp_path):
+    """The whole deck, as `derive slides cnn --pdf` makes it, in reasonable time and of class length."""
+    import re
+    import subprocess
+    import time
+
+    from tests.conftest import require_tool
+
+    require_tool("pdflatex")
+    started = time.monotonic()
+    run_derive("slides", "cnn", "--pdf", "-o", str(tmp_path))
+    assert time.monotonic() - started < 180  # it took over 200 s when every δ and position had its frames
+    pages = subprocess.run(
+        [require_tool("pdfinfo"), str(tmp_path / "slides.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) <= 100
