@@ -212,6 +212,11 @@ def changed(edit):
         ),
         (lambda d: d["layers"][0].update(initial_state=[0.1]), "layers[0].initial_state", "one per neuron"),
         (lambda d: d["examples"][0].update(inputs=[0.5, -0.1, 0.8]), "examples[0].inputs", "a sequence"),
+        (
+            lambda d: (d["layers"].pop(), d["examples"][0].update(targets=[[0.1, 0.2], [0.0, 0.3], [0.2, 0.1]])),
+            "examples[0].targets",
+            "a layer after the recurrent layer",
+        ),
     ],
 )
 def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(edit, key, words):
