@@ -17,7 +17,7 @@ from derive.core.chain import Derivation
 from derive.errors import DeriveError
 from derive.spec.checks import from_mapping
 from derive.spec.files import load_builtin, load_path
-from tests.cnn_reference import Net, close
+from tests.cnn_reference import Net, at_60_digits, close
 from tests.conftest import run_derive
 
 SEQUENCE = [[0.5], [-0.1], [0.8]]
@@ -114,7 +114,7 @@ def test_every_gradient_is_sympy_diff_of_the_composed_loss(make, tmp_path):
     with mpmath.workdps(40):
         for name, gradient in derivation.gradients.items():
             reference = mpmath.mpf(str(sp.N(sp.diff(loss, graph.parameters[name]).xreplace(values), 40)))
-            composed = mpmath.mpf(str(sp.N(gradient.expr.xreplace(values), 40)))
+            composed = at_60_digits(gradient.expr, values)
             assert abs(reference - gradient.precise) < mpmath.mpf(10) ** -30, name
             assert abs(composed - reference) < mpmath.mpf(10) ** -30, name
 
@@ -212,6 +212,11 @@ def changed(edit):
         ),
         (lambda d: d["layers"][0].update(initial_state=[0.1]), "layers[0].initial_state", "one per neuron"),
         (lambda d: d["examples"][0].update(inputs=[0.5, -0.1, 0.8]), "examples[0].inputs", "a sequence"),
+        (
+            lambda d: (d["layers"].pop(), d["examples"][0].update(targets=[[0.1, 0.2], [0.0, 0.3], [0.2, 0.1]])),
+            "examples[0].targets",
+            "a layer after the recurrent layer",
+        ),
     ],
 )
 def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(edit, key, words):
@@ -235,3 +240,16 @@ def test_explain_shows_backpropagation_through_time_step_by_step():
         np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"][:, 0], states[t], atol=1e-9)
         grad_W += shown[rf"\boldsymbol{{\delta}}_{{{t + 1}}}"][:, 0] * SEQUENCE[t][0]
     assert abs(grad_W[0] - gradients["w1"]) < 1e-8 and abs(grad_W[1] - gradients["w2"]) < 1e-8
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize(("name", "kind"), [("cnn", "convolutional"), ("rnn", "recurrent")])
+def test_the_documents_introduce_the_network_as_what_it_is(name, kind, lang, tmp_path):
+    """Neither network is called feed-forward: the explanation and the exam say convolutional or recurrent."""
+    words = {"en": kind, "es": {"convolutional": "convolucional", "recurrent": "recurrente"}[kind]}[lang]
+    explanation = run_derive("explain", name, "--lang", lang).stdout
+    run_derive("worksheet", name, "--exercise", "exam", "--lang", lang, "-o", str(tmp_path / "exam"))
+    exam = (tmp_path / "exam" / "exam.tex").read_text(encoding="utf-8")
+    for text in (explanation, exam):
+        assert "feed-forward" not in text and "prealimentada" not in text
+        assert f"{'A' if lang == 'en' else 'Una red'} {words}" in text or f"{words} network" in text

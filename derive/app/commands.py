@@ -224,12 +224,6 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
 def code(spec: NetworkSpec, options: Namespace) -> int:
     from derive.outputs.code import module_source
 
-    if not spec.dense:
-        raise DeriveError(
-            "derive code writes the matrices of fully connected layers; this network has conv2d, pooling or "
-            "recurrent layers: use 'derive gradients' or 'derive train' for it",
-            key="NETWORK",
-        )
     return emit(module_source(spec), options.output, options)
 
 

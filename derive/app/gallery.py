@@ -6,8 +6,9 @@ exercise kind, an exam with numbers of its own and its key, the slides and their
 Moodle quiz (English and Spanish), each LaTeX document also compiled to PDF; the web pages
 (the explanation in English and Spanish, the worksheet), with screenshots of them in
 ``screenshots/`` taken by headless Chromium at a laptop's and a phone's width; the worksheet as a
-SCORM package for an LMS. A test checks that the committed text files and the package match a
-fresh render (the screenshots are pictures, and are not compared).
+SCORM package for an LMS; and the built-in convolutional and recurrent networks (``cnn``, ``rnn``):
+their explanations, worksheet and solutions, and pages. A test checks that the committed text files
+and the package match a fresh render (the screenshots are pictures, and are not compared).
 """
 
 from __future__ import annotations
@@ -68,6 +69,27 @@ def gallery_texts() -> dict[str, str]:
             texts |= {f"{Path(name).stem}-{language}.tex": text for name, text in slides.items()}
         texts[f"quiz-{language}.xml"] = _quiz(spec, language)
     texts |= {name: html_page(spec, language=language, worksheet=worksheet) for name, language, worksheet in PAGES}
+    for name in LAYERED:
+        texts |= _layered(name)
+    return texts
+
+
+# The built-in convolutional and recurrent networks: their explanations, worksheet, solutions and pages,
+# each file named after the network (cnn-explanation-en.md).
+LAYERED = ("cnn", "rnn")
+
+
+def _layered(name: str) -> dict[str, str]:
+    from derive.publishing.publish import explanation, html_page, worksheet_files
+    from derive.spec.files import load_builtin
+
+    spec = load_builtin(name)
+    texts = {f"{name}-explanation-{language}.md": explanation(spec, language=language) for language in ("en", "es")}
+    files = worksheet_files(spec, language="en")
+    texts |= {f"{name}-{Path(file).stem}-en.tex": text for file, text in files.items()}
+    for page, language, worksheet in PAGES:
+        if language == "en":
+            texts[f"{name}-{page}"] = html_page(spec, language=language, worksheet=worksheet)
     return texts
 
 
@@ -123,6 +145,8 @@ SCREENSHOTS: list[tuple[str, str, str, Callable[[Any], None]]] = [
     ("explanation-es-phone.png", "explanation-es.html", "phone", _top),
     ("worksheet-en-desktop.png", "worksheet-en.html", "desktop", _check),
     ("worksheet-en-phone.png", "worksheet-en.html", "phone", _check),
+    ("cnn-explanation-en-desktop.png", "cnn-explanation-en.html", "desktop", _top),
+    ("rnn-explanation-en-desktop.png", "rnn-explanation-en.html", "desktop", _top),
 ]
 
 

@@ -33,7 +33,7 @@ from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
-from .unrolled import feature_maps
+from .unrolled import feature_maps, introduction
 from .updates import after, reading, update_rule, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
@@ -96,6 +96,7 @@ def from_steps(
         digits=digits,
         detail=detail,
         shape=" → ".join([str(spec.n_inputs)] + [str(layer.units) for layer in spec.layers]),
+        intro=introduction(spec),
         loss=spec.loss,
         reduction=spec.reduction,
         learning_rate=format_number(float(spec.learning_rate), 12),

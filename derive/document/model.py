@@ -224,6 +224,9 @@ class DiagramEdge:
     weight: str
     value: str
     symbol: str = ""  # LaTeX of the parameter: w_{5}, b_{1}
+    # whether the drawing writes the label: a kernel's entries, a pooling's and a map's bias are written
+    # on the first position of each map only, the other positions' links drawn bare (the same parameters)
+    labelled: bool = True
 
 
 @dataclass
@@ -371,6 +374,8 @@ class Document:
     digits: int
     detail: str
     shape: str
+    # the sentences introducing the network: (catalog key, numbers); feed-forward, convolutional or recurrent
+    intro: list[tuple[str, dict[str, str]]]
     loss: str
     reduction: str
     learning_rate: str

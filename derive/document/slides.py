@@ -18,7 +18,7 @@ from typing import Any
 
 from derive.core.printing import partial_latex
 
-from .model import ComputationGraph, Document, Equation, GradientWorking, GraphNode
+from .model import ComputationGraph, DeltaWorking, Document, Equation, GradientWorking, GraphNode, NeuronWorking
 from .typeset import layout, width
 
 # A decimal number as the documents print it, with a point or a Spanish comma (0{,}5933 in LaTeX);
@@ -28,6 +28,12 @@ NUMBER = re.compile(r"(?<![\w.])(\d+)(\.|\{,\})(\d+)(?![\w.])")
 NAMES = frozenset({"name", "key", "id", "source", "target", "kind", "notation"})
 # The colours the template defines for the paths written out one by one.
 PATH_COLOURS = 4
+# A gradient through more error signals than this (a kernel entry's, a recurrent weight's) spells out a
+# few of them factor by factor and lists the rest by value, unless the detail is full.
+SPELLED_AT_MOST = 4
+# A layer of more neurons than that (a feature map) spells out its first two, one frame, and lists the rest.
+NEURONS_SPELLED = 2
+_POSITION = re.compile(r"_?\d+(,[\d.]+)?")  # what a neuron's name adds to its layer's: 1, _1, 1,23, 1,2.3
 
 
 def significant(text: str, figures: int) -> str:
@@ -200,3 +206,43 @@ def _network_colours(paths: list[list[str]], written: int) -> dict[str, str]:
         if all(key in path for path in paths):
             colours[key] = "path0"
     return colours
+
+
+def spelled(deltas: list[DeltaWorking], detail: str) -> tuple[list[DeltaWorking], list[DeltaWorking]]:
+    """The error signals a gradient's frames derive factor by factor, and those they list by value.
+
+    Up to :data:`SPELLED_AT_MOST` (or at the full detail) every one is derived.  Beyond, a slide
+    summarises: the first δ of each layer, and the first that sums several paths (a map's value that
+    is the maximum of two windows, a hidden state read at the next step and at the output), each
+    stands for the rest of its layer, which are worked the same way and listed with their values.
+    """
+    if detail == "full" or len(deltas) <= SPELLED_AT_MOST:
+        return list(deltas), []
+    chosen: list[DeltaWorking] = []
+    layers = set()
+    for delta in deltas:
+        layer = _layer_of(delta.neuron)
+        if layer not in layers:
+            layers.add(layer)
+            chosen.append(delta)
+    several = next((delta for delta in deltas if delta.factors and len(delta.factors[0].paths) > 1), None)
+    if several is not None and several not in chosen:
+        chosen.append(several)
+    shown = [delta for delta in deltas if delta in chosen]
+    return shown, [delta for delta in deltas if delta not in chosen]
+
+
+def _layer_of(neuron: str) -> str:
+    """The layer of a neuron's name: ``c`` of c1,23, ``h`` of h2,3, ``l2`` of l2_1 (the shortest that fits)."""
+    return next((neuron[:k] for k in range(1, len(neuron)) if _POSITION.fullmatch(neuron[k:])), neuron)
+
+
+def spelled_neurons(row: list[NeuronWorking], detail: str) -> tuple[list[NeuronWorking], list[NeuronWorking]]:
+    """A layer's neurons worked line by line in the forward pass, and those listed by value.
+
+    A feature map's positions are all computed the same way: beyond :data:`SPELLED_AT_MOST` (and
+    below the full detail) the first :data:`NEURONS_SPELLED` stand for them, the rest listed.
+    """
+    if detail == "full" or len(row) <= SPELLED_AT_MOST:
+        return list(row), []
+    return list(row[:NEURONS_SPELLED]), list(row[NEURONS_SPELLED:])

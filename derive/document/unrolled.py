@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from derive.core.factors import Gradient
 from derive.core.steps import Steps
+from derive.spec.model import NetworkSpec
 from derive.spec.unroll import INITIAL, INPUT, input_names
 
 from .matrix import escaped
@@ -31,7 +32,9 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
     parameters = derivation.parameters
     names = input_names(derivation.spec)
     first = [f"i{name}" for name in names] + list(getattr(graph, "initial", []))
-    tallest = max([len(first)] + [len(row) for row in graph.neurons])
+    tallest = max(
+        [len(first)] + [len(row) + _maps(graph.stages[L], len(row)) - 1 for L, row in enumerate(graph.neurons)]
+    )
     nodes = [
         DiagramNode(
             node,
@@ -45,22 +48,39 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
     ]
     edges: list[DiagramEdge] = []
     biases: dict[str, float] = {}
+    maps_drawn = derivation.spec.steps is None
     for L, row in enumerate(graph.neurons):
+        shape = graph.stages[L].shape
+        per_map = shape[1] * shape[2] if shape is not None else len(row)
+        maps = len(row) // per_map
         for j, neuron in enumerate(row):
+            # a map's first position carries the kernel's and the pooling's labels, its last the bias's (written
+            # below it); the other positions share them.  A free row between maps keeps each map together.
+            first, last = j % per_map == 0, j % per_map == per_map - 1
+            labelled = shape is None or first
             label = rf"\mathrm{{{escaped(neuron.name)}}}"
-            nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, _row(j, len(row)), "neuron"))
+            # a layer of a few neurons beside tall maps spreads out, two rows apart, where there is room
+            spread = 2.0 if shape is None and maps_drawn and 2 * len(row) <= tallest else 1.0
+            y = spread * _row(j + j // per_map, len(row) + maps - 1)
+            nodes.append(DiagramNode(neuron.name, label, neuron.name, L + 1.0, y, "neuron"))
             for k, link in enumerate(graph.stages[L].units[j].links):
                 weight = graph.link_weight(L, j, k)
                 source = _source_id(graph, link.source)
                 if weight is None:  # a pooling window's value: labelled by the pooling, no parameter
                     count = len(graph.stages[L].units[j].links)
+                    # a large window's pooling is said once, on its first link
+                    said = first and (count <= _LABELLED_WINDOW or k == 0)
                     label = r"\max" if graph.stages[L].kind == "maxpool" else rf"\tfrac{{1}}{{{count}}}"
                     text = "max" if graph.stages[L].kind == "maxpool" else f"1/{count}"
-                    edges.append(DiagramEdge(source, neuron.name, label, text, ""))
+                    edges.append(DiagramEdge(source, neuron.name, label, text, "", labelled=said))
                     continue
                 value = typeset.show(parameters[weight.name])
                 symbol = typeset.latex(weight)
-                edges.append(DiagramEdge(source, neuron.name, f"{symbol} = {value}", weight.name, value, symbol))
+                edges.append(
+                    DiagramEdge(
+                        source, neuron.name, f"{symbol} = {value}", weight.name, value, symbol, labelled=labelled
+                    )
+                )
             bias = graph.bias(L, j)
             if bias is None:
                 continue
@@ -73,8 +93,20 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                         bias.name, f"{typeset.latex(bias)} = {value}", f"{bias.name} = {value}", L + 0.5, y, "bias"
                     )
                 )
-            edges.append(DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias)))
+            written = shape is None or last
+            edges.append(
+                DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias), labelled=written)
+            )
     return nodes, edges
+
+
+_LABELLED_WINDOW = 4  # a pooling window up to 2×2 has each of its links labelled (max, 1/4)
+
+
+def _maps(stage: object, units: int) -> int:
+    """How many maps a stage's neurons form (1 for a layer of neurons)."""
+    shape = stage.shape  # type: ignore[attr-defined]
+    return units // (shape[1] * shape[2]) if shape is not None else 1
 
 
 def _row(index: int, count: int) -> float:
@@ -159,3 +191,23 @@ def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
             values = [derivation.values[s] for s in table[0][L]]
             found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
     return found
+
+
+def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
+    """The catalog sentences that introduce the network, with their numbers: what kind of network it is.
+
+    A fully connected network is feed-forward with layers of neurons; a convolutional one has maps
+    (channels×rows×columns) from layer to layer; a recurrent one reads a sequence, step by step.
+    """
+    first = spec.layers[0]
+    if first.in_shape is not None:
+        shapes = [first.in_shape, *(layer.out_shape or (layer.size,) for layer in spec.layers)]
+        shape = " → ".join("×".join(str(n) for n in (s[1:] if len(s) == 3 and s[0] == 1 else s)) for s in shapes)
+        return [("network_intro_maps", {"shape": shape})]
+    if spec.steps is not None:
+        shape = " → ".join(str(layer.size) for layer in spec.layers)
+        numbers = {"steps": str(spec.steps), "inputs": str(spec.n_inputs), "shape": shape}
+        targets = "network_targets_every_step" if spec.every_step else "network_targets_last_step"
+        return [("network_intro_recurrent", numbers), (targets, {})]
+    shape = " → ".join([str(spec.n_inputs)] + [str(layer.units) for layer in spec.layers])
+    return [("network_intro", {"inputs": str(spec.n_inputs), "shape": shape})]

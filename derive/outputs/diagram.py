@@ -24,6 +24,7 @@ MARGIN = 30
 FONT = 13
 CHARACTER = 7.5  # the width of a character at FONT pixels, near enough to size a box
 LABEL_AT = 0.26  # how far along an edge its weight is written, as in the TikZ drawing
+BARE = "#767676"  # a link drawn without its label (a kernel's other positions): grey, 4.5:1 on white
 STUB = 32  # how far below its neuron a bias is written: it enters the neuron from below, crossing no edge
 
 
@@ -52,7 +53,7 @@ def network_svg(
         if kinds[edge.source].kind == "bias":
             _bias(svg, edge, place[edge.target], arrow, marked=bool(marked))
         else:
-            _edge(svg, edge, place, kinds, arrow, marked=bool(marked), at=spots[edge.source, edge.target])
+            _edge(svg, edge, place, kinds, arrow, marked=bool(marked), at=spots.get((edge.source, edge.target)))
     for node in drawn:
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
@@ -65,8 +66,10 @@ def _spots_placed(
     kinds: dict[str, DiagramNode],
 ) -> dict[tuple[str, str], float]:
     """Every weight label's spot (:func:`_label_spots`), the biases' labels placed first."""
-    weights = [edge for edge in edges if kinds[edge.source].kind != "bias"]
-    biases = [_bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias"]
+    weights = [edge for edge in edges if kinds[edge.source].kind != "bias" and edge.labelled]
+    biases = [
+        _bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias" and edge.labelled
+    ]
     return _label_spots(weights, place, kinds, biases)
 
 
@@ -105,8 +108,9 @@ def _edge(
     arrow: str,
     *,
     marked: bool,
-    at: float = LABEL_AT,
+    at: float | None = LABEL_AT,
 ) -> None:
+    """The edge's line, and its label at ``at`` along it (None: a link drawn bare, its label written elsewhere)."""
     a, b = _drawn(edge, place, nodes)
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
@@ -119,13 +123,13 @@ def _edge(
             "y1": _px(a[1]),
             "x2": _px(b[0]),
             "y2": _px(b[1]),
-            "stroke": "black",
+            "stroke": "black" if edge.labelled else BARE,
             "marker-end": f"url(#{arrow})",
             **mark,
         },
     )
-    if nodes[edge.source].kind == "bias":
-        return  # the bias writes its value on its own box
+    if nodes[edge.source].kind == "bias" or at is None:
+        return  # the bias writes its value on its own box; a bare link shares a label written on another
     x, y = a[0] + (b[0] - a[0]) * at, a[1] + (b[1] - a[1]) * at
     angle = math.degrees(math.atan2(uy, ux))
     label = ET.SubElement(
@@ -233,7 +237,10 @@ def _bias(svg: ET.Element, edge: DiagramEdge, neuron: tuple[float, float], arrow
     x, y = neuron
     mark = {"class": "edge", "data-edge": f"{edge.source}>{edge.target}"} if marked else {}
     line = {"x1": _px(x), "y1": _px(y + RADIUS + STUB - FONT), "x2": _px(x), "y2": _px(y + RADIUS)}
-    ET.SubElement(svg, "line", {**line, "stroke": "black", "marker-end": f"url(#{arrow})", **mark})
+    stroke = "black" if edge.labelled else BARE
+    ET.SubElement(svg, "line", {**line, "stroke": stroke, "marker-end": f"url(#{arrow})", **mark})
+    if not edge.labelled:
+        return  # the same bias as the map's first position, written there
     text = ET.SubElement(
         svg, "text", {"x": _px(x), "y": _px(y + RADIUS + STUB), "text-anchor": "middle", "font-size": str(FONT - 2)}
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.errors import DeriveError
-from derive.outputs.code import backward, forward
+from derive.outputs.code import backward, forward, unrolled
 from derive.outputs.code.data import data
 from derive.outputs.code.docstring import docstring
 from derive.outputs.code.helpers import helpers
@@ -61,12 +61,19 @@ def _check_words(spec: NetworkSpec) -> None:
             raise DeriveError(f"layer name {layer.name!r} is not an identifier; it cannot name a variable")
         if layer.activation not in ACTIVATIONS:
             raise DeriveError(f"unknown activation {layer.activation!r}")
+    if not spec.dense and spec.steps is None and spec.layers[-1].kind != "dense":
+        raise DeriveError(
+            "derive code needs a dense output layer after feature maps; the last layer is "
+            f"{spec.layers[-1].kind} {spec.layers[-1].name!r}"
+        )
     if spec.loss not in LOSSES or spec.reduction not in ("sum", "mean"):
         raise DeriveError(f"unknown loss {spec.loss!r} or reduction {spec.reduction!r}")
 
 
 def _loss_and_gradients(spec: NetworkSpec) -> str:
     """``loss_and_gradients()``: the forward pass, δ back through the layers, the gradients by name."""
+    if not spec.dense:
+        return "\n".join(unrolled.loss_and_gradients(spec)) + "\n"
     body = [*forward.inputs(spec), *forward.matrices(spec), *forward.forward_pass(spec)]
     body += [*backward.backward_pass(spec), *backward.gradients(spec), *backward.numbered(spec)]
     body += [*backward.weight_decay(spec), "    return float(loss), gradients"]

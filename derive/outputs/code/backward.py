@@ -12,7 +12,7 @@ from derive.spec.model import NetworkSpec
 def backward_pass(spec: NetworkSpec) -> list[str]:
     """δ = ∂E_total/∂net for every layer, the output layer first."""
     lines = ["", "    # Backward pass: δ = ∂E_total/∂net for every neuron, output layer first."]
-    lines += _output_delta(spec)
+    lines += output_delta(spec)
     for L in reversed(range(len(spec.layers) - 1)):
         lines += _hidden_delta(spec, L)
     return lines
@@ -23,7 +23,7 @@ _OUT, _TARGET, _TOTAL = _SOFTMAX = sp.symbols("out t total")
 _SOFTMAX_NAMES = {_TARGET: "t", _TOTAL: "t.sum(axis=0, keepdims=True)"}
 
 
-def _output_delta(spec: NetworkSpec) -> list[str]:
+def output_delta(spec: NetworkSpec) -> list[str]:
     """δ of the output layer: from the loss's slope and the activation's (or softmax's Jacobian)."""
     output = spec.layers[-1]
     net, out, delta = var("net", output), var("out", output), var("delta", output)

@@ -40,9 +40,19 @@ _USAGE = [
 ]
 
 
+_SHARED_NUMBERING = [
+    "Parameters are numbered as derive numbers them: the weights w1, w2, … layer by layer (a",
+    "kernel filter by filter, channel by channel, row by row; a recurrent layer's W, then its U),",
+    "then the biases b1, b2, …: one per filter or neuron, or one per layer when the layer shares",
+    "its bias. A kernel entry is one weight at every position of its map; W, U and b of a",
+    "recurrent layer are the same weights at every time step.",
+]
+
+
 def docstring(spec: NetworkSpec) -> str:
     """The docstring: title, what the module does, the network, the numbering of θ, the usage."""
-    lines = [f'"""{_title(spec)}', "", *_INTRODUCTION, "", *_summary(spec), "", *_NUMBERING]
+    numbering = _NUMBERING if spec.dense else _SHARED_NUMBERING
+    lines = [f'"""{_title(spec)}', "", *_INTRODUCTION, "", *_summary(spec), "", *numbering]
     lines += _layers(spec)
     lines += ["", *_USAGE, '"""']
     return "\n".join(lines) + "\n"
@@ -57,10 +67,7 @@ def _title(spec: NetworkSpec) -> str:
 
 def _summary(spec: NetworkSpec) -> list[str]:
     """The network's shape, its loss and reduction, the learning rate and whether biases train."""
-    shape = " → ".join(
-        [f"{spec.n_inputs} input{'s' if spec.n_inputs > 1 else ''}"]
-        + [f"{layer.size} {layer.activation} ({layer.name})" for layer in spec.layers]
-    )
+    shape = " → ".join([_inputs(spec)] + [_layer_summary(layer) for layer in spec.layers])
     n_examples = len(spec.examples)
     examples = f"{n_examples} example{'s' if n_examples > 1 else ''}"
     reduction = (
@@ -81,16 +88,74 @@ def _summary(spec: NetworkSpec) -> list[str]:
     return lines
 
 
+def _inputs(spec: NetworkSpec) -> str:
+    """``2 inputs``; ``4×4 input`` (``2×5×5``: channels first); ``1 input per step, 3 steps``."""
+    first = spec.layers[0]
+    if first.in_shape is not None:
+        channels, rows, columns = first.in_shape
+        return f"{channels}×{rows}×{columns} input" if channels > 1 else f"{rows}×{columns} input"
+    plural = "s" if spec.n_inputs > 1 else ""
+    if spec.steps is not None:
+        return f"{spec.n_inputs} input{plural} per step, {spec.steps} steps"
+    return f"{spec.n_inputs} input{plural}"
+
+
+def _maps(layer: LayerSpec) -> str:
+    channels, rows, columns = layer.out_shape  # type: ignore[misc]
+    return f"{channels}×{rows}×{columns}"
+
+
+def _layer_summary(layer: LayerSpec) -> str:
+    if layer.kind == "conv2d":
+        filters = f"{layer.size} filter{'s' if layer.size > 1 else ''}"
+        return f"{filters} {layer.activation} ({layer.name}, maps {_maps(layer)})"
+    if layer.kind in ("maxpool", "avgpool"):
+        return f"{layer.kind} ({layer.name}, maps {_maps(layer)})"
+    if layer.kind == "recurrent":
+        return f"{layer.size} {layer.activation} recurrent ({layer.name})"
+    return f"{layer.size} {layer.activation} ({layer.name})"
+
+
 def _layers(spec: NetworkSpec) -> list[str]:
     """Each layer's neurons, its weight matrix drawn with the numbered names, and its biases."""
     numbering = Numbering(spec)
     lines: list[str] = []
     for L, layer in enumerate(spec.layers):
         source = "the inputs" if L == 0 else spec.layers[L - 1].name
+        if layer.kind != "dense":
+            lines += ["", *_shaped_layer(layer, source, numbering.weights[L], numbering.biases[L])]
+            continue
         lines += ["", f"    Layer {layer.name}: {layer.size} {layer.activation} {_neurons(layer)}, fed by {source}"]
         lines += _weights_picture(layer, numbering.weights[L])
         lines.append(_biases_description(layer, numbering.biases[L]))
     return lines
+
+
+def _shaped_layer(layer: LayerSpec, source: str, first: int, first_bias: int) -> list[str]:
+    """A convolution's kernels, a pooling's window, or a recurrent layer's W and U, with their names."""
+    if layer.kind in ("maxpool", "avgpool"):
+        what = "the largest value" if layer.kind == "maxpool" else "the mean"
+        size = layer.window[0]  # type: ignore[index]
+        return [
+            f"    Layer {layer.name}: {layer.kind}, {what} of each {size}×{size} window of {source}'s maps, "
+            f"stride {layer.stride}; no parameters"
+        ]
+    if layer.kind == "conv2d":
+        channels = layer.in_shape[0]  # type: ignore[index]
+        rows, columns = layer.window  # type: ignore[misc]
+        last = first + layer.n_weights - 1
+        return [
+            f"    Layer {layer.name}: conv2d, {layer.size} {layer.activation} filter{'s' if layer.size > 1 else ''} "
+            f"over {source}, "
+            f"stride {layer.stride}, padding {layer.padding}: maps {_maps(layer)}",
+            f"        {var('K', layer)} = w{first} … w{last}, kernels {layer.size}×{channels}×{rows}×{columns} "
+            "(filters, channels, rows, columns)",
+            _biases_description(layer, first_bias),
+        ]
+    lines = [f"    Layer {layer.name}: {layer.size} {layer.activation} recurrent {_neurons(layer)}, fed by {source}"]
+    lines += _picture(var("W", layer), first, layer.size, layer.fan_in)
+    lines += _picture(var("U", layer), first + layer.size * layer.fan_in, layer.size, layer.size)
+    return [*lines, _biases_description(layer, first_bias)]
 
 
 def _neurons(layer: LayerSpec) -> str:
@@ -102,15 +167,16 @@ def _neurons(layer: LayerSpec) -> str:
 
 def _weights_picture(layer: LayerSpec, first: int) -> list[str]:
     """``W_h = [[w1, w2], [w3, w4]]`` drawn as a matrix, or its range of names when large."""
-    name = var("W", layer)
-    last = first + layer.size * layer.fan_in - 1
-    if layer.size > _MAX_DRAWN_ROWS or layer.fan_in > _MAX_DRAWN_COLUMNS:
-        return [f"        {name} = w{first} … w{last}, {layer.size}×{layer.fan_in}, filled row by row"]
+    return _picture(var("W", layer), first, layer.size, layer.fan_in)
+
+
+def _picture(name: str, first: int, size: int, fan_in: int) -> list[str]:
+    """A ``size``×``fan_in`` matrix of names from ``w{first}``, row by row."""
+    last = first + size * fan_in - 1
+    if size > _MAX_DRAWN_ROWS or fan_in > _MAX_DRAWN_COLUMNS:
+        return [f"        {name} = w{first} … w{last}, {size}×{fan_in}, filled row by row"]
     width = len(f"w{last}")
-    rows = [
-        ", ".join(f"w{first + j * layer.fan_in + k}".ljust(width) for k in range(layer.fan_in)).rstrip()
-        for j in range(layer.size)
-    ]
+    rows = [", ".join(f"w{first + j * fan_in + k}".ljust(width) for k in range(fan_in)).rstrip() for j in range(size)]
     lead = f"        {name} = ["
     lines = []
     for j, row in enumerate(rows):
@@ -123,8 +189,10 @@ def _weights_picture(layer: LayerSpec, first: int) -> list[str]:
 def _biases_description(layer: LayerSpec, first: int) -> str:
     name = var("b", layer)
     if layer.shared_bias:
-        neurons = {1: "its neuron", 2: "both neurons"}.get(layer.size, f"all {layer.size} neurons")
+        what = "filter" if layer.kind == "conv2d" else "neuron"
+        neurons = {1: f"its {what}", 2: f"both {what}s"}.get(layer.size, f"all {layer.size} {what}s")
         return f"        {name} = b{first}, one bias shared by {neurons}"
     if layer.size <= _MAX_DRAWN_ROWS:
-        return f"        {name} = [{', '.join(f'b{first + j}' for j in range(layer.size))}], one per neuron"
+        what = "filter" if layer.kind == "conv2d" else "neuron"
+        return f"        {name} = [{', '.join(f'b{first + j}' for j in range(layer.size))}], one per {what}"
     return f"        {name} = b{first} … b{first + layer.size - 1}, one per neuron"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from derive.outputs.code.names import Numbering, constant, source, var
 from derive.spec.model import LayerSpec, NetworkSpec
 
-_SIGNATURE = [
+SIGNATURE = [
     "def loss_and_gradients(",
     "    params: Parameters | None = None, examples: list[Example] | None = None",
     ") -> tuple[float, Parameters]:",
@@ -16,6 +16,8 @@ _SIGNATURE = [
     '    """',
     "    params = with_defaults(params)",
     "    examples = EXAMPLES if examples is None else examples",
+]
+_COLUMNS = [
     "    # One column per example: x is inputs × examples, t is outputs × examples.",
     "    x = np.array([inputs for inputs, _ in examples], dtype=float).T",
     "    t = np.array([targets for _, targets in examples], dtype=float).T",
@@ -29,7 +31,7 @@ def inputs(spec: NetworkSpec) -> list[str]:
         if spec.reduction == "sum"
         else "scale = 1.0 / len(examples)  # reduction mean: E_total averages the examples' errors"
     )
-    return [*_SIGNATURE, f"    {scale}"]
+    return [*SIGNATURE, *_COLUMNS, f"    {scale}"]
 
 
 def matrices(spec: NetworkSpec) -> list[str]:

@@ -17,6 +17,7 @@ from sympy.printing.str import StrPrinter
 
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.rules import rounded
+from derive.outputs.code.maps import map_helpers
 from derive.outputs.code.names import softmax_cross_entropy
 from derive.spec.model import NetworkSpec
 
@@ -184,10 +185,11 @@ def with_defaults(params: Parameters | None) -> Parameters:
 
 def helpers(spec: NetworkSpec) -> list[str]:
     """Only the activations, slopes and losses this network uses, in a fixed order."""
-    used = {layer.activation for layer in spec.layers}
+    used = {layer.activation for layer in spec.layers if layer.kind not in ("maxpool", "avgpool")}
     helpers = [_PARAMETERS_CODE]
     if spec.round_activations is not None and len(spec.layers) > 1:
         helpers.append(_rounding_code())
+    helpers += map_helpers(spec)
     helpers += [_SOFTMAX if name == "softmax" else activation_code(name) for name in ACTIVATIONS if name in used]
     if spec.layers[-1].activation == "softmax" and not softmax_cross_entropy(spec):
         helpers.append(_SOFTMAX_DELTA)

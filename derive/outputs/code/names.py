@@ -68,8 +68,8 @@ class Numbering:
         for layer in spec.layers:
             self.weights.append(weight)
             self.biases.append(bias)
-            weight += layer.size * layer.fan_in
-            bias += 1 if layer.shared_bias else layer.size
+            weight += layer.n_weights  # a recurrent layer's W, then its U
+            bias += layer.n_biases
 
 
 def printed(rule: sp.Expr, names: Mapping[sp.Symbol, str]) -> str:

@@ -1,0 +1,163 @@
+"""``derive code`` for conv2d, pooling and recurrent networks: the generated module, run on its own, against
+central differences of the NumPy forward pass written in tests/cnn_reference.py (explicit loops for the
+convolution and the pooling, the recurrence by hand), relative 1e-6.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import test_conv, test_recurrent
+from tests.cnn_reference import Net, close
+from tests.conftest import run_derive
+from tests.test_codegen import load, ruff
+
+NETWORKS = {**test_conv.NETWORKS, **test_recurrent.NETWORKS}
+
+
+def generated(net: Net, folder, name: str = "net"):
+    """The module ``derive code`` writes for ``net``'s file, imported afresh."""
+    path = net.write(folder, name)
+    return load(run_derive("code", str(path)).stdout, folder)
+
+
+def assert_gradients(found: tuple[float, dict[str, float]], net: Net, scale: float = 1.0) -> None:
+    loss, gradients = found
+    expected = net.central_differences()
+    assert list(gradients) == list(expected)  # w1… in layer order (kernels, W then U), then b1…
+    for name, value in expected.items():
+        assert close(gradients[name], scale * value), (name, gradients[name], scale * value)
+    assert close(loss, scale * net.loss(), 1e-12)
+
+
+@pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
+def test_the_module_computes_the_central_differences_of_a_numpy_forward_pass(make, tmp_path):
+    net = make()
+    module = generated(net, tmp_path)
+    assert_gradients(module.loss_and_gradients(), net)
+
+
+@pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
+def test_other_parameter_values_and_examples(make, tmp_path):
+    """loss_and_gradients(params, examples) at other values: the reference net with those values."""
+    net = make()
+    module = generated(net, tmp_path)
+    theta = net.theta() * 0.9 + 0.01 * np.arange(len(net.theta())) % 0.07
+    moved = net.with_theta(theta)
+    moved.examples = moved.examples[:1]
+    params = dict(zip(net.names(), (float(v) for v in theta), strict=True))
+    assert_gradients(module.loss_and_gradients(params, moved.examples), moved)
+
+
+def test_the_mean_reduction_divides_by_the_examples(tmp_path):
+    net = test_conv.two_filters_avgpool()
+    path = net.write(tmp_path, "net")
+    text = path.read_text(encoding="utf-8").replace('"learning_rate"', '"reduction": "mean", "learning_rate"', 1)
+    path.write_text(text, encoding="utf-8")
+    module = load(run_derive("code", str(path)).stdout, tmp_path)
+    assert_gradients(module.loss_and_gradients(), net, scale=1 / len(net.examples))
+
+
+class FrozenRouting(Net):
+    """The reference net with each max-pooling window's choice fixed where it was at the start: the first
+    maximum in row order.  Its central differences are the one-sided gradient a tie's rule gives."""
+
+    routes: dict | None = None
+
+    def with_theta(self, theta):
+        moved = super().with_theta(theta)
+        frozen = FrozenRouting(moved.layers, moved.examples, moved.learning_rate)
+        frozen.routes = self.routes
+        return frozen
+
+
+def frozen_pool(net: FrozenRouting):
+    from tests import cnn_reference
+
+    plain = cnn_reference.pool
+    chosen: dict = {}
+
+    def pool(x, size, stride, kind):
+        if kind != "maxpool":
+            return plain(x, size, stride, kind)
+        out = np.zeros((x.shape[0], (x.shape[1] - size) // stride + 1, (x.shape[2] - size) // stride + 1))
+        for c in range(out.shape[0]):
+            for r in range(out.shape[1]):
+                for s in range(out.shape[2]):
+                    window = [x[c, r * stride + a, s * stride + b] for a in range(size) for b in range(size)]
+                    if net.routes is None:
+                        chosen[(c, r, s)] = window.index(max(window))  # list.index: the first maximum
+                    out[c, r, s] = window[(net.routes or chosen)[(c, r, s)]]
+        return out
+
+    return pool, chosen
+
+
+def test_max_pooling_routes_a_tie_to_the_first_maximum(tmp_path, monkeypatch):
+    net = test_conv.builtin_cnn()
+    # c1,11 and c1,12 are both 1.6 but read different windows: the route decides ∂E/∂k
+    net.examples = [([[1.0, 0.0, 1.0, 0.0], [1.0, 1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], [1.0])]
+    module = generated(net, tmp_path)
+    frozen = FrozenRouting(net.layers, net.examples, net.learning_rate)
+    from tests import cnn_reference
+
+    pool, chosen = frozen_pool(frozen)
+    monkeypatch.setattr(cnn_reference, "pool", pool)
+    frozen.loss()
+    frozen.routes = dict(chosen)
+    out_c = np.maximum(
+        cnn_reference.conv2d(
+            np.array(net.examples[0][0])[None], np.array([[[[0.5, -0.25], [0.25, 0.75]]]]), [0.1], 1, 0
+        ),
+        0,
+    )
+    assert out_c[0, 0, 0] == out_c[0, 0, 1]  # a tie the rule decides
+    assert_gradients(module.loss_and_gradients(), frozen)
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_the_builtin_examples_run_as_scripts_and_pass_ruff(name, tmp_path):
+    net = {"cnn": test_conv.builtin_cnn, "rnn": test_recurrent.builtin_rnn}[name]()
+    path = tmp_path / f"{name}.py"
+    path.write_text(run_derive("code", name).stdout, encoding="utf-8")
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    loss = float(lines[0].removeprefix("E_total = "))
+    printed = {key: float(value) for key, value in (line.removeprefix("dE_total/d").split(" = ") for line in lines[1:])}
+    assert_gradients((loss, printed), net)
+    for command in (["check"], ["format", "--check"]):
+        checked = subprocess.run(
+            [*ruff(), *command, "--no-cache", "--isolated", str(path)], capture_output=True, text=True, timeout=120
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_step_descends_along_the_reference_gradient(tmp_path):
+    net = test_recurrent.every_step()
+    module = generated(net, tmp_path)
+    expected = net.central_differences()
+    updated = module.step()
+    for name, value in module.PARAMETERS.items():
+        assert close(updated[name], value - module.LEARNING_RATE * expected[name]), name
+
+
+def test_maps_without_a_dense_output_layer_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "maps.json"
+    layer = {
+        "type": "conv2d",
+        "name": "c",
+        "activation": "relu",
+        "input_shape": [2, 2],
+        "kernels": [[[1.0]]],
+        "bias": 0.0,
+    }
+    path.write_text(json.dumps({"layers": [layer], "examples": [{"inputs": [[1, 2], [3, 4]], "targets": [1]}]}))
+    result = run_derive("code", str(path), check=False)
+    assert result.returncode == 2 and not result.stdout
+    assert "dense output layer" in result.stderr and len(result.stderr.strip().splitlines()) <= 2
