@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from html.parser import HTMLParser
 import subprocess
 from pathlib import Path
 
@@ -78,3 +79,41 @@ def compile_latex(tex: Path) -> str:
 def pdf_text(pdf: Path) -> str:
     pdftotext = require_tool("pdftotext")
     return subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+class _Tables(HTMLParser):
+    """The tables of a page: each a list of rows, each row its cells' text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self.cell is not None and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def html_tables(page: str) -> list[list[dict[str, str]]]:
+    """Each table of an HTML page as rows of heading (lower case) → cell text."""
+    parser = _Tables()
+    parser.feed(page)
+    tables = []
+    for rows in parser.tables:
+        if rows:
+            headings = [heading.lower() for heading in rows[0]]
+            tables.append([dict(zip(headings, row, strict=True)) for row in rows[1:] if row])
+    return tables

@@ -1,0 +1,265 @@
+"""The rules, sums and tables of the documents, read for what they mean rather than compared with derive's output.
+
+A reader of the slides checks that every ∂A/∂B has A downstream of B (E ← out ← net ← w, b, x), that the
+hidden δ rule keeps its indices (δ_j with f'(net_j), Σ over k of w_kj δ_k), that a path sum adds one chain
+per path and each chain runs from E down to the weight, and that a table's values sit under their headings.
+The values come from the network file, read with tomllib and computed here with NumPy.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_derive
+from tests.documents import html_tables
+
+# what a quantity is, downstream first: E is made of outputs, an output of its net input, a net input of
+# weights, biases and inputs
+RANK = {"E": 4, "out": 3, "net": 2, "w": 1, "b": 1, "x": 1, "i": 1}
+# one link of a chain, from a quantity to what it is made of (a net input of the outputs of the layer below)
+LINKS = {("E", "out"), ("out", "net"), ("net", "out"), ("net", "w"), ("net", "b"), ("net", "k")}
+NUMBER = r"-?\d+(?:\.\d+)?(?:\\times 10\^\{-?\d+\})?"
+
+
+def spec(name: str) -> dict:
+    return tomllib.loads(run_derive("example", name).stdout)
+
+
+@pytest.fixture(scope="module")
+def slides(tmp_path_factory) -> dict[str, str]:
+    """The deck of the worked example and of the small convolutional network, as LaTeX."""
+    decks = {}
+    for name in ("mazur", "cnn"):
+        folder = tmp_path_factory.mktemp(f"slides-{name}")
+        network = folder / f"{name}.toml"
+        network.write_text(run_derive("example", name).stdout, encoding="utf-8")
+        run_derive("slides", str(network), "-o", str(folder))
+        decks[name] = (folder / "slides.tex").read_text(encoding="utf-8")
+    return decks
+
+
+def group_end(text: str, start: int) -> int:
+    """The index just past the brace group opening at ``text[start] == "{"``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i + 1
+    raise AssertionError(f"unbalanced braces: {text[start : start + 80]}")
+
+
+def fractions(text: str) -> list[tuple[str, str]]:
+    r"""Each ``\frac{\partial A}{\partial B}`` of the text, in order, as (A, B)."""
+    found = []
+    for match in re.finditer(r"\\frac\{", text):
+        top_end = group_end(text, match.end() - 1)
+        bottom_end = group_end(text, top_end)
+        top, bottom = text[match.end() : top_end - 1], text[top_end + 1 : bottom_end - 1]
+        if top.startswith("\\partial ") and bottom.startswith("\\partial "):
+            found.append((top.removeprefix("\\partial ").strip(), bottom.removeprefix("\\partial ").strip()))
+    return found
+
+
+def kind(quantity: str) -> str:
+    r"""``\mathrm{out}_{o1}`` → out, ``E_{\text{total}}`` → E, ``w_{ji}`` → w."""
+    match = re.match(r"\\mathrm\{(\w+)\}|([A-Za-z])", quantity)
+    assert match, quantity
+    return match[1] or match[2]
+
+
+def downstream(top: str, bottom: str) -> bool:
+    return RANK[kind(top)] > RANK[kind(bottom)]
+
+
+# -- the general delta rule ----------------------------------------------------------------------------
+
+
+def test_the_delta_rule_box_reads_as_the_chain_rule(slides):
+    box = re.search(r"\\boxed\{\\begin\{aligned\}(.*?)\\end\{aligned\}", slides["mazur"], re.S)[1]
+    output, hidden, weight = [row.split("&&")[0].strip() for row in re.split(r"\\\\(?:\[[^]]*\])?", box)]
+    for top, bottom in fractions(box):
+        assert downstream(top, bottom), f"∂{top}/∂{bottom} is upside down"
+    # δ_o = ∂E/∂out_o · f'(net_o): one neuron's index throughout
+    rule = re.fullmatch(
+        r"\\delta_(\w) &= \\frac\{.*?\}\{\\partial \\mathrm\{out\}_(\w)\}\\, f'\(\\mathrm\{net\}_(\w)\)", output
+    )
+    assert rule and rule[1] == rule[2] == rule[3], output
+    # δ_j = f'(net_j) Σ_k w_kj δ_k: the sum runs over the neurons k that j feeds, w_kj from j into k
+    rule = re.fullmatch(r"\\delta_(\w) &= f'\(\\mathrm\{net\}_(\w)\) \\sum_(\w) w_\{(\w)(\w)\}\\, \\delta_(\w)", hidden)
+    assert rule, hidden
+    j, net_index, k, into, source, delta_index = rule.groups()
+    assert j == net_index == source and k == into == delta_index and k != j, hidden
+    # ∂E/∂w_ji = δ_j x_i: the δ of the neuron the weight enters, the input it comes from
+    rule = re.fullmatch(
+        r"\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial w_\{(\w)(\w)\}\} &= \\delta_(\w)\\, x_(\w)", weight
+    )
+    assert rule and rule[1] == rule[3] and rule[2] == rule[4] and rule[1] != rule[2], weight
+
+
+# -- a weight's gradient as a sum over paths -----------------------------------------------------------
+
+
+def path_sums(tex: str) -> list[tuple[str, str]]:
+    """(left-hand side, right-hand side) of each aligned sum whose terms the slides reveal one by one."""
+    blocks = re.findall(r"\\begin\{aligned\}\n(.*?)\\end\{aligned\}", tex, re.S)
+    return [tuple(block.split(" &= ", 1)) for block in blocks if "\\uncover<" in block and " &= " in block]
+
+
+@pytest.mark.parametrize("name", ["mazur", "cnn"])
+def test_a_path_sum_adds_one_chain_per_path_from_the_error_down_to_the_weight(slides, name):
+    sums = path_sums(slides[name])
+    assert sums
+    for lhs, rhs in sums:
+        ((error, parameter),) = fractions(lhs)
+        terms = re.split(
+            r"\\\\\[0\.5ex\] &\\quad ([-+]) ", rhs.split("\\\\[1ex]")[0].split("\\\\ &\\quad + \\cdots")[0]
+        )
+        assert set(terms[1::2]) <= {"+"}, f"a path sum subtracts a path: {lhs}"
+        chains = terms[0::2]
+        overlays = [int(re.match(r"\\uncover<(\d+)->", chain)[1]) for chain in chains]
+        assert overlays == list(range(2, len(chains) + 2)), f"{lhs}: paths revealed as {overlays}"
+        for chain in chains:
+            links = fractions(chain)
+            assert links[0][0] == error and links[-1][1] == parameter, chain
+            assert all(below == above for (_, below), (above, _) in zip(links, links[1:])), chain
+            assert all((kind(top), kind(bottom)) in LINKS for top, bottom in links), chain
+        grouped = re.search(r"\\left\((.*?)\\right\)", rhs)
+        if grouped:
+            assert not re.search(r" - ", grouped[1]), grouped[1]
+
+
+# -- the convolutional deck's tables: each neuron's values, each δ -----------------------------------------
+
+
+def cnn_values(network: dict) -> dict[str, float]:
+    """net, out and δ of every feature-map and pooled position, by the textbook formulas, in NumPy."""
+    conv, _, output = network["layers"]
+    image = np.array(network["examples"][0]["inputs"])
+    kernel = np.array(conv["kernels"][0])
+    size = image.shape[0] - kernel.shape[0] + 1
+    net = np.array([[np.sum(image[r : r + 2, c : c + 2] * kernel) for c in range(size)] for r in range(size)])
+    net += conv["bias"][0]
+    out = np.maximum(net, 0)
+    pooled = np.array([[out[r : r + 2, c : c + 2].max() for c in range(size - 1)] for r in range(size - 1)])
+    weights = np.array(output["weights"][0]).reshape(pooled.shape)
+    o = 1 / (1 + np.exp(-(np.sum(weights * pooled) + output["bias"][0])))
+    delta_o = (o - network["examples"][0]["targets"][0]) * o * (1 - o)
+    delta_p = weights * delta_o
+    delta_c = np.zeros_like(net)
+    for r, c in np.ndindex(delta_p.shape):
+        window = out[r : r + 2, c : c + 2]
+        a, b = np.unravel_index(np.argmax(window), window.shape)
+        delta_c[r + a, c + b] += delta_p[r, c]
+    delta_c *= net > 0
+    values = {}
+    for (r, c), value in np.ndenumerate(net):
+        values |= {f"net_c1,{r + 1}{c + 1}": value, f"out_c1,{r + 1}{c + 1}": out[r, c]}
+        values[f"delta_c1,{r + 1}{c + 1}"] = delta_c[r, c]
+    for (r, c), value in np.ndenumerate(delta_p):
+        values[f"delta_p1,{r + 1}{c + 1}"] = value
+    return values
+
+
+def shown(number: str) -> float:
+    mantissa, _, exponent = number.partition("\\times 10^{")
+    return float(mantissa) * 10 ** int(exponent.rstrip("}") or 0)
+
+
+def close(value: float, number: str) -> bool:
+    """The value to the figures shown (four significant figures on a slide)."""
+    return abs(shown(number) - value) <= 6e-4 * abs(value) + 1e-12
+
+
+def test_the_cnn_slides_tables_put_each_value_under_its_name(slides):
+    values = cnn_values(spec("cnn"))
+    tables = re.findall(r"\\begin\{tabular\}\{@\{\}ll@\{\}\}\n(.*?)\\end\{tabular\}", slides["cnn"], re.S)
+    assert len(tables) >= 2
+    read = 0
+    for table in tables:
+        for row in table.strip().splitlines():
+            cells = re.fullmatch(r"(\$[^$]+\$)(?: & (\$[^$]+\$))? \\\\", row)
+            assert cells, f"a row of a slide's table that is not one or two values: {row}"
+            names = []
+            for cell in filter(None, cells.groups()):
+                symbol, number = re.fullmatch(rf"\$(.+) = ({NUMBER})\$", cell).groups()
+                quantity = re.fullmatch(r"(?:\\mathrm\{(net|out)\}|\\(delta))_\{(c1|p1),(\d\d)\}(\^\{\+\})?", symbol)
+                assert quantity, symbol
+                name = f"{quantity[1] or quantity[2]}_{quantity[3]},{quantity[4]}"
+                names.append(name)
+                if not quantity[5]:  # after the update (^+) the values are the next pass's
+                    assert close(values[name], number), f"{symbol} = {number}, not {values[name]:.6g}"
+                    read += 1
+            if names[0].startswith(("net", "out")):
+                assert [n.split("_")[0] for n in names] == ["net", "out"] and names[0][3:] == names[1][3:], row
+    assert read >= 20
+
+
+# -- the network's tables, read by their headings ---------------------------------------------------------
+
+
+def network_rows(network: dict) -> tuple[list[list[str]], dict[str, float], list[tuple[str, str]]]:
+    """Each layer's (name, size, activation); each connection's value; the example's inputs and targets."""
+    layers, connections = [], {}
+    sources = [f"i{k + 1}" for k in range(len(network["examples"][0]["inputs"]))]
+    for layer in network["layers"]:
+        names = [f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))]
+        layers.append([layer["name"], str(len(names)), layer["activation"]])
+        for j, row in enumerate(layer["weights"]):
+            connections |= {f"{source} → {names[j]}": value for source, value in zip(sources, row)}
+        connections[" → " + ", ".join(names)] = layer["bias"]
+        sources = names
+    example = network["examples"][0]
+    data = [
+        (
+            ", ".join(f"i{k + 1} = {value:g}" for k, value in enumerate(example["inputs"])),
+            ", ".join(f"{value:g}" for value in example["targets"]),
+        )
+    ]
+    return layers, connections, data
+
+
+def check_network_tables(layers: list[dict], parameters: list[dict], examples: list[dict], network: dict) -> None:
+    expected_layers, connections, data = network_rows(network)
+    for row, (name, size, activation) in zip(layers, expected_layers, strict=True):
+        assert row["layer"] == name and row["neurons"] == size, row
+        assert {"sigmoid": "sigmoid"}[activation] in row["activation function"], row
+    assert len(parameters) == len(connections)
+    for row in parameters:
+        connection = re.sub(r"\s+", " ", row["from → to"].replace("$\\to$", "→")).strip()
+        connection = connection if connection.startswith("→") is False else " " + connection
+        assert re.fullmatch(r"\$?[wb]_?\{?\d+\}?\$?", row["parameter"]), row
+        assert float(row["value"]) == connections[connection], row
+    ((inputs, targets),) = data
+    (row,) = examples
+    assert row["example"] == "1"
+    assert re.sub(r"[${}_\s]", "", row["inputs"]) == inputs.replace(" ", ""), row
+    assert re.findall(r"=\s*(-?[\d.]+)", row["targets"]) == targets.split(", "), row
+
+
+def test_the_page_tables_give_the_files_layers_parameters_and_data(tmp_path):
+    run_derive("html", "-o", str(tmp_path / "page.html"))
+    tables = html_tables((tmp_path / "page.html").read_text(encoding="utf-8"))
+    by_first = {tuple(table[0])[0]: table for table in tables if table}
+    check_network_tables(by_first["layer"], by_first["parameter"], by_first["example"], spec("mazur"))
+
+
+def latex_tables(tex: str) -> dict[str, list[dict[str, str]]]:
+    """Each booktabs table, by its first heading, as rows of heading → cell."""
+    tables = {}
+    for body in re.findall(r"\\toprule\n(.*?)\\bottomrule", tex, re.S):
+        head, _, rows = body.partition("\\midrule\n")
+        headings = [cell.strip().lower() for cell in head.strip().removesuffix("\\\\").split("&")]
+        cells = [[cell.strip() for cell in row.strip().removesuffix("\\\\").split("&")] for row in rows.splitlines()]
+        tables[headings[0]] = [dict(zip(headings, row, strict=True)) for row in cells if row != [""]]
+    return tables
+
+
+def test_the_worksheet_tables_give_the_files_layers_parameters_and_data(tmp_path):
+    run_derive("worksheet", "-o", str(tmp_path))
+    tables = latex_tables((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    check_network_tables(tables["layer"], tables["parameter"], tables["example"], spec("mazur"))
