@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from html.parser import HTMLParser
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_derive
-from tests.documents import katex_failures, mermaid_diagrams, mermaid_failures
+from tests.documents import html_tables, katex_failures, mermaid_diagrams, mermaid_failures
 from tests.test_browser import browser  # noqa: F401  (a fixture)
 
 CLASS = ROOT / "examples" / "answers" / "class-mistakes.csv"
@@ -103,6 +103,28 @@ def page(tmp_path_factory):
     path = folder / "report.html"
     run_derive("check", str(CLASS), "--report", str(path))
     return path
+
+
+def test_the_pages_tables_read_by_their_headings_count_what_the_class_did(page):
+    tables = {next(iter(table[0])): table for table in html_tables(page.read_text(encoding="utf-8")) if table}
+    found = {}
+    for row in tables["mistake"]:
+        mistake = re.match(r"(\w+): ", row["mistake"])
+        assert mistake, row
+        found[mistake[1]] = (int(row["times"]), row["students"].split(", "))
+    assert found == {mistake: (len(students), students) for mistake, students in MADE.items()}
+    steps = {row["key"]: row for row in tables["blank"]}
+    assert all(row["blank"].isdigit() for row in steps.values())
+    # as the Markdown test reads them: Gala's and Karim's out_h1 wrong; Juan's, Karim's and Lucía's dE/dw5
+    assert [steps["out_h1"][share] for share in ("correct", "carried forward", "wrong", "missing")] == [
+        "83%",
+        "0%",
+        "17%",
+        "0%",
+    ]
+    assert [steps["dE/dw5"][share] for share in ("correct", "wrong", "missing")] == ["75%", "17%", "8%"]
+    # the step a mistake was made at, as the rows were written (tests/test_mistakes.py)
+    assert {row["mistake"].split(":")[0]: row["steps"] for row in tables["mistake"]}["sign"] == "dE/dout_o1"
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])

@@ -8,9 +8,9 @@ The values come from the network file, read with tomllib and computed here with 
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,7 +126,7 @@ def test_a_path_sum_adds_one_chain_per_path_from_the_error_down_to_the_weight(sl
         for chain in chains:
             links = fractions(chain)
             assert links[0][0] == error and links[-1][1] == parameter, chain
-            assert all(below == above for (_, below), (above, _) in zip(links, links[1:])), chain
+            assert all(below == above for (_, below), (above, _) in itertools.pairwise(links)), chain
             assert all((kind(top), kind(bottom)) in LINKS for top, bottom in links), chain
         grouped = re.search(r"\\left\((.*?)\\right\)", rhs)
         if grouped:
@@ -210,8 +210,8 @@ def network_rows(network: dict) -> tuple[list[list[str]], dict[str, float], list
         names = [f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))]
         layers.append([layer["name"], str(len(names)), layer["activation"]])
         for j, row in enumerate(layer["weights"]):
-            connections |= {f"{source} → {names[j]}": value for source, value in zip(sources, row)}
-        connections[" → " + ", ".join(names)] = layer["bias"]
+            connections |= {f"{source} → {names[j]}": value for source, value in zip(sources, row, strict=True)}
+        connections["→ " + ", ".join(names)] = layer["bias"]
         sources = names
     example = network["examples"][0]
     data = [
@@ -227,11 +227,10 @@ def check_network_tables(layers: list[dict], parameters: list[dict], examples: l
     expected_layers, connections, data = network_rows(network)
     for row, (name, size, activation) in zip(layers, expected_layers, strict=True):
         assert row["layer"] == name and row["neurons"] == size, row
-        assert {"sigmoid": "sigmoid"}[activation] in row["activation function"], row
+        assert activation in row["activation function"], row
     assert len(parameters) == len(connections)
     for row in parameters:
         connection = re.sub(r"\s+", " ", row["from → to"].replace("$\\to$", "→")).strip()
-        connection = connection if connection.startswith("→") is False else " " + connection
         assert re.fullmatch(r"\$?[wb]_?\{?\d+\}?\$?", row["parameter"]), row
         assert float(row["value"]) == connections[connection], row
     ((inputs, targets),) = data
@@ -244,7 +243,7 @@ def check_network_tables(layers: list[dict], parameters: list[dict], examples: l
 def test_the_page_tables_give_the_files_layers_parameters_and_data(tmp_path):
     run_derive("html", "-o", str(tmp_path / "page.html"))
     tables = html_tables((tmp_path / "page.html").read_text(encoding="utf-8"))
-    by_first = {tuple(table[0])[0]: table for table in tables if table}
+    by_first = {next(iter(table[0])): table for table in tables if table}
     check_network_tables(by_first["layer"], by_first["parameter"], by_first["example"], spec("mazur"))
 
 
