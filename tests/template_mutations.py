@@ -9,6 +9,7 @@ and reports the share the suite kills, for the templates and for the catalogs, w
     python tests/template_mutations.py                  # every mutant
     python tests/template_mutations.py --sample 40 --seed 1
     python tests/template_mutations.py --list           # the mutants, without running anything
+    python tests/template_mutations.py --only templates/beamer   # the mutants of the files under a path
 
 Survivors are explained in tests/mutation-survivors.md.
 """
@@ -36,10 +37,12 @@ SELECTIONS = {
     "tests/test_worked_example.py",
     "templates/markdown/": "tests/test_reading_meaning.py tests/test_given_numbers.py tests/test_worked_example.py "
     "tests/test_teaching.py tests/test_documents.py",
-    "templates/latex/": "tests/test_given_numbers.py tests/test_documents.py tests/test_course_documents.py "
-    "tests/test_exam.py",
-    "templates/beamer/": "tests/test_catalog_math.py tests/test_slides.py tests/test_given_numbers.py",
-    "templates/html/": "tests/test_given_numbers.py tests/test_html.py tests/test_browser.py",
+    "templates/latex/": "tests/test_rule_meaning.py tests/test_equation_chains.py tests/test_given_numbers.py "
+    "tests/test_given_everywhere.py tests/test_documents.py tests/test_course_documents.py tests/test_exam.py",
+    "templates/beamer/": "tests/test_rule_meaning.py tests/test_catalog_math.py tests/test_given_everywhere.py "
+    "tests/test_slides.py tests/test_given_numbers.py",
+    "templates/html/": "tests/test_rule_meaning.py tests/test_class_report.py tests/test_given_numbers.py "
+    "tests/test_html.py tests/test_equation_chains.py tests/test_given_everywhere.py tests/test_browser.py",
 }
 
 
@@ -195,7 +198,8 @@ def _apply(copy: Path, mutant: Mutant) -> str:
 
 
 def _killed(copy: Path, tests: str, timeout: float) -> bool:
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests.split()]
+    # -n 0: one process; the mutants run one after another, and the machine is shared
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests.split()]
     env = {**os.environ, "CI": os.environ.get("CI", "true"), "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         result = subprocess.run(command, cwd=copy, env=env, capture_output=True, timeout=timeout)
@@ -211,8 +215,9 @@ def main() -> int:
     parser.add_argument("--tests", help="the pytest selection each mutant runs (default: its folder's, SELECTIONS)")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--only", metavar="PREFIX", help="only the mutants whose path starts with PREFIX")
     args = parser.parse_args()
-    mutants = all_mutants()
+    mutants = [mutant for mutant in all_mutants() if mutant.path.startswith(args.only or "")]
     if args.sample is not None and args.sample < len(mutants):
         mutants = sorted(random.Random(args.seed).sample(mutants, args.sample), key=lambda m: (m.path, m.line))
     if args.list:
