@@ -23,6 +23,7 @@ from tests.documents import html_tables
 RANK = {"E": 4, "out": 3, "net": 2, "w": 1, "b": 1, "x": 1, "i": 1}
 # one link of a chain, from a quantity to what it is made of (a net input of the outputs of the layer below)
 LINKS = {("E", "out"), ("out", "net"), ("net", "out"), ("net", "w"), ("net", "b"), ("net", "k")}
+NET_RULE = r"\\mathrm\{net\}_(\w) = \\sum_(\w) w_\{(\w)(\w)\}\\, x_(\w) \+ b_(\w)"
 NUMBER = r"-?\d+(?:\.\d+)?(?:\\times 10\^\{-?\d+\})?"
 
 
@@ -34,7 +35,7 @@ def spec(name: str) -> dict:
 def slides(tmp_path_factory) -> dict[str, str]:
     """The deck of the worked example and of the small convolutional network, as LaTeX."""
     decks = {}
-    for name in ("mazur", "cnn"):
+    for name in ("mazur", "cnn", "softmax"):
         folder = tmp_path_factory.mktemp(f"slides-{name}")
         network = folder / f"{name}.toml"
         network.write_text(run_derive("example", name).stdout, encoding="utf-8")
@@ -99,6 +100,20 @@ def test_the_delta_rule_box_reads_as_the_chain_rule(slides):
         r"\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial w_\{(\w)(\w)\}\} &= \\delta_(\w)\\, x_(\w)", weight
     )
     assert rule and rule[1] == rule[3] and rule[2] == rule[4] and rule[1] != rule[2], weight
+
+
+@pytest.mark.parametrize("name", ["mazur", "cnn", "softmax"])
+def test_each_neuron_is_defined_from_its_own_net_input(slides, name):
+    definitions = re.findall(r"\\mathrm\{out\}_(\w) = (.*?)(?:\$|\n)", slides[name])
+    assert definitions
+    for neuron, rhs in definitions:
+        bound = set(re.findall(r"\\sum_(\w)", rhs))  # softmax's Σ_k e^{net_k} runs over the layer
+        assert set(re.findall(r"\\mathrm\{net\}_(\w)", rhs)) - bound == {neuron}, f"out_{neuron} = {rhs}"
+    # net_j = Σ_i w_ji x_i + b_j: the weights into j, from the inputs i the sum runs over
+    nets = re.findall(NET_RULE, slides[name])
+    assert nets
+    for neuron, source, into, weighted, source_again, bias in nets:
+        assert neuron == into == bias and source == weighted == source_again != neuron, f"net_{neuron}'s sum"
 
 
 # -- a weight's gradient as a sum over paths -----------------------------------------------------------
