@@ -277,3 +277,82 @@ def test_the_worksheet_tables_give_the_files_layers_parameters_and_data(tmp_path
     run_derive("worksheet", "-o", str(tmp_path))
     tables = latex_tables((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
     check_network_tables(tables["layer"], tables["parameter"], tables["example"], spec("mazur"))
+
+
+# -- the teacher's answer table of the variants --------------------------------------------------------
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def forward(weights: list[np.ndarray], biases: list[float], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """out_h = σ(W1 x + b1), out_o = σ(W2 out_h + b2)."""
+    hidden = sigmoid(weights[0] @ x + biases[0])
+    return hidden, sigmoid(weights[1] @ hidden + biases[1])
+
+
+Tables = dict[str, list[dict[str, str]]]
+
+
+def variant_network(tables: Tables) -> tuple[list[np.ndarray], list[float], np.ndarray, np.ndarray]:
+    """The weights, biases, inputs and targets of a 2-2-2 variant, read from its solutions' tables."""
+    weights, biases = [np.zeros((2, 2)), np.zeros((2, 2))], [0.0, 0.0]
+    for row in tables["parameter"]:
+        name = re.sub(r"[${}_]", "", row["parameter"])
+        ends = re.findall(r"[iho](\d)", row["from → to"])
+        if name.startswith("w"):
+            layer = 0 if "i" in row["from → to"] else 1
+            weights[layer][int(ends[1]) - 1, int(ends[0]) - 1] = float(row["value"])
+        else:
+            biases[int(name[1]) - 1] = float(row["value"])
+    (example,) = tables["example"]
+    x, t = (np.array([float(v) for v in re.findall(r"= (-?[\d.]+)", example[k])]) for k in ("inputs", "targets"))
+    return weights, biases, x, t
+
+
+def variant_answers(tables: Tables, learning_rate: float) -> dict[str, float]:
+    """E, every gradient, every updated weight and the error after the step, by the textbook's formulas."""
+    weights, biases, x, t = variant_network(tables)
+    hidden, out = forward(weights, biases, x)
+    delta_o = (out - t) * out * (1 - out)
+    delta_h = (weights[1].T @ delta_o) * hidden * (1 - hidden)
+    gradients = [np.outer(delta_h, x), np.outer(delta_o, hidden)]
+    values = {"E": float(np.sum((t - out) ** 2) / 2), "db1": float(delta_h.sum()), "db2": float(delta_o.sum())}
+    for layer in (0, 1):  # w1…w4 into the hidden layer, w5…w8 into the output, row by row
+        for n, (gradient, weight) in enumerate(zip(gradients[layer].flat, weights[layer].flat, strict=True)):
+            values[f"dw{4 * layer + n + 1}"] = gradient
+            values[f"w{4 * layer + n + 1}+"] = weight - learning_rate * gradient
+    # the error after the step: the biases stay (the worked example's train_biases = false)
+    updated = [weight - learning_rate * gradient for weight, gradient in zip(weights, gradients, strict=True)]
+    values["E+"] = float(np.sum((t - forward(updated, biases, x)[1]) ** 2) / 2)
+    return values
+
+
+def quantity(latex: str) -> str:
+    r"""``$\frac{\partial E_{\text{total}}}{\partial w_{5}}$`` → dw5, ``$w_{1}^{+}$`` → w1+, E_total^+ → E+."""
+    error = re.fullmatch(r"\$E_\{\\text\{total\}\}(\^\{\+\})?\$", latex)
+    if error:
+        return "E+" if error[1] else "E"
+    gradient = re.fullmatch(r"\$\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial ([wb])_\{(\d+)\}\}\$", latex)
+    if gradient:
+        return f"d{gradient[1]}{gradient[2]}"
+    updated = re.fullmatch(r"\$([wb])_\{(\d+)\}\^\{\+\}\$", latex)
+    assert updated, f"a quantity the answer table should not hold: {latex}"
+    return f"{updated[1]}{updated[2]}+"
+
+
+def test_the_answer_table_gives_each_variant_its_own_answers(tmp_path):
+    run_derive("worksheet", "--variants", "2", "--seed", "3", "-o", str(tmp_path))
+    rows = latex_tables((tmp_path / "answers.tex").read_text(encoding="utf-8"))["blank"]
+    assert len(rows) >= 20
+    rate = spec("mazur")["learning_rate"]
+    for variant in (1, 2):
+        solutions = (tmp_path / f"solutions-0{variant}.tex").read_text(encoding="utf-8")
+        expected = variant_answers(latex_tables(solutions), rate)
+        for row in rows:
+            name = quantity(row["quantity"])
+            # a blank of the sheet, numbered as there (an update's number stands in its table's last column)
+            assert re.search(rf"\\blanktag\{{{row['blank']}\}}|\\small\({row['blank']}\)", solutions), row
+            value = float(row[f"variant {variant}"])
+            assert abs(value - expected[name]) <= 1e-6 * abs(expected[name]) + 1e-9, (variant, row, expected[name])
