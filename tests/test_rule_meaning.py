@@ -24,6 +24,9 @@ RANK = {"E": 4, "out": 3, "net": 2, "w": 1, "b": 1, "x": 1, "i": 1}
 # one link of a chain, from a quantity to what it is made of (a net input of the outputs of the layer below)
 LINKS = {("E", "out"), ("out", "net"), ("net", "out"), ("net", "w"), ("net", "b"), ("net", "k")}
 NET_RULE = r"\\mathrm\{net\}_(\w) = \\sum_(\w) w_\{(\w)(\w)\}\\, x_(\w) \+ b_(\w)"
+MATRIX_LHS = (
+    r"(?:\\boldsymbol\{\\delta\}_\{(\w)\}|\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial ([Wb])_\{(\w)\}\}) &= .+"
+)
 NUMBER = r"-?\d+(?:\.\d+)?(?:\\times 10\^\{-?\d+\})?"
 
 
@@ -356,3 +359,54 @@ def test_the_answer_table_gives_each_variant_its_own_answers(tmp_path):
             assert re.search(rf"\\blanktag\{{{row['blank']}\}}|\\small\({row['blank']}\)", solutions), row
             value = float(row[f"variant {variant}"])
             assert abs(value - expected[name]) <= 1e-6 * abs(expected[name]) + 1e-9, (variant, row, expected[name])
+
+
+@pytest.fixture(scope="module")
+def solutions(tmp_path_factory) -> str:
+    """The worked example's solutions with the matrix form."""
+    folder = tmp_path_factory.mktemp("matrix")
+    run_derive("worksheet", "--matrix", "-o", str(folder))
+    return (folder / "solutions.tex").read_text(encoding="utf-8")
+
+
+def test_the_update_table_names_each_weight_beside_its_step(solutions):
+    expected = variant_answers(latex_tables(solutions), spec("mazur")["learning_rate"])
+    rows = re.findall(r"^\$(.*?)\$ & \$= (.*?)\$ & \$= \\answer\{(.*?)\}.*? & \\small\((\d+)\) \\\\$", solutions, re.M)
+    assert len(rows) == 8
+    for symbol, step, value, _ in rows:
+        name = quantity(f"${symbol}$")
+        weight, rate, gradient = (shown(n) for n in re.findall(NUMBER, step))
+        assert re.fullmatch(rf"{NUMBER} - {NUMBER} \\cdot (?:\\left\()?{NUMBER}(?:\\right\))?", step), step
+        assert abs(weight - rate * gradient - float(value)) < 1e-8 and abs(float(value) - expected[name]) < 1e-8, symbol
+
+
+def matrix_values(tables: Tables) -> dict[str, np.ndarray]:
+    """δ, ∂E/∂W and ∂E/∂b of each layer in matrix form: δ_o = ∇E ⊙ σ', δ_h = (W_oᵀ δ_o) ⊙ σ', ∂E/∂W = δ outᵀ."""
+    weights, biases, x, t = variant_network(tables)
+    hidden, out = forward(weights, biases, x)
+    delta_o = (out - t) * out * (1 - out)
+    delta_h = (weights[1].T @ delta_o) * hidden * (1 - hidden)
+    return {
+        "delta_o": delta_o,
+        "delta_h": delta_h,
+        "dW_o": np.outer(delta_o, hidden),
+        "dW_h": np.outer(delta_h, x),
+        "db_2": np.array([delta_o.sum()]),
+        "db_1": np.array([delta_h.sum()]),
+    }
+
+
+def test_the_matrix_form_states_each_quantity_and_its_value(solutions):
+    expected = matrix_values(latex_tables(solutions))
+    section = solutions[solutions.index("\\section*{The matrix form}") :].split("\\section*{", 2)[1]
+    seen = set()
+    for block in re.findall(r"\\begin\{aligned\}\n(.*?)\n\\end\{aligned\}", section, re.S):
+        first, *rest = block.split(" \\\\\n")
+        lhs = re.fullmatch(MATRIX_LHS, first)
+        assert lhs, f"a matrix equation without its left-hand side: {first}"
+        assert all(row.startswith("&= ") for row in rest), block
+        name = f"delta_{lhs[1]}" if lhs[1] else f"d{lhs[2]}_{lhs[3]}"
+        value = np.array([shown(n) for n in re.findall(NUMBER, rest[-1])])
+        np.testing.assert_allclose(value, expected[name].flatten(), rtol=1e-6, atol=1e-9, err_msg=name)
+        seen.add(name)
+    assert seen == set(expected)
