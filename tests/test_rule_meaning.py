@@ -159,18 +159,21 @@ def cnn_values(network: dict) -> dict[str, float]:
     conv, _, output = network["layers"]
     image = np.array(network["examples"][0]["inputs"])
     kernel = np.array(conv["kernels"][0])
-    size = image.shape[0] - kernel.shape[0] + 1
-    net = np.array([[np.sum(image[r : r + 2, c : c + 2] * kernel) for c in range(size)] for r in range(size)])
+    side = kernel.shape[0]
+    size = image.shape[0] - side + 1
+    net = np.array([[np.sum(image[r : r + side, c : c + side] * kernel) for c in range(size)] for r in range(size)])
     net += conv["bias"][0]
     out = np.maximum(net, 0)
-    pooled = np.array([[out[r : r + 2, c : c + 2].max() for c in range(size - 1)] for r in range(size - 1)])
+    pool = network["layers"][1]["size"]  # stride 1: windows overlap
+    positions = range(size - pool + 1)
+    pooled = np.array([[out[r : r + pool, c : c + pool].max() for c in positions] for r in positions])
     weights = np.array(output["weights"][0]).reshape(pooled.shape)
     o = 1 / (1 + np.exp(-(np.sum(weights * pooled) + output["bias"][0])))
     delta_o = (o - network["examples"][0]["targets"][0]) * o * (1 - o)
     delta_p = weights * delta_o
     delta_c = np.zeros_like(net)
     for r, c in np.ndindex(delta_p.shape):
-        window = out[r : r + 2, c : c + 2]
+        window = out[r : r + pool, c : c + pool]
         a, b = np.unravel_index(np.argmax(window), window.shape)
         delta_c[r + a, c + b] += delta_p[r, c]
     delta_c *= net > 0
@@ -220,7 +223,7 @@ def test_the_cnn_slides_tables_put_each_value_under_its_name(slides):
 # -- the network's tables, read by their headings ---------------------------------------------------------
 
 
-def network_rows(network: dict) -> tuple[list[list[str]], dict[str, float], list[tuple[str, str]]]:
+def network_rows(network: dict) -> tuple[list[list[str]], dict[str, float], tuple[str, str]]:
     """Each layer's (name, size, activation); each connection's value; the example's inputs and targets."""
     layers, connections = [], {}
     sources = [f"i{k + 1}" for k in range(len(network["examples"][0]["inputs"]))]
@@ -232,13 +235,8 @@ def network_rows(network: dict) -> tuple[list[list[str]], dict[str, float], list
         connections["→ " + ", ".join(names)] = layer["bias"]
         sources = names
     example = network["examples"][0]
-    data = [
-        (
-            ", ".join(f"i{k + 1} = {value:g}" for k, value in enumerate(example["inputs"])),
-            ", ".join(f"{value:g}" for value in example["targets"]),
-        )
-    ]
-    return layers, connections, data
+    inputs = ", ".join(f"i{k + 1} = {value:g}" for k, value in enumerate(example["inputs"]))
+    return layers, connections, (inputs, ", ".join(f"{value:g}" for value in example["targets"]))
 
 
 def check_network_tables(layers: list[dict], parameters: list[dict], examples: list[dict], network: dict) -> None:
@@ -251,7 +249,7 @@ def check_network_tables(layers: list[dict], parameters: list[dict], examples: l
         connection = re.sub(r"\s+", " ", row["from → to"].replace("$\\to$", "→")).strip()
         assert re.fullmatch(r"\$?[wb]_?\{?\d+\}?\$?", row["parameter"]), row
         assert float(row["value"]) == connections[connection], row
-    ((inputs, targets),) = data
+    inputs, targets = data
     (row,) = examples
     assert row["example"] == "1"
     assert re.sub(r"[${}_\s]", "", row["inputs"]) == inputs.replace(" ", ""), row
