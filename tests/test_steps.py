@@ -6,7 +6,7 @@ import re
 import mpmath
 import pytest
 
-from derive import DeriveError, example
+from derive import DeriveError, Network, example
 from derive.core.numbers import PRECISION
 from derive.spec.variants import variant
 from tests.conftest import run_derive
@@ -130,3 +130,60 @@ def test_bad_variant_options(args, fragment):
     result = run_derive(*args, check=False)
     assert result.returncode == 2 and result.stdout == ""
     assert fragment in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+# ---- the documents' size limits, at the values the README states --------------------------------
+
+
+def _dense(width: int, examples: int = 1) -> dict:
+    """Two inputs, a sigmoid layer of ``width`` neurons, one output; small weights, ``examples`` examples."""
+    hidden = {"name": "h", "activation": "sigmoid", "weights": [[0.1, -0.1]] * width, "bias": 0.1}
+    output = {"name": "o", "activation": "sigmoid", "weights": [[0.05] * width], "bias": 0.0}
+    rows = [{"inputs": [0.1 * p, 0.2], "targets": [0.5]} for p in range(examples)]
+    return {"learning_rate": 0.5, "layers": [hidden, output], "examples": rows}
+
+
+def _image(rows: int, columns: int) -> dict:
+    """A ``rows``×``columns`` image, a 1×1 kernel (a map of the same size), one sigmoid output."""
+    conv = {"name": "c", "type": "conv2d", "activation": "relu", "input_shape": [rows, columns]}
+    conv |= {"kernels": [[[0.5]]], "bias": [0.1]}
+    output = {"name": "o", "activation": "sigmoid", "weights": [[0.01] * (rows * columns)], "bias": [0.0]}
+    pixels = [[0.1] * columns for _ in range(rows)]
+    return {"learning_rate": 0.5, "layers": [conv, output], "examples": [{"inputs": pixels, "targets": [1.0]}]}
+
+
+def _refused(network: Network, fragment: str, only: tuple[str, ...] = ()) -> None:
+    with pytest.raises(DeriveError, match=fragment):
+        network.steps(only)
+
+
+def test_a_document_prints_40_gradients_and_refuses_41():
+    data = _dense(8)
+    output = {"name": "o", "activation": "sigmoid", "weights": [[0.05] * 8] * 3, "bias": [0.0] * 3}
+    data |= {"layers": [data["layers"][0], output], "examples": [{"inputs": [0.1, 0.2], "targets": [0.5] * 3}]}
+    network = Network.from_dict(data, name="wide")  # 16 + 24 weights, 1 + 3 biases: 44 parameters
+    names = network.spec.parameter_names()
+    assert len(names) == 44
+    assert len(network.steps(names[:40]).backward) == 40
+    _refused(network, "41 gradients are too many to print readably", tuple(names[:41]))
+    _refused(network, "44 gradients are too many to print readably")
+
+
+def test_a_document_prints_a_layer_of_8_neurons_and_refuses_9():
+    assert Network.from_dict(_dense(8), name="eight").steps() is not None
+    _refused(Network.from_dict(_dense(9), name="nine"), "a layer of 9 neurons is too wide")
+
+
+def test_a_document_prints_4_examples_and_refuses_5():
+    assert Network.from_dict(_dense(2, examples=4), name="four").steps() is not None
+    _refused(Network.from_dict(_dense(2, examples=5), name="five"), "5 examples are too many")
+
+
+def test_a_document_prints_a_feature_map_of_36_and_refuses_42():
+    assert Network.from_dict(_image(6, 6), name="six").steps(("w1",)) is not None
+    _refused(Network.from_dict(_image(7, 6), name="seven"), "42 neurons is too wide", ("w1",))
+
+
+@pytest.mark.parametrize("detail", ["full", "standard", "brief"])
+def test_every_detail_the_options_name_builds(detail):
+    assert len(example().steps(detail=detail)) > 0
