@@ -11,6 +11,7 @@ and time step: ∂E/∂k_ab = Σ_rs δ_rs · x_{r+a, s+b}, ∂E/∂U = Σ_t δ_t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 
 import mpmath
 import sympy as sp
@@ -73,19 +74,34 @@ class UnrolledBackward:
         stage = graph.stages[L]
         net, out = graph.net[p][L][j], graph.out[p][L][j]
         slope_factor = self._slope(stage, net, out)
-        if (L, j) in self.target_of:
-            m = self.target_of[(L, j)]
-            if ACTIVATIONS[stage.activation].coupled:
-                return self._softmax_delta(p, L, j)
-            scale = graph.reduction_scale()
-            target = graph.targets[p][m]
-            d_error = _scaled(scale, LOSSES[self.spec.loss].derivative(target, out, self.spec.n_outputs))
-            d_error_fn = _loss_slope(self.spec.loss, self.spec.n_outputs, scale)
-            value = evaluate(d_error_fn, self.values[target], self.values[out])
-            factors = (Factor(graph.total, out, d_error, LOSSES[self.spec.loss].rule, value), slope_factor)
-        else:
+        if (L, j) in self.target_of and ACTIVATIONS[stage.activation].coupled:
+            return self._softmax_delta(p, L, j)
+        if (L, j) in self.target_of and (L, j) not in self.readers:
+            factors = (self._error_slope(p, L, j), slope_factor)
+        else:  # a hidden neuron, or an output that the next step reads too (h_t of a recurrent output layer)
             factors = (self._paths(p, L, j), slope_factor)
         return Delta(graph.delta[p][L][j], graph.neurons[L][j], p, factors, _product(factors))
+
+    def _error_slope(self, p: int, L: int, j: int) -> Factor:
+        """∂E_total/∂out of an output neuron: the loss's derivative, scaled by the mean's 1/n."""
+        graph = self.graph
+        out, target = graph.out[p][L][j], graph.targets[p][self.target_of[(L, j)]]
+        scale = graph.reduction_scale()
+        d_error = _scaled(scale, LOSSES[self.spec.loss].derivative(target, out, self.spec.n_outputs))
+        d_error_fn = _loss_slope(self.spec.loss, self.spec.n_outputs, scale)
+        value = evaluate(d_error_fn, self.values[target], self.values[out])
+        return Factor(graph.total, out, d_error, LOSSES[self.spec.loss].rule, value)
+
+    def _own_error(self, p: int, L: int, j: int) -> tuple[Factor, Factor]:
+        """The path from an output through its own error: ∂E_total/∂E_o (1, or the mean's 1/n) · ∂E_o/∂out_o."""
+        graph = self.graph
+        m = self.target_of[(L, j)]
+        out, target, error = graph.out[p][L][j], graph.targets[p][m], graph.errors[p][m]
+        scale = graph.reduction_scale()
+        share = Factor(graph.total, error, scale, "mean" if scale != 1 else "sum", exact(Fraction(int(scale.p), int(scale.q))))
+        d_error = LOSSES[self.spec.loss].derivative(target, out, self.spec.n_outputs)
+        value = evaluate(_loss_slope(self.spec.loss, self.spec.n_outputs, sp.Integer(1)), self.values[target], self.values[out])
+        return share, Factor(error, out, d_error, LOSSES[self.spec.loss].rule, value)
 
     def _slope(self, stage: object, net: sp.Symbol, out: sp.Symbol) -> Factor:
         activation = ACTIVATIONS[stage.activation]  # type: ignore[attr-defined]
@@ -99,10 +115,22 @@ class UnrolledBackward:
         )
 
     def _paths(self, p: int, L: int, j: int) -> Factor:
-        """∂E_total/∂out_j = Σ over the neurons k that read out_j of δ_k · ∂net_k/∂out_j."""
+        """∂E_total/∂out_j = Σ over the neurons k that read out_j of δ_k · ∂net_k/∂out_j.
+
+        An output that the next step reads too (h_t of a recurrent output layer, with a target at
+        every step) has one path more, first: through its own error, ∂E_total/∂E_j · ∂E_j/∂out_j.
+        That is the textbook's δ_t = f′(net_t) ⊙ (∂E_t/∂h_t + Uᵀ δ_(t+1)).
+        """
         graph = self.graph
         out = graph.out[p][L][j]
         paths, products, values = [], [], []
+        rule = "sum_over_paths"
+        if (L, j) in self.target_of:
+            share, d_error = self._own_error(p, L, j)
+            paths.append((share, d_error))
+            products.append(_scaled(share.expr, d_error.expr))
+            values.append(share.precise * d_error.precise)
+            rule = "error_and_paths"
         for K, k, n in self.readers.get((L, j), []):
             link = self._link(p, K, k, n, out)
             if link is None:
@@ -114,7 +142,7 @@ class UnrolledBackward:
             values.append(delta.precise * link.precise)
         expr = sp.Add._from_args(tuple(products)) if len(products) > 1 else products[0] if products else sp.Integer(0)
         value = mpmath.fsum(values) if values else mpmath.mpf(0)
-        return Factor(graph.total, out, expr, "sum_over_paths", value, tuple(paths))
+        return Factor(graph.total, out, expr, rule, value, tuple(paths))
 
     def _link(self, p: int, K: int, k: int, n: int, out: sp.Symbol) -> Factor | None:
         """∂net_k/∂out_j for link n of neuron k of stage K: its weight, 1 (the maximum), 1/n (the mean), or None (0)."""

@@ -81,8 +81,8 @@ def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
             for j, neuron in enumerate(neurons):
                 row[f"net_{neuron.name}"] = float(result.net[L][j])
                 row[f"out_{neuron.name}"] = float(result.out[L][j])
-        for j, neuron in enumerate(graph.neurons[-1]):
-            row[f"E_{neuron.name}"] = float(result.errors[j])
+        for error, value in zip(graph.errors[0], result.errors, strict=True):  # each target's error, in order
+            row[f"E_{graph.names[error].subscript}"] = float(value)
         row["E_total"] = float(result.loss)
         rows.append(row)
     return rows
