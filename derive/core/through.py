@@ -98,9 +98,11 @@ class UnrolledBackward:
         m = self.target_of[(L, j)]
         out, target, error = graph.out[p][L][j], graph.targets[p][m], graph.errors[p][m]
         scale = graph.reduction_scale()
-        share = Factor(graph.total, error, scale, "mean" if scale != 1 else "sum", exact(Fraction(int(scale.p), int(scale.q))))
+        share_value = exact(Fraction(int(scale.p), int(scale.q)))
+        share = Factor(graph.total, error, scale, "mean" if scale != 1 else "sum", share_value)
         d_error = LOSSES[self.spec.loss].derivative(target, out, self.spec.n_outputs)
-        value = evaluate(_loss_slope(self.spec.loss, self.spec.n_outputs, sp.Integer(1)), self.values[target], self.values[out])
+        d_error_fn = _loss_slope(self.spec.loss, self.spec.n_outputs, sp.Integer(1))
+        value = evaluate(d_error_fn, self.values[target], self.values[out])
         return share, Factor(error, out, d_error, LOSSES[self.spec.loss].rule, value)
 
     def _slope(self, stage: object, net: sp.Symbol, out: sp.Symbol) -> Factor:
