@@ -420,3 +420,47 @@ def test_check_grades_the_combined_factor_and_carries_a_dropped_path_forward(tmp
     assert graded["delta_h1,2"]["verdict"] not in ("wrong", "missing"), graded["delta_h1,2"]
     keys = run_derive("keys", str(path)).stdout
     assert "dE/dout_h1,2" in keys and "dE/dE_h1,2" not in keys  # the paths' factors are not blanks of their own
+
+
+def test_gradients_json_names_the_error_of_every_step(tmp_path):
+    """With targets at every step, ``forward`` holds E_o1,1 … E_o2,4, each ½ (t − out)² at its step."""
+    net = every_step()
+    found = json.loads(run_derive("gradients", str(net.write(tmp_path, "net")), "--json").stdout)["forward"]
+    for row, (inputs, targets) in zip(found, net.examples, strict=True):
+        outputs = net.outputs(inputs)
+        errors = {k: v for k, v in row.items() if k.startswith("E_o")}
+        assert len(errors) == len(targets) * len(targets[0])
+        for t, (target, output) in enumerate(zip(targets, outputs, strict=True)):
+            for j in range(len(target)):
+                assert close(errors[f"E_o{j + 1},{t + 1}"], 0.5 * (target[j] - output[j]) ** 2, 1e-12), (t, j)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("html", "-o", "page.html"),
+        ("slides", "--only", "w3", "-o", "slides"),
+        ("worksheet", "--exercise", "exam", "-o", "exam"),
+        ("quiz", "--format", "moodle", "-o", "quiz.xml"),
+        ("explain", "--lang", "es"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_every_command_runs_on_a_recurrent_output_layer(command, tmp_path):
+    path = alone_two_tanh().write(tmp_path, "net")
+    result = run_derive(command[0], str(path), *command[1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("make", [every_step, alone_two_tanh], ids=["dense output", "alone"])
+def test_train_lists_the_output_of_every_step_after_training(make, tmp_path):
+    """One row per target: with targets at every step, each step's outputs beside their targets."""
+    net = make()
+    text = run_derive("train", str(net.write(tmp_path, "net")), "--steps", "2").stdout
+    rows = text.split("Outputs after training")[1].splitlines()
+    targets = net.examples[0][1]
+    name = net.layers[-1]["name"]
+    for t, target in enumerate(targets):
+        for j, value in enumerate(target):
+            row = next(r.split() for r in rows if r.split()[:2] == ["1", f"{name}{j + 1},{t + 1}"])
+            assert float(row[3]) == pytest.approx(value)

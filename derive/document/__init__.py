@@ -117,6 +117,8 @@ def from_steps(
         change=change,
         loss_rose=rose,
         nodes=nodes,
+        # with targets at every step an output neuron of each step has one: not only the last column's
+        target_nodes=[steps.derivation.graph.names[symbol].subscript for symbol in steps.derivation.graph.targets[0]],
         edges=edges,
         only=list(only),
         shared_bias=any(layer.shared_bias for layer in spec.layers),

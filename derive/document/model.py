@@ -398,6 +398,7 @@ class Document:
     reading: Reading
     hidden: bool  # there is at least one hidden layer: the general delta rule applies
     softmax_output: bool = False  # a softmax output with cross-entropy, whose δ the delta rule states apart
+    target_nodes: list[str] = field(default_factory=list)  # the node of each target, in the targets' order
     example: str | None = None  # the built-in example this network is, for its credits
     sequential_after: str = ""  # E_total after a step in the sequential order
     matrix: list[MatrixLayer] = field(default_factory=list)

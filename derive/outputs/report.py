@@ -327,10 +327,12 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         header = ["step", "epoch", "update", "E_total"]
     before, after = result.history[0], result.history[-1]
     trained = trained_update(result.spec)
+    # each target's neuron, named by its target's symbol: with targets at every step, one per step
+    outputs = [trained.graph.names[symbol].subscript for symbol in trained.graph.targets[0]]
     output_rows = [
-        [str(p + 1), neuron.name, show(row[f"out_{neuron.name}"]), show(float(target))]
+        [str(p + 1), name, show(row[f"out_{name}"]), show(float(target))]
         for p, (row, example) in enumerate(zip(forward_rows(trained), result.spec.examples, strict=True))
-        for neuron, target in zip(trained.graph.neurons[-1], example.targets, strict=True)
+        for name, target in zip(outputs, example.targets, strict=True)
     ]
     rate = format_number(float(spec.learning_rate), 12)
     return (
