@@ -7,6 +7,8 @@ time as the textbook writes it: δ_t = f′(net_t) ⊙ (Vᵀ e_t + Uᵀ δ_{t+1}
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -21,6 +23,7 @@ from tests.cnn_reference import Net, at_60_digits, close
 from tests.conftest import run_derive
 
 SEQUENCE = [[0.5], [-0.1], [0.8]]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def builtin_rnn() -> Net:
@@ -391,6 +394,11 @@ def test_the_explanation_writes_the_own_error_path_and_the_recursion(tmp_path):
         r"\frac{\partial E_{h1,2}}{\partial \mathrm{out}_{h1,2}}"
     )
     assert own in text and r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{h1,3}}" in text
+    for lang in ("en", "es"):  # the rule said in the catalog's words, and the network introduced as alone
+        catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))
+        said = text if lang == "en" else run_derive("explain", str(tmp_path / "net.json"), "--lang", lang).stdout
+        assert catalog["rules"]["error_and_paths"].split("{")[0][:60] in said, lang
+        assert catalog["network_intro_recurrent_alone"].rsplit(". ", 1)[1] in said, lang  # its outputs the network's
     shown = matrices(text)
     deltas, _ = textbook_bptt(net)
     states, _ = net.hidden_states(SEQUENCE)
