@@ -424,7 +424,7 @@ def test_check_grades_the_combined_factor_and_carries_a_dropped_path_forward(tmp
     carried = dropped * (1 - h**2)
     answers.write_text(f'"dE/dout_h1,2" = {dropped:.10f}\n"delta_h1,2" = {carried:.10f}\n', encoding="utf-8")
     graded = {s["key"]: s for s in json.loads(run_derive("check", str(answers), str(path), "--json").stdout)["steps"]}
-    assert graded["dE/dout_h1,2"]["verdict"] == "wrong"
+    assert graded["dE/dout_h1,2"]["verdict"] == "wrong" and graded["dE/dout_h1,2"]["mistake"]["id"] == "missing_path"
     assert graded["delta_h1,2"]["verdict"] not in ("wrong", "missing"), graded["delta_h1,2"]
     keys = run_derive("keys", str(path)).stdout
     assert "dE/dout_h1,2" in keys and "dE/dE_h1,2" not in keys  # the paths' factors are not blanks of their own
