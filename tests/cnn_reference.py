@@ -57,12 +57,14 @@ def pool(x, size, stride, kind):
 
 
 class Net:
-    """A network as parameter arrays and layer descriptions; ``loss`` is half the summed squared error."""
+    """A network as parameter arrays and layer descriptions; ``loss`` is half the summed squared error
+    (or, with ``loss_name = "bce"``, the binary cross-entropy −Σ [t ln y + (1 − t) ln(1 − y)])."""
 
-    def __init__(self, layers, examples, learning_rate=0.5):
+    def __init__(self, layers, examples, learning_rate=0.5, loss_name="half_sse"):
         self.layers = layers  # dicts: type, name, activation, arrays
         self.examples = examples  # (inputs, targets) as nested lists
         self.learning_rate = learning_rate
+        self.loss_name = loss_name
 
     # -- numbering ----------------------------------------------------------------------------
 
@@ -88,7 +90,7 @@ class Net:
             size = int(np.prod(shape)) if shape else 1
             layers[n][key] = theta[start : start + size].reshape(shape) if shape else theta[start]
             start += size
-        return Net(layers, self.examples, self.learning_rate)
+        return Net(layers, self.examples, self.learning_rate, self.loss_name)
 
     def names(self):
         n_weights = sum(np.size(self.layers[n][key]) for n, key in self.slots() if key != "bias")
@@ -151,14 +153,18 @@ class Net:
         return outputs
 
     def loss(self):
-        """Σ over examples (and over the steps that have targets) of ½ Σ (t − out)²."""
+        """Σ over examples (and over the steps that have targets) of ½ Σ (t − out)² (or of the cross-entropy)."""
         total = 0.0
         for inputs, targets in self.examples:
             outputs = self.outputs(inputs)
             every = np.ndim(targets) == 2  # a target at every step, or at the last only
             pairs = zip(targets, outputs, strict=True) if every else [(targets, outputs[-1])]
             for t, y in pairs:
-                total += 0.5 * float(np.sum((np.asarray(t, dtype=float) - y) ** 2))
+                t = np.asarray(t, dtype=float)
+                if self.loss_name == "bce":
+                    total -= float(np.sum(t * np.log(y) + (1 - t) * np.log(1 - y)))
+                else:
+                    total += 0.5 * float(np.sum((t - y) ** 2))
         return total
 
     def central_differences(self, step=1e-6):
@@ -181,6 +187,7 @@ class Net:
             {key: plain(value) if key in ARRAYS else value for key, value in layer.items()} for layer in self.layers
         ]
         data = {
+            **({"loss": self.loss_name} if self.loss_name != "half_sse" else {}),
             "learning_rate": self.learning_rate,
             "layers": layers,
             "examples": [{"inputs": i, "targets": t} for i, t in self.examples],

@@ -7,6 +7,8 @@ time as the textbook writes it: δ_t = f′(net_t) ⊙ (Vᵀ e_t + Uᵀ δ_{t+1}
 from __future__ import annotations
 
 import json
+import tomllib
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -21,6 +23,7 @@ from tests.cnn_reference import Net, at_60_digits, close
 from tests.conftest import run_derive
 
 SEQUENCE = [[0.5], [-0.1], [0.8]]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def builtin_rnn() -> Net:
@@ -82,11 +85,58 @@ def deeper_last_step() -> Net:
     return Net(layers, [(net.examples[0][0], [0.25])])
 
 
+def alone_one_neuron() -> Net:
+    """One tanh neuron and nothing after it: h_t is the output, compared with a target at every step,
+    and the input of step t+1 — its δ_t takes both paths."""
+    layer = {
+        "type": "recurrent",
+        "name": "h",
+        "activation": "tanh",
+        "weights": [[0.7]],
+        "recurrent_weights": [[0.5]],
+        "bias": [0.1],
+    }
+    return Net([layer], [(SEQUENCE, [[0.2], [0.0], [0.5]])])
+
+
+def alone_two_tanh() -> Net:
+    """Two tanh neurons alone, targets at every step (w3 was −0.066 when δ_t dropped the path to h_t+1)."""
+    layer = {
+        "type": "recurrent",
+        "name": "h",
+        "activation": "tanh",
+        "weights": [[0.5], [-0.3]],
+        "recurrent_weights": [[0.1, 0.2], [-0.4, 0.3]],
+        "bias": [0.0, 0.1],
+    }
+    return Net([layer], [(SEQUENCE, [[0.3, 0.1], [0.0, 0.2], [0.1, 0.4]])])
+
+
+def alone_two_sigmoid_bce() -> Net:
+    """Two sigmoid neurons alone with binary cross-entropy, an initial state and two examples."""
+    layer = {
+        "type": "recurrent",
+        "name": "h",
+        "activation": "sigmoid",
+        "weights": [[0.6, -0.2], [0.3, 0.4]],
+        "recurrent_weights": [[0.5, -0.3], [0.2, 0.1]],
+        "bias": [0.1, -0.2],
+        "initial_state": [0.2, -0.1],
+    }
+    first = ([[0.5, -0.3], [0.2, 0.8], [-0.6, 0.1]], [[0.9, 0.1], [0.2, 0.7], [0.5, 0.5]])
+    second = ([[0.1, 0.2], [-0.3, 0.4], [0.6, -0.5]], [[0.3, 0.6], [0.8, 0.1], [0.4, 0.9]])
+    return Net([layer], [first, second], loss_name="bce")
+
+
 NETWORKS = {
     "target at the last step": builtin_rnn,
     "a target at every step": every_step,
     "two layers after it": deeper_last_step,
+    "alone, one neuron, targets at every step": alone_one_neuron,
+    "alone, two tanh neurons, targets at every step": alone_two_tanh,
+    "alone, sigmoid and bce, targets at every step": alone_two_sigmoid_bce,
 }
+ALONE = [alone_one_neuron, alone_two_tanh, alone_two_sigmoid_bce]
 
 
 @pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
@@ -101,7 +151,9 @@ def test_derive_gradients_equal_central_differences_of_a_numpy_recurrence(make, 
     assert close(found["loss"], net.loss(), 1e-12)
 
 
-@pytest.mark.parametrize("make", [builtin_rnn, every_step], ids=["last step", "every step"])
+@pytest.mark.parametrize(
+    "make", [builtin_rnn, every_step, *ALONE], ids=["last step", "every step", "alone 1", "alone tanh", "alone bce"]
+)
 def test_every_gradient_is_sympy_diff_of_the_composed_loss(make, tmp_path):
     net = make()
     inputs, targets = net.examples[0]
@@ -212,11 +264,6 @@ def changed(edit):
         ),
         (lambda d: d["layers"][0].update(initial_state=[0.1]), "layers[0].initial_state", "one per neuron"),
         (lambda d: d["examples"][0].update(inputs=[0.5, -0.1, 0.8]), "examples[0].inputs", "a sequence"),
-        (
-            lambda d: (d["layers"].pop(), d["examples"][0].update(targets=[[0.1, 0.2], [0.0, 0.3], [0.2, 0.1]])),
-            "examples[0].targets",
-            "a layer after the recurrent layer",
-        ),
     ],
 )
 def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(edit, key, words):
@@ -253,3 +300,175 @@ def test_the_documents_introduce_the_network_as_what_it_is(name, kind, lang, tmp
     for text in (explanation, exam):
         assert "feed-forward" not in text and "prealimentada" not in text
         assert f"{'A' if lang == 'en' else 'Una red'} {words}" in text or f"{words} network" in text
+
+
+# -- a recurrent layer alone: h_t is an output and the next step's input -----------------------------
+
+SLOPES = {"tanh": lambda h: 1 - h**2, "sigmoid": lambda h: h * (1 - h)}
+
+
+def own_error_slope(net: Net, h, target):
+    """∂E_t/∂h_t: h − t for half the squared error; (h − t) / (h (1 − h)) for the binary cross-entropy."""
+    return (h - target) / (h * (1 - h)) if net.loss_name == "bce" else h - target
+
+
+def textbook_bptt(net: Net):
+    """Each example's δ_t = f′(net_t) ⊙ (∂E_t/∂h_t + Uᵀ δ_{t+1}), δ_{T+1} = 0, and the gradient vector
+    W, U, b as Σ_t δ_t x_tᵀ, Σ_t δ_t h_{t−1}ᵀ, Σ_t δ_t."""
+    layer = net.layers[0]
+    W, U = np.array(layer["weights"], dtype=float), np.array(layer["recurrent_weights"], dtype=float)
+    h0 = np.array(layer.get("initial_state", np.zeros(len(W))), dtype=float)
+    grad_W, grad_U, grad_b = np.zeros_like(W), np.zeros_like(U), np.zeros(len(W))
+    all_deltas = []
+    for inputs, targets in net.examples:
+        states, _ = net.hidden_states(inputs)
+        deltas = [np.zeros(len(W))] * len(states)
+        after = np.zeros(len(W))
+        for t in reversed(range(len(states))):
+            own = own_error_slope(net, states[t], np.array(targets[t], dtype=float))
+            deltas[t] = after = SLOPES[layer["activation"]](states[t]) * (own + U.T @ after)
+            grad_W += np.outer(after, np.array(inputs[t], dtype=float))
+            grad_U += np.outer(after, states[t - 1] if t else h0)
+            grad_b += after
+        all_deltas.append(deltas)
+    return all_deltas, np.concatenate([grad_W.ravel(), grad_U.ravel(), grad_b])
+
+
+@pytest.mark.parametrize("make", ALONE, ids=["one neuron", "tanh", "sigmoid bce"])
+def test_a_recurrent_output_layer_adds_its_own_error_to_the_path_through_the_next_step(make, tmp_path):
+    """Every δ derive gives is the textbook recursion's, and so is every gradient (relative 1e-12)."""
+    net = make()
+    derivation = Derivation(load_path(net.write(tmp_path, "net")))
+    deltas, gradient = textbook_bptt(net)
+    for p, per_step in enumerate(deltas):
+        for t, expected in enumerate(per_step):  # the layer alone: stage t is step t+1
+            found = [delta.value for delta in derivation.deltas[p][t]]
+            np.testing.assert_allclose(found, expected, rtol=1e-12, atol=1e-15)
+    found = [g.value for g in derivation.gradients.values()]
+    np.testing.assert_allclose(found, gradient, rtol=1e-12, atol=1e-15)
+    # before the last step, ∂E_total/∂out_h adds the path through its own error to those through h_t+1
+    factor = derivation.deltas[0][0][0].factors[0]
+    assert factor.rule == "error_and_paths" and len(factor.paths) == 1 + len(deltas[0][0])
+    assert derivation.deltas[0][-1][0].factors[0].rule != "error_and_paths"  # the last step: its own error only
+
+
+@pytest.mark.parametrize("make", ALONE, ids=["one neuron", "tanh", "sigmoid bce"])
+def test_training_a_recurrent_output_layer_follows_a_numpy_descent(make):
+    """Three steps of θ ← θ − η·g, g by the textbook recursion, land where derive's float engine and
+    its 40-digit derivations do."""
+    from derive.training.descent import precise_updates, train
+
+    net = make()
+    spec = from_mapping(json.loads(json.dumps(net_data(net))), source="net.json")
+    theta = net.theta()
+    for _ in range(3):
+        theta = theta - net.learning_rate * textbook_bptt(net.with_theta(theta))[1]
+    trained = train(spec, steps=3).spec.parameters()
+    updates = precise_updates(spec)
+    for _ in range(3):
+        derivation = next(updates)
+    for name, expected in zip(net.names(), theta, strict=True):
+        assert close(float(trained[name]), expected, 1e-12, 1e-15), name
+        assert close(float(derivation.updated[name]), expected, 1e-12, 1e-15), name
+
+
+def net_data(net: Net) -> dict:
+    """The network file ``Net.write`` writes, as a mapping."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        return json.loads(net.write(Path(folder), "net").read_text(encoding="utf-8"))
+
+
+def test_the_explanation_writes_the_own_error_path_and_the_recursion(tmp_path):
+    """∂E_total/∂out_h1,2 is the sum of three paths (its own error, then h1,3 and h2,3), with its value;
+    h_t and δ_t read back from the explanation are the textbook's."""
+    from tests.test_conv import matrices
+
+    net = alone_two_tanh()
+    text = run_derive("explain", str(net.write(tmp_path, "net"))).stdout
+    assert r"\partial E_t / \partial \mathbf{h}_t + U^{\top}" in text  # the recursion, said for this network
+    own = (
+        r"\frac{\partial E_{\text{total}}}{\partial E_{h1,2}} \cdot "
+        r"\frac{\partial E_{h1,2}}{\partial \mathrm{out}_{h1,2}}"
+    )
+    assert own in text and r"\frac{\partial E_{\text{total}}}{\partial \mathrm{net}_{h1,3}}" in text
+    for lang in ("en", "es"):  # the rule said in the catalog's words, and the network introduced as alone
+        catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))
+        said = text if lang == "en" else run_derive("explain", str(tmp_path / "net.json"), "--lang", lang).stdout
+        assert catalog["rules"]["error_and_paths"].split("{")[0][:60] in said, lang
+        assert catalog["network_intro_recurrent_alone"].rsplit(". ", 1)[1] in said, lang  # its outputs the network's
+    shown = matrices(text)
+    deltas, _ = textbook_bptt(net)
+    states, _ = net.hidden_states(SEQUENCE)
+    for t in range(3):
+        np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"][:, 0], states[t], atol=1e-9)
+        np.testing.assert_allclose(shown[rf"\boldsymbol{{\delta}}_{{{t + 1}}}"][:, 0], deltas[0][t], atol=1e-9)
+
+
+def test_check_grades_the_combined_factor_and_carries_a_dropped_path_forward(tmp_path):
+    """A student who writes ∂E_total/∂out_h1,2 as its own error's slope alone (the path through step 3
+    dropped) is wrong there; their δ from that value earns the carried-forward mark."""
+    net = alone_two_tanh()
+    path = net.write(tmp_path, "net")
+    deltas, _ = textbook_bptt(net)
+    states, _ = net.hidden_states(SEQUENCE)
+    h, target = states[1][0], net.examples[0][1][1][0]
+    combined = deltas[0][1][0] / (1 - h**2)
+    answers = tmp_path / "answers.toml"
+    answers.write_text(f'"dE/dout_h1,2" = {combined:.10f}\n"delta_h1,2" = {deltas[0][1][0]:.10f}\n', encoding="utf-8")
+    graded = {s["key"]: s for s in json.loads(run_derive("check", str(answers), str(path), "--json").stdout)["steps"]}
+    assert graded["dE/dout_h1,2"]["verdict"] == "correct" and graded["delta_h1,2"]["verdict"] == "correct"
+    dropped = h - target
+    carried = dropped * (1 - h**2)
+    answers.write_text(f'"dE/dout_h1,2" = {dropped:.10f}\n"delta_h1,2" = {carried:.10f}\n', encoding="utf-8")
+    graded = {s["key"]: s for s in json.loads(run_derive("check", str(answers), str(path), "--json").stdout)["steps"]}
+    assert graded["dE/dout_h1,2"]["verdict"] == "wrong" and graded["dE/dout_h1,2"]["mistake"]["id"] == "missing_path"
+    assert graded["delta_h1,2"]["verdict"] not in ("wrong", "missing"), graded["delta_h1,2"]
+    keys = run_derive("keys", str(path)).stdout
+    assert "dE/dout_h1,2" in keys and "dE/dE_h1,2" not in keys  # the paths' factors are not blanks of their own
+
+
+def test_gradients_json_names_the_error_of_every_step(tmp_path):
+    """With targets at every step, ``forward`` holds E_o1,1 … E_o2,4, each ½ (t − out)² at its step."""
+    net = every_step()
+    found = json.loads(run_derive("gradients", str(net.write(tmp_path, "net")), "--json").stdout)["forward"]
+    for row, (inputs, targets) in zip(found, net.examples, strict=True):
+        outputs = net.outputs(inputs)
+        errors = {k: v for k, v in row.items() if k.startswith("E_o")}
+        assert len(errors) == len(targets) * len(targets[0])
+        for t, (target, output) in enumerate(zip(targets, outputs, strict=True)):
+            for j in range(len(target)):
+                assert close(errors[f"E_o{j + 1},{t + 1}"], 0.5 * (target[j] - output[j]) ** 2, 1e-12), (t, j)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("html", "-o", "page.html"),
+        ("slides", "--only", "w3", "-o", "slides"),
+        ("worksheet", "--exercise", "exam", "-o", "exam"),
+        ("quiz", "--format", "moodle", "-o", "quiz.xml"),
+        ("explain", "--lang", "es"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_every_command_runs_on_a_recurrent_output_layer(command, tmp_path):
+    path = alone_two_tanh().write(tmp_path, "net")
+    result = run_derive(command[0], str(path), *command[1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("make", [every_step, alone_two_tanh], ids=["dense output", "alone"])
+def test_train_lists_the_output_of_every_step_after_training(make, tmp_path):
+    """One row per target: with targets at every step, each step's outputs beside their targets."""
+    net = make()
+    text = run_derive("train", str(net.write(tmp_path, "net")), "--steps", "2").stdout
+    rows = text.split("Outputs after training")[1].splitlines()
+    targets = net.examples[0][1]
+    name = net.layers[-1]["name"]
+    for t, target in enumerate(targets):
+        for j, value in enumerate(target):
+            row = next(r.split() for r in rows if r.split()[:2] == ["1", f"{name}{j + 1},{t + 1}"])
+            assert float(row[3]) == pytest.approx(value)

@@ -259,6 +259,8 @@ def _other_derivative(model: Model, step: Step) -> Iterator[Variant]:
 
 
 def _missing_path(model: Model, step: Step) -> Iterator[Variant]:
+    if step.rule == "error_and_paths":  # an output read by the next step: its own error kept, those paths dropped
+        yield from _next_step_dropped(model, step)
     for part in sp.preorder_traversal(step.formula):
         if not isinstance(part, sp.Add) or len(part.args) < 2:
             continue
@@ -268,6 +270,21 @@ def _missing_path(model: Model, step: Step) -> Iterator[Variant]:
             rest = sp.Add(*(part.args[:index] + part.args[index + 1 :]), evaluate=False)
             path = ", ".join(model.labels[s] for s in sorted(term.free_symbols & model.signals, key=str))
             yield Variant(_swap(step.formula, part, rest), {"path": path})
+
+
+def _next_step_dropped(model: Model, step: Step) -> Iterator[Variant]:
+    """∂E_total/∂out of h_t without the paths through step t+1 (all of them, or one): its own error's slope alone."""
+    terms = step.formula.args if isinstance(step.formula, sp.Add) else (step.formula,)
+    through = [term for term in terms if term.free_symbols & model.signals]
+    own = [term for term in terms if not term.free_symbols & model.signals]
+    if not own or not through:
+        return
+    dropped = [through] if len(through) == 1 else [through, *([term] for term in through)]
+    for left_out in dropped:
+        kept = [term for term in terms if term not in left_out]
+        signals = [s for term in left_out for s in sorted(term.free_symbols & model.signals, key=str)]
+        path = ", ".join(model.labels[s] for s in signals)
+        yield Variant(sp.Add(*kept, evaluate=False) if len(kept) > 1 else kept[0], {"path": path})
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,8 @@ class Backward:
                 return
             for factor in delta.factors:
                 for above, _ in factor.paths:
-                    visit(self.delta_of[above.expr])
+                    if above.rule == "delta":  # not the path through an output's own error
+                        visit(self.delta_of[above.expr])
             needed[delta.symbol] = delta
 
         for term in gradient.chain:

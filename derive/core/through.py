@@ -11,6 +11,7 @@ and time step: ∂E/∂k_ab = Σ_rs δ_rs · x_{r+a, s+b}, ∂E/∂U = Σ_t δ_t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from fractions import Fraction
 
 import mpmath
 import sympy as sp
@@ -22,6 +23,7 @@ from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.numbers import Number, compile_expr, evaluate, exact
 from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.core.unrolled import UnrolledGraph, first_maximum
+from derive.spec.unroll import Stage
 
 # The rule of a pooling link ∂net_pool/∂out: the catalog's key.
 POOL_RULES = {"maxpool": "max_pool", "avgpool": "average_pool"}
@@ -49,13 +51,7 @@ class UnrolledBackward:
         self.gradients: dict[str, Gradient] = {}
         self.updated: dict[str, Number] = {}
         self.changes: dict[str, Number] = {}
-        # who reads each neuron's output: (stage, neuron) → [(stage, neuron, link)]
-        self.readers: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        for L, stage in enumerate(graph.stages):
-            for k, unit in enumerate(stage.units):
-                for n, link in enumerate(unit.links):
-                    if link.source[0] >= 0:
-                        self.readers.setdefault(link.source, []).append((L, k, n))
+        self.readers = readers(graph)
         self.target_of = {place: m for m, place in enumerate(graph.outputs)}
 
     def run(self) -> None:
@@ -72,37 +68,37 @@ class UnrolledBackward:
         graph = self.graph
         stage = graph.stages[L]
         net, out = graph.net[p][L][j], graph.out[p][L][j]
-        slope_factor = self._slope(stage, net, out)
-        if (L, j) in self.target_of:
+        slope_factor = activation_factor(stage, net, out, self.values)
+        if (L, j) in self.target_of and ACTIVATIONS[stage.activation].coupled:
+            return self._softmax_delta(p, L, j)
+        if (L, j) in self.target_of and (L, j) not in self.readers:
             m = self.target_of[(L, j)]
-            if ACTIVATIONS[stage.activation].coupled:
-                return self._softmax_delta(p, L, j)
-            scale = graph.reduction_scale()
-            target = graph.targets[p][m]
-            d_error = _scaled(scale, LOSSES[self.spec.loss].derivative(target, out, self.spec.n_outputs))
-            d_error_fn = _loss_slope(self.spec.loss, self.spec.n_outputs, scale)
-            value = evaluate(d_error_fn, self.values[target], self.values[out])
-            factors = (Factor(graph.total, out, d_error, LOSSES[self.spec.loss].rule, value), slope_factor)
-        else:
+            factors = (loss_factor(graph, self.values, p, m, graph.total), slope_factor)
+        else:  # a hidden neuron, or an output that the next step reads too (h_t of a recurrent output layer)
             factors = (self._paths(p, L, j), slope_factor)
         return Delta(graph.delta[p][L][j], graph.neurons[L][j], p, factors, _product(factors))
 
-    def _slope(self, stage: object, net: sp.Symbol, out: sp.Symbol) -> Factor:
-        activation = ACTIVATIONS[stage.activation]  # type: ignore[attr-defined]
-        slope = _activation_slope(stage.activation, stage.negative_slope)  # type: ignore[attr-defined]
-        return Factor(
-            out,
-            net,
-            activation.slope(net, out, stage.negative_slope),  # type: ignore[attr-defined]
-            activation.rule,
-            evaluate(slope, self.values[net], self.values[out]),
-        )
-
     def _paths(self, p: int, L: int, j: int) -> Factor:
-        """∂E_total/∂out_j = Σ over the neurons k that read out_j of δ_k · ∂net_k/∂out_j."""
+        """∂E_total/∂out_j = Σ over the neurons k that read out_j of δ_k · ∂net_k/∂out_j.
+
+        An output that the next step reads too (h_t of a recurrent output layer, with a target at
+        every step) has one path more, first: through its own error, ∂E_total/∂E_j · ∂E_j/∂out_j.
+        That is the textbook's δ_t = f′(net_t) ⊙ (∂E_t/∂h_t + Uᵀ δ_(t+1)).
+        """
         graph = self.graph
         out = graph.out[p][L][j]
         paths, products, values = [], [], []
+        rule = "sum_over_paths"
+        if (L, j) in self.target_of:  # ∂E_total/∂E_o (1, or the mean's 1/n) · ∂E_o/∂out_o
+            m = self.target_of[(L, j)]
+            scale = graph.reduction_scale()
+            rule = "mean" if scale != 1 else "sum"
+            share = Factor(graph.total, graph.errors[p][m], scale, rule, exact(Fraction(int(scale.p), int(scale.q))))
+            d_error = loss_factor(graph, self.values, p, m, graph.errors[p][m])
+            paths.append((share, d_error))
+            products.append(_scaled(share.expr, d_error.expr))
+            values.append(share.precise * d_error.precise)
+            rule = "error_and_paths"
         for K, k, n in self.readers.get((L, j), []):
             link = self._link(p, K, k, n, out)
             if link is None:
@@ -114,7 +110,7 @@ class UnrolledBackward:
             values.append(delta.precise * link.precise)
         expr = sp.Add._from_args(tuple(products)) if len(products) > 1 else products[0] if products else sp.Integer(0)
         value = mpmath.fsum(values) if values else mpmath.mpf(0)
-        return Factor(graph.total, out, expr, "sum_over_paths", value, tuple(paths))
+        return Factor(graph.total, out, expr, rule, value, tuple(paths))
 
     def _link(self, p: int, K: int, k: int, n: int, out: sp.Symbol) -> Factor | None:
         """∂net_k/∂out_j for link n of neuron k of stage K: its weight, 1 (the maximum), 1/n (the mean), or None (0)."""
@@ -178,6 +174,36 @@ class UnrolledBackward:
             else:
                 self.changes[name] = zero
             self.updated[name] = self.parameters[name] + self.changes[name]
+
+
+def readers(graph: UnrolledGraph) -> dict[tuple[int, int], list[tuple[int, int, int]]]:
+    """Who reads each neuron's output: (stage, neuron) → [(stage, neuron, link)]."""
+    found: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for L, stage in enumerate(graph.stages):
+        for k, unit in enumerate(stage.units):
+            for n, link in enumerate(unit.links):
+                if link.source[0] >= 0:
+                    found.setdefault(link.source, []).append((L, k, n))
+    return found
+
+
+def activation_factor(stage: Stage, net: sp.Symbol, out: sp.Symbol, values: Mapping[sp.Symbol, Number]) -> Factor:
+    """∂out/∂net = f′(net), by the activation's rule."""
+    activation = ACTIVATIONS[stage.activation]
+    slope = _activation_slope(stage.activation, stage.negative_slope)  # type: ignore[arg-type]
+    expr = activation.slope(net, out, stage.negative_slope)  # type: ignore[arg-type]
+    return Factor(out, net, expr, activation.rule, evaluate(slope, values[net], values[out]))
+
+
+def loss_factor(graph: UnrolledGraph, values: Mapping[sp.Symbol, Number], p: int, m: int, of: sp.Symbol) -> Factor:
+    """∂of/∂out of target m's output: ∂E_o/∂out_o, the loss's derivative; as ∂E_total/∂out_o, times the mean's 1/n."""
+    spec = graph.spec
+    (stage, j), target = graph.outputs[m], graph.targets[p][m]
+    out = graph.out[p][stage][j]
+    scale = graph.reduction_scale() if of == graph.total else sp.Integer(1)
+    d_error = _scaled(scale, LOSSES[spec.loss].derivative(target, out, spec.n_outputs))
+    value = evaluate(_loss_slope(spec.loss, spec.n_outputs, scale), values[target], values[out])
+    return Factor(of, out, d_error, LOSSES[spec.loss].rule, value)
 
 
 def parameter_terms(

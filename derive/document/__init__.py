@@ -117,6 +117,8 @@ def from_steps(
         change=change,
         loss_rose=rose,
         nodes=nodes,
+        # with targets at every step an output neuron of each step has one: not only the last column's
+        target_nodes=[steps.derivation.graph.names[symbol].subscript for symbol in steps.derivation.graph.targets[0]],
         edges=edges,
         only=list(only),
         shared_bias=any(layer.shared_bias for layer in spec.layers),
@@ -127,6 +129,7 @@ def from_steps(
         # E_total after one step in the sequential order (output layer first), as published figures use it
         feature_maps=feature_maps(steps, typeset),
         through_time=spec.steps is not None,
+        recurrent_output=spec.steps is not None and len(spec.layers) == 1 and bool(spec.every_step),
         sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",
         matrix=matrix_form(steps, typeset) if matrix else [],  # fully connected layers (checked above)
         curve=curve(history, digits) if history else None,

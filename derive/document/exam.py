@@ -13,6 +13,7 @@ from string import ascii_lowercase
 
 import sympy as sp
 
+from derive.core.factors import Factor
 from derive.core.printing import partial_latex
 from derive.core.steps import GradientSteps, Step, Steps, is_copy
 
@@ -274,9 +275,9 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
     }
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is not None:
-        following = [typeset.graph.names[path[0].wrt].subscript for path in paths.paths]
-        subject |= {"out": inline(typeset, paths.wrt), "following": ", ".join(following), "count": str(len(following))}
-        scheme.append(Mark("B", 1, [Earned(sentence="exam.gradient_reason", fields=subject)]))
+        subject |= _paths_subject(typeset, paths)
+        reason = "exam.gradient_reason_error" if paths.rule == "error_and_paths" else "exam.gradient_reason"
+        scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     return ExamPart(
         letter,
         "gradient",
@@ -287,6 +288,13 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
         scheme=scheme,
         subject=subject,
     )
+
+
+def _paths_subject(typeset: Typesetter, paths: Factor) -> dict[str, str]:
+    """The neurons that read ∂E/∂out's neuron (not its own error, when it is an output too), and the paths' count."""
+    following = [typeset.graph.names[path[0].wrt].subscript for path in paths.paths if path[0].rule == "delta"]
+    counts = {"count": str(len(following)), "paths": str(len(paths.paths))}
+    return {"out": inline(typeset, paths.wrt), "following": ", ".join(following), **counts}
 
 
 def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> ExamPart:
@@ -312,9 +320,9 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     each_inline = [CDOT.join(typeset.inline(f.of, f.wrt) for f in path) for path in paths.paths]
     symbols += [(typeset.partial(paths), " + ".join(each)), ("", typeset.latex(paths.expr))]
     scheme.append(Mark("B", 1, [Earned(f"{typeset.inline(paths.of, paths.wrt)} = {' + '.join(each_inline)}")]))
-    following = [typeset.graph.names[path[0].wrt].subscript for path in paths.paths]
-    subject |= {"out": inline(typeset, paths.wrt), "following": ", ".join(following), "count": str(len(following))}
-    scheme.append(Mark("B", 1, [Earned(sentence="exam.paths_reason", fields=subject)]))
+    subject |= _paths_subject(typeset, paths)
+    reason = "exam.paths_reason_error" if paths.rule == "error_and_paths" else "exam.paths_reason"
+    scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     lines = CHAIN_LINES - 1 + len(chain)
     return ExamPart(letter, "chain", 3, lines, [], symbols=symbols, scheme=scheme, subject=subject)
 

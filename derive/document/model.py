@@ -398,6 +398,7 @@ class Document:
     reading: Reading
     hidden: bool  # there is at least one hidden layer: the general delta rule applies
     softmax_output: bool = False  # a softmax output with cross-entropy, whose δ the delta rule states apart
+    target_nodes: list[str] = field(default_factory=list)  # the node of each target, in the targets' order
     example: str | None = None  # the built-in example this network is, for its credits
     sequential_after: str = ""  # E_total after a step in the sequential order
     matrix: list[MatrixLayer] = field(default_factory=list)
@@ -416,6 +417,7 @@ class Document:
     changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
     feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
     through_time: bool = False  # the feature maps are a recurrent layer's h_t and δ_t, step by step
+    recurrent_output: bool = False  # that layer is the output: each δ_t adds its own error's slope
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""

@@ -208,6 +208,7 @@ def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
         shape = " → ".join(str(layer.size) for layer in spec.layers)
         numbers = {"steps": str(spec.steps), "inputs": str(spec.n_inputs), "shape": shape}
         targets = "network_targets_every_step" if spec.every_step else "network_targets_last_step"
-        return [("network_intro_recurrent", numbers), (targets, {})]
+        intro = "network_intro_recurrent_alone" if len(spec.layers) == 1 else "network_intro_recurrent"
+        return [(intro, numbers), (targets, {})]
     shape = " → ".join([str(spec.n_inputs)] + [str(layer.units) for layer in spec.layers])
     return [("network_intro", {"inputs": str(spec.n_inputs), "shape": shape})]

@@ -71,6 +71,14 @@ def _products(expr: sp.Expr) -> list[tuple[sp.Expr, ...]]:
     return [term.args for term in terms]
 
 
+def output_names(graph: Any) -> list[str]:
+    """The neuron of each target, in the targets' order: with targets at every step, each step's outputs."""
+    targets = getattr(graph, "targets", None)
+    if targets is None:  # a large network trained in floats: its output layer
+        return [neuron.name for neuron in graph.neurons[-1]]
+    return [graph.names[symbol].subscript for symbol in targets[0]]
+
+
 def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
     """Per example: every neuron's net input and output, each output's error, and the example's E_total."""
     graph = derivation.graph
@@ -81,8 +89,8 @@ def forward_rows(derivation: Derivation) -> list[dict[str, float]]:
             for j, neuron in enumerate(neurons):
                 row[f"net_{neuron.name}"] = float(result.net[L][j])
                 row[f"out_{neuron.name}"] = float(result.out[L][j])
-        for j, neuron in enumerate(graph.neurons[-1]):
-            row[f"E_{neuron.name}"] = float(result.errors[j])
+        for name, value in zip(output_names(graph), result.errors, strict=True):  # each target's error, in order
+            row[f"E_{name}"] = float(value)
         row["E_total"] = float(result.loss)
         rows.append(row)
     return rows
@@ -327,10 +335,11 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         header = ["step", "epoch", "update", "E_total"]
     before, after = result.history[0], result.history[-1]
     trained = trained_update(result.spec)
+    outputs = output_names(trained.graph)
     output_rows = [
-        [str(p + 1), neuron.name, show(row[f"out_{neuron.name}"]), show(float(target))]
+        [str(p + 1), name, show(row[f"out_{name}"]), show(float(target))]
         for p, (row, example) in enumerate(zip(forward_rows(trained), result.spec.examples, strict=True))
-        for neuron, target in zip(trained.graph.neurons[-1], example.targets, strict=True)
+        for name, target in zip(outputs, example.targets, strict=True)
     ]
     rate = format_number(float(spec.learning_rate), 12)
     return (

@@ -313,12 +313,6 @@ def sequence_targets(
     if every_step is not None and nested != every_step:
         expected = "one vector per time step" if every_step else "one vector (the last step's targets)"
         raise check.fail(key, f"expected {expected}, as examples[0] has")
-    if nested and output.kind == "recurrent":  # h_t would be both an output and the next step's input
-        raise check.fail(
-            key,
-            f"a target at every step needs a layer after the recurrent layer {output.name!r}; "
-            "expected one vector (the last step's targets), or add a dense output layer",
-        )
     why = f"one per neuron of the output layer {output.name!r}"
     if not nested:
         return check.vector(raw, key, output.size, "targets", why), False
