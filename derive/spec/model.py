@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "leaky_relu", "softplus", "elu")
 LOSSES = ("half_sse", "mse", "bce", "cross_entropy")
@@ -158,6 +159,17 @@ class NetworkSpec:
         for layer in self.layers:
             values.extend([layer.bias] if isinstance(layer.bias, Fraction) else layer.bias)
         return dict(zip(self.parameter_names(), values, strict=True))
+
+    @cached_property
+    def float_parameters(self) -> tuple[float, ...]:
+        """Every weight and bias as a float, in numbering order: converted once per network, for training."""
+        return tuple(map(float, self.parameters().values()))
+
+    def with_float_parameters(self, values: Sequence[float]) -> NetworkSpec:
+        """The same network with every weight and bias, in numbering order, the float given (exactly)."""
+        trained = self.with_parameters(dict(zip(self.parameter_names(), map(Fraction, values), strict=True)))
+        trained.__dict__["float_parameters"] = tuple(values)  # the floats it was built from: exact, nothing to convert
+        return trained
 
     def with_parameters(self, values: Mapping[str, Fraction]) -> NetworkSpec:
         """The same network with the named weights and biases replaced."""

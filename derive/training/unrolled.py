@@ -189,5 +189,9 @@ class UnrolledTraining:
     def parameters(self) -> list[float]:
         return list(self.params)
 
+    def finite(self) -> bool:
+        """Whether every parameter is still a finite number."""
+        return all(map(math.isfinite, self.params))
+
     def velocity(self) -> list[float] | None:
         return list(self.changes) if self.changes is not None else None
