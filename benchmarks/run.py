@@ -4,11 +4,13 @@
 
 Prints one table: all gradients (with their chains and values) of networks of about 100, 1,000
 and 5,000 weights and how the time grows; sympy.diff of the composed loss for each weight beside
-them while it finishes within the budget; ``Network.train`` per step against a hand-written
-NumPy loop at 8 to 5,000 weights, and the path it chose against the other; ``gradients --json``
-against the text table; peak memory at the parameter limit; a class's 30 PDFs; and command
-start-up against ``python -c "import sympy, jinja2"``.  Every figure comes from this run on this
-machine, and the fast results are checked against the slow ones before they are timed.
+them while it finishes within the budget; ``Network.train`` at 300 and 10,000 updates against a
+hand-written NumPy loop at 8 to 5,000 weights, and the path it chose against the other; ``derive
+train`` as a whole process against a script running the loop; ``gradients --json`` against the
+text table; peak memory at the parameter limit; grading a class of 1,000; a class's 200 worksheets
+with their PDFs; and command start-up against ``python -c "import sympy, jinja2"``.  Every figure
+comes from this run on this machine, and the fast results are checked against the slow ones before
+they are timed.
 """
 
 from __future__ import annotations
@@ -726,7 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds sympy.diff may take per size (60)")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each in-process timing; the best counts (5)")
     parser.add_argument("--startup-runs", type=int, default=15, help="runs of each command; the median counts (15)")
-    parser.add_argument("--no-pdfs", action="store_true", help="skip the class's PDFs (about a minute)")
+    parser.add_argument("--no-pdfs", action="store_true", help="skip the class's 403 PDFs (about 3 minutes)")
     parser.add_argument("--naive-worker", metavar="NETWORK", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.naive_worker:
