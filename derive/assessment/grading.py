@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import mpmath
@@ -277,7 +277,9 @@ def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> N
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 
+@lru_cache(maxsize=1 << 16)
 def _number(value: Decimal) -> Number:
+    """An answer as a 40-digit number; a class's students give the same answers again and again."""
     with full_precision():
         return mpmath.mpf(str(value))
 

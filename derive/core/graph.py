@@ -141,8 +141,7 @@ class Graph:
 
     def error_definition(self, p: int, j: int) -> sp.Expr:
         """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""
-        loss = LOSSES[self.spec.loss]
-        return loss.error(self.targets[p][j], self.out[p][-1][j], self.spec.n_outputs)
+        return _error(self.spec.loss, self.targets[p][j], self.out[p][-1][j], self.spec.n_outputs)
 
     def reduction_scale(self) -> sp.Rational:
         """E_total = scale · Σ_p E^{(p)}: 1 for a sum, 1/P for a mean over P examples."""
@@ -206,3 +205,10 @@ def _output(activation: str, net: sp.Symbol, negative_slope: Fraction | None) ->
     """
     with sp.evaluate(False):
         return ACTIVATIONS[activation].output(net, negative_slope)
+
+
+@cache
+def _error(loss: str, target: sp.Symbol, out: sp.Symbol, n_outputs: int) -> sp.Expr:
+    """E_o = loss(t_o, out_o), built once per process for each output's symbols (every variant of a
+    class shares them): SymPy's own cache, emptied by each switch of ``evaluate``, keeps few of them."""
+    return LOSSES[loss].error(target, out, n_outputs)

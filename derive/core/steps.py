@@ -99,7 +99,9 @@ class Steps:
         self.by_key = {step.key: step for step in self}
         self.by_blank = {step.blank: step for step in self if step.blank is not None}
         self.by_symbol = {step.symbol: step for step in self}
-        self._formulas: dict[str, tuple[tuple[sp.Symbol, ...], Callable[..., Number], tuple[Step, ...]]] = {}
+        self._formulas: dict[str, tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]] = {}
+        self._functions: dict[str, Callable[..., Number]] = {}
+        self._evaluated: dict[tuple[str, tuple[Number, ...]], Number] = {}
 
     def __iter__(self) -> Iterator[Step]:
         yield from _forward_steps(self.forward)
@@ -156,7 +158,7 @@ class Steps:
 
     def uses(self, step: Step) -> list[Step]:
         """The earlier steps whose values the step's formula takes, in document order."""
-        return list(self._formula(step)[2])
+        return list(self._formula(step)[1])
 
     def free_symbols(self, step: Step) -> tuple[sp.Symbol, ...]:
         """The symbols of the step's formula, by name."""
@@ -164,19 +166,30 @@ class Steps:
 
     def evaluate(self, step: Step, values: Mapping[sp.Symbol, Number]) -> Number:
         """The step's formula at ``values`` for the symbols given there, exact values elsewhere."""
-        free, function, _ = self._formula(step)
-        return evaluate(function, *(_number(values.get(symbol, self.values[symbol])) for symbol in free))
+        free = self._formula(step)[0]
+        function = self._functions.get(step.key) if self.by_key.get(step.key) is step else None
+        if function is None:
+            function = compile_expr(step.formula, free)
+            if self.by_key.get(step.key) is step:
+                self._functions[step.key] = function
+        arguments = tuple(_number(values.get(symbol, self.values[symbol])) for symbol in free)
+        if function is not self._functions.get(step.key):
+            return evaluate(function, *arguments)
+        # a class's students who gave the same answers take the same carried-forward values
+        found = self._evaluated.get((step.key, arguments))
+        if found is None:
+            found = self._evaluated[step.key, arguments] = evaluate(function, *arguments)
+        return found
 
-    def _formula(self, step: Step) -> tuple[tuple[sp.Symbol, ...], Callable[..., Number], tuple[Step, ...]]:
-        """The formula's symbols (by name), compiled function and the steps it uses: worked out once
-        per step, as a class's grading asks for them once per student."""
+    def _formula(self, step: Step) -> tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]:
+        """The formula's symbols (by name) and the steps it uses: worked out once per step, as a
+        class's grading asks for them once per student (its compiled function, once it is evaluated)."""
         found = self._formulas.get(step.key) if self.by_key.get(step.key) is step else None
         if found is None:
             symbols = step.formula.free_symbols
             free = tuple(sorted(symbols, key=lambda symbol: symbol.name))
             found_in = [other for symbol in symbols for other in self._with_symbol.get(symbol, ()) if other is not step]
-            used = tuple(sorted(found_in, key=lambda other: self._position[id(other)]))
-            found = (free, compile_expr(step.formula, free), used)
+            found = (free, tuple(sorted(found_in, key=lambda other: self._position[id(other)])))
             if self.by_key.get(step.key) is step:
                 self._formulas[step.key] = found
         return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -167,7 +167,15 @@ class NetworkSpec:
 
     def with_float_parameters(self, values: Sequence[float]) -> NetworkSpec:
         """The same network with every weight and bias, in numbering order, the float given (exactly)."""
-        trained = self.with_parameters(dict(zip(self.parameter_names(), map(Fraction, values), strict=True)))
+        if len(values) != len(self.float_parameters):
+            raise ValueError(f"expected {len(self.float_parameters)} parameters, got {len(values)}")
+        exact = iter(map(Fraction, values))  # numbering order: every layer's weights, then every layer's biases
+        weights = [(_rows(exact, layer.weights), _rows(exact, layer.recurrent_weights)) for layer in self.layers]
+        layers = tuple(
+            replace(layer, weights=rows, recurrent_weights=recurrent, bias=_bias(exact, layer))
+            for layer, (rows, recurrent) in zip(self.layers, weights, strict=True)
+        )
+        trained = replace(self, layers=layers)
         trained.__dict__["float_parameters"] = tuple(values)  # the floats it was built from: exact, nothing to convert
         return trained
 
@@ -225,3 +233,13 @@ class NetworkSpec:
         """Δθ before the first update, for every parameter: ``previous_update`` or 0."""
         given = dict(self.previous_update)
         return {name: given.get(name, Fraction(0)) for name in self.parameter_names()}
+
+
+def _rows(values: Iterator[Fraction], like: tuple[tuple[Fraction, ...], ...]) -> tuple[tuple[Fraction, ...], ...]:
+    """The next values, in rows as long as ``like``'s."""
+    return tuple(tuple(next(values) for _ in row) for row in like)
+
+
+def _bias(values: Iterator[Fraction], layer: LayerSpec) -> Fraction | tuple[Fraction, ...]:
+    """The layer's next bias, or biases: one shared, or one per neuron."""
+    return next(values) if isinstance(layer.bias, Fraction) else tuple(next(values) for _ in layer.bias)

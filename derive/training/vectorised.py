@@ -16,6 +16,8 @@ value of the network and its data lives in the arrays, and the constants are arg
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from fractions import Fraction
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -251,12 +253,14 @@ def update_constants(spec: NetworkSpec) -> tuple[float, float, float]:
     Δθ = β·Δθ_previous − η·g − ηλ·θ, applied in place: Δθ_previous scaled by β, then ηλ·W and ηδXᵀ
     subtracted (δ is computed already times η).
     """
+    return _coefficients(spec.learning_rate, spec.momentum, spec.weight_decay)
+
+
+@cache
+def _coefficients(learning_rate: Fraction, momentum: Fraction, weight_decay: Fraction) -> tuple[float, float, float]:
+    """(β, ηλ, η) at these numbers: worked out once for each, not on every call of ``train``."""
     terms = change_terms(momentum=True, decay=True)
-    numbers = {
-        LEARNING_RATE: rational(spec.learning_rate),
-        MOMENTUM: rational(spec.momentum),
-        DECAY: rational(spec.weight_decay),
-    }
+    numbers = {LEARNING_RATE: rational(learning_rate), MOMENTUM: rational(momentum), DECAY: rational(weight_decay)}
     previous, parameter, gradient = (terms[symbol].subs(numbers) for symbol in (PREVIOUS_CHANGE, PARAMETER, GRADIENT))
     return float(previous), float(-parameter), float(-gradient)
 
