@@ -605,12 +605,17 @@ def grading_rows(folder: Path) -> tuple[list[list[str]], str]:
     """``derive check class.csv --seed 1`` on a class of 1,000 students, in a fresh process."""
     path = folder / "class.csv"
     class_csv(path)
+    load = os.getloadavg()[0]
     took, _ = fresh_process(["check", str(path), "--seed", "1"], 1)
+    cpu = LAST_CPU[0]  # on a shared machine, the wall time is other work's too
     row = [
         f"check, a class of {CLASS_STUDENTS:,}", f"{CLASS_VARIANTS} variants", "8", seconds(took),
-        "", "", "", f"≤ 5 s {verdict(took <= 5)}",
+        "processor time", seconds(cpu), f"load {load:.1f}", f"≤ 5 s {verdict(took <= 5)}",
     ]  # fmt: skip
-    return [row], f"grading: {CLASS_STUDENTS:,} students on {CLASS_VARIANTS} variants in {took:.1f} s (target ≤ 5 s)"
+    return [row], (
+        f"grading: {CLASS_STUDENTS:,} students on {CLASS_VARIANTS} variants in {took:.1f} s, {cpu:.1f} s of "
+        f"processor time, the machine's load {load:.1f} before the run (target ≤ 5 s)"
+    )
 
 
 def class_rows(folder: Path) -> tuple[list[list[str]], str]:
