@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -169,10 +169,13 @@ class NetworkSpec:
         """The same network with every weight and bias, in numbering order, the float given (exactly)."""
         if len(values) != len(self.float_parameters):
             raise ValueError(f"expected {len(self.float_parameters)} parameters, got {len(values)}")
-        exact = iter(map(Fraction, values))  # numbering order: every layer's weights, then every layer's biases
-        weights = [(_rows(exact, layer.weights), _rows(exact, layer.recurrent_weights)) for layer in self.layers]
+        exact = list(map(Fraction, values))  # numbering order: every layer's weights, then every layer's biases
+        at = [0]  # where the next layer's values start
+        weights = [
+            (_rows(exact, at, layer.weights), _rows(exact, at, layer.recurrent_weights)) for layer in self.layers
+        ]
         layers = tuple(
-            replace(layer, weights=rows, recurrent_weights=recurrent, bias=_bias(exact, layer))
+            replace(layer, weights=rows, recurrent_weights=recurrent, bias=_bias(exact, at, layer))
             for layer, (rows, recurrent) in zip(self.layers, weights, strict=True)
         )
         trained = replace(self, layers=layers)
@@ -235,11 +238,22 @@ class NetworkSpec:
         return {name: given.get(name, Fraction(0)) for name in self.parameter_names()}
 
 
-def _rows(values: Iterator[Fraction], like: tuple[tuple[Fraction, ...], ...]) -> tuple[tuple[Fraction, ...], ...]:
-    """The next values, in rows as long as ``like``'s."""
-    return tuple(tuple(next(values) for _ in row) for row in like)
+def _rows(
+    values: list[Fraction], at: list[int], like: tuple[tuple[Fraction, ...], ...]
+) -> tuple[tuple[Fraction, ...], ...]:
+    """The values from ``at[0]`` on, in rows as long as ``like``'s; ``at[0]`` moves past them."""
+    rows = []
+    for row in like:
+        rows.append(tuple(values[at[0] : at[0] + len(row)]))
+        at[0] += len(row)
+    return tuple(rows)
 
 
-def _bias(values: Iterator[Fraction], layer: LayerSpec) -> Fraction | tuple[Fraction, ...]:
-    """The layer's next bias, or biases: one shared, or one per neuron."""
-    return next(values) if isinstance(layer.bias, Fraction) else tuple(next(values) for _ in layer.bias)
+def _bias(values: list[Fraction], at: list[int], layer: LayerSpec) -> Fraction | tuple[Fraction, ...]:
+    """The layer's bias, or biases (one shared, or one per neuron), from ``at[0]`` on; ``at[0]`` moves past them."""
+    if isinstance(layer.bias, Fraction):
+        at[0] += 1
+        return values[at[0] - 1]
+    biases = tuple(values[at[0] : at[0] + len(layer.bias)])
+    at[0] += len(biases)
+    return biases
