@@ -239,6 +239,23 @@ def test_chain_expr_is_the_chain_rule_in_the_networks_symbols(name):
     assert {symbol.name for symbol in w5.free_symbols} == {"out_h1", "out_o1", "t_o1"}  # δ_o1's factors, out_h1
 
 
+@pytest.mark.parametrize("name", ["mazur", "xor", "cnn", "rnn"])
+def test_trained_network_holds_the_run_s_floats(name):
+    """Training.network's weights and biases are the run's floats exactly, name by name (dense, shared
+    biases, kernels, recurrent weights), and precise_loss() is E_total of those at 40 digits."""
+    net = derive.example(name)
+    result = net.train(5)
+    names = net.spec.parameter_names()
+    assert result.network.spec.parameters() == {
+        n: Fraction(v) for n, v in zip(names, result.run.parameters, strict=True)
+    }
+    assert result.precise_loss() == pytest.approx(result.history[-1], rel=1e-12)
+    if net.spec.dense:
+        assert result.precise_loss() == pytest.approx(
+            reference.total_loss(reference.from_spec(result.network.spec)), rel=1e-14
+        )
+
+
 def test_train_zero_steps():
     net = derive.example("xor")
     result = net.train(0)

@@ -26,12 +26,20 @@ class Training:
     """
 
     history: list[float]
-    network: Network
     run: training.Run = field(repr=False)
+
+    @cached_property
+    def network(self) -> Network:
+        """The trained network (built when first asked for: training itself ends on floats)."""
+        return Network(self.run.spec)
 
     @property
     def loss(self) -> float:
         return self.history[-1]
+
+    def precise_loss(self) -> float:
+        """E_total after the last update computed again at 40 digits, from a forward pass of the trained network."""
+        return float(self.run.precise_loss())
 
     @property
     def stopped_at(self) -> training.StopPoint | None:
@@ -168,7 +176,8 @@ class Network:
     ) -> Training:
         """``steps`` updates (or ``epochs`` passes over the examples) of gradient descent.
 
-        The history holds E_total over all the examples before the first update and after each.
+        The history holds E_total over all the examples before the first update and after each, in
+        floating point (``precise_loss()`` gives the last at 40 digits).
         With ``until``, training stops once E_total is at most that goal (``stopped_at`` says
         where).  ``progress(done, total)``, if given, is called about 200 times along the way.
 
@@ -180,7 +189,7 @@ class Network:
         (30, 3)
         """
         run = training.train(self.spec, steps, update, progress, epochs=epochs, until=until)
-        return Training(run.history, Network(run.spec), run)
+        return Training(run.history, run)
 
     def steps(self, only: Sequence[str] = (), detail: str = "standard") -> Steps:
         """The step model: every quantity of the working with its key, blank, formula and value.

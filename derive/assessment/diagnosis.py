@@ -67,9 +67,16 @@ class Diagnoser:
 
     def grade(self, result: Grade) -> Grade:
         """The graded sheet, each wrong answer with the mistake it matches."""
+        if not any(row.verdict == "wrong" and row.mistake is None for row in result.rows):
+            return result  # nothing to diagnose: most of a class's sheets
         theirs = their_values(result)
-        rows = tuple(dataclasses.replace(row, mistake=self.row(row, theirs)) for row in result.rows)
+        rows = tuple(_with_mistake(row, self.row(row, theirs)) for row in result.rows)
         return dataclasses.replace(result, rows=rows)
+
+
+def _with_mistake(row: Row, mistake: Diagnosis | None) -> Row:
+    """The row with its mistake; the same row (its carried-forward value kept) when that is unchanged."""
+    return row if mistake == row.mistake else dataclasses.replace(row, mistake=mistake)
 
 
 def _short(given: Decimal, reference: Decimal, min_digits: int) -> bool:
@@ -108,6 +115,8 @@ def diagnose(results: Sequence[Grade], min_digits: int = MIN_DIGITS) -> list[Gra
     diagnosers: dict[int, Diagnoser] = {}
     found = []
     for result in results:
-        diagnoser = diagnosers.setdefault(id(result.steps), Diagnoser(result.steps, min_digits))
+        diagnoser = diagnosers.get(id(result.steps))
+        if diagnoser is None:  # built once per worked network, not once per sheet
+            diagnoser = diagnosers[id(result.steps)] = Diagnoser(result.steps, min_digits)
         found.append(diagnoser.grade(result))
     return found

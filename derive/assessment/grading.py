@@ -14,9 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import mpmath
@@ -80,16 +82,34 @@ def agrees(given: Decimal, reference: Decimal, min_digits: int = MIN_DIGITS) -> 
         return gap <= max(last_place(given), FLOAT_RELATIVE * abs(reference))
 
 
-def verdict(given: Decimal | None, expected: Decimal, carried: Decimal | None, min_digits: int = MIN_DIGITS) -> str:
+def verdict(
+    given: Decimal | None, expected: Decimal, carried: Decimal | Carry | None, min_digits: int = MIN_DIGITS
+) -> str:
     """``missing`` without a value; ``correct`` when it agrees with the exact value; ``carried_forward``
-    when it agrees with the step's formula at the student's own earlier values; ``wrong`` otherwise."""
+    when it agrees with the step's formula at the student's own earlier values (worked out only
+    then, when given as a :class:`Carry`); ``wrong`` otherwise."""
     if given is None:
         return "missing"
     if agrees(given, expected, min_digits):
         return "correct"
+    if isinstance(carried, Carry):
+        carried = None if carried.value is None else as_decimal(carried.value)
     if carried is not None and agrees(given, carried, min_digits):
         return "carried_forward"
     return "wrong"
+
+
+class Carry:
+    """A step's formula at the student's own values, evaluated when first asked for."""
+
+    def __init__(self, steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> None:
+        self.steps, self.step, self.inputs = steps, step, inputs
+        self.done = False
+
+    @cached_property
+    def value(self) -> Number | None:
+        self.done = True
+        return _evaluate(self.steps, self.step, self.inputs)
 
 
 # -- the walk -----------------------------------------------------------------------------------
@@ -104,6 +124,41 @@ class Used:
     origin: str
 
 
+class _Theirs:
+    """The student's values by symbol; an answer becomes a 40-digit number only when a formula takes it."""
+
+    def __init__(self) -> None:
+        self.answers: dict[sp.Symbol, Decimal] = {}
+        self.numbers: dict[sp.Symbol, Number] = {}
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self.numbers or symbol in self.answers
+
+    def __getitem__(self, symbol: sp.Symbol) -> Number:
+        found = self.numbers.get(symbol)
+        if found is None:
+            found = self.numbers[symbol] = _number(self.answers[symbol])
+        return found
+
+
+class _Inputs(Mapping[sp.Symbol, Number]):
+    """The student's values of some symbols, read from their values when asked for."""
+
+    def __init__(self, theirs: _Theirs, symbols: Sequence[sp.Symbol]) -> None:
+        self.theirs, self.symbols = theirs, tuple(symbols)
+
+    def __getitem__(self, symbol: sp.Symbol) -> Number:
+        if symbol not in self.symbols:
+            raise KeyError(symbol)
+        return self.theirs[symbol]
+
+    def __iter__(self) -> Iterator[sp.Symbol]:
+        return iter(self.symbols)
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """What a wrong answer got wrong: a mistake's id in the catalogue, and the names its message uses."""
@@ -114,18 +169,23 @@ class Diagnosis:
 
 @dataclass(frozen=True)
 class Row:
-    """One graded step."""
+    """One graded step; its carried-forward value is worked out when the verdict or a report needs it."""
 
     step: Step
     given: Decimal | None
     expected: Number
-    carried: Number | None  # the formula at the student's own values; None where it has no real value
     verdict: str
     weight: Decimal
     credit: Decimal
     used: tuple[Used, ...]
     inputs: Mapping[sp.Symbol, Number]  # the student's values the carried-forward value was computed from
+    steps: Steps = field(repr=False, compare=False)
     mistake: Diagnosis | None = None
+
+    @cached_property
+    def carried(self) -> Number | None:
+        """The formula at the student's own values; None where it has no real value."""
+        return _evaluate(self.steps, self.step, self.inputs)
 
 
 @dataclass(frozen=True)
@@ -167,29 +227,32 @@ def grade(
     """
     weights = weights or {}
     trivial = Trivialised(steps)
-    theirs: dict[sp.Symbol, Number] = {}
+    theirs = _Theirs()
     origin: dict[sp.Symbol, str] = {}
     rows = []
-    for step in steps:
+    for step, free, uses in _plan(steps):
         given = answers.get(step.key)
-        inputs = {symbol: theirs[symbol] for symbol in step.formula.free_symbols if symbol in theirs}
-        carried = _evaluate(steps, step, inputs)
-        used = tuple(Used(other, origin.get(other.symbol, "exact")) for other in steps.uses(step))
-        decided = verdict(given, as_decimal(step.value), None if carried is None else as_decimal(carried), min_digits)
-        mistake = _simplified(trivial, step, inputs, answers) if decided == "carried_forward" else None
+        inputs = _Inputs(theirs, [symbol for symbol in free if symbol in theirs])
+        carry = Carry(steps, step, inputs)
+        used = tuple(Used(other, origin.get(other.symbol, "exact")) for other in uses)
         trivial.walk(step, inputs, given is not None)
         if given is not None:
-            theirs[step.symbol], origin[step.symbol] = _number(given), "given"
-        elif step.blank is None and carried is not None:
+            theirs.answers[step.symbol], origin[step.symbol] = given, "given"
+        elif step.blank is None and carry.value is not None:
             # "computed from your answers" only where some answer of theirs went into it
             mine = any(origin.get(symbol) in ("given", "derived") for symbol in inputs)
-            theirs[step.symbol], origin[step.symbol] = carried, "derived" if mine else "exact"
+            theirs.numbers[step.symbol], origin[step.symbol] = carry.value, "derived" if mine else "exact"
         if step.blank is None and given is None:
             continue
+        decided = verdict(given, _exact_decimal(steps, step), carry, min_digits)
+        mistake = _simplified(trivial, step, inputs, answers) if decided == "carried_forward" else None
         decided = "wrong" if mistake else decided
         weight = weights.get(step.key, Decimal(1)) if step.blank is not None else Decimal(0)
         credit = ECF_POLICIES[ecf] if decided == "carried_forward" else CREDIT[decided]
-        rows.append(Row(step, given, step.value, carried, decided, weight, credit, used, inputs, mistake))
+        row = Row(step, given, step.value, decided, weight, credit, used, inputs, steps, mistake)
+        if carry.done:
+            row.__dict__["carried"] = carry.value  # worked out for the verdict already
+        rows.append(row)
     score = sum((row.weight * row.credit for row in rows), Decimal(0))
     maximum = sum((row.weight for row in rows), Decimal(0))
     return Grade(steps, tuple(rows), score, maximum, dict(answers), student, variant)
@@ -214,9 +277,36 @@ def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> N
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 
+@lru_cache(maxsize=1 << 16)
 def _number(value: Decimal) -> Number:
+    """An answer as a 40-digit number; a class's students give the same answers again and again."""
     with full_precision():
         return mpmath.mpf(str(value))
+
+
+_PLANS: weakref.WeakKeyDictionary[Steps, list[tuple[Step, tuple[sp.Symbol, ...], list[Step]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _plan(steps: Steps) -> list[tuple[Step, tuple[sp.Symbol, ...], list[Step]]]:
+    """Each step with its formula's symbols and the steps it uses, in order: once per variant, not per student."""
+    found = _PLANS.get(steps)
+    if found is None:
+        found = _PLANS[steps] = [(step, steps.free_symbols(step), steps.uses(step)) for step in steps]
+    return found
+
+
+_EXACT: weakref.WeakKeyDictionary[Steps, dict[str, Decimal]] = weakref.WeakKeyDictionary()
+
+
+def _exact_decimal(steps: Steps, step: Step) -> Decimal:
+    """The step's exact value as the rule compares it, worked out once per step (a class shares a variant's steps)."""
+    known = _EXACT.setdefault(steps, {})
+    found = known.get(step.key)
+    if found is None:
+        found = known[step.key] = as_decimal(step.value)
+    return found
 
 
 def as_decimal(value: Number) -> Decimal:

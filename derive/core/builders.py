@@ -84,6 +84,23 @@ class Working:
 # -- forward ----------------------------------------------------------------------------------
 
 
+def renamed(expr: sp.Expr, names: Mapping[sp.Symbol, sp.Symbol]) -> sp.Expr:
+    """``expr.xreplace(names)`` keeping the forms as written (w·x + b·1): each changed node is
+    rebuilt unevaluated, without switching SymPy's ``evaluate`` off (which empties its cache)."""
+    if expr in names:
+        return names[expr]
+    if not expr.args:
+        return expr
+    args = tuple(renamed(arg, names) for arg in expr.args)
+    if args == expr.args:
+        return expr
+    try:
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # a class that takes no ``evaluate``
+        with sp.evaluate(False):
+            return expr.func(*args)
+
+
 def example_steps(
     working: Working,
     p: int,
@@ -97,10 +114,7 @@ def example_steps(
     values = (derivation or working.derivation).forward[p]
 
     def rename(expr: sp.Expr) -> sp.Expr:
-        if plus is None:
-            return expr
-        with sp.evaluate(False):  # keep the forms as written: w·x + b·1
-            return expr.xreplace(plus)
+        return expr if plus is None else renamed(expr, plus)
 
     order: list[Step] = []
 

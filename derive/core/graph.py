@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from fractions import Fraction
+from functools import cache, cached_property
 
 import sympy as sp
 
@@ -136,15 +137,11 @@ class Graph:
         activation = ACTIVATIONS[layer.activation]
         if activation.function is None:
             return softmax(list(self.net[p][L]), j)
-        # The same expression either way (tests/test_fast_paths.py checks it), but built evaluated,
-        # SymPy's first sum in a process imports its tensor module: 50 ms of every command's start.
-        with sp.evaluate(False):
-            return activation.output(self.net[p][L][j], layer.negative_slope)
+        return _output(layer.activation, self.net[p][L][j], layer.negative_slope)
 
     def error_definition(self, p: int, j: int) -> sp.Expr:
         """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""
-        loss = LOSSES[self.spec.loss]
-        return loss.error(self.targets[p][j], self.out[p][-1][j], self.spec.n_outputs)
+        return _error(self.spec.loss, self.targets[p][j], self.out[p][-1][j], self.spec.n_outputs)
 
     def reduction_scale(self) -> sp.Rational:
         """E_total = scale · Σ_p E^{(p)}: 1 for a sum, 1/P for a mean over P examples."""
@@ -196,3 +193,22 @@ class Graph:
             for symbol, value in zip(self.inputs[p] + self.targets[p], example.inputs + example.targets, strict=True):
                 values[symbol] = sp.Rational(value.numerator, value.denominator)
         return values
+
+
+@cache
+def _output(activation: str, net: sp.Symbol, negative_slope: Fraction | None) -> sp.Expr:
+    """f(net), built once per process for each neuron's symbol (every variant of a class shares them).
+
+    The same expression either way (tests/test_fast_paths.py checks it), but built evaluated,
+    SymPy's first sum in a process imports its tensor module: 50 ms of every command's start; and
+    each switch of SymPy's ``evaluate`` empties its cache, which the next expressions then miss.
+    """
+    with sp.evaluate(False):
+        return ACTIVATIONS[activation].output(net, negative_slope)
+
+
+@cache
+def _error(loss: str, target: sp.Symbol, out: sp.Symbol, n_outputs: int) -> sp.Expr:
+    """E_o = loss(t_o, out_o), built once per process for each output's symbols (every variant of a
+    class shares them): SymPy's own cache, emptied by each switch of ``evaluate``, keeps few of them."""
+    return LOSSES[loss].error(target, out, n_outputs)

@@ -13,7 +13,7 @@ formula at a student's own earlier values, which is why the formula is SymPy and
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from functools import cached_property
 
@@ -99,6 +99,9 @@ class Steps:
         self.by_key = {step.key: step for step in self}
         self.by_blank = {step.blank: step for step in self if step.blank is not None}
         self.by_symbol = {step.symbol: step for step in self}
+        self._formulas: dict[str, tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]] = {}
+        self._functions: dict[str, Callable[..., Number]] = {}
+        self._evaluated: dict[tuple[str, tuple[Number, ...]], Number] = {}
 
     def __iter__(self) -> Iterator[Step]:
         yield from _forward_steps(self.forward)
@@ -123,6 +126,19 @@ class Steps:
         return len(self.by_blank)
 
     @cached_property
+    def _with_symbol(self) -> dict[sp.Symbol, list[Step]]:
+        """The steps of each symbol, in document order."""
+        found: dict[sp.Symbol, list[Step]] = {}
+        for step in self:
+            found.setdefault(step.symbol, []).append(step)
+        return found
+
+    @cached_property
+    def _position(self) -> dict[int, int]:
+        """Each step's place in document order, by identity."""
+        return {id(step): n for n, step in enumerate(self)}
+
+    @cached_property
     def values(self) -> dict[sp.Symbol, Number]:
         """The exact value of every given symbol and of every step's symbol."""
         return {**self.given, **{step.symbol: step.value for step in self}}
@@ -142,14 +158,41 @@ class Steps:
 
     def uses(self, step: Step) -> list[Step]:
         """The earlier steps whose values the step's formula takes, in document order."""
-        used = step.formula.free_symbols
-        return [other for other in self if other.symbol in used and other is not step]
+        return list(self._formula(step)[1])
+
+    def free_symbols(self, step: Step) -> tuple[sp.Symbol, ...]:
+        """The symbols of the step's formula, by name."""
+        return self._formula(step)[0]
 
     def evaluate(self, step: Step, values: Mapping[sp.Symbol, Number]) -> Number:
         """The step's formula at ``values`` for the symbols given there, exact values elsewhere."""
-        free = tuple(sorted(step.formula.free_symbols, key=lambda symbol: symbol.name))
-        function = compile_expr(step.formula, free)
-        return evaluate(function, *(_number(values.get(symbol, self.values[symbol])) for symbol in free))
+        free = self._formula(step)[0]
+        function = self._functions.get(step.key) if self.by_key.get(step.key) is step else None
+        if function is None:
+            function = compile_expr(step.formula, free)
+            if self.by_key.get(step.key) is step:
+                self._functions[step.key] = function
+        arguments = tuple(_number(values.get(symbol, self.values[symbol])) for symbol in free)
+        if function is not self._functions.get(step.key):
+            return evaluate(function, *arguments)
+        # a class's students who gave the same answers take the same carried-forward values
+        found = self._evaluated.get((step.key, arguments))
+        if found is None:
+            found = self._evaluated[step.key, arguments] = evaluate(function, *arguments)
+        return found
+
+    def _formula(self, step: Step) -> tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]:
+        """The formula's symbols (by name) and the steps it uses: worked out once per step, as a
+        class's grading asks for them once per student (its compiled function, once it is evaluated)."""
+        found = self._formulas.get(step.key) if self.by_key.get(step.key) is step else None
+        if found is None:
+            symbols = step.formula.free_symbols
+            free = tuple(sorted(symbols, key=lambda symbol: symbol.name))
+            found_in = [other for symbol in symbols for other in self._with_symbol.get(symbol, ()) if other is not step]
+            found = (free, tuple(sorted(found_in, key=lambda other: self._position[id(other)])))
+            if self.by_key.get(step.key) is step:
+                self._formulas[step.key] = found
+        return found
 
 
 def _number(value: Number | sp.Rational) -> Number:

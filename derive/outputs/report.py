@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sympy as sp
 
 from derive.core.chain import Derivation
 from derive.core.factors import Factor, Gradient
+from derive.core.forward import forward_pass, reduce_loss
 from derive.core.numbers import format_number
 from derive.core.printing import TextbookPrinter, partial_latex
 from derive.core.steps import Steps
 from derive.outputs.render import Catalog, escape_markdown, meaning
 from derive.spec.model import LayerSpec, NetworkSpec
-from derive.training.descent import Run
+from derive.training.descent import Run, StopPoint
 
 
 def factor_latex(factor: Factor, printer: TextbookPrinter) -> tuple[str, str]:
@@ -139,12 +141,10 @@ def gradients_json(derivation: Derivation, examples: Sequence[int] | None = None
 
 def training_json(run: Run) -> dict[str, Any]:
     """The ``derive train --json`` document."""
-    trained = trained_update(run.spec)
-    outputs = [[row[f"out_{neuron.name}"] for neuron in trained.graph.neurons[-1]] for row in forward_rows(trained)]
-    parameters = {name: float(value) for name, value in run.spec.parameters().items()}
-    stopped = run.stopped_at
+    history, (_, outputs), stopped = _shown(run)
+    parameters = dict(zip(run.start.parameter_names(), run.parameters, strict=True))
     return {
-        "loss": run.history,
+        "loss": history,
         "outputs": outputs,
         "parameters": parameters,
         "epochs": run.epochs,
@@ -152,6 +152,29 @@ def training_json(run: Run) -> dict[str, Any]:
         if stopped is None
         else {"epoch": stopped.epoch, "update": stopped.update, "step": stopped.step, "loss": stopped.loss},
     }
+
+
+def _shown(run: Run) -> tuple[list[float], tuple[list[str], list[list[float]]], StopPoint | None]:
+    """What a training document shows: the history ending with E_total at 40 digits, the trained
+    network's outputs by name and example, and where the goal was reached, with that E_total."""
+    final, outputs = _trained_outputs(run)
+    stopped = run.stopped_at and replace(run.stopped_at, loss=final)
+    return [*run.history[:-1], final], outputs, stopped
+
+
+def _trained_outputs(run: Run) -> tuple[float, tuple[list[str], list[list[float]]]]:
+    """E_total after the last update and each example's outputs: from a 40-digit forward pass of the
+    trained network (no derivation); for an unrolled or a large network, from its update's forward pass."""
+    from derive.training.floats import in_floats
+
+    spec = run.spec
+    if spec.dense and not in_floats(spec):
+        forward = forward_pass(spec)
+        names = [spec.layers[-1].neuron_name(j) for j in range(spec.n_outputs)]
+        return float(reduce_loss(spec, forward)), (names, [[float(out) for out in row.out[-1]] for row in forward])
+    trained = trained_update(spec)
+    names = output_names(trained.graph)
+    return run.precise_loss(), (names, [[row[f"out_{name}"] for name in names] for row in forward_rows(trained)])
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -324,22 +347,21 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
     """The error at well-chosen steps, and the outputs after training."""
     steps = result.steps
     show = lambda value: format_number(value, digits)  # noqa: E731
+    history, (names, outputs), stopped = _shown(result)
     if result.updates_per_epoch == 1:
-        rows = [[str(step), show(result.history[step])] for step in milestones(steps)]
+        rows = [[str(step), show(history[step])] for step in milestones(steps)]
         header = ["step", "E_total"]
     else:  # online or mini-batches: where each step falls among the epochs
         rows = [
-            [str(step), *(str(n) if step else "" for n in result.position(step)), show(result.history[step])]
+            [str(step), *(str(n) if step else "" for n in result.position(step)), show(history[step])]
             for step in milestones(steps)
         ]
         header = ["step", "epoch", "update", "E_total"]
-    before, after = result.history[0], result.history[-1]
-    trained = trained_update(result.spec)
-    outputs = output_names(trained.graph)
+    before, after = history[0], history[-1]
     output_rows = [
-        [str(p + 1), name, show(row[f"out_{name}"]), show(float(target))]
-        for p, (row, example) in enumerate(zip(forward_rows(trained), result.spec.examples, strict=True))
-        for name, target in zip(outputs, example.targets, strict=True)
+        [str(p + 1), name, show(out), show(float(target))]
+        for p, (values, example) in enumerate(zip(outputs, result.spec.examples, strict=True))
+        for name, out, target in zip(names, values, example.targets, strict=True)
     ]
     rate = format_number(float(spec.learning_rate), 12)
     return (
@@ -349,7 +371,7 @@ def training_text(spec: NetworkSpec, result: Run, update: str, digits: int) -> s
         + "\n\n"
         + table(header, rows)
         + _change(before, after, show)
-        + _goal(result, show)
+        + _goal(result, stopped, show)
         + "\nOutputs after training\n\n"
         + table(["example", "output", "out", "target"], output_rows)
     )
@@ -375,12 +397,11 @@ def _training_options(spec: NetworkSpec) -> str:
     return "".join(f", {part}" for part in parts)
 
 
-def _goal(result: Run, show: Callable[[float], str]) -> str:
-    """Whether, and where, E_total reached the goal of --until."""
+def _goal(result: Run, stopped: StopPoint | None, show: Callable[[float], str]) -> str:
+    """Whether, and where (``stopped``), E_total reached the goal of --until."""
     if result.goal is None:
         return ""
     goal = format_number(result.goal, 12)
-    stopped = result.stopped_at
     if stopped is None:
         epochs = f"{result.epochs} epoch{'s' if result.epochs != 1 else ''}"
         return f"\nE_total did not reach {goal} or below within {epochs} ({result.steps} steps).\n"

@@ -84,7 +84,7 @@ def document(
     catalog = options.templates.catalog(options.language)
     steps = steps or document_steps(spec, options)
     setting = exam or ExamSetting()
-    history = train(spec, curve_steps).history if curve_steps else ()
+    history = train(spec, curve_steps).shown_history() if curve_steps else ()  # ends at 40 digits
     doc = from_steps(
         steps,
         notation=options.notation or catalog("notation"),

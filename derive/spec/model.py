@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax", "leaky_relu", "softplus", "elu")
 LOSSES = ("half_sse", "mse", "bce", "cross_entropy")
@@ -159,6 +160,28 @@ class NetworkSpec:
             values.extend([layer.bias] if isinstance(layer.bias, Fraction) else layer.bias)
         return dict(zip(self.parameter_names(), values, strict=True))
 
+    @cached_property
+    def float_parameters(self) -> tuple[float, ...]:
+        """Every weight and bias as a float, in numbering order: converted once per network, for training."""
+        return tuple(map(float, self.parameters().values()))
+
+    def with_float_parameters(self, values: Sequence[float]) -> NetworkSpec:
+        """The same network with every weight and bias, in numbering order, the float given (exactly)."""
+        if len(values) != len(self.float_parameters):
+            raise ValueError(f"expected {len(self.float_parameters)} parameters, got {len(values)}")
+        exact = list(map(Fraction, values))  # numbering order: every layer's weights, then every layer's biases
+        at = [0]  # where the next layer's values start
+        weights = [
+            (_rows(exact, at, layer.weights), _rows(exact, at, layer.recurrent_weights)) for layer in self.layers
+        ]
+        layers = tuple(
+            replace(layer, weights=rows, recurrent_weights=recurrent, bias=_bias(exact, at, layer))
+            for layer, (rows, recurrent) in zip(self.layers, weights, strict=True)
+        )
+        trained = replace(self, layers=layers)
+        trained.__dict__["float_parameters"] = tuple(values)  # the floats it was built from: exact, nothing to convert
+        return trained
+
     def with_parameters(self, values: Mapping[str, Fraction]) -> NetworkSpec:
         """The same network with the named weights and biases replaced."""
         current = self.parameters()
@@ -213,3 +236,24 @@ class NetworkSpec:
         """Δθ before the first update, for every parameter: ``previous_update`` or 0."""
         given = dict(self.previous_update)
         return {name: given.get(name, Fraction(0)) for name in self.parameter_names()}
+
+
+def _rows(
+    values: list[Fraction], at: list[int], like: tuple[tuple[Fraction, ...], ...]
+) -> tuple[tuple[Fraction, ...], ...]:
+    """The values from ``at[0]`` on, in rows as long as ``like``'s; ``at[0]`` moves past them."""
+    rows = []
+    for row in like:
+        rows.append(tuple(values[at[0] : at[0] + len(row)]))
+        at[0] += len(row)
+    return tuple(rows)
+
+
+def _bias(values: list[Fraction], at: list[int], layer: LayerSpec) -> Fraction | tuple[Fraction, ...]:
+    """The layer's bias, or biases (one shared, or one per neuron), from ``at[0]`` on; ``at[0]`` moves past them."""
+    if isinstance(layer.bias, Fraction):
+        at[0] += 1
+        return values[at[0] - 1]
+    biases = tuple(values[at[0] : at[0] + len(layer.bias)])
+    at[0] += len(biases)
+    return biases

@@ -349,7 +349,7 @@ class FloatTraining:
     def __init__(self, spec: NetworkSpec, update: Update) -> None:
         self.spec = spec
         self.order = update
-        self.params: Parameters = tuple(float(value) for value in spec.parameters().values())
+        self.params: Parameters = spec.float_parameters
         self.changes: Parameters | None = (
             tuple(float(value) for value in spec.previous_changes().values()) if spec.momentum else None
         )
@@ -393,6 +393,10 @@ class FloatTraining:
 
     def parameters(self) -> Parameters:
         return self.params
+
+    def finite(self) -> bool:
+        """Whether every parameter is still a finite number."""
+        return all(map(math.isfinite, self.params))
 
     def velocity(self) -> Parameters | None:
         return self.changes

@@ -8,9 +8,10 @@ update descends E + (λ/2)·Σ w².
 
 The loop runs in floating point, on code generated from the chain: plain floats for small updates
 (:mod:`derive.training.compiled`), NumPy matrices for larger ones (:mod:`derive.training.vectorised`).  The history
-records E_total over all the examples before training and after every update, and its last entry
-is computed again by the 40-digit path.  :func:`precise_updates` and :func:`update_spec` give the same updates at 40
-digits, one derivation each, for the documents and the tests.
+records E_total over all the examples before training and after every update, every entry from the
+same float path; :meth:`Run.precise_loss` gives the last at 40 digits, for the documents that show it.
+:func:`precise_updates` and :func:`update_spec` give the same updates at 40 digits, one derivation
+each, for the documents and the tests.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from derive.core.chain import Derivation, Update, check_update
@@ -53,13 +55,35 @@ class Run:
 
     With momentum the network carries the last Δθ as its ``previous_update``, so that training
     it further continues where this run stopped.  ``stopped_at`` is set when ``goal`` was reached.
+    The trained network (:attr:`spec`, exact fractions) is built when first asked for: training
+    itself ends on floats.
     """
 
     history: list[float]
-    spec: NetworkSpec
+    start: NetworkSpec
+    parameters: tuple[float, ...]  # every weight and bias the updates left, in numbering order
+    velocity: tuple[float, ...] | None = None  # with momentum, the last Δθ of each
     updates_per_epoch: int = 1
     goal: float | None = None
     stopped_at: StopPoint | None = None
+
+    @cached_property
+    def spec(self) -> NetworkSpec:
+        """The trained network: the start's, with the parameters reached and, with momentum, their last Δθ."""
+        trained = self.start.with_float_parameters(self.parameters)
+        if self.velocity is None:
+            return trained
+        names = self.start.parameter_names()
+        return _with_changes(trained, dict(zip(names, map(Fraction, self.velocity), strict=True)))
+
+    def precise_loss(self) -> float:
+        """E_total over all the examples after the last update, at 40 digits (a forward pass of :attr:`spec`);
+        in floats for a network too large for that."""
+        return final_loss(self.spec)
+
+    def shown_history(self) -> list[float]:
+        """The history with its last E_total from :meth:`precise_loss`, as the documents show it."""
+        return [*self.history[:-1], self.precise_loss()]
 
     @property
     def steps(self) -> int:
@@ -176,21 +200,27 @@ class _Loop:
 
     def run(self, count: int) -> None:
         """``count`` more updates, or fewer if the goal is reached; divergence is a clear error."""
+        self._guarded(lambda: self._updates(count))
+
+    def _updates(self, count: int) -> None:
+        if self.full_batch:  # each update's forward pass gives E_total before it: the history comes free
+            goal = -math.inf if self.goal is None else self.goal
+            self.done += self.engine.steps(count, self.history, goal)
+            self._check_goal()
+        else:
+            self._batches(count)
+
+    def _guarded(self, work: Callable[[], None]) -> None:
+        """``work`` (which extends the history); a value out of a float's range or domain is a clear error."""
         start = len(self.history)
         try:
-            if self.full_batch:  # each update's forward pass gives E_total before it: the history comes free
-                goal = -math.inf if self.goal is None else self.goal
-                self.done += self.engine.steps(count, self.history, goal)
-                self._check_goal()
-            else:
-                self._batches(count)
+            work()
         except OverflowError:
             raise _diverged(len(self.history) + self.full_batch, "a value grew too large for a float") from None
         except (ZeroDivisionError, ValueError):
             raise _diverged(len(self.history) + self.full_batch, "a value left the domain of its function") from None
         # checked once a chunk, so that the loop itself stays as fast as the generated step
-        params = self.engine.parameters()
-        if not all(math.isfinite(value) for value in self.history[start:]) or not all(map(math.isfinite, params)):
+        if not all(map(math.isfinite, self.history[start:])) or not self.engine.finite():
             first = next((n for n, value in enumerate(self.history[start:], start) if not math.isfinite(value)), None)
             step = first + (1 if self.full_batch else 0) if first is not None else self.done
             raise _diverged(step, "the values are no longer finite")
@@ -209,18 +239,12 @@ class _Loop:
                 return
 
     def finish(self) -> Run:
-        """The run, its last E_total computed again at 40 digits from the parameters reached."""
-        names = self.spec.parameter_names()
-        params = self.engine.parameters()
-        trained = self.spec.with_parameters({n: Fraction(v) for n, v in zip(names, params, strict=True)})
-        velocity = self.engine.velocity()
-        if velocity is not None:
-            trained = _with_changes(trained, dict(zip(names, map(Fraction, velocity), strict=True)))
-        final = final_loss(trained)
-        history = self.history[:-1] if (not self.full_batch or self.stopped_at is not None) else self.history
-        history = [*history, final]
-        stopped = self.stopped_at and replace(self.stopped_at, loss=final)
-        return Run(history, trained, self.spec.updates_per_epoch, self.goal, stopped)
+        """The run: with batch training unstopped, E_total after the last update from one more forward pass."""
+        if self.full_batch and self.stopped_at is None:
+            self._guarded(lambda: self.history.append(self.engine.loss()))
+        parameters, velocity = self.engine.parameters(), self.engine.velocity()
+        per_epoch = self.spec.updates_per_epoch
+        return Run(self.history, self.spec, parameters, velocity, per_epoch, self.goal, self.stopped_at)
 
 
 def final_loss(trained: NetworkSpec) -> float:

@@ -182,12 +182,14 @@ class UnrolledTraining:
         return count
 
     def loss(self) -> float:
-        self.scale = 1 / len(self.examples) if self.spec.reduction == "mean" else 1.0
-        grads = [0.0] * len(self.params)
-        return math.fsum(self._example(inputs, targets, grads) for inputs, targets in self.examples)
+        return self._gradient(range(len(self.examples)))[0]  # E_total over all the examples
 
     def parameters(self) -> list[float]:
         return list(self.params)
+
+    def finite(self) -> bool:
+        """Whether every parameter is still a finite number."""
+        return all(map(math.isfinite, self.params))
 
     def velocity(self) -> list[float] | None:
         return list(self.changes) if self.changes is not None else None

@@ -16,6 +16,8 @@ value of the network and its data lives in the arrays, and the constants are arg
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from fractions import Fraction
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -251,12 +253,14 @@ def update_constants(spec: NetworkSpec) -> tuple[float, float, float]:
     Δθ = β·Δθ_previous − η·g − ηλ·θ, applied in place: Δθ_previous scaled by β, then ηλ·W and ηδXᵀ
     subtracted (δ is computed already times η).
     """
+    return _coefficients(spec.learning_rate, spec.momentum, spec.weight_decay)
+
+
+@cache
+def _coefficients(learning_rate: Fraction, momentum: Fraction, weight_decay: Fraction) -> tuple[float, float, float]:
+    """(β, ηλ, η) at these numbers: worked out once for each, not on every call of ``train``."""
     terms = change_terms(momentum=True, decay=True)
-    numbers = {
-        LEARNING_RATE: rational(spec.learning_rate),
-        MOMENTUM: rational(spec.momentum),
-        DECAY: rational(spec.weight_decay),
-    }
+    numbers = {LEARNING_RATE: rational(learning_rate), MOMENTUM: rational(momentum), DECAY: rational(weight_decay)}
     previous, parameter, gradient = (terms[symbol].subs(numbers) for symbol in (PREVIOUS_CHANGE, PARAMETER, GRADIENT))
     return float(previous), float(-parameter), float(-gradient)
 
@@ -356,6 +360,12 @@ class MatrixTraining:
         with np.errstate(all="ignore"):
             return self._loss(self.all)
 
+    def finite(self) -> bool:
+        """Whether every parameter is still a finite number."""
+        return all(np.isfinite(self.arrays[f"A{L}"]).all() for L in range(len(self.spec.layers))) and all(
+            np.isfinite(array).all() for name, array in self.arrays.items() if name.startswith("c")
+        )
+
     def parameters(self) -> Parameters:
         """Every weight and bias, in derive's numbering: the weights layer by layer, then the biases."""
         return _numbered(self.spec, self.arrays, "A", "W", "c")
@@ -367,25 +377,38 @@ class MatrixTraining:
 def _arrays(spec: NetworkSpec) -> dict[str, np.ndarray]:
     """The arrays :func:`array_names` names, filled from the spec (Δθ from ``previous_update``)."""
     arrays: dict[str, np.ndarray] = {}
-    values = iter(float(v) for v in spec.parameters().values())
-    previous = iter(float(v) for v in spec.previous_changes().values())
-    weights = [[[next(values) for _ in row] for row in layer.weights] for layer in spec.layers]
-    changes = [[[next(previous) for _ in row] for row in layer.weights] for layer in spec.layers]
-    count = [1 if layer.shared_bias else layer.size for layer in spec.layers]
-    biases = [[next(values) for _ in range(n)] for n in count]
-    bias_changes = [[next(previous) for _ in range(n)] for n in count]
-    for L, layer in enumerate(spec.layers):
-        for prefix, W, b in (("", weights[L], biases[L]), ("V", changes[L], bias_changes[L])):
-            if prefix and not spec.momentum:
-                continue
+    sources = [("", np.array(spec.float_parameters))]
+    if spec.momentum:
+        sources.append(("V", np.array([float(value) for value in spec.previous_changes().values()])))
+    for prefix, values in sources:
+        weights, biases = _split(spec, values)
+        for L, layer in enumerate(spec.layers):
             if folded(layer, spec):
-                A = np.array([[*row, bias] for row, bias in zip(W, b, strict=True)])
+                A = np.hstack([weights[L], biases[L].reshape(-1, 1)])
                 arrays |= {f"{prefix or 'A'}{L}": A, f"{prefix}W{L}": A[:, :-1]}
             else:
-                A = np.array(W)
-                column = np.array(b if layer.shared_bias else [[value] for value in b])
+                A = weights[L].copy()
+                column = biases[L].copy() if layer.shared_bias else biases[L].reshape(-1, 1).copy()
                 arrays |= {f"{prefix or 'A'}{L}": A, f"{prefix}W{L}": A, f"{prefix}c{L}": column}
-    return arrays
+    return _in_order(spec, arrays)
+
+
+def _split(spec: NetworkSpec, values: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every parameter in numbering order as each layer's weight matrix and its biases (one, when shared)."""
+    weights, biases, at = [], [], 0
+    for layer in spec.layers:
+        weights.append(values[at : at + layer.size * layer.fan_in].reshape(layer.size, layer.fan_in))
+        at += layer.size * layer.fan_in
+    for layer in spec.layers:
+        count = 1 if layer.shared_bias else layer.size
+        biases.append(values[at : at + count])
+        at += count
+    return weights, biases
+
+
+def _in_order(spec: NetworkSpec, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays in :func:`array_names`' order: ``make`` takes them positionally."""
+    return {name: arrays[name] for name in array_names(spec)}
 
 
 def _numbered(spec: NetworkSpec, arrays: dict[str, np.ndarray], matrix: str, weights: str, bias: str) -> Parameters:
