@@ -322,6 +322,9 @@ def test_training_on_floats_follows_the_40_digit_updates(name):
         ("quiz", "--format", "moodle", "-o", "quiz.xml"),
         ("worksheet", "--only", "w1,b1", "--detail", "brief", "-o", "sheet"),
         ("slides", "--only", "w1", "--detail", "brief", "-o", "slides"),
+        ("worksheet", "--exercise", "exam", "--only", "w1,b1", "-o", "exam"),
+        ("scorm", "--variants", "2", "--seed", "1", "-o", "package.zip"),
+        ("code", "-o", "module.py"),
     ],
     ids=lambda c: c[0] if isinstance(c, tuple) else c,
 )

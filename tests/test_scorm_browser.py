@@ -433,3 +433,52 @@ def test_the_page_works_opened_from_disk_without_an_lms(browser, lms):
     )
     assert verdict == "correct"
     assert console_problems(browser) == []
+
+
+def _carried_through(number: int, folder: Path, slipped: dict[str, str]) -> dict[str, str]:
+    """A sheet of cnn's variant ``number`` with the ``slipped`` answers and every other blank the value
+    `derive check` carries forward from the answers before it (filled in until nothing changes)."""
+    answers = dict(slipped)
+    sheet = folder / f"sheet-{number}.json"
+    while True:
+        sheet.write_text(json.dumps(answers), encoding="utf-8")
+        result = run_derive("check", str(sheet), "cnn", "--variant", str(number), "--seed", "1", "--json")
+        rows = json.loads(result.stdout)["steps"]
+        wanted = {row["key"]: repr(row["carried_forward_expected"]) for row in rows if row["blank"] is not None}
+        fresh = {key: text for key, text in wanted.items() if key not in slipped and answers.get(key) != text}
+        if not fresh:
+            return answers
+        answers |= fresh
+
+
+def test_each_variant_of_a_pooling_network_is_checked_by_its_own_formulas(browser, tmp_path):
+    """In a max-pooling network a variant's δ may be routed to another position (or stopped by ReLU): each
+    learner's page must check with the formulas of their own variant. A slip in the first blank and every
+    later answer carried forward from it: the page gives each blank `derive check`'s verdict, variant by variant."""
+    from tests.test_browser import FILL_IN, READ_VERDICTS
+
+    run_derive("scorm", "cnn", "--variants", "3", "--seed", "1", "-o", "cnn.zip", cwd=tmp_path)
+    with zipfile.ZipFile(tmp_path / "cnn.zip") as archive:
+        archive.extractall(tmp_path / "sco")
+    page = tmp_path / "sco" / "index.html"
+    assert "window.deriveVariantFormulas" in page.read_text(encoding="utf-8"), "no variant with formulas of its own"
+    for number in (1, 2, 3):
+        answers = _carried_through(number, tmp_path, {"net_c1,11": "5"})
+        sheet = tmp_path / f"sheet-{number}.json"
+        result = run_derive("check", str(sheet), "cnn", "--variant", str(number), "--seed", "1", "--json")
+        expected = {row["key"]: row["verdict"] for row in json.loads(result.stdout)["steps"] if row["blank"]}
+        assert list(expected.values()).count("carried_forward") > 10
+        browser.get("about:blank")
+        browser.get_log("browser")
+        browser.get(f"{page.as_uri()}#variant-{number}")
+        assert browser.execute_script("return document.documentElement.dataset.variant") == str(number)
+        browser.execute_script(FILL_IN, answers)
+        press_check(browser)
+        verdicts = browser.execute_script(READ_VERDICTS)
+        differ = {
+            key: (answers.get(key), verdicts[key], verdict)
+            for key, verdict in expected.items()
+            if verdicts[key] != verdict
+        }
+        assert differ == {}, f"variant {number}: {differ}"
+        assert console_problems(browser) == []

@@ -45,6 +45,9 @@ SUSPEND_LIMIT = {"1.2": 4096, "2004": 64000}
 _FNV_OFFSET, _FNV_PRIME = 0x811C9DC5, 0x01000193  # FNV-1a, 32 bits
 _MAIN = re.compile(r"<main>\n(.*)</main>", re.DOTALL)
 _CHECKING = re.compile(r'<script type="application/json" id="derive-checking">(.*?)</script>', re.DOTALL)
+# the steps' formulas as JavaScript: one variant's differ from another's where a max pool routes δ
+# to another position or a ReLU stops it, so each variant whose formulas differ carries its own
+_FORMULAS = re.compile(r'<script id="derive-formulas">\nwindow\.deriveFormulas = (.*?);\n</script>', re.DOTALL)
 
 # What each version's manifest is written in (SCORM 1.2 CAM 2.3; SCORM 2004 4th edition CAM 3.4).
 _NAMESPACES = {
@@ -188,25 +191,29 @@ def _bridge_data(setting: Setting, graded: Sequence[Step], catalog: Catalog) -> 
 
 @dataclass(frozen=True)
 class Working:
-    """One more variant's part of the page: its working (the inside of ``<main>``) and its checking data."""
+    """One more variant's part of the page: its working (the inside of ``<main>``), its checking data and,
+    where they differ from the first variant's, its formulas (a JavaScript object)."""
 
     number: int
     main: Markup
     checking: Markup
+    formulas: Markup | None
 
 
 def _working(first: str, page: str, number: int) -> Working:
     """Variant ``number``'s working, cut from its page; the rest of its page must be the first variant's."""
-    main, checking = _MAIN.search(page), _CHECKING.search(page)
-    if main is None or checking is None or page.count("<main>") != 1:
-        raise DeriveError("the worksheet page has no single <main> and checking data to share (a changed template?)")
+    main, checking, formulas = _MAIN.search(page), _CHECKING.search(page), _FORMULAS.search(page)
+    if main is None or checking is None or formulas is None or page.count("<main>") != 1:
+        raise DeriveError("the worksheet page has no single <main>, checking data and formulas to share")
     if _outside(page) != _outside(first):
         raise DeriveError(f"variant {number}'s page differs from variant 1's outside its working; cannot share a page")
-    return Working(number, Markup(main.group(1)), Markup(checking.group(1)))
+    own = formulas.group(1)
+    shared = own == _FORMULAS.search(first).group(1)  # type: ignore[union-attr]  # the same template made both
+    return Working(number, Markup(main.group(1)), Markup(checking.group(1)), None if shared else Markup(own))
 
 
 def _outside(page: str) -> str:
-    return _CHECKING.sub("", _MAIN.sub("", page))
+    return _FORMULAS.sub("", _CHECKING.sub("", _MAIN.sub("", page)))
 
 
 def _percent_text(value: Decimal) -> str:
