@@ -439,7 +439,7 @@ def _chart(
         x, _ = at(value, low_y if not log else 10**low_y)
         ET.SubElement(svg, "line", {"x1": x, "y1": _px(bottom), "x2": x, "y2": "10", "stroke": "#ddd"})
         ET.SubElement(svg, "text", {"x": x, "y": _px(bottom + 14), "text-anchor": "middle"}).text = _tick_text(value)
-    for value in range(low_y, high_y + 1) if log else _ticks(low_y, high_y):
+    for value in _decades(low_y, high_y) if log else _ticks(low_y, high_y):
         _, y = at(low_x, 10**value if log else value)
         ET.SubElement(svg, "line", {"x1": _px(CHART_LEFT), "y1": y, "x2": _px(right), "y2": y, "stroke": "#ddd"})
         label = ET.SubElement(svg, "text", {"x": _px(CHART_LEFT - 5), "y": y, "text-anchor": "end"})
@@ -479,6 +479,12 @@ def _step(low: float, high: float, count: int = 4) -> float:
     rough = (high - low) / count if high > low else 1.0
     power = 10 ** math.floor(math.log10(rough))
     return next(power * factor for factor in (1, 2, 5, 10) if power * factor >= rough)
+
+
+def _decades(low: int, high: int, most: int = 8) -> range:
+    """The powers of ten from 10^low to 10^high a log axis labels: every one, or every k-th so that at most
+    ``most`` labels stand apart (an error that falls to 1e-33 spans 34 decades)."""
+    return range(low, high + 1, max(1, math.ceil((high - low) / (most - 1))))
 
 
 def _ticks(low: float, high: float) -> list[float]:
