@@ -472,3 +472,15 @@ def test_train_lists_the_output_of_every_step_after_training(make, tmp_path):
         for j, value in enumerate(target):
             row = next(r.split() for r in rows if r.split()[:2] == ["1", f"{name}{j + 1},{t + 1}"])
             assert float(row[3]) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("name", ["rnn", "cnn"])
+def test_the_spanish_vectors_and_maps_use_the_decimal_comma(name):
+    """h_t and δ_t (rnn), the feature and δ maps (cnn): every decimal in a matrix written 0{,}5, as the rest."""
+    import re
+
+    text = run_derive("explain", name, "--lang", "es").stdout
+    matrices = re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", text)
+    assert matrices
+    assert not [body for body in matrices if re.search(r"\d\.\d", body)]
+    assert any("{,}" in body for body in matrices)
