@@ -152,9 +152,11 @@ def _image(rows: int, columns: int) -> dict:
     return {"learning_rate": 0.5, "layers": [conv, output], "examples": [{"inputs": pixels, "targets": [1.0]}]}
 
 
-def _refused(network: Network, fragment: str, only: tuple[str, ...] = ()) -> None:
-    with pytest.raises(DeriveError, match=fragment):
+def _refused(network: Network, fragment: str, only: tuple[str, ...] = ()) -> str:
+    """The message of the refusal, which must contain ``fragment``."""
+    with pytest.raises(DeriveError, match=fragment) as refused:
         network.steps(only)
+    return str(refused.value)
 
 
 def test_a_document_prints_40_gradients_and_refuses_41():
@@ -166,24 +168,57 @@ def test_a_document_prints_40_gradients_and_refuses_41():
     assert len(names) == 44
     assert len(network.steps(names[:40]).backward) == 40
     _refused(network, "41 gradients are too many to print readably", tuple(names[:41]))
-    _refused(network, "44 gradients are too many to print readably")
+    assert _refused(network, "44 gradients") == (
+        "44 gradients are too many to print readably (at most 40); choose some with --only, e.g. --only w1,b4"
+    )
 
 
 def test_a_document_prints_a_layer_of_8_neurons_and_refuses_9():
     assert Network.from_dict(_dense(8), name="eight").steps() is not None
-    _refused(Network.from_dict(_dense(9), name="nine"), "a layer of 9 neurons is too wide")
+    assert _refused(Network.from_dict(_dense(9), name="nine"), "a layer of 9") == (
+        "a layer of 9 neurons is too wide to print readably (at most 8); use 'derive gradients' for its numbers"
+    )
 
 
 def test_a_document_prints_4_examples_and_refuses_5():
     assert Network.from_dict(_dense(2, examples=4), name="four").steps() is not None
-    _refused(Network.from_dict(_dense(2, examples=5), name="five"), "5 examples are too many")
+    assert _refused(Network.from_dict(_dense(2, examples=5), name="five"), "5 examples") == (
+        "5 examples are too many to print readably (at most 4); use 'derive gradients' for their numbers"
+    )
 
 
-def test_a_document_prints_a_feature_map_of_36_and_refuses_42():
+def test_a_document_prints_a_feature_map_of_36_and_refuses_37():
     assert Network.from_dict(_image(6, 6), name="six").steps(("w1",)) is not None
-    _refused(Network.from_dict(_image(7, 6), name="seven"), "42 neurons is too wide", ("w1",))
+    _refused(Network.from_dict(_image(1, 37), name="line"), "a layer of 37 neurons is too wide", ("w1",))
 
 
 @pytest.mark.parametrize("detail", ["full", "standard", "brief"])
 def test_every_detail_the_options_name_builds(detail):
     assert len(example().steps(detail=detail)) > 0
+
+
+@pytest.mark.parametrize(
+    ("only", "message"),
+    [
+        ("w80", "--only: no parameter 'w80' in this network; did you mean 'w8'? (it has w1 to b2)"),
+        ("qq", "--only: no parameter 'qq' in this network (it has w1 to b2)"),
+    ],
+)
+def test_an_unknown_parameter_is_named_with_the_networks_range(only, message):
+    with pytest.raises(DeriveError) as refused:
+        example().steps((only,))
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("net_h3", "key: unknown key 'net_h3'; did you mean 'net_h2'? (`derive keys` lists them)"),
+        ("zzz", "key: unknown key 'zzz' (`derive keys` lists them)"),
+        ("99", "key: no blank 99; the worksheet has blanks 1 to 52"),
+    ],
+)
+def test_an_unknown_key_or_blank_is_named(key, message):
+    with pytest.raises(DeriveError) as refused:
+        example().steps().find(key)
+    assert str(refused.value) == message
