@@ -187,9 +187,10 @@ def test_a_document_prints_4_examples_and_refuses_5():
     )
 
 
-def test_a_document_prints_a_feature_map_of_36_and_refuses_37():
+def test_a_document_prints_a_feature_map_of_36_and_refuses_42():
+    """No input or map has 37 entries (37 is prime; rows and columns are at most 32, channels 16): 42 is next."""
     assert Network.from_dict(_image(6, 6), name="six").steps(("w1",)) is not None
-    _refused(Network.from_dict(_image(1, 37), name="line"), "a layer of 37 neurons is too wide", ("w1",))
+    _refused(Network.from_dict(_image(7, 6), name="seven"), "a layer of 42 neurons is too wide", ("w1",))
 
 
 @pytest.mark.parametrize("detail", ["full", "standard", "brief"])
