@@ -227,6 +227,7 @@ class DiagramEdge:
     # whether the drawing writes the label: a kernel's entries, a pooling's and a map's bias are written
     # on the first position of each map only, the other positions' links drawn bare (the same parameters)
     labelled: bool = True
+    position: float = 0.26  # where along the edge its label is written (TikZ): near its source, clear of the neuron
 
 
 @dataclass

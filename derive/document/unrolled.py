@@ -40,8 +40,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
             node,
             rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else rf"h_{{{escaped(node)}}}",
             node,
-            0.0,
-            _row(k, len(first)),
+            *_input_place(derivation.spec, k, first, graph),
             "input",
         )
         for k, node in enumerate(first)
@@ -58,7 +57,8 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
             # below it); the other positions share them.  A free row between maps keeps each map together.
             first, last = j % per_map == 0, j % per_map == per_map - 1
             labelled = shape is None or first
-            label = rf"\mathrm{{{escaped(neuron.name)}}}"
+            # no space after the comma ({,}): the name fits its circle
+            label = rf"\mathrm{{{escaped(neuron.name).replace(',', '{,}')}}}"
             # a layer of a few neurons beside tall maps spreads out, two rows apart, where there is room
             spread = 2.0 if shape is None and maps_drawn and 2 * len(row) <= tallest else 1.0
             y = spread * _row(j + j // per_map, len(row) + maps - 1)
@@ -76,11 +76,13 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                     continue
                 value = typeset.show(parameters[weight.name])
                 symbol = typeset.latex(weight)
-                edges.append(
-                    DiagramEdge(
-                        source, neuron.name, f"{symbol} = {value}", weight.name, value, symbol, labelled=labelled
-                    )
+                edge = DiagramEdge(
+                    source, neuron.name, f"{symbol} = {value}", weight.name, value, symbol, labelled=labelled
                 )
+                if derivation.spec.steps is not None and link.source[0] == INPUT:
+                    # a step's input fans out to its neurons from one point: each label further along, apart
+                    edge.position = round(0.26 + 0.1 * (j % len(row)), 2)
+                edges.append(edge)
             bias = graph.bias(L, j)
             if bias is None:
                 continue
@@ -107,6 +109,22 @@ def _maps(stage: object, units: int) -> int:
     """How many maps a stage's neurons form (1 for a layer of neurons)."""
     shape = stage.shape  # type: ignore[attr-defined]
     return units // (shape[1] * shape[2]) if shape is not None else 1
+
+
+def _input_place(spec: NetworkSpec, k: int, first: list[str], graph: object) -> tuple[float, float]:
+    """Where the k-th input is drawn: a layer's inputs in the first column; a sequence's input of step t
+    above and just after column t - 1, so that its links reach step t's neurons without crossing the others."""
+    if spec.steps is None:
+        return 0.0, _row(k, len(first))
+    inputs = spec.steps * spec.n_inputs
+    if k >= inputs:  # an initial state h_0, before the first step
+        return 0.0, _row(k - inputs, len(first) - inputs)
+    step, entry = divmod(k, spec.n_inputs)
+    top = (len(graph.neurons[0]) - 1) / 2  # type: ignore[attr-defined]
+    return step + _STEP_INPUT_X, top + 1.0 + (spec.n_inputs - 1 - entry)
+
+
+_STEP_INPUT_X = 0.3  # a step's input sits this far (in columns) after the column before its step
 
 
 def _row(index: int, count: int) -> float:

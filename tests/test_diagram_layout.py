@@ -1,0 +1,149 @@
+"""The network drawing of the LaTeX documents, read back from its TikZ coordinates: no edge runs through a
+neuron it does not join, and no label (a weight's on its edge, a bias's under its neuron) covers a neuron,
+another label, or (a bias's) an edge.
+
+The geometry is TikZ's own: a node's centre at (x·xscale, y·yscale) cm, a circle of 9 mm, an edge from
+rim to rim, a weight's label at ``pos`` along it and sloped above it, a bias's label ``yshift`` below its
+neuron.  A label's box is sized from its characters (\\scriptsize: 0.12 cm a character, 0.26 cm high),
+near enough to tell a label clear of a neuron from one on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_derive
+
+RADIUS = 0.45  # cm: minimum size=9mm
+CHARACTER, HEIGHT = 0.12, 0.26  # cm: a \scriptsize label's character and height, inner sep included
+
+Point = tuple[float, float]
+Box = list[Point]
+
+
+def picture(tex: str) -> str:
+    """The network's tikzpicture: the first that styles neurons."""
+    start = tex.index(r"\begin{tikzpicture}[x=")
+    assert "neuron/.style" in tex[start : start + 800]
+    return tex[start : tex.index(r"\end{tikzpicture}", start)]
+
+
+def shown(latex: str) -> str:
+    """The characters a label prints: w_{1} = 0.5 → w1 = 0.5."""
+    return re.sub(r"\\[a-z]+|[{}_$^]", "", latex.replace("{,}", ","))
+
+
+def box(centre: Point, angle: float, width: float, height: float) -> Box:
+    (x, y), c, s = centre, math.cos(angle), math.sin(angle)
+    corners = [(-width / 2, -height / 2), (width / 2, -height / 2), (width / 2, height / 2), (-width / 2, height / 2)]
+    return [(x + a * c - b * s, y + a * s + b * c) for a, b in corners]
+
+
+def to_segment(point: Point, a: Point, b: Point) -> float:
+    (px, py), (ax, ay), (bx, by) = point, a, b
+    length = (bx - ax) ** 2 + (by - ay) ** 2
+    t = max(0.0, min(1.0, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / length)) if length else 0.0
+    return math.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay))
+
+
+def separated(first: Box, second: Box) -> bool:
+    """Two convex polygons (a segment is one of two corners) are apart if an edge's normal separates them."""
+    for shape in (first, second):
+        for (ax, ay), (bx, by) in zip(shape, shape[1:] + shape[:1], strict=True):
+            normal = (ay - by, bx - ax)
+            if normal == (0, 0):
+                continue
+            one = [normal[0] * x + normal[1] * y for x, y in first]
+            two = [normal[0] * x + normal[1] * y for x, y in second]
+            if max(one) <= min(two) or max(two) <= min(one):
+                return True
+    return False
+
+
+def covers_circle(shape: Box, centre: Point) -> bool:
+    """A label's box reaches into a neuron's circle: the centre inside it, or a side nearer than the radius."""
+    inside = not separated(shape, [centre, centre])
+    sides = zip(shape, shape[1:] + shape[:1], strict=True)
+    return inside or min(to_segment(centre, a, b) for a, b in sides) < RADIUS
+
+
+def layout(name: str, folder: Path) -> dict:
+    run_derive("worksheet", name, "-o", str(folder))
+    tikz = picture((folder / "solutions.tex").read_text(encoding="utf-8"))
+    x_scale, y_scale = (float(v) for v in re.search(r"x=([\d.]+)cm, y=([\d.]+)cm", tikz).groups())
+    nodes = {
+        node: (float(x) * x_scale, float(y) * y_scale)
+        for node, x, y in re.findall(r"\\node\[(?:input|neuron)[^\]]*\] \(([^)]+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
+    }
+    names = re.findall(r"\\node\[(?:input|neuron)[^\]]*\] \([^)]+\) at \([^)]+\) \{\$(.+?)\$\};", tikz)
+    edges, labels = [], {}
+    for source, pos, text, target in re.findall(
+        r"\\draw\[[^\]]*\] \(([^)]+)\) -- (?:node\[weight, pos=([\d.]+)\] \{\$(.+?)\$\} )?\(([^)]+)\);", tikz
+    ):
+        if source not in nodes:
+            continue  # a bias's arrow, from its label
+        a, b = nodes[source], nodes[target]
+        length = math.dist(a, b)
+        ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
+        start, end = (a[0] + ux * RADIUS, a[1] + uy * RADIUS), (b[0] - ux * RADIUS, b[1] - uy * RADIUS)
+        edges.append((source, target, start, end))
+        if pos:
+            along = float(pos)
+            at = (start[0] + (end[0] - start[0]) * along, start[1] + (end[1] - start[1]) * along)
+            if ux < 0:  # sloped text stays upright: "above" is then on the other side
+                ux, uy = -ux, -uy
+            centre = (at[0] - uy * HEIGHT / 2, at[1] + ux * HEIGHT / 2)
+            labels[f"{source}>{target}"] = box(centre, math.atan2(uy, ux), CHARACTER * len(shown(text)), HEIGHT)
+    biases = {}
+    for label, drop, target, text in re.findall(
+        r"\\node\[bias\] \(([^)]+)\) at \(\[yshift=-([\d.]+)mm\]([^)]+)\) \{\$(.+?)\$\};", tikz
+    ):
+        x, y = nodes[target]
+        biases[label] = (target, box((x, y - float(drop) / 10), 0.0, CHARACTER * len(shown(text)), HEIGHT))
+    return {"nodes": nodes, "names": names, "edges": edges, "labels": labels, "biases": biases}
+
+
+@pytest.fixture(scope="module", params=["rnn", "cnn", "mazur"])
+def drawing(request, tmp_path_factory):
+    return request.param, layout(request.param, tmp_path_factory.mktemp(f"layout-{request.param}"))
+
+
+def test_no_edge_runs_through_a_neuron_it_does_not_join(drawing):
+    name, found = drawing
+    for source, target, start, end in found["edges"]:
+        for node, centre in found["nodes"].items():
+            if node not in (source, target):
+                assert to_segment(centre, start, end) >= RADIUS, f"{name}: {source} → {target} runs through {node}"
+
+
+def test_no_label_covers_a_neuron_or_another_label(drawing):
+    name, found = drawing
+    labels = dict(found["labels"]) | {label: shape for label, (_, shape) in found["biases"].items()}
+    assert found["labels"] and found["biases"]
+    for label, shape in labels.items():
+        for node, centre in found["nodes"].items():
+            assert not covers_circle(shape, centre), f"{name}: the label of {label} covers {node}"
+    for first, second in itertools.combinations(labels, 2):
+        assert separated(labels[first], labels[second]), f"{name}: the labels of {first} and {second} overlap"
+
+
+def test_no_edge_crosses_a_bias_label(drawing):
+    name, found = drawing
+    for label, (_, shape) in found["biases"].items():
+        for source, target, start, end in found["edges"]:
+            assert separated(shape, [start, end]), f"{name}: {source} → {target} crosses {label}"
+
+
+def test_a_neuron_name_has_no_space_after_its_comma(drawing):
+    """A comma in math mode is followed by a thin space, which pushes c1,11 over its circle: {,} is not."""
+    name, found = drawing
+    assert found["names"]
+    for label in found["names"]:
+        if not label.startswith(r"\mathrm"):
+            continue  # an input's i_{1,3}: a subscript's comma adds no space
+        assert "," not in label.replace("{,}", ""), f"{name}: {label} spaces its comma"
