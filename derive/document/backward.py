@@ -94,9 +94,15 @@ def parts(gradients: list[GradientWorking], detail: str) -> list[Part]:
     return found
 
 
-def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
-    """The rule of a chain factor; the error's slope says where its constants come from."""
+def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | None = None) -> Rule:
+    """The rule of a chain factor; the error's slope says where its constants come from.
+
+    A neuron of stage ``layer`` whose readers pool it (or, at the next time step, read it through U)
+    has its sum over paths said with that link's derivative, not a weight's.
+    """
     spec = steps.derivation.spec
+    if factor.rule == "sum_over_paths" and layer is not None:
+        return narrator.rule(paths_rule(steps, layer))
     if factor.rule != "power":
         return narrator.rule(factor.rule)
     outputs, examples = spec.n_outputs if spec.loss == "mse" else 1, len(spec.examples)
@@ -106,6 +112,18 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
     over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
     # an average over two looks exactly like the 1/2 of the half squared error: say so
     return narrator.rule("power_mean_half" if count == 2 else "power_mean", {"count": str(count), "over": over})
+
+
+# The sum over paths said by what reads the neuron: a pooling window, or the recurrent layer's next step.
+PATHS_RULES = {"maxpool": "max_pool_paths", "avgpool": "average_pool_paths", "recurrent": "recurrent_paths"}
+
+
+def paths_rule(steps: Steps, layer: int) -> str:
+    """The catalog key of ∂E/∂out = Σ δ · ∂net/∂out for a neuron of stage ``layer``, by the stage reading it."""
+    stages = getattr(steps.derivation.graph, "stages", None)
+    if stages is None or layer + 1 >= len(stages):
+        return "sum_over_paths"
+    return PATHS_RULES.get(stages[layer + 1].kind, "sum_over_paths")
 
 
 def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> GradientWorking:
@@ -143,8 +161,15 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
         decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
         # a kernel entry or a recurrent weight: one term per position or time step it acts at
-        shared_weight=gradient.name.startswith("w") and len({t.neuron for t in gradient.chain}) > 1,
+        shared_weight=shared_weight(steps, gradient),
     )
+
+
+def shared_weight(steps: Steps, gradient: Gradient) -> str:
+    """A weight acting at several neurons: at every time step ("steps") or every position of a kernel ("kernel")."""
+    if not gradient.name.startswith("w") or len({t.neuron for t in gradient.chain}) < 2:
+        return ""
+    return "steps" if steps.derivation.spec.steps is not None else "kernel"
 
 
 def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> DeltaWorking:
@@ -167,12 +192,14 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     }
     if working.inline:  # brief: δ in one line, the factors' rules said as they are first used
         equation = typeset.equation(working.step, lhs=_inline_lhs(delta, typeset))
-        factors = [FactorWorking(factor_rule(factor, steps, narrator), equation) for factor in delta.factors]
+        factors = [
+            FactorWorking(factor_rule(factor, steps, narrator, delta.neuron.layer), equation) for factor in delta.factors
+        ]
         return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, inline=True, **flags)
     slope_rule = ACTIVATIONS[activation].rule
     factors = [
         FactorWorking(
-            factor_rule(factor, steps, narrator),
+            factor_rule(factor, steps, narrator, delta.neuron.layer),
             typeset.equation(step, lhs=typeset.partial(factor)),
             [rf"{typeset.partial(a)} \cdot {typeset.partial(b)}" for a, b in factor.paths],
             plot if factor.rule == slope_rule else None,

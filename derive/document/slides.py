@@ -142,7 +142,7 @@ def _path_sum(gradient: GradientWorking) -> PathSum:
             for delta in gradient.deltas
             if not delta.inline
             for factor in delta.factors
-            if factor.rule.key in ("sum_over_paths", "error_and_paths")
+            if factor.rule.key in ("sum_over_paths", "error_and_paths", *PATHS_RULES.values())
         ),
         "",
     )

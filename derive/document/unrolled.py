@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from derive.core.factors import Gradient
 from derive.core.steps import Steps
-from derive.spec.model import NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 from derive.spec.unroll import INITIAL, INPUT, input_names
 
 from .matrix import escaped
@@ -191,6 +191,33 @@ def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
             values = [derivation.values[s] for s in table[0][L]]
             found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
     return found
+
+
+def layer_rows(spec: NetworkSpec, graph: object) -> list[dict[str, object]]:
+    """The layers' table: each layer once, with what it does (``layer_kinds`` key and its numbers).
+
+    A dense network's rows are its layers; a convolution states its kernel, stride and padding, a
+    pooling layer its window and stride (and whether the windows overlap), a recurrent layer its
+    neurons and the steps it runs over, once, not one row per step.
+    """
+    if spec.dense:
+        return [
+            {"name": layer.name, "activation": layer.activation, "size": str(layer.size), "kind": "dense", "fields": {}}
+            for layer in graph.layers  # type: ignore[attr-defined]
+        ]
+    return [_layer_row(layer, spec.steps) for layer in spec.layers]
+
+
+def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
+    kind, fields = layer.kind, {}
+    if layer.window is not None:
+        fields = {"window": "×".join(map(str, layer.window)), "stride": str(layer.stride), "padding": str(layer.padding)}
+        if kind != "conv2d" and layer.stride < max(layer.window):
+            kind += "_overlapping"  # a window moved less than its width: neighbouring windows share values
+    elif kind == "recurrent":
+        fields = {"steps": str(steps)}
+    size = layer.size if kind in ("dense", "recurrent") else layer.units
+    return {"name": layer.name, "activation": layer.activation, "size": str(size), "kind": kind, "fields": fields}
 
 
 def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
