@@ -383,6 +383,7 @@ class Document:
     round_activations: int | None
     layers: list[dict[str, str]]
     layer_rows: list[dict[str, object]]  # the layers' table: each layer once, with what it does
+    forward_intro: list[tuple[str, dict[str, str]]]  # the forward pass's opening sentences: catalog keys, fields
     parameters: list[Parameter]
     examples: list[ExampleForward]
     total: Equation
