@@ -14,6 +14,7 @@ from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
 from derive.core.printing import partial_inline, partial_latex
 from derive.core.steps import DeltaSteps, GradientSteps, Steps
+from derive.spec.unroll import INITIAL
 
 from .figures import activation_plot
 from .given import path
@@ -51,11 +52,13 @@ class Narrator:
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
     """One section per layer, the output layer first, each with its gradients in numbering order."""
     layers = steps.derivation.graph.layers  # an unrolled network's stages
+    groups = parameter_groups(steps)
     sections: list[LayerSection] = []
     for gradient in steps.backward:
-        if not sections or sections[-1].name != layers[gradient.layer].name:
+        name, group = layers[gradient.layer].name, groups.get(gradient.gradient.name, ("", ""))
+        if not sections or (sections[-1].name, sections[-1].heading) != (group[1] or name, group[0]):
             output = gradient.layer == len(layers) - 1
-            sections.append(LayerSection(layers[gradient.layer].name, output, []))
+            sections.append(LayerSection(group[1] or name, output, [], heading=group[0]))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
     first = sections[0].gradients[0] if sections else None
     if first is not None:
@@ -70,6 +73,31 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
     for section in sections:
         section.parts = parts(section.gradients, detail)
     return sections
+
+
+def parameter_groups(steps: Steps) -> dict[str, tuple[str, str]]:
+    """A recurrent layer's parameters by what they weigh: its state of the step before (U) or its input and bias.
+
+    Each acts at every time step, so the backward pass groups them by parameter, not by the step
+    (stage) at which each first acts; the value is the group's catalog key and the layer's name.
+    """
+    graph = steps.derivation.graph
+    stages = getattr(graph, "stages", ())
+    groups: dict[str, tuple[str, str]] = {}
+    for L, stage in enumerate(stages):
+        if stage.kind != "recurrent":
+            continue
+        layer = steps.derivation.spec.layers[stage.layer].name
+        for j, unit in enumerate(stage.units):
+            for k, link in enumerate(unit.links):
+                weight, source = graph.link_weight(L, j, k), link.source[0]
+                recurrent = source == INITIAL or (source >= 0 and stages[source].layer == stage.layer)
+                if weight is not None:
+                    groups[weight.name] = ("recurrent_weights" if recurrent else "input_weights", layer)
+            bias = graph.bias(L, j)
+            if bias is not None:
+                groups[bias.name] = ("input_weights", layer)
+    return groups
 
 
 def noted(working: GradientWorking) -> bool:
@@ -192,8 +220,9 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     }
     if working.inline:  # brief: δ in one line, the factors' rules said as they are first used
         equation = typeset.equation(working.step, lhs=_inline_lhs(delta, typeset))
+        layer_index = delta.neuron.layer
         factors = [
-            FactorWorking(factor_rule(factor, steps, narrator, delta.neuron.layer), equation) for factor in delta.factors
+            FactorWorking(factor_rule(factor, steps, narrator, layer_index), equation) for factor in delta.factors
         ]
         return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, inline=True, **flags)
     slope_rule = ACTIVATIONS[activation].rule

@@ -177,6 +177,8 @@ class LayerSection:
     output: bool
     gradients: list[GradientWorking]
     parts: list[Part] = field(default_factory=list)
+    # a recurrent layer's parameter group ("recurrent_weights", "input_weights"), headed by it: "" for a layer
+    heading: str = ""
 
 
 @dataclass

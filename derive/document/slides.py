@@ -18,6 +18,7 @@ from typing import Any
 
 from derive.core.printing import partial_latex
 
+from .backward import PATHS_RULES
 from .model import ComputationGraph, DeltaWorking, Document, Equation, GradientWorking, GraphNode, NeuronWorking
 from .typeset import layout, width
 

@@ -212,7 +212,8 @@ def layer_rows(spec: NetworkSpec, graph: object) -> list[dict[str, object]]:
 def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
     kind, fields = layer.kind, {}
     if layer.window is not None:
-        fields = {"window": "×".join(map(str, layer.window)), "stride": str(layer.stride), "padding": str(layer.padding)}
+        window = "×".join(map(str, layer.window))
+        fields = {"window": window, "stride": str(layer.stride), "padding": str(layer.padding)}
         if kind != "conv2d" and layer.stride < max(layer.window):
             kind += "_overlapping"  # a window moved less than its width: neighbouring windows share values
     elif kind == "recurrent":
