@@ -209,6 +209,23 @@ def layer_rows(spec: NetworkSpec, graph: object) -> list[dict[str, object]]:
     return [_layer_row(layer, spec.steps) for layer in spec.layers]
 
 
+def stage_rows(spec: NetworkSpec, graph: object) -> list[dict[str, str]]:
+    """The rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3).
+
+    A recurrent layer's stage is headed by its time step (``heading`` "time_step"), not as a layer of its own.
+    """
+    rows = []
+    layers = graph.layers  # type: ignore[attr-defined]
+    stages = getattr(graph, "stages", (None,) * len(layers))
+    for layer, stage in zip(layers, stages, strict=True):
+        row = {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
+        row |= {"heading": "", "step": "", "layer": layer.name}
+        if stage is not None and stage.kind == "recurrent":
+            row |= {"heading": "time_step", "step": str(stage.step), "layer": spec.layers[stage.layer].name}
+        rows.append(row)
+    return rows
+
+
 def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
     kind, fields = layer.kind, {}
     if layer.window is not None:
