@@ -458,14 +458,14 @@ def test_the_pooling_factor_is_explained_by_its_own_rule_and_a_non_maximum_gets_
             ("kernel 2×2", "stride 1", "padding 0", "ReLU"),
             ("max pooling 2×2", "stride 1", "overlapping windows"),
             "(every position of the kernel)",
-            "$c1,23$ is the neuron of layer c in map 1, row 2, column 3",
+            "$c1,23$ is the neuron of layer $\\mathrm{c}$ in map 1, row 2, column 3",
         ),
         (
             "es",
             ("kernel 2×2", "(stride) 1", "(padding) 0", "ReLU"),
             ("max pooling 2×2", "(stride) 1", "ventanas solapadas"),
             "(cada posición del kernel)",
-            "$c1,23$ es la neurona de la capa c en el mapa 1, fila 2, columna 3",
+            "$c1,23$ es la neurona de la capa $\\mathrm{c}$ en el mapa 1, fila 2, columna 3",
         ),
     ],
 )

@@ -16,7 +16,7 @@ from tests.test_recurrent import builtin_rnn
 WORDS = {
     "en": {
         "forward": ("step by step through time", "from step 1 to step 3"),
-        "names": ("$h1,2$ is neuron 1 of layer h at step 2", "$i_{1,2}$ is input 1 at step 2"),
+        "names": ("$h1,2$ is neuron 1 of layer $\\mathrm{h}$ at step 2", "$i_{1,2}$ is input 1 at step 2"),
         "state": r"$\mathbf{h}_0 = \mathbf{0}$ ($\mathrm{out}_{h1,0} = 0$, $\mathrm{out}_{h2,0} = 0$)",
         "row": ("hyperbolic tangent", "recurrent", "over 3 time steps"),
         "groups": ("the recurrent weights U", "the input weights W and the biases b"),
@@ -25,7 +25,10 @@ WORDS = {
     },
     "es": {
         "forward": ("paso a paso en el tiempo", "del paso 1 al paso 3"),
-        "names": ("$h1,2$ es la neurona 1 de la capa h en el paso 2", "$i_{1,2}$ es la entrada 1 en el paso 2"),
+        "names": (
+            "$h1,2$ es la neurona 1 de la capa $\\mathrm{h}$ en el paso 2",
+            "$i_{1,2}$ es la entrada 1 en el paso 2",
+        ),
         "state": r"$\mathbf{h}_0 = \mathbf{0}$ ($\mathrm{out}_{h1,0} = 0$, $\mathrm{out}_{h2,0} = 0$)",
         "row": ("tangente hiperbólica", "recurrente", "3 pasos de tiempo"),
         "groups": ("los pesos recurrentes U", "los pesos de entrada W y los sesgos b"),

@@ -60,6 +60,7 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
             output = gradient.layer == len(layers) - 1
             sections.append(LayerSection(group[1] or name, output, [], heading=group[0]))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
+    sections = merged(sections)
     first = sections[0].gradients[0] if sections else None
     if first is not None:
         first.check = finite_difference(steps, steps.backward[0].gradient, typeset)
@@ -98,6 +99,21 @@ def parameter_groups(steps: Steps) -> dict[str, tuple[str, str]]:
             if bias is not None:
                 groups[bias.name] = ("input_weights", layer)
     return groups
+
+
+def merged(sections: list[LayerSection]) -> list[LayerSection]:
+    """A recurrent layer whose groups come apart (W, U, then b: all act from step 1 with a given h_0) as one section."""
+    headed = [(section.name, section.heading) for section in sections if section.heading]
+    split = {name for name, heading in headed if headed.count((name, heading)) > 1}
+    found: list[LayerSection] = []
+    for section in sections:
+        if section.name in split and found and found[-1].name == section.name:
+            found[-1].gradients.extend(section.gradients)
+            continue
+        if section.name in split:
+            section.heading = "recurrent_parameters"
+        found.append(section)
+    return found
 
 
 def noted(working: GradientWorking) -> bool:

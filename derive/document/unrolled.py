@@ -256,20 +256,20 @@ def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[
             "pixel": f"i_{{{input_names(spec)[(r - 1) * columns + s - 1]}}}",
             "pixel_row": str(r),
             "pixel_column": str(s),
-            "neuron": neurons[0][(a - 1) * map_columns + b - 1].name,
+            "neuron": escaped(neurons[0][(a - 1) * map_columns + b - 1].name),
             "row": str(a),
             "column": str(b),
-            "layer": first.name,
+            "layer": rf"$\mathrm{{{escaped(first.name)}}}$",  # in math: a name may hold an underscore
         }
         return [("forward_intro", {}), ("names_maps_channels" if channels > 1 else "names_maps", names)]
     if spec.steps is None:
         return [("forward_intro", {})]
     step = min(2, spec.steps)
     names = {
-        "neuron": neurons[step - 1][0].name,
+        "neuron": escaped(neurons[step - 1][0].name),
         "input": f"i_{{{input_names(spec)[spec.n_inputs * (step - 1)]}}}",
         "step": str(step),
-        "layer": first.name,
+        "layer": rf"$\mathrm{{{escaped(first.name)}}}$",
     }
     return [("forward_intro_steps", {"steps": str(spec.steps)}), ("names_steps", names), _initial_state(first)]
 
@@ -277,8 +277,9 @@ def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[
 def _initial_state(layer: LayerSpec) -> tuple[str, dict[str, str]]:
     """h_0: the file's initial_state, or zeros (then step 1 has no recurrent term)."""
     values = layer.initial_state or (0,) * layer.size
+    name = escaped(layer.name)
     state = ", ".join(
-        rf"$\mathrm{{out}}_{{{layer.name}{k + 1},0}} = {format_number(float(v), 12)}$" for k, v in enumerate(values)
+        rf"$\mathrm{{out}}_{{{name}{k + 1},0}} = {format_number(float(v), 12)}$" for k, v in enumerate(values)
     )
     key = "initial_state_given" if layer.initial_state is not None else "initial_state_zero"
     return key, {"state": state}
