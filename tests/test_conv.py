@@ -414,3 +414,79 @@ def test_the_cnn_slides_compile_in_a_lecture_length(tmp_path):
         [require_tool("pdfinfo"), str(tmp_path / "slides.pdf")], capture_output=True, text=True, check=True
     ).stdout
     assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) <= 100
+
+
+def not_any_maximum() -> list[str]:
+    """The feature-map positions (c1,rs) that are the first maximum of no 2×2, stride-1 window, from NumPy."""
+    from tests.cnn_reference import conv2d
+
+    layer = builtin_cnn().layers[0]
+    out = np.maximum(conv2d(np.array(IMAGE)[None], np.array(layer["kernels"])[:, None], [0.1], 1, 0), 0)[0]
+    maxima = {
+        (r + k // 2, s + k % 2) for r in range(2) for s in range(2) for k in [int(np.argmax(out[r : r + 2, s : s + 2]))]
+    }
+    return [f"c1,{r + 1}{s + 1}" for r in range(3) for s in range(3) if (r, s) not in maxima]
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ("max pooling, not a weight", "1 when this output is the window's maximum", "0 when it is not")),
+        ("es", ("no es un peso sino la derivada del max pooling", "1 cuando esta salida es el máximo", "0 cuando no")),
+    ],
+)
+def test_the_pooling_factor_is_explained_by_its_own_rule_and_a_non_maximum_gets_0(lang, words):
+    """Before the first ∂E/∂out of the feature map the text says max pooling's 1 at the maximum, 0 elsewhere;
+    every position that is no window's maximum (NumPy) has ∂E/∂out = 0."""
+    text = run_derive("explain", "cnn", "--lang", lang).stdout
+    first = not_any_maximum()[0]
+    line = rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{{first}}}}} = 0"
+    paragraph = text[: text.index(line)].rstrip().removesuffix("$$").rstrip().rsplit("\n\n", 1)[-1]
+    assert all(word in paragraph for word in words), paragraph
+    for neuron in not_any_maximum():
+        assert rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{{neuron}}}}} = 0" in text, neuron
+    assert ("weight of the connection" if lang == "en" else "peso de la conexión") not in paragraph
+
+
+@pytest.mark.parametrize(
+    ("lang", "conv", "pool", "kernel_note", "names"),
+    [
+        (
+            "en",
+            ("kernel 2×2", "stride 1", "padding 0", "ReLU"),
+            ("max pooling 2×2", "stride 1", "overlapping windows"),
+            "(every position of the kernel)",
+            "$c1,23$ is the neuron of layer $\\mathrm{c}$ in map 1, row 2, column 3",
+        ),
+        (
+            "es",
+            ("kernel 2×2", "(stride) 1", "(padding) 0", "ReLU"),
+            ("max pooling 2×2", "(stride) 1", "ventanas solapadas"),
+            "(cada posición del kernel)",
+            "$c1,23$ es la neurona de la capa $\\mathrm{c}$ en el mapa 1, fila 2, columna 3",
+        ),
+    ],
+)
+def test_the_cnn_document_says_its_kernel_pooling_and_names_and_nothing_of_time_steps(
+    lang, conv, pool, kernel_note, names
+):
+    """The layers' table gives the kernel, stride and padding of c, the window and stride of p (overlapping,
+    as stride 1 < 2); the shared-weight note and the names are the kernel's; pooling edges are labelled max."""
+    text = run_derive("explain", "cnn", "--lang", lang).stdout
+    rows = {cells[0]: cells[2] for line in text.splitlines() if len(cells := line.strip("| ").split(" | ")) == 3}
+    assert all(word in rows["c"] for word in conv) and all(word in rows["p"] for word in pool), rows
+    assert kernel_note in text and ("time step" not in text and "paso de tiempo" not in text)
+    assert names in text
+    assert '"max = ' not in text and '  c1,12 -- "max" --> p1,11' in text
+
+
+def test_the_worksheet_writes_the_value_of_every_factor_it_gives(tmp_path):
+    """A worksheet line with no blank and no formula (∂out_p/∂net_p, a non-maximum's ∂E/∂out) ends in its value."""
+    import re
+
+    run_derive("worksheet", "cnn", "-o", str(tmp_path))
+    tex = (tmp_path / "worksheet.tex").read_text()
+    assert not re.search(r"^\\frac\{[^&]*\}\{[^&]*\} &\s*(\\\\)?$", tex, re.MULTILINE)
+    assert r"\frac{\partial \mathrm{out}_{p1,11}}{\partial \mathrm{net}_{p1,11}} & = 1" in tex
+    for neuron in not_any_maximum():
+        assert rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{{neuron}}}}} & = 0" in tex, neuron

@@ -33,7 +33,7 @@ from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
-from .unrolled import feature_maps, introduction
+from .unrolled import feature_maps, forward_sentences, introduction, layer_rows, stage_rows
 from .updates import after, reading, update_rule, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
@@ -103,10 +103,9 @@ def from_steps(
         train_biases=spec.train_biases,
         round_activations=spec.round_activations,
         # the rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3)
-        layers=[
-            {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
-            for layer in steps.derivation.graph.layers
-        ],
+        layer_rows=layer_rows(spec, steps.derivation.graph),
+        forward_intro=forward_sentences(spec, steps.derivation.graph),
+        layers=stage_rows(spec, steps.derivation.graph),
         parameters=parameter_rows(steps, typeset, edges),
         examples=forward(steps, typeset),
         total=total(steps, typeset),

@@ -14,6 +14,7 @@ from derive.core.factors import Delta, Factor, Gradient
 from derive.core.functions import ACTIVATIONS
 from derive.core.printing import partial_inline, partial_latex
 from derive.core.steps import DeltaSteps, GradientSteps, Steps
+from derive.spec.unroll import INITIAL
 
 from .figures import activation_plot
 from .given import path
@@ -51,12 +52,15 @@ class Narrator:
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
     """One section per layer, the output layer first, each with its gradients in numbering order."""
     layers = steps.derivation.graph.layers  # an unrolled network's stages
+    groups = parameter_groups(steps)
     sections: list[LayerSection] = []
     for gradient in steps.backward:
-        if not sections or sections[-1].name != layers[gradient.layer].name:
+        name, group = layers[gradient.layer].name, groups.get(gradient.gradient.name, ("", ""))
+        if not sections or (sections[-1].name, sections[-1].heading) != (group[1] or name, group[0]):
             output = gradient.layer == len(layers) - 1
-            sections.append(LayerSection(layers[gradient.layer].name, output, []))
+            sections.append(LayerSection(group[1] or name, output, [], heading=group[0]))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
+    sections = merged(sections)
     first = sections[0].gradients[0] if sections else None
     if first is not None:
         first.check = finite_difference(steps, steps.backward[0].gradient, typeset)
@@ -70,6 +74,46 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
     for section in sections:
         section.parts = parts(section.gradients, detail)
     return sections
+
+
+def parameter_groups(steps: Steps) -> dict[str, tuple[str, str]]:
+    """A recurrent layer's parameters by what they weigh: its state of the step before (U) or its input and bias.
+
+    Each acts at every time step, so the backward pass groups them by parameter, not by the step
+    (stage) at which each first acts; the value is the group's catalog key and the layer's name.
+    """
+    graph = steps.derivation.graph
+    stages = getattr(graph, "stages", ())
+    groups: dict[str, tuple[str, str]] = {}
+    for L, stage in enumerate(stages):
+        if stage.kind != "recurrent":
+            continue
+        layer = steps.derivation.spec.layers[stage.layer].name
+        for j, unit in enumerate(stage.units):
+            for k, link in enumerate(unit.links):
+                weight, source = graph.link_weight(L, j, k), link.source[0]
+                recurrent = source == INITIAL or (source >= 0 and stages[source].layer == stage.layer)
+                if weight is not None:
+                    groups[weight.name] = ("recurrent_weights" if recurrent else "input_weights", layer)
+            bias = graph.bias(L, j)
+            if bias is not None:
+                groups[bias.name] = ("input_weights", layer)
+    return groups
+
+
+def merged(sections: list[LayerSection]) -> list[LayerSection]:
+    """A recurrent layer whose groups come apart (W, U, then b: all act from step 1 with a given h_0) as one section."""
+    headed = [(section.name, section.heading) for section in sections if section.heading]
+    split = {name for name, heading in headed if headed.count((name, heading)) > 1}
+    found: list[LayerSection] = []
+    for section in sections:
+        if section.name in split and found and found[-1].name == section.name:
+            found[-1].gradients.extend(section.gradients)
+            continue
+        if section.name in split:
+            section.heading = "recurrent_parameters"
+        found.append(section)
+    return found
 
 
 def noted(working: GradientWorking) -> bool:
@@ -94,9 +138,15 @@ def parts(gradients: list[GradientWorking], detail: str) -> list[Part]:
     return found
 
 
-def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
-    """The rule of a chain factor; the error's slope says where its constants come from."""
+def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | None = None) -> Rule:
+    """The rule of a chain factor; the error's slope says where its constants come from.
+
+    A neuron of stage ``layer`` whose readers pool it (or, at the next time step, read it through U)
+    has its sum over paths said with that link's derivative, not a weight's.
+    """
     spec = steps.derivation.spec
+    if factor.rule == "sum_over_paths" and layer is not None:
+        return narrator.rule(paths_rule(steps, layer))
     if factor.rule != "power":
         return narrator.rule(factor.rule)
     outputs, examples = spec.n_outputs if spec.loss == "mse" else 1, len(spec.examples)
@@ -106,6 +156,18 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator) -> Rule:
     over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
     # an average over two looks exactly like the 1/2 of the half squared error: say so
     return narrator.rule("power_mean_half" if count == 2 else "power_mean", {"count": str(count), "over": over})
+
+
+# The sum over paths said by what reads the neuron: a pooling window, or the recurrent layer's next step.
+PATHS_RULES = {"maxpool": "max_pool_paths", "avgpool": "average_pool_paths", "recurrent": "recurrent_paths"}
+
+
+def paths_rule(steps: Steps, layer: int) -> str:
+    """The catalog key of ∂E/∂out = Σ δ · ∂net/∂out for a neuron of stage ``layer``, by the stage reading it."""
+    stages = getattr(steps.derivation.graph, "stages", None)
+    if stages is None or layer + 1 >= len(stages):
+        return "sum_over_paths"
+    return PATHS_RULES.get(stages[layer + 1].kind, "sum_over_paths")
 
 
 def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> GradientWorking:
@@ -143,8 +205,15 @@ def _gradient(working: GradientSteps, steps: Steps, typeset: Typesetter, narrato
         neurons=list(dict.fromkeys(term.neuron.name for term in gradient.chain)),
         decay=narrator.rule("weight_decay") if gradient.decay is not None else None,
         # a kernel entry or a recurrent weight: one term per position or time step it acts at
-        shared_weight=gradient.name.startswith("w") and len({t.neuron for t in gradient.chain}) > 1,
+        shared_weight=shared_weight(steps, gradient),
     )
+
+
+def shared_weight(steps: Steps, gradient: Gradient) -> str:
+    """A weight acting at several neurons: at every time step ("steps") or every position of a kernel ("kernel")."""
+    if not gradient.name.startswith("w") or len({t.neuron for t in gradient.chain}) < 2:
+        return ""
+    return "steps" if steps.derivation.spec.steps is not None else "kernel"
 
 
 def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Narrator) -> DeltaWorking:
@@ -167,12 +236,15 @@ def _delta(working: DeltaSteps, steps: Steps, typeset: Typesetter, narrator: Nar
     }
     if working.inline:  # brief: δ in one line, the factors' rules said as they are first used
         equation = typeset.equation(working.step, lhs=_inline_lhs(delta, typeset))
-        factors = [FactorWorking(factor_rule(factor, steps, narrator), equation) for factor in delta.factors]
+        layer_index = delta.neuron.layer
+        factors = [
+            FactorWorking(factor_rule(factor, steps, narrator, layer_index), equation) for factor in delta.factors
+        ]
         return DeltaWorking(symbol, delta.neuron.name, example, factors, equation, meaning, inline=True, **flags)
     slope_rule = ACTIVATIONS[activation].rule
     factors = [
         FactorWorking(
-            factor_rule(factor, steps, narrator),
+            factor_rule(factor, steps, narrator, delta.neuron.layer),
             typeset.equation(step, lhs=typeset.partial(factor)),
             [rf"{typeset.partial(a)} \cdot {typeset.partial(b)}" for a, b in factor.paths],
             plot if factor.rule == slope_rule else None,

@@ -158,7 +158,7 @@ class GradientWorking:
     path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
     neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
     check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
-    shared_weight: bool = False  # a kernel entry or a recurrent weight, shared by several neurons
+    shared_weight: str = ""  # "kernel" (a kernel entry) or "steps" (a recurrent network's weight), shared by neurons
     decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
 
 
@@ -177,6 +177,8 @@ class LayerSection:
     output: bool
     gradients: list[GradientWorking]
     parts: list[Part] = field(default_factory=list)
+    # a recurrent layer's parameter group ("recurrent_weights", "input_weights"), headed by it: "" for a layer
+    heading: str = ""
 
 
 @dataclass
@@ -383,6 +385,8 @@ class Document:
     train_biases: bool
     round_activations: int | None
     layers: list[dict[str, str]]
+    layer_rows: list[dict[str, object]]  # the layers' table: each layer once, with what it does
+    forward_intro: list[tuple[str, dict[str, str]]]  # the forward pass's opening sentences: catalog keys, fields
     parameters: list[Parameter]
     examples: list[ExampleForward]
     total: Equation

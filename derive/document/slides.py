@@ -18,6 +18,7 @@ from typing import Any
 
 from derive.core.printing import partial_latex
 
+from .backward import PATHS_RULES
 from .model import ComputationGraph, DeltaWorking, Document, Equation, GradientWorking, GraphNode, NeuronWorking
 from .typeset import layout, width
 
@@ -142,7 +143,7 @@ def _path_sum(gradient: GradientWorking) -> PathSum:
             for delta in gradient.deltas
             if not delta.inline
             for factor in delta.factors
-            if factor.rule.key in ("sum_over_paths", "error_and_paths")
+            if factor.rule.key in ("sum_over_paths", "error_and_paths", *PATHS_RULES.values())
         ),
         "",
     )

@@ -7,8 +7,9 @@ drawing shows the sharing.  A pooling link carries no parameter and no label.
 from __future__ import annotations
 
 from derive.core.factors import Gradient
+from derive.core.numbers import format_number
 from derive.core.steps import Steps
-from derive.spec.model import NetworkSpec
+from derive.spec.model import LayerSpec, NetworkSpec
 from derive.spec.unroll import INITIAL, INPUT, input_names
 
 from .matrix import escaped
@@ -209,6 +210,97 @@ def _through_time(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
             values = [derivation.values[s] for s in table[0][L]]
             found.append(FeatureMap(f"{kind}_{{{stage.step}}}", _matrix(values, 1, typeset)))
     return found
+
+
+def layer_rows(spec: NetworkSpec, graph: object) -> list[dict[str, object]]:
+    """The layers' table: each layer once, with what it does (``layer_kinds`` key and its numbers).
+
+    A dense network's rows are its layers; a convolution states its kernel, stride and padding, a
+    pooling layer its window and stride (and whether the windows overlap), a recurrent layer its
+    neurons and the steps it runs over, once, not one row per step.
+    """
+    if spec.dense:
+        return [
+            {"name": layer.name, "activation": layer.activation, "size": str(layer.size), "kind": "dense", "fields": {}}
+            for layer in graph.layers  # type: ignore[attr-defined]
+        ]
+    return [_layer_row(layer, spec.steps) for layer in spec.layers]
+
+
+def stage_rows(spec: NetworkSpec, graph: object) -> list[dict[str, str]]:
+    """The rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3).
+
+    A recurrent layer's stage is headed by its time step (``heading`` "time_step"), not as a layer of its own.
+    """
+    rows = []
+    layers = graph.layers  # type: ignore[attr-defined]
+    stages = getattr(graph, "stages", (None,) * len(layers))
+    for layer, stage in zip(layers, stages, strict=True):
+        row = {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
+        row |= {"heading": "", "step": "", "layer": layer.name}
+        if stage is not None and stage.kind == "recurrent":
+            row |= {"heading": "time_step", "step": str(stage.step), "layer": spec.layers[stage.layer].name}
+        rows.append(row)
+    return rows
+
+
+def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
+    kind, fields = layer.kind, {}
+    if layer.window is not None:
+        window = "×".join(map(str, layer.window))
+        fields = {"window": window, "stride": str(layer.stride), "padding": str(layer.padding)}
+        if kind != "conv2d" and layer.stride < max(layer.window):
+            kind += "_overlapping"  # a window moved less than its width: neighbouring windows share values
+    elif kind == "recurrent":
+        fields = {"steps": str(steps)}
+    size = layer.size if kind in ("dense", "recurrent") else layer.units
+    return {"name": layer.name, "activation": layer.activation, "size": str(size), "kind": kind, "fields": fields}
+
+
+def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[str, str]]]:
+    """The catalog sentences that open the forward pass: how it goes, what the names mean, h_0.
+
+    A map's neuron is named by its map, row and column (c1,23); a recurrent neuron and an input by
+    their number and time step (h1,2, i_{1,2}).  The names quoted are the network's own.
+    """
+    neurons = graph.neurons  # type: ignore[attr-defined]
+    first = spec.layers[0]
+    if first.in_shape is not None:
+        channels, rows, columns = first.in_shape
+        r, s = min(2, rows), min(3, columns)
+        _, map_rows, map_columns = first.out_shape or first.in_shape
+        a, b = min(2, map_rows), min(3, map_columns)
+        names = {
+            "pixel": f"i_{{{input_names(spec)[(r - 1) * columns + s - 1]}}}",
+            "pixel_row": str(r),
+            "pixel_column": str(s),
+            "neuron": escaped(neurons[0][(a - 1) * map_columns + b - 1].name),
+            "row": str(a),
+            "column": str(b),
+            "layer": rf"$\mathrm{{{escaped(first.name)}}}$",  # in math: a name may hold an underscore
+        }
+        return [("forward_intro", {}), ("names_maps_channels" if channels > 1 else "names_maps", names)]
+    if spec.steps is None:
+        return [("forward_intro", {})]
+    step = min(2, spec.steps)
+    names = {
+        "neuron": escaped(neurons[step - 1][0].name),
+        "input": f"i_{{{input_names(spec)[spec.n_inputs * (step - 1)]}}}",
+        "step": str(step),
+        "layer": rf"$\mathrm{{{escaped(first.name)}}}$",
+    }
+    return [("forward_intro_steps", {"steps": str(spec.steps)}), ("names_steps", names), _initial_state(first)]
+
+
+def _initial_state(layer: LayerSpec) -> tuple[str, dict[str, str]]:
+    """h_0: the file's initial_state, or zeros (then step 1 has no recurrent term)."""
+    values = layer.initial_state or (0,) * layer.size
+    name = escaped(layer.name)
+    state = ", ".join(
+        rf"$\mathrm{{out}}_{{{name}{k + 1},0}} = {format_number(float(v), 12)}$" for k, v in enumerate(values)
+    )
+    key = "initial_state_given" if layer.initial_state is not None else "initial_state_zero"
+    return key, {"state": state}
 
 
 def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
