@@ -85,3 +85,19 @@ def test_the_rnn_backward_pass_is_headed_by_parameter_group(lang):
     assert not any("h,1" in heading or "h,2" in heading or "h,3" in heading for heading in headed)
     assert all(word in text for word in words["paths"])
     assert "kernel" not in text
+
+
+def test_a_given_initial_state_is_substituted_and_its_worksheet_compiles(tmp_path):
+    """With initial_state = [0.1, -0.2], h_0 is given like an input: net_h1,1 = w1·i_1,1 + w3·h1,0 + w4·h2,0 + b1
+    = 0.5·0.5 + 0.1·0.1 + 0.2·(−0.2) + 0 = 0.22 (worked here), and the worksheet with its PDF is made."""
+    from tests.conftest import ROOT, require_tool
+
+    text = (ROOT / "derive" / "examples" / "rnn.toml").read_text(encoding="utf-8")
+    network = tmp_path / "state.toml"
+    network.write_text(text.replace("bias = [0.0, 0.1]", "bias = [0.0, 0.1]\ninitial_state = [0.1, -0.2]", 1))
+    net_h11 = 0.5 * 0.5 + 0.1 * 0.1 + 0.2 * -0.2 + 0.0
+    line = next(row for row in run_derive("explain", str(network)).stdout.splitlines() if "{net}_{h1,1} =" in row)
+    assert line.endswith(f"= {net_h11:.2f}") and r"0.1 \cdot 0.1" in line, line
+    require_tool("pdflatex")
+    run_derive("worksheet", str(network), "--pdf", "-o", str(tmp_path / "sheet"))
+    assert (tmp_path / "sheet" / "worksheet.pdf").exists() and (tmp_path / "sheet" / "solutions.pdf").exists()
