@@ -289,6 +289,42 @@ def test_explain_shows_backpropagation_through_time_step_by_step():
     assert abs(grad_W[0] - gradients["w1"]) < 1e-8 and abs(grad_W[1] - gradients["w2"]) < 1e-8
 
 
+@pytest.mark.parametrize(
+    "make", [builtin_rnn, every_step, deeper_last_step, alone_two_tanh], ids=["rnn", "every", "deeper", "alone"]
+)
+def test_explain_maps_the_numbered_weights_onto_W_U_V_and_b(make, tmp_path):
+    """W, U, b (and V, b of the layer after) read back: the network's arrays, the reference's w's in their
+    cells, and h_t = tanh(W x_t + U h_{t−1} + b) with them is the h_t shown."""
+    from tests.test_conv import assert_named, matrices, named_matrices
+
+    net = make()
+    text = run_derive("explain", str(net.write(tmp_path, "net"))).stdout
+    shown, named = matrices(text), named_matrices(text)
+    recurrent = net.layers[0]
+    expected = {"W": recurrent["weights"], "U": recurrent["recurrent_weights"], r"\mathbf{b}_{h}": recurrent["bias"]}
+    if len(net.layers) > 1:
+        after = net.layers[1]
+        expected |= {"V": after["weights"], rf"\mathbf{{b}}_{{{after['name']}}}": after["bias"]}
+    assert set(named) == set(expected)
+    for label, values in expected.items():
+        column = np.asarray(values, dtype=float).reshape(-1, 1) if label.startswith(r"\mathbf") else values
+        assert_named(named[label], column, net)
+    W, U, b = (named[label][1] for label in expected if label in ("W", "U", r"\mathbf{b}_{h}"))
+    h = np.asarray(recurrent.get("initial_state", np.zeros(len(b))), dtype=float).reshape(-1, 1)
+    for t, x in enumerate(net.examples[0][0]):
+        h = np.tanh(W @ np.asarray(x, dtype=float).reshape(-1, 1) + U @ h + b)
+        np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"], h, atol=1e-9)
+
+
+def test_the_builtin_rnn_names_w1_to_w8_and_b1_to_b3_as_the_review_writes_them():
+    from tests.test_conv import named_matrices
+
+    named = named_matrices(run_derive("explain", "rnn").stdout)
+    assert named["W"][0] == [["w1"], ["w2"]] and named["U"][0] == [["w3", "w4"], ["w5", "w6"]]
+    assert named["V"][0] == [["w7", "w8"]]
+    assert named[r"\mathbf{b}_{h}"][0] == [["b1"], ["b2"]] and named[r"\mathbf{b}_{o}"][0] == [["b3"]]
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize(("name", "kind"), [("cnn", "convolutional"), ("rnn", "recurrent")])
 def test_the_documents_introduce_the_network_as_what_it_is(name, kind, lang, tmp_path):
