@@ -344,7 +344,7 @@ def matrices(text: str) -> dict[str, np.ndarray]:
     return found
 
 
-def _cells(body: str, read):  # noqa: ANN001, ANN202
+def _cells(body: str, read):
     return [[read(v.replace("{,}", ".")) for v in row.split(" & ")] for row in body.split(r" \\ ")]
 
 
@@ -360,7 +360,7 @@ def named_matrices(text: str) -> dict[str, tuple[list[list[str]], np.ndarray]]:
     return found
 
 
-def assert_named(shown: tuple[list[list[str]], np.ndarray], expected, net: Net) -> None:  # noqa: ANN001
+def assert_named(shown: tuple[list[list[str]], np.ndarray], expected, net: Net) -> None:
     """The matrix shown holds the expected values, and each cell's name is the reference's numbering's."""
     names, values = shown
     by_name = dict(zip(net.names(), net.theta(), strict=True))
