@@ -7,6 +7,7 @@ time as the textbook writes it: δ_t = f′(net_t) ⊙ (Vᵀ e_t + Uᵀ δ_{t+1}
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -520,3 +521,37 @@ def test_the_spanish_vectors_and_maps_use_the_decimal_comma(name):
     assert matrices
     assert not [body for body in matrices if re.search(r"\d\.\d", body)]
     assert any("{,}" in body for body in matrices)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_the_solutions_pdf_shows_the_maps_or_the_steps_through_time(name, lang, tmp_path):
+    """The solutions (not the worksheet) carry the section, compile without an overfull box, and show the
+    NumPy h_t (rnn) or feature map (cnn) with the language's decimal mark; the parameters by their w's."""
+    from tests.cnn_reference import conv2d
+    from tests.documents import compile_latex, pdf_text
+    from tests.test_conv import IMAGE, builtin_cnn
+
+    run_derive("worksheet", name, "--lang", lang, "-o", str(tmp_path))
+    for document in ("worksheet", "solutions"):
+        assert "Overfull \\hbox" not in compile_latex(tmp_path / f"{document}.tex"), document
+    title = {
+        ("cnn", "en"): "The maps as matrices",
+        ("cnn", "es"): "Los mapas como matrices",
+        ("rnn", "en"): "Backpropagation through time",
+        ("rnn", "es"): "Retropropagación a través del tiempo",
+    }[name, lang]
+    assert title not in pdf_text(tmp_path / "worksheet.pdf")
+    section = pdf_text(tmp_path / "solutions.pdf").split(title, 1)[1]
+    if name == "rnn":
+        net = builtin_rnn()
+        expected = np.concatenate(net.hidden_states(SEQUENCE)[0][:3])
+        assert re.search(r"w3\s+w4", section) and re.search(r"w7\s+w8", section)
+    else:
+        kernel = np.array(builtin_cnn().layers[0]["kernels"], dtype=float)
+        expected = np.maximum(conv2d(np.array(IMAGE)[None], kernel[:, None], [0.1], 1, 0), 0).ravel()
+        assert re.search(r"w1\s+w2", section) and re.search(r"w3\s+w4", section)
+    mark = "," if lang == "es" else "."
+    for value in expected:
+        shown = ("−" if value < 0 else "") + f"{abs(value):.9f}".rstrip("0").rstrip(".").replace(".", mark)
+        assert shown in section, shown
