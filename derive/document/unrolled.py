@@ -6,6 +6,8 @@ drawing shows the sharing.  A pooling link carries no parameter and no label.
 
 from __future__ import annotations
 
+import sympy as sp
+
 from derive.core.factors import Gradient
 from derive.core.steps import Steps
 from derive.spec.model import NetworkSpec
@@ -222,7 +224,7 @@ def parameter_matrices(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
     return found
 
 
-def _parameters(label: str, symbols: list, columns: int, steps: Steps, typeset: Typesetter) -> FeatureMap:  # type: ignore[type-arg]
+def _parameters(label: str, symbols: list[sp.Symbol], columns: int, steps: Steps, typeset: Typesetter) -> FeatureMap:
     """A matrix of parameters by name, then by value: K = [w1 w2; w3 w4] = [0.1 0.2; …]."""
     values = [steps.derivation.parameters[symbol.name] for symbol in symbols]
     named = _bmatrix([typeset.latex(symbol) for symbol in symbols], columns)
@@ -236,8 +238,8 @@ def _recurrent_parameters(steps: Steps, typeset: Typesetter) -> list[FeatureMap]
     graph, spec = derivation.graph, derivation.spec
     last = max(L for L, stage in enumerate(graph.stages) if stage.kind == "recurrent")
     n_in, n_hidden = spec.layers[0].fan_in, spec.layers[0].size
-    inputs: list = [None] * (n_hidden * n_in)  # type: ignore[type-arg]
-    recurrent: list = [None] * (n_hidden * n_hidden)  # type: ignore[type-arg]
+    inputs: list[sp.Symbol | None] = [None] * (n_hidden * n_in)
+    recurrent: list[sp.Symbol | None] = [None] * (n_hidden * n_hidden)
     for j, unit in enumerate(graph.stages[last].units):
         for k, link in enumerate(unit.links):
             stage, index = link.source
