@@ -338,10 +338,34 @@ def matrices(text: str) -> dict[str, np.ndarray]:
     import re
 
     found = {}
-    for label, body in re.findall(r"^(\S+) = \\begin\{bmatrix\} (.*?) \\end\{bmatrix\}$", text, re.MULTILINE):
-        rows = [[float(v) for v in row.split(" & ")] for row in body.split(r" \\ ")]
-        found[label] = np.array(rows)
+    for label, body in re.findall(r"^(\S+) = \\begin\{bmatrix\} ([^\n]*?) \\end\{bmatrix\}$", text, re.MULTILINE):
+        if "bmatrix" not in body:  # a matrix of parameters (names = values) is named_matrices'
+            found[label] = np.array(_cells(body, float))
     return found
+
+
+def _cells(body: str, read):
+    return [[read(v.replace("{,}", ".")) for v in row.split(" & ")] for row in body.split(r" \\ ")]
+
+
+def named_matrices(text: str) -> dict[str, tuple[list[list[str]], np.ndarray]]:
+    """Every ``label = [names] = [values]`` of a document: the parameters' names (w3) and their values."""
+    import re
+
+    pattern = r"^(\S+) = \\begin\{bmatrix\} (.*?) \\end\{bmatrix\} = \\begin\{bmatrix\} (.*?) \\end\{bmatrix\}$"
+    found = {}
+    for label, names, values in re.findall(pattern, text, re.MULTILINE):
+        plain = _cells(names, lambda name: re.sub(r"[_{}]", "", name))
+        found[label] = (plain, np.array(_cells(values, float)))
+    return found
+
+
+def assert_named(shown: tuple[list[list[str]], np.ndarray], expected, net: Net) -> None:
+    """The matrix shown holds the expected values, and each cell's name is the reference's numbering's."""
+    names, values = shown
+    by_name = dict(zip(net.names(), net.theta(), strict=True))
+    np.testing.assert_allclose(values, np.broadcast_to(np.asarray(expected, dtype=float), values.shape), atol=1e-12)
+    np.testing.assert_allclose([[by_name[n] for n in row] for row in names], values, atol=1e-12)
 
 
 def test_explain_shows_the_feature_map_and_its_delta_map_as_matrices():
@@ -361,6 +385,39 @@ def test_explain_shows_the_feature_map_and_its_delta_map_as_matrices():
         for b in range(2):
             summed = sum(deltas[r, s] * IMAGE[r + a][s + b] for r in range(3) for s in range(3))
             assert abs(summed - gradients[f"w{2 * a + b + 1}"]) < 1e-8
+
+
+def two_channels_two_convolutions() -> Net:
+    """Two channels of 4×4 (small enough to explain), two filters, then a convolution over their two maps."""
+    layers = [dict(layer) for layer in channels_stride_padding().layers]
+    layers[0].update(input_shape=[2, 4, 4], stride=1, padding=0)
+    layers[0]["kernels"] = [[np.asarray(k)[:2, :2].tolist() for k in kernels] for kernels in layers[0]["kernels"]]
+    layers[-1]["weights"] = [[1.5, -0.5, 0.25, 0.75]]
+    del layers[2]  # no pooling: d's 2×2 map is read by o
+    return Net(layers, [([np.asarray(c)[:4, :4].tolist() for c in TWO_CHANNELS], [0.4])])
+
+
+@pytest.mark.parametrize(
+    "make", [builtin_cnn, two_filters_avgpool, two_channels_two_convolutions], ids=["one", "two filters", "channels"]
+)
+def test_explain_shows_each_kernel_by_its_numbered_weights(make, tmp_path):
+    """K_{cf,c} read back: filter f's kernel on channel c, the reference's w's in its cells."""
+    net = make()
+    shown = named_matrices(run_derive("explain", str(net.write(tmp_path, "net"))).stdout)
+    kernels = [(n, layer) for n, layer in enumerate(net.layers) if layer["type"] == "conv2d"]
+    assert len(shown) == sum(np.size(layer["kernels"]) // np.shape(layer["kernels"])[-1] ** 2 for _, layer in kernels)
+    for _, layer in kernels:
+        array = np.asarray(layer["kernels"], dtype=float)
+        array = array if array.ndim == 4 else array[:, None]
+        for f, c in np.ndindex(array.shape[:2]):
+            place = f"{f + 1}" + (f",{c + 1}" if array.shape[1] > 1 else "")
+            assert_named(shown[f"K_{{{layer['name']}{place}}}"], array[f, c], net)
+
+
+def test_the_builtin_kernel_is_w1_to_w4_row_by_row():
+    """The explanation itself: K_{c1} = [w1 w2; w3 w4]."""
+    names, _ = named_matrices(run_derive("explain", "cnn").stdout)["K_{c1}"]
+    assert names == [["w1", "w2"], ["w3", "w4"]]
 
 
 def test_the_diagram_writes_the_kernel_once_on_the_first_positions_receptive_field():

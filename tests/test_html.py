@@ -9,6 +9,7 @@ import re
 from html import unescape
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 
 from derive.outputs.render import mathml, prose, sentence_field
@@ -227,3 +228,66 @@ def test_options_reach_the_page(tmp_path, derive_cli):
     page = out.read_text(encoding="utf-8")
     assert 'data-key="dE/dw5"' in page and 'data-key="dE/dw1"' in page and 'data-key="dE/dw6"' not in page
     assert "mazur-02" in page
+
+
+def block_tables(page: str, section: str) -> list[list[list[list[str]]]]:
+    """Each displayed equation of a section as its MathML tables (rows of cells' text), in order."""
+    import xml.etree.ElementTree as ET
+
+    found = re.search(rf'<section id="{section}">(.*?)</section>', page, re.DOTALL)
+    assert found, section
+    space = "{http://www.w3.org/1998/Math/MathML}"
+    equations = []
+    for math in re.findall(r'<math [^>]*display="block".*?</math>', found.group(1), re.DOTALL):
+        root = ET.fromstring(math)
+        equations.append(
+            [
+                [["".join(cell.itertext()) for cell in row.iter(f"{space}mtd")] for row in table.iter(f"{space}mtr")]
+                for table in root.iter(f"{space}mtable")
+            ]
+        )
+    return equations
+
+
+def numbers(table: list[list[str]], mark: str = ".") -> np.ndarray:
+    """A MathML table's cells as numbers: − as -, the language's decimal mark as a point."""
+    return np.array([[float(cell.replace("−", "-").replace(mark, ".")) for cell in row] for row in table])
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_rnn_page_shows_W_U_V_b_and_h_t_through_time(lang):
+    """The page's through-time section read back: W, U, b, V, b by the w's the review names, then h_t, δ_t;
+    h_t is tanh(W x_t + U h_{t−1} + b) computed here from the network's arrays (decimal comma in Spanish)."""
+    from tests.test_recurrent import SEQUENCE, builtin_rnn
+
+    mark = "," if lang == "es" else "."
+    equations = block_tables(html_page(load_builtin("rnn"), language=lang), "maps")
+    names = [equation[0] for equation in equations[:5]]
+    assert names == [[["w1"], ["w2"]], [["w3", "w4"], ["w5", "w6"]], [["b1"], ["b2"]], [["w7", "w8"]], [["b3"]]]
+    layer = builtin_rnn().layers[0]
+    W, U, b = (np.array(layer[key], dtype=float) for key in ("weights", "recurrent_weights", "bias"))
+    for equation, expected in zip(equations[:3], (W, U, b.reshape(-1, 1)), strict=True):
+        np.testing.assert_allclose(numbers(equation[1], mark), expected)
+    h = np.zeros(2)
+    for t, x in enumerate(SEQUENCE):
+        h = np.tanh(W @ np.array(x) + U @ h + b)
+        np.testing.assert_allclose(numbers(equations[5 + 2 * t][0], mark)[:, 0], h, atol=1e-9)
+
+
+def test_the_cnn_page_shows_the_kernel_and_the_maps():
+    """K_{c1} = [w1 w2; w3 w4] with the kernel's values; the feature map is the NumPy convolution's ReLU."""
+    from tests.cnn_reference import conv2d
+    from tests.test_conv import IMAGE, builtin_cnn
+
+    equations = block_tables(html_page(load_builtin("cnn"), language="en"), "maps")
+    kernel = np.array(builtin_cnn().layers[0]["kernels"], dtype=float)
+    assert equations[0][0] == [["w1", "w2"], ["w3", "w4"]]
+    np.testing.assert_allclose(numbers(equations[0][1]), kernel[0])
+    np.testing.assert_allclose(numbers(equations[1][0]), np.array(IMAGE))
+    feature_map = np.maximum(conv2d(np.array(IMAGE)[None], kernel[:, None], [0.1], 1, 0), 0)[0]
+    np.testing.assert_allclose(numbers(equations[2][0]), feature_map, atol=1e-9)
+
+
+def test_the_maps_are_not_on_the_worksheet_page():
+    """The worksheet asks for these numbers: its page leaves the section out."""
+    assert 'id="maps"' not in html_page(load_builtin("rnn"), language="en", worksheet=True)

@@ -7,6 +7,7 @@ time as the textbook writes it: δ_t = f′(net_t) ⊙ (Vᵀ e_t + Uᵀ δ_{t+1}
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -289,6 +290,42 @@ def test_explain_shows_backpropagation_through_time_step_by_step():
     assert abs(grad_W[0] - gradients["w1"]) < 1e-8 and abs(grad_W[1] - gradients["w2"]) < 1e-8
 
 
+@pytest.mark.parametrize(
+    "make", [builtin_rnn, every_step, deeper_last_step, alone_two_tanh], ids=["rnn", "every", "deeper", "alone"]
+)
+def test_explain_maps_the_numbered_weights_onto_W_U_V_and_b(make, tmp_path):
+    """W, U, b (and V, b of the layer after) read back: the network's arrays, the reference's w's in their
+    cells, and h_t = tanh(W x_t + U h_{t−1} + b) with them is the h_t shown."""
+    from tests.test_conv import assert_named, matrices, named_matrices
+
+    net = make()
+    text = run_derive("explain", str(net.write(tmp_path, "net"))).stdout
+    shown, named = matrices(text), named_matrices(text)
+    recurrent = net.layers[0]
+    expected = {"W": recurrent["weights"], "U": recurrent["recurrent_weights"], r"\mathbf{b}_{h}": recurrent["bias"]}
+    if len(net.layers) > 1:
+        after = net.layers[1]
+        expected |= {"V": after["weights"], rf"\mathbf{{b}}_{{{after['name']}}}": after["bias"]}
+    assert set(named) == set(expected)
+    for label, values in expected.items():
+        column = np.asarray(values, dtype=float).reshape(-1, 1) if label.startswith(r"\mathbf") else values
+        assert_named(named[label], column, net)
+    W, U, b = (named[label][1] for label in expected if label in ("W", "U", r"\mathbf{b}_{h}"))
+    h = np.asarray(recurrent.get("initial_state", np.zeros(len(b))), dtype=float).reshape(-1, 1)
+    for t, x in enumerate(net.examples[0][0]):
+        h = np.tanh(W @ np.asarray(x, dtype=float).reshape(-1, 1) + U @ h + b)
+        np.testing.assert_allclose(shown[rf"\mathbf{{h}}_{{{t + 1}}}"], h, atol=1e-9)
+
+
+def test_the_builtin_rnn_names_w1_to_w8_and_b1_to_b3_as_the_review_writes_them():
+    from tests.test_conv import named_matrices
+
+    named = named_matrices(run_derive("explain", "rnn").stdout)
+    assert named["W"][0] == [["w1"], ["w2"]] and named["U"][0] == [["w3", "w4"], ["w5", "w6"]]
+    assert named["V"][0] == [["w7", "w8"]]
+    assert named[r"\mathbf{b}_{h}"][0] == [["b1"], ["b2"]] and named[r"\mathbf{b}_{o}"][0] == [["b3"]]
+
+
 @pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize(("name", "kind"), [("cnn", "convolutional"), ("rnn", "recurrent")])
 def test_the_documents_introduce_the_network_as_what_it_is(name, kind, lang, tmp_path):
@@ -484,3 +521,37 @@ def test_the_spanish_vectors_and_maps_use_the_decimal_comma(name):
     assert matrices
     assert not [body for body in matrices if re.search(r"\d\.\d", body)]
     assert any("{,}" in body for body in matrices)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_the_solutions_pdf_shows_the_maps_or_the_steps_through_time(name, lang, tmp_path):
+    """The solutions (not the worksheet) carry the section, compile without an overfull box, and show the
+    NumPy h_t (rnn) or feature map (cnn) with the language's decimal mark; the parameters by their w's."""
+    from tests.cnn_reference import conv2d
+    from tests.documents import compile_latex, pdf_text
+    from tests.test_conv import IMAGE, builtin_cnn
+
+    run_derive("worksheet", name, "--lang", lang, "-o", str(tmp_path))
+    for document in ("worksheet", "solutions"):
+        assert "Overfull \\hbox" not in compile_latex(tmp_path / f"{document}.tex"), document
+    title = {
+        ("cnn", "en"): "The maps as matrices",
+        ("cnn", "es"): "Los mapas como matrices",
+        ("rnn", "en"): "Backpropagation through time",
+        ("rnn", "es"): "Retropropagación a través del tiempo",
+    }[name, lang]
+    assert title not in pdf_text(tmp_path / "worksheet.pdf")
+    section = pdf_text(tmp_path / "solutions.pdf").split(title, 1)[1]
+    if name == "rnn":
+        net = builtin_rnn()
+        expected = np.concatenate(net.hidden_states(SEQUENCE)[0][:3])
+        assert re.search(r"w3\s+w4", section) and re.search(r"w7\s+w8", section)
+    else:
+        kernel = np.array(builtin_cnn().layers[0]["kernels"], dtype=float)
+        expected = np.maximum(conv2d(np.array(IMAGE)[None], kernel[:, None], [0.1], 1, 0), 0).ravel()
+        assert re.search(r"w1\s+w2", section) and re.search(r"w3\s+w4", section)
+    mark = "," if lang == "es" else "."
+    for value in expected:
+        shown = ("−" if value < 0 else "") + f"{abs(value):.9f}".rstrip("0").rstrip(".").replace(".", mark)
+        assert shown in section, shown

@@ -33,7 +33,7 @@ from .matrix import matrix_form
 from .model import Document, Equation, Schedule
 from .precision import ANSWER_FIGURES, shown
 from .typeset import Typesetter
-from .unrolled import feature_maps, forward_sentences, introduction, layer_rows, stage_rows
+from .unrolled import feature_maps, forward_sentences, introduction, layer_rows, parameter_matrices, stage_rows
 from .updates import after, reading, update_rule, updates
 
 __all__ = ["Document", "Equation", "ExamSetting", "Schedule", "build", "from_steps", "schedule_of"]
@@ -127,6 +127,7 @@ def from_steps(
         example=example,
         # E_total after one step in the sequential order (output layer first), as published figures use it
         feature_maps=feature_maps(steps, typeset),
+        parameter_matrices=parameter_matrices(steps, typeset),
         through_time=spec.steps is not None,
         recurrent_output=spec.steps is not None and len(spec.layers) == 1 and bool(spec.every_step),
         sequential_after=shown(loss_after_update(spec, "sequential"), digits) if example and spec.dense else "",

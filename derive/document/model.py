@@ -421,6 +421,7 @@ class Document:
     update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
     changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
     feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
+    parameter_matrices: list[FeatureMap] = field(default_factory=list)  # each kernel K, or W, U, V and b by name
     through_time: bool = False  # the feature maps are a recurrent layer's h_t and δ_t, step by step
     recurrent_output: bool = False  # that layer is the output: each δ_t adds its own error's slope
 

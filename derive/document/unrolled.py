@@ -6,11 +6,13 @@ drawing shows the sharing.  A pooling link carries no parameter and no label.
 
 from __future__ import annotations
 
+import sympy as sp
+
 from derive.core.factors import Gradient
 from derive.core.numbers import format_number
 from derive.core.steps import Steps
 from derive.spec.model import LayerSpec, NetworkSpec
-from derive.spec.unroll import INITIAL, INPUT, input_names
+from derive.spec.unroll import INITIAL, INPUT, input_names, kernel_weight, parameter_starts
 
 from .matrix import escaped
 from .model import DiagramEdge, DiagramNode, FeatureMap
@@ -193,8 +195,13 @@ def feature_maps(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
 
 
 def _matrix(values: list, columns: int, typeset: Typesetter) -> str:  # type: ignore[type-arg]
-    rows = [values[r : r + columns] for r in range(0, len(values), columns)]
-    body = r" \\ ".join(" & ".join(typeset.show(v) for v in row) for row in rows)
+    return _bmatrix([typeset.show(v) for v in values], columns)
+
+
+def _bmatrix(cells: list[str], columns: int) -> str:
+    """LaTeX cells, row by row, as a bmatrix of ``columns`` columns."""
+    rows = [cells[r : r + columns] for r in range(0, len(cells), columns)]
+    body = r" \\ ".join(" & ".join(row) for row in rows)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
 
 
@@ -301,6 +308,76 @@ def _initial_state(layer: LayerSpec) -> tuple[str, dict[str, str]]:
     )
     key = "initial_state_given" if layer.initial_state is not None else "initial_state_zero"
     return key, {"state": state}
+
+
+def parameter_matrices(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """The numbered parameters arranged as the matrices of the maps and of the recursion: each kernel K, or
+    a recurrent layer's W, U and b and the next layer's V and b, each with its symbols and its values."""
+    derivation = steps.derivation
+    spec = derivation.spec
+    if spec.steps is not None:
+        return _recurrent_parameters(steps, typeset)
+    if spec.dense or spec.layers[0].in_shape is None:
+        return []
+    weight_start, _ = parameter_starts(spec)
+    weights = derivation.graph.flat_weights
+    found = []
+    for L, layer in enumerate(spec.layers):
+        if layer.kind != "conv2d" or layer.in_shape is None or layer.window is None:
+            continue
+        channels, (rows, columns) = layer.in_shape[0], layer.window
+        for f in range(layer.size):
+            for c in range(channels):
+                kernel = [weights[kernel_weight(layer, weight_start[L], f, c, k)] for k in range(rows * columns)]
+                place = f"{escaped(layer.name)}{f + 1}" + (f",{c + 1}" if channels > 1 else "")
+                found.append(_parameters(f"K_{{{place}}}", kernel, columns, steps, typeset))
+    return found
+
+
+def _parameters(label: str, symbols: list[sp.Symbol], columns: int, steps: Steps, typeset: Typesetter) -> FeatureMap:
+    """A matrix of parameters by name, then by value: K = [w1 w2; w3 w4] = [0.1 0.2; …]."""
+    values = [steps.derivation.parameters[symbol.name] for symbol in symbols]
+    named = _bmatrix([typeset.latex(symbol) for symbol in symbols], columns)
+    return FeatureMap(label, f"{named} = {_matrix(values, columns, typeset)}")
+
+
+def _recurrent_parameters(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """W (row j: neuron j's weights on x_t), U (on h_{t−1}), b, read off the last step's links; V and b of the
+    layer that reads h_t, off its links from that step."""
+    derivation = steps.derivation
+    graph, spec = derivation.graph, derivation.spec
+    last = max(L for L, stage in enumerate(graph.stages) if stage.kind == "recurrent")
+    n_in, n_hidden = spec.layers[0].fan_in, spec.layers[0].size
+    inputs: list[sp.Symbol | None] = [None] * (n_hidden * n_in)
+    recurrent: list[sp.Symbol | None] = [None] * (n_hidden * n_hidden)
+    for j, unit in enumerate(graph.stages[last].units):
+        for k, link in enumerate(unit.links):
+            stage, index = link.source
+            if stage == INPUT:  # x_t's inputs are numbered step after step
+                inputs[j * n_in + index % n_in] = graph.link_weight(last, j, k)
+            else:
+                recurrent[j * n_hidden + index] = graph.link_weight(last, j, k)
+    name = escaped(spec.layers[0].name)
+    found = [_parameters("W", inputs, n_in, steps, typeset)]
+    if None not in recurrent:  # one step and no h_0: U is never used
+        found.append(_parameters("U", recurrent, n_hidden, steps, typeset))
+    found += _biases(name, last, steps, typeset)
+    after = last + 1
+    if after < len(graph.stages) and graph.stages[after].layer == 1:
+        units = graph.stages[after].units
+        output = [graph.link_weight(after, j, k) for j, unit in enumerate(units) for k in range(len(unit.links))]
+        found.append(_parameters("V", output, n_hidden, steps, typeset))
+        found += _biases(escaped(spec.layers[1].name), after, steps, typeset)
+    return found
+
+
+def _biases(name: str, L: int, steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
+    """A stage's biases as a column, b_name (none when its layer has no bias)."""
+    graph = steps.derivation.graph
+    biases = [graph.bias(L, j) for j in range(len(graph.stages[L].units))]
+    if None in biases:
+        return []
+    return [_parameters(rf"\mathbf{{b}}_{{{name}}}", biases, 1, steps, typeset)]
 
 
 def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:

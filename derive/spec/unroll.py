@@ -86,13 +86,7 @@ def input_names(spec: NetworkSpec) -> list[str]:
 
 def unroll(spec: NetworkSpec) -> tuple[Stage, ...]:
     """Every stage in an order where each neuron comes after every value it reads."""
-    weight_start, bias_start = [], []
-    w = b = 0
-    for layer in spec.layers:
-        weight_start.append(w)
-        bias_start.append(b)
-        w += layer.n_weights
-        b += layer.n_biases
+    weight_start, bias_start = parameter_starts(spec)
     if spec.steps is not None:
         return _unroll_sequence(spec, weight_start, bias_start)
     stages: list[Stage] = []
@@ -109,6 +103,25 @@ def unroll(spec: NetworkSpec) -> tuple[Stage, ...]:
         activation = "linear" if layer.kind in ("maxpool", "avgpool") else layer.activation
         stages.append(Stage(L, None, layer.kind, activation, layer.negative_slope, units, layer.out_shape))
     return tuple(stages)
+
+
+def parameter_starts(spec: NetworkSpec) -> tuple[list[int], list[int]]:
+    """Each layer's first weight and first bias (0-based): the parameters are numbered layer after layer."""
+    weight_start, bias_start = [], []
+    w = b = 0
+    for layer in spec.layers:
+        weight_start.append(w)
+        bias_start.append(b)
+        w += layer.n_weights
+        b += layer.n_biases
+    return weight_start, bias_start
+
+
+def kernel_weight(layer: LayerSpec, weight_start: int, f: int, c: int, offset: int) -> int:
+    """The weight of filter f's kernel on channel c at ``offset`` (row by row): filter, channel, row, column."""
+    assert layer.in_shape is not None and layer.window is not None
+    per_channel = layer.window[0] * layer.window[1]
+    return weight_start + (f * layer.in_shape[0] + c) * per_channel + offset
 
 
 def _bias_index(layer: LayerSpec, start: int, j: int) -> int:
@@ -148,7 +161,6 @@ def _conv_units(layer: LayerSpec, source: int, weight_start: int, bias_start: in
     """net_{f,rs} = Σ_c Σ_ab k_{f,c,ab} · x_{c, r·stride+a−padding, s·stride+b−padding} + b_f (zeros outside)."""
     assert layer.in_shape is not None and layer.window is not None
     channels, rows, columns = layer.in_shape
-    per_channel = layer.window[0] * layer.window[1]
     shape = layer.out_shape
     dotted = _dotted(layer.in_shape, shape)
     units = []
@@ -158,7 +170,7 @@ def _conv_units(layer: LayerSpec, source: int, weight_start: int, bias_start: in
             for c in range(channels):
                 for row, column, offset in entries:
                     if 0 <= row < rows and 0 <= column < columns:  # a padding zero adds nothing
-                        weight = weight_start + f * channels * per_channel + c * per_channel + offset
+                        weight = kernel_weight(layer, weight_start, f, c, offset)
                         links.append(Link((source, c * rows * columns + row * columns + column), weight))
             place = f"{r + 1}.{s + 1}" if dotted else f"{r + 1}{s + 1}"
             units.append(Unit(f"{layer.name}{f + 1},{place}", tuple(links), _bias_index(layer, bias_start, f)))
