@@ -223,3 +223,17 @@ def test_an_unknown_key_or_blank_is_named(key, message):
     with pytest.raises(DeriveError) as refused:
         example().steps().find(key)
     assert str(refused.value) == message
+
+
+def test_an_unknown_detail_is_named_with_the_choices():
+    with pytest.raises(DeriveError) as refused:
+        example().steps(detail="short")
+    assert str(refused.value) == "--detail: unknown detail 'short' (expected one of: full, standard, brief)"
+
+
+def test_the_brief_detail_works_each_delta_in_one_line():
+    """Brief: no step of its own for a δ's factors (∂E/∂out, ∂out/∂net), so fewer steps, the same gradients."""
+    standard, brief = example().steps(), example().steps(detail="brief")
+    assert len(brief) < len(standard)
+    assert {step.key for step in brief} < {step.key for step in standard}
+    assert [part.result.value for part in brief.backward] == [part.result.value for part in standard.backward]
