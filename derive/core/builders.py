@@ -368,10 +368,10 @@ def given_values(working: Working) -> dict[sp.Symbol, Number]:
     """Inputs, targets, h_0, parameters, η, β, λ and the changes of the update before: the values no step computes."""
     derivation, graph = working.derivation, working.graph
     given = {symbol: derivation.values[symbol] for symbol in derivation.graph.parameters.values()}
+    initial = getattr(graph, "initial_state", None)  # a recurrent layer's h_0, given by the file (unrolled graphs)
     for p in range(len(derivation.spec.examples)):
         given.update((s, derivation.values[s]) for s in graph.inputs[p] + graph.targets[p])
-        # a recurrent layer's initial state h_0, which the file gives and its first step reads
-        given.update((s, derivation.values[s]) for s in getattr(graph, "initial_state", [[]] * (p + 1))[p])
+        given.update((s, derivation.values[s]) for s in (initial[p] if initial else ()))
     given[LEARNING_RATE] = derivation.spec_learning_rate
     spec = derivation.spec
     given[MOMENTUM] = sp.Rational(spec.momentum.numerator, spec.momentum.denominator)

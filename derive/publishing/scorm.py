@@ -165,7 +165,8 @@ def scorm_package(spec: NetworkSpec, setting: Setting, **options: Any) -> bytes:
     # each variant's page as the LMS shows it (its instructions say that the course records the work);
     # the first variant's is the page, the others' working goes into it
     pages = [html_page(network, worksheet=True, curve_steps=0, scorm=context, **options) for network in networks]
-    context["variants"] = [_working(pages[0], other, k) for k, other in enumerate(pages[1:], 2)]
+    first = _Shared(_outside(pages[0]), _part(_FORMULAS, pages[0]))
+    context["variants"] = [_working(first, other, k) for k, other in enumerate(pages[1:], 2)]
     page = html_page(networks[0], worksheet=True, curve_steps=0, scorm=context, **options)
     files = {LAUNCH: page.encode("utf-8")}
     files["imsmanifest.xml"] = manifest(setting, title, sorted(files))
@@ -200,16 +201,29 @@ class Working:
     formulas: Markup | None
 
 
-def _working(first: str, page: str, number: int) -> Working:
-    """Variant ``number``'s working, cut from its page; the rest of its page must be the first variant's."""
-    main, checking, formulas = _MAIN.search(page), _CHECKING.search(page), _FORMULAS.search(page)
-    if main is None or checking is None or formulas is None or page.count("<main>") != 1:
+@dataclass(frozen=True)
+class _Shared:
+    """What every variant's page must share with the first's (the page outside the working), and the
+    first's formulas, which a variant carries again only where its own differ."""
+
+    outside: str
+    formulas: str
+
+
+def _part(pattern: re.Pattern[str], page: str) -> str:
+    found = pattern.search(page)
+    if found is None or page.count("<main>") != 1:
         raise DeriveError("the worksheet page has no single <main>, checking data and formulas to share")
-    if _outside(page) != _outside(first):
+    return found.group(1)
+
+
+def _working(first: _Shared, page: str, number: int) -> Working:
+    """Variant ``number``'s working, cut from its page; the rest of its page must be the first variant's."""
+    main, checking, formulas = (_part(pattern, page) for pattern in (_MAIN, _CHECKING, _FORMULAS))
+    if _outside(page) != first.outside:
         raise DeriveError(f"variant {number}'s page differs from variant 1's outside its working; cannot share a page")
-    own = formulas.group(1)
-    shared = own == _FORMULAS.search(first).group(1)  # type: ignore[union-attr]  # the same template made both
-    return Working(number, Markup(main.group(1)), Markup(checking.group(1)), None if shared else Markup(own))
+    own = None if formulas == first.formulas else Markup(formulas)
+    return Working(number, Markup(main), Markup(checking), own)
 
 
 def _outside(page: str) -> str:
