@@ -45,7 +45,7 @@ from derive.app.network import Network, example  # noqa: E402
 from derive.core.chain import Derivation  # noqa: E402
 from derive.core.graph import Graph  # noqa: E402
 from derive.core.numbers import PRECISION  # noqa: E402
-from derive.publishing.publish import available_cores  # noqa: E402
+from derive.publishing.latex import available_cores  # noqa: E402
 from derive.spec.model import NetworkSpec  # noqa: E402
 from derive.training import descent as training  # noqa: E402
 from derive.training.compiled import clear_cache  # noqa: E402

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from derive.errors import DeriveError
-from derive.publishing.publish import latex_failure
+from derive.publishing.latex import latex_failure
 from derive.publishing.writing import write_files
 from tests.conftest import require_tool, run_derive
 

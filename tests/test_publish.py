@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import numpy as np
 import pytest
 
 from derive.errors import DeriveError
-from derive.publishing import publish
+from derive.outputs.render import SHARED_PICTURE
+from derive.publishing import latex
 from tests.conftest import require_tool, run_derive
 from tests.documents import pdf_text
 
@@ -25,6 +29,29 @@ def texts(pdfs: dict[str, bytes], tmp_path) -> dict[str, str]:
     return found
 
 
+def page_images(pdf: bytes, folder) -> list[np.ndarray]:
+    """Each page of ``pdf`` in grey levels at 50 dpi (pdftoppm)."""
+    (folder / "pages.pdf").write_bytes(pdf)
+    for old in folder.glob("page-*.pgm"):
+        old.unlink()
+    subprocess.run([require_tool("pdftoppm"), "-r", "50", "-gray", "pages.pdf", "page"], cwd=folder, check=True)
+    images = []
+    for path in sorted(folder.glob("page-*.pgm")):
+        _, size, _, pixels = path.read_bytes().split(b"\n", 3)
+        width, height = map(int, size.split())
+        images.append(np.frombuffer(pixels, dtype=np.uint8).reshape(height, width))
+    return images
+
+
+def look_the_same(first: bytes, second: bytes, folder) -> bool:
+    """The same pages, but for anti-aliasing: under one pixel in a thousand differs by more than a quarter."""
+    ones, others = page_images(first, folder), page_images(second, folder)
+    if len(ones) != len(others) or any(one.shape != other.shape for one, other in zip(ones, others, strict=True)):
+        return False
+    pairs = zip(ones, others, strict=True)
+    return all(np.mean(np.abs(one.astype(int) - other.astype(int)) > 64) < 1e-3 for one, other in pairs)
+
+
 @pytest.fixture
 def pdflatex():
     return require_tool("pdflatex")
@@ -32,35 +59,77 @@ def pdflatex():
 
 def test_documents_sharing_a_preamble_compile_from_one_format(pdflatex, tmp_path, monkeypatch):
     """From FORMAT_FROM documents on, the shared preamble is loaded once; the pages are the same."""
-    sources = {f"sheet-{n}.tex": document(f"Student {n}: $x^{n}$") for n in range(1, publish.FORMAT_FROM + 1)}
+    sources = {f"sheet-{n}.tex": document(f"Student {n}: $x^{n}$") for n in range(1, latex.FORMAT_FROM + 1)}
     dumped = []
-    real = publish._preamble_formats
+    real = latex._preamble_formats
 
     def spy(*args):
         formats = real(*args)
         dumped.append(formats)
         return formats
 
-    monkeypatch.setattr(publish, "_preamble_formats", spy)
-    with_format = publish.compile_pdfs(sources)
+    monkeypatch.setattr(latex, "_preamble_formats", spy)
+    with_format = latex.compile_pdfs(sources)
     assert set(dumped[0]) == set(sources)  # every one of them used the format
-    monkeypatch.setattr(publish, "FORMAT_FROM", 100)
-    without = publish.compile_pdfs(sources, jobs=1)
+    monkeypatch.setattr(latex, "FORMAT_FROM", 100)
+    without = latex.compile_pdfs(sources, jobs=1)
     assert texts(with_format, tmp_path) == texts(without, tmp_path)
     assert texts(with_format, tmp_path)["sheet-3.pdf"] == "Student 3: x3 1"
 
 
+TIKZ = PREAMBLE + "\\usepackage{tikz}\n"
+
+
+def picture(label: str, marked: bool = True) -> str:
+    """A grey band with ``label`` on it, 4 cm by 1 cm: a page without it, or with it moved, looks different."""
+    drawing = f"\\begin{{tikzpicture}}\n\\fill[black!40] (0,0) rectangle (4,1);\n\\node at (2,0.5) {{{label}}};\n"
+    return f"{SHARED_PICTURE}\n{drawing}\\end{{tikzpicture}}" if marked else f"{drawing}\\end{{tikzpicture}}"
+
+
+def test_a_marked_picture_in_many_documents_is_drawn_once(pdflatex, tmp_path, monkeypatch):
+    """Its page is included in each document in its place; the pages look as if each had drawn it."""
+    body = "Student {n}.\n\n{shared}\n\n{own}\n\n{unmarked}\n\nThe end."
+    sources = {
+        f"sheet-{n}.tex": document(
+            body.format(n=n, shared=picture("the same"), own=picture(f"only {n}"), unmarked=picture("x", False)), TIKZ
+        )
+        for n in range(1, latex.FORMAT_FROM + 1)
+    }
+    commands = []
+    real = latex._latex
+    monkeypatch.setattr(latex, "_latex", lambda command, folder: commands.append(command[-1]) or real(command, folder))
+    drawn_once = latex.compile_pdfs(sources)
+    assert commands.count("derive-pictures-1.tex") == 1
+    monkeypatch.setattr(latex, "FORMAT_FROM", 100)
+    each = latex.compile_pdfs(sources)
+    assert texts(drawn_once, tmp_path) == texts(each, tmp_path)
+    assert texts(each, tmp_path)["sheet-2.pdf"] == "Student 2. the same only 2 x The end. 1"
+    for name in sources:
+        pdf = f"{name[:-4]}.pdf"
+        assert look_the_same(drawn_once[pdf], each[pdf], tmp_path), pdf
+    without = latex.compile_pdfs({"sheet-1.tex": sources["sheet-1.tex"].replace(picture("the same"), "")})
+    assert not look_the_same(drawn_once["sheet-1.pdf"], without["sheet-1.pdf"], tmp_path)  # the check can fail
+
+
+def test_an_error_after_a_shared_picture_names_the_source_line(pdflatex):
+    sources = {f"sheet-{n}.tex": document(f"{picture('the same')}\n\nStudent {n}.", TIKZ) for n in range(1, 6)}
+    sources["sheet-4.tex"] = sources["sheet-4.tex"].replace("Student 4.", "\\undefinedmacro")
+    line = sources["sheet-4.tex"].splitlines().index("\\undefinedmacro") + 1
+    with pytest.raises(DeriveError, match=f"sheet-4\\.tex at line {line}: Undefined control sequence"):
+        latex.compile_pdfs(sources)
+
+
 def test_latex_reruns_only_when_the_log_asks(pdflatex, tmp_path, monkeypatch):
     runs = []
-    real = publish._latex
+    real = latex._latex
 
     def counting(command, folder):
         runs.append(command[-1])
         return real(command, folder)
 
-    monkeypatch.setattr(publish, "_latex", counting)
+    monkeypatch.setattr(latex, "_latex", counting)
     forward = document("See section~\\ref{later}.\\section{Later}\\label{later} Done.")
-    pdfs = publish.compile_pdfs({"plain.tex": document("Nothing to refer to."), "forward.tex": forward})
+    pdfs = latex.compile_pdfs({"plain.tex": document("Nothing to refer to."), "forward.tex": forward})
     assert runs.count("plain.tex") == 1 and runs.count("forward.tex") == 2
     assert "See section 1." in texts(pdfs, tmp_path)["forward.pdf"]
 
@@ -69,7 +138,7 @@ def test_a_combined_document_compiles_in_the_same_call(pdflatex, tmp_path):
     """Supporting files are written beside the sources, so a class's combined PDF can gather them."""
     parts = {f"part-{n}.tex": f"Answers of student {n}.\\par" for n in (1, 2)}
     combined = document("\\input{part-1.tex}\n\\input{part-2.tex}")
-    pdfs = publish.compile_pdfs({"class.tex": combined, "single.tex": document("One.")}, files=parts)
+    pdfs = latex.compile_pdfs({"class.tex": combined, "single.tex": document("One.")}, files=parts)
     assert set(pdfs) == {"class.pdf", "single.pdf"}
     assert texts(pdfs, tmp_path)["class.pdf"].startswith("Answers of student 1. Answers of student 2.")
 
@@ -80,21 +149,21 @@ def test_one_failure_among_many_returns_nothing_and_names_the_first(pdflatex):
     sources["sheet-5.tex"] = document("$x^$")
     first = r"LaTeX could not compile sheet-3\.tex at line 4: Undefined control sequence"
     with pytest.raises(DeriveError, match=first):
-        publish.compile_pdfs(sources)
+        latex.compile_pdfs(sources)
 
 
 def test_no_shell_escape_from_a_format_either(pdflatex, tmp_path):
     marker = tmp_path / "shell-escape-ran"
     preamble = PREAMBLE + f"\\immediate\\write18{{touch {marker}}}\n"
-    sources = {f"sheet-{n}.tex": document(f"Student {n}.", preamble) for n in range(publish.FORMAT_FROM + 1)}
+    sources = {f"sheet-{n}.tex": document(f"Student {n}.", preamble) for n in range(latex.FORMAT_FROM + 1)}
     sources["escape.tex"] = document(f"\\immediate\\write18{{touch {marker}}} text")
-    assert len(publish.compile_pdfs(sources)) == len(sources)
+    assert len(latex.compile_pdfs(sources)) == len(sources)
     assert not marker.exists()
 
 
 def test_names_stay_in_the_folder():
     with pytest.raises(DeriveError, match="expected a plain file name"):
-        publish.compile_pdfs({"../escape.tex": document("x")})
+        latex.compile_pdfs({"../escape.tex": document("x")})
 
 
 def test_variants_with_pdfs_from_the_command_line(pdflatex, tmp_path):
@@ -103,4 +172,10 @@ def test_variants_with_pdfs_from_the_command_line(pdflatex, tmp_path):
     assert {"worksheet-01.pdf", "solutions-02.pdf", "answers.pdf"} <= names
     single = tmp_path / "single"
     run_derive("worksheet", "--variant", "2", "--seed", "4", "--pdf", "-o", str(single))
-    assert pdf_text(tmp_path / "solutions-02.pdf") == pdf_text(single / "solutions.pdf")  # with the format, or not
+    # with the format and the shared pictures, or neither: the same characters (how pdftotext lays out
+    # and splits them depends on the order of the page's content), and pages that look the same
+    pdfs = (tmp_path / "solutions-02.pdf", single / "solutions.pdf")
+    characters = [sorted("".join(pdf_text(pdf).split())) for pdf in pdfs]
+    assert characters[0] == characters[1]
+    shared, alone = (pdf.read_bytes() for pdf in pdfs)
+    assert look_the_same(shared, alone, tmp_path / "single")

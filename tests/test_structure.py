@@ -61,6 +61,7 @@ LAYERS: list[set[str]] = [
     {"assessment.classes"},  # the class report: what a class gets wrong
     # the web page's pictures, and its worksheet's check (grading's rule); writing files
     {"publishing", "publishing.webpage", "publishing.writing", "publishing.engines"},
+    {"publishing.latex"},  # LaTeX to PDF: side by side, a preamble and shared pictures once
     {"publishing.publish"},
     {"publishing.scorm"},  # the worksheet page as a SCORM package, with the bridge to an LMS
     {"app", "app.network", "app.options"},  # options: the values of the command line's options, parsed

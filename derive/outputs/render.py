@@ -34,6 +34,11 @@ from derive.core.steps import Step
 from derive.errors import DeriveError
 from derive.outputs.sandbox import ConfinedLoader, LimitedEnvironment, inside, render_limited, template_line
 
+# The line a LaTeX template writes before a picture that looks the same wherever it is placed
+# (nothing in it depends on the text around it): a class's documents then draw it once
+# (:mod:`derive.publishing.latex`).
+SHARED_PICTURE = "% derive: the same picture wherever it is placed"
+
 CATALOG_FOLDER = "i18n"
 TEMPLATE_SUFFIX = ".j2"
 
@@ -434,6 +439,7 @@ class Renderer:
         self.environment.filters["math_decimals"] = _math_decimals_filter
         self.environment.filters["field"] = sentence_field
         self.environment.filters["sentence"] = sentence
+        self.environment.globals["shared_picture"] = SHARED_PICTURE
         self.environment.bytecode_cache = _template_cache(self.environment.filters)
 
     def languages(self) -> list[str]:

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import re
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +19,7 @@ from derive.document import Document, ExamSetting, from_steps, schedule_of
 from derive.document.slides import path_sum, spelled, spelled_neurons, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
-from derive.publishing.engines import PDFLATEX, engine_for, engine_path
+from derive.publishing.latex import compile_pdfs
 from derive.publishing.webpage import page
 from derive.spec.files import read_user_file
 from derive.spec.model import NetworkSpec
@@ -31,7 +27,6 @@ from derive.spec.variants import variant
 from derive.training.descent import train
 from derive.training.worked import worked
 
-LATEX_TIMEOUT = 180  # seconds for one compilation
 CURVE_STEPS = 1000  # the training run drawn at the end of the solutions and the explanation
 EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
@@ -317,181 +312,3 @@ def _student_name(name: str, source: str, line: int) -> str:
             key=f"line {line}",
         )
     return name
-
-
-# ---------------------------------------------------------------------------------------------
-# LaTeX to PDF
-
-
-def compile_pdfs(
-    sources: Mapping[str, str], *, files: Mapping[str, str | bytes] | None = None, jobs: int | None = None
-) -> dict[str, bytes]:
-    """Compile each ``.tex`` source to a PDF, without shell escape: all of them, or none.
-
-    pdflatex compiles text in Latin letters, lualatex a document with a name in another script
-    (:mod:`derive.publishing.engines`).
-
-    The sources compile side by side, one pdflatex process per core (``jobs``), in one private
-    temporary folder; ``files`` are written there too without being compiled (pictures, or the
-    fragments a document ``\\input``s), so that a class's combined document compiles in the same
-    call as the documents it gathers.  LaTeX runs a second (and third) time only when its log
-    asks for it: a rerun warning, a label that changed, an undefined reference.  If any document
-    fails, the first failure in the order of ``sources`` is raised and no PDF is returned.
-    """
-    from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
-
-    names = list(sources)
-    fragments = [text for text in (files or {}).values() if isinstance(text, str)]
-    engines = {name: engine_for([sources[name], *fragments]) for name in names}
-    programs = {engine: engine_path(engine) for engine in set(engines.values())}
-    for name in [*names, *(files or {})]:
-        if Path(name).name != name or not name or name.startswith("."):
-            raise DeriveError(f"refusing to compile {name!r}: expected a plain file name")
-    with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
-        for name, content in {**(files or {}), **sources}.items():
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            (Path(folder) / name).write_bytes(data)
-        plain = {name: text for name, text in sources.items() if engines[name] == PDFLATEX}
-        formats = _preamble_formats(programs[PDFLATEX], plain, folder) if plain else {}
-        workers = max(1, min(jobs or available_cores(), len(names)))
-        # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
-        longest = sorted(names, key=lambda name: -len(sources[name]))
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
-            running = {
-                name: pool.submit(_run_latex, programs[engines[name]], name, folder, formats.get(name))
-                for name in longest
-            }
-            try:
-                return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
-            except BaseException:
-                for future in running.values():
-                    future.cancel()  # those not started yet; the running ones are stopped
-                _stop_latex()
-                raise
-
-
-def available_cores() -> int:
-    """The cores this process may run on (a container or a taskset may allow fewer than the machine has)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
-
-
-# What a LaTeX log says when the document needs another run to settle: a changed label or
-# reference, or a package's own rerun request (rerunfilecheck, pgfplots, hyperref, longtable, …).
-RERUN = re.compile(
-    r"Rerun to get|Label\(s\) may have changed|undefined references|Please \(?re\)?run|rerun LaTeX", re.I
-)
-MAX_RUNS = 3
-
-
-# Documents that share a preamble, from this many on, compile from a format with that preamble
-# loaded once (mylatexformat): a quarter less work each, for the cost of about one document.
-FORMAT_FROM = 4
-_BEGIN = "\\begin{document}"
-# openin_any=p: TeX reads no file by an absolute path or from a parent folder (a template's \input{/etc/passwd});
-# its own packages, found through kpathsea, are still read
-_ENVIRONMENT = {
-    "SOURCE_DATE_EPOCH": "0",
-    "FORCE_SOURCE_DATE": "1",
-    "openout_any": "p",
-    "openin_any": "p",
-    "shell_escape": "f",
-}
-_OPTIONS = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
-
-
-def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) -> dict[str, str]:
-    """For each group of at least FORMAT_FROM sources with the same preamble, a format of it.
-
-    Maps each such source to its format's name; a preamble that cannot be dumped (or a TeX
-    without mylatexformat) leaves its sources to compile the ordinary way.
-    """
-    groups: dict[str, list[str]] = {}
-    for name, text in sources.items():
-        if _BEGIN in text:
-            groups.setdefault(text[: text.index(_BEGIN)], []).append(name)
-    formats: dict[str, str] = {}
-    for number, (preamble, names) in enumerate(groups.items(), start=1):
-        if len(names) < FORMAT_FROM:
-            continue
-        job = f"derive-preamble-{number}"
-        (Path(folder) / f"{job}.tex").write_text(f"{preamble}{_BEGIN}\n\\end{{document}}\n", encoding="utf-8")
-        command = [pdflatex, "-ini", *_OPTIONS, f"-jobname={job}", "&pdflatex", "mylatexformat.ltx", f"{job}.tex"]
-        if _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists():
-            formats.update(dict.fromkeys(names, job))
-    return formats
-
-
-def _latex(command: list[str], folder: str) -> subprocess.CompletedProcess[str]:
-    """One TeX run in ``folder``: reproducible dates, files read and written only there, no shell escape."""
-    process = subprocess.Popen(
-        command,
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        env=dict(os.environ, **_ENVIRONMENT),
-        stdin=subprocess.DEVNULL,
-    )
-    _RUNNING.add(process)
-    try:
-        output, errors = process.communicate(timeout=LATEX_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {command[-1]} and was stopped") from None
-    finally:
-        _RUNNING.discard(process)
-    return subprocess.CompletedProcess(command, process.returncode, output, errors)
-
-
-# The TeX processes running now: stopped when the run is interrupted (Ctrl-C, SIGTERM), so that
-# the temporary folder can be removed at once rather than when they finish.
-_RUNNING: set[subprocess.Popen[str]] = set()
-
-
-def _stop_latex() -> None:
-    for process in list(_RUNNING):
-        process.kill()
-
-
-def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None) -> bytes:
-    """Run pdflatex on ``name`` in ``folder`` until its log stops asking for another run; the PDF.
-
-    With ``preamble``, the run starts from that format (the document's own preamble is skipped).
-    """
-    stem = Path(name).stem
-    log = Path(folder) / f"{stem}.log"
-    command = [pdflatex, *_OPTIONS, *([f"-fmt={preamble}"] if preamble else []), name]
-    for _ in range(MAX_RUNS):
-        result = _latex(command, folder)
-        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
-        if result.returncode != 0:
-            raise DeriveError(latex_failure(name, text))
-        if not RERUN.search(text):
-            break
-    return (Path(folder) / f"{stem}.pdf").read_bytes()
-
-
-def latex_failure(name: str, log: str) -> str:
-    """What went wrong in LaTeX, in a sentence a teacher understands."""
-    lost = re.search(r"Missing character: There is no (.) \(U\+([0-9A-F]+)\)", log)
-    if lost:
-        return (
-            f"LaTeX could not compile {name}: no installed font has the character {lost.group(1)} "
-            f"(U+{lost.group(2)}); expected names in scripts the Noto fonts cover (Latin, Greek, Cyrillic, "
-            "Arabic, Hebrew, CJK, Devanagari, Thai, emoji)"
-        )
-    missing = re.search(r"! LaTeX Error: File `([^']+)\.(sty|cls)' not found", log)
-    if missing:
-        return (
-            f"LaTeX could not compile {name}: the LaTeX package '{missing.group(1)}' is not installed "
-            "(on Debian or Ubuntu it comes with texlive-latex-extra, texlive-pictures or texlive-lang-spanish)"
-        )
-    error = re.search(r"^! (.+)$", log, flags=re.MULTILINE)
-    line = re.search(r"^l\.(\d+)", log, flags=re.MULTILINE)
-    where = f" at line {line.group(1)}" if line else ""
-    what = error.group(1).strip() if error else "it stopped with an error"
-    return f"LaTeX could not compile {name}{where}: {what} (if you changed a template, check that line)"
