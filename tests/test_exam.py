@@ -76,14 +76,22 @@ WORDS = {
 }
 
 
-@pytest.fixture(scope="module", params=["en", "es"])
-def exam(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def exams() -> dict:
+    """The exams made so far, by language: each made once, however pytest orders the tests that read it."""
+    return {}
+
+
+@pytest.fixture(params=["en", "es"])
+def exam(request, exams, tmp_path_factory):
     """The exam of seed SEED and its key, written and compiled by the command line, in one language."""
-    folder = tmp_path_factory.mktemp(f"exam-{request.param}")
-    run_derive(
-        "worksheet", "--exercise", "exam", "--seed", str(SEED), "--lang", request.param, "--pdf", "-o", str(folder)
-    )
-    return WORDS[request.param], folder
+    language = request.param
+    if language not in exams:
+        folder = tmp_path_factory.mktemp(f"exam-{language}")
+        options = ["--exercise", "exam", "--seed", str(SEED), "--lang", language, "--pdf", "-o", str(folder)]
+        run_derive("worksheet", *options)
+        exams[language] = WORDS[language], folder
+    return exams[language]
 
 
 def pages(pdf) -> int:

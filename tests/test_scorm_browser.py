@@ -30,6 +30,8 @@ from derive.spec.variants import variant
 from tests.conftest import ROOT, require_tool, run_derive
 from tests.test_browser import axe_source, console_problems
 
+pytestmark = pytest.mark.xdist_group("scorm-browser")  # its module-scoped LMS and Chromium made once
+
 RUNTIME = ROOT / "tests" / "js" / "node_modules" / "scorm-again" / "dist" / "scorm-again.min.js"
 VARIANTS, SEED = 30, 1  # as a class of thirty gets them
 ASKED = ["net_h1", "out_h1", "net_h2", "out_h2"]  # the graded blanks: the package's --ask

@@ -43,13 +43,22 @@ class Deck:
         return (self.folder / f"{name}.tex").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module", params=["en", "es"])
-def deck(request, tmp_path_factory) -> Deck:
-    folder = tmp_path_factory.mktemp(f"slides-{request.param}")
-    run_derive("slides", "--lang", request.param, "-o", str(folder))
-    run_derive("slides", "--handout", "--lang", request.param, "-o", str(folder))
-    logs = {name: compile_latex(folder / f"{name}.tex") for name in ("slides", "slides-handout")}
-    return Deck(request.param, folder, logs)
+@pytest.fixture(scope="module")
+def decks() -> dict[str, Deck]:
+    """The decks made so far, by language: each made once, however pytest orders the tests that read it."""
+    return {}
+
+
+@pytest.fixture(params=["en", "es"])
+def deck(request, decks, tmp_path_factory) -> Deck:
+    language = request.param
+    if language not in decks:
+        folder = tmp_path_factory.mktemp(f"slides-{language}")
+        run_derive("slides", "--lang", language, "-o", str(folder))
+        run_derive("slides", "--handout", "--lang", language, "-o", str(folder))
+        logs = {name: compile_latex(folder / f"{name}.tex") for name in ("slides", "slides-handout")}
+        decks[language] = Deck(language, folder, logs)
+    return decks[language]
 
 
 def pages_text(pdf: Path) -> list[str]:
