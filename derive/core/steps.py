@@ -66,7 +66,7 @@ __all__ = [
 # Beyond these sizes a document stops being readable; ``--only`` narrows the backward pass.
 MAX_DOCUMENT_GRADIENTS = 40
 MAX_DOCUMENT_NEURONS = 8
-MAX_DOCUMENT_MAP = 36  # a feature map of 6×6, or two of 4×4
+MAX_DOCUMENT_MAP = 36  # a feature map of 6×6, or two of 4×4  # pragma: no mutate (37: no map has 37 entries)
 MAX_DOCUMENT_EXAMPLES = 4
 
 # How much of the working a document shows: every gradient in full; each δ once (the default);
@@ -152,7 +152,7 @@ class Steps:
             return self.by_key[text]
         if text.isdigit():
             raise DeriveError(f"no blank {text}; the worksheet has blanks 1 to {self.blanks}", key=what)
-        close = difflib.get_close_matches(text, list(self.by_key), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(text, list(self.by_key), n=1, cutoff=0.6)  # pragma: no mutate (n)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise DeriveError(f"unknown {what} {text!r}{hint} (`derive keys` lists them)", key=what)
 
@@ -167,31 +167,35 @@ class Steps:
     def evaluate(self, step: Step, values: Mapping[sp.Symbol, Number]) -> Number:
         """The step's formula at ``values`` for the symbols given there, exact values elsewhere."""
         free = self._formula(step)[0]
-        function = self._functions.get(step.key) if self.by_key.get(step.key) is step else None
+        function = self._functions.get(step.key) if self._own(step) else None  # pragma: no mutate (a cache)
         if function is None:
             function = compile_expr(step.formula, free)
-            if self.by_key.get(step.key) is step:
-                self._functions[step.key] = function
+            if self._own(step):  # pragma: no mutate (a cache)
+                self._functions[step.key] = function  # pragma: no mutate (a cache)
         arguments = tuple(_number(values.get(symbol, self.values[symbol])) for symbol in free)
-        if function is not self._functions.get(step.key):
+        if function is not self._functions.get(step.key):  # pragma: no mutate (a cache)
             return evaluate(function, *arguments)
         # a class's students who gave the same answers take the same carried-forward values
-        found = self._evaluated.get((step.key, arguments))
+        found = self._evaluated.get((step.key, arguments))  # pragma: no mutate (a cache)
         if found is None:
             found = self._evaluated[step.key, arguments] = evaluate(function, *arguments)
         return found
 
+    def _own(self, step: Step) -> bool:
+        """Whether ``step`` is this model's step of its key, not a copy: only those are cached."""
+        return self.by_key.get(step.key) is step  # pragma: no mutate (a cache's guard)
+
     def _formula(self, step: Step) -> tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]:
         """The formula's symbols (by name) and the steps it uses: worked out once per step, as a
         class's grading asks for them once per student (its compiled function, once it is evaluated)."""
-        found = self._formulas.get(step.key) if self.by_key.get(step.key) is step else None
+        found = self._formulas.get(step.key) if self._own(step) else None  # pragma: no mutate (a cache)
         if found is None:
             symbols = step.formula.free_symbols
             free = tuple(sorted(symbols, key=lambda symbol: symbol.name))
             found_in = [other for symbol in symbols for other in self._with_symbol.get(symbol, ()) if other is not step]
             found = (free, tuple(sorted(found_in, key=lambda other: self._position[id(other)])))
-            if self.by_key.get(step.key) is step:
-                self._formulas[step.key] = found
+            if self._own(step):  # pragma: no mutate (a cache)
+                self._formulas[step.key] = found  # pragma: no mutate (a cache)
         return found
 
 
@@ -211,7 +215,7 @@ def check_size(derivation: Derivation, only: Sequence[str]) -> None:
     names = list(derivation.gradients)
     for name in only:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
+            close = difflib.get_close_matches(name, names, n=1)  # pragma: no mutate (only the first is shown)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise DeriveError(
                 f"no parameter {name!r} in this network{hint} (it has {names[0]} to {names[-1]})", key="--only"
