@@ -9,7 +9,7 @@ digits is ``too_few_digits``; a step the student's error made trivial is ``simpl
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 import mpmath
@@ -99,15 +99,37 @@ def _value(function: Callable[..., Number], arguments: Sequence[Number]) -> Numb
     return value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
 
 
-def their_values(result: Grade) -> dict[sp.Symbol, Number]:
+def their_values(result: Grade) -> Mapping[sp.Symbol, Number]:
     """The student's value of every symbol they gave or that was computed from what they gave."""
-    theirs: dict[sp.Symbol, Number] = {}
-    for row in result.rows:
-        theirs.update(row.inputs)
-    with full_precision():
-        for key, given in result.answers.items():
-            theirs[result.steps.by_key[key].symbol] = mpmath.mpf(str(given))
-    return theirs
+    return _TheirValues(result)
+
+
+class _TheirValues(Mapping[sp.Symbol, Number]):
+    """:func:`their_values`, each value made a 40-digit number when first read: a wrong answer's
+    mistaken formulas read a few of a sheet's values, and a class has hundreds of such sheets."""
+
+    def __init__(self, result: Grade) -> None:
+        self.given = {result.steps.by_key[key].symbol: given for key, given in result.answers.items()}
+        # every row reads the grading walk's one store of their values: any row holding a symbol will do
+        self.computed = {symbol: row.inputs for row in result.rows for symbol in row.inputs}
+        self.found: dict[sp.Symbol, Number] = {}
+
+    def __getitem__(self, symbol: sp.Symbol) -> Number:
+        found = self.found.get(symbol)
+        if found is None:
+            if symbol in self.given:
+                with full_precision():
+                    found = mpmath.mpf(str(self.given[symbol]))
+            else:
+                found = self.computed[symbol][symbol]  # a KeyError for a symbol they have no value of
+            self.found[symbol] = found
+        return found
+
+    def __iter__(self) -> Iterator[sp.Symbol]:
+        return iter(self.computed.keys() | self.given.keys())
+
+    def __len__(self) -> int:
+        return len(self.computed.keys() | self.given.keys())
 
 
 def diagnose(results: Sequence[Grade], min_digits: int = MIN_DIGITS) -> list[Grade]:
