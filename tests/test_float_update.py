@@ -12,7 +12,8 @@ import pytest
 
 from derive.errors import DeriveError
 from derive.spec.model import LOSSES, REDUCTIONS
-from derive.training.floats import FLOAT_FROM, FloatUpdate, in_floats
+from derive.training import FLOAT_FROM, in_floats
+from derive.training.floats import FloatUpdate
 from tests import reference_training as reference
 from tests.conftest import run_derive
 from tests.test_reference_training import network

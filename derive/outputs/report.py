@@ -165,7 +165,7 @@ def _shown(run: Run) -> tuple[list[float], tuple[list[str], list[list[float]]], 
 def _trained_outputs(run: Run) -> tuple[float, tuple[list[str], list[list[float]]]]:
     """E_total after the last update and each example's outputs: from a 40-digit forward pass of the
     trained network (no derivation); for an unrolled or a large network, from its update's forward pass."""
-    from derive.training.floats import in_floats
+    from derive.training import in_floats
 
     spec = run.spec
     if spec.dense and not in_floats(spec):
@@ -295,7 +295,8 @@ FLOATS_NOTE = (
 
 def trained_update(spec: NetworkSpec) -> Any:
     """The derivation of an update of ``spec``, or for a large network its float computation."""
-    from derive.training.floats import FloatUpdate, in_floats
+    from derive.training import in_floats
+    from derive.training.floats import FloatUpdate
 
     return FloatUpdate(spec) if in_floats(spec) else Derivation(spec)
 

@@ -29,6 +29,7 @@ from derive.core.forward import total_loss
 from derive.core.numbers import Number, to_fraction
 from derive.errors import DeriveError
 from derive.spec.model import NetworkSpec
+from derive.training import in_floats
 from derive.training.compiled import FloatTraining, structure
 from derive.training.unrolled import UnrolledTraining
 
@@ -249,9 +250,11 @@ class _Loop:
 
 def final_loss(trained: NetworkSpec) -> float:
     """E_total at the parameters reached: at 40 digits, or in floats for a network too large for that."""
-    from derive.training.floats import float_loss, in_floats
+    if not in_floats(trained):
+        return float(total_loss(trained))
+    from derive.training.floats import float_loss  # NumPy: imported only for the networks that use it
 
-    return float_loss(trained) if in_floats(trained) else float(total_loss(trained))
+    return float_loss(trained)
 
 
 def _position(step: int, per_epoch: int) -> tuple[int, int]:

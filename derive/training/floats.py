@@ -3,8 +3,9 @@ derivation would not fit in memory or time.
 
 The derivation keeps a symbol, a chain and a 40-digit value for every parameter of every example:
 at the limits (50,000 parameters, 1,000 examples) that is tens of millions of objects.  From
-``FLOAT_FROM`` parameter-examples on, the same quantities are computed with NumPy in double
-precision (about 15 significant digits), by the textbook's matrix form of the same rules:
+``FLOAT_FROM`` parameter-examples on (:func:`derive.training.in_floats`), the same quantities are
+computed with NumPy in double precision (about 15 significant digits), by the textbook's matrix
+form of the same rules:
 
 * forward, per layer: net = W·x + b, out = f(net) (:mod:`derive.core.functions`' forms);
 * the output layer's δ = ∂E/∂out ⊙ f'(net), or for softmax the Jacobian's product
@@ -29,16 +30,7 @@ from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.errors import DeriveError
 from derive.spec.model import LayerSpec, NetworkSpec
 
-# parameters × examples from which an update is computed in floats: the 40-digit derivation of
-# 50,000 parameters takes about 4 s and 240 MiB on one example, and grows with the examples
-FLOAT_FROM = 200_000
 _NET, _OUT, _TARGET = sp.symbols("net out t")
-
-
-def in_floats(spec: NetworkSpec) -> bool:
-    """Whether an update of ``spec`` is computed in floats: large, and no hand rounding to mimic."""
-    parameters = len(spec.parameter_names())
-    return parameters * len(spec.examples) >= FLOAT_FROM and spec.round_activations is None
 
 
 @dataclass(frozen=True)
