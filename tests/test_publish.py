@@ -30,11 +30,11 @@ def texts(pdfs: dict[str, bytes], tmp_path) -> dict[str, str]:
 
 
 def page_images(pdf: bytes, folder) -> list[np.ndarray]:
-    """Each page of ``pdf`` in grey levels at 50 dpi (pdftoppm)."""
+    """Each page of ``pdf`` in grey levels at 100 dpi (pdftoppm)."""
     (folder / "pages.pdf").write_bytes(pdf)
     for old in folder.glob("page-*.pgm"):
         old.unlink()
-    subprocess.run([require_tool("pdftoppm"), "-r", "50", "-gray", "pages.pdf", "page"], cwd=folder, check=True)
+    subprocess.run([require_tool("pdftoppm"), "-r", "100", "-gray", "pages.pdf", "page"], cwd=folder, check=True)
     images = []
     for path in sorted(folder.glob("page-*.pgm")):
         _, size, _, pixels = path.read_bytes().split(b"\n", 3)
@@ -43,13 +43,30 @@ def page_images(pdf: bytes, folder) -> list[np.ndarray]:
     return images
 
 
+def unlike(one: np.ndarray, other: np.ndarray) -> int:
+    """The pixels of ``one`` more than a quarter of the grey scale away from every pixel of ``other``
+    within one pixel of them: anti-aliasing and a sub-pixel offset do not count, a shift of two does."""
+    padded = np.pad(other.astype(int), 1, mode="edge")
+    height, width = one.shape
+    nearest = np.min(
+        [
+            np.abs(one.astype(int) - padded[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width])
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        ],
+        axis=0,
+    )
+    return int(np.count_nonzero(nearest > 64))
+
+
 def look_the_same(first: bytes, second: bytes, folder) -> bool:
-    """The same pages, but for anti-aliasing: under one pixel in a thousand differs by more than a quarter."""
+    """The same pages, but for anti-aliasing: under one pixel in ten thousand unlike, both ways."""
     ones, others = page_images(first, folder), page_images(second, folder)
     if len(ones) != len(others) or any(one.shape != other.shape for one, other in zip(ones, others, strict=True)):
         return False
-    pairs = zip(ones, others, strict=True)
-    return all(np.mean(np.abs(one.astype(int) - other.astype(int)) > 64) < 1e-3 for one, other in pairs)
+    return all(
+        max(unlike(one, other), unlike(other, one)) < 1e-4 * one.size for one, other in zip(ones, others, strict=True)
+    )
 
 
 @pytest.fixture
@@ -81,34 +98,78 @@ TIKZ = PREAMBLE + "\\usepackage{tikz}\n"
 
 
 def picture(label: str, marked: bool = True) -> str:
-    """A grey band with ``label`` on it, 4 cm by 1 cm: a page without it, or with it moved, looks different."""
-    drawing = f"\\begin{{tikzpicture}}\n\\fill[black!40] (0,0) rectangle (4,1);\n\\node at (2,0.5) {{{label}}};\n"
-    return f"{SHARED_PICTURE}\n{drawing}\\end{{tikzpicture}}" if marked else f"{drawing}\\end{{tikzpicture}}"
+    """A grey band 4 cm by 1 cm with a thick frame (half of it outside TikZ's box) and ``label`` on it,
+    its baseline 5 mm up (a depth): a page without it, or with it moved, looks different."""
+    lines = [
+        "\\begin{tikzpicture}[baseline=5mm]",
+        "\\fill[black!40] (0,0) rectangle (4,1);",
+        "\\draw[line width=3pt] (0,0) rectangle (4,1);",
+        f"\\node at (2,0.5) {{{label}}};",
+        "\\end{tikzpicture}",
+    ]
+    return "\n".join([SHARED_PICTURE, *lines] if marked else lines)
+
+
+def written_sources(monkeypatch) -> dict[str, str]:
+    """What compile_pdfs writes to its folder, each file as last written (the documents as compiled)."""
+    written: dict[str, str] = {}
+    real = latex._write
+
+    def spy(folder, files):
+        written.update({name: text for name, text in files.items() if isinstance(text, str)})
+        real(folder, files)
+
+    monkeypatch.setattr(latex, "_write", spy)
+    return written
+
+
+BODY = "Student {n}.\n\nBefore {shared} after.\n\n{own}\n\n{unmarked}\n\nThe end."
 
 
 def test_a_marked_picture_in_many_documents_is_drawn_once(pdflatex, tmp_path, monkeypatch):
-    """Its page is included in each document in its place; the pages look as if each had drawn it."""
-    body = "Student {n}.\n\n{shared}\n\n{own}\n\n{unmarked}\n\nThe end."
+    """Its page is placed in each document in its place (its depth and frame too); the pages look as if
+    each document had drawn it, and a picture in one document only, or unmarked, is drawn there."""
     sources = {
         f"sheet-{n}.tex": document(
-            body.format(n=n, shared=picture("the same"), own=picture(f"only {n}"), unmarked=picture("x", False)), TIKZ
+            BODY.format(n=n, shared=picture("the same"), own=picture(f"only {n}"), unmarked=picture("x", False)), TIKZ
         )
         for n in range(1, latex.FORMAT_FROM + 1)
     }
+    written = written_sources(monkeypatch)
     commands = []
     real = latex._latex
     monkeypatch.setattr(latex, "_latex", lambda command, folder: commands.append(command[-1]) or real(command, folder))
     drawn_once = latex.compile_pdfs(sources)
     assert commands.count("derive-pictures-1.tex") == 1
+    for name in sources:
+        assert written[name].count("\\pdfximage page 1 {derive-pictures-1.pdf}") == 1, name
+        assert written[name].count("\\begin{tikzpicture}") == 2, name  # its own picture and the unmarked one
+        assert written[name].count("\n") == sources[name].count("\n"), name  # LaTeX's line numbers kept
+    assert written["derive-pictures-1.tex"].count("\\begin{tikzpicture}") == 1
     monkeypatch.setattr(latex, "FORMAT_FROM", 100)
     each = latex.compile_pdfs(sources)
     assert texts(drawn_once, tmp_path) == texts(each, tmp_path)
-    assert texts(each, tmp_path)["sheet-2.pdf"] == "Student 2. the same only 2 x The end. 1"
+    assert texts(each, tmp_path)["sheet-2.pdf"] == "Student 2. Before the same after. only 2 x The end. 1"
     for name in sources:
         pdf = f"{name[:-4]}.pdf"
         assert look_the_same(drawn_once[pdf], each[pdf], tmp_path), pdf
-    without = latex.compile_pdfs({"sheet-1.tex": sources["sheet-1.tex"].replace(picture("the same"), "")})
-    assert not look_the_same(drawn_once["sheet-1.pdf"], without["sheet-1.pdf"], tmp_path)  # the check can fail
+    moved = latex.compile_pdfs({"sheet-1.tex": sources["sheet-1.tex"].replace("baseline=5mm", "baseline=2mm")})
+    assert not look_the_same(drawn_once["sheet-1.pdf"], moved["sheet-1.pdf"], tmp_path)  # its text 3 mm off shows
+
+
+def test_a_picture_that_needs_its_document_is_drawn_there(pdflatex, tmp_path, monkeypatch):
+    """A marked picture that uses a command its documents define after \\begin{document} cannot be drawn
+    alone: the documents draw it themselves, and compile."""
+    shared = picture("\\who")
+    sources = {
+        f"sheet-{n}.tex": document(f"\\newcommand\\who{{Student {n}}}\n{shared}\n\nThe end.", TIKZ)
+        for n in range(1, latex.FORMAT_FROM + 1)
+    }
+    written = written_sources(monkeypatch)
+    pdfs = latex.compile_pdfs(sources)
+    assert "derive-pictures-1.tex" in written
+    assert all("\\pdfximage" not in written[name] for name in sources)
+    assert texts(pdfs, tmp_path)["sheet-3.pdf"] == "Student 3 The end. 1"
 
 
 def test_an_error_after_a_shared_picture_names_the_source_line(pdflatex):

@@ -7,7 +7,7 @@ import mpmath
 import pytest
 
 from derive import DeriveError, Network, example
-from derive.core.numbers import PRECISION
+from derive.core.numbers import PRECISION, full_precision
 from derive.spec.variants import variant
 from tests.conftest import run_derive
 
@@ -237,3 +237,30 @@ def test_the_brief_detail_works_each_delta_in_one_line():
     assert len(brief) < len(standard)
     assert {step.key for step in brief} < {step.key for step in standard}
     assert [part.result.value for part in brief.backward] == [part.result.value for part in standard.backward]
+
+
+def test_only_the_models_own_step_is_cached_a_copy_is_evaluated_by_its_own_formula():
+    """Copies of a step (same key, another formula) are evaluated by their own formulas, before and
+    after the step itself, whatever the caches hold; the values are SymPy's substitution at 40 digits."""
+    import dataclasses
+
+    import sympy as sp
+
+    steps = example().steps()
+    step = next(s for s in steps if s.blank is not None and len(s.formula.free_symbols) >= 2)
+    fixed = sorted(step.formula.free_symbols, key=lambda symbol: symbol.name)[0]
+    copies = [
+        dataclasses.replace(step, formula=2 * step.formula),
+        dataclasses.replace(step, formula=3 * step.formula),
+        dataclasses.replace(step, formula=step.formula.subs(fixed, sp.Rational(1, 7))),  # fewer symbols
+    ]
+
+    def by_sympy(formula: sp.Expr) -> mpmath.mpf:
+        exact = {symbol: sp.Float(str(steps.values[symbol]), PRECISION) for symbol in formula.free_symbols}
+        return mpmath.mpf(str(sp.N(formula.subs(exact), PRECISION)))
+
+    for order in (copies, [step, *copies], [*copies, step]):
+        for one in [*order, *order]:
+            value = steps.evaluate(one, {})
+            with full_precision():
+                assert abs(value - by_sympy(one.formula)) <= mpmath.mpf(10) ** (5 - PRECISION) * abs(value), one

@@ -173,7 +173,7 @@ class Steps:
             if self._own(step):  # pragma: no mutate (a cache)
                 self._functions[step.key] = function  # pragma: no mutate (a cache)
         arguments = tuple(_number(values.get(symbol, self.values[symbol])) for symbol in free)
-        if function is not self._functions.get(step.key):  # pragma: no mutate (a cache)
+        if function is not self._functions.get(step.key):  # a copy of the step: its own formula, not the memo
             return evaluate(function, *arguments)
         # a class's students who gave the same answers take the same carried-forward values
         found = self._evaluated.get((step.key, arguments))  # pragma: no mutate (a cache)
@@ -183,7 +183,7 @@ class Steps:
 
     def _own(self, step: Step) -> bool:
         """Whether ``step`` is this model's step of its key, not a copy: only those are cached."""
-        return self.by_key.get(step.key) is step  # pragma: no mutate (a cache's guard)
+        return self.by_key.get(step.key) is step
 
     def _formula(self, step: Step) -> tuple[tuple[sp.Symbol, ...], tuple[Step, ...]]:
         """The formula's symbols (by name) and the steps it uses: worked out once per step, as a

@@ -24,6 +24,7 @@ from functools import cache, lru_cache
 from html import unescape
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -328,9 +329,9 @@ class Catalog:
     def items(self, key: str) -> list[str]:
         """A list of sentences (the learning objectives)."""
         node = self._entry(key)
-        if not isinstance(node, list) or not all(isinstance(item, str) for item in node):
+        if not isinstance(node, tuple) or not all(isinstance(item, str) for item in node):
             raise DeriveError(f"entry {key!r} should be a list of text", source=self.source)
-        return node
+        return list(node)
 
     def __call__(self, key: str, **fields: object) -> str:
         node = self._entry(key)
@@ -489,9 +490,19 @@ class Renderer:
 
 
 @lru_cache(maxsize=16)
-def _parsed(catalog: str) -> dict[str, Any]:
-    """A catalog's TOML, parsed once per text: a class's 400 documents render with the same catalog."""
-    return tomllib.loads(catalog)
+def _parsed(catalog: str) -> Mapping[str, Any]:
+    """A catalog's TOML, parsed once per text (a class's 400 documents render with the same catalog),
+    read-only: every render shares it, and a template may call what a mapping offers."""
+    return _frozen(tomllib.loads(catalog))
+
+
+def _frozen(value: Any) -> Any:
+    """Tables as read-only mappings and arrays as tuples, all the way down."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 def _check_layout(folder: Path, shipped: Path) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from derive.errors import DeriveError
@@ -34,8 +35,11 @@ def compile_pdfs(
     temporary folder; ``files`` are written there too without being compiled (pictures, or the
     fragments a document ``\\input``s), so that a class's combined document compiles in the same
     call as the documents it gathers.  LaTeX runs a second (and third) time only when its log
-    asks for it: a rerun warning, a label that changed, an undefined reference.  If any document
-    fails, the first failure in the order of ``sources`` is raised and no PDF is returned.
+    asks for it: a rerun warning, a label that changed, an undefined reference.  From FORMAT_FROM
+    documents with one preamble on, that preamble is loaded once (a format), and the pictures their
+    templates mark as shared are drawn once (:func:`_shared_pictures`); either falls back to the
+    ordinary way when it cannot be done.  If any document fails, the first failure in the order of
+    ``sources`` is raised and no PDF is returned.
     """
     from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
 
@@ -127,14 +131,31 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) ->
     return formats
 
 
-# a picture marked by its template as the same wherever it is placed: a class's sheets share most
-# of their pictures, and drawing them is most of a sheet's compilation
+# A picture marked by its template as the same wherever it is placed: a class's sheets share most
+# of their pictures, and drawing them is most of a sheet's compilation.
 _SHARED = re.compile(re.escape(SHARED_PICTURE) + r"\n(\\begin\{tikzpicture\}.*?\\end\{tikzpicture\})", re.S)
-# each picture shipped out alone, on a page of its own size, its top-left corner at the page's
-_PAGES = (
+# Each picture shipped out alone, on a page of its own size plus a margin (TikZ leaves half of an
+# edge's line outside the box it reports), its page and box written to the log for the documents.
+_MARGIN = "2pt"
+_PAGE_PER_PICTURE = (
     "\\pdfhorigin=0pt \\pdfvorigin=0pt \\hoffset=0pt \\voffset=0pt\n"
-    "\\def\\derivepage{\\pdfpagewidth=\\wd0 \\pdfpageheight=\\dimexpr\\ht0+\\dp0\\relax\\shipout\\box0 }\n"
+    "\\def\\derivepage{\\edef\\derivebox{\\the\\wd0:\\the\\ht0:\\the\\dp0}%\n"
+    f"\\pdfpagewidth=\\dimexpr\\wd0+2\\dimexpr{_MARGIN}\\relax\\relax\n"
+    f"\\pdfpageheight=\\dimexpr\\ht0+\\dp0+2\\dimexpr{_MARGIN}\\relax\\relax\n"
+    f"\\shipout\\hbox{{\\kern{_MARGIN}\\vbox{{\\kern{_MARGIN}\\box0\\kern{_MARGIN}}}}}%\n"
+    "\\typeout{derive-picture:\\the\\ReadonlyShipoutCounter:\\derivebox}}\n"
 )
+_DRAWN = re.compile(r"^derive-picture:(\d+):([-\d.]+pt):([-\d.]+pt):([-\d.]+pt)$", re.M)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A picture drawn once: its page of the pictures PDF and its box (TeX dimensions)."""
+
+    page: int
+    width: str
+    height: str
+    depth: str
 
 
 def _shared_pictures(
@@ -143,38 +164,60 @@ def _shared_pictures(
     """The sources rewritten to include their marked pictures from one PDF drawn once per format.
 
     A marked picture found in two or more of a format's documents is drawn on a page of its own in
-    ``derive-pictures-<n>.pdf``; each document includes that page in its place, on the picture's
-    last line, so that LaTeX's line numbers stay the source's.  A pictures document that does not
-    compile leaves its documents to draw their pictures themselves.
+    ``derive-pictures-<n>.pdf``; each document places that page where the picture was, in a box of
+    the picture's size and depth, on the picture's last line, so that LaTeX's line numbers stay the
+    source's.  A pictures document that does not compile, or whose pages are not its pictures, leaves
+    its documents to draw their pictures themselves.
     """
     rewritten: dict[str, str] = {}
     for job in sorted(set(formats.values())):
         names = [name for name in sources if formats.get(name) == job]
-        counts = Counter(picture for name in names for picture in set(_SHARED.findall(sources[name])))
+        # in the order first met (not a set's): the same sources give the same PDFs, byte for byte
+        found = [dict.fromkeys(_SHARED.findall(sources[name])) for name in names]
+        counts = Counter(picture for pictures in found for picture in pictures)
         shared = [picture for picture, documents in counts.items() if documents > 1]
-        if not shared:
-            continue
-        drawn = job.replace("preamble", "pictures")
-        text = sources[names[0]]
-        body = "".join(f"\\setbox0=\\hbox{{%\n{picture}}}\\derivepage\n" for picture in shared)
-        page = f"{text[: text.index(_BEGIN)]}{_BEGIN}\n{_PAGES}{body}\\end{{document}}\n"
-        (Path(folder) / f"{drawn}.tex").write_text(page, encoding="utf-8")
-        if _latex([pdflatex, *_OPTIONS, f"-fmt={job}", f"{drawn}.tex"], folder).returncode != 0:
-            continue
-        pages = {picture: number for number, picture in enumerate(shared, start=1)}
-        rewritten.update({name: _included(sources[name], pages, drawn) for name in names})
+        pictures = job.replace("preamble", "pictures")
+        drawn = _draw(pdflatex, shared, sources[names[0]], job, pictures, folder) if shared else {}
+        if drawn:
+            rewritten.update({name: _included(sources[name], drawn, pictures) for name in names})
     return rewritten
 
 
-def _included(text: str, pages: Mapping[str, int], drawn: str) -> str:
-    """``text`` with each picture of ``pages`` replaced by its page of ``drawn``.pdf, in as many lines."""
+def _draw(pdflatex: str, shared: list[str], source: str, job: str, pictures: str, folder: str) -> dict[str, Drawn]:
+    """Each picture drawn on its own page of ``pictures``.pdf, from the format ``job``; none if that fails."""
+    body = "".join(f"\\setbox0=\\hbox{{%\n{picture}}}\\derivepage\n" for picture in shared)
+    preamble = source[: source.index(_BEGIN)]
+    _write(folder, {f"{pictures}.tex": f"{preamble}{_BEGIN}\n{_PAGE_PER_PICTURE}{body}\\end{{document}}\n"})
+    try:
+        result = _latex([pdflatex, *_OPTIONS, f"-fmt={job}", f"{pictures}.tex"], folder)
+    except DeriveError:  # too slow: the documents draw their own
+        return {}
+    log = Path(folder) / f"{pictures}.log"
+    boxes = _DRAWN.findall(log.read_text(encoding="utf-8", errors="replace")) if log.exists() else []
+    pages = [int(page) for page, *_ in boxes]
+    if result.returncode != 0 or pages != list(range(1, len(shared) + 1)):
+        return {}  # a preamble that ships pages of its own, or a picture that needs its document
+    return {picture: Drawn(int(page), *box) for picture, (page, *box) in zip(shared, boxes, strict=True)}
+
+
+def _included(text: str, drawn: Mapping[str, Drawn], pictures: str) -> str:
+    """``text`` with each drawn picture replaced by its page of ``pictures``.pdf, in as many lines.
+
+    The page goes in a box of the picture's width, height and depth, its margin overhanging, and
+    straight from pdfTeX (``\\pdfximage``): the document's graphicx settings (``draft``, a default
+    width) are not the picture's.
+    """
 
     def include(match: re.Match[str]) -> str:
         picture = match.group(1)
-        if picture not in pages:
+        if picture not in drawn:
             return match.group(0)
+        one = drawn[picture]
+        image = f"\\pdfximage page {one.page} {{{pictures}.pdf}}\\pdfrefximage\\pdflastximage"
+        shifted = f"\\kern-{_MARGIN}\\lower\\dimexpr{one.depth}+{_MARGIN}\\relax\\hbox{{{image}}}"
+        size = f"\\wd0={one.width}\\ht0={one.height}\\dp0={one.depth}"
         lines = "%\n" * picture.count("\n")
-        return f"{SHARED_PICTURE}\n{lines}\\includegraphics[page={pages[picture]}]{{{drawn}.pdf}}"
+        return f"{SHARED_PICTURE}\n{lines}\\leavevmode\\begingroup\\setbox0=\\hbox{{{shifted}}}{size}\\box0\\endgroup"
 
     return _SHARED.sub(include, text)
 
@@ -198,6 +241,9 @@ def _latex(command: list[str], folder: str) -> subprocess.CompletedProcess[str]:
         process.kill()
         process.communicate()
         raise DeriveError(f"LaTeX took longer than {LATEX_TIMEOUT} s on {command[-1]} and was stopped") from None
+    except BaseException:  # Ctrl-C or SIGTERM while waiting: the run stops with us
+        process.kill()
+        raise
     finally:
         _RUNNING.discard(process)
     return subprocess.CompletedProcess(command, process.returncode, output, errors)
