@@ -117,6 +117,9 @@ def test_moodle_asks_every_default_step_with_the_right_answer(mazur_quiz):
     steps = example().steps()
     for key, (value, _) in zip(MAZUR_ASKED, found, strict=True):  # the derivation's own value, 17 digits of it
         assert float(value) == pytest.approx(float(steps.find(key).value), rel=1e-15)
+        # a double's worth and no more: every platform stores the answer as a double
+        assert len(value.normalize().as_tuple().digits) <= 17, (key, value)
+    assert max(len(value.normalize().as_tuple().digits) for value, _ in found) == 17  # not cut shorter
 
 
 def test_moodle_tolerances_accept_the_rounded_value_and_refuse_an_earlier_digit(mazur_quiz):
@@ -249,6 +252,8 @@ def test_the_qti_package_holds_a_manifest_and_one_item_per_asked_step_per_varian
         assert "imsmanifest.xml" in names and names == sorted(names)
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         manifest = ET.fromstring(archive.read("imsmanifest.xml"))
+        # IMS Content Packaging 1.1, the namespace Canvas reads a Common Cartridge's manifest in
+        assert manifest.tag == "{http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1}manifest"
         files = [element.get("href") for element in manifest.iter() if element.tag.endswith("}file")]
         assert set(files) == set(names) - {"imsmanifest.xml"}
         tests = [name for name in names if name.endswith(".xml") and name != "imsmanifest.xml"]
@@ -518,3 +523,15 @@ def test_no_qti_window_admits_an_answer_worked_from_a_gradient_one_percent_off(n
             assert_refuses_every_slip(key, digits, accepts, slips)
         text = item_text(item)
         assert (say("en", "quiz.more_digits_one") in text) == (digits > 4), key
+
+
+@pytest.mark.parametrize(
+    ("ask", "message"),
+    [
+        ("E_total,E_totl", "derive: --ask: unknown key 'E_totl'; did you mean 'E_total'? (`derive keys` lists them)"),
+        ("net_h1,1", "derive: --ask: '1' asks for 'net_h1' a second time; expected each step once"),
+    ],
+)
+def test_an_ask_list_is_refused_whole_naming_the_step(ask, message):
+    result = run_derive("quiz", "--format", "moodle", "--ask", ask, check=False)
+    assert (result.returncode, result.stdout, result.stderr.strip()) == (2, "", message)
