@@ -271,6 +271,15 @@ def test_the_qti_package_holds_a_manifest_and_one_item_per_asked_step_per_varian
         for name in names:
             if name.endswith(".svg"):
                 assert ET.fromstring(archive.read(name)).tag == f"{SVG}svg"
+        # each test's picture of the network, by the path Canvas resolves to the package's root
+        pictures = [
+            source
+            for name in tests
+            for item in ET.fromstring(archive.read(name)).iter(f"{QTI}item")
+            for source in re.findall(r'<img src="([^"]+)"', item_text(item))
+        ]
+        assert len(pictures) == len(tests)
+        assert {source.removeprefix("%24IMS-CC-FILEBASE%24/") for source in pictures} <= set(names)
 
 
 def item_text(item: ET.Element) -> str:
@@ -535,3 +544,21 @@ def test_no_qti_window_admits_an_answer_worked_from_a_gradient_one_percent_off(n
 def test_an_ask_list_is_refused_whole_naming_the_step(ask, message):
     result = run_derive("quiz", "--format", "moodle", "--ask", ask, check=False)
     assert (result.returncode, result.stdout, result.stderr.strip()) == (2, "", message)
+
+
+def test_a_changed_network_named_like_the_worked_example_is_titled_by_its_name():
+    """Only the worked example itself, or a student's variant of it, is "Mazur's worked example"; the
+    same network with another learning rate is "the network “mazur”", and so are its variants."""
+    from dataclasses import replace
+
+    from derive.assessment.quiz import network_name
+    from derive.outputs.render import default_renderer
+    from derive.spec.files import load_builtin
+
+    t = default_renderer().catalog("en")
+    mazur = load_builtin("mazur")
+    changed = replace(mazur, learning_rate=mazur.learning_rate / 2)
+    assert network_name(mazur, t) == network_name(variant(mazur, 1, 2), t, student=2, seed=1)
+    assert network_name(mazur, t) == "Mazur's worked example"
+    assert network_name(changed, t) == "the network “mazur”"
+    assert network_name(variant(changed, 1, 2), t, student=2, seed=1) == "the network “mazur”"
