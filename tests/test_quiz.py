@@ -104,6 +104,7 @@ def mazur_quiz():
 
 def test_moodle_asks_every_default_step_with_the_right_answer(mazur_quiz):
     (question,) = cloze_questions(mazur_quiz)
+    assert question.findtext("questiontext/text").startswith("<div><p>")  # HTML paragraphs, as Moodle shows them
     expected = independent_values(example().spec)
     found = codes(question)
     assert len(found) == len(MAZUR_ASKED) == 20
@@ -119,6 +120,7 @@ def test_moodle_asks_every_default_step_with_the_right_answer(mazur_quiz):
         assert float(value) == pytest.approx(float(steps.find(key).value), rel=1e-15)
         # a double's worth and no more: every platform stores the answer as a double
         assert len(value.normalize().as_tuple().digits) <= 17, (key, value)
+        assert not str(value).endswith("0"), (key, value)  # as a person writes it: no trailing zeros
     assert max(len(value.normalize().as_tuple().digits) for value, _ in found) == 17  # not cut shorter
 
 
@@ -401,6 +403,7 @@ def test_the_worked_example_states_fixed_shared_biases_the_loss_and_the_order(fo
     assert say(lang, "quiz.marking") in text and say(lang, "quiz.window") in text
     for absent in ("decay_note", "momentum_zero", "quiz.rounding"):
         assert say(lang, absent).split("{")[0][:30] not in text, absent
+    assert mathjax(say(lang, "quiz.change_before")) not in text  # no momentum: no Δθ before
     assert ("marked on its own" if lang == "en" else "se corrige por separado") in text
 
 
@@ -419,6 +422,7 @@ def test_trained_biases_mean_momentum_decay_and_the_batch_are_stated(form, lang,
     assert mathjax(loss) in text
     assert say(lang, "update_intro", rate="2") in text
     assert say(lang, "momentum_note", beta="0.9") in text and say(lang, "momentum_before") in text
+    assert mathjax(say(lang, "quiz.change_before")) in text
     assert say(lang, "decay_note", strength="0.01") in text
     order = say(lang, "order_file")
     note = say(lang, "minibatch_note", size=2, update=2, examples="3, 4", order=order)
@@ -562,3 +566,13 @@ def test_a_changed_network_named_like_the_worked_example_is_titled_by_its_name()
     assert network_name(mazur, t) == "Mazur's worked example"
     assert network_name(changed, t) == "the network “mazur”"
     assert network_name(variant(changed, 1, 2), t, student=2, seed=1) == "the network “mazur”"
+
+
+@pytest.mark.parametrize(("form", "lang"), FORMS)
+def test_a_first_update_with_momentum_says_it_has_no_update_before(form, lang, tmp_path):
+    """Update 1 of a network with momentum: Δθ before it is zero, which is said once, not listed by parameter."""
+    path = network_file(tmp_path, "xor", batch_size=2, momentum=0.9)
+    text = stated(form, lang, path, "--example", "1", "--ask", "dE/dw5,w5+", folder=tmp_path)
+    assert say(lang, "momentum_note", beta="0.9") in text
+    assert say(lang, "momentum_zero").split("{")[0][:30] in text
+    assert mathjax(say(lang, "quiz.change_before")) not in text  # no column of zeros in the table
