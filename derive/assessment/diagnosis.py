@@ -21,12 +21,13 @@ from derive.assessment.grading import (
     Grade,
     Row,
     agrees,
+    answer_number,
     as_decimal,
     significant_digits,
 )
 from derive.assessment.mistakes import Model, Variant, variants
 from derive.assessment.simplified import as_mpf
-from derive.core.numbers import Number, compile_expr, evaluate, full_precision
+from derive.core.numbers import Number, compile_expr, evaluate
 from derive.core.steps import Step, Steps
 
 Compiled = tuple[str, Variant, Callable[..., Number], tuple[sp.Symbol, ...]]
@@ -112,24 +113,18 @@ class _TheirValues(Mapping[sp.Symbol, Number]):
         self.given = {result.steps.by_key[key].symbol: given for key, given in result.answers.items()}
         # every row reads the grading walk's one store of their values: any row holding a symbol will do
         self.computed = {symbol: row.inputs for row in result.rows for symbol in row.inputs}
-        self.found: dict[sp.Symbol, Number] = {}
+        self.symbols = self.computed.keys() | self.given.keys()
 
     def __getitem__(self, symbol: sp.Symbol) -> Number:
-        found = self.found.get(symbol)
-        if found is None:
-            if symbol in self.given:
-                with full_precision():
-                    found = mpmath.mpf(str(self.given[symbol]))
-            else:
-                found = self.computed[symbol][symbol]  # a KeyError for a symbol they have no value of
-            self.found[symbol] = found
-        return found
+        if symbol in self.given:
+            return answer_number(self.given[symbol])
+        return self.computed[symbol][symbol]  # a KeyError for a symbol they have no value of
 
     def __iter__(self) -> Iterator[sp.Symbol]:
-        return iter(self.computed.keys() | self.given.keys())
+        return iter(self.symbols)
 
     def __len__(self) -> int:
-        return len(self.computed.keys() | self.given.keys())
+        return len(self.symbols)
 
 
 def diagnose(results: Sequence[Grade], min_digits: int = MIN_DIGITS) -> list[Grade]:

@@ -137,7 +137,7 @@ class _Theirs:
     def __getitem__(self, symbol: sp.Symbol) -> Number:
         found = self.numbers.get(symbol)
         if found is None:
-            found = self.numbers[symbol] = _number(self.answers[symbol])
+            found = self.numbers[symbol] = answer_number(self.answers[symbol])
         return found
 
 
@@ -278,7 +278,7 @@ def _evaluate(steps: Steps, step: Step, inputs: Mapping[sp.Symbol, Number]) -> N
 
 
 @lru_cache(maxsize=1 << 16)
-def _number(value: Decimal) -> Number:
+def answer_number(value: Decimal) -> Number:
     """An answer as a 40-digit number; a class's students give the same answers again and again."""
     with full_precision():
         return mpmath.mpf(str(value))
