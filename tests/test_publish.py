@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -155,6 +156,36 @@ def test_a_marked_picture_in_many_documents_is_drawn_once(pdflatex, tmp_path, mo
         assert look_the_same(drawn_once[pdf], each[pdf], tmp_path), pdf
     moved = latex.compile_pdfs({"sheet-1.tex": sources["sheet-1.tex"].replace("baseline=5mm", "baseline=2mm")})
     assert not look_the_same(drawn_once["sheet-1.pdf"], moved["sheet-1.pdf"], tmp_path)  # its text 3 mm off shows
+
+
+DECK = "\\documentclass{beamer}\n\\usepackage{tikz}\n\\setbeamertemplate{footline}[frame number]\n"
+
+
+def test_a_marked_picture_in_a_deck_is_drawn_once_for_all_its_overlays(pdflatex, tmp_path, monkeypatch):
+    """A beamer frame is typeset once per overlay (and the deck runs twice for its frame count): even in
+    one deck, a marked picture is drawn once; its pages look as if the deck had drawn it on each, and a
+    picture of one document that is not a deck is left to that document."""
+    frame = "\\begin{{frame}}{{Frame {n}}}\n{picture}\n\n\\only<1>{{First.}}\\only<2>{{Second.}}\n\\end{{frame}}"
+    changing = picture("\\only<2>{changing}")  # a picture that differs from one overlay to the next
+    frames = [frame.format(n=n, picture=picture(f"frame {n}")) for n in (1, 2)]
+    deck = document("\n".join([*frames, frame.format(n=3, picture=changing)]), DECK)
+    written = written_sources(monkeypatch)
+    commands = []
+    real = latex._latex
+    monkeypatch.setattr(latex, "_latex", lambda command, folder: commands.append(command[-1]) or real(command, folder))
+    drawn_once = latex.compile_pdfs({"deck.tex": deck, "sheet.tex": document(picture("alone"), TIKZ)})
+    assert commands.count("derive-pictures-1.tex") == 1 and "derive-pictures-2.tex" not in commands
+    assert written["derive-pictures-1.tex"].count("\\begin{tikzpicture}") == 2
+    assert written["deck.tex"].count("\\pdfximage page") == 2 and written["deck.tex"].count("\\begin{tikzpicture}") == 1
+    assert written["deck.tex"].count("\n") == deck.count("\n")  # LaTeX's line numbers kept
+    assert written["sheet.tex"].count("\\begin{tikzpicture}") == 1
+    monkeypatch.setattr(latex, "_SHARED", re.compile("(?!)"))  # no picture is marked: each overlay draws its own
+    each = latex.compile_pdfs({"deck.tex": deck})
+    assert texts(drawn_once, tmp_path)["deck.pdf"] == texts(each, tmp_path)["deck.pdf"]
+    assert texts(each, tmp_path)["deck.pdf"].endswith("Frame 3 changing Second. 3/3")  # the count from the second run
+    assert latex._OVERLAY.search("\\draw<2-> (0,0);") and latex._OVERLAY.search("a \\pause b")
+    assert not latex._OVERLAY.search(picture("$x < 1 > 0$"))
+    assert look_the_same(drawn_once["deck.pdf"], each["deck.pdf"], tmp_path)
 
 
 def test_a_picture_that_needs_its_document_is_drawn_there(pdflatex, tmp_path, monkeypatch):

@@ -54,7 +54,7 @@ def compile_pdfs(
         _write(folder, {**(files or {}), **sources})
         plain = {name: text for name, text in sources.items() if engines[name] == PDFLATEX}
         formats = _preamble_formats(programs[PDFLATEX], plain, folder) if plain else {}
-        _write(folder, _shared_pictures(programs[PDFLATEX], plain, formats, folder) if formats else {})
+        _write(folder, _shared_pictures(programs[PDFLATEX], plain, formats, folder) if plain else {})
         workers = max(1, min(jobs or available_cores(), len(names)))
         # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
         longest = sorted(names, key=lambda name: -len(sources[name]))
@@ -115,12 +115,8 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) ->
     Maps each such source to its format's name; a preamble that cannot be dumped (or a TeX
     without mylatexformat) leaves its sources to compile the ordinary way.
     """
-    groups: dict[str, list[str]] = {}
-    for name, text in sources.items():
-        if _BEGIN in text:
-            groups.setdefault(text[: text.index(_BEGIN)], []).append(name)
     formats: dict[str, str] = {}
-    for number, (preamble, names) in enumerate(groups.items(), start=1):
+    for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):
         if len(names) < FORMAT_FROM:
             continue
         job = f"derive-preamble-{number}"
@@ -129,6 +125,15 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) ->
         if _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists():
             formats.update(dict.fromkeys(names, job))
     return formats
+
+
+def _preamble_groups(sources: Mapping[str, str]) -> dict[str, list[str]]:
+    """The sources by their preamble (the text before ``\\begin{document}``), in the order first met."""
+    groups: dict[str, list[str]] = {}
+    for name, text in sources.items():
+        if _BEGIN in text:
+            groups.setdefault(text[: text.index(_BEGIN)], []).append(name)
+    return groups
 
 
 # A picture marked by its template as the same wherever it is placed: a class's sheets share most
@@ -145,6 +150,10 @@ _PAGE_PER_PICTURE = (
     f"\\shipout\\hbox{{\\kern{_MARGIN}\\vbox{{\\kern{_MARGIN}\\box0\\kern{_MARGIN}}}}}%\n"
     "\\typeout{derive-picture:\\the\\ReadonlyShipoutCounter:\\derivebox}}\n"
 )
+# a beamer deck: its frames are typeset once per overlay; a picture with an overlay specification
+# (``\only<2>``, ``\draw<2->``, ``\pause``) differs from one overlay to the next
+_BEAMER = re.compile(r"^\\documentclass(\[[^\]]*\])?\{beamer\}", re.M)
+_OVERLAY = re.compile(r"\\[A-Za-z]+\*?\s*<[^<>{}]*>|\\pause\b")
 _DRAWN = re.compile(r"^derive-picture:(\d+):([-\d.]+pt):([-\d.]+pt):([-\d.]+pt)$", re.M)
 
 
@@ -161,35 +170,46 @@ class Drawn:
 def _shared_pictures(
     pdflatex: str, sources: Mapping[str, str], formats: Mapping[str, str], folder: str
 ) -> dict[str, str]:
-    """The sources rewritten to include their marked pictures from one PDF drawn once per format.
+    """The sources rewritten to include their marked pictures from one PDF, each picture drawn once.
 
-    A marked picture found in two or more of a format's documents is drawn on a page of its own in
+    A marked picture is drawn once where it would otherwise be drawn again and again: in two or more
+    documents of one format, and anywhere in a beamer deck (a frame is typeset once for each of its
+    overlays, and the deck runs twice for its frame count) unless it changes with the overlays.  It is drawn on a page of its own in
     ``derive-pictures-<n>.pdf``; each document places that page where the picture was, in a box of
     the picture's size and depth, on the picture's last line, so that LaTeX's line numbers stay the
     source's.  A pictures document that does not compile, or whose pages are not its pictures, leaves
     its documents to draw their pictures themselves.
     """
     rewritten: dict[str, str] = {}
-    for job in sorted(set(formats.values())):
-        names = [name for name in sources if formats.get(name) == job]
+    for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):
+        job = formats.get(names[0])
+        deck = _BEAMER.search(preamble) is not None
+        if not (job or deck):
+            continue  # a document or two, drawn side by side: a pictures document first would only add its run
         # in the order first met (not a set's): the same sources give the same PDFs, byte for byte
         found = [dict.fromkeys(_SHARED.findall(sources[name])) for name in names]
         counts = Counter(picture for pictures in found for picture in pictures)
-        shared = [picture for picture, documents in counts.items() if documents > 1]
-        pictures = job.replace("preamble", "pictures")
-        drawn = _draw(pdflatex, shared, sources[names[0]], job, pictures, folder) if shared else {}
+        shared = [
+            picture
+            for picture, documents in counts.items()
+            if (deck or documents > 1) and not (deck and _OVERLAY.search(picture))
+        ]
+        pictures = f"derive-pictures-{number}"
+        drawn = _draw(pdflatex, shared, preamble, job, pictures, folder) if shared else {}
         if drawn:
             rewritten.update({name: _included(sources[name], drawn, pictures) for name in names})
     return rewritten
 
 
-def _draw(pdflatex: str, shared: list[str], source: str, job: str, pictures: str, folder: str) -> dict[str, Drawn]:
-    """Each picture drawn on its own page of ``pictures``.pdf, from the format ``job``; none if that fails."""
+def _draw(
+    pdflatex: str, shared: list[str], preamble: str, job: str | None, pictures: str, folder: str
+) -> dict[str, Drawn]:
+    """Each picture drawn on its own page of ``pictures``.pdf, after ``preamble`` (or from its format
+    ``job``); none if that fails."""
     body = "".join(f"\\setbox0=\\hbox{{%\n{picture}}}\\derivepage\n" for picture in shared)
-    preamble = source[: source.index(_BEGIN)]
     _write(folder, {f"{pictures}.tex": f"{preamble}{_BEGIN}\n{_PAGE_PER_PICTURE}{body}\\end{{document}}\n"})
     try:
-        result = _latex([pdflatex, *_OPTIONS, f"-fmt={job}", f"{pictures}.tex"], folder)
+        result = _latex([pdflatex, *_OPTIONS, *([f"-fmt={job}"] if job else []), f"{pictures}.tex"], folder)
     except DeriveError:  # too slow: the documents draw their own
         return {}
     log = Path(folder) / f"{pictures}.log"
