@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
@@ -55,7 +57,32 @@ def mermaid_diagrams(markdown: str) -> list[str]:
 
 def mermaid_failures(markdown: str) -> list[dict[str, str]]:
     """The Mermaid diagrams Mermaid's own parser rejects (run under node with jsdom)."""
-    return _run_node("mermaid_check.mjs", "mermaid", mermaid_diagrams(markdown))
+    diagrams = mermaid_diagrams(markdown)
+    if not diagrams:
+        return []
+    checker = _mermaid_checker()
+    assert checker.stdin is not None and checker.stdout is not None
+    checker.stdin.write(json.dumps(diagrams) + "\n")
+    checker.stdin.flush()
+    reply = checker.stdout.readline()
+    assert reply, "the Mermaid checker stopped (run tests/js/mermaid_check.mjs under node to see why)"
+    return json.loads(reply)
+
+
+@functools.cache
+def _mermaid_checker() -> subprocess.Popen[str]:
+    """One node process with Mermaid loaded, for this test process's diagrams (a list per line, a reply per line)."""
+    node = _node_package("mermaid")
+    checker = subprocess.Popen(
+        [node, str(JS / "mermaid_check.mjs")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # Mermaid's warnings, never read: a full pipe would stop the checker
+        text=True,
+        encoding="utf-8",
+    )
+    atexit.register(checker.kill)
+    return checker
 
 
 def compile_latex(tex: Path) -> str:

@@ -58,3 +58,15 @@ def test_a_skip_is_a_skip_elsewhere(tmp_path):
     result = run_pytest(tmp_path, "")
     assert result.returncode == 0, result.stdout
     assert "1 passed, 2 skipped, 1 xfailed" in result.stdout
+
+
+def test_the_mermaid_checker_serves_many_documents_and_names_each_rejected_diagram():
+    """One node process answers every call of this test process, each with that call's own failures."""
+    from tests.documents import mermaid_failures
+
+    broken = "```mermaid\nflowchart LR\n  a -->\n```\n"
+    fine = "```mermaid\nflowchart LR\n  a --> b\n```\n"
+    assert mermaid_failures(fine) == []
+    (failure,) = mermaid_failures(fine + broken)
+    assert failure["diagram"] == "flowchart LR\n  a -->\n" and "Parse error" in failure["error"]
+    assert mermaid_failures(fine) == [] and mermaid_failures("no diagram") == []

@@ -1,4 +1,7 @@
-// Reads a JSON list of Mermaid diagrams from stdin; prints a JSON list of those Mermaid rejects.
+// Reads JSON lists of Mermaid diagrams from stdin, one list per line; for each, prints one line: a JSON
+// list of the diagrams Mermaid rejects.  One process serves a whole test session (Mermaid and jsdom
+// take a second to load).
+import { createInterface } from "node:readline";
 import { JSDOM } from "jsdom";
 
 const dom = new JSDOM("<!doctype html><html><body></body></html>");
@@ -6,14 +9,15 @@ globalThis.window = dom.window;
 globalThis.document = dom.window.document;
 const { default: mermaid } = await import("mermaid");
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-const failures = [];
-for (const diagram of JSON.parse(input)) {
-  try {
-    await mermaid.parse(diagram);
-  } catch (error) {
-    failures.push({ diagram, error: String(error.message || error) });
+for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  if (!line.trim()) continue;
+  const failures = [];
+  for (const diagram of JSON.parse(line)) {
+    try {
+      await mermaid.parse(diagram);
+    } catch (error) {
+      failures.push({ diagram, error: String(error.message || error) });
+    }
   }
+  process.stdout.write(JSON.stringify(failures) + "\n");
 }
-process.stdout.write(JSON.stringify(failures));
