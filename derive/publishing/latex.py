@@ -174,11 +174,11 @@ def _shared_pictures(
 
     A marked picture is drawn once where it would otherwise be drawn again and again: in two or more
     documents of one format, and anywhere in a beamer deck (a frame is typeset once for each of its
-    overlays, and the deck runs twice for its frame count) unless it changes with the overlays.  It is drawn on a page of its own in
-    ``derive-pictures-<n>.pdf``; each document places that page where the picture was, in a box of
-    the picture's size and depth, on the picture's last line, so that LaTeX's line numbers stay the
-    source's.  A pictures document that does not compile, or whose pages are not its pictures, leaves
-    its documents to draw their pictures themselves.
+    overlays, and the deck runs twice for its frame count) unless it changes with the overlays.  It is
+    drawn on a page of its own in ``derive-pictures-<n>.pdf``; each document places that page where
+    the picture was, in a box of the picture's size and depth, on the picture's last line, so that
+    LaTeX's line numbers stay the source's.  A pictures document that does not compile, or whose
+    pages are not its pictures, leaves its documents to draw their pictures themselves.
     """
     rewritten: dict[str, str] = {}
     for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):

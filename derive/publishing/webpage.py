@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import sympy as sp
@@ -55,34 +56,40 @@ class _StepFormula(JavascriptCodePrinter):
     def __init__(self, index: Mapping[sp.Symbol, int]) -> None:
         super().__init__()
         self.index = index
+        self._printed: dict[sp.Expr, str] = {}
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return f"v[{self.index[expr]}]"
+
+    def function(self, formula: sp.Expr, key: str) -> str:
+        """``(v) => …``: the formula in JavaScript, checked to hold nothing but arithmetic."""
+        found = self._printed.get(formula)
+        if found is None:
+            code = " ".join(self.doprint(formula).split())
+            if not _SAFE_SCRIPT.fullmatch(code):
+                raise DeriveError(f"the formula of step {key} printed as unexpected JavaScript: {code!r}")
+            found = self._printed[formula] = f"(v) => {code}"
+        return found
+
+
+# A class's variants share their formulas (only the numbers differ), and so one printer, which
+# prints each formula once.
+@lru_cache(maxsize=16)
+def _printer(symbols: tuple[sp.Symbol, ...]) -> _StepFormula:
+    return _StepFormula({symbol: n for n, symbol in enumerate(symbols)})
 
 
 def formulas_script(steps: Steps) -> tuple[Markup, list[sp.Symbol]]:
     """Every step's formula as a JavaScript function of the array ``v``, in document order, and the
     symbols in the order the array holds their values."""
     symbols = list(dict.fromkeys([*steps.given, *(step.symbol for step in steps)]))
-    printer = _StepFormula({symbol: n for n, symbol in enumerate(symbols)})
-    functions = []
-    for step in steps:
-        code = " ".join(printer.doprint(step.formula).split())
-        if not _SAFE_SCRIPT.fullmatch(code):
-            raise DeriveError(f"the formula of step {step.key} printed as unexpected JavaScript: {code!r}")
-        functions.append(f"(v) => {code}")
-    return Markup("[\n" + ",\n".join(functions) + "\n]"), symbols
+    printer = _printer(tuple(symbols))
+    return Markup("[\n" + ",\n".join(printer.function(step.formula, step.key) for step in steps) + "\n]"), symbols
 
 
 def _functions(printer: _StepFormula, key: str, formulas: list[sp.Expr]) -> str:
-    """Formulas as a JavaScript array of functions of ``v``, each checked to hold nothing but arithmetic."""
-    functions = []
-    for formula in formulas:
-        code = " ".join(printer.doprint(formula).split())
-        if not _SAFE_SCRIPT.fullmatch(code):
-            raise DeriveError(f"the formula of step {key} printed as unexpected JavaScript: {code!r}")
-        functions.append(f"(v) => {code}")
-    return "[" + ", ".join(functions) + "]"
+    """Formulas as a JavaScript array of functions of ``v``."""
+    return "[" + ", ".join(printer.function(formula, key) for formula in formulas) + "]"
 
 
 def _candidates(steps: Steps, step: Step) -> list[sp.Expr]:
@@ -108,7 +115,7 @@ class Diagnoses:
 def diagnoses(steps: Steps, symbols: list[sp.Symbol], t: Catalog) -> Diagnoses:
     """The catalogue of :mod:`derive.assessment.mistakes` for every step, as the page applies it."""
     position = {symbol: n for n, symbol in enumerate(symbols)}
-    printer = _StepFormula(position)
+    printer = _printer(tuple(symbols))
     model = Model(steps)
     mistakes, trivial, said, uses = [], [], [], []
     for step in steps:
