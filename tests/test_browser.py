@@ -6,6 +6,7 @@ Selenium or axe-core (tests/js) are missing these tests skip, except under CI=tr
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -190,6 +191,19 @@ def check_in_terminal(tmp_path: Path, network: str, answers: dict[str, str], *ex
     sheet.write_text(json.dumps(answers), encoding="utf-8")  # numbers as text keep the digits written
     result = run_derive("check", str(sheet), network, "--json", *extra)
     return {row["key"]: row["verdict"] for row in json.loads(result.stdout)["steps"] if row["blank"] is not None}
+
+
+def check_class_in_terminal(tmp_path: Path, network: str, sheets: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Each sheet's verdicts from one ``derive check`` of a class's CSV (a row per sheet, the numbers as written)."""
+    keys = list(dict.fromkeys(key for answers in sheets for key in answers))
+    with (tmp_path / "class.csv").open("w", encoding="utf-8", newline="") as table:
+        rows = csv.writer(table)
+        rows.writerow(["student", *keys])
+        rows.writerows([f"sheet {n}", *(answers.get(key, "") for key in keys)] for n, answers in enumerate(sheets))
+    result = run_derive("check", str(tmp_path / "class.csv"), network, "--json")
+    students = json.loads(result.stdout)
+    assert [student["student"] for student in students] == [f"sheet {n}" for n in range(len(sheets))]
+    return [{row["key"]: row["verdict"] for row in one["steps"] if row["blank"] is not None} for one in students]
 
 
 def test_the_worksheet_marks_right_wrong_and_carried_forward(browser, pages):
@@ -506,17 +520,16 @@ def test_the_page_and_derive_check_agree_on_a_thousand_written_answers(browser, 
     terminal's the same (the agreement rule and error carried forward, on values near every boundary)."""
     steps = build_steps(Derivation(load_builtin("mazur")))
     blanks = [step for step in steps if step.blank]
+    sheets = [{step.key: written(step.value, random.Random(seed)) for step in blanks} for seed in range(20)]
+    in_terminal = check_class_in_terminal(tmp_path, "mazur", sheets)  # one derive check for the twenty
     compared = 0
-    for seed in range(20):
-        chance = random.Random(seed)
-        answers = {step.key: written(step.value, chance) for step in blanks}
+    for seed, answers in enumerate(sheets):
         in_page = check_in_page(browser, pages["worksheet-en"], answers, typed=False)
-        in_terminal = check_in_terminal(tmp_path, "mazur", answers)
         differ = {
-            key: (answers[key], in_page[key], in_terminal[key])
-            for key in in_terminal
-            if in_page[key] != in_terminal[key]
+            key: (answers[key], in_page[key], in_terminal[seed][key])
+            for key in in_terminal[seed]
+            if in_page[key] != in_terminal[seed][key]
         }
         assert not differ, f"sheet {seed}: {differ}"
-        compared += len(in_terminal)
+        compared += len(in_terminal[seed])
     assert compared >= 1000

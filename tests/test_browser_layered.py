@@ -24,7 +24,7 @@ from tests.test_browser import (
 from tests.test_conv import IMAGE
 from tests.test_recurrent import SEQUENCE
 
-pytestmark = pytest.mark.xdist_group("browser")  # the session's one Chromium
+pytestmark = pytest.mark.xdist_group("browser-layered")  # a Chromium of their own, beside the other pages' tests
 
 NETWORKS = ("cnn", "rnn")
 
