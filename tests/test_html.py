@@ -173,6 +173,30 @@ def test_the_formulas_are_javascript_of_the_values_only():
         assert set(symbols) >= {step.symbol for step in steps}
 
 
+def test_a_formula_that_prints_as_anything_but_arithmetic_is_refused_naming_its_step(monkeypatch):
+    """Whatever SymPy's printer might one day write, only arithmetic of ``v`` reaches the page's script:
+    the step's own formula, a mistaken one and a factor are each refused with the step and the code."""
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
+    from derive.errors import DeriveError
+    from derive.outputs.render import default_renderer
+    from derive.publishing import webpage
+
+    steps = build_steps(Derivation(load_builtin("mazur")))
+    script, symbols = formulas_script(steps)
+    printer = webpage._printer(tuple(symbols))
+    first = next(iter(steps))
+    assert printer.function(first.formula, first.key) == str(script).split(",\n")[0].removeprefix("[\n")
+    webpage._printer.cache_clear()
+    monkeypatch.setattr(webpage._StepFormula, "doprint", lambda self, expr: "fetch('//x'); 1")
+    message = f"the formula of step {first.key} printed as unexpected JavaScript: \"fetch('//x'); 1\""
+    with pytest.raises(DeriveError, match=re.escape(message)):
+        formulas_script(steps)
+    with pytest.raises(DeriveError, match=r"^the formula of step \S+ printed as unexpected JavaScript: \"fetch"):
+        webpage.diagnoses(steps, symbols, default_renderer().catalog("en"))
+    webpage._printer.cache_clear()  # no printer made under the patch stays for the other tests
+
+
 def test_the_worksheet_has_an_input_per_blank(mazur_pages):
     tags = parse(mazur_pages["worksheet-en"]).tags
     keys = [attributes["data-key"] for tag, attributes in tags if tag == "input"]

@@ -78,7 +78,11 @@ def read_question(html: str, svg: bytes, catalog: dict, lang: str) -> None:
     mark = "," if lang == "es" else "."
     values = tables[catalog["initial_values"]]
     heading, *rows = values.findall("tr")
-    assert [cell.text for cell in heading.findall("th")] == [catalog["parameter"], catalog["connection"], catalog["value"]]
+    assert [cell.text for cell in heading.findall("th")] == [
+        catalog["parameter"],
+        catalog["connection"],
+        catalog["value"],
+    ]
     assert [[cell.text for cell in row.findall("td")] for row in rows] == [
         [f"\\({symbol}\\)", connection, value.replace(".", mark)] for symbol, connection, value in MAZUR_PARAMETERS
     ]
@@ -244,3 +248,20 @@ def test_the_qti_question_shows_the_network_and_its_data(tmp_path):
         intro = ET.fromstring(archive.read(test)).find(f"{QTI}assessment/{QTI}section/{QTI}item")
         svg = archive.read("images/network.svg")
         read_question(intro.findtext(f"{QTI}presentation/{QTI}material/{QTI}mattext"), svg, CATALOGS["en"], "en")
+
+
+def test_a_question_and_its_asked_steps_cannot_be_changed():
+    """Both formats, and each variant, read one question: none can change what another shows."""
+    import dataclasses
+
+    from derive.assessment import quiz
+    from derive.outputs.render import default_renderer
+    from derive.spec.files import load_builtin
+
+    (question,) = quiz.questions(
+        [(None, load_builtin("mazur"))], ask=["E_total"], catalog=default_renderer().catalog("en")
+    )
+    for value in (question, question.asked[0]):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.svg = "" if value is question else None
+        assert value == dataclasses.replace(value)
