@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import re
+import select
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import ROOT, require_tool
 
 JS = ROOT / "tests" / "js"
+NODE_TIMEOUT = 300  # seconds for node to check one document
 
 
 def math_fragments(markdown: str) -> list[tuple[str, bool]]:
@@ -40,7 +42,12 @@ def _node_package(name: str) -> str:
 def _run_node(script: str, package: str, payload: object) -> list[dict[str, str]]:
     node = _node_package(package)
     result = subprocess.run(
-        [node, str(JS / script)], input=json.dumps(payload), capture_output=True, text=True, check=True, timeout=300
+        [node, str(JS / script)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=NODE_TIMEOUT,
     )
     return json.loads(result.stdout)
 
@@ -64,6 +71,8 @@ def mermaid_failures(markdown: str) -> list[dict[str, str]]:
     assert checker.stdin is not None and checker.stdout is not None
     checker.stdin.write(json.dumps(diagrams) + "\n")
     checker.stdin.flush()
+    ready, _, _ = select.select([checker.stdout], [], [], NODE_TIMEOUT)  # a reply is one line, read whole
+    assert ready, f"the Mermaid checker gave no answer in {NODE_TIMEOUT} s"
     reply = checker.stdout.readline()
     assert reply, "the Mermaid checker stopped (run tests/js/mermaid_check.mjs under node to see why)"
     return json.loads(reply)

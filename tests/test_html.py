@@ -175,7 +175,7 @@ def test_the_formulas_are_javascript_of_the_values_only():
 
 def test_a_formula_that_prints_as_anything_but_arithmetic_is_refused_naming_its_step(monkeypatch):
     """Whatever SymPy's printer might one day write, only arithmetic of ``v`` reaches the page's script:
-    the step's own formula, a mistaken one and a factor are each refused with the step and the code."""
+    a step's formula is refused with the step and the code, and so is the diagnosis's first formula."""
     from derive.core.chain import Derivation
     from derive.core.steps import build_steps
     from derive.errors import DeriveError

@@ -60,6 +60,16 @@ def unlike(one: np.ndarray, other: np.ndarray) -> int:
     return int(np.count_nonzero(nearest > 64))
 
 
+def word_left(pdf: bytes, word: str, folder) -> float:
+    """Where ``word`` starts on its page, in points (pdftotext's boxes): a space lost before it shows."""
+    (folder / "words.pdf").write_bytes(pdf)
+    boxes = subprocess.run(
+        [require_tool("pdftotext"), "-bbox", "words.pdf", "-"], cwd=folder, capture_output=True, text=True, check=True
+    ).stdout
+    (left,) = re.findall(r'<word xMin="([\d.]+)"[^>]*>' + re.escape(word) + "</word>", boxes)
+    return float(left)
+
+
 def look_the_same(first: bytes, second: bytes, folder) -> bool:
     """The same pages, but for anti-aliasing: under one pixel in ten thousand unlike, both ways."""
     ones, others = page_images(first, folder), page_images(second, folder)
@@ -154,6 +164,7 @@ def test_a_marked_picture_in_many_documents_is_drawn_once(pdflatex, tmp_path, mo
     for name in sources:
         pdf = f"{name[:-4]}.pdf"
         assert look_the_same(drawn_once[pdf], each[pdf], tmp_path), pdf
+        assert word_left(drawn_once[pdf], "after.", tmp_path) == pytest.approx(word_left(each[pdf], "after.", tmp_path))
     moved = latex.compile_pdfs({"sheet-1.tex": sources["sheet-1.tex"].replace("baseline=5mm", "baseline=2mm")})
     assert not look_the_same(drawn_once["sheet-1.pdf"], moved["sheet-1.pdf"], tmp_path)  # its text 3 mm off shows
 
@@ -183,8 +194,13 @@ def test_a_marked_picture_in_a_deck_is_drawn_once_for_all_its_overlays(pdflatex,
     each = latex.compile_pdfs({"deck.tex": deck})
     assert texts(drawn_once, tmp_path)["deck.pdf"] == texts(each, tmp_path)["deck.pdf"]
     assert texts(each, tmp_path)["deck.pdf"].endswith("Frame 3 changing Second. 3/3")  # the count from the second run
-    assert latex._OVERLAY.search("\\draw<2-> (0,0);") and latex._OVERLAY.search("a \\pause b")
+    overlays = ["\\draw<2-> (0,0);", "a \\pause b", "\\onslide+<2>", "\\begin{onlyenv}<2>", "[visible on=<2->]"]
+    assert all(latex._OVERLAY.search(text) for text in overlays)
     assert not latex._OVERLAY.search(picture("$x < 1 > 0$"))
+    relaid = deck.replace("\\usepackage{tikz}", "\\usepackage{tikz,pgfpages}\n\\pgfpagesuselayout{2 on 1}[a4paper]")
+    written.clear()
+    latex.compile_pdfs({"deck.tex": relaid})  # two slides on a sheet: a picture's page would not be its own
+    assert "derive-pictures-1.tex" not in written and written["deck.tex"].count("\\begin{tikzpicture}") == 3
     assert look_the_same(drawn_once["deck.pdf"], each["deck.pdf"], tmp_path)
 
 

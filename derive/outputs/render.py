@@ -36,8 +36,9 @@ from derive.errors import DeriveError
 from derive.outputs.sandbox import ConfinedLoader, LimitedEnvironment, inside, render_limited, template_line
 
 # The line a LaTeX template writes before a picture that looks the same wherever it is placed
-# (nothing in it depends on the text around it): a class's documents then draw it once
-# (:mod:`derive.publishing.latex`).
+# (nothing in it depends on the text around it: its colour and font size are the document's own
+# defaults or set in it, it uses no \linewidth, and no overlay command or \alert is around it):
+# a class's documents, or a beamer deck's overlays, then draw it once (:mod:`derive.publishing.latex`).
 SHARED_PICTURE = "% derive: the same picture wherever it is placed"
 
 CATALOG_FOLDER = "i18n"

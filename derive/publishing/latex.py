@@ -151,9 +151,12 @@ _PAGE_PER_PICTURE = (
     "\\typeout{derive-picture:\\the\\ReadonlyShipoutCounter:\\derivebox}}\n"
 )
 # a beamer deck: its frames are typeset once per overlay; a picture with an overlay specification
-# (``\only<2>``, ``\draw<2->``, ``\pause``) differs from one overlay to the next
+# (``\only<2>``, ``\draw<2->``, ``\onslide+<2>``, ``\begin{onlyenv}<2>``, ``visible on=<2->``,
+# ``\pause``) differs from one overlay to the next (a false match, ``arrows=<->``, is only drawn in place)
 _BEAMER = re.compile(r"^\\documentclass(\[[^\]]*\])?\{beamer\}", re.M)
-_OVERLAY = re.compile(r"\\[A-Za-z]+\*?\s*<[^<>{}]*>|\\pause\b")
+_OVERLAY = re.compile(r"(?:\\[A-Za-z]+[*+]?|\}|=)\s*<[^<>{}]*>|\\pause\b")
+# pgfpages re-lays every shipped page (two slides on a sheet): a picture's page would not be its own
+_RELAID = re.compile(r"\\usepackage(\[[^\]]*\])?\{[^}]*\bpgfpages\b")
 _DRAWN = re.compile(r"^derive-picture:(\d+):([-\d.]+pt):([-\d.]+pt):([-\d.]+pt)$", re.M)
 
 
@@ -184,7 +187,7 @@ def _shared_pictures(
     for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):
         job = formats.get(names[0])
         deck = _BEAMER.search(preamble) is not None
-        if not (job or deck):
+        if not (job or deck) or _RELAID.search(preamble):
             continue  # a document or two, drawn side by side: a pictures document first would only add its run
         # in the order first met (not a set's): the same sources give the same PDFs, byte for byte
         found = [dict.fromkeys(_SHARED.findall(sources[name])) for name in names]
@@ -204,8 +207,10 @@ def _shared_pictures(
 def _draw(
     pdflatex: str, shared: list[str], preamble: str, job: str | None, pictures: str, folder: str
 ) -> dict[str, Drawn]:
-    """Each picture drawn on its own page of ``pictures``.pdf, after ``preamble`` (or from its format
-    ``job``); none if that fails."""
+    """Each picture on its own page of ``pictures``.pdf, after ``preamble`` or from its format ``job``.
+
+    None if that fails: the documents then draw their pictures themselves.
+    """
     body = "".join(f"\\setbox0=\\hbox{{%\n{picture}}}\\derivepage\n" for picture in shared)
     _write(folder, {f"{pictures}.tex": f"{preamble}{_BEGIN}\n{_PAGE_PER_PICTURE}{body}\\end{{document}}\n"})
     try:
@@ -237,7 +242,8 @@ def _included(text: str, drawn: Mapping[str, Drawn], pictures: str) -> str:
         shifted = f"\\kern-{_MARGIN}\\lower\\dimexpr{one.depth}+{_MARGIN}\\relax\\hbox{{{image}}}"
         size = f"\\wd0={one.width}\\ht0={one.height}\\dp0={one.depth}"
         lines = "%\n" * picture.count("\n")
-        return f"{SHARED_PICTURE}\n{lines}\\leavevmode\\begingroup\\setbox0=\\hbox{{{shifted}}}{size}\\box0\\endgroup"
+        # a group closed by a brace, not by a control word, which would swallow the space after it
+        return f"{SHARED_PICTURE}\n{lines}\\leavevmode{{\\setbox0=\\hbox{{{shifted}}}{size}\\box0}}"
 
     return _SHARED.sub(include, text)
 
