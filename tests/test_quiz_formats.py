@@ -16,6 +16,7 @@ import re
 import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -271,3 +272,114 @@ def test_a_question_and_its_asked_steps_cannot_be_changed():
     for value in (question, question.asked[0]):
         with pytest.raises(dataclasses.FrozenInstanceError):
             value.svg = "" if value is question else None
+
+
+def say(lang: str, key: str, **fields) -> str:
+    """A sentence of the language's catalog, its fields filled in, its ``$math$`` as MathJax's ``\\(math\\)``."""
+    entry = CATALOGS[lang]
+    for part in key.split("."):
+        entry = entry[part]
+    for name, value in fields.items():
+        entry = entry.replace("{" + name + "}", str(value))
+    return re.sub(r"\$(.+?)\$", r"\\(\1\\)", entry)
+
+
+def paragraphs(html: str) -> list[str]:
+    return [paragraph.text_content() for paragraph in lxml_html().fragment_fromstring(html).findall("p")]
+
+
+def moodle_text(*args: str, cwd=None) -> tuple[str, str]:
+    """The Cloze question's HTML and its general feedback's."""
+    quiz = ET.fromstring(run_derive("quiz", "--format", "moodle", *args, cwd=cwd).stdout)
+    (question,) = quiz.findall("question[@type='cloze']")
+    return question.findtext("questiontext/text"), question.findtext("generalfeedback/text")
+
+
+def network_file(folder: Path, name: str, **options: object) -> str:
+    text = run_derive("example", name).stdout
+    top = "".join(f"{key} = {value}\n" for key, value in options.items())
+    (folder / f"{name}.toml").write_text(top + text, encoding="utf-8")
+    return str(folder / f"{name}.toml")
+
+
+def test_the_update_rule_with_momentum_is_one_paragraph_of_sentences(tmp_path):
+    """The rule, then momentum's term, then what Δθ was before: each sentence whole, a space between."""
+    path = network_file(tmp_path, "xor", momentum=0.9)
+    text, _ = moodle_text(path, "--ask", "w5+", cwd=tmp_path)
+    rule = " ".join(
+        [say("en", "update_intro", rate="2"), say("en", "momentum_note", beta="0.9"), say("en", "momentum_zero")]
+    )
+    assert rule in paragraphs(text)
+
+
+@pytest.mark.parametrize(("example", "earlier"), [("2", "earlier_update"), ("3", "earlier_updates")])
+def test_an_online_update_says_how_many_updates_came_before(example, earlier, tmp_path):
+    """Example 3 of online learning follows two updates, example 2 one: said in the sentence's number."""
+    path = network_file(tmp_path, "xor", batch_size=1)
+    text, _ = moodle_text(path, "--example", example, "--ask", "w5+", cwd=tmp_path)
+    note = say("en", "online_note", order=say("en", "order_file"), examples=example)
+    assert f"{note} {say('en', earlier, count=int(example) - 1)}" in paragraphs(text)
+
+
+def test_more_digits_are_announced_only_when_a_step_asks_for_them():
+    """E_total at 4 digits needs no more; the updates w5+ and w1+ do, where a 1 % slip hides."""
+    plain, _ = moodle_text("--ask", "E_total")
+    assert say("en", "quiz.more_digits") not in paragraphs(plain)
+    more, _ = moodle_text("--ask", "E_total,w1+")
+    assert say("en", "quiz.more_digits") in paragraphs(more)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_the_feedback_works_each_value_in_one_line_of_mathematics(lang):
+    """A heading, then each asked value as one MathJax line, its numbers with the language's mark."""
+    _, feedback = moodle_text("--lang", lang, "--ask", "E_total,dE/dw5")
+    root = lxml_html().fragment_fromstring(feedback)
+    assert root.tag == "div"
+    heading, *lines = [paragraph.text_content() for paragraph in root.findall("p")]
+    assert "\\(" not in heading and len(lines) == 2
+    for line in lines:
+        assert line.startswith("\\(") and line.endswith("\\)") and line.count("\\(") == 1
+    assert lines[1].endswith("= 0{,}082167041\\)" if lang == "es" else "= 0.082167041\\)")
+
+
+def test_a_catalog_sentence_cannot_open_a_cloze_blank(tmp_path):
+    """Moodle reads "{" + digits + ":" as a blank: a template's sentence holding one is written as text."""
+    templates = tmp_path / "templates" / "i18n"
+    templates.mkdir(parents=True)
+    catalog = (ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8")
+    marked = catalog.replace(
+        'intro = "One step of gradient descent', 'intro = "{1:MULTICHOICE:=a~b} One step of gradient descent'
+    )
+    assert marked != catalog
+    (templates / "en.toml").write_text(marked, encoding="utf-8")
+    text, _ = moodle_text("--ask", "E_total", "--templates", str(tmp_path / "templates"))
+    assert "&#123;1:MULTICHOICE:=a~b} One step" in text
+    assert len(re.findall(r"\{\d*:", text)) == 1  # the one blank asked
+
+
+def test_a_shared_kernel_weight_connects_every_input_it_slides_over():
+    """cnn's 2×2 kernel over its 4×4 image: entry (a, b) joins i(r+a)(s+b) to c1,rs for each of the 3×3
+    positions (the convolution's geometry, not derive's table)."""
+    text, _ = moodle_text("cnn", "--ask", "E_total")
+    tables = {table.findtext("caption"): table for table in lxml_html().fragment_fromstring(text).findall("table")}
+    rows = {row[0].text: row[1].text for row in tables[CATALOGS["en"]["initial_values"]].findall("tr")[1:]}
+    positions = [(r, s) for r in (1, 2, 3) for s in (1, 2, 3)]
+    for number, (a, b) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)], start=1):
+        sources = ", ".join(f"i{r + a}{s + b}" for r, s in positions)
+        targets = ", ".join(f"c1,{r}{s}" for r, s in positions)
+        assert rows[f"\\(w_{{{number}}}\\)"] == f"{sources} → {targets}"
+
+
+def test_each_qti_question_is_the_catalogs_sentence_and_each_variant_has_its_own_diagram(qti):
+    catalog = CATALOGS["en"]["quiz"]
+    pattern = re.escape(catalog["question"]).replace(re.escape("{meaning}"), ".+")
+    pattern = pattern.replace(re.escape("{symbol}"), r"\\\([^()]+?\\\)").replace(re.escape("{digits}"), r"\d+")
+    pattern += "(" + re.escape(" " + catalog["more_digits_one"]) + ")?"
+    tests = sorted(name for name in qti if name.endswith(".xml") and name != "imsmanifest.xml")
+    for name in tests:
+        items = ET.fromstring(qti[name]).iter(f"{QTI}item")
+        next(items)  # the network
+        for item in items:
+            text = lxml_html().fragment_fromstring(item.findtext(f"{QTI}presentation/{QTI}material/{QTI}mattext")).text
+            assert re.fullmatch(pattern, text), text
+    assert sorted(name for name in qti if name.endswith(".svg")) == ["images/network-01.svg", "images/network-02.svg"]
