@@ -315,3 +315,65 @@ def test_the_cnn_page_shows_the_kernel_and_the_maps():
 def test_the_maps_are_not_on_the_worksheet_page():
     """The worksheet asks for these numbers: its page leaves the section out."""
     assert 'id="maps"' not in html_page(load_builtin("rnn"), language="en", worksheet=True)
+
+
+def test_every_value_the_pages_script_reads_is_in_its_checking_data():
+    """The script reads the data by name (data.decimalMark, said.tooFewDigits, step.blank): a name the
+    page's JSON does not hold would leave the check without it, silently."""
+    import json
+
+    page = html_page(load_builtin("mazur"), language="es", worksheet=True)
+    data = json.loads(re.search(r'<script type="application/json" id="derive-checking">(.*?)</script>', page, re.S)[1])
+    script = (ROOT / "templates" / "html" / "_script.js.j2").read_text(encoding="utf-8")
+    held = {"data": data, "said": data["diagnosis"], "uses": data["diagnosis"]["uses"][0], "step": data["steps"][0]}
+    for name, found in held.items():
+        read = set(re.findall(rf"\b{name}\.([A-Za-z]+)\b", script))
+        assert read and read <= set(found), (name, read - set(found))
+    assert data["decimalMark"] == "," and data["steps"][0]["blank"] == 1 and data["steps"][0]["key"] == "net_h1"
+
+
+def test_the_pages_data_cannot_close_its_script_element():
+    """JSON inside <script>: no <, > or & as such (a catalog's "</script>" would end the element)."""
+    import json
+
+    from derive.publishing.webpage import json_script
+
+    hostile = {"said": "</script><script>alert(1)</script> & <!--", "é": "ü"}
+    text = str(json_script(hostile))
+    assert not set("<>&") & set(text) and "é" in text  # the rest as written, not escaped
+    assert json.loads(text) == hostile
+
+
+def test_the_diagnosis_is_a_value():
+    import dataclasses
+
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
+    from derive.outputs.render import default_renderer
+    from derive.publishing.webpage import diagnoses
+
+    steps = build_steps(Derivation(load_builtin("mazur")))
+    _, symbols = formulas_script(steps)
+    found = diagnoses(steps, symbols, default_renderer().catalog("en"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.data = {}
+
+
+def test_a_factor_exactly_0_or_1_is_not_one_a_students_error_could_make_trivial():
+    """The deep network's ReLU makes some factors exactly 0 (a neuron off) or 1 (its slope when on): the
+    page must not take a student's 0 or 1 there for a simplification. Values by SymPy's substitution."""
+    import sympy as sp
+
+    from derive.assessment.simplified import factors
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
+    from derive.publishing.webpage import _candidates
+
+    steps = build_steps(Derivation(load_builtin("deep")))
+    exact = {symbol: sp.Float(value, 40) for symbol, value in steps.values.items()}
+    at = {step.key: [sp.N(f.subs(exact), 30) for f in factors(step.formula) if f.free_symbols] for step in steps}
+    values = [value for found in at.values() for value in found]
+    trivial = [value for value in values if value.is_zero or (value - 1).is_zero]
+    assert {float(value) for value in trivial} == {0.0, 1.0}  # both kinds occur
+    listed = [(step.key, sp.N(f.subs(exact), 30)) for step in steps for f in _candidates(steps, step)]
+    assert len(listed) > 50 and not [(key, value) for key, value in listed if value.is_zero or (value - 1).is_zero]

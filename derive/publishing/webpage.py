@@ -63,7 +63,7 @@ class _StepFormula(JavascriptCodePrinter):
 
     def function(self, formula: sp.Expr, key: str) -> str:
         """``(v) => …``: the formula in JavaScript, checked to hold nothing but arithmetic."""
-        found = self._printed.get(formula)
+        found = self._printed.get(formula)  # pragma: no mutate (a cache: a miss prints the formula again)
         if found is None:
             code = " ".join(self.doprint(formula).split())
             if not _SAFE_SCRIPT.fullmatch(code):
@@ -74,7 +74,7 @@ class _StepFormula(JavascriptCodePrinter):
 
 # A class's variants share their formulas (only the numbers differ), and so one printer, which
 # prints each formula once.
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=16)  # pragma: no mutate (a class's symbols; a miss makes another printer)
 def _printer(symbols: tuple[sp.Symbol, ...]) -> _StepFormula:
     return _StepFormula({symbol: n for n, symbol in enumerate(symbols)})
 
@@ -141,7 +141,7 @@ def diagnoses(steps: Steps, symbols: list[sp.Symbol], t: Catalog) -> Diagnoses:
     return Diagnoses(Markup("[\n" + ",\n".join(mistakes) + "\n]"), Markup("[\n" + ",\n".join(trivial) + "\n]"), data)
 
 
-def checking_data(steps: Steps, symbols: list[sp.Symbol], figures: int, mark: str = ".") -> dict[str, Any]:
+def checking_data(steps: Steps, symbols: list[sp.Symbol], figures: int, mark: str) -> dict[str, Any]:
     """What the page's check needs: the rule's constants, the significant figures the worksheet asks
     for, the language's decimal mark (an answer may be written with it, or with a point), and every
     step's key, blank, symbol, the symbols its formula takes and its exact value (40 digits, as
