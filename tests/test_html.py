@@ -377,3 +377,30 @@ def test_a_factor_exactly_0_or_1_is_not_one_a_students_error_could_make_trivial(
     assert {float(value) for value in trivial} == {0.0, 1.0}  # both kinds occur
     listed = [(step.key, sp.N(f.subs(exact), 30)) for step in steps for f in _candidates(steps, step)]
     assert len(listed) > 50 and not [(key, value) for key, value in listed if value.is_zero or (value - 1).is_zero]
+
+
+def test_the_page_titles_its_pictures_and_draws_the_training_curve():
+    """The network's picture is titled for a screen reader, each input takes as many characters as
+    derive check reads, and the explanation ends with the error over CURVE_STEPS steps of training."""
+    from derive.assessment.answers import MAX_NUMBER_TEXT
+    from derive.publishing.publish import CURVE_STEPS
+
+    catalog = tomllib_catalog("en")
+    page = html_page(load_builtin("mazur"), language="en", worksheet=True)
+    figure = re.search(r'<figure class="diagram">(.*?)</figure>', page, re.S)[1]
+    assert re.search(r"<title[^>]*>" + re.escape(unescape_title(catalog["html"]["network_title"])) + "</title>", figure)
+    inputs = re.findall(r"<input [^>]*>", page)
+    assert inputs and all(f'maxlength="{MAX_NUMBER_TEXT}"' in tag for tag in inputs)
+    explanation = unescape(html_page(load_builtin("mazur"), language="en"))
+    said = [catalog["html"]["curve_title"].format(steps=steps) for steps in (CURVE_STEPS, f"{CURVE_STEPS:,}")]
+    assert any(f"{title}</title>" in explanation for title in said)
+
+
+def tomllib_catalog(lang: str) -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "templates" / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))
+
+
+def unescape_title(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;")

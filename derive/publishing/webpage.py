@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -187,8 +187,8 @@ class Page:
     formulas: Markup  # JavaScript: the steps' formulas
     mistakes: Markup  # JavaScript: each step's mistaken formulas, the catalogue's
     factors: Markup  # JavaScript: each step's factors that a student's error could make trivial
-    meanings: dict[str, str] = field(default_factory=dict)  # what each blank asks for, by key
-    max_length: int = MAX_NUMBER_TEXT  # characters an answer may have, as derive check reads them
+    meanings: dict[str, str]  # what each blank asks for, by key
+    max_length: int  # characters an answer may have, as derive check reads them
 
 
 def page(doc: Document, steps: Steps, t: Catalog) -> Page:
@@ -235,4 +235,5 @@ def page(doc: Document, steps: Steps, t: Catalog) -> Page:
         mistakes=diagnosed.mistakes,
         factors=diagnosed.factors,
         meanings={step.key: meaning(step, t) for step in steps if step.blank is not None},
+        max_length=MAX_NUMBER_TEXT,
     )
