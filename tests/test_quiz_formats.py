@@ -383,3 +383,48 @@ def test_each_qti_question_is_the_catalogs_sentence_and_each_variant_has_its_own
             text = lxml_html().fragment_fromstring(item.findtext(f"{QTI}presentation/{QTI}material/{QTI}mattext")).text
             assert re.fullmatch(pattern, text), text
     assert sorted(name for name in qti if name.endswith(".svg")) == ["images/network-01.svg", "images/network-02.svg"]
+
+
+def test_each_qti_answer_is_scored_and_its_feedback_shown_as_canvas_processes_it(qti):
+    """QTI 1.2's response processing: every condition tests the fill-in box by its ident; the right one
+    sets SCORE to 100 and stops; a condition that always holds shows the feedback, linked by its ident."""
+    for name in sorted(name for name in qti if name.endswith(".xml") and name != "imsmanifest.xml"):
+        for item in list(ET.fromstring(qti[name]).iter(f"{QTI}item"))[1:]:
+            (response,) = item.findall(f"{QTI}presentation/{QTI}response_str")
+            (processing,) = item.findall(f"{QTI}resprocessing")
+            shown, right = processing.findall(f"{QTI}respcondition")
+            assert shown.get("continue") == "Yes" and right.get("continue") == "No"
+            assert [child.tag for child in shown.find(f"{QTI}conditionvar")] == [f"{QTI}other"]
+            (feedback,) = item.findall(f"{QTI}itemfeedback")
+            assert shown.find(f"{QTI}displayfeedback").attrib == {
+                "feedbacktype": "Response",
+                "linkrefid": feedback.get("ident"),
+            }
+            (text,) = feedback.findall(f"{QTI}flow_mat/{QTI}material/{QTI}mattext")
+            assert text.get("texttype") == "text/html" and text.text.startswith("<div>")
+            tests = [
+                element for element in right.iter() if element.tag.split("}")[1] in ("varequal", "vargte", "varlte")
+            ]
+            assert len(tests) == 3 and {test.attrib["respident"] for test in tests} == {response.get("ident")}
+            (score,) = right.findall(f"{QTI}setvar")
+            assert score.attrib == {"action": "Set", "varname": "SCORE"} and score.text == "100"
+
+
+def test_the_package_unpacks_readable_by_everyone_on_any_system(qti, tmp_path):
+    """Each file is stored from Unix (create_system 3) with mode rw-r--r--, deflated: an LMS that unpacks
+    it keeps the files readable, as the same seed keeps the bytes."""
+    run_derive("quiz", "--format", "qti", "--ask", "E_total", "-o", str(tmp_path / "quiz.zip"))
+    with zipfile.ZipFile(tmp_path / "quiz.zip") as archive:
+        for info in archive.infolist():
+            assert info.create_system == 3 and (info.external_attr >> 16) == 0o644, info.filename
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+
+
+def test_the_tables_draw_their_own_borders():
+    """Moodle's and Canvas's editors keep a table's attributes but not a stylesheet: each table sets its
+    border, padding and collapsed borders itself."""
+    text, _ = moodle_text("--ask", "E_total")
+    tables = lxml_html().fragment_fromstring(text).findall("table")
+    assert len(tables) == 3
+    for table in tables:
+        assert table.attrib == {"border": "1", "cellpadding": "4", "style": "border-collapse: collapse"}
