@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import run_derive
+from tests.conftest import ROOT, run_derive
 
 SVG = "{http://www.w3.org/2000/svg}"
 NETWORKS = ["mazur", "deep", "xor", "softmax"]
@@ -192,3 +192,18 @@ def test_the_finite_difference_sentence_states_its_own_quotient(language):
         assert number(width) == pytest.approx(2 * number(nudge))
         assert number(quotient) == pytest.approx((number(high) - number(low)) / number(width), abs=1e-7)
         assert number(quotient) == pytest.approx(0.082167041, abs=1e-6)  # the tutorial's ∂E/∂w5
+
+
+def test_the_vanishing_gradient_sentence_states_the_sigmoids_largest_slope():
+    """σ′ = σ(1 − σ) is largest at 0, where it is 1/4 (SymPy): the worked example (sigmoid) says so; a
+    network whose first layer is another activation (deep's ReLU) does not claim it."""
+    import sympy as sp
+
+    x = sp.Symbol("x")
+    slope = sp.diff(1 / (1 + sp.exp(-x)), x)
+    largest = slope.subs(x, 0)
+    assert sp.solve(sp.diff(slope, x), x) == [0] and largest == sp.Rational(1, 4)
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    said = catalog["reading_vanishing"].format(bound=float(largest))
+    assert said in run_derive().stdout
+    assert catalog["reading_vanishing"].split("{bound}")[0] not in run_derive("explain", "deep").stdout

@@ -6,7 +6,9 @@ reference); every path that rounds (40 digits, plain floats, NumPy, the generate
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -160,3 +162,20 @@ def test_softmax_with_cross_entropy_takes_out_minus_t_only_when_the_targets_add_
     assert rules.softmax_cross_entropy_delta(out, t, sp.Integer(1)).subs({out: 0.7, t: 1}) == pytest.approx(-0.3)
     general = rules.softmax_cross_entropy_delta(out, t, total).subs({out: 0.7, t: 0.5, total: 0.9})
     assert float(general) == pytest.approx(0.7 * 0.9 - 0.5)  # out·Σt − t
+
+
+def test_the_written_update_rule_starts_from_the_parameter_as_the_textbook_writes_it():
+    """θ⁺ = θ + β·Δθ − η·∂E/∂θ: the parameter first, then momentum's term, then the step down the gradient."""
+    from derive.document.updates import update_rule
+
+    for momentum, decay, display in itertools.product((False, True), repeat=3):
+        rule = update_rule(momentum=momentum, decay=decay, display=display)
+        if momentum and display:  # Δθ first, then θ⁺ = θ + Δθ
+            assert re.fullmatch(
+                r"\\Delta\\theta = \\beta \\, \\Delta\\theta_\{\\text\{before\}\} - \\eta \\, .+, "
+                r"\\quad \\theta\^\{\+\} = \\theta \+ \\Delta\\theta",
+                rule,
+            ), rule
+        else:
+            momentum_term = r" \+ \\beta \\, \\Delta\\theta" if momentum else ""
+            assert re.fullmatch(rf"\\theta\^\{{\+\}} = \\theta{momentum_term} - \\eta \\, .+", rule), rule
