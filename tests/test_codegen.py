@@ -317,3 +317,47 @@ def test_the_helpers_are_the_textbook_functions_and_stay_finite_far_from_zero(tm
     targets, out = np.array([[0.0, 0.5, 1.0]]), np.array([[0.2, 0.4, 0.9]])
     np.testing.assert_allclose(module.half_sse(targets, out), 0.5 * ((targets - out) ** 2).sum(), rtol=1e-15)
     np.testing.assert_allclose(module.half_sse_slope(targets, out), out - targets, rtol=1e-15)
+
+
+def comment_paragraphs(source: str) -> list[tuple[str, str]]:
+    """Each sentence of whole-line comments (wrapped lines joined; a line ending in "." ends one), with
+    the code line that follows its run of comments."""
+    found, sentence, lines = [], [], source.splitlines()
+    for number, line in enumerate(lines):
+        if not line.lstrip().startswith("# "):
+            continue
+        sentence.append(line.strip()[2:])
+        last = number + 1 == len(lines) or not lines[number + 1].lstrip().startswith("# ")
+        if line.rstrip().endswith(".") or last:
+            code = next((after.strip() for after in lines[number + 1 :] if not after.lstrip().startswith("#")), "")
+            found.append((" ".join(sentence), code))
+            sentence = []
+    return found
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "deep"])
+def test_the_backward_pass_comments_say_what_each_line_computes(name):
+    """A reader of the module reads the comments: the heading, then one sentence per layer, output layer
+    first, each above the line it explains, naming the names that line uses and its activation's slope."""
+    spec = example(name).spec
+    comments = comment_paragraphs(module_source(spec))
+    texts = [text for text, _ in comments]
+    heading = texts.index("Backward pass: δ = ∂E_total/∂net for every neuron, output layer first.")
+    layers = [comment for comment in comments[heading + 1 :] if comment[0].startswith("Layer ")]
+    names = [layer.name for layer in spec.layers]
+    assert [text.split()[1].rstrip(":,") for text, _ in layers] == names[::-1]
+    for (text, code), here in zip(layers, names[::-1], strict=True):
+        assert text.endswith(".") and code.startswith(f"delta_{here} = "), (text, code)
+    for (text, code), depth in zip(layers[1:], range(len(names) - 2, -1, -1), strict=True):
+        above, layer = names[depth + 1], spec.layers[depth]
+        assert f"∂E_total/∂out_{names[depth]} = W_{above}ᵀ @ delta_{above}" in text
+        assert f"(W_{above}.T @ delta_{above})" in code
+        assert text.endswith(f"the slope of {layer.activation}.") and f"{layer.activation}_slope(" in code
+    output = spec.layers[-1]
+    if output.activation == "softmax":
+        assert "δ_j = out_j·Σ_k t_k - t_j (out_j - t_j when the targets add up to one)." in layers[0][0]
+    else:
+        assert (
+            layers[0][0]
+            == f"Layer {names[-1]}: δ = ∂E_total/∂out · ∂out/∂net, the loss's slope times the activation's."
+        )
