@@ -335,11 +335,12 @@ def comment_paragraphs(source: str) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("name", ["mazur", "softmax", "deep"])
+@pytest.mark.parametrize("name", ["mazur", "softmax", "softmax with squared error", "deep"])
 def test_the_backward_pass_comments_say_what_each_line_computes(name):
     """A reader of the module reads the comments: the heading, then one sentence per layer, output layer
     first, each above the line it explains, naming the names that line uses and its activation's slope."""
-    spec = example(name).spec
+    squared = name.endswith("squared error")
+    spec = (example("softmax").with_options(loss="half_sse") if squared else example(name)).spec
     comments = comment_paragraphs(module_source(spec))
     texts = [text for text, _ in comments]
     heading = texts.index("Backward pass: δ = ∂E_total/∂net for every neuron, output layer first.")
@@ -347,14 +348,21 @@ def test_the_backward_pass_comments_say_what_each_line_computes(name):
     names = [layer.name for layer in spec.layers]
     assert [text.split()[1].rstrip(":,") for text, _ in layers] == names[::-1]
     for (text, code), here in zip(layers, names[::-1], strict=True):
-        assert text.endswith(".") and code.startswith(f"delta_{here} = "), (text, code)
+        first = "dE_dout = " if squared and here == names[-1] else f"delta_{here} = "  # ∂E/∂out, then the Jacobian
+        assert text.endswith(".") and code.startswith(first), (text, code)
     for (text, code), depth in zip(layers[1:], range(len(names) - 2, -1, -1), strict=True):
         above, layer = names[depth + 1], spec.layers[depth]
-        assert f"∂E_total/∂out_{names[depth]} = W_{above}ᵀ @ delta_{above}" in text
+        here = names[depth]
+        assert text.startswith(
+            f"Layer {here}: ∂E_total/∂out_{here} = W_{above}ᵀ @ delta_{above}, the sum over every path through "
+            f"layer {above} (∂net_{above}/∂out_{here} is the weight), times ∂out_{here}/∂net_{here}, the slope of "
+        )
         assert f"(W_{above}.T @ delta_{above})" in code
         assert text.endswith(f"the slope of {layer.activation}.") and f"{layer.activation}_slope(" in code
     output = spec.layers[-1]
-    if output.activation == "softmax":
+    if squared:
+        assert layers[0][0] == f"Layer {names[-1]}: ∂E_total/∂out from the loss, then through the softmax Jacobian."
+    elif output.activation == "softmax":
         assert "δ_j = out_j·Σ_k t_k - t_j (out_j - t_j when the targets add up to one)." in layers[0][0]
     else:
         assert (
