@@ -54,9 +54,7 @@ def updates(steps: Steps, typeset: Typesetter) -> list[UpdateWorking]:
     ]
 
 
-def after(
-    steps: Steps, typeset: Typesetter, *, formula: bool = True
-) -> tuple[list[ExampleForward], Equation, str, bool]:
+def after(steps: Steps, typeset: Typesetter, *, formula: bool) -> tuple[list[ExampleForward], Equation, str, bool]:
     """The forward pass with the updated parameters, E_total after the step, its change, whether it rose.
 
     ``formula=False`` gives E_total after the step without its formula (the brief detail leaves the
