@@ -207,3 +207,27 @@ def test_the_vanishing_gradient_sentence_states_the_sigmoids_largest_slope():
     said = catalog["reading_vanishing"].format(bound=float(largest))
     assert said in run_derive().stdout
     assert catalog["reading_vanishing"].split("{bound}")[0] not in run_derive("explain", "deep").stdout
+
+
+READING = re.compile(
+    r"Output \$\\mathrm\{out\}_\{(\w+)\} = (-?[\d.]+)\$ is (below|above) its target \$(-?[\d.]+)\$, so its error "
+    r"signal is (negative|positive) and gradient descent (raises|lowers) the output: \$w_\{(\d+)\}\$ (rises|falls) "
+    r"from \$(-?[\d.]+)\$ to \$(-?[\d.]+)\$\."
+)
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_the_reading_of_a_layered_network_is_its_first_output_weights_move(name):
+    """The reading of a convolutional or recurrent network (whose last layer is found through its
+    unrolled graph): the output's value and target as the forward pass states them, the sign and the
+    direction as they follow, and the weight's move as its update row states it."""
+    text = run_derive("explain", name).stdout
+    ((output, value, side, target, sign, push, weight, move, before, after),) = READING.findall(text)
+    value, target, before, after = float(value), float(target), float(before), float(after)
+    assert (side == "below") == (value < target) and (sign == "negative") == (value < target)
+    assert (push == "raises") == (value < target) and (move == "rises") == (after > before)
+    assert f"\\left(t_{{{output}}} - \\mathrm{{out}}_{{{output}}}\\right)^{{2}}" in text
+    error_line = re.search(re.escape(f"E_{{{output}}} = ") + r".*?\\left\(([-\d.]+) - ([-\d.]+)\\right\)\^\{2\}", text)
+    assert (float(error_line[1]), float(error_line[2])) == (target, value)  # the error line's t and out
+    update = re.search(re.escape(f"| $w_{{{weight}}}^{{+}} = ") + r"(-?[\d.]+) - .*? \| (-?[\d.]+) \|", text)
+    assert (float(update[1]), float(update[2])) == (before, after)
