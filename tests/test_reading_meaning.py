@@ -231,3 +231,15 @@ def test_the_reading_of_a_layered_network_is_its_first_output_weights_move(name)
     assert (float(error_line[1]), float(error_line[2])) == (target, value)  # the error line's t and out
     update = re.search(re.escape(f"| $w_{{{weight}}}^{{+}} = ") + r"(-?[\d.]+) - .*? \| (-?[\d.]+) \|", text)
     assert (float(update[1]), float(update[2])) == (before, after)
+
+
+def test_an_update_row_of_a_table_writes_its_derivative_with_a_slash(tmp_path):
+    """A table's row is one line high: the worksheet's update rows write ∂E/∂w inline, not as a fraction."""
+    run_derive("worksheet", "-o", str(tmp_path))
+    rows = [line for line in (tmp_path / "worksheet.tex").read_text(encoding="utf-8").splitlines() if "^{+}$ &" in line]
+    assert len(rows) == 8
+    for number, row in enumerate(rows, start=1):
+        assert f"$= w_{{{number}}} - \\eta \\cdot \\partial E_{{\\text{{total}}}} / \\partial w_{{{number}}}$" in row, (
+            row
+        )
+        assert "\\frac" not in row
