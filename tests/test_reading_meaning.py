@@ -216,21 +216,29 @@ READING = re.compile(
 )
 
 
-@pytest.mark.parametrize("name", ["cnn", "rnn"])
+@pytest.mark.parametrize("name", ["mazur", "cnn", "rnn"])
 def test_the_reading_of_a_layered_network_is_its_first_output_weights_move(name):
-    """The reading of a convolutional or recurrent network (whose last layer is found through its
-    unrolled graph): the output's value and target as the forward pass states them, the sign and the
-    direction as they follow, and the weight's move as its update row states it."""
+    """The reading, of the worked example and of a convolutional and a recurrent network (whose last layer
+    is found through the unrolled graph): per output, the value and target its error line states, the
+    sign and direction that follow, and the first weight into it (by the network file's numbering: mazur's
+    o1 takes w5–w6 and o2 w7–w8, cnn's o1 w5–w8, rnn's o1 w7–w8) moving as its update row states."""
     text = run_derive("explain", name).stdout
-    ((output, value, side, target, sign, push, weight, move, before, after),) = READING.findall(text)
-    value, target, before, after = float(value), float(target), float(before), float(after)
-    assert (side == "below") == (value < target) and (sign == "negative") == (value < target)
-    assert (push == "raises") == (value < target) and (move == "rises") == (after > before)
-    assert f"\\left(t_{{{output}}} - \\mathrm{{out}}_{{{output}}}\\right)^{{2}}" in text
-    error_line = re.search(re.escape(f"E_{{{output}}} = ") + r".*?\\left\(([-\d.]+) - ([-\d.]+)\\right\)\^\{2\}", text)
-    assert (float(error_line[1]), float(error_line[2])) == (target, value)  # the error line's t and out
-    update = re.search(re.escape(f"| $w_{{{weight}}}^{{+}} = ") + r"(-?[\d.]+) - .*? \| (-?[\d.]+) \|", text)
-    assert (float(update[1]), float(update[2])) == (before, after)
+    found = READING.findall(text)
+    first = {"mazur": [("o1", "5"), ("o2", "7")], "cnn": [("o1", "5")], "rnn": [("o1", "7")]}[name]
+    assert [(output, weight) for output, *_, weight, _, _, _ in found] == first  # one sentence per output
+    for output, value, side, target, sign, push, weight, move, before, after in found:
+        value, target, before, after = float(value), float(target), float(before), float(after)
+        assert (side == "below") == (value < target) and (sign == "negative") == (value < target)
+        assert (push == "raises") == (value < target) and (move == "rises") == (after > before)
+        error_line = re.search(
+            re.escape(f"E_{{{output}}} = ") + r".*?\\left\(([-\d.]+) - ([-\d.]+)\\right\)\^\{2\}", text
+        )
+        assert (float(error_line[1]), float(error_line[2])) == (target, value)  # the error line's t and out
+        update = re.search(re.escape(f"| $w_{{{weight}}}^{{+}} = ") + r"(-?[\d.]+) - .*? \| (-?[\d.]+) \|", text)
+        assert (float(update[1]), float(update[2])) == (before, after)
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    ratio = catalog["reading_ratio"].split("{ratio}")[0]
+    assert (ratio in text) == (name == "mazur")  # the ratio of two fully connected layers' gradients only
 
 
 def test_an_update_row_of_a_table_writes_its_derivative_with_a_slash(tmp_path):
