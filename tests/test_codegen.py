@@ -369,3 +369,25 @@ def test_the_backward_pass_comments_say_what_each_line_computes(name):
             layers[0][0]
             == f"Layer {names[-1]}: δ = ∂E_total/∂out · ∂out/∂net, the loss's slope times the activation's."
         )
+
+
+def _spec(name: str):
+    if name == "mazur rounding its hidden outputs":
+        return example("mazur").with_options(round_activations=4).spec
+    if name == "softmax with squared error":
+        return example("softmax").with_options(loss="half_sse").spec
+    return example(name).spec
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mazur", "mazur rounding its hidden outputs", "softmax", "softmax with squared error", "deep", "cnn", "rnn"],
+)
+def test_the_module_defines_only_the_helpers_it_uses(name):
+    """A reader of the generated module finds no dead code: every function it defines is called in it,
+    but for step(), the entry point its docstring gives the reader."""
+    tree = ast.parse(module_source(_spec(name)))
+    defined = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+    called = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    assert [function for function in defined if function not in called] == ["step"]
+    assert "step()" in (ast.get_docstring(tree) or "")
