@@ -1,9 +1,11 @@
+import importlib
 import io
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -26,6 +28,16 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required under CI (.ci/run installs it)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """A Python module of the test extra; skipped where it is missing, except under CI where it must import."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if UNDER_CI:
+            pytest.fail(f"{name} is required under CI (pip install '.[test]')")
+        pytest.skip(f"{name} is not installed")
 
 
 def source_environment() -> dict[str, str]:
@@ -135,12 +147,7 @@ def worksheet_group(network: str = "mazur", detail: str = "standard", language: 
 @pytest.fixture(scope="session")
 def session_browser():
     """One headless Chromium for the session's browser tests (each sets its page size as it opens a page)."""
-    import importlib.util
-
-    if importlib.util.find_spec("selenium") is None:
-        if UNDER_CI:
-            pytest.fail("selenium is required under CI (pip install '.[test]')")
-        pytest.skip("selenium is not installed")
+    require_module("selenium")
     require_tool("chromium")
     require_tool("chromedriver")
     from derive.outputs.browser import chromium

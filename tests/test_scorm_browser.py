@@ -27,7 +27,7 @@ import pytest
 from derive.publishing.scorm import variant_of
 from derive.spec.files import load_builtin
 from derive.spec.variants import variant
-from tests.conftest import ROOT, require_tool, run_derive
+from tests.conftest import ROOT, require_module, require_tool, run_derive
 from tests.test_browser import axe_source, console_problems
 
 pytestmark = pytest.mark.xdist_group("scorm-browser")  # its module-scoped LMS and Chromium made once
@@ -77,15 +77,6 @@ window.leave = (done) => {
 """
 
 
-def _selenium():
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("selenium is required under CI (pip install '.[test]')")
-        pytest.skip("selenium is not installed")
-
-
 def _runtime() -> Path:
     if not RUNTIME.is_file():
         if os.environ.get("CI") == "true":
@@ -96,7 +87,7 @@ def _runtime() -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    _selenium()
+    require_module("selenium")
     require_tool("chromium")
     require_tool("chromedriver")
     from derive.outputs.browser import chromium
