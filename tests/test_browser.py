@@ -365,24 +365,31 @@ def axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("width", sorted(WIDTHS))
-@pytest.mark.parametrize("name", ["explanation-en", "explanation-es", "worksheet-en"])
-def test_no_serious_accessibility_violations(browser, pages, name, width):
-    source = axe_source()
-    open_page(browser, pages[name], WIDTHS[width])
-    browser.execute_script(source)
-    browser.set_script_timeout(120)
-    result = browser.execute_async_script(
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(driver, impacts: tuple[str, ...] | None = SERIOUS) -> list[tuple[str, str, list]]:
+    """axe-core's violations of these impacts (``None``: of any) on the page open in ``driver``: each
+    rule, its impact and the first three elements it names."""
+    driver.execute_script(axe_source())
+    driver.set_script_timeout(120)
+    result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done(String(e)));"
     )
     assert isinstance(result, list), result
-    serious = [
+    return [
         (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"][:3]])
         for violation in result
-        if violation["impact"] in ("serious", "critical")
+        if impacts is None or violation["impact"] in impacts
     ]
-    assert serious == []
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+@pytest.mark.parametrize("name", ["explanation-en", "explanation-es", "worksheet-en"])
+def test_no_serious_accessibility_violations(browser, pages, name, width):
+    open_page(browser, pages[name], WIDTHS[width])
+    assert axe_violations(browser) == []
 
 
 FOCUSABLE = """

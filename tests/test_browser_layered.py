@@ -15,7 +15,7 @@ from tests.test_browser import (
     MEASURE,
     STATE,
     WIDTHS,
-    axe_source,
+    axe_violations,
     check_in_page,
     check_in_terminal,
     console_problems,
@@ -62,21 +62,8 @@ def test_the_page_shows_cleanly(browser, pages, name, width):
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("name", [f"{n}-{k}" for n in NETWORKS for k in ("explanation", "worksheet")])
 def test_no_serious_accessibility_violations(browser, pages, name, width):
-    source = axe_source()
     open_page(browser, pages[name], WIDTHS[width])
-    browser.execute_script(source)
-    browser.set_script_timeout(120)
-    result = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done(String(e)));"
-    )
-    assert isinstance(result, list), result
-    serious = [
-        (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"][:3]])
-        for violation in result
-        if violation["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert axe_violations(browser) == []
 
 
 def step_through(browser, name: str, pages) -> dict[str, set[str]]:

@@ -129,7 +129,7 @@ def test_the_pages_tables_read_by_their_headings_count_what_the_class_did(page):
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])
 def test_the_page_opens_cleanly_and_passes_axe(browser, page, width):  # noqa: F811
-    from tests.test_browser import WIDTHS, axe_source, console_problems, open_page
+    from tests.test_browser import WIDTHS, axe_violations, console_problems, open_page
 
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"<script|<link|src=|@import|url\(", text)  # nothing loaded from elsewhere
@@ -141,11 +141,5 @@ def test_the_page_opens_cleanly_and_passes_axe(browser, page, width):  # noqa: F
     )
     assert seen["svgs"] == 4 and len(seen["titles"]) == 4
     assert seen["scroll"] <= seen["inner"]
-    browser.execute_script(axe_source())
-    browser.set_script_timeout(120)
-    violations = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done(String(e)));"
-    )
-    assert violations == [], [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in violations]
+    assert axe_violations(browser, impacts=None) == []  # none at all, of any impact
     assert console_problems(browser) == []

@@ -27,13 +27,14 @@ import pytest
 from derive.publishing.scorm import variant_of
 from derive.spec.files import load_builtin
 from derive.spec.variants import variant
-from tests.conftest import ROOT, require_module, require_tool, run_derive
-from tests.test_browser import axe_source, console_problems
+from tests.conftest import ROOT, run_derive
+from tests.test_browser import axe_violations, console_problems
 
 pytestmark = pytest.mark.xdist_group("scorm-browser")  # its module-scoped LMS and Chromium made once
 
 RUNTIME = ROOT / "tests" / "js" / "node_modules" / "scorm-again" / "dist" / "scorm-again.min.js"
 VARIANTS, SEED = 30, 1  # as a class of thirty gets them
+POLL = 0.05  # seconds between looks while waiting for the SCO (Selenium's default, 0.5 s, idles a worker)
 ASKED = ["net_h1", "out_h1", "net_h2", "out_h2"]  # the graded blanks: the package's --ask
 PASS = "60"  # percent; with --ecf half, a slip and one carried-forward value score 62.5 %
 HOST = """<!DOCTYPE html>
@@ -86,14 +87,13 @@ def _runtime() -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    require_module("selenium")
-    require_tool("chromium")
-    require_tool("chromedriver")
-    from derive.outputs.browser import chromium
+def browser(session_browser):
+    """The session's Chromium (tests/conftest.py) at a laptop's size, left out of the LMS's frame."""
+    from derive.outputs.browser import DESKTOP, resize
 
-    with chromium() as driver:
-        yield driver
+    resize(session_browser, *DESKTOP)
+    yield session_browser
+    session_browser.switch_to.default_content()
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -173,7 +173,7 @@ def launch(driver, base: str, version: str, learner: str, suspended: str | None 
         "const d = document.getElementById('sco').contentDocument;"
         "return d && d.readyState === 'complete' && d.documentElement.dataset.variant || null;"
     )
-    shown = WebDriverWait(driver, 30).until(lambda d: d.execute_script(ready))
+    shown = WebDriverWait(driver, 30, poll_frequency=POLL).until(lambda d: d.execute_script(ready))
     driver.switch_to.frame("sco")
     return int(shown)
 
@@ -370,27 +370,12 @@ def test_two_learners_get_their_own_variants(browser, lms):
     assert console_problems(browser) == []
 
 
-def _axe(driver) -> list:
-    driver.execute_script(axe_source())
-    driver.set_script_timeout(120)
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document, {resultTypes: ['violations']}).then((r) => done(r.violations), (e) => done(String(e)));"
-    )
-    assert isinstance(result, list), result
-    return [
-        (violation["id"], violation["impact"], [node["target"] for node in violation["nodes"][:3]])
-        for violation in result
-        if violation["impact"] in ("serious", "critical")
-    ]
-
-
 def test_the_page_in_the_lms_passes_axe(browser, lms):
     base, _ = lms
     launch(browser, base, "2004", learner_of(3))
     type_answers(browser, answers_with_a_slip(3))
     press_check(browser)
-    assert _axe(browser) == []
+    assert axe_violations(browser) == []
 
 
 def test_the_page_works_opened_from_disk_without_an_lms(browser, lms):
@@ -410,13 +395,13 @@ def test_the_page_works_opened_from_disk_without_an_lms(browser, lms):
     assert browser.execute_script("return document.querySelector('.checkbar .marked').textContent").startswith(
         "2 correct, 1 carried forward, 1 wrong"
     )
-    assert _axe(browser) == []
+    assert axe_violations(browser) == []
     # a variant picked in the page: its own numbers, checked against them
     browser.find_element(By.CSS_SELECTOR, "#derive-variant-pick option[value='3']").click()
     browser.find_element(By.CSS_SELECTOR, ".lms .picker button").click()
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 20).until(
+    WebDriverWait(browser, 20, poll_frequency=POLL).until(
         lambda d: d.execute_script("return document.documentElement.dataset.variant") == "3"
     )
     type_answers(browser, {"net_h2": f"{hidden_layer(3)['net_h2']:.6f}"})
