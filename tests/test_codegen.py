@@ -185,13 +185,21 @@ def test_user_text_never_reaches_the_code():
     ast.parse(source)
     spec = example().spec
     bad = replace(spec, layers=(LayerSpec("h; x", "sigmoid", spec.layers[0].weights, spec.layers[0].bias),))
-    with pytest.raises(DeriveError, match="not an identifier"):
+    # each refusal in the words a user reads, whole
+    with pytest.raises(DeriveError) as refused:
         module_source(bad)
+    assert str(refused.value) == "layer name 'h; x' is not an identifier; it cannot name a variable"
     odd = replace(spec.layers[0], activation="print")
-    with pytest.raises(DeriveError, match="unknown activation"):
+    with pytest.raises(DeriveError) as refused:
         module_source(replace(spec, layers=(odd, spec.layers[1])))
-    with pytest.raises(DeriveError, match="unknown loss"):
-        module_source(replace(spec, loss="exit"))
+    assert str(refused.value) == "unknown activation 'print'"
+    for loss, reduction in (("exit", "sum"), ("squared_error", "all")):
+        with pytest.raises(DeriveError) as refused:
+            module_source(replace(spec, loss=loss, reduction=reduction))
+        assert str(refused.value) == f"unknown loss {loss!r} or reduction {reduction!r}"
+    with pytest.raises(TypeError) as refused:
+        module_source("mazur.toml")
+    assert str(refused.value) == "expected a Network or a NetworkSpec, got str"
 
 
 def ruff() -> list[str]:
