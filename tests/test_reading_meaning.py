@@ -251,3 +251,84 @@ def test_an_update_row_of_a_table_writes_its_derivative_with_a_slash(tmp_path):
             row
         )
         assert "\\frac" not in row
+
+
+def biases(spec: dict) -> list[tuple[str, list[str], float]]:
+    """(b-name, the neurons it enters, value) in derive's numbering: a list gives each neuron its own, a
+    number is shared by the layer."""
+    found = []
+    for layer in spec["layers"]:
+        names = [f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))]
+        if isinstance(layer["bias"], list):
+            found += [([name], float(value)) for name, value in zip(names, layer["bias"], strict=True)]
+        else:
+            found.append((names, float(layer["bias"])))
+    return [(f"b{n}", targets, value) for n, (targets, value) in enumerate(found, start=1)]
+
+
+def columns(spec: dict) -> list[list[str]]:
+    """The drawing's columns, left to right: the inputs, then each layer's neurons."""
+    inputs = [f"i{k + 1}" for k in range(len(spec["examples"][0]["inputs"]))]
+    return [inputs] + [[f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))] for layer in spec["layers"]]
+
+
+TIKZ_NODE = re.compile(r"\\node\[(input|neuron)\] \((\w+)\) at \(([-\d.]+), ([-\d.]+)\) \{\$(\w+)_\{(\d+)\}\$\};")
+TIKZ_WEIGHT = re.compile(
+    rf"\\draw\[->\] \((\w+)\) -- node\[weight, pos=[\d.]+\] \{{\$w_\{{(\d+)\}} = ({NUMBER})\$\}} \((\w+)\);"
+)
+TIKZ_BIAS = re.compile(
+    rf"\\node\[bias\] \((b\d+)-(\w+)\) at \(\[yshift=-\d+mm\](\w+)\) \{{\$b_\{{(\d+)\}} = ({NUMBER})\$\}};\n"
+    r"\s*\\draw\[->\] \((b\d+)-(\w+)\) -- \((\w+)\);"
+)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_worksheets_drawing_places_names_and_joins_as_the_file_says(name, tmp_path):
+    """The worksheet's TikZ network, read back: each input and neuron in its layer's column (x = the layer,
+    the inputs at 0), its rows one apart from the top down and centred on 0, named i_k or layer_j; each
+    weight's arrow from its input to its neuron labelled with its name and the file's value; each bias
+    written under every neuron it enters, with an arrow into it."""
+    spec = spec_of(name)
+    run_derive("worksheet", name, "-o", str(tmp_path))
+    tex = (tmp_path / "worksheet.tex").read_text(encoding="utf-8")
+    picture = tex[tex.index(r"\begin{tikzpicture}") : tex.index(r"\end{tikzpicture}")]
+    placed = {
+        node: (kind, float(x), float(y), f"{letter}{index}")
+        for kind, node, x, y, letter, index in TIKZ_NODE.findall(picture)
+    }
+    expected = {}
+    for column, nodes in enumerate(columns(spec)):
+        for row, node in enumerate(nodes):
+            expected[node] = ("input" if column == 0 else "neuron", float(column), (len(nodes) - 1) / 2 - row, node)
+    assert placed == expected
+    drawn = [(f"w{n}", source, target, number(value)) for source, n, value, target in TIKZ_WEIGHT.findall(picture)]
+    assert drawn == weights(spec)
+    written: dict[str, tuple[list[str], float]] = {}
+    for node, target, under, n, value, arrow, arrow_target, into in TIKZ_BIAS.findall(picture):
+        assert node == f"b{n}" == arrow and target == under == arrow_target == into, (node, target)
+        written.setdefault(node, ([], number(value)))[0].append(target)
+    assert [(bias, *written[bias]) for bias in written] == biases(spec)
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_explanations_mermaid_network_names_and_joins_as_the_file_says(name):
+    """The Markdown's Mermaid network: each input and neuron a circle named for itself, each bias a box
+    with its name and the file's value, each weight an arrow from its input to its neuron labelled with
+    its name and value, each bias an arrow into every neuron it enters."""
+    spec = spec_of(name)
+    text = run_derive("explain", name).stdout
+    graph = text[text.index("```mermaid\ngraph LR\n") : text.index("```", text.index("```mermaid\ngraph LR\n") + 3)]
+    circles = re.findall(r"^  (\w+)\(\(\"(\w+)\"\)\)$", graph, re.M)
+    assert circles == [(node, node) for nodes in columns(spec) for node in nodes]
+    boxes = {
+        node: (label, number(value))
+        for node, label, value in re.findall(rf"^  (b\d+)\[\"(b\d+) = ({NUMBER})\"\]$", graph, re.M)
+    }
+    assert boxes == {bias: (bias, value) for bias, _, value in biases(spec)}
+    arrows = [
+        (f"w{n}", source, target, number(value))
+        for source, n, value, target in re.findall(rf"^  (\w+) -- \"w(\d+) = ({NUMBER})\" --> (\w+)$", graph, re.M)
+    ]
+    assert arrows == weights(spec)
+    into = re.findall(r"^  (b\d+) --> (\w+)$", graph, re.M)
+    assert sorted(into) == sorted((bias, target) for bias, targets, _ in biases(spec) for target in targets)

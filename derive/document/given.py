@@ -23,7 +23,6 @@ def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[
     edges: list[DiagramEdge] = []
     parameters = derivation.parameters
     columns = [[f"i{k + 1}" for k in range(spec.n_inputs)]] + [[n.name for n in row] for row in graph.neurons]
-    tallest = max(len(column) for column in columns)
     for k in range(spec.n_inputs):
         nodes.append(DiagramNode(f"i{k + 1}", f"i_{{{k + 1}}}", f"i{k + 1}", 0.0, _row(k, spec.n_inputs), "input"))
     for L, row in enumerate(graph.neurons):
@@ -34,13 +33,10 @@ def diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNode], list[
                 value = typeset.show(parameters[str(weight)])
                 symbol = typeset.latex(weight)
                 edges.append(DiagramEdge(columns[L][k], neuron.name, f"{symbol} = {value}", str(weight), value, symbol))
-        for b, bias in enumerate(dict.fromkeys(graph.biases[L])):
+        for bias in dict.fromkeys(graph.biases[L]):
             bias_id = str(bias)
-            y = -(tallest + 1) / 2 - 0.5 * b  # below the tallest column
             value = typeset.show(parameters[bias_id])
-            # the bias carries its value on its node: one label, however many neurons share it
-            label = f"{typeset.latex(bias)} = {value}"
-            nodes.append(DiagramNode(bias_id, label, f"{bias_id} = {value}", L + 0.5, y, "bias"))
+            nodes.append(DiagramNode.bias(bias_id, value))
             for j, neuron in enumerate(row):
                 if graph.biases[L][j] == bias:
                     edges.append(DiagramEdge(bias_id, neuron.name, "", bias_id, value, typeset.latex(bias)))

@@ -210,12 +210,24 @@ class ExampleForward:
 
 @dataclass
 class DiagramNode:
+    """An input, a neuron or a bias of the network's drawing.
+
+    An input or a neuron has its place (``x`` its layer's column, ``y`` its row) and its LaTeX
+    label; a bias has neither: each drawing writes it under every neuron it enters, from the
+    bias's edges, and Mermaid names it by its ``text``.
+    """
+
     id: str
-    label: str  # LaTeX
+    label: str  # LaTeX; empty for a bias
     text: str  # plain text, for Mermaid
-    x: float
-    y: float
+    x: float | None
+    y: float | None
     kind: str  # input, neuron, bias
+
+    @classmethod
+    def bias(cls, name: str, value: str) -> DiagramNode:
+        """A bias and its value, as Mermaid writes it (``b1 = 0.35``)."""
+        return cls(name, "", f"{name} = {value}", None, None, "bias")
 
 
 @dataclass

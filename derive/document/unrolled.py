@@ -49,7 +49,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
         for k, node in enumerate(first)
     ]
     edges: list[DiagramEdge] = []
-    biases: dict[str, float] = {}
+    biases: set[str] = set()
     maps_drawn = derivation.spec.steps is None
     for L, row in enumerate(graph.neurons):
         shape = graph.stages[L].shape
@@ -91,13 +91,8 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                 continue
             value = typeset.show(parameters[bias.name])
             if bias.name not in biases:
-                biases[bias.name] = L + 0.5
-                y = -(tallest + 1) / 2 - 0.5 * len(biases)
-                nodes.append(
-                    DiagramNode(
-                        bias.name, f"{typeset.latex(bias)} = {value}", f"{bias.name} = {value}", L + 0.5, y, "bias"
-                    )
-                )
+                biases.add(bias.name)
+                nodes.append(DiagramNode.bias(bias.name, value))
             written = shape is None or last
             edges.append(
                 DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias), labelled=written)

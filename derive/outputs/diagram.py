@@ -38,12 +38,12 @@ def network_svg(
     edge with ``data-node`` and ``data-edge``, the names a gradient's path lists.  ``column`` is the
     distance between layers: the page draws them closer, so that a phone shows the weights larger.
     """
-    left = min(node.x for node in nodes)
-    top = max(node.y for node in nodes)
+    drawn = [node for node in nodes if node.kind != "bias"]  # a bias is written under its neurons
+    left = min(node.x for node in drawn)
+    top = max(node.y for node in drawn)
     origin = MARGIN + RADIUS
-    place = {node.id: (origin + (node.x - left) * column, origin + (top - node.y) * ROW) for node in nodes}
+    place = {node.id: (origin + (node.x - left) * column, origin + (top - node.y) * ROW) for node in drawn}
     kinds = {node.id: node for node in nodes}
-    drawn = [node for node in nodes if node.kind != "bias"]
     width = max(place[node.id][0] for node in drawn) + RADIUS + MARGIN + CHARACTER * 4
     height = max(place[node.id][1] for node in drawn) + RADIUS + STUB + FONT + MARGIN
     svg = _picture(width, height)
@@ -53,7 +53,7 @@ def network_svg(
         if kinds[edge.source].kind == "bias":
             _bias(svg, edge, place[edge.target], arrow, marked=bool(marked))
         else:
-            _edge(svg, edge, place, kinds, arrow, marked=bool(marked), at=spots.get((edge.source, edge.target)))
+            _edge(svg, edge, place, arrow, marked=bool(marked), at=spots.get((edge.source, edge.target)))
     for node in drawn:
         _node(svg, node, *place[node.id], marked=bool(marked))
     ET.indent(svg, space=" ")
@@ -104,14 +104,13 @@ def _edge(
     svg: ET.Element,
     edge: DiagramEdge,
     place: dict[str, tuple[float, float]],
-    nodes: dict[str, DiagramNode],
     arrow: str,
     *,
     marked: bool,
     at: float | None = LABEL_AT,
 ) -> None:
     """The edge's line, and its label at ``at`` along it (None: a link drawn bare, its label written elsewhere)."""
-    a, b = _drawn(edge, place, nodes)
+    a, b = _drawn(edge, place)
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
     mark = {"class": "edge", "data-edge": f"{edge.source}>{edge.target}"} if marked else {}
@@ -128,8 +127,8 @@ def _edge(
             **mark,
         },
     )
-    if nodes[edge.source].kind == "bias" or at is None:
-        return  # the bias writes its value on its own box; a bare link shares a label written on another
+    if at is None:
+        return  # a bare link shares a label written on another
     x, y = a[0] + (b[0] - a[0]) * at, a[1] + (b[1] - a[1]) * at
     angle = math.degrees(math.atan2(uy, ux))
     label = ET.SubElement(
@@ -162,13 +161,12 @@ _LABEL_GAP = 9  # between two labels' middle lines: the height of their letters,
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
 
-def _drawn(edge: DiagramEdge, place: dict[str, tuple[float, float]], nodes: dict[str, DiagramNode]) -> Segment:
-    """The line an edge is drawn as: from its source's rim (a bias box's middle) to its target's rim."""
+def _drawn(edge: DiagramEdge, place: dict[str, tuple[float, float]]) -> Segment:
+    """The line an edge is drawn as: from its source's rim to its target's rim."""
     (x1, y1), (x2, y2) = place[edge.source], place[edge.target]
     length = math.hypot(x2 - x1, y2 - y1)
     ux, uy = (x2 - x1) / length, (y2 - y1) / length
-    start = RADIUS if nodes[edge.source].kind != "bias" else 0.0
-    return (x1 + ux * start, y1 + uy * start), (x2 - ux * RADIUS, y2 - uy * RADIUS)
+    return (x1 + ux * RADIUS, y1 + uy * RADIUS), (x2 - ux * RADIUS, y2 - uy * RADIUS)
 
 
 def _label_spots(
@@ -180,7 +178,7 @@ def _label_spots(
     """How far along each weight's edge its label goes: the first spot of :data:`_SPOTS` with room
     (:func:`_room`) beside the labels placed before it (the biases' first); failing that, the spot
     with the most room.  A label may cross another edge: its white halo keeps both legible."""
-    lines = {(edge.source, edge.target): _drawn(edge, place, nodes) for edge in edges}
+    lines = {(edge.source, edge.target): _drawn(edge, place) for edge in edges}
     centres = [place[node.id] for node in nodes.values() if node.kind != "bias"]
     placed: list[Segment] = list(fixed)
     spots = {}
