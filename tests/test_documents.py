@@ -97,6 +97,16 @@ def test_round_activations_in_the_explanation():
     assert "Rounded to 4 decimals" in text
 
 
+def test_the_rounding_note_follows_each_hidden_output_and_no_output_neurons():
+    """deep (two hidden layers h and g, one output o, two examples) rounded to 2 decimals: the note follows
+    the output line of each hidden neuron's working, in the forward pass and in the pass after the step,
+    and never an output neuron's."""
+    text = run_derive("explain", "deep", "--round-activations", "2").stdout
+    note = "Rounded to 2 decimals before the next layer uses it, as done by hand."
+    before = [re.findall(r"\\mathrm\{out\}_\{(\w+)\}", part.strip().splitlines()[-2]) for part in text.split(note)[:-1]]
+    assert [found[0] for found in before] == ["h1", "h2", "g1", "g2"] * 4  # two examples, before and after
+
+
 @pytest.mark.parametrize("name", NETWORKS)
 def test_worksheet_and_solutions_compile_without_overfull_boxes(name, tmp_path):
     run_derive("worksheet", name, "-o", str(tmp_path))
