@@ -1,10 +1,11 @@
 """One display rule for every document: how a value is shown, and how precisely a student is asked for it.
 
-**Shown.** A value is shown rounded to the document's decimals (``--digits``, :data:`SHOWN_DECIMALS`
-by default, as the published worked example prints them), trailing zeros dropped, wherever it
-appears: a line of working, a boxed answer, a table, a sentence, the teacher's answer table.  So
-out_o1 reads 0.75136507 in its box and in every later line, never 0.751365070 in one place and
-0.75136507 in another.  :func:`shown` is that rule; every document builder calls it.
+**Shown.** A value is shown rounded to the document's decimals (``--digits``,
+:data:`~derive.core.numbers.DEFAULT_DIGITS` by default, as the published worked example prints
+them), trailing zeros dropped, wherever it appears: a line of working, a boxed answer, a table, a
+sentence, the teacher's answer table.  So out_o1 reads 0.75136507 in its box and in every later
+line, never 0.751365070 in one place and 0.75136507 in another.  :func:`shown` is that rule;
+every document builder calls it.
 
 **Asked.** A student is asked for :data:`ANSWER_FIGURES` significant figures: the worksheet, the
 web page's worksheet, the quiz and the exam ask for this many unless told otherwise, state it in
@@ -25,12 +26,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from derive.core.numbers import DEFAULT_DIGITS, Number, format_number
+from derive.core.numbers import Number, format_number
 
 ANSWER_FIGURES = 4
-SHOWN_DECIMALS = DEFAULT_DIGITS
 
 
-def shown(value: Number | float | Decimal, decimals: int = SHOWN_DECIMALS) -> str:
+def shown(value: Number | float | Decimal, decimals: int) -> str:
     """A value as every document shows it: ``decimals`` places, trailing zeros dropped (0.75136507)."""
     return format_number(value, decimals)
