@@ -312,3 +312,66 @@ def test_the_error_factors_keep_their_textbook_forms():
         rf"\left({slope % (1, 1)} \cdot \mathrm{{out}}_{{o1}} {slope % (2, 2)} \cdot \mathrm{{out}}_{{o2}} - "
     ) in squared
     assert " + - " not in squared
+
+
+# -- the figures read back: each plotted point is the textbook's value there ----------------------------------
+
+TEXTBOOK = {  # f(net) and f'(net), from the textbooks' formulas (ReLU's slope at its kink: 0, derive's subgradient)
+    "sigmoid": (lambda x: 1 / (1 + math.exp(-x)), lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2),
+    "tanh": (math.tanh, lambda x: 1 - math.tanh(x) ** 2),
+    "relu": (lambda x: max(0.0, x), lambda x: 1.0 if x > 0 else 0.0),
+    "linear": (lambda x: x, lambda x: 1.0),
+}
+PLOT = re.compile(
+    r"\\begin\{axis\}\[width=0\.6\\textwidth, height=4\.2cm, xmin=(-?\d+), xmax=(-?\d+),.*?"
+    r"\\addplot\[thick, mark=none\] coordinates \{(.*?)\};\n\\addlegendentry\{\$(.*?)\$\}\n"
+    r"\\addplot\[thick, dashed, mark=none\] coordinates \{(.*?)\};",
+    re.S,
+)
+
+
+def four_decimals(text: str, value: float) -> bool:
+    """``text`` is ``value`` rounded to 4 decimals, trailing zeros dropped, as the plots print a point."""
+    return len(text.partition(".")[2]) <= 4 and abs(float(text) - value) <= 0.5e-4 + 1e-12
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "softmax"])
+def test_each_activation_plot_draws_the_function_and_its_slope_from_minus_4_to_4(name, tmp_path):
+    """The solutions' pgfplots of each activation: 33 points a quarter apart from −4 to 4 (0, a ReLU's kink,
+    among them), the axis spanning exactly those, f and f′ at each as the textbook computes them."""
+    run_derive("worksheet", name, "-o", str(tmp_path))
+    plots = PLOT.findall((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    activations = {layer.activation for layer in example(name).spec.layers} - {"softmax"}
+    assert len(plots) == len(activations)
+    for low, high, function, _, slope in plots:
+        drawn = [re.findall(r"\((-?[\d.]+), (-?[\d.]+)\)", line) for line in (function, slope)]
+        assert [x for x, _ in drawn[0]] == [x for x, _ in drawn[1]] == [f"{k / 4:g}" for k in range(-16, 17)], (
+            "33 points, a quarter apart"
+        )
+        assert (low, high) == ("-4", "4")
+        plotted = next(a for a in activations if all(four_decimals(y, TEXTBOOK[a][0](float(x))) for x, y in drawn[0]))
+        assert all(four_decimals(y, TEXTBOOK[plotted][1](float(x))) for x, y in drawn[1]), plotted
+        activations.discard(plotted)
+    assert not activations, f"no plot of {activations}"
+
+
+def test_the_training_curve_is_the_reference_runs_error_at_the_steps_it_draws(tmp_path):
+    """The worked example trained CURVE_STEPS (1,000) steps: the solutions' curve has every one of the first
+    ten steps and then every hundredth of the run to its last step, each at the error the NumPy reference
+    run reaches there; the axis ends at the last step; the Markdown's chart has the hundred and one evenly
+    spread values, as log10 when the error spans decades."""
+    from tests import reference_training as reference
+
+    history, _ = reference.train(reference.from_spec(example().spec), 1000)
+    run_derive("worksheet", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    axis = re.search(r"xmin=0, xmax=(\d+), xlabel=\{step\}.*?coordinates \{\n(.*?)\};", tex, re.S)
+    points = [(int(step), float(loss)) for step, loss in re.findall(r"\((\d+), ([-\d.e]+)\)", axis[2])]
+    assert int(axis[1]) == 1000
+    assert [step for step, _ in points] == [*range(11), *range(20, 1001, 10)]
+    for step, loss in points:
+        assert loss == pytest.approx(history[step], rel=1e-9), step
+    chart = re.search(r'title "(log10 )?E_total"\n  x-axis "step" 0 --> (\d+)\n  line \[(.*?)\]', run_derive().stdout)
+    assert chart[1] and int(chart[2]) == 1000  # mazur's error falls by three decades
+    values = [float(value) for value in chart[3].split(", ")]
+    assert values == pytest.approx([math.log10(history[10 * k]) for k in range(101)], abs=0.5e-6 + 1e-12)
