@@ -6,6 +6,7 @@ convolution and the pooling, the recurrence by hand), relative 1e-6.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -162,3 +163,52 @@ def test_maps_without_a_dense_output_layer_are_refused_in_one_line(tmp_path):
     assert result.returncode == 2 and not result.stdout
     assert len(result.stderr.strip().splitlines()) <= 2
     assert "derive code needs a dense output layer after feature maps; the last layer is conv2d 'c'" in result.stderr
+
+
+def depth(values) -> int:
+    """How deeply lists nest: 0 for a number, 1 for a vector, 2 for a matrix."""
+    return 1 + depth(values[0]) if isinstance(values, list) else 0
+
+
+@pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
+def test_the_example_type_says_how_an_example_nests(make, tmp_path):
+    """The comment above ``Example`` says what an example holds, and EXAMPLES nests as it says: an image as
+    [rows][columns] or, with channels, [channels][rows][columns]; a sequence as a vector per time step, its
+    targets a vector per step too or the last step's alone."""
+    path = make().write(tmp_path, "net")
+    source = run_derive("code", str(path)).stdout
+    said = re.search(r"^# \(inputs, targets\): (.*)$", source, re.M)[1]
+    inputs, targets = load(source, tmp_path).EXAMPLES[0]
+    expected = {
+        (2, 1): "an image, [rows][columns]",
+        (3, 1): "an image, [channels][rows][columns]",
+    }
+    if "time step" in said:  # a recurrent network: a vector per step
+        assert depth(inputs) == 2
+        last = "; targets: the last step's" if depth(targets) == 1 else "; targets too"
+        assert said == "a vector per time step" + last and depth(targets) in (1, 2)
+    else:
+        assert said == expected[(depth(inputs), depth(targets))]
+
+
+@pytest.mark.parametrize(("width", "opened"), [(88, False), (89, True)])
+def test_an_image_row_is_opened_exactly_when_ruff_would(width, opened, tmp_path):
+    """A row of numbers stays on one line up to ruff's 88 columns and is opened one number a line beyond,
+    as ``ruff format`` lays it out (the layout checked by ruff itself, and the row's line read)."""
+    digits = "0." + "1234567890"[: width - 80]  # three 19-character numbers and this one: the row's width
+    wide = "0.12345678901234568"
+    toml = run_derive("example", "cnn").stdout
+    toml = toml.replace("inputs = [[0.2, 0.8, 0.6, 0.1],", f"inputs = [[{wide}, {wide}, {wide}, {digits}],")
+    (tmp_path / "wide.toml").write_text(toml, encoding="utf-8")
+    path = tmp_path / "wide.py"
+    path.write_text(run_derive("code", str(tmp_path / "wide.toml")).stdout, encoding="utf-8")
+    row = f"            [{wide}, {wide}, {wide}, {digits}],"
+    assert len(row) == width
+    assert (row in path.read_text(encoding="utf-8").splitlines()) is not opened
+    checked = subprocess.run(
+        [*ruff(), "format", "--check", "--no-cache", "--isolated", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
