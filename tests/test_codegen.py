@@ -7,6 +7,7 @@ import importlib.util
 import itertools
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,7 @@ from types import ModuleType
 import pytest
 from hypothesis import assume, given
 
+import derive
 from derive import Network, example
 from derive.errors import DeriveError
 from derive.outputs.code import module_source
@@ -382,6 +384,15 @@ def test_the_backward_pass_comments_say_what_each_line_computes(name):
 def _spec(name: str):
     if name == "mazur rounding its hidden outputs":
         return example("mazur").with_options(round_activations=4).spec
+    if name == "one layer, rounding set":  # no hidden output to round: no rounding helper
+        layer = {"name": "o", "activation": "sigmoid", "weights": [[0.1, 0.2]], "bias": 0.1}
+        network = {"layers": [layer], "examples": [{"inputs": [1, 2], "targets": [0.5]}], "round_activations": 4}
+        return Network.from_dict(network).spec
+    if name == "average pooling":
+        from tests.test_conv import two_filters_avgpool
+
+        folder = Path(tempfile.mkdtemp(prefix="derive-codegen-"))
+        return derive.load(two_filters_avgpool().write(folder, "pooled")).spec
     if name == "softmax with squared error":
         return example("softmax").with_options(loss="half_sse").spec
     return example(name).spec
@@ -389,7 +400,17 @@ def _spec(name: str):
 
 @pytest.mark.parametrize(
     "name",
-    ["mazur", "mazur rounding its hidden outputs", "softmax", "softmax with squared error", "deep", "cnn", "rnn"],
+    [
+        "mazur",
+        "mazur rounding its hidden outputs",
+        "one layer, rounding set",
+        "softmax",
+        "softmax with squared error",
+        "deep",
+        "cnn",
+        "average pooling",
+        "rnn",
+    ],
 )
 def test_the_module_defines_only_the_helpers_it_uses(name):
     """A reader of the generated module finds no dead code: every function it defines is called in it,
@@ -399,3 +420,61 @@ def test_the_module_defines_only_the_helpers_it_uses(name):
     called = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert [function for function in defined if function not in called] == ["step"]
     assert "step()" in (ast.get_docstring(tree) or "")
+
+
+# What a reader of the module reads for each activation: its signature, its formula in the docstring, and
+# the NumPy line, in the safe forms the module's docstring promises (np.expm1, np.logaddexp, 1/(…)).
+HELPERS = {
+    "sigmoid": ("", "1/(1 + exp(-net))", "1 / (1 + np.exp(-net))", "out*(1 - out)", "out * (1 - out)"),
+    "tanh": ("", "tanh(net)", "np.tanh(net)", "1 - out**2", "1 - out**2"),
+    "relu": (
+        "",
+        "net where net > 0, else 0",
+        "np.where(net > 0, net, 0.0)",
+        "1 where net > 0, else 0",
+        "np.where(net > 0, 1.0, 0.0)",
+    ),
+    "leaky_relu": (
+        ", slope: float",
+        "net where net > 0, else slope*net",
+        "np.where(net > 0, net, slope * net)",
+        "1 where net > 0, else slope",
+        "np.where(net > 0, 1.0, slope)",
+    ),
+    "softplus": ("", "log(1 + exp(net))", "np.logaddexp(0.0, net)", "1/(1 + exp(-net))", "1 / (1 + np.exp(-net))"),
+    "elu": (
+        "",
+        "net where net > 0, else exp(net) - 1",
+        "np.where(net > 0, net, np.expm1(np.minimum(net, 0.0)))",
+        "1 where net > 0, else out + 1",
+        "np.where(net > 0, 1.0, out + 1)",
+    ),
+    "linear": ("", "net", "net", "1", "np.full_like(net, 1.0)"),
+}
+
+
+@pytest.mark.parametrize("name", list(HELPERS))
+def test_each_activation_helper_reads_as_its_formula(name):
+    """The two helpers of each activation, whole: the textbook's formula in words, then the line computing it."""
+    from derive.outputs.code.helpers import activation_code
+
+    extra, function, code, slope, slope_code = HELPERS[name]
+    assert (
+        activation_code(name)
+        == f'''
+def {name}(net: np.ndarray{extra}) -> np.ndarray:
+    """out = {function}."""
+    return {code}
+
+
+def {name}_slope(net: np.ndarray, out: np.ndarray{extra}) -> np.ndarray:
+    """∂out/∂net = {slope}."""
+    return {slope_code}
+'''
+    )
+
+
+def test_every_activation_has_its_helpers_read():
+    from derive.core.functions import ACTIVATIONS
+
+    assert set(HELPERS) == set(ACTIVATIONS) - {"softmax"}  # softmax couples its layer: its own fragment
