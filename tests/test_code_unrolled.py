@@ -172,23 +172,21 @@ def depth(values) -> int:
 
 @pytest.mark.parametrize("make", NETWORKS.values(), ids=NETWORKS.keys())
 def test_the_example_type_says_how_an_example_nests(make, tmp_path):
-    """The comment above ``Example`` says what an example holds, and EXAMPLES nests as it says: an image as
-    [rows][columns] or, with channels, [channels][rows][columns]; a sequence as a vector per time step, its
-    targets a vector per step too or the last step's alone."""
-    path = make().write(tmp_path, "net")
-    source = run_derive("code", str(path)).stdout
-    said = re.search(r"^# \(inputs, targets\): (.*)$", source, re.M)[1]
-    inputs, targets = load(source, tmp_path).EXAMPLES[0]
-    expected = {
-        (2, 1): "an image, [rows][columns]",
-        (3, 1): "an image, [channels][rows][columns]",
-    }
-    if "time step" in said:  # a recurrent network: a vector per step
-        assert depth(inputs) == 2
-        last = "; targets: the last step's" if depth(targets) == 1 else "; targets too"
-        assert said == "a vector per time step" + last and depth(targets) in (1, 2)
+    """The comment above ``Example`` says what the network's examples hold: an image as [rows][columns]
+    or, with channels, [channels][rows][columns]; a sequence as a vector per time step, its targets a
+    vector per step too or the last step's alone; and EXAMPLES holds the file's first example."""
+    net = make()
+    inputs, targets = net.examples[0]
+    if net.layers[0]["type"] == "recurrent":
+        expected = "a vector per time step" + ("; targets too" if depth(targets) == 2 else "; targets: the last step's")
     else:
-        assert said == expected[(depth(inputs), depth(targets))]
+        expected = "an image, [channels][rows][columns]" if depth(inputs) == 3 else "an image, [rows][columns]"
+    source = run_derive("code", str(net.write(tmp_path, "net"))).stdout
+    assert re.search(r"^# \(inputs, targets\): (.*)$", source, re.M)[1] == expected
+    first = load(source, tmp_path).EXAMPLES[0]
+    assert [np.asarray(part, dtype=float).tolist() for part in first] == [
+        np.asarray(part, dtype=float).tolist() for part in (inputs, targets)
+    ]
 
 
 @pytest.mark.parametrize(("width", "opened"), [(88, False), (89, True)])
@@ -198,13 +196,22 @@ def test_an_image_row_is_opened_exactly_when_ruff_would(width, opened, tmp_path)
     digits = "0." + "1234567890"[: width - 80]  # three 19-character numbers and this one: the row's width
     wide = "0.12345678901234568"
     toml = run_derive("example", "cnn").stdout
+    assert "inputs = [[0.2, 0.8, 0.6, 0.1]," in toml  # the first row, made as wide as asked
     toml = toml.replace("inputs = [[0.2, 0.8, 0.6, 0.1],", f"inputs = [[{wide}, {wide}, {wide}, {digits}],")
     (tmp_path / "wide.toml").write_text(toml, encoding="utf-8")
     path = tmp_path / "wide.py"
     path.write_text(run_derive("code", str(tmp_path / "wide.toml")).stdout, encoding="utf-8")
     row = f"            [{wide}, {wide}, {wide}, {digits}],"
     assert len(row) == width
-    assert (row in path.read_text(encoding="utf-8").splitlines()) is not opened
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert (row in lines) is not opened
+    if opened:  # one number a line, as ruff opens it
+        at = lines.index(f"                {wide},")
+        assert lines[at - 1 : at + 5] == [
+            "            [",
+            *[f"                {n}," for n in (wide, wide, wide, digits)],
+            "            ],",
+        ]
     checked = subprocess.run(
         [*ruff(), "format", "--check", "--no-cache", "--isolated", str(path)],
         capture_output=True,

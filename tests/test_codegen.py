@@ -7,7 +7,6 @@ import importlib.util
 import itertools
 import subprocess
 import sys
-import tempfile
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -16,8 +15,8 @@ from types import ModuleType
 import pytest
 from hypothesis import assume, given
 
-import derive
 from derive import Network, example
+from derive import load as load_network
 from derive.errors import DeriveError
 from derive.outputs.code import module_source
 from derive.spec.model import ExampleSpec, LayerSpec
@@ -195,10 +194,14 @@ def test_user_text_never_reaches_the_code():
     with pytest.raises(DeriveError) as refused:
         module_source(replace(spec, layers=(odd, spec.layers[1])))
     assert str(refused.value) == "unknown activation 'print'"
-    for loss, reduction in (("exit", "sum"), ("squared_error", "all")):
+    for loss, reduction in (("exit", "sum"), ("half_sse", "all")):  # a known loss, an unknown reduction
         with pytest.raises(DeriveError) as refused:
             module_source(replace(spec, loss=loss, reduction=reduction))
         assert str(refused.value) == f"unknown loss {loss!r} or reduction {reduction!r}"
+
+
+def test_the_module_is_written_for_a_network_or_its_spec_only():
+    """A file name is not a network: the caller is told what module_source takes."""
     with pytest.raises(TypeError) as refused:
         module_source("mazur.toml")
     assert str(refused.value) == "expected a Network or a NetworkSpec, got str"
@@ -381,7 +384,7 @@ def test_the_backward_pass_comments_say_what_each_line_computes(name):
         )
 
 
-def _spec(name: str):
+def _spec(name: str, folder: Path):
     if name == "mazur rounding its hidden outputs":
         return example("mazur").with_options(round_activations=4).spec
     if name == "one layer, rounding set":  # no hidden output to round: no rounding helper
@@ -391,8 +394,7 @@ def _spec(name: str):
     if name == "average pooling":
         from tests.test_conv import two_filters_avgpool
 
-        folder = Path(tempfile.mkdtemp(prefix="derive-codegen-"))
-        return derive.load(two_filters_avgpool().write(folder, "pooled")).spec
+        return load_network(two_filters_avgpool().write(folder, "pooled")).spec
     if name == "softmax with squared error":
         return example("softmax").with_options(loss="half_sse").spec
     return example(name).spec
@@ -412,10 +414,10 @@ def _spec(name: str):
         "rnn",
     ],
 )
-def test_the_module_defines_only_the_helpers_it_uses(name):
+def test_the_module_defines_only_the_helpers_it_uses(name, tmp_path):
     """A reader of the generated module finds no dead code: every function it defines is called in it,
     but for step(), the entry point its docstring gives the reader."""
-    tree = ast.parse(module_source(_spec(name)))
+    tree = ast.parse(module_source(_spec(name, tmp_path)))
     defined = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     called = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert [function for function in defined if function not in called] == ["step"]

@@ -97,14 +97,32 @@ def test_round_activations_in_the_explanation():
     assert "Rounded to 4 decimals" in text
 
 
-def test_the_rounding_note_follows_each_hidden_output_and_no_output_neurons():
-    """deep (two hidden layers h and g, one output o, two examples) rounded to 2 decimals: the note follows
-    the output line of each hidden neuron's working, in the forward pass and in the pass after the step,
-    and never an output neuron's."""
+ROUNDING_NOTE = "Rounded to 2 decimals before the next layer uses it, as done by hand."
+
+
+def test_the_rounding_note_follows_each_hidden_output_and_never_an_output_neurons():
+    """deep (two hidden layers h and g, one output o, two examples) rounded to 2 decimals: the Markdown's
+    note follows the output line of each hidden neuron's working, in the forward pass and in the pass after
+    the step, and never an output neuron's."""
     text = run_derive("explain", "deep", "--round-activations", "2").stdout
-    note = "Rounded to 2 decimals before the next layer uses it, as done by hand."
-    before = [re.findall(r"\\mathrm\{out\}_\{(\w+)\}", part.strip().splitlines()[-2]) for part in text.split(note)[:-1]]
-    assert [found[0] for found in before] == ["h1", "h2", "g1", "g2"] * 4  # two examples, before and after
+    before = [part.strip().splitlines()[-2] for part in text.split(ROUNDING_NOTE)[:-1]]
+    named = [re.search(r"\\mathrm\{out\}_\{(\w+)\}", line) for line in before]
+    assert [found[1] if found else line for found, line in zip(named, before, strict=True)] == [
+        "h1",
+        "h2",
+        "g1",
+        "g2",
+    ] * 4  # two examples, before and after the step
+
+
+def test_the_page_and_the_sheets_say_the_rounding_note_for_the_hidden_layers_only(tmp_path):
+    """The same network in the web page (a note after each of the 8 hidden neurons' working, twice: 16) and
+    in the worksheet and solutions (a note after each hidden layer's block: 2 layers, 2 examples, twice: 8)."""
+    run_derive("html", "deep", "--round-activations", "2", "-o", str(tmp_path / "page.html"))
+    assert (tmp_path / "page.html").read_text(encoding="utf-8").count(ROUNDING_NOTE) == 16
+    run_derive("worksheet", "deep", "--round-activations", "2", "-o", str(tmp_path))
+    for sheet in ("worksheet", "solutions"):
+        assert (tmp_path / f"{sheet}.tex").read_text(encoding="utf-8").count(ROUNDING_NOTE) == 8, sheet
 
 
 @pytest.mark.parametrize("name", NETWORKS)

@@ -30,7 +30,7 @@ from derive.spec.variants import variant
 from tests.conftest import ROOT, run_derive
 from tests.test_browser import axe_violations, console_problems
 
-pytestmark = pytest.mark.xdist_group("scorm-browser")  # its module-scoped LMS and Chromium made once
+pytestmark = pytest.mark.xdist_group("scorm-browser")  # its module-scoped LMS made once, on one worker
 
 RUNTIME = ROOT / "tests" / "js" / "node_modules" / "scorm-again" / "dist" / "scorm-again.min.js"
 VARIANTS, SEED = 30, 1  # as a class of thirty gets them

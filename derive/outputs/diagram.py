@@ -70,7 +70,7 @@ def _spots_placed(
     biases = [
         _bias_label(edge, place[edge.target]) for edge in edges if kinds[edge.source].kind == "bias" and edge.labelled
     ]
-    return _label_spots(weights, place, kinds, biases)
+    return _label_spots(weights, place, biases)
 
 
 def _picture(width: float, height: float, kind: str = "", font: int = FONT) -> ET.Element:
@@ -172,14 +172,13 @@ def _drawn(edge: DiagramEdge, place: dict[str, tuple[float, float]]) -> Segment:
 def _label_spots(
     edges: Sequence[DiagramEdge],
     place: dict[str, tuple[float, float]],
-    nodes: dict[str, DiagramNode],
     fixed: Sequence[Segment] = (),
 ) -> dict[tuple[str, str], float]:
     """How far along each weight's edge its label goes: the first spot of :data:`_SPOTS` with room
     (:func:`_room`) beside the labels placed before it (the biases' first); failing that, the spot
     with the most room.  A label may cross another edge: its white halo keeps both legible."""
     lines = {(edge.source, edge.target): _drawn(edge, place) for edge in edges}
-    centres = [place[node.id] for node in nodes.values() if node.kind != "bias"]
+    centres = list(place.values())  # the drawn nodes: a bias is written under its neuron
     placed: list[Segment] = list(fixed)
     spots = {}
     for edge in edges:
@@ -246,33 +245,14 @@ def _bias(svg: ET.Element, edge: DiagramEdge, neuron: tuple[float, float], arrow
 
 
 def _node(svg: ET.Element, node: DiagramNode, x: float, y: float, *, marked: bool) -> None:
+    """An input (shaded) or a neuron as a circle with its name."""
     mark = {"class": "node", "data-node": node.id} if marked else {}
-    if node.kind == "bias":
-        width = _box_width(node)
-        ET.SubElement(
-            svg,
-            "rect",
-            {
-                "x": _px(x - width / 2),
-                "y": _px(y - 12),
-                "width": _px(width),
-                "height": "24",
-                "fill": "#f2f2f2",
-                "stroke": "black",
-                **mark,
-            },
-        )
-    else:
-        fill = "#f2f2f2" if node.kind == "input" else "white"
-        circle = {"cx": _px(x), "cy": _px(y), "r": str(RADIUS), "fill": fill, "stroke": "black", **mark}
-        ET.SubElement(svg, "circle", circle)
+    fill = "#f2f2f2" if node.kind == "input" else "white"
+    circle = {"cx": _px(x), "cy": _px(y), "r": str(RADIUS), "fill": fill, "stroke": "black", **mark}
+    ET.SubElement(svg, "circle", circle)
     # "name": the page keeps the neurons' names when it draws the network small
     text = ET.SubElement(svg, "text", {"x": _px(x), "y": _px(y + FONT / 3), "text-anchor": "middle", "class": "name"})
     text.text = node.text
-
-
-def _box_width(node: DiagramNode) -> float:
-    return len(node.text) * CHARACTER + 12 if node.kind == "bias" else 2 * RADIUS
 
 
 def _px(value: float) -> str:
