@@ -332,3 +332,33 @@ def test_the_explanations_mermaid_network_names_and_joins_as_the_file_says(name)
     assert arrows == weights(spec)
     into = re.findall(r"^  (b\d+) --> (\w+)$", graph, re.M)
     assert sorted(into) == sorted((bias, target) for bias, targets, _ in biases(spec) for target in targets)
+
+
+def said_ratio(ratio: float) -> str:
+    """A ratio as a sentence says it: whole from 10 on, one decimal below (halves up)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(float(ratio))).quantize(Decimal(1) if ratio >= 10 else Decimal("0.1"), ROUND_HALF_UP))
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "xor", "softmax"])
+def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name):
+    """The reading's ratio of the output layer's mean |∂E/∂w| to the first layer's, and of their mean |δ|,
+    from the NumPy reference step: when the two differ by more than a fifth, the sentence gives both (the
+    inputs' share of the difference); otherwise it gives the gradients' alone and puts it on the δs."""
+    import numpy as np
+
+    from derive import example
+    from tests import reference_training as reference
+
+    spec = example(name).spec
+    step = reference.step(reference.from_spec(spec))
+    last = len(spec.layers) - 1
+    gradients = np.mean(np.abs(step.gradients[last][0])) / np.mean(np.abs(step.gradients[0][0]))
+    signals = np.mean(np.abs([d[last] for d in step.deltas])) / np.mean(np.abs([d[0] for d in step.deltas]))
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    if abs(gradients / signals - 1) > 0.2:
+        expected = catalog["reading_ratio"].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
+    else:
+        expected = catalog["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
+    assert expected in run_derive("explain", name).stdout
