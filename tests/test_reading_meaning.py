@@ -362,3 +362,30 @@ def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name):
     else:
         expected = catalog["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
     assert expected in run_derive("explain", name).stdout
+
+
+BATCH_READING = re.compile(
+    r"In example 1, output \$\\mathrm\{out\}_\{(\w+)\}\^\{\(1\)\} = (-?[\d.]+)\$ is (below|above) its target "
+    r"\$(-?[\d.]+)\$, so this example pushes the output (up|down); summed over all the examples, \$w_\{(\d+)\}\$ "
+    r"(rises|falls) from \$(-?[\d.]+)\$ to \$(-?[\d.]+)\$\."
+)
+
+
+def test_the_batch_reading_of_a_deeper_network_is_its_output_layers_first_weight():
+    """deep (three layers, two examples): example 1's output and target from the NumPy reference's forward
+    pass, the push that follows, and the output layer's first weight (w9, not a hidden layer's) moving as
+    the reference step moves it."""
+    from derive import example
+    from tests import reference_training as reference
+
+    net = reference.from_spec(example("deep").spec)
+    passed = reference.forward(net, *net.examples[0])
+    after = reference.step(net).after.layers[-1].weights[0][0]
+    found = BATCH_READING.findall(run_derive("explain", "deep").stdout)
+    assert len(found) == 1
+    output, value, side, target, push, weight, move, before, moved = found[0]
+    assert (output, weight) == ("o1", "9")
+    assert float(value) == pytest.approx(passed.outs[-1][0], abs=5e-9) and float(target) == net.examples[0][1][0]
+    assert (side == "below") == (float(value) < float(target)) and (push == "up") == (side == "below")
+    assert float(before) == net.layers[-1].weights[0][0] and float(moved) == pytest.approx(after, abs=5e-9)
+    assert (move == "rises") == (after > net.layers[-1].weights[0][0])
