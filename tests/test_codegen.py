@@ -480,3 +480,59 @@ def test_every_activation_has_its_helpers_read():
     from derive.core.functions import ACTIVATIONS
 
     assert set(HELPERS) == set(ACTIVATIONS) - {"softmax"}  # softmax couples its layer: its own fragment
+
+
+def _layered(inputs: int, hidden: int, name: str = "net") -> Network:
+    """inputs → ``hidden`` sigmoid neurons h (a bias each) → one sigmoid output."""
+    layers = [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.1] * inputs] * hidden, "bias": [0.1] * hidden},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.1] * hidden], "bias": 0.2},
+    ]
+    return Network.from_dict({"layers": layers, "examples": [{"inputs": [0.5] * inputs, "targets": [0.5]}]}, name=name)
+
+
+def _docstring_layer(network: Network, layer: str) -> list[str]:
+    """The docstring's lines on one layer: its heading, its matrix, its biases."""
+    lines = ast.get_docstring(ast.parse(module_source(network)), clean=False).splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith(f"    Layer {layer}:"))
+    return lines[start : next(k for k in range(start + 1, len(lines)) if not lines[k].startswith("        "))]
+
+
+def test_the_docstring_draws_a_matrix_up_to_8_rows_and_6_columns_and_names_the_range_beyond():
+    """A layer's neurons are listed up to 6 (then the first … the last), its weight matrix is drawn up to
+    8 rows by 6 columns (then named by its range and shape), its biases listed up to 8."""
+    drawn = _docstring_layer(_layered(6, 8), "h")
+    assert drawn[0] == "    Layer h: 8 sigmoid neurons h1 … h8, fed by the inputs"
+    assert drawn[1] == "        W_h = [[w1 , w2 , w3 , w4 , w5 , w6],"
+    assert drawn[8] == "               [w43, w44, w45, w46, w47, w48]]"
+    assert drawn[9] == "        b_h = [b1, b2, b3, b4, b5, b6, b7, b8], one per neuron"
+    assert (
+        _docstring_layer(_layered(6, 6), "h")[0]
+        == "    Layer h: 6 sigmoid neurons h1, h2, h3, h4, h5, h6, fed by the inputs"
+    )
+    assert _docstring_layer(_layered(7, 2), "h")[1] == "        W_h = w1 … w14, 2×7, filled row by row"
+    tall = _docstring_layer(_layered(6, 9), "h")
+    assert tall[1:] == ["        W_h = w1 … w54, 9×6, filled row by row", "        b_h = b1 … b9, one per neuron"]
+
+
+def test_the_title_names_a_network_of_up_to_64_characters():
+    title = ast.get_docstring(ast.parse(module_source(_layered(2, 2, "n" * 64)))).splitlines()[0]
+    assert title == f"Backpropagation for the network {'n' * 64}, written out with NumPy."
+    title = ast.get_docstring(ast.parse(module_source(_layered(2, 2, "n" * 65)))).splitlines()[0]
+    assert title == "Backpropagation for a small network, written out with NumPy."
+
+
+@pytest.mark.parametrize(
+    ("loss", "formula"),
+    [
+        ("half_sse", "E = ½ Σ_o (t_o - out_o)²"),
+        ("mse", "E = (1/n) Σ_o (t_o - out_o)², n = 2 outputs"),
+        ("bce", "E = -Σ_o [t_o·log(out_o) + (1 - t_o)·log(1 - out_o)]"),
+        ("cross_entropy", "E = -Σ_o t_o·log(out_o)"),
+    ],
+)
+def test_the_docstring_states_the_loss_as_the_textbook_writes_it(loss, formula):
+    """The loss a reader is told the module computes, for a network of two outputs."""
+    network = example("softmax" if loss == "cross_entropy" else "mazur").with_options(loss=loss)
+    lines = ast.get_docstring(ast.parse(module_source(network))).splitlines()
+    assert f"Loss:     {loss}, {formula}" in lines
