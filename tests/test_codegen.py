@@ -510,6 +510,7 @@ def test_the_docstring_draws_a_matrix_up_to_8_rows_and_6_columns_and_names_the_r
         _docstring_layer(_layered(6, 6), "h")[0]
         == "    Layer h: 6 sigmoid neurons h1, h2, h3, h4, h5, h6, fed by the inputs"
     )
+    assert _docstring_layer(_layered(6, 7), "h")[0] == "    Layer h: 7 sigmoid neurons h1 … h7, fed by the inputs"
     assert _docstring_layer(_layered(7, 2), "h")[1] == "        W_h = w1 … w14, 2×7, filled row by row"
     tall = _docstring_layer(_layered(6, 9), "h")
     assert tall[1:] == ["        W_h = w1 … w54, 9×6, filled row by row", "        b_h = b1 … b9, one per neuron"]
