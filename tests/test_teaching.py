@@ -356,23 +356,36 @@ def test_each_activation_plot_draws_the_function_and_its_slope_from_minus_4_to_4
             assert all(four_decimals(y, textbook(float(x))) for x, y in line), activation
 
 
-def test_the_training_curve_is_the_reference_runs_error_at_the_steps_it_draws(tmp_path):
+@pytest.mark.parametrize("rate", ["0.5", "0.01"])  # the worked example's, and one too slow to span decades
+def test_the_training_curve_is_the_reference_runs_error_at_the_steps_it_draws(rate, tmp_path):
     """The worked example trained CURVE_STEPS (1,000) steps: the solutions' curve has every one of the first
-    ten steps and then every tenth step (a hundredth of the run) to its last, each at the error the NumPy reference
-    run reaches there; the axis ends at the last step; the Markdown's chart has the hundred and one evenly
-    spread values, as log10 when the error spans decades."""
+    ten steps and then every tenth step (a hundredth of the run) to its last, each at the error the NumPy
+    reference run reaches there, on a log axis when the error spans more than a factor of 100; the axis ends
+    at the last step; the sentence gives the first and the last error; the Markdown's chart has the hundred
+    and one evenly spread values to 6 decimals, as log10 when the error spans decades."""
+    from derive import load
     from tests import reference_training as reference
 
-    history, _ = reference.train(reference.from_spec(example().spec), 1000)
-    run_derive("worksheet", "-o", str(tmp_path))
+    toml = run_derive("example").stdout
+    assert "learning_rate = 0.5\n" in toml
+    (tmp_path / "net.toml").write_text(toml.replace("learning_rate = 0.5\n", f"learning_rate = {rate}\n"))
+    history, _ = reference.train(reference.from_spec(load(tmp_path / "net.toml").spec), 1000)
+    log = max(history) / min(history) > 100
+    assert log == (rate == "0.5")
+    run_derive("worksheet", str(tmp_path / "net.toml"), "-o", str(tmp_path))
     tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
-    axis = re.search(r"xmin=0, xmax=(\d+), xlabel=\{step\}.*?coordinates \{\n(.*?)\};", tex, re.S)
+    axis = re.search(r"xmin=0, xmax=(\d+), xlabel=\{step\}.*?\]\n\\addplot.*?coordinates \{\n(.*?)\};", tex, re.S)
     points = [(int(step), float(loss)) for step, loss in re.findall(r"\((\d+), ([-\d.e]+)\)", axis[2])]
-    assert int(axis[1]) == 1000
+    assert int(axis[1]) == 1000 and ("ymode=log" in axis[0]) == log
     assert [step for step, _ in points] == [*range(11), *range(20, 1001, 10)]
     for step, loss in points:
         assert loss == pytest.approx(history[step], rel=1e-9), step
-    chart = re.search(r'title "(log10 )?E_total"\n  x-axis "step" 0 --> (\d+)\n  line \[(.*?)\]', run_derive().stdout)
-    assert chart[1] and int(chart[2]) == 1000  # mazur's error falls by three decades
-    values = [float(value) for value in chart[3].split(", ")]
-    assert values == pytest.approx([math.log10(history[10 * k]) for k in range(101)], abs=0.5e-6 + 1e-12)
+    said = re.search(r"the total error falls from \$([\d.]+)\$ to \$([\d.]+)\$:", tex)
+    assert [float(said[1]), float(said[2])] == pytest.approx([history[0], history[-1]], abs=0.5e-9)
+    markdown = run_derive("explain", str(tmp_path / "net.toml")).stdout
+    chart = re.search(r'title "(log10 )?E_total"\n  x-axis "step" 0 --> (\d+)\n  line \[(.*?)\]', markdown)
+    assert bool(chart[1]) == log and int(chart[2]) == 1000
+    shown = chart[3].split(", ")
+    assert all(len(value.partition(".")[2]) <= 6 for value in shown), "6 decimals at most"
+    drawn = [math.log10(history[10 * k]) if log else history[10 * k] for k in range(101)]
+    assert [float(value) for value in shown] == pytest.approx(drawn, abs=0.5e-6 + 1e-12)
