@@ -137,11 +137,13 @@ def test_every_weight_runs_from_its_input_to_its_neuron_with_its_own_label(page)
             assert not inside, f"{weight}'s label runs under neuron {node}"
 
 
-def expected_path(spec: dict, source: str, target: str) -> set[str]:
-    """A weight's edge, its neuron, and every edge and neuron from there forward to the outputs."""
+def expected_path(spec: dict, source: str, target: str | list[str]) -> set[str]:
+    """A parameter's edges (a weight's one, a bias's into each neuron it feeds), those neurons, and every
+    edge and neuron from there forward to the outputs."""
     layers = [[f"{layer['name']}{j + 1}" for j in range(len(layer["weights"]))] for layer in spec["layers"]]
-    path, reached = {f"{source}>{target}", target}, [target]
-    level = next(L for L, names in enumerate(layers) if target in names)
+    targets = [target] if isinstance(target, str) else target
+    path, reached = {f"{source}>{neuron}" for neuron in targets} | set(targets), targets
+    level = next(L for L, names in enumerate(layers) if targets[0] in names)
     for above in layers[level + 1 :]:
         path |= {f"{node}>{neuron}" for node in reached for neuron in above} | set(above)
         reached = above
@@ -153,12 +155,16 @@ def test_each_gradients_highlighted_path_is_its_paths_to_the_error(page):
     spec = spec_of(name)
     marked = {
         html.unescape(key): set(html.unescape(path).split())
-        for key, path in re.findall(r'data-step="(dE/dw\d+)" data-path="([^"]*)"', text)
+        for key, path in re.findall(r'data-step="(dE/d[wb]\d+)" data-path="([^"]*)"', text)
     }
-    assert marked, "the page marks no gradient's path"
+    assert any(key.startswith("dE/dw") for key in marked), "the page marks no weight's path"
     for weight, source, target, _ in weights(spec):
         if f"dE/d{weight}" in marked:
             assert marked[f"dE/d{weight}"] == expected_path(spec, source, target), weight
+    assert any(key.startswith("dE/db") for key in marked), "the page marks no bias's path"
+    for bias, targets, _ in biases(spec):
+        if f"dE/d{bias}" in marked:
+            assert marked[f"dE/d{bias}"] == expected_path(spec, bias, targets), bias
 
 
 SENTENCES = {
