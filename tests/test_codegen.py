@@ -584,3 +584,15 @@ def test_the_docstring_says_what_the_module_does_how_it_numbers_and_how_it_is_us
     after = reference.step(net).after
     stepped = [*after.layers[0].weights.ravel(), *after.layers[1].weights.ravel()]
     assert [namespace["parameters"][f"w{n}"] for n in range(1, 9)] == pytest.approx(stepped, rel=1e-12)
+
+
+def test_the_docstring_of_a_network_of_maps_or_steps_says_how_shared_weights_are_numbered():
+    for name in ("cnn", "rnn"):
+        text = ast.get_docstring(ast.parse(module_source(example(name))))
+        assert (
+            "Parameters are numbered as derive numbers them: the weights w1, w2, … layer by layer (a\n"
+            "kernel filter by filter, channel by channel, row by row; a recurrent layer's W, then its U),\n"
+            "then the biases b1, b2, …: one per filter or neuron, or one per layer when the layer shares\n"
+            "its bias. A kernel entry is one weight at every position of its map; W, U and b of a\n"
+            "recurrent layer are the same weights at every time step.\n"
+        ) in text, name
