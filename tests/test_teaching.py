@@ -389,3 +389,24 @@ def test_the_training_curve_is_the_reference_runs_error_at_the_steps_it_draws(ra
     assert all(len(value.partition(".")[2]) <= 6 for value in shown), "6 decimals at most"
     drawn = [math.log10(history[10 * k]) if log else history[10 * k] for k in range(101)]
     assert [float(value) for value in shown] == pytest.approx(drawn, abs=0.5e-6 + 1e-12)
+
+
+def test_a_computation_graphs_labels_sit_on_the_outer_side_of_their_branch(tmp_path):
+    """In every computation graph of the full solutions, an edge's label is written below it when the edge
+    lies below the graph's centre line (its two ends' heights sum below 0), above it otherwise: the
+    branches' labels face outwards, clear of each other where the branches meet."""
+    run_derive("worksheet", "--detail", "full", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    graphs = re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S)
+    assert len(graphs) == len(example().steps(detail="full").backward)  # one for each gradient derived
+    sides = []
+    for graph in graphs:
+        height = {
+            node: float(y) for node, y in re.findall(r"\\node\[quantity\] \((\w+)\) at \([\d.]+, (-?[\d.]+)\)", graph)
+        }
+        for source, side, target in re.findall(
+            r"\\draw\[->\] \((\w+)\) -- node\[local, (\w+), pos=[\d.]+\]\s*\{.*?\} \((\w+)\);", graph
+        ):
+            sides.append(side)
+            assert side == ("below" if height[source] + height[target] < 0 else "above"), (source, target)
+    assert {"above", "below"} <= set(sides)  # w1…w4's graphs branch through both outputs
