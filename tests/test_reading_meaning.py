@@ -395,3 +395,18 @@ def test_the_batch_reading_of_a_deeper_network_is_its_output_layers_first_weight
     assert (side == "below") == (float(value) < float(target)) and (push == "up") == (side == "below")
     assert float(before) == net.layers[-1].weights[0][0] and float(moved) == pytest.approx(after, abs=5e-9)
     assert (move == "rises") == (after > net.layers[-1].weights[0][0])
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_backward_pass_goes_from_the_output_layer_down_each_section_named_for_its_layer(name, language):
+    """The explanation's backward sections, as the file's layers give them: the output layer first, then
+    each hidden layer down to the first, each called output or hidden in the reader's language."""
+    layers = [layer["name"] for layer in spec_of(name)["layers"]]
+    text = run_derive("explain", name, "--lang", language).stdout
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    expected = [catalog["output_layer"].format(name=layers[-1])]
+    expected += [catalog["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
+    headings = re.findall(r"^### (.*)$", text, re.M)
+    found = [heading for heading in headings if heading in expected]
+    assert found == expected, headings

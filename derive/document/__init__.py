@@ -85,7 +85,7 @@ def from_steps(
             "the explanation shows the maps and the steps through time as matrices already",
             key="--matrix",
         )
-    narrator = Narrator(steps)
+    narrator = Narrator()
     nodes, edges = diagram(steps, typeset)
     after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")
     example = builtin_example(spec)

@@ -26,8 +26,7 @@ from .typeset import Typesetter
 class Narrator:
     """Remembers which rules and figures the document has already explained."""
 
-    def __init__(self, steps: Steps) -> None:
-        self.steps = steps
+    def __init__(self) -> None:
         self.said: set[str] = set()
         self.plotted: set[str] = set()
 
