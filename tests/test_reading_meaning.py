@@ -410,3 +410,21 @@ def test_the_backward_pass_goes_from_the_output_layer_down_each_section_named_fo
     headings = re.findall(r"^### (.*)$", text, re.M)
     found = [heading for heading in headings if heading in expected]
     assert found == expected, headings
+
+
+def test_a_recurrent_layers_backward_sections_group_its_parameters_by_what_they_weigh():
+    """rnn: after the output layer, the recurrent layer's U (numbered after its W, as the file's layers give
+    them) in one section and its W with its biases in another, each listing its parameters."""
+    layer, output = spec_of("rnn")["layers"]
+    w = sum(len(row) for row in layer["weights"])
+    u = sum(len(row) for row in layer["recurrent_weights"])
+    recurrent = [f"$w_{{{n}}}$" for n in range(w + 1, w + u + 1)]
+    inputs = [f"$w_{{{n}}}$" for n in range(1, w + 1)] + [f"$b_{{{n}}}$" for n in range(1, len(layer["bias"]) + 1)]
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    expected = [
+        catalog["output_layer"].format(name=output["name"]),
+        catalog["recurrent_weights"].format(name=layer["name"], parameters=", ".join(recurrent)),
+        catalog["input_weights"].format(name=layer["name"], parameters=", ".join(inputs)),
+    ]
+    headings = re.findall(r"^### (.*)$", run_derive("explain", "rnn").stdout, re.M)
+    assert headings[: len(expected)] == expected
