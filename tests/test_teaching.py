@@ -410,3 +410,17 @@ def test_a_computation_graphs_labels_sit_on_the_outer_side_of_their_branch(tmp_p
             sides.append(side)
             assert side == ("below" if height[source] + height[target] < 0 else "above"), (source, target)
     assert {"above", "below"} <= set(sides)  # w1…w4's graphs branch through both outputs
+
+
+def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error(tmp_path):
+    """In every computation graph of the full solutions the parameter stands at level 0 and E_total at the
+    last level, and each edge (one local derivative) joins a level to the next: no level is skipped."""
+    run_derive("worksheet", "--detail", "full", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
+        level = {node: int(x) for node, x in re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), -?[\d.]+\)", graph)}
+        edges = re.findall(r"\\draw\[->\] \((\w+)\) -- node\[local.*?\((\w+)\);", graph)
+        assert edges and all(level[target] - level[source] == 1 for source, target in edges), edges
+        parameter = next(node for node in level if re.fullmatch(r"[wb]\d+", node))
+        assert level[parameter] == 0 and level["E_total"] == max(level.values()), level
+        assert sorted(set(level.values())) == list(range(level["E_total"] + 1))
