@@ -428,3 +428,20 @@ def test_a_recurrent_layers_backward_sections_group_its_parameters_by_what_they_
     ]
     headings = re.findall(r"^### (.*)$", run_derive("explain", "rnn").stdout, re.M)
     assert headings[: len(expected)] == expected
+
+
+def test_the_first_gradient_that_only_cites_a_delta_says_so_once():
+    """Standard detail: w6, the first gradient whose δ was derived before it (for w5), says that with δ_o1
+    known it needs only its input, and no later gradient repeats it; w5, the first, is checked without the
+    chain rule; brief detail says once, at its first gradient, why a gradient is δ times an input."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    text = run_derive("explain").stdout
+    cites = catalog["cites"].format(deltas=r"$\delta_{o1}$")
+    assert text.count(catalog["cites"].split("{deltas}")[0]) == 1
+    assert re.search(r"#### The gradient of \$w_\{6\}\$\s+" + re.escape(cites), text)
+    # the check without the chain rule stands under the first gradient it checks, w5's
+    check = text.index("A check of $\\partial E_{\\text{total}} / \\partial w_{5}")
+    assert text.index("#### The gradient of $w_{5}$") < check < text.index("#### The gradient of $w_{6}$")
+    brief = run_derive("explain", "--detail", "brief").stdout
+    assert brief.count(catalog["brief"]["gradients"]) == 1
+    assert catalog["brief"]["gradients"] not in text
