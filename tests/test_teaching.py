@@ -1,5 +1,6 @@
 """Diagrams, computation graphs, the matrix form and training curves, checked by their renderers."""
 
+import itertools
 import math
 import re
 import tomllib
@@ -424,3 +425,23 @@ def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error
         parameter = next(node for node in level if re.fullmatch(r"[wb]\d+", node))
         assert level[parameter] == 0 and level["E_total"] == max(level.values()), level
         assert sorted(set(level.values())) == list(range(level["E_total"] + 1))
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "deep"])
+def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_total_by_its_net(name, tmp_path):
+    """Each level's quantities stand one apart, centred on the graph's middle line; a softmax layer's
+    outputs all depend on each net input, so its graph goes from each net input straight to E_total, with
+    no out node of that layer."""
+    run_derive("worksheet", name, "--detail", "full", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    softmax = example(name).spec.layers[-1]
+    for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
+        placed = re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), (-?[\d.]+)\)", graph)
+        for level in {x for _, x, _ in placed}:
+            heights = sorted(float(y) for _, x, y in placed if x == level)
+            assert sum(heights) == pytest.approx(0) and all(
+                b - a == pytest.approx(1) for a, b in itertools.pairwise(heights)
+            ), heights
+        if softmax.activation == "softmax":
+            assert not any(node.startswith(f"out_{softmax.name}") for node, _, _ in placed)
+            assert re.search(rf"\(net_{softmax.name}\d+\) -- node\[local.*?\(E_total\);", graph)
