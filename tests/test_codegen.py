@@ -527,7 +527,7 @@ def test_the_title_names_a_network_of_up_to_64_characters():
     ("loss", "formula"),
     [
         ("half_sse", "E = ½ Σ_o (t_o - out_o)²"),
-        ("mse", "E = (1/n) Σ_o (t_o - out_o)², n = 2 outputs"),
+        ("mse", "E = (1/n) Σ_o (t_o - out_o)², n = 2 outputs"),  # one output: "n = 1 output" (below)
         ("bce", "E = -Σ_o [t_o·log(out_o) + (1 - t_o)·log(1 - out_o)]"),
         ("cross_entropy", "E = -Σ_o t_o·log(out_o)"),
     ],
@@ -615,3 +615,39 @@ def test_the_docstring_is_laid_out_in_paragraphs_and_counts_the_examples(name, s
     assert starts[2].startswith("Network:  ") and f"          E_total is E {said} (reduction " in paragraphs[2]
     assert starts[-2] == "Use it as a script (python this_file.py prints the loss and the gradients) or import it:"
     assert starts[-1].startswith("    loss, gradients = loss_and_gradients()")
+
+
+SUMMARIES = {
+    "mazur": [
+        "Network:  2 inputs → 2 sigmoid (h) → 2 sigmoid (o)",
+        "Loss:     half_sse, E = ½ Σ_o (t_o - out_o)²",
+        "          E_total is E summed over the 1 example (reduction sum)",
+        "Training: learning rate η = 0.5; biases are kept fixed (train_biases false)",
+    ],
+    "deep": [
+        "Network:  2 inputs → 2 relu (h) → 2 relu (g) → 1 linear (o)",
+        "Loss:     mse, E = (1/n) Σ_o (t_o - out_o)², n = 1 output",
+        "          E_total is E averaged over the 2 examples (reduction mean)",
+        "Training: learning rate η = 0.05; biases are trained too",
+    ],
+    "cnn": [
+        "Network:  4×4 input → 1 filter relu (c, maps 1×3×3) → maxpool (p, maps 1×2×2) → 1 sigmoid (o)",
+        "Loss:     half_sse, E = ½ Σ_o (t_o - out_o)²",
+        "          E_total is E summed over the 1 example (reduction sum)",
+        "Training: learning rate η = 0.5; biases are trained too",
+    ],
+    "rnn": [
+        "Network:  1 input per step, 3 steps → 2 tanh recurrent (h) → 1 linear (o)",
+        "Loss:     half_sse, E = ½ Σ_o (t_o - out_o)²",
+        "          E_total is E summed over the 1 example (reduction sum)",
+        "Training: learning rate η = 0.1; biases are trained too",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(SUMMARIES))
+def test_the_docstring_summarises_the_network_as_its_file_describes_it(name):
+    """The summary paragraph, whole, as each built-in network's file gives it (``derive example NAME``): its
+    shape layer by layer, its loss, how E_total gathers the examples, the learning rate and the biases."""
+    paragraphs = ast.get_docstring(ast.parse(module_source(example(name)))).split("\n\n")
+    assert paragraphs[2].splitlines() == SUMMARIES[name]

@@ -13,7 +13,7 @@ _MAX_LISTED_NEURONS = 6
 
 _LOSS_FORMULA = {
     "half_sse": "E = ½ Σ_o (t_o - out_o)²",
-    "mse": "E = (1/n) Σ_o (t_o - out_o)², n = {n} outputs",
+    "mse": "E = (1/n) Σ_o (t_o - out_o)², n = {n} output{s}",
     "bce": "E = -Σ_o [t_o·log(out_o) + (1 - t_o)·log(1 - out_o)]",
     "cross_entropy": "E = -Σ_o t_o·log(out_o)",
 }
@@ -75,7 +75,7 @@ def _summary(spec: NetworkSpec) -> list[str]:
         if spec.reduction == "sum"
         else f"averaged over the {examples} (reduction mean)"
     )
-    loss = _LOSS_FORMULA[spec.loss].format(n=spec.n_outputs)
+    loss = _LOSS_FORMULA[spec.loss].format(n=spec.n_outputs, s="s" if spec.n_outputs > 1 else "")
     biases = "biases are trained too" if spec.train_biases else "biases are kept fixed (train_biases false)"
     lines = [
         f"Network:  {shape}",
