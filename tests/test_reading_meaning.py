@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import json
 import math
 import re
 import tomllib
@@ -445,3 +446,16 @@ def test_the_first_gradient_that_only_cites_a_delta_says_so_once():
     brief = run_derive("explain", "--detail", "brief").stdout
     assert brief.count(catalog["brief"]["gradients"]) == 1
     assert catalog["brief"]["gradients"] not in text
+
+
+def test_a_network_of_one_layer_says_no_ratio_between_layers(tmp_path):
+    """The ratio compares the first layer's gradients with the output layer's: a network of one layer
+    has no two layers to compare, and its reading says nothing of a ratio."""
+    layer = {"name": "o", "activation": "sigmoid", "weights": [[0.1, 0.2]], "bias": 0.1}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"layers": [layer], "examples": [{"inputs": [1, 2], "targets": [0.5]}]}))
+    text = run_derive("explain", str(path)).stdout
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    assert catalog["reading_title"] in text  # the reading is there, without a ratio
+    for key in ("reading_ratio", "reading_ratio_deltas", "reading_vanishing"):
+        assert catalog[key].split("{")[0] not in text, key
