@@ -170,12 +170,17 @@ def test_the_written_update_rule_starts_from_the_parameter_as_the_textbook_write
 
     for momentum, decay, display in itertools.product((False, True), repeat=3):
         rule = update_rule(momentum=momentum, decay=decay, display=display)
+        # ∂E/∂θ of the objective: E_total, or E = E_total + E_decay with weight decay; a fraction when displayed
+        loss = "E" if decay else r"E_{\text{total}}"
+        gradient = rf"\frac{{\partial {loss}}}{{\partial \theta}}" if display else rf"\partial {loss} / \partial \theta"
+        gradient = re.escape(gradient)
         if momentum and display:  # Δθ first, then θ⁺ = θ + Δθ
             assert re.fullmatch(
-                r"\\Delta\\theta = \\beta \\, \\Delta\\theta_\{\\text\{before\}\} - \\eta \\, .+, "
-                r"\\quad \\theta\^\{\+\} = \\theta \+ \\Delta\\theta",
+                r"\\Delta\\theta = \\beta \\, \\Delta\\theta_\{\\text\{before\}\} - \\eta \\, "
+                + gradient
+                + r", \\quad \\theta\^\{\+\} = \\theta \+ \\Delta\\theta",
                 rule,
             ), rule
         else:
             momentum_term = r" \+ \\beta \\, \\Delta\\theta" if momentum else ""
-            assert re.fullmatch(rf"\\theta\^\{{\+\}} = \\theta{momentum_term} - \\eta \\, .+", rule), rule
+            assert re.fullmatch(rf"\\theta\^\{{\+\}} = \\theta{momentum_term} - \\eta \\, {gradient}", rule), rule
