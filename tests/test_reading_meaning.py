@@ -459,3 +459,17 @@ def test_a_network_of_one_layer_says_no_ratio_between_layers(tmp_path):
     assert catalog["reading_title"] in text  # the reading is there, without a ratio
     for key in ("reading_ratio", "reading_ratio_deltas", "reading_vanishing"):
         assert catalog[key].split("{")[0] not in text, key
+
+
+@pytest.mark.parametrize(("first", "output", "said"), [("sigmoid", "linear", True), ("relu", "sigmoid", False)])
+def test_the_vanishing_gradient_sentence_follows_the_first_layers_activation(first, output, said, tmp_path):
+    """The sigmoid's bound on its slope is said of a network whose first layer is sigmoid, whatever its
+    output layer, and not of one whose first layer is not."""
+    layers = [
+        {"name": "h", "activation": first, "weights": [[0.1, 0.2], [0.3, -0.4]], "bias": 0.1},
+        {"name": "o", "activation": output, "weights": [[0.5, -0.6]], "bias": 0.2},
+    ]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [1, 2], "targets": [0.5]}]}))
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    assert (catalog["reading_vanishing"].split("{")[0] in run_derive("explain", str(path)).stdout) is said
