@@ -287,7 +287,6 @@ class Reading:
     outputs: list[dict[str, str]]  # per output neuron: the catalog key and its fields
     ratio: str  # output-layer over first-layer mean |∂E/∂w|, rounded; empty with one layer
     slope_bound: str  # the largest slope of the hidden activation when it is below 1 (σ′ ≤ 0.25)
-    example: int | None
     deltas: str = ""  # the same ratio for the δs, when the inputs account for much of the gradients'
 
 

@@ -101,7 +101,7 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
         # when the inputs are much smaller than the hidden outputs, part of the ratio is theirs: say so
         deltas = _shown_ratio(signals) if signals and gradients and abs(gradients / signals - 1) > 0.2 else ""
         bound = SLOPE_BOUNDS.get(spec.layers[0].activation, "")
-    return Reading(outputs, ratio, bound, 1 if graph.multi else None, deltas)
+    return Reading(outputs, ratio, bound, deltas)
 
 
 def _shown_ratio(ratio: Number | None) -> str:
