@@ -473,3 +473,18 @@ def test_the_vanishing_gradient_sentence_follows_the_first_layers_activation(fir
     path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [1, 2], "targets": [0.5]}]}))
     catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
     assert (catalog["reading_vanishing"].split("{")[0] in run_derive("explain", str(path)).stdout) is said
+
+
+def test_a_first_layer_that_does_not_learn_says_no_ratio(tmp_path):
+    """Inputs of 0 give the first layer's weights gradients of 0: no ratio of the layers' gradients exists,
+    and the reading says none (rather than a ratio of nothing)."""
+    layers = [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.1, 0.2], [0.3, -0.4]], "bias": 0.1},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.5, -0.6]], "bias": 0.2},
+    ]
+    path = tmp_path / "still.json"
+    path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [0, 0], "targets": [0.9]}]}))
+    text = run_derive("explain", str(path)).stdout
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    assert catalog["reading_title"] in text
+    assert catalog["reading_ratio"].split("{")[0] not in text
