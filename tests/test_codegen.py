@@ -645,9 +645,24 @@ SUMMARIES = {
 }
 
 
+SUMMARIES["mazur, rounded by hand"] = [
+    *SUMMARIES["mazur"],
+    "Rounding: hidden outputs are rounded to 4 decimals, as by hand",
+]
+
+
 @pytest.mark.parametrize("name", list(SUMMARIES))
 def test_the_docstring_summarises_the_network_as_its_file_describes_it(name):
     """The summary paragraph, whole, as each built-in network's file gives it (``derive example NAME``): its
     shape layer by layer, its loss, how E_total gathers the examples, the learning rate and the biases."""
-    paragraphs = ast.get_docstring(ast.parse(module_source(example(name)))).split("\n\n")
+    network = example("mazur").with_options(round_activations=4) if name.endswith("by hand") else example(name)
+    paragraphs = ast.get_docstring(ast.parse(module_source(network))).split("\n\n")
     assert paragraphs[2].splitlines() == SUMMARIES[name]
+
+
+def test_the_docstring_names_an_image_of_several_channels_channels_first(tmp_path):
+    from tests.test_conv import channels_stride_padding
+
+    network = load_network(channels_stride_padding().write(tmp_path, "channels"))
+    summary = ast.get_docstring(ast.parse(module_source(network))).split("\n\n")[2]
+    assert summary.startswith("Network:  2×5×5 input → 2 filters tanh (c, maps 2×3×3) → ")

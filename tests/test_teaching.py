@@ -413,10 +413,12 @@ def test_a_computation_graphs_labels_sit_on_the_outer_side_of_their_branch(tmp_p
     assert {"above", "below"} <= set(sides)  # w1…w4's graphs branch through both outputs
 
 
-def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error(tmp_path):
+@pytest.mark.parametrize("name", ["mazur", "softmax"])
+def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error(name, tmp_path):
     """In every computation graph of the full solutions the parameter stands at level 0 and E_total at the
-    last level, and each edge (one local derivative) joins a level to the next: no level is skipped."""
-    run_derive("worksheet", "--detail", "full", "-o", str(tmp_path))
+    last level, and each edge (one local derivative) joins a level to the next: no level is skipped, a
+    softmax layer's (net inputs straight to E_total) included."""
+    run_derive("worksheet", name, "--detail", "full", "-o", str(tmp_path))
     tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
     for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
         level = {node: int(x) for node, x in re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), -?[\d.]+\)", graph)}
@@ -445,3 +447,11 @@ def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_t
         if softmax.activation == "softmax":
             assert not any(node.startswith(f"out_{softmax.name}") for node, _, _ in placed)
             assert re.search(rf"\(net_{softmax.name}\d+\) -- node\[local.*?\(E_total\);", graph)
+
+
+def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
+    """deep has two examples: the first graph says it draws the first example's paths (the sum over the
+    examples is in the working); the worked example, of one example, says nothing of examples."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    assert catalog["graph_intro"].format(example=1) in run_derive("explain", "deep", "--detail", "full").stdout
+    assert catalog["graph_intro_one"] in run_derive("explain", "--detail", "full").stdout
