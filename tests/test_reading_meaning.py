@@ -488,3 +488,15 @@ def test_a_first_layer_that_does_not_learn_says_no_ratio(tmp_path):
     catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
     assert catalog["reading_title"] in text
     assert catalog["reading_ratio"].split("{")[0] not in text
+
+
+def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_layer(tmp_path):
+    """A recurrent network with a target at every step: its output layer acts at every step, and its
+    backward section is the output layer's, named for the file's layer (o), not for its first step (o,1)."""
+    from tests.test_recurrent import every_step
+
+    text = run_derive("explain", str(every_step().write(tmp_path, "every"))).stdout
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    headings = re.findall(r"^### (.*)$", text, re.M)
+    assert catalog["output_layer"].format(name="o") in headings
+    assert not [heading for heading in headings if re.search(r"layer \w+,\d", heading)], headings

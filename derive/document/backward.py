@@ -50,14 +50,14 @@ class Narrator:
 
 def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str) -> list[LayerSection]:
     """One section per layer, the output layer first, each with its gradients in numbering order."""
-    layers = steps.derivation.graph.layers  # an unrolled network's stages
+    layers = steps.derivation.spec.layers
     groups = parameter_groups(steps)
     sections: list[LayerSection] = []
     for gradient in steps.backward:
-        name, group = layers[gradient.layer].name, groups.get(gradient.gradient.name, ("", ""))
+        L = _layer_of(steps, gradient.layer)
+        name, group = layers[L].name, groups.get(gradient.gradient.name, ("", ""))
         if not sections or (sections[-1].name, sections[-1].heading) != (group[1] or name, group[0]):
-            output = gradient.layer == len(layers) - 1
-            sections.append(LayerSection(group[1] or name, output, [], heading=group[0]))
+            sections.append(LayerSection(group[1] or name, L == len(layers) - 1, [], heading=group[0]))
         sections[-1].gradients.append(_gradient(gradient, steps, typeset, narrator))
     sections = merged(sections)
     first = sections[0].gradients[0] if sections else None
@@ -73,6 +73,13 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
     for section in sections:
         section.parts = parts(section.gradients, detail)
     return sections
+
+
+def _layer_of(steps: Steps, stage: int) -> int:
+    """The network file's layer of a stage of the graph: an unrolled layer acts at several stages (its
+    positions' maps, or its time steps), a dense network's stages are its layers."""
+    stages = getattr(steps.derivation.graph, "stages", None)
+    return stages[stage].layer if stages else stage
 
 
 def parameter_groups(steps: Steps) -> dict[str, tuple[str, str]]:
