@@ -666,3 +666,13 @@ def test_the_docstring_names_an_image_of_several_channels_channels_first(tmp_pat
     network = load_network(channels_stride_padding().write(tmp_path, "channels"))
     summary = ast.get_docstring(ast.parse(module_source(network))).split("\n\n")[2]
     assert summary.startswith("Network:  2×5×5 input → 2 filters tanh (c, maps 2×3×3) → ")
+
+
+def test_the_docstring_describes_an_average_pooling_layer(tmp_path):
+    """Two filters and an average pooling (tests/test_conv.py): the shape, and the pooling's own line."""
+    from tests.test_conv import two_filters_avgpool
+
+    text = ast.get_docstring(ast.parse(module_source(load_network(two_filters_avgpool().write(tmp_path, "pooled")))))
+    lines = text.splitlines()
+    assert "Network:  4×4 input → 2 filters tanh (c, maps 2×3×3) → avgpool (p, maps 2×1×1) → 2 sigmoid (o)" in lines
+    assert "    Layer p: avgpool, the mean of each 3×3 window of c's maps, stride 3; no parameters" in lines

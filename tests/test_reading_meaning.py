@@ -500,3 +500,15 @@ def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_lay
     headings = re.findall(r"^### (.*)$", text, re.M)
     assert catalog["output_layer"].format(name="o") in headings
     assert not [heading for heading in headings if re.search(r"layer \w+,\d", heading)], headings
+
+
+def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):
+    """Over two steps, U acts once, from step 1's state into step 2: still a recurrent weight, in U's
+    section apart from W and the biases."""
+    toml = run_derive("example", "rnn").stdout
+    assert "inputs = [[0.5], [-0.1], [0.8]]" in toml
+    (tmp_path / "two.toml").write_text(toml.replace("inputs = [[0.5], [-0.1], [0.8]]", "inputs = [[0.5], [-0.1]]"))
+    headings = re.findall(r"^### (.*)$", run_derive("explain", str(tmp_path / "two.toml")).stdout, re.M)
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    u = ", ".join(f"$w_{{{n}}}$" for n in range(3, 7))
+    assert catalog["recurrent_weights"].format(name="h", parameters=u) in headings, headings
