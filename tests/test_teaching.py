@@ -455,3 +455,21 @@ def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
     catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
     assert catalog["graph_intro"].format(example=1) in run_derive("explain", "deep", "--detail", "full").stdout
     assert catalog["graph_intro_one"] in run_derive("explain", "--detail", "full").stdout
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
+def test_a_computation_graph_is_as_tall_as_its_levels(name):
+    """The page sizes a graph's picture by its levels: each graph has exactly as many as its nodes stand
+    on, from the parameter at level 0 to E_total at the last, and the picture holds them all."""
+    from derive.outputs.diagram import computation_svg
+
+    doc = build(example(name).derivation, detail="full")
+    graphs = [step.graph for section in doc.backward for step in section.gradients if step.graph]
+    assert graphs
+    for graph in graphs:
+        levels = sorted({node.level for node in graph.nodes})
+        assert levels == list(range(graph.levels)), (levels, graph.levels)
+        svg = computation_svg(graph, "graph", "g")
+        height = float(re.search(r'<svg[^>]* height="([\d.]+)"', svg)[1])
+        lowest = max(float(y) + float(h) for y, h in re.findall(r'<rect[^>]* y="([\d.]+)"[^>]* height="([\d.]+)"', svg))
+        assert lowest <= height <= lowest + 40, (lowest, height)  # every box inside, and no tall blank below
