@@ -429,7 +429,7 @@ def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error
         assert sorted(set(level.values())) == list(range(level["E_total"] + 1))
 
 
-@pytest.mark.parametrize("name", ["mazur", "softmax", "deep"])
+@pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
 def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_total_by_its_net(name, tmp_path):
     """Each level's quantities stand one apart, centred on the graph's middle line; a softmax layer's
     outputs all depend on each net input, so its graph goes from each net input straight to E_total, with
