@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import itertools
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -676,3 +677,10 @@ def test_the_docstring_describes_an_average_pooling_layer(tmp_path):
     lines = text.splitlines()
     assert "Network:  4×4 input → 2 filters tanh (c, maps 2×3×3) → avgpool (p, maps 2×1×1) → 2 sigmoid (o)" in lines
     assert "    Layer p: avgpool, the mean of each 3×3 window of c's maps, stride 3; no parameters" in lines
+
+
+def test_the_docstring_says_which_layer_feeds_each_layer():
+    """deep: h is fed by the inputs, g by h, o by g (the file's layers in order)."""
+    lines = ast.get_docstring(ast.parse(module_source(example("deep")))).splitlines()
+    fed = [re.search(r"^    Layer (\w+): .*, fed by (.+)$", line) for line in lines]
+    assert [(found[1], found[2]) for found in fed if found] == [("h", "the inputs"), ("g", "h"), ("o", "g")]
