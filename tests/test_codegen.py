@@ -684,3 +684,19 @@ def test_the_docstring_says_which_layer_feeds_each_layer():
     lines = ast.get_docstring(ast.parse(module_source(example("deep")))).splitlines()
     fed = [re.search(r"^    Layer (\w+): .*, fed by (.+)$", line) for line in lines]
     assert [(found[1], found[2]) for found in fed if found] == [("h", "the inputs"), ("g", "h"), ("o", "g")]
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("mazur", "the weights take the step; the biases keep their values (TRAIN_BIASES is False)."),
+        ("deep", "every weight and bias takes the step."),
+    ],
+)
+def test_step_says_which_parameters_take_the_step(name, said, tmp_path):
+    """step()'s docstring says whether the biases train, as the file's train_biases says, and step() does
+    what it says: the biases move only when they train."""
+    module = load(module_source(example(name)), tmp_path)
+    assert module.step.__doc__.split("\n\n")[1].split()[-len(said.split()) :] == said.split()
+    moved = {key for key, value in module.step().items() if value != module.PARAMETERS[key]}
+    assert any(key.startswith("b") for key in moved) is module.TRAIN_BIASES is example(name).spec.train_biases
