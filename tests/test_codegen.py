@@ -700,3 +700,20 @@ def test_step_says_which_parameters_take_the_step(name, said, tmp_path):
     assert module.step.__doc__.split("\n\n")[1].split()[-len(said.split()) :] == said.split()
     moved = {key for key, value in module.step().items() if value != module.PARAMETERS[key]}
     assert any(key.startswith("b") for key in moved) is module.TRAIN_BIASES is example(name).spec.train_biases
+
+
+def test_the_docstring_draws_the_layers_of_a_convolutional_network_a_paragraph_each():
+    """cnn, as its file gives it: the convolution with its kernel's names and shape and its bias, the max
+    pooling's window and stride, the dense output layer; each layer a paragraph of its own."""
+    text = ast.get_docstring(ast.parse(module_source(example("cnn"))))
+    assert (
+        "\n\n    Layer c: conv2d, 1 relu filter over the inputs, stride 1, padding 0: maps 1×3×3\n"
+        "        K_c = w1 … w4, kernels 1×1×2×2 (filters, channels, rows, columns)\n"
+        "        b_c = [b1], one per filter\n"
+        "\n"
+        "    Layer p: maxpool, the largest value of each 2×2 window of c's maps, stride 1; no parameters\n"
+        "\n"
+        "    Layer o: 1 sigmoid neuron o1, fed by p\n"
+        "        W_o = [[w5, w6, w7, w8]]\n"
+        "        b_o = [b2], one per neuron\n\n"
+    ) in text

@@ -500,6 +500,9 @@ def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_lay
     headings = re.findall(r"^### (.*)$", text, re.M)
     assert catalog["output_layer"].format(name="o") in headings
     assert not [heading for heading in headings if re.search(r"layer \w+,\d", heading)], headings
+    # a given h_0: W, U and b all act from step 1, one section (W's 3×2, U's 3×3, the shared bias)
+    parameters = ", ".join([*(f"$w_{{{n}}}$" for n in range(1, 16)), "$b_{1}$"])
+    assert catalog["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
 
 
 def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):
