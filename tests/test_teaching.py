@@ -437,13 +437,18 @@ def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_t
     run_derive("worksheet", name, "--detail", "full", "-o", str(tmp_path))
     tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
     softmax = example(name).spec.layers[-1]
-    for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
+    graphs = re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S)
+    if name == "cnn":
+        assert any(len(re.findall(r"\\node\[quantity\] \(net_c", graph)) == 4 for graph in graphs)
+    for graph in graphs:
         placed = re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), (-?[\d.]+)\)", graph)
         for level in {x for _, x, _ in placed}:
             heights = sorted(float(y) for _, x, y in placed if x == level)
             assert sum(heights) == pytest.approx(0) and all(
                 b - a == pytest.approx(1) for a, b in itertools.pairwise(heights)
             ), heights
+        if name == "cnn":  # a kernel entry acts at 9 positions: four rows drawn, the others alike
+            assert max(sum(x == level for _, x, _ in placed) for level in {x for _, x, _ in placed}) <= 4
         if softmax.activation == "softmax":
             assert not any(node.startswith(f"out_{softmax.name}") for node, _, _ in placed)
             assert re.search(rf"\(net_{softmax.name}\d+\) -- node\[local.*?\(E_total\);", graph)
