@@ -490,19 +490,44 @@ def test_a_first_layer_that_does_not_learn_says_no_ratio(tmp_path):
     assert catalog["reading_ratio"].split("{")[0] not in text
 
 
-def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_layer(tmp_path):
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_layer(language, tmp_path):
     """A recurrent network with a target at every step: its output layer acts at every step, and its
-    backward section is the output layer's, named for the file's layer (o), not for its first step (o,1)."""
+    backward section is the output layer's, named for the file's layer (o), not for its first step (o,1),
+    in the Markdown, the page and the solutions; the forward pass names h1,2 as neuron 1 of h at step 2."""
     from tests.test_recurrent import every_step
 
-    text = run_derive("explain", str(every_step().write(tmp_path, "every"))).stdout
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    path = every_step().write(tmp_path, "every")
+    text = run_derive("explain", str(path), "--lang", language).stdout
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    output = catalog["output_layer"].format(name="o")
+    run_derive("html", str(path), "--lang", language, "-o", str(tmp_path / "every.html"))
+    assert f"<h3>{output}</h3>" in (tmp_path / "every.html").read_text(encoding="utf-8")
+    run_derive("worksheet", str(path), "--lang", language, "-o", str(tmp_path / "sheets"))
+    assert f"\\subsection*{{{output}}}" in (tmp_path / "sheets" / "solutions.tex").read_text(encoding="utf-8")
+    names = catalog["names_steps"].format(neuron="h1,2", layer=r"$\mathrm{h}$", step="2", input="i_{1,2}")
+    assert names in text  # the neuron named is h's at step 2 (not o's at step 1)
     headings = re.findall(r"^### (.*)$", text, re.M)
-    assert catalog["output_layer"].format(name="o") in headings
+    assert output in headings
     assert not [heading for heading in headings if re.search(r"layer \w+,\d", heading)], headings
     # a given h_0: W, U and b all act from step 1, one section (W's 3×2, U's 3×3, the shared bias)
     parameters = ", ".join([*(f"$w_{{{n}}}$" for n in range(1, 16)), "$b_{1}$"])
     assert catalog["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
+
+
+def test_the_slides_sum_over_the_paths_of_a_hidden_or_recurrent_weight(tmp_path):
+    """The slides' "sum over paths" frame takes a hidden weight, never an output layer's (with a target at
+    every step, o's weights act at every step but are not hidden); a recurrent layer that is the output
+    layer still has one, a weight summed over its paths through time."""
+    from derive import load
+    from derive.document import build
+    from derive.document.slides import path_sum
+    from tests.test_recurrent import alone_two_tanh, every_step
+
+    every = path_sum(build(load(every_step().write(tmp_path, "every")).derivation))
+    assert every is not None and int(every.gradient.name[1:]) <= 15  # h's W and U are w1…w15, o's w16…
+    alone = path_sum(build(load(alone_two_tanh().write(tmp_path, "alone")).derivation))
+    assert alone is not None and alone.total > 1
 
 
 def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):

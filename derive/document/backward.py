@@ -76,8 +76,8 @@ def backward(steps: Steps, typeset: Typesetter, narrator: Narrator, detail: str)
 
 
 def _layer_of(steps: Steps, stage: int) -> int:
-    """The network file's layer of a stage of the graph: an unrolled layer acts at several stages (its
-    positions' maps, or its time steps), a dense network's stages are its layers."""
+    """The network file's layer of a stage of the graph: a recurrent network's layers act at a stage per
+    time step; a convolutional network's and a dense network's stages are their layers."""
     stages = getattr(steps.derivation.graph, "stages", None)
     return stages[stage].layer if stages else stage
 

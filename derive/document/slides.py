@@ -120,7 +120,7 @@ class PathSum:
 def path_sum(doc: Document) -> PathSum | None:
     """The sum over paths of the first hidden weight derived with more than one path, if there is one."""
     for section in doc.backward:
-        if section.output:
+        if section.output and not section.heading:  # a recurrent layer's groups are sums through time
             continue
         for part in section.parts:
             for gradient in part.gradients:

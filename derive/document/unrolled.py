@@ -285,8 +285,11 @@ def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[
     if spec.steps is None:
         return [("forward_intro", {})]
     step = min(2, spec.steps)
+    # the first layer's stage at that step: with a target at every step, the later layers' stages of
+    # each step come between the first layer's
+    stage = [s for s, unit in enumerate(graph.stages) if unit.layer == 0][step - 1]  # type: ignore[attr-defined]
     names = {
-        "neuron": escaped(neurons[step - 1][0].name),
+        "neuron": escaped(neurons[stage][0].name),
         "input": f"i_{{{input_names(spec)[spec.n_inputs * (step - 1)]}}}",
         "step": str(step),
         "layer": rf"$\mathrm{{{escaped(first.name)}}}$",
