@@ -602,9 +602,9 @@ def test_the_docstring_of_a_network_of_maps_or_steps_says_how_shared_weights_are
 @pytest.mark.parametrize(
     ("name", "said"), [("mazur", "summed over the 1 example"), ("deep", "averaged over the 2 examples")]
 )
-def test_the_docstring_is_laid_out_in_paragraphs_and_counts_the_examples(name, said):
+def test_the_docstring_is_laid_out_in_paragraphs_and_says_example_or_examples(name, said):
     """Title, what the module does, the network, the numbering, then the usage, each a paragraph of its
-    own (a blank line between); the loss is summed or averaged over the examples, counted in words."""
+    own (a blank line between); the loss is summed or averaged over "the 1 example" or "the 2 examples"."""
     paragraphs = ast.get_docstring(ast.parse(module_source(example(name)))).split("\n\n")
     starts = [paragraph.splitlines()[0] for paragraph in paragraphs]
     assert starts[:4] == [

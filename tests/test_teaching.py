@@ -430,13 +430,10 @@ def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error
 
 
 @pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
-def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_total_by_its_net(name, tmp_path):
-    """Each level's quantities stand one apart, centred on the graph's middle line; a softmax layer's
-    outputs all depend on each net input, so its graph goes from each net input straight to E_total, with
-    no out node of that layer."""
+def test_a_computation_graphs_columns_are_centred_one_apart(name, tmp_path):
+    """Each level's quantities stand one apart, centred on the graph's middle line."""
     run_derive("worksheet", name, "--detail", "full", "-o", str(tmp_path))
     tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
-    softmax = example(name).spec.layers[-1]
     graphs = re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S)
     if name == "cnn":
         assert any(len(re.findall(r"\\node\[quantity\] \(net_c", graph)) == 4 for graph in graphs)
@@ -449,9 +446,6 @@ def test_a_computation_graphs_columns_are_centred_and_a_softmax_output_joins_e_t
             ), heights
         if name == "cnn":  # a kernel entry acts at 9 positions: four rows drawn, the others alike
             assert max(sum(x == level for _, x, _ in placed) for level in {x for _, x, _ in placed}) <= 4
-        if softmax.activation == "softmax":
-            assert not any(node.startswith(f"out_{softmax.name}") for node, _, _ in placed)
-            assert re.search(rf"\(net_{softmax.name}\d+\) -- node\[local.*?\(E_total\);", graph)
 
 
 def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
@@ -463,18 +457,31 @@ def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
 
 
 @pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
-def test_a_computation_graph_is_as_tall_as_its_levels(name):
-    """The page sizes a graph's picture by its levels: each graph has exactly as many as its nodes stand
-    on, from the parameter at level 0 to E_total at the last, and the picture holds them all."""
+def test_a_computation_graphs_picture_is_as_tall_as_its_levels(name):
+    """The page draws each graph in a picture that holds every quantity's box and leaves no empty level
+    below the lowest (the picture's height comes from the graph's levels)."""
     from derive.outputs.diagram import computation_svg
 
     doc = build(example(name).derivation, detail="full")
     graphs = [step.graph for section in doc.backward for step in section.gradients if step.graph]
     assert graphs
     for graph in graphs:
-        levels = sorted({node.level for node in graph.nodes})
-        assert levels == list(range(graph.levels)), (levels, graph.levels)
         svg = computation_svg(graph, "graph", "g")
         height = float(re.search(r'<svg[^>]* height="([\d.]+)"', svg)[1])
-        lowest = max(float(y) + float(h) for y, h in re.findall(r'<rect[^>]* y="([\d.]+)"[^>]* height="([\d.]+)"', svg))
-        assert lowest <= height <= lowest + 40, (lowest, height)  # every box inside, and no tall blank below
+        boxes = [(float(y), float(h)) for y, h in re.findall(r'<rect[^>]* y="([\d.]+)"[^>]* height="([\d.]+)"', svg)]
+        tops = sorted({y for y, _ in boxes})
+        level = min((b - a for a, b in itertools.pairwise(tops)), default=height)  # two levels' distance
+        lowest = max(y + h for y, h in boxes)
+        assert lowest <= height < lowest + level, (lowest, height, level)
+
+
+def test_a_softmax_output_joins_e_total_by_its_net_input_in_every_graph(tmp_path):
+    """A softmax layer's outputs all depend on each net input, so its graphs go from each net input
+    straight to E_total, with no out node of that layer."""
+    run_derive("worksheet", "softmax", "--detail", "full", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    output = example("softmax").spec.layers[-1]
+    assert output.activation == "softmax"
+    for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
+        assert not re.search(rf"\\node\[quantity\] \(out_{output.name}", graph)
+        assert re.search(rf"\(net_{output.name}\d+\) -- node\[local.*?\(E_total\);", graph)
