@@ -31,6 +31,11 @@ def number(text: str) -> float:
     return float(text.replace("{,}", ".").replace(",", "."))
 
 
+def catalog(language: str = "en") -> dict:
+    """A language's catalog (templates/i18n), the sentences the documents print."""
+    return tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+
+
 def spec_of(name: str) -> dict:
     return tomllib.loads(run_derive("example", name).stdout)
 
@@ -210,10 +215,10 @@ def test_the_vanishing_gradient_sentence_states_the_sigmoids_largest_slope():
     slope = sp.diff(1 / (1 + sp.exp(-x)), x)
     largest = slope.subs(x, 0)
     assert sp.solve(sp.diff(slope, x), x) == [0] and largest == sp.Rational(1, 4)
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    said = catalog["reading_vanishing"].format(bound=float(largest))
+    sentences = catalog()
+    said = sentences["reading_vanishing"].format(bound=float(largest))
     assert said in run_derive().stdout
-    assert catalog["reading_vanishing"].split("{bound}")[0] not in run_derive("explain", "deep").stdout
+    assert sentences["reading_vanishing"].split("{bound}")[0] not in run_derive("explain", "deep").stdout
 
 
 READING = re.compile(
@@ -243,8 +248,8 @@ def test_the_reading_of_a_layered_network_is_its_first_output_weights_move(name)
         assert (float(error_line[1]), float(error_line[2])) == (target, value)  # the error line's t and out
         update = re.search(re.escape(f"| $w_{{{weight}}}^{{+}} = ") + r"(-?[\d.]+) - .*? \| (-?[\d.]+) \|", text)
         assert (float(update[1]), float(update[2])) == (before, after)
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    ratio = catalog["reading_ratio"].split("{ratio}")[0]
+    sentences = catalog()
+    ratio = sentences["reading_ratio"].split("{ratio}")[0]
     assert (ratio in text) == (name == "mazur")  # the ratio of two fully connected layers' gradients only
 
 
@@ -363,11 +368,11 @@ def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name):
     last = len(spec.layers) - 1
     gradients = np.mean(np.abs(step.gradients[last][0])) / np.mean(np.abs(step.gradients[0][0]))
     signals = np.mean(np.abs([d[last] for d in step.deltas])) / np.mean(np.abs([d[0] for d in step.deltas]))
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    sentences = catalog()
     if abs(gradients / signals - 1) > 0.2:
-        expected = catalog["reading_ratio"].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
+        expected = sentences["reading_ratio"].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
     else:
-        expected = catalog["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
+        expected = sentences["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
     assert expected in run_derive("explain", name).stdout
 
 
@@ -405,14 +410,14 @@ def test_the_backward_pass_goes_from_the_output_layer_down_each_section_named_fo
     each hidden layer down to the first, each called output or hidden in the reader's language."""
     layers = [layer["name"] for layer in spec_of(name)["layers"]]
     text = run_derive("explain", name, "--lang", language).stdout
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
-    expected = [catalog["output_layer"].format(name=layers[-1])]
-    expected += [catalog["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
-    start = text.index(f"\n## {catalog['backward_pass']}\n")
+    sentences = catalog(language)
+    expected = [sentences["output_layer"].format(name=layers[-1])]
+    expected += [sentences["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
+    start = text.index(f"\n## {sentences['backward_pass']}\n")
     backward = text[start : text.index("\n## ", start + 1)]
     headings = re.findall(r"^### (.*)$", backward, re.M)
     assert headings[: len(expected)] == expected  # then the general delta rule, a section of its own
-    assert headings[len(expected) :] == [catalog["delta_rule_title"]], headings
+    assert headings[len(expected) :] == [sentences["delta_rule_title"]], headings
 
 
 def test_a_recurrent_layers_backward_sections_group_its_parameters_by_what_they_weigh():
@@ -423,11 +428,11 @@ def test_a_recurrent_layers_backward_sections_group_its_parameters_by_what_they_
     u = sum(len(row) for row in layer["recurrent_weights"])
     recurrent = [f"$w_{{{n}}}$" for n in range(w + 1, w + u + 1)]
     inputs = [f"$w_{{{n}}}$" for n in range(1, w + 1)] + [f"$b_{{{n}}}$" for n in range(1, len(layer["bias"]) + 1)]
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    sentences = catalog()
     expected = [
-        catalog["output_layer"].format(name=output["name"]),
-        catalog["recurrent_weights"].format(name=layer["name"], parameters=", ".join(recurrent)),
-        catalog["input_weights"].format(name=layer["name"], parameters=", ".join(inputs)),
+        sentences["output_layer"].format(name=output["name"]),
+        sentences["recurrent_weights"].format(name=layer["name"], parameters=", ".join(recurrent)),
+        sentences["input_weights"].format(name=layer["name"], parameters=", ".join(inputs)),
     ]
     headings = re.findall(r"^### (.*)$", run_derive("explain", "rnn").stdout, re.M)
     assert headings[: len(expected)] == expected
@@ -437,17 +442,17 @@ def test_the_first_gradient_that_only_cites_a_delta_says_so_once():
     """Standard detail: w6, the first gradient whose δ was derived before it (for w5), says that with δ_o1
     known it needs only its input, and no later gradient repeats it; w5, the first, is checked without the
     chain rule; brief detail says once, at its first gradient, why a gradient is δ times an input."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    sentences = catalog()
     text = run_derive("explain").stdout
-    cites = catalog["cites"].format(deltas=r"$\delta_{o1}$")
-    assert text.count(catalog["cites"].split("{deltas}")[0]) == 1
+    cites = sentences["cites"].format(deltas=r"$\delta_{o1}$")
+    assert text.count(sentences["cites"].split("{deltas}")[0]) == 1
     assert re.search(r"#### The gradient of \$w_\{6\}\$\s+" + re.escape(cites), text)
     # the check without the chain rule stands under the first gradient it checks, w5's
     check = text.index("A check of $\\partial E_{\\text{total}} / \\partial w_{5}")
     assert text.index("#### The gradient of $w_{5}$") < check < text.index("#### The gradient of $w_{6}$")
     brief = run_derive("explain", "--detail", "brief").stdout
-    assert brief.count(catalog["brief"]["gradients"]) == 1
-    assert catalog["brief"]["gradients"] not in text
+    assert brief.count(sentences["brief"]["gradients"]) == 1
+    assert sentences["brief"]["gradients"] not in text
 
 
 def test_a_network_of_one_layer_says_no_ratio_between_layers(tmp_path):
@@ -457,10 +462,10 @@ def test_a_network_of_one_layer_says_no_ratio_between_layers(tmp_path):
     path = tmp_path / "one.json"
     path.write_text(json.dumps({"layers": [layer], "examples": [{"inputs": [1, 2], "targets": [0.5]}]}))
     text = run_derive("explain", str(path)).stdout
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    assert catalog["reading_title"] in text  # the reading is there, without a ratio
+    sentences = catalog()
+    assert sentences["reading_title"] in text  # the reading is there, without a ratio
     for key in ("reading_ratio", "reading_ratio_deltas", "reading_vanishing"):
-        assert catalog[key].split("{")[0] not in text, key
+        assert sentences[key].split("{")[0] not in text, key
 
 
 @pytest.mark.parametrize(("first", "output", "said"), [("sigmoid", "linear", True), ("relu", "sigmoid", False)])
@@ -473,8 +478,8 @@ def test_the_vanishing_gradient_sentence_follows_the_first_layers_activation(fir
     ]
     path = tmp_path / "two.json"
     path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [1, 2], "targets": [0.5]}]}))
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    assert (catalog["reading_vanishing"].split("{")[0] in run_derive("explain", str(path)).stdout) is said
+    sentences = catalog()
+    assert (sentences["reading_vanishing"].split("{")[0] in run_derive("explain", str(path)).stdout) is said
 
 
 def test_a_first_layer_that_does_not_learn_says_no_ratio(tmp_path):
@@ -487,9 +492,9 @@ def test_a_first_layer_that_does_not_learn_says_no_ratio(tmp_path):
     path = tmp_path / "still.json"
     path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [0, 0], "targets": [0.9]}]}))
     text = run_derive("explain", str(path)).stdout
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    assert catalog["reading_title"] in text
-    assert catalog["reading_ratio"].split("{")[0] not in text
+    sentences = catalog()
+    assert sentences["reading_title"] in text
+    assert sentences["reading_ratio"].split("{")[0] not in text
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
@@ -501,20 +506,20 @@ def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_lay
 
     path = every_step().write(tmp_path, "every")
     text = run_derive("explain", str(path), "--lang", language).stdout
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
-    output = catalog["output_layer"].format(name="o")
+    sentences = catalog(language)
+    output = sentences["output_layer"].format(name="o")
     run_derive("html", str(path), "--lang", language, "-o", str(tmp_path / "every.html"))
     assert f"<h3>{output}</h3>" in (tmp_path / "every.html").read_text(encoding="utf-8")
     run_derive("worksheet", str(path), "--lang", language, "-o", str(tmp_path / "sheets"))
     assert f"\\subsection*{{{output}}}" in (tmp_path / "sheets" / "solutions.tex").read_text(encoding="utf-8")
-    names = catalog["names_steps"].format(neuron="h1,2", layer=r"$\mathrm{h}$", step="2", input="i_{1,2}")
+    names = sentences["names_steps"].format(neuron="h1,2", layer=r"$\mathrm{h}$", step="2", input="i_{1,2}")
     assert names in text  # the neuron named is h's at step 2 (not o's at step 1)
     headings = re.findall(r"^### (.*)$", text, re.M)
     assert output in headings
     assert not [heading for heading in headings if re.search(r"layer \w+,\d", heading)], headings
     # a given h_0: W, U and b all act from step 1, one section (W's 3×2, U's 3×3, the shared bias)
     parameters = ", ".join([*(f"$w_{{{n}}}$" for n in range(1, 16)), "$b_{1}$"])
-    assert catalog["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
+    assert sentences["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
 
 
 def test_the_slides_sum_over_the_paths_of_a_hidden_or_recurrent_weight(tmp_path):
@@ -539,6 +544,6 @@ def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):
     assert "inputs = [[0.5], [-0.1], [0.8]]" in toml
     (tmp_path / "two.toml").write_text(toml.replace("inputs = [[0.5], [-0.1], [0.8]]", "inputs = [[0.5], [-0.1]]"))
     headings = re.findall(r"^### (.*)$", run_derive("explain", str(tmp_path / "two.toml")).stdout, re.M)
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    sentences = catalog()
     u = ", ".join(f"$w_{{{n}}}$" for n in range(3, 7))
-    assert catalog["recurrent_weights"].format(name="h", parameters=u) in headings, headings
+    assert sentences["recurrent_weights"].format(name="h", parameters=u) in headings, headings

@@ -451,9 +451,11 @@ def test_a_computation_graphs_columns_are_centred_one_apart(name, tmp_path):
 def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
     """deep has two examples: the first graph says it draws the first example's paths (the sum over the
     examples is in the working); the worked example, of one example, says nothing of examples."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
-    assert catalog["graph_intro"].format(example=1) in run_derive("explain", "deep", "--detail", "full").stdout
-    assert catalog["graph_intro_one"] in run_derive("explain", "--detail", "full").stdout
+    from tests.test_reading_meaning import catalog
+
+    sentences = catalog()
+    assert sentences["graph_intro"].format(example=1) in run_derive("explain", "deep", "--detail", "full").stdout
+    assert sentences["graph_intro_one"] in run_derive("explain", "--detail", "full").stdout
 
 
 @pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])

@@ -285,9 +285,8 @@ def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[
     if spec.steps is None:
         return [("forward_intro", {})]
     step = min(2, spec.steps)
-    # the first layer's stage at that step: with a target at every step, the later layers' stages of
-    # each step come between the first layer's
-    stage = [s for s, unit in enumerate(graph.stages) if unit.layer == 0][step - 1]  # type: ignore[attr-defined]
+    # the first layer's stage at that step (with a target at every step, later layers' stages come between)
+    stage = next(s for s, unit in enumerate(graph.stages) if unit.layer == 0 and unit.step == step)  # type: ignore[attr-defined]
     names = {
         "neuron": escaped(neurons[stage][0].name),
         "input": f"i_{{{input_names(spec)[spec.n_inputs * (step - 1)]}}}",
