@@ -353,27 +353,84 @@ def said_ratio(ratio: float) -> str:
     return str(Decimal(repr(float(ratio))).quantize(Decimal(1) if ratio >= 10 else Decimal("0.1"), ROUND_HALF_UP))
 
 
-@pytest.mark.parametrize("name", ["mazur", "deep", "xor", "softmax"])
-def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name):
+# Two-layer networks whose first layer's gradients are larger than the output layer's, about as large,
+# and smaller although the δs do not shrink (linear hidden neurons with large weights, small inputs).
+RATIO_NETWORKS = {
+    "larger": {
+        "layers": [
+            {"name": "h", "activation": "tanh", "weights": [[0.3, -0.2], [0.1, 0.4]], "bias": 0.1},
+            {"name": "o", "activation": "relu", "weights": [[-0.4, -0.3], [0.5, 0.6]], "bias": 0.0},
+        ],
+        "examples": [{"inputs": [0.5, 0.9], "targets": [0.5, 0.2]}],
+    },
+    "same": {
+        "layers": [
+            {"name": "h", "activation": "linear", "weights": [[1.0, 0.0], [0.0, 1.0]], "bias": 0.0},
+            {"name": "o", "activation": "linear", "weights": [[1.0, 1.0]], "bias": 0.0},
+        ],
+        "examples": [{"inputs": [0.5, 0.5], "targets": [0.2]}],
+    },
+    "inputs": {
+        "layers": [
+            {"name": "h", "activation": "linear", "weights": [[3.0, 2.5], [2.0, 3.5]], "bias": 0.0},
+            {"name": "o", "activation": "sigmoid", "weights": [[2.0, 3.0]], "bias": 0.0},
+        ],
+        "examples": [{"inputs": [0.1, 0.2], "targets": [0.1]}],
+    },
+}
+
+
+def network_file(tmp_path, name: str, spec: dict) -> str:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"learning_rate": 0.5, "loss": "half_sse", **spec}))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "xor", "softmax", *RATIO_NETWORKS])
+def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name, tmp_path):
     """The reading's ratio of the output layer's mean |∂E/∂w| to the first layer's, and of their mean |δ|,
-    from the NumPy reference step: when the two differ by more than a fifth, the sentence gives both (the
-    inputs' share of the difference); otherwise it gives the gradients' alone and puts it on the δs."""
+    from the NumPy reference step. A first layer with larger gradients is said to have them, "times
+    larger"; within 5 % the two are about as large. Smaller ones are put on the δs; when the two ratios
+    differ by more than a fifth the sentence gives both (the inputs' share), and when the δs do not
+    shrink (their ratio under 1.05) it puts the difference on the inputs alone. The slides say the same."""
     import numpy as np
 
-    from derive import example
+    from derive.spec.files import load_builtin, load_path
     from tests import reference_training as reference
 
-    spec = example(name).spec
+    source = network_file(tmp_path, name, RATIO_NETWORKS[name]) if name in RATIO_NETWORKS else name
+    spec = load_path(source) if name in RATIO_NETWORKS else load_builtin(name)
     step = reference.step(reference.from_spec(spec))
     last = len(spec.layers) - 1
     gradients = np.mean(np.abs(step.gradients[last][0])) / np.mean(np.abs(step.gradients[0][0]))
     signals = np.mean(np.abs([d[last] for d in step.deltas])) / np.mean(np.abs([d[0] for d in step.deltas]))
-    sentences = catalog()
-    if abs(gradients / signals - 1) > 0.2:
+    sentences, slides = catalog(), catalog()["slides"]
+    if 1 / 1.05 < gradients < 1.05:
+        expected, points = sentences["reading_ratio_same"], [slides["reading_ratio_same"]]
+    elif gradients < 1:
+        said = said_ratio(1 / gradients)
+        expected = sentences["reading_ratio_larger"].format(ratio=said)
+        points = [slides["reading_ratio_larger"].format(ratio=said)]
+    elif signals < 1.05:
+        expected = sentences["reading_ratio_inputs"].format(ratio=said_ratio(gradients))
+        points = [slides["reading_ratio"].format(ratio=said_ratio(gradients)), slides["reading_inputs"]]
+    elif abs(gradients / signals - 1) > 0.2:
         expected = sentences["reading_ratio"].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
+        points = [slides["reading_ratio"].format(ratio=said_ratio(gradients))]
+        points.append(slides["reading_deltas"].format(deltas=said_ratio(signals)))
     else:
         expected = sentences["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
-    assert expected in run_derive("explain", name).stdout
+        points = [slides["reading_ratio"].format(ratio=said_ratio(gradients)), slides["reading_shrink"]]
+    text = run_derive("explain", source).stdout
+    reading = text[text.index(sentences["reading_title"]) :]
+    assert expected in reading
+    others = [key for key in sentences if key.startswith("reading_ratio") and sentences[key] != expected]
+    assert not [key for key in others if sentences[key].split("{")[0] in reading.replace(expected, "")]
+    run_derive("slides", source, "-o", str(tmp_path / "slides"))
+    frame = (tmp_path / "slides" / "slides.tex").read_text(encoding="utf-8").split(r"{Reading the result}")[1]
+    frame = frame[: frame.index(r"\end{frame}")]
+    said_points = re.findall(r"^\\item (.*)$", frame, re.M)[-len(points) :]
+    assert said_points == points
 
 
 BATCH_READING = re.compile(
@@ -401,6 +458,75 @@ def test_the_batch_reading_of_a_deeper_network_is_its_output_layers_first_weight
     assert (side == "below") == (float(value) < float(target)) and (push == "up") == (side == "below")
     assert float(before) == net.layers[-1].weights[0][0] and float(moved) == pytest.approx(after, abs=5e-9)
     assert (move == "rises") == (after > net.layers[-1].weights[0][0])
+
+
+# One layer each: o1 exactly at its target (sigmoid(0) = 0.5); a ReLU output below 0 (δ = 0 though
+# out ≠ t); cross-entropy on sigmoid outputs above their targets (δ = −t·(1 − out) < 0); two examples.
+PUSH_NETWORKS = {
+    "level": {
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.3, 0.2]], "bias": [0.0, 0.1]}],
+        "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.9]}],
+    },
+    "flat": RATIO_NETWORKS["larger"],
+    "against": {
+        "loss": "cross_entropy",
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, 0.9], "targets": [0.2, 0.3]}],
+    },
+    "batch": {
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.6, 0.2]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, 0.9], "targets": [0.5, 0.2]}, {"inputs": [0.1, 0.2], "targets": [0.9, 0.3]}],
+    },
+}
+
+
+def sentence_pattern(template: str, **words: str) -> re.Pattern:
+    """A catalog sentence as a pattern: the given fields as written, every other field a number."""
+    parts = re.split(r"\{(\w+)\}", template)  # literal, field, literal, …
+    fields = [re.escape(words[part]) if part in words else f"({NUMBER})" for part in parts[1::2]]
+    pairs = zip(parts[::2], [*fields, ""], strict=True)
+    return re.compile("".join(re.escape(literal) + field for literal, field in pairs))
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("name", PUSH_NETWORKS)
+def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_move(name, language, tmp_path):
+    """Each output's reading sentence from the NumPy reference: its side of the target (out − t), the sign
+    of its δ in example 1, and its first weight's move over the step. An output at its target, or with a
+    δ of 0 away from it, asks for no change; a δ whose sign is not that of out − t is said to be so."""
+    import numpy as np
+
+    from derive.spec.files import load_path
+    from tests import reference_training as reference
+
+    source = network_file(tmp_path, name, PUSH_NETWORKS[name])
+    net = reference.from_spec(load_path(source))
+    step = reference.step(net)
+    passed, targets = step.passes[0], net.examples[0][1]
+    batch = "_batch" if len(net.examples) > 1 else ""
+    sentences = catalog(language)
+    text = run_derive("explain", source, "--lang", language).stdout
+    first = 1 + sum(layer.weights.size for layer in net.layers[:-1])
+    for j, (out, target, signal) in enumerate(zip(passed.outs[-1], targets, step.deltas[0][-1], strict=True)):
+        side = "above" if out > target else "below" if out < target else "equal"
+        sign = "positive" if signal > 0 else "negative" if signal < 0 else "zero"
+        if signal == 0:
+            kind = "level" if out == target else "flat"
+        else:
+            kind = "against" if np.sign(signal) != np.sign(out - target) else "high" if out > target else "low"
+        before, after = net.layers[-1].weights[j][0], step.after.layers[-1].weights[j][0]
+        move = "rises" if after > before else "falls" if after < before else "stays"
+        mark = r"^{(1)}" if batch else ""
+        weight = first + j * net.layers[-1].weights.shape[1]
+        words = {"out": rf"\mathrm{{out}}_{{o{j + 1}}}{mark}", "weight": f"w_{{{weight}}}"}
+        words["signal"] = sentences[f"reading_{sign}"]
+        sentence = sentences[f"reading{batch}_{kind}"].replace("{side}", sentences[f"reading_{side}"])
+        found = sentence_pattern(sentence.replace("{moves}", sentences[f"reading_{move}"]), **words)
+        match = found.search(text)
+        assert match, (kind, found.pattern)
+        numbers = [number(value) for value in match.groups()]
+        assert numbers[:2] == pytest.approx([out, target], abs=5e-9)
+        assert numbers[2:] == pytest.approx([before, after][: len(numbers) - 2], abs=5e-9)
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

@@ -15,6 +15,8 @@ from .typeset import Typesetter
 
 # The steepest slope of each activation whose slope is below 1 everywhere: σ′ ≤ 1/4.
 SLOPE_BOUNDS = {"sigmoid": "0.25"}
+# Two layers' gradients within 5 % of each other are "about as large" (a ratio said as 1.0).
+_SAME = 1.05
 
 
 def update_rule(*, momentum: bool, decay: bool, display: bool) -> str:
@@ -79,13 +81,16 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
     for j in range(len(graph.neurons[-1])):
         m = j if spec.dense else graph.outputs.index((last, j))  # an unrolled network's last step
         out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][m]]
+        signal = derivation.deltas[0][last][j].precise
         first_weight = graph.weights[-1][j][0] if spec.dense else graph.link_weight(last, j, 0)
         weight = first_weight.name
         before, after = derivation.parameters[weight], derivation.updated[weight]
         outputs.append(
             {
-                "kind": f"reading{batch}_{'high' if out > target else 'low'}",
-                "direction": "reading_falls" if after < before else "reading_rises",
+                "kind": f"reading{batch}_{_push(out - target, signal)}",
+                "relation": f"reading_{_sign_word(out - target, 'above', 'below', 'equal')}",
+                "sign": f"reading_{_sign_word(signal, 'positive', 'negative', 'zero')}",
+                "direction": f"reading_{_sign_word(after - before, 'rises', 'falls', 'stays')}",
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
@@ -94,18 +99,53 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
                 "after": typeset.show(after),
             }
         )
-    ratio = deltas = bound = ""
+    ratio, deltas, keys, bound = "", "", (), ""
     if len(spec.layers) > 1 and spec.dense:  # the ratio of two layers' gradients: fully connected ones
-        gradients, signals = weight_gradient_ratio(derivation), delta_ratio(derivation)
-        ratio = _shown_ratio(gradients)
-        # when the inputs are much smaller than the hidden outputs, part of the ratio is theirs: say so
-        deltas = _shown_ratio(signals) if signals and gradients and abs(gradients / signals - 1) > 0.2 else ""
+        ratio, deltas, keys = _ratio_reading(weight_gradient_ratio(derivation), delta_ratio(derivation))
         bound = SLOPE_BOUNDS.get(spec.layers[0].activation, "")
-    return Reading(outputs, ratio, bound, deltas)
+    return Reading(outputs, ratio, bound, deltas, keys[:1], keys[1:])
 
 
-def _shown_ratio(ratio: Number | None) -> str:
+def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[str, str, tuple[str, ...]]:
+    """The output layer's mean |∂E/∂w| over the first layer's as said, the δs' ratio when said, and the
+    catalog keys that say them: the document's sentence, then the slides' points.
+
+    Smaller first-layer gradients are told with the δs' shrinking when that is most of it, with both
+    ratios when the inputs make up more than a fifth, and as the inputs' doing when the δs do not shrink.
+    """
+    if gradients is None:  # a layer whose every gradient is 0
+        return "", "", ()
+    if 1 / _SAME < gradients < _SAME:
+        return "", "", ("reading_ratio_same", "reading_ratio_same")
+    if gradients < 1:
+        return _shown_ratio(1 / gradients), "", ("reading_ratio_larger", "reading_ratio_larger")
+    ratio = _shown_ratio(gradients)
+    if signals is None or signals < _SAME:
+        return ratio, "", ("reading_ratio_inputs", "reading_ratio", "reading_inputs")
+    if abs(gradients / signals - 1) > 0.2:  # the inputs are much smaller than the hidden outputs: say so
+        return ratio, _shown_ratio(signals), ("reading_ratio", "reading_ratio", "reading_deltas")
+    return ratio, "", ("reading_ratio_deltas", "reading_ratio", "reading_shrink")
+
+
+def _sign_word(value: Number, positive: str, negative: str, zero: str) -> str:
+    """The word for a value's sign."""
+    return positive if value > 0 else negative if value < 0 else zero
+
+
+def _push(error: Number, signal: Number) -> str:
+    """Which reading an output takes, from out − t and its error signal δ = ∂E_total/∂net.
+
+    With a squared error or bce, δ = ∂E/∂out · f′(net) takes the sign of out − t (f′ ≥ 0), or is 0
+    where the activation is flat (a ReLU below 0); cross-entropy on a sigmoid gives −t·(1 − out),
+    never positive, and a softmax with a squared error couples the outputs: δ of either sign.
+    """
+    if signal == 0:
+        return "level" if error == 0 else "flat"
+    if (signal > 0 and error > 0) or (signal < 0 and error < 0):
+        return "high" if error > 0 else "low"
+    return "against"
+
+
+def _shown_ratio(ratio: Number) -> str:
     """A ratio as said in a sentence: whole when 10 or more, one decimal below."""
-    if ratio is None:
-        return ""
     return format_number(ratio, 0 if ratio >= 10 else 1)
