@@ -8,6 +8,7 @@ so that a regression cannot replace the machine's own ``/dev/null``.
 """
 
 import os
+import re
 import shutil
 import signal
 import stat
@@ -404,6 +405,77 @@ def test_a_latin_document_stays_with_pdflatex_and_a_cyrillic_file_name_does_not(
     assert "Дмитрий" in _pdf_text(tmp_path / "cyrillic" / "solutions.pdf")  # the solutions name the network
     assert "Type 1 " in _fonts(tmp_path / "latin" / "solutions.pdf")  # pdflatex's Latin Modern
     assert "CID" in _fonts(tmp_path / "cyrillic" / "solutions.pdf")  # lualatex's OpenType fonts
+
+
+@pytest.mark.parametrize(
+    ("text", "fonts"),
+    [
+        ("José, ½ — “quoted” → €", ["NotoSerif"]),  # all pdflatex's: Latin Modern's or NotoSerif's
+        ("Дмитрий, Αλέξης", ["NotoSerif"]),
+        ("王芳 and かな", ["NotoSerif", "NotoSerifCJKsc"]),
+        ("محمد, שרה", ["NotoSerif", "NotoNaskhArabic", "NotoSansHebrew"]),
+        ("😀 देव ไทย", ["NotoSerif", "NotoSansDevanagari", "NotoSansThai", "NotoColorEmoji"]),
+        ("★", list(__import__("derive.outputs.fonts").outputs.fonts.FALLBACK_FONTS)),  # a star: every font
+    ],
+)
+def test_lualatex_loads_the_fonts_of_the_letters_in_the_document(text, fonts):
+    """The fonts behind Latin Modern are those the text's letters fall back to, in the fallback order;
+    a letter outside the known scripts' blocks (a star, which the CJK font has) keeps them all."""
+    from derive.outputs.fonts import fallback_fonts
+
+    assert list(fallback_fonts([text, r"\documentclass{article} $\sum$"])) == fonts
+
+
+def _charset(path: str, index: int = 0) -> set[int]:
+    """The characters a font file has, as fontconfig reads them."""
+    found = subprocess.run(
+        ["fc-query", "-i", str(index), "--format", "%{charset}", path], capture_output=True, text=True
+    )
+    ranges = [part.partition("-") for part in found.stdout.split()]
+    return {code for low, _, high in ranges for code in range(int(low, 16), int(high or low, 16) + 1)}
+
+
+def test_each_scripts_letters_fall_back_to_the_font_named_for_it():
+    """Read from the fonts themselves (fontconfig's charsets; Latin Modern where TeX finds it): each
+    letter of a block in SCRIPT_FONTS is Latin Modern's, the named font's as the first of the fallback
+    order that has it, or no font's; each letter pdflatex sets is Latin Modern's, NotoSerif's or none's.
+    So a document compiled with only the fonts its letters need sets every glyph as with all of them."""
+    from derive.outputs.fonts import FALLBACK_FONTS, SCRIPT_FONTS, pdflatex_can_set
+
+    require_tool("lualatex")
+    require_tool("fc-query")
+    latin = subprocess.run(["kpsewhich", "lmroman10-regular.otf"], capture_output=True, text=True).stdout.strip()
+    listed = subprocess.run(
+        ["fc-list", "--format", "%{postscriptname}|%{file}|%{index}\n"], capture_output=True, text=True
+    )
+    files = {name: (path, int(index)) for name, path, index in (line.split("|") for line in listed.stdout.splitlines())}
+    order = [("LatinModern", _charset(latin))]
+    for font in FALLBACK_FONTS:
+        name = next(name for name in files if name in (font, f"{font}-Regular"))
+        order.append((font, _charset(*files[name])))
+
+    def first(code: int) -> str | None:
+        return next((font for font, charset in order if code in charset), None)
+
+    for block, font in SCRIPT_FONTS:
+        assert {first(code) for code in block} <= {"LatinModern", font, None}, (hex(block.start), font)
+    settable = [code for code in range(0x20, 0x2200) if pdflatex_can_set(chr(code))]
+    assert {first(code) for code in settable} <= {"LatinModern", "NotoSerif", None}
+
+
+def test_lualatex_is_given_the_fonts_on_its_command_line(tmp_path):
+    """compile_pdfs hands lualatex the fonts its text needs (the document prints them); pdflatex none."""
+    from derive.publishing.latex import compile_pdfs
+
+    require_tool("lualatex")
+    require_tool("pdftotext")
+    said = r"\documentclass{article}\pagestyle{empty}\begin{document}"
+    said += r"\ifdefined\derivefallbackfonts\detokenize\expandafter{\derivefallbackfonts}\else none \fi"
+    pdfs = compile_pdfs({"cjk.tex": said + r" 王\end{document}", "latin.tex": said + r" José\end{document}"})
+    for name, pdf in pdfs.items():
+        (tmp_path / name).write_bytes(pdf)
+    assert re.findall(r"Noto\w+", _pdf_text(tmp_path / "cjk.pdf")) == ["NotoSerif", "NotoSerifCJKsc"]
+    assert _pdf_text(tmp_path / "latin.pdf").split() == ["none", "José"]
 
 
 def run_in(folder, *args: str) -> subprocess.CompletedProcess[str]:

@@ -44,6 +44,7 @@ LAYERS: list[set[str]] = [
     {"training.worked"},
     {"document"},
     {"outputs.sandbox"},  # Jinja2's sandbox with limits of time, size and folder
+    {"outputs.fonts"},  # the letters pdflatex sets, the fonts lualatex falls back to for the others
     {
         "outputs",
         "outputs.render",

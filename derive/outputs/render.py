@@ -33,6 +33,7 @@ from markupsafe import Markup, escape
 
 from derive.core.steps import Step
 from derive.errors import DeriveError
+from derive.outputs.fonts import FALLBACK_FONTS, lua_fonts
 from derive.outputs.sandbox import ConfinedLoader, LimitedEnvironment, inside, render_limited, template_line
 
 # The line a LaTeX template writes before a picture that looks the same wherever it is placed
@@ -442,6 +443,7 @@ class Renderer:
         self.environment.filters["field"] = sentence_field
         self.environment.filters["sentence"] = sentence
         self.environment.globals["shared_picture"] = SHARED_PICTURE
+        self.environment.globals["fallback_fonts"] = lua_fonts(FALLBACK_FONTS)
         self.environment.bytecode_cache = _template_cache(self.environment.filters)
 
     def languages(self) -> list[str]:

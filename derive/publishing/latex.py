@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from derive.errors import DeriveError
+from derive.outputs.fonts import fallback_fonts, lua_fonts
 from derive.outputs.render import SHARED_PICTURE
-from derive.publishing.engines import PDFLATEX, engine_for, engine_path
+from derive.publishing.engines import LUALATEX, PDFLATEX, engine_for, engine_path
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 
@@ -46,6 +47,8 @@ def compile_pdfs(
     names = list(sources)
     fragments = [text for text in (files or {}).values() if isinstance(text, str)]
     engines = {name: engine_for([sources[name], *fragments]) for name in names}
+    lualatex = [name for name in names if engines[name] == LUALATEX]
+    fonts = {name: lua_fonts(fallback_fonts([sources[name], *fragments])) for name in lualatex}
     programs = {engine: engine_path(engine) for engine in set(engines.values())}
     for name in [*names, *(files or {})]:
         if Path(name).name != name or not name or name.startswith("."):
@@ -60,7 +63,7 @@ def compile_pdfs(
         longest = sorted(names, key=lambda name: -len(sources[name]))
         with ThreadPoolExecutor(max_workers=workers) as pool:  # threads wait; each pdflatex is a process
             running = {
-                name: pool.submit(_run_latex, programs[engines[name]], name, folder, formats.get(name))
+                name: pool.submit(_run_latex, programs[engines[name]], name, folder, formats.get(name), fonts.get(name))
                 for name in longest
             }
             try:
@@ -285,14 +288,16 @@ def _stop_latex() -> None:
         process.kill()
 
 
-def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None) -> bytes:
+def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = None, fonts: str | None = None) -> bytes:
     """Run pdflatex on ``name`` in ``folder`` until its log stops asking for another run; the PDF.
 
-    With ``preamble``, the run starts from that format (the document's own preamble is skipped).
+    With ``preamble``, the run starts from that format (the document's own preamble is skipped); with
+    ``fonts``, lualatex falls back to those fonts only (``latex/_fonts.tex.j2`` reads them).
     """
     stem = Path(name).stem
     log = Path(folder) / f"{stem}.log"
-    command = [pdflatex, *_OPTIONS, *([f"-fmt={preamble}"] if preamble else []), name]
+    first = f"\\def\\derivefallbackfonts{{{fonts}}}\\input{{{name}}}" if fonts else name
+    command = [pdflatex, *_OPTIONS, *([f"-fmt={preamble}"] if preamble else []), f"-jobname={stem}", first]
     for _ in range(MAX_RUNS):
         result = _latex(command, folder)
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
