@@ -184,3 +184,48 @@ def test_the_written_update_rule_starts_from_the_parameter_as_the_textbook_write
         else:
             momentum_term = r" \+ \\beta \\, \\Delta\\theta" if momentum else ""
             assert re.fullmatch(rf"\\theta\^\{{\+\}} = \\theta{momentum_term} - \\eta \\, {gradient}", rule), rule
+
+
+def _float_rule(decimals: int):
+    """The float path's rounding: the rule printed as Python and run on doubles."""
+    code = compile(sp.pycode(rules.rounded(sp.Symbol("x"), decimals), fully_qualified_modules=True), "<rule>", "eval")
+    return lambda value: eval(code, {"math": __import__("math"), "x": value})
+
+
+def test_the_float_path_rounds_to_the_double_nearest_the_rounded_decimal():
+    """0.59327 → 0.5933 is the double nearest 5933/10⁴ (what ``float("0.5933")`` gives), for every value
+    of four decimals below 10 rounded to two and every value of six rounded to four: the division by
+    10^k comes last (a product with 0.01 would miss it by a unit of the last place, as 0.01·35 does)."""
+    for decimals, given in ((2, 4), (4, 6)):
+        run = _float_rule(decimals)
+        for k in range(0, 10 * 10**given, 7 if given == 6 else 1):
+            value = k / 10**given
+            assert run(value) == float(by_hand(str(Decimal(k).scaleb(-given)), decimals)), value
+
+
+U = Fraction(1, 2**53)  # a double's unit of roundoff
+
+
+@pytest.mark.parametrize("decimals", [0, 2, 4])
+def test_a_half_up_to_four_units_of_roundoff_below_is_a_half_but_not_seven(decimals):
+    """FLOAT_SLACK, four units of roundoff (2⁻⁵¹, relative): the double nearest each half times
+    (1 − 2u) still rounds up, as a half computed in doubles a hair below it should, and the double
+    nearest the half times (1 − 7u) rounds down, being below it; u = 2⁻⁵³."""
+    run = _float_rule(decimals)
+    for k in range(0, 2000):
+        half = Fraction(2 * k + 1, 2) / 10**decimals  # 0.5 to 1999.5 units of the last decimal
+        up = by_hand(str(Decimal(half.numerator) / Decimal(half.denominator)), decimals)
+        assert run(float(half * (1 - 2 * U))) == float(up), half
+        assert run(float(half * (1 - 7 * U))) == float(up - Decimal(1).scaleb(-decimals)), half
+
+
+def test_the_40_digit_path_takes_a_half_within_its_slack_of_2_to_the_minus_130():
+    """PRECISE_SLACK, 2⁻¹³⁰ relative: a half times (1 − 0.7·2⁻¹³⁰) rounds up at 40 digits, times
+    (1 − 1.4·2⁻¹³⁰) down; either way the distance is far beyond the 40-digit arithmetic's own error."""
+    with mpmath.workdps(40):
+        for text in ("0.145", "2.675", "0.005", "12.345"):
+            half = mpmath.mpf(text)
+            up, down = by_hand(text, 2), by_hand(text, 2) - Decimal("0.01")
+            for factor, expected in ((0.7, up), (1.4, down)):
+                value = half * (1 - mpmath.mpf(factor) * mpmath.mpf(2) ** -130)
+                assert Decimal(mpmath.nstr(rules.round_value(value, 2), 20)) == expected, (text, factor)
