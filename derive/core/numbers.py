@@ -78,7 +78,7 @@ def format_number(value: Number | float | Decimal, digits: int = DEFAULT_DIGITS,
         shown = shown.rstrip("0").rstrip(".")
     if shown.startswith("-") and not shown.strip("-0."):  # a negative value that rounds to zero
         shown = shown[1:]
-    return shown or "0"
+    return shown  # never empty: format(…, "f") writes a digit before the point, which the strips keep
 
 
 def format_exact(value: Fraction, digits: int = DEFAULT_DIGITS) -> str:
