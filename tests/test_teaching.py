@@ -403,17 +403,18 @@ def test_a_computation_graphs_labels_sit_on_the_outer_side_of_their_branch(tmp_p
     sides = []
     for graph in graphs:
         height = {
-            node: float(y) for node, y in re.findall(r"\\node\[quantity\] \((\w+)\) at \([\d.]+, (-?[\d.]+)\)", graph)
+            node: float(y)
+            for node, y in re.findall(r"\\node\[quantity\] \(([\w-]+)\) at \([\d.]+, (-?[\d.]+)\)", graph)
         }
         for source, side, target in re.findall(
-            r"\\draw\[->\] \((\w+)\) -- node\[local, (\w+), pos=[\d.]+\]\s*\{.*?\} \((\w+)\);", graph
+            r"\\draw\[->\] \(([\w-]+)\) -- node\[local, (\w+), pos=[\d.]+\]\s*\{.*?\} \(([\w-]+)\);", graph
         ):
             sides.append(side)
             assert side == ("below" if height[source] + height[target] < 0 else "above"), (source, target)
     assert {"above", "below"} <= set(sides)  # w1…w4's graphs branch through both outputs
 
 
-@pytest.mark.parametrize("name", ["mazur", "softmax"])
+@pytest.mark.parametrize("name", ["mazur", "softmax", "cnn", "rnn"])
 def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error(name, tmp_path):
     """In every computation graph of the full solutions the parameter stands at level 0 and E_total at the
     last level, and each edge (one local derivative) joins a level to the next: no level is skipped, a
@@ -421,8 +422,10 @@ def test_a_computation_graph_runs_level_by_level_from_the_parameter_to_the_error
     run_derive("worksheet", name, "--detail", "full", "-o", str(tmp_path))
     tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
     for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
-        level = {node: int(x) for node, x in re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), -?[\d.]+\)", graph)}
-        edges = re.findall(r"\\draw\[->\] \((\w+)\) -- node\[local.*?\((\w+)\);", graph)
+        placed = re.findall(r"\\node\[quantity\] \(([\w-]+)\) at \((\d+), -?[\d.]+\)", graph)
+        level = {node: int(x) for node, x in placed}
+        edges = re.findall(r"\\draw\[->\] \(([\w-]+)\) -- node\[local.*?\(([\w-]+)\);", graph)
+        assert len(level) == graph.count(r"\node[quantity]") and len(edges) == graph.count(r"\draw[->]")
         assert edges and all(level[target] - level[source] == 1 for source, target in edges), edges
         parameter = next(node for node in level if re.fullmatch(r"[wb]\d+", node))
         assert level[parameter] == 0 and level["E_total"] == max(level.values()), level
@@ -438,7 +441,8 @@ def test_a_computation_graphs_columns_are_centred_one_apart(name, tmp_path):
     if name == "cnn":
         assert any(len(re.findall(r"\\node\[quantity\] \(net_c", graph)) == 4 for graph in graphs)
     for graph in graphs:
-        placed = re.findall(r"\\node\[quantity\] \((\w+)\) at \((\d+), (-?[\d.]+)\)", graph)
+        placed = re.findall(r"\\node\[quantity\] \(([\w-]+)\) at \((\d+), (-?[\d.]+)\)", graph)
+        assert len(placed) == graph.count(r"\node[quantity]")  # every node read (a cnn's net_c1-11 too)
         for level in {x for _, x, _ in placed}:
             heights = sorted(float(y) for _, x, y in placed if x == level)
             assert sum(heights) == pytest.approx(0) and all(
