@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from hypothesis import assume, given
 
@@ -717,3 +718,48 @@ def test_the_docstring_draws_the_layers_of_a_convolutional_network_a_paragraph_e
         "        W_o = [[w5, w6, w7, w8]]\n"
         "        b_o = [b2], one per neuron\n\n"
     ) in text
+
+
+def _matrices(text: str) -> dict[str, list[list[str]]]:
+    """Each matrix of names the docstring draws (``W_h = [[w1, w2],\\n [w3, w4]]``), read back row by row."""
+    drawn = re.findall(r"^ +(\w+) = \[(\[.*?\])\]$", text, re.M | re.S)
+    rows_of = {name: re.findall(r"\[([^\[\]]*)\]", rows) for name, rows in drawn}
+    return {name: [[entry.strip() for entry in row.split(",")] for row in rows] for name, rows in rows_of.items()}
+
+
+@pytest.mark.parametrize("make", ["builtin_rnn", "every_step"])
+def test_the_docstring_draws_a_recurrent_layers_w_then_u_numbered_as_derive_numbers_them(make, tmp_path):
+    """A recurrent layer of n neurons fed by m inputs per step: W_h (n×m) takes the first names row by row,
+    U_h (n×n) the next n·n, then the next layer's W_o; the layer's line says its neurons and what feeds it."""
+    from tests import test_recurrent
+
+    net = getattr(test_recurrent, make)()
+    text = ast.get_docstring(ast.parse(module_source(load_network(net.write(tmp_path, make)))))
+    recurrent, dense = net.layers
+    n, m = np.shape(recurrent["weights"])
+    names = iter(f"w{k}" for k in itertools.count(1))
+    expected = {
+        "W_h": [[next(names) for _ in range(m)] for _ in range(n)],
+        "U_h": [[next(names) for _ in range(n)] for _ in range(n)],
+        "W_o": [[next(names) for _ in range(n)] for _ in range(len(dense["weights"]))],
+    }
+    assert {name: rows for name, rows in _matrices(text).items() if name.startswith(("W", "U"))} == expected
+    neurons = ", ".join(f"h{j + 1}" for j in range(n))
+    assert f"    Layer h: {n} tanh recurrent neurons {neurons}, fed by the inputs" in text.splitlines()
+
+
+@pytest.mark.parametrize("filters", [1, 2])
+def test_a_convolutions_line_says_filter_or_filters(filters, tmp_path):
+    """One filter is "1 … filter", two are "2 … filters", in the layer's line as in the summary."""
+    from tests.test_conv import two_filters_avgpool
+
+    net = two_filters_avgpool()
+    conv = net.layers[0]
+    conv["kernels"], conv["bias"] = conv["kernels"][:filters], conv["bias"][:filters]
+    net.layers[2]["weights"] = [row[:filters] for row in net.layers[2]["weights"]]
+    text = ast.get_docstring(ast.parse(module_source(load_network(net.write(tmp_path, "filters")))))
+    word = "filter" if filters == 1 else "filters"
+    assert (
+        f"    Layer c: conv2d, {filters} tanh {word} over the inputs, stride 1, padding 0: maps {filters}×3×3" in text
+    )
+    assert f"→ {filters} {word} tanh (c, maps {filters}×3×3) →" in text
