@@ -354,7 +354,8 @@ def said_ratio(ratio: float) -> str:
 
 
 # Two-layer networks whose first layer's gradients are larger than the output layer's, about as large,
-# and smaller although the δs do not shrink (linear hidden neurons with large weights, small inputs).
+# smaller by less than the δs shrink (inputs larger than the hidden outputs), and smaller although the
+# δs do not shrink (linear hidden neurons with large weights, small inputs).
 RATIO_NETWORKS = {
     "larger": {
         "layers": [
@@ -369,6 +370,13 @@ RATIO_NETWORKS = {
             {"name": "o", "activation": "linear", "weights": [[1.0, 1.0]], "bias": 0.0},
         ],
         "examples": [{"inputs": [0.5, 0.5], "targets": [0.2]}],
+    },
+    "offset": {
+        "layers": [
+            {"name": "h", "activation": "sigmoid", "weights": [[0.1, 0.2], [0.3, -0.1]], "bias": 0.0},
+            {"name": "o", "activation": "sigmoid", "weights": [[0.2, 0.3]], "bias": 0.0},
+        ],
+        "examples": [{"inputs": [3.0, 4.0], "targets": [0.9]}],
     },
     "inputs": {
         "layers": [
@@ -414,10 +422,11 @@ def test_the_gradient_ratio_sentence_states_the_reference_runs_ratios(name, tmp_
     elif signals < 1.05:
         expected = sentences["reading_ratio_inputs"].format(ratio=said_ratio(gradients))
         points = [slides["reading_ratio"].format(ratio=said_ratio(gradients)), slides["reading_inputs"]]
-    elif abs(gradients / signals - 1) > 0.2:
-        expected = sentences["reading_ratio"].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
+    elif abs(gradients / signals - 1) > 0.2:  # both ratios, the values the δs multiply adding or taking back
+        key = "reading_ratio" if gradients > signals else "reading_ratio_offset"
+        expected = sentences[key].format(ratio=said_ratio(gradients), deltas=said_ratio(signals))
         points = [slides["reading_ratio"].format(ratio=said_ratio(gradients))]
-        points.append(slides["reading_deltas"].format(deltas=said_ratio(signals)))
+        points.append(slides[key.replace("ratio", "deltas")].format(deltas=said_ratio(signals)))
     else:
         expected = sentences["reading_ratio_deltas"].format(ratio=said_ratio(gradients))
         points = [slides["reading_ratio"].format(ratio=said_ratio(gradients)), slides["reading_shrink"]]
@@ -460,14 +469,20 @@ def test_the_batch_reading_of_a_deeper_network_is_its_output_layers_first_weight
     assert (move == "rises") == (after > net.layers[-1].weights[0][0])
 
 
-# One layer each: o1 exactly at its target (sigmoid(0) = 0.5); a ReLU output below 0 (δ = 0 though
-# out ≠ t); cross-entropy on sigmoid outputs above their targets (δ = −t·(1 − out) < 0); two examples.
+# o1 exactly at its target (sigmoid(0) = 0.5); a ReLU output below 0 (δ = 0 though out ≠ t); cross-entropy
+# on a sigmoid output with a target of 0 (δ = −t·(1 − out) = 0) and on outputs above their targets (δ < 0);
+# two examples.
 PUSH_NETWORKS = {
     "level": {
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.3, 0.2]], "bias": [0.0, 0.1]}],
         "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.9]}],
     },
     "flat": RATIO_NETWORKS["larger"],
+    "still": {
+        "loss": "cross_entropy",
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, 0.9], "targets": [0.0, 0.8]}],
+    },
     "against": {
         "loss": "cross_entropy",
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
@@ -511,7 +526,8 @@ def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_mov
         side = "above" if out > target else "below" if out < target else "equal"
         sign = "positive" if signal > 0 else "negative" if signal < 0 else "zero"
         if signal == 0:
-            kind = "level" if out == target else "flat"
+            slope = reference.jacobian(net.layers[-1].activation, passed.nets[-1], passed.outs[-1])[j, j]
+            kind = "level" if out == target else "flat" if slope == 0 else "flat_loss"
         else:
             kind = "against" if np.sign(signal) != np.sign(out - target) else "high" if out > target else "low"
         before, after = net.layers[-1].weights[j][0], step.after.layers[-1].weights[j][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive.core import rules
+from derive.core.factors import Delta
 from derive.core.layerwise import delta_ratio, weight_gradient_ratio
 from derive.core.numbers import Number, format_number
 from derive.core.steps import Steps
@@ -81,15 +82,15 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
     for j in range(len(graph.neurons[-1])):
         m = j if spec.dense else graph.outputs.index((last, j))  # an unrolled network's last step
         out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][m]]
-        signal = derivation.deltas[0][last][j].precise
+        delta = derivation.deltas[0][last][j]
         first_weight = graph.weights[-1][j][0] if spec.dense else graph.link_weight(last, j, 0)
         weight = first_weight.name
         before, after = derivation.parameters[weight], derivation.updated[weight]
         outputs.append(
             {
-                "kind": f"reading{batch}_{_push(out - target, signal)}",
+                "kind": f"reading{batch}_{_push(out - target, delta)}",
                 "relation": f"reading_{_sign_word(out - target, 'above', 'below', 'equal')}",
-                "sign": f"reading_{_sign_word(signal, 'positive', 'negative', 'zero')}",
+                "sign": f"reading_{_sign_word(delta.precise, 'positive', 'negative', 'zero')}",
                 "direction": f"reading_{_sign_word(after - before, 'rises', 'falls', 'stays')}",
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
@@ -110,8 +111,10 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[st
     """The output layer's mean |∂E/∂w| over the first layer's as said, the δs' ratio when said, and the
     catalog keys that say them: the document's sentence, then the slides' points.
 
-    Smaller first-layer gradients are told with the δs' shrinking when that is most of it, with both
-    ratios when the inputs make up more than a fifth, and as the inputs' doing when the δs do not shrink.
+    Smaller first-layer gradients are told with the δs' shrinking when the two ratios are within a
+    fifth of each other, with both ratios when they are not (the values each δ multiplies, inputs or
+    hidden outputs, shrink the gradients further or make up for part of it), and as those values'
+    doing when the δs do not shrink.
     """
     if gradients is None:  # a layer whose every gradient is 0
         return "", "", ()
@@ -122,8 +125,10 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[st
     ratio = _shown_ratio(gradients)
     if signals is None or signals < _SAME:
         return ratio, "", ("reading_ratio_inputs", "reading_ratio", "reading_inputs")
-    if abs(gradients / signals - 1) > 0.2:  # the inputs are much smaller than the hidden outputs: say so
+    if gradients > 1.2 * signals:  # the values the δs multiply shrink the gradients further: say both
         return ratio, _shown_ratio(signals), ("reading_ratio", "reading_ratio", "reading_deltas")
+    if gradients < 0.8 * signals:  # they make up for part of the δs' shrinking
+        return ratio, _shown_ratio(signals), ("reading_ratio_offset", "reading_ratio", "reading_deltas_offset")
     return ratio, "", ("reading_ratio_deltas", "reading_ratio", "reading_shrink")
 
 
@@ -132,15 +137,20 @@ def _sign_word(value: Number, positive: str, negative: str, zero: str) -> str:
     return positive if value > 0 else negative if value < 0 else zero
 
 
-def _push(error: Number, signal: Number) -> str:
+def _push(error: Number, delta: Delta) -> str:
     """Which reading an output takes, from out − t and its error signal δ = ∂E_total/∂net.
 
     With a squared error or bce, δ = ∂E/∂out · f′(net) takes the sign of out − t (f′ ≥ 0), or is 0
     where the activation is flat (a ReLU below 0); cross-entropy on a sigmoid gives −t·(1 − out),
-    never positive, and a softmax with a squared error couples the outputs: δ of either sign.
+    0 for a target of 0 and never positive, and a softmax with a squared error couples the outputs:
+    δ of either sign.
     """
+    signal = delta.precise
     if signal == 0:
-        return "level" if error == 0 else "flat"
+        if error == 0:
+            return "level"
+        activation_flat = len(delta.factors) > 1 and delta.factors[-1].precise == 0  # ∂out/∂net, the last
+        return "flat" if activation_flat else "flat_loss"
     if (signal > 0 and error > 0) or (signal < 0 and error < 0):
         return "high" if error > 0 else "low"
     return "against"
