@@ -763,3 +763,36 @@ def test_a_convolutions_line_says_filter_or_filters(filters, tmp_path):
         f"    Layer c: conv2d, {filters} tanh {word} over the inputs, stride 1, padding 0: maps {filters}×3×3" in text
     )
     assert f"→ {filters} {word} tanh (c, maps {filters}×3×3) →" in text
+
+
+@pytest.mark.parametrize(
+    ("sizes", "said"),
+    [((1,), "its neuron"), ((2,), "both neurons"), ((3,), "all 3 neurons"), ((2, 1), "both neurons")],
+)
+def test_a_shared_bias_is_said_shared_by_its_neurons(sizes, said, tmp_path):
+    """A layer that shares one bias (the file gives one number): b_h = b1, shared by its neuron, both
+    neurons or all n of them, as many as the layer has; the next layer's bias is the next name."""
+    import json
+
+    layers, fan_in = [], 2
+    for L, size in enumerate(sizes):
+        weights = [[0.1 * (j + k + 1) for k in range(fan_in)] for j in range(size)]
+        layers.append({"name": "ho"[L], "activation": "sigmoid", "weights": weights, "bias": 0.3})
+        fan_in = size
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [1, 2], "targets": [0.5] * sizes[-1]}]}))
+    lines = ast.get_docstring(ast.parse(module_source(load_network(path)))).splitlines()
+    assert f"        b_h = b1, one bias shared by {said}" in lines
+    if len(sizes) > 1:
+        assert "        b_o = b2, one bias shared by its neuron" in lines
+
+
+@pytest.mark.parametrize(("filters", "said"), [(1, "its filter"), (2, "both filters")])
+def test_a_convolutions_shared_bias_is_said_shared_by_its_filters(filters, said, tmp_path):
+    from tests.test_conv import two_filters_avgpool
+
+    net = two_filters_avgpool()
+    net.layers[0]["kernels"], net.layers[0]["bias"] = net.layers[0]["kernels"][:filters], 0.05
+    net.layers[2]["weights"] = [row[:filters] for row in net.layers[2]["weights"]]
+    lines = ast.get_docstring(ast.parse(module_source(load_network(net.write(tmp_path, "shared"))))).splitlines()
+    assert f"        b_c = b1, one bias shared by {said}" in lines
