@@ -462,6 +462,38 @@ def test_the_graph_of_a_network_of_several_examples_says_it_draws_example_1():
     assert sentences["graph_intro_one"] in run_derive("explain", "--detail", "full").stdout
 
 
+def test_the_graph_of_a_convolution_over_several_examples_says_it_draws_example_1(tmp_path):
+    """Two filters over two images (tests/test_conv.py): a kernel entry's graph, drawn as its terms' paths,
+    says it draws example 1, as a dense network's does."""
+    from tests.test_conv import two_filters_avgpool
+    from tests.test_reading_meaning import catalog
+
+    text = run_derive("explain", str(two_filters_avgpool().write(tmp_path, "two")), "--detail", "full").stdout
+    sentences = catalog()
+    assert sentences["graph_intro"].format(example=1) in text
+    assert sentences["graph_intro_one"] not in text
+
+
+def test_where_paths_fan_out_and_in_again_a_label_sits_a_quarter_along_its_edge(tmp_path):
+    """In b1's graph (one bias into both hidden neurons, each into both outputs) the edges out_h → net_o
+    cross midway; each of those edges leaves a quantity with several edges out and enters one with several
+    in, and its label is written a quarter of the way along, clear of the crossing; every other label
+    halfway. The worked example's other graphs have no such edge."""
+    run_derive("worksheet", "--detail", "full", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    quarters = 0
+    for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
+        edges = re.findall(r"\\draw\[->\] \(([\w-]+)\) -- node\[local, \w+, pos=([\d.]+)\]", graph)
+        targets = re.findall(r"\\draw\[->\] \([\w-]+\) -- node\[local.*?\(([\w-]+)\);", graph)
+        out_of = {source: sum(s == source for s, _ in edges) for source, _ in edges}
+        into = {target: targets.count(target) for target in targets}
+        for (source, position), target in zip(edges, targets, strict=True):
+            crossing = out_of[source] > 1 and into[target] > 1
+            assert float(position) == (0.25 if crossing else 0.5), (source, target)
+            quarters += crossing
+    assert quarters == 4  # out_h1 → net_o1, out_h1 → net_o2, out_h2 → net_o1, out_h2 → net_o2
+
+
 @pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
 def test_a_computation_graphs_picture_is_as_tall_as_its_levels(name):
     """The page draws each graph in a picture that holds every quantity's box and leaves no empty level
