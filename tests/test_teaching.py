@@ -73,6 +73,28 @@ def test_matrix_form_with_the_example_numbers():
     assert katex_failures(text) == []
 
 
+def test_the_matrix_form_spells_a_layer_name_with_an_underscore_as_the_file_does(tmp_path):
+    """Layers named hid_a and out_b: every vector and matrix of the matrix form is subscripted with the
+    name as spelled (the underscore escaped, not a second subscript), and KaTeX renders it."""
+    import json
+
+    layers = [
+        {"name": "hid_a", "activation": "sigmoid", "weights": [[0.15, 0.2], [0.25, 0.3]], "bias": 0.35},
+        {"name": "out_b", "activation": "sigmoid", "weights": [[0.4, 0.45], [0.5, 0.55]], "bias": 0.6},
+    ]
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps({"layers": layers, "examples": [{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}]}))
+    text = run_derive("explain", str(path), "--matrix").stdout
+    matrix = text[text.index("## The matrix form") :]
+    assert r"\left(W_{out\_b}^{\top} \boldsymbol{\delta}_{out\_b}\right) \odot \sigma'(\mathbf{net}_{hid\_a})" in matrix
+    assert (
+        r"\frac{\partial E_{\text{total}}}{\partial W_{out\_b}} = \boldsymbol{\delta}_{out\_b} \, \mathbf{out}_{hid\_a}"
+        in matrix
+    )
+    assert not re.search(r"_\{(hid|out)_[ab]", matrix)  # no name left with a bare underscore
+    assert katex_failures(matrix) == []
+
+
 @pytest.mark.parametrize("name", NETWORKS)
 def test_matrix_entries_are_the_gradients(name):
     """Every ∂E/∂W matrix (summed over the examples) holds the independent autograd gradients."""
