@@ -73,6 +73,28 @@ def test_matrix_form_with_the_example_numbers():
     assert katex_failures(text) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "first"), [("mazur", "matrix_output"), ("softmax", "matrix_softmax"), ("deep", "matrix_output")]
+)
+def test_the_matrix_form_says_how_each_layers_error_signals_arise(name, first):
+    """The output layer's error signals come from the loss's slope (or, at softmax, straight from the
+    outputs and targets), said once, first; every layer below is told as the weights carrying them back."""
+    from tests.test_reading_meaning import catalog
+
+    sentences = catalog()
+    text = run_derive("explain", name, "--matrix").stdout
+    matrix = text[text.index("## The matrix form") :]
+    said = [
+        key
+        for position, key in sorted(
+            (match.start(), key)
+            for key in ("matrix_output", "matrix_softmax", "matrix_hidden")
+            for match in re.finditer(re.escape(sentences[key].split("$")[0]), matrix)
+        )
+    ]
+    assert said == [first] + ["matrix_hidden"] * (len(example(name).spec.layers) - 1)
+
+
 def test_the_matrix_form_spells_a_layer_name_with_an_underscore_as_the_file_does(tmp_path):
     """Layers named hid_a and out_b: every vector and matrix of the matrix form is subscripted with the
     name as spelled (the underscore escaped, not a second subscript), and KaTeX renders it."""

@@ -228,12 +228,11 @@ def _hidden_delta(spec: NetworkSpec, L: int) -> str:
 def _parameter_update(spec: NetworkSpec, L: int) -> list[str]:
     """A ← A − ηδXᵀ, with weight decay W ← W − ηλW first; with momentum V ← βV − ηδXᵀ − ηλW, A ← A + V.
 
-    A folded layer's ones row in X gives the biases' gradient Σ ηδ in the same product; a bias
-    not folded takes Σ ηδ over the examples (and over the neurons when shared).
+    A folded layer's ones row in X gives the biases' gradient Σ ηδ in the same product; a trained
+    bias not folded is one the layer shares, and takes Σ ηδ over the examples and the neurons.
     """
-    layer = spec.layers[L]
-    own_bias = not folded(layer, spec) and spec.train_biases
-    bias_sum = f"d{L}.sum()" if layer.shared_bias else f"d{L}.sum(axis=1, keepdims=True)"
+    own_bias = not folded(spec.layers[L], spec) and spec.train_biases
+    bias_sum = f"d{L}.sum()"
     if not spec.momentum:
         lines = [f"W{L} -= decay_rate * W{L}"] if spec.weight_decay else []
         lines.append(f"A{L} -= d{L} @ X{L}.T")
