@@ -83,7 +83,8 @@ def test_the_matrix_form_says_how_each_layers_error_signals_arise(name, first):
 
     sentences = catalog()
     text = run_derive("explain", name, "--matrix").stdout
-    matrix = text[text.index("## The matrix form") :]
+    start = text.index("## The matrix form")
+    matrix = text[start : text.find("\n## ", start)]
     said = [
         key
         for position, key in sorted(
@@ -93,6 +94,27 @@ def test_the_matrix_form_says_how_each_layers_error_signals_arise(name, first):
         )
     ]
     assert said == [first] + ["matrix_hidden"] * (len(example(name).spec.layers) - 1)
+    layers = [layer.name for layer in example(name).spec.layers]
+    headings = re.findall(r"^### (.*)$", matrix, re.M)
+    expected = [sentences["output_layer"].format(name=layers[-1])]
+    assert headings == expected + [sentences["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
+
+
+def test_the_matrix_form_of_several_examples_numbers_each_examples_vectors():
+    """deep's two examples: each layer's δ vector and weight gradient once per example, marked (1) then (2),
+    then their sum."""
+    text = run_derive("explain", "deep", "--matrix").stdout
+    matrix = text[text.index("## The matrix form") :]
+    for layer in ("o", "g", "h"):
+        marks = re.findall(rf"^\\boldsymbol{{\\delta}}_{{{layer}}}\^{{\((\d)\)}} =", matrix, re.M)
+        assert marks == ["1", "2"], layer
+        gradient = re.escape(rf"\left(\frac{{\partial E_{{\text{{total}}}}}}{{\partial W_{{{layer}}}}}\right)")
+        assert re.findall(
+            rf"^{gradient}\^{{\((\d)\)}} = \\boldsymbol{{\\delta}}_{{{layer}}}\^{{\((\d)\)}}", matrix, re.M
+        ) == [
+            ("1", "1"),
+            ("2", "2"),
+        ]
 
 
 def test_the_matrix_form_spells_a_layer_name_with_an_underscore_as_the_file_does(tmp_path):
