@@ -229,3 +229,26 @@ def test_networks_differing_only_in_their_numbers_share_one_generated_update():
     assert compiled(renumbered, "simultaneous") is first
     assert compiled(example().spec, "sequential") is not first  # another order is another structure
     assert compiled(example("deep").spec, "simultaneous") is not first
+
+
+@pytest.mark.parametrize("matrices", [False, True])
+def test_a_softmax_of_net_inputs_far_beyond_a_doubles_exponent_is_taken_without_overflow(matrices, tmp_path):
+    """The softmax network with its output weights 2,000 times larger: net inputs over a thousand, whose
+    e^net overflows a double. Each path shifts a column by its largest net input first, so the error and
+    the step are the 40-digit derivation's, finite."""
+    import json
+    import math
+    import tomllib
+
+    from derive import load
+    from tests.conftest import run_derive
+
+    spec = tomllib.loads(run_derive("example", "softmax").stdout)
+    spec["layers"][-1]["weights"] = [[2000 * weight for weight in row] for row in spec["layers"][-1]["weights"]]
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps(spec))
+    network = load(path)
+    assert max(abs(float(value)) for value in network.derivation.values.values()) > 710  # e^710 > the largest double
+    fast = train(network.spec, 1, "simultaneous", matrices=matrices)
+    assert math.isfinite(fast.history[0]) and fast.history[0] == pytest.approx(float(network.loss()), abs=1e-15)
+    assert_parameters(trained_floats(fast), network.step().parameters(), rel=1e-12, absolute=1e-14)
