@@ -98,6 +98,14 @@ def test_the_matrix_form_says_how_each_layers_error_signals_arise(name, first):
     headings = re.findall(r"^### (.*)$", matrix, re.M)
     expected = [sentences["output_layer"].format(name=layers[-1])]
     assert headings == expected + [sentences["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
+    output = layers[-1]
+    if first == "matrix_softmax":  # softmax with cross-entropy and one-hot targets: δ = out − t
+        assert (
+            rf"\boldsymbol{{\delta}}_{{{output}}} = \left(\mathbf{{out}}_{{{output}}} - \mathbf{{t}}\right) = "
+            in matrix
+        )
+    else:
+        assert re.search(rf"\\boldsymbol{{\\delta}}_{{{output}}}(\^{{\(1\)}})? = \\nabla_", matrix)
 
 
 def test_the_matrix_form_of_several_examples_numbers_each_examples_vectors():
