@@ -98,6 +98,9 @@ def test_the_matrix_form_says_how_each_layers_error_signals_arise(name, first):
     headings = re.findall(r"^### (.*)$", matrix, re.M)
     expected = [sentences["output_layer"].format(name=layers[-1])]
     assert headings == expected + [sentences["hidden_layer"].format(name=layer) for layer in reversed(layers[:-1])]
+    for layer, above in itertools.pairwise(layers):  # each hidden layer's δ from the layer above it
+        carried = rf"\\left\(W_{{{above}}}\^{{\\top}} \\boldsymbol{{\\delta}}_{{{above}}}"
+        assert re.search(rf"\\boldsymbol{{\\delta}}_{{{layer}}}(\^{{\(1\)}})? = {carried}", matrix), layer
     output = layers[-1]
     if first == "matrix_softmax":  # softmax with cross-entropy and one-hot targets: δ = out − t
         assert (
@@ -597,3 +600,61 @@ def test_a_softmax_output_joins_e_total_by_its_net_input_in_every_graph(tmp_path
     for graph in re.findall(r"quantity/\.style=.*?\\end\{tikzpicture\}", tex, re.S):
         assert not re.search(rf"\\node\[quantity\] \(out_{output.name}", graph)
         assert re.search(rf"\(net_{output.name}\d+\) -- node\[local.*?\(E_total\);", graph)
+
+
+def _bmatrix(body: str) -> np.ndarray:
+    return np.array([[float(entry) for entry in row.split("&")] for row in body.split(r"\\")])
+
+
+def _evaluated(substituted: str, matrices: list[np.ndarray]) -> np.ndarray:
+    """A line of the matrix form with its numbers substituted, worked out: ⊙ entry by entry, two matrices
+    side by side multiplied, \\tfrac{p}{q} a scalar; read as arithmetic of names and numbers only."""
+    import ast
+    import operator
+
+    text = re.sub(r"\\tfrac\{(\d+)\}\{(\d+)\}", r"(\1/\2) *", substituted)
+    text = text.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\odot", "*")
+    text = re.sub(r"(M\d+|\))\s+(?=M\d+|\()", r"\1 @ ", text)  # juxtaposition: a matrix product
+    operations = {
+        ast.Mult: operator.mul,
+        ast.MatMult: operator.matmul,
+        ast.Sub: operator.sub,
+        ast.Div: operator.truediv,
+    }
+
+    def value(node: ast.expr) -> np.ndarray | float:
+        if isinstance(node, ast.BinOp):
+            return operations[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.Name):
+            return matrices[int(node.id[1:])]
+        assert isinstance(node, ast.Constant), ast.dump(node)
+        return node.value
+
+    return value(ast.parse(text, mode="eval").body)
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor"])
+def test_every_line_of_the_matrix_form_holds_with_its_numbers(name):
+    """Each line symbol = formula = numbers substituted = value of the matrix form: the substituted
+    matrices, multiplied as written (⊙ entry by entry, a product, a difference), give the value shown, to
+    the digits shown; a δ vector's value is the δs derived in the working."""
+    text = run_derive("explain", name, "--matrix").stdout
+    start = text.index("## The matrix form")
+    matrix = text[start : text.find("\n## ", start)]
+    checked = 0
+    for line in matrix.splitlines():
+        parts = line.split(" = ")
+        if len(parts) != 4 or r"\begin{bmatrix}" not in parts[2]:
+            continue
+        matrices: list[np.ndarray] = []
+
+        def placeholder(found: re.Match, matrices: list[np.ndarray] = matrices) -> str:
+            matrices.append(_bmatrix(found[1]))
+            return f"M{len(matrices) - 1}"
+
+        substituted = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", placeholder, parts[2])
+        value = _bmatrix(re.fullmatch(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", parts[3].strip())[1])
+        worked = _evaluated(substituted, matrices)
+        assert worked.shape == value.shape and np.allclose(worked, value, rtol=1e-7, atol=2e-9), line
+        checked += 1
+    assert checked >= 2 * len(example(name).spec.layers)  # a δ and a weight gradient per layer at least
