@@ -379,6 +379,13 @@ RATIO_NETWORKS = {
         ],
         "examples": [{"inputs": [0.5, 0.5], "targets": [0.2]}],
     },
+    "a little smaller": {  # 1/0.6 = 1.7
+        "layers": [
+            {"name": "h", "activation": "linear", "weights": [[1.0, 0.0], [0.0, 1.0]], "bias": 0.0},
+            {"name": "o", "activation": "linear", "weights": [[0.6, 0.6]], "bias": 0.0},
+        ],
+        "examples": [{"inputs": [0.5, 0.5], "targets": [0.2]}],
+    },
     "tenfold": {  # 1/0.095 = 10.53: said whole, 11
         "layers": [
             {"name": "h", "activation": "linear", "weights": [[1.0, 0.0], [0.0, 1.0]], "bias": 0.0},
@@ -497,6 +504,15 @@ PUSH_NETWORKS = {
         "loss": "cross_entropy",
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, 0.9], "targets": [0.0, 0.8]}],
+    },
+    "at its target, against": {  # sigmoid(0) = 0.5 = t, yet δ = −t·(1 − out) = −0.25
+        "loss": "cross_entropy",
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.3, 0.2]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.4]}],
+    },
+    "softmax at its target": {  # out = (0.5, 0.5): o1 at t = 0.5, yet δ = out·(g − Σ g·out) = 0.1 > 0
+        "layers": [{"name": "o", "activation": "softmax", "weights": [[0.0, 0.0], [0.0, 0.0]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.9]}],
     },
     "against": {
         "loss": "cross_entropy",
