@@ -514,6 +514,10 @@ PUSH_NETWORKS = {
         "layers": [{"name": "o", "activation": "softmax", "weights": [[0.0, 0.0], [0.0, 0.0]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.9]}],
     },
+    "softmax below, against": {  # out = 1/3 each: o1 below t = 0.4, yet δ = out·(g − Σ g·out) = 1/90 > 0
+        "layers": [{"name": "o", "activation": "softmax", "weights": [[0.0, 0.0]] * 3, "bias": 0.0}],
+        "examples": [{"inputs": [0.5, -0.4], "targets": [0.4, 0.9, 0.0]}],
+    },
     "against": {
         "loss": "cross_entropy",
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
