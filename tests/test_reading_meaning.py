@@ -510,6 +510,18 @@ PUSH_NETWORKS = {
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.3, 0.2]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.4]}],
     },
+    "decay": {  # weight decay λ = 1: w7 falls though o2's push raises it
+        "weight_decay": 1,
+        "layers": [
+            {"name": "h", "activation": "sigmoid", "weights": [[0.15, 0.2], [0.25, 0.3]], "bias": 0.35},
+            {"name": "o", "activation": "sigmoid", "weights": [[0.4, 0.45], [0.5, 0.55]], "bias": 0.6},
+        ],
+        "examples": [{"inputs": [0.05, 0.1], "targets": [0.01, 0.99]}],
+    },
+    "softmax, cancelled": {  # out = (0.5, 0.5) above t = (0, 0): δ = out·(g − Σ g·out) = 0, ∂E/∂out = 0.5
+        "layers": [{"name": "o", "activation": "softmax", "weights": [[0.0, 0.0], [0.0, 0.0]], "bias": 0.0}],
+        "examples": [{"inputs": [0.5, -0.4], "targets": [0.0, 0.0]}],
+    },
     "softmax at its target": {  # out = (0.5, 0.5): o1 at t = 0.5, yet δ = out·(g − Σ g·out) = 0.1 > 0
         "layers": [{"name": "o", "activation": "softmax", "weights": [[0.0, 0.0], [0.0, 0.0]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, -0.4], "targets": [0.5, 0.9]}],
@@ -560,13 +572,21 @@ def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_mov
     for j, (out, target, signal) in enumerate(zip(passed.outs[-1], targets, step.deltas[0][-1], strict=True)):
         side = "above" if out > target else "below" if out < target else "equal"
         sign = "positive" if signal > 0 else "negative" if signal < 0 else "zero"
-        if signal == 0:
+        if signal == 0 and out == target:
+            kind = "level"
+        elif signal == 0 and net.layers[-1].activation == "softmax":  # the others' errors cancel its own
+            kind = "cancel"
+        elif signal == 0:  # ∂E/∂out · f′(net) = 0: which factor is 0, as the sentence says
             slope = reference.jacobian(net.layers[-1].activation, passed.nets[-1], passed.outs[-1])[j, j]
-            kind = "level" if out == target else "flat" if slope == 0 else "flat_loss"
+            assert slope == 0 or reference.loss_slope(net.loss, targets, passed.outs[-1])[j] == 0
+            kind = "flat" if slope == 0 else "flat_loss"
         else:
             kind = "against" if np.sign(signal) != np.sign(out - target) else "high" if out > target else "low"
         before, after = net.layers[-1].weights[j][0], step.after.layers[-1].weights[j][0]
         move = "rises" if after > before else "falls" if after < before else "stays"
+        push = -(step.gradients[-1][0][j][0] - net.weight_decay * before)  # E_total's gradient alone
+        if move != "stays" and push and (push > 0) != (after > before):  # decay or momentum outweighs it
+            move += "_momentum" if net.momentum else "_decay"
         mark = r"^{(1)}" if batch else ""
         weight = first + j * net.layers[-1].weights.shape[1]
         words = {"out": rf"\mathrm{{out}}_{{o{j + 1}}}{mark}", "weight": f"w_{{{weight}}}"}

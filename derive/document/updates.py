@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import mpmath
 import sympy as sp
 
 from derive.core import rules
+from derive.core.chain import Derivation
 from derive.core.factors import Delta
 from derive.core.layerwise import delta_ratio, weight_gradient_ratio
-from derive.core.numbers import Number, format_number
+from derive.core.numbers import Number, format_number, full_precision
 from derive.core.steps import Steps
 
 from .forward import forward
@@ -70,7 +72,7 @@ def after(steps: Steps, typeset: Typesetter, *, formula: bool) -> tuple[list[Exa
 
 
 def reading(steps: Steps, typeset: Typesetter) -> Reading:
-    """Which way each output pushes the weights into it, and how much smaller the first layer's gradients are.
+    """Which way each output pushes the weights into it, and how the first layer's gradients compare in size.
 
     With several examples, example 1's push is told beside the whole batch's move, which may differ.
     """
@@ -91,7 +93,7 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
                 "kind": f"reading{batch}_{_push(out - target, delta)}",
                 "relation": f"reading_{_sign_word(out - target, 'above', 'below', 'equal')}",
                 "sign": f"reading_{_sign_word(delta.precise, 'positive', 'negative', 'zero')}",
-                "direction": f"reading_{_sign_word(after - before, 'rises', 'falls', 'stays')}",
+                "direction": _direction(derivation, weight, after - before),
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
@@ -132,6 +134,17 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[st
     return ratio, "", ("reading_ratio_deltas", "reading_ratio", "reading_shrink")
 
 
+def _direction(derivation: Derivation, weight: str, change: Number) -> str:
+    """The catalog key of a weight's move; with the reason, where its gradient alone would move it the
+    other way: weight decay's λ·w, or momentum's share of the change before."""
+    move = _sign_word(change, "rises", "falls", "stays")
+    with full_precision():
+        push = -mpmath.fsum(term.precise for term in derivation.gradients[weight].chain)
+    if change == 0 or push == 0 or (push > 0) == (change > 0):
+        return f"reading_{move}"
+    return f"reading_{move}_{'momentum' if derivation.spec.momentum else 'decay'}"
+
+
 def _sign_word(value: Number, positive: str, negative: str, zero: str) -> str:
     """The word for a value's sign."""
     return positive if value > 0 else negative if value < 0 else zero
@@ -142,15 +155,17 @@ def _push(error: Number, delta: Delta) -> str:
 
     With a squared error or bce, δ = ∂E/∂out · f′(net) takes the sign of out − t (f′ ≥ 0), or is 0
     where the activation is flat (a ReLU below 0); cross-entropy on a sigmoid gives −t·(1 − out),
-    0 for a target of 0 and never positive, and a softmax with a squared error couples the outputs:
-    δ of either sign.
+    0 for a target of 0 (the loss's slope) and never positive; a softmax couples the outputs: its δ
+    may have either sign, or be 0 where the other outputs' errors cancel an output's own.
     """
     signal = delta.precise
     if signal == 0:
         if error == 0:
             return "level"
-        activation_flat = len(delta.factors) > 1 and delta.factors[-1].precise == 0  # ∂out/∂net, the last
-        return "flat" if activation_flat else "flat_loss"
+        if len(delta.factors) == 1:  # a softmax's δ = ∂E_total/∂net, the other outputs' errors within it
+            return "cancel"
+        _, activation_slope = delta.factors  # ∂E_total/∂out · ∂out/∂net: one of the two is 0
+        return "flat" if activation_slope.precise == 0 else "flat_loss"
     if (signal > 0 and error > 0) or (signal < 0 and error < 0):
         return "high" if error > 0 else "low"
     return "against"
