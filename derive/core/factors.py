@@ -106,6 +106,12 @@ class Gradient:
         return float(self.precise)
 
     @property
+    def of_total(self) -> Number:
+        """∂E_total/∂θ alone: the sum of the chain's terms, without weight decay's λ·w."""
+        with full_precision():
+            return mpmath.fsum(term.precise for term in self.chain)
+
+    @property
     def chain_expr(self) -> sp.Expr:
         """Σ over the terms of the product of their factors (+ λ·w with weight decay), in the network's symbols."""
         terms = [term.expr for term in self.chain]

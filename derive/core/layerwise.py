@@ -10,7 +10,7 @@ import mpmath
 
 from derive.core.chain import Derivation
 from derive.core.factors import Gradient
-from derive.core.numbers import Number, full_precision
+from derive.core.numbers import Number
 
 
 def layer_inputs(derivation: Derivation, p: int, L: int) -> list[Number]:
@@ -51,7 +51,7 @@ def weight_gradient_ratio(derivation: Derivation) -> Number | None:
     Of E_total alone: the chain's terms, without weight decay's λ·w, which is not backpropagated.
     """
     last = len(derivation.spec.layers) - 1
-    means = [_mean([abs(_chain_part(g)) for g in _weight_gradients(derivation, L)]) for L in (last, 0)]
+    means = [_mean([abs(g.of_total) for g in _weight_gradients(derivation, L)]) for L in (last, 0)]
     return _over(*means)
 
 
@@ -60,12 +60,6 @@ def delta_ratio(derivation: Derivation) -> Number | None:
     last = len(derivation.spec.layers) - 1
     means = [_mean([abs(d.precise) for row in derivation.deltas for d in row[L]]) for L in (last, 0)]
     return _over(*means)
-
-
-def _chain_part(gradient: Gradient) -> Number:
-    """∂E_total/∂w: the sum of the gradient's chain-rule terms."""
-    with full_precision():
-        return mpmath.fsum(term.precise for term in gradient.chain)
 
 
 def _weight_gradients(derivation: Derivation, L: int) -> list[Gradient]:

@@ -288,7 +288,7 @@ class Reading:
     ratio: str  # output-layer over first-layer mean |∂E/∂w|, rounded; empty with one layer
     slope_bound: str  # the largest slope of the hidden activation when it is below 1 (σ′ ≤ 0.25)
     deltas: str = ""  # the same ratio for the δs, when the inputs account for much of the gradients'
-    sentence: tuple[str, ...] = ()  # the catalog key of the ratio's sentence, if one is said
+    sentence: str = ""  # the catalog key of the ratio's sentence, if one is said
     points: tuple[str, ...] = ()  # the slides' keys for the same (under [slides])
 
 

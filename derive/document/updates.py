@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import mpmath
+from dataclasses import dataclass
+
 import sympy as sp
 
 from derive.core import rules
 from derive.core.chain import Derivation
 from derive.core.factors import Delta
 from derive.core.layerwise import delta_ratio, weight_gradient_ratio
-from derive.core.numbers import Number, format_number, full_precision
+from derive.core.numbers import Number, format_number
 from derive.core.steps import Steps
 
 from .forward import forward
@@ -102,16 +103,26 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
                 "after": typeset.show(after),
             }
         )
-    ratio, deltas, keys, bound = "", "", (), ""
+    said, bound = _RatioReading(), ""
     if len(spec.layers) > 1 and spec.dense:  # the ratio of two layers' gradients: fully connected ones
-        ratio, deltas, keys = _ratio_reading(weight_gradient_ratio(derivation), delta_ratio(derivation))
+        said = _ratio_reading(weight_gradient_ratio(derivation), delta_ratio(derivation))
         bound = SLOPE_BOUNDS.get(spec.layers[0].activation, "")
-    return Reading(outputs, ratio, bound, deltas, keys[:1], keys[1:])
+    return Reading(outputs, said.ratio, bound, said.deltas, said.sentence, said.points)
 
 
-def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[str, str, tuple[str, ...]]:
-    """The output layer's mean |∂E/∂w| over the first layer's as said, the δs' ratio when said, and the
-    catalog keys that say them: the document's sentence, then the slides' points.
+@dataclass(frozen=True)
+class _RatioReading:
+    """The ratios as said, the document's sentence (a catalog key) and the slides' points."""
+
+    ratio: str = ""
+    deltas: str = ""
+    sentence: str = ""
+    points: tuple[str, ...] = ()
+
+
+def _ratio_reading(gradients: Number | None, signals: Number | None) -> _RatioReading:
+    """The output layer's mean |∂E/∂w| over the first layer's, and the δs' when it is said, with the
+    sentences that say them.
 
     Smaller first-layer gradients are told with the δs' shrinking when the two ratios are within a
     fifth of each other, with both ratios when they are not (the values each δ multiplies, inputs or
@@ -119,27 +130,29 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> tuple[st
     doing when the δs do not shrink.
     """
     if gradients is None:  # a layer whose every gradient is 0
-        return "", "", ()
+        return _RatioReading()
     if 1 / _SAME < gradients < _SAME:
-        return "", "", ("reading_ratio_same", "reading_ratio_same")
+        return _RatioReading(sentence="reading_ratio_same", points=("reading_ratio_same",))
     if gradients < 1:
-        return _shown_ratio(1 / gradients), "", ("reading_ratio_larger", "reading_ratio_larger")
+        larger = _shown_ratio(1 / gradients)
+        return _RatioReading(larger, sentence="reading_ratio_larger", points=("reading_ratio_larger",))
     ratio = _shown_ratio(gradients)
     if signals is None or signals < _SAME:
-        return ratio, "", ("reading_ratio_inputs", "reading_ratio", "reading_inputs")
+        return _RatioReading(ratio, sentence="reading_ratio_inputs", points=("reading_ratio", "reading_inputs"))
     if gradients > 1.2 * signals:  # the values the δs multiply shrink the gradients further: say both
-        return ratio, _shown_ratio(signals), ("reading_ratio", "reading_ratio", "reading_deltas")
+        points = ("reading_ratio", "reading_deltas")
+        return _RatioReading(ratio, _shown_ratio(signals), "reading_ratio", points)
     if gradients < 0.8 * signals:  # they make up for part of the δs' shrinking
-        return ratio, _shown_ratio(signals), ("reading_ratio_offset", "reading_ratio", "reading_deltas_offset")
-    return ratio, "", ("reading_ratio_deltas", "reading_ratio", "reading_shrink")
+        points = ("reading_ratio", "reading_deltas_offset")
+        return _RatioReading(ratio, _shown_ratio(signals), "reading_ratio_offset", points)
+    return _RatioReading(ratio, sentence="reading_ratio_deltas", points=("reading_ratio", "reading_shrink"))
 
 
 def _direction(derivation: Derivation, weight: str, change: Number) -> str:
     """The catalog key of a weight's move; with the reason, where its gradient alone would move it the
     other way: weight decay's λ·w, or momentum's share of the change before."""
     move = _sign_word(change, "rises", "falls", "stays")
-    with full_precision():
-        push = -mpmath.fsum(term.precise for term in derivation.gradients[weight].chain)
+    push = -derivation.gradients[weight].of_total
     if change == 0 or push == 0 or (push > 0) == (change > 0):
         return f"reading_{move}"
     return f"reading_{move}_{'momentum' if derivation.spec.momentum else 'decay'}"
