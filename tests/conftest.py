@@ -121,6 +121,21 @@ def pytest_runtest_makereport(item, call):
 # (pyproject.toml) they run on one worker and the PDFs are compiled, or the browser started, once.
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker under ``--dist loadgroup``, every grouped test carries its group in its node ID
+    (xdist's only way of telling the scheduler); a pytest that drops it would spread each group over the
+    workers without a word, compiling each PDF and starting each browser once per worker."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"--dist loadgroup: {len(lost)} grouped tests lost their group ({lost[0]}); "
+            "pytest-xdist cannot group tests under this pytest (pyproject.toml's test extra pins one that can)"
+        )
+
+
 @pytest.fixture(scope="session")
 def worksheet_pdfs(tmp_path_factory):
     """``derive worksheet [NETWORK] [--detail D] [--lang L] --pdf`` in a folder of its own, run once per

@@ -60,6 +60,35 @@ def test_a_skip_is_a_skip_elsewhere(tmp_path):
     assert "1 passed, 2 skipped, 1 xfailed" in result.stdout
 
 
+GROUPED = """
+import os
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("shared")
+
+
+@pytest.mark.parametrize("number", range(8))
+def test_reads_what_the_group_shares(number):
+    with open("workers.txt", "a") as seen:
+        seen.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+"""
+
+
+def test_a_group_runs_on_one_worker(tmp_path):
+    """The suite's PDFs are compiled, and its browser started, once per group of the tests that read
+    them: that holds only while ``--dist loadgroup`` keeps each group on one worker."""
+    (tmp_path / "conftest.py").write_text("from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n")
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    (tmp_path / "test_alone.py").write_text("def test_alone():\n    pass\n")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workers = (tmp_path / "workers.txt").read_text().split()
+    assert len(workers) == 8 and len(set(workers)) == 1, workers
+
+
 def test_the_mermaid_checker_serves_many_documents_and_names_each_rejected_diagram():
     """One node process answers every call of this test process, each with that call's own failures."""
     from tests.documents import mermaid_failures
