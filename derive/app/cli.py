@@ -8,6 +8,7 @@ and status 1 (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -407,6 +408,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+@functools.cache  # parsing leaves the parser as it was: one per process, however many commands run in it
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="derive",
