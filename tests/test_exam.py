@@ -407,3 +407,25 @@ def test_the_published_example_only_when_named(tmp_path):
     run_derive("worksheet", "--exercise", "exam", "--variants", "2", "--seed", "5", "-o", str(tmp_path / "class"))
     key = (tmp_path / "class" / "exam-solutions-02.tex").read_text(encoding="utf-8")
     assert r"variant 2 of seed 5" in key and r"\texttt{-{}-variant 2 -{}-seed 5}" in key
+
+
+@pytest.mark.parametrize("total", [1, 12, 19, 20, 21, 34, 60])
+def test_an_exam_lasts_a_mark_and_a_half_a_minute_in_fives_and_at_least_half_an_hour(total):
+    from derive.document.marking import ExamSetting
+
+    assert ExamSetting().duration(total) == max(30, 5 * math.ceil(1.5 * total / 5))
+    assert ExamSetting(minutes=45).duration(total) == 45  # as the lecturer sets it
+
+
+def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allows():
+    """w⁺ = 1 − 10⁻²⁰ would need 24 figures for its change to show: it is asked to 15, the most `--digits` takes."""
+    from fractions import Fraction
+
+    from derive.core.numbers import exact
+    from derive.document.marking import figures_for_change
+
+    after, change = exact(Fraction(1) - Fraction(1, 10**20)), exact(Fraction(-1, 10**20))
+    assert figures_for_change(after, change, 4) == 15
+    assert figures_for_change(exact(Fraction(2999431, 10**7)), exact(Fraction(-569, 10**7)), 4) == 8  # 4 + 4 more
+    result = run_derive("worksheet", "--exercise", "exam", "--digits", "16", "-o", "unused", check=False)
+    assert result.returncode == 2 and "expected 1 to 15" in result.stderr

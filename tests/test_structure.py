@@ -157,10 +157,11 @@ def test_the_command_line_offers_the_choices_the_library_has():
     """cli.py repeats a few choice lists so that `--help` starts without importing SymPy: keep them equal."""
     from derive.app import cli
     from derive.core import steps
-    from derive.document import precision
+    from derive.document import marking, precision
     from derive.publishing import publish
 
     assert cli.DETAILS == steps.DETAILS
     assert cli.EXERCISES == publish.EXERCISES
     assert cli.PAPERS == publish.PAPERS
     assert cli.FIGURES == precision.ANSWER_FIGURES
+    assert cli.MOST_FIGURES == marking.MOST_FIGURES

@@ -25,7 +25,7 @@ EXERCISES = ("numbers", "formulas", "exam")
 PAPERS = ("a4", "letter")
 DIGITS = 9  # decimals shown
 FIGURES = 4  # the significant figures a document asks for (derive.document.precision.ANSWER_FIGURES)
-MOST_FIGURES = 15
+MOST_FIGURES = 15  # derive.document.marking.MOST_FIGURES
 EXAM_ONLY = ("ask", "marks", "minutes", "course", "date")
 
 Declare = Callable[[argparse.ArgumentParser], None]
