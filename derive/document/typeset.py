@@ -34,7 +34,7 @@ BOX_AND_TAG = 45
 class Typesetter:
     """Prints steps in a notation (``net`` or ``in``) with values shown to ``digits`` decimals."""
 
-    def __init__(self, steps: Steps, notation: str, digits: int, *, mark_unrounded: bool = True) -> None:
+    def __init__(self, steps: Steps, notation: str, digits: int, *, mark_unrounded: bool = False) -> None:
         self.steps = steps
         self.digits = digits
         self.mark_unrounded = mark_unrounded  # only an answer key marks them: checking costs a re-evaluation
