@@ -150,3 +150,44 @@ def test_the_teachers_note_is_in_the_solutions_beside_its_number(detail, languag
     assert page.index("The total error goes from 0.298371109 to 0.291027774") < page.index(title)
     assert page.index(title) < page.index("Reading the result")
     assert title not in pages[-1]  # the last page is not the note's alone
+
+
+THREE_INPUTS = """
+learning_rate = 0.5
+
+[[layers]]
+name = "h"
+activation = "sigmoid"
+weights = [[0.15, 0.20, 0.25], [0.30, 0.35, 0.40]]
+bias = 0.35
+
+[[layers]]
+name = "o"
+activation = "sigmoid"
+weights = [[0.40, 0.45]]
+bias = 0.60
+
+[[examples]]
+inputs = [0.05, 0.10, 0.20]
+targets = [0.01]
+"""
+
+
+def test_a_sum_of_more_than_three_terms_is_set_three_terms_a_line(tmp_path):
+    """net_h1 = w1·i1 + w2·i2 + w3·i3 + b1·1 breaks after three terms, its numbers after two (they are
+    wider), each line after the first going on with +; net_o1's three terms stay on one line."""
+    (tmp_path / "three.toml").write_text(THREE_INPUTS, encoding="utf-8")
+    run_derive("worksheet", str(tmp_path / "three.toml"), "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    hidden = tex[tex.index(r"\mathrm{net}_{h1} &=") :]
+    lines = [line.strip() for line in hidden[: hidden.index(r"\answer")].split(r"\\*")]
+    assert lines == [
+        r"\mathrm{net}_{h1} &= w_{1} \cdot i_{1} + w_{2} \cdot i_{2} + w_{3} \cdot i_{3}",
+        r"&\quad + b_{1} \cdot 1",
+        r"&= 0.15 \cdot 0.05 + 0.2 \cdot 0.1",
+        r"&\quad + 0.25 \cdot 0.2 + 0.35 \cdot 1",
+        "&=",
+    ]
+    output = tex[tex.index(r"\mathrm{net}_{o1} &=") :]
+    assert output[: output.index(r"\answer")].count(r"\\*") == 1  # the formula, then numbers and value
+    assert r"w_{8} \cdot \mathrm{out}_{h2} + b_{2} \cdot 1 \\*" in output
