@@ -164,3 +164,29 @@ def test_spanish_documents_read_as_spanish(worksheet_pdfs):
         assert "sesgo" in text and "bias" not in text and "pasada" not in text, name
     solutions = " ".join(pdf_text(folder / "solutions.pdf").split())
     assert "Combinando los factores" in solutions and "en sentido opuesto al gradiente" in solutions
+
+
+EXACT = """
+learning_rate = 0.125
+
+[[layers]]
+name = "o"
+activation = "linear"
+weights = [[0.5, 0.25]]
+bias = 0.125
+
+[[examples]]
+inputs = [1.0, 2.0]
+targets = [0.5]
+"""
+
+
+def test_a_key_whose_every_value_is_its_rounded_numbers_own_has_no_note_about_marks(tmp_path):
+    """A linear neuron on short decimals: every line's value is exactly what its numbers give, so no
+    value is marked (*) and the note that explains the mark is left out."""
+    (tmp_path / "exact.toml").write_text(EXACT, encoding="utf-8")
+    run_derive("worksheet", str(tmp_path / "exact.toml"), "-o", str(tmp_path))
+    key = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    assert r"0.5 \cdot 1 + 0.25 \cdot 2 + 0.125 \cdot 1 = \answer{1.125}" in key  # net, worked exactly
+    assert r"\tfrac{1}{2} \left(0.5 - 1.125\right)^{2} = \answer{0.1953125}" in key  # E = ½(t − out)²
+    assert r"\text{(*)}" not in key and "unrounded values" not in key

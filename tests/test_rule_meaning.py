@@ -408,3 +408,17 @@ def test_the_matrix_form_states_each_quantity_and_its_value(solutions):
         np.testing.assert_allclose(value, expected[name].flatten(), rtol=1e-6, atol=1e-9, err_msg=name)
         seen.add(name)
     assert seen == set(expected)
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax"])
+def test_an_output_weights_gradient_is_its_neurons_delta_times_its_input(tmp_path, name):
+    """∂E/∂w = δ_j · out_i for every weight into an output neuron, δ_j written by its name: softmax's
+    too, whose δ_j = ∂E_total/∂net_j gathers every class's error (the weights numbered row by row)."""
+    hidden, output = spec(name)["layers"]
+    run_derive("worksheet", name, "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    number = itertools.count(len(hidden["weights"]) * len(hidden["weights"][0]) + 1)
+    for j, row in enumerate(output["weights"], 1):
+        for i in range(1, len(row) + 1):
+            gradient = rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial w_{{{next(number)}}}}}"
+            assert rf"{gradient} &= \delta_{{o{j}}} \cdot \mathrm{{out}}_{{h{i}}} = " in tex, gradient
