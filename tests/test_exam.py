@@ -348,14 +348,32 @@ def test_marks_sets_each_question_or_each_part(marks, questions, each, tmp_path)
     assert scheme_marks(key) == parts  # each part's mark scheme is worth its marks
 
 
-@pytest.mark.parametrize("marks", ["10,10", "4+4,6,12", "x", "0,5,5", "2,2,2", "4,,5"])
+MARKS_FORM = (
+    "derive worksheet: error: argument --marks: expected whole numbers of marks from 1 to 100, one per question "
+    "separated by commas, a question's parts joined by + (e.g. 11,6,12 or 4+4+3,6,12); got '{}' "
+    "(see 'derive worksheet --help')"
+)
+BAD_MARKS = {  # seed 3's exam: three questions of 3, 2 and 4 parts, 4+4+3,4+2,3+3+4+2 by default
+    "10,10": "derive: --marks: this exam has 3 questions, got marks for 2 "
+    "(its default, part by part: --marks 4+4+3,4+2,3+3+4+2)",
+    "4+4,6,12": "derive: --marks: question 1 has 3 parts, got 2 marks for it (4+4; its default is 4+4+3)",
+    "4+4+3,4+2+1,12": "derive: --marks: question 2 has 2 parts, got 3 marks for it (4+2+1; its default is 4+2)",
+    "2,2,2": "derive: --marks: question 1 has 3 parts of at least 1 mark each, got 2",
+    "4+4+3,1,12": "derive: --marks: question 2 has 2 parts of at least 1 mark each, got 1",
+    "x": MARKS_FORM.format("x"),
+    "0,5,5": MARKS_FORM.format("0,5,5"),
+    "4,,5": MARKS_FORM.format("4,,5"),
+}
+
+
+@pytest.mark.parametrize("marks", sorted(BAD_MARKS))
 def test_a_bad_marks_is_one_line_naming_the_option_and_writes_nothing(marks, tmp_path):
     folder = tmp_path / "out"
     result = run_derive(
         "worksheet", "--exercise", "exam", "--seed", "3", "--marks", marks, "-o", str(folder), check=False
     )
     assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "--marks" in result.stderr, result.stderr
+    assert result.stderr == BAD_MARKS[marks] + "\n"
     assert not folder.exists()
 
 
