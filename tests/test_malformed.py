@@ -361,6 +361,17 @@ def test_a_catalog_placeholder_cannot_reach_attributes(tmp_path, derive_in):
     assert "#### {name.__class__.__mro__}" in result.stdout and "<class" not in result.stdout
 
 
+def test_a_catalog_fields_text_is_not_read_again_for_the_next_placeholder():
+    """Each placeholder is filled once, from the sentence alone: LaTeX given in one field keeps its braces
+    (\\mathrm{out}_{h1} is not filled with the field ``out``), and a field is not filled from another's text."""
+    from derive.outputs.render import Catalog
+
+    t = Catalog("en", {"moves": "{moves}; {out}; {missing}"}, "test.toml")
+    assert (
+        t("moves", moves=r"$\mathrm{out}_{h1}$ {missing}", out="o1") == r"$\mathrm{out}_{h1}$ {missing}; o1; {missing}"
+    )
+
+
 def test_a_template_in_the_old_flat_layout_is_pointed_to_its_folder(tmp_path, derive_in):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "explanation.md.j2").write_text("x\n", encoding="utf-8")

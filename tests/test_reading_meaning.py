@@ -535,6 +535,17 @@ PUSH_NETWORKS = {
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [-0.3, 0.1]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, 0.9], "targets": [0.2, 0.3]}],
     },
+    "a negative input": {  # o1 above its target, pushed down: w1 = 0.6 rises, since it multiplies i1 = −0.5
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.6, 0.2], [0.3, -0.1]], "bias": 0.0}],
+        "examples": [{"inputs": [-0.5, 0.9], "targets": [0.1, 0.9]}],
+    },
+    "a negative hidden output": {  # tanh's out_h1 < 0: the output weights it multiplies move against the push
+        "layers": [
+            {"name": "h", "activation": "tanh", "weights": [[-0.8, 0.2], [0.25, 0.3]], "bias": 0.1},
+            {"name": "o", "activation": "sigmoid", "weights": [[0.4, 0.45], [0.5, 0.55]], "bias": 0.6},
+        ],
+        "examples": [{"inputs": [0.5, 0.1], "targets": [0.01, 0.99]}],
+    },
     "batch": {
         "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.0, 0.0], [0.6, 0.2]], "bias": 0.0}],
         "examples": [{"inputs": [0.5, 0.9], "targets": [0.5, 0.2]}, {"inputs": [0.1, 0.2], "targets": [0.9, 0.3]}],
@@ -587,9 +598,14 @@ def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_mov
         push = -(step.gradients[-1][0][j][0] - net.weight_decay * before)  # E_total's gradient alone
         if move != "stays" and push and (push > 0) != (after > before):  # decay or momentum outweighs it
             move += "_momentum" if net.momentum else "_decay"
+        # ∂E/∂w = δ·x: the value w multiplies in example 1, an input or the layer below's first output
+        multiplied = passed.outs[-2][0] if len(net.layers) > 1 else net.examples[0][0][0]
+        name = r"\mathrm{out}_{h1}" if len(net.layers) > 1 else "i_{1}"
+        turned = move in ("rises", "falls") and multiplied < 0 and not batch
+        move += "_input" if turned else ""
         mark = r"^{(1)}" if batch else ""
         weight = first + j * net.layers[-1].weights.shape[1]
-        words = {"out": rf"\mathrm{{out}}_{{o{j + 1}}}{mark}", "weight": f"w_{{{weight}}}"}
+        words = {"out": rf"\mathrm{{out}}_{{o{j + 1}}}{mark}", "weight": f"w_{{{weight}}}", "input": name}
         words["signal"] = sentences[f"reading_{sign}"]
         sentence = sentences[f"reading{batch}_{kind}"].replace("{side}", sentences[f"reading_{side}"])
         found = sentence_pattern(sentence.replace("{moves}", sentences[f"reading_{move}"]), **words)
@@ -597,7 +613,8 @@ def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_mov
         assert match, (kind, found.pattern)
         numbers = [number(value) for value in match.groups()]
         assert numbers[:2] == pytest.approx([out, target], abs=5e-9)
-        assert numbers[2:] == pytest.approx([before, after][: len(numbers) - 2], abs=5e-9)
+        assert numbers[2:] == pytest.approx([before, after, multiplied][: len(numbers) - 2], abs=5e-9)
+        assert len(numbers) == (5 if turned else 4 if move != "stays" else 3)
 
 
 @pytest.mark.parametrize("language", ["en", "es"])

@@ -89,12 +89,18 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
         first_weight = graph.weights[-1][j][0] if spec.dense else graph.link_weight(last, j, 0)
         weight = first_weight.name
         before, after = derivation.parameters[weight], derivation.updated[weight]
+        # the value the weight multiplies (a fully connected layer's first input): a negative one turns
+        # the output's push around, which the sentence then says
+        source = (graph.out[0][-2] if len(graph.neurons) > 1 else graph.inputs[0])[0]
+        negative = spec.dense and not graph.multi and derivation.values[source] < 0
         outputs.append(
             {
                 "kind": f"reading{batch}_{_push(out - target, delta)}",
                 "relation": f"reading_{_sign_word(out - target, 'above', 'below', 'equal')}",
                 "sign": f"reading_{_sign_word(delta.precise, 'positive', 'negative', 'zero')}",
-                "direction": _direction(derivation, weight, after - before),
+                "direction": _direction(derivation, weight, after - before, negative),
+                "input": typeset.latex(source),
+                "input_value": typeset.show(derivation.values[source]),
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
@@ -148,13 +154,15 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> _RatioRe
     return _RatioReading(ratio, sentence="reading_ratio_deltas", points=("reading_ratio", "reading_shrink"))
 
 
-def _direction(derivation: Derivation, weight: str, change: Number) -> str:
+def _direction(derivation: Derivation, weight: str, change: Number, negative_input: bool = False) -> str:
     """The catalog key of a weight's move; with the reason, where its gradient alone would move it the
-    other way: weight decay's λ·w, or momentum's share of the change before."""
+    other way: weight decay's λ·w, or momentum's share of the change before; and where the gradient
+    moves it, but against its output's push because the input it multiplies is negative
+    (∂E/∂w = δ·x: lowering the output raises w when x < 0)."""
     move = _sign_word(change, "rises", "falls", "stays")
     push = -derivation.gradients[weight].of_total
     if change == 0 or push == 0 or (push > 0) == (change > 0):
-        return f"reading_{move}"
+        return f"reading_{move}_input" if negative_input and change != 0 and push != 0 else f"reading_{move}"
     return f"reading_{move}_{'momentum' if derivation.spec.momentum else 'decay'}"
 
 

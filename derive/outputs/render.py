@@ -292,6 +292,9 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and name.startswith(HTML_FOLDER)  # type: ignore[union-attr]
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
 class Catalog:
     """The sentences of one language, looked up by dotted key: ``t("rules.power")``.
 
@@ -339,9 +342,10 @@ class Catalog:
         node = self._entry(key)
         if not isinstance(node, str):
             raise DeriveError(f"entry {key!r} should be text", source=self.source)
-        for name, value in fields.items():
-            node = node.replace(f"{{{name}}}", str(value))
-        return marked(node, self.decimal_mark)  # the numbers given in its fields, as the language writes them
+        # in one pass: a field's text is not read again, so LaTeX such as \mathrm{out}_{h1} given in one
+        # field keeps its {out} however the next field is named
+        text = _PLACEHOLDER.sub(lambda found: str(fields.get(found[1], found[0])), node)
+        return marked(text, self.decimal_mark)  # the numbers given in its fields, as the language writes them
 
 
 def meaning(step: Step, t: Catalog) -> str:
