@@ -447,3 +447,44 @@ def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allo
     assert figures_for_change(exact(Fraction(2999431, 10**7)), exact(Fraction(-569, 10**7)), 4) == 8  # 4 + 4 more
     result = run_derive("worksheet", "--exercise", "exam", "--digits", "16", "-o", "unused", check=False)
     assert result.returncode == 2 and "expected 1 to 15" in result.stderr
+
+
+def largest_remainder(total: int, weights: list[int]) -> tuple[int, ...]:
+    """Hamilton's method after one mark each: quotas 1 + (total − n)·w/Σw, each cut to its whole part,
+    the marks left over given to the largest fractional parts (the first of equal ones first)."""
+    from fractions import Fraction
+
+    quotas = [1 + Fraction((total - len(weights)) * weight, sum(weights)) for weight in weights]
+    shares = [math.floor(quota) for quota in quotas]
+    order = sorted(range(len(quotas)), key=lambda k: (-(quotas[k] - shares[k]), k))
+    for k in order[: total - sum(shares)]:
+        shares[k] += 1
+    return tuple(shares)
+
+
+def test_a_questions_marks_are_shared_among_its_parts_by_largest_remainder():
+    import random
+
+    from derive.document.marking import share
+
+    assert share(5, [3, 1]) == (3, 2)  # quotas 3.25 and 1.75: the larger remainder takes the mark left
+    assert share(12, [4, 2, 4, 2]) == (4, 2, 4, 2)
+    chance = random.Random(3)
+    for _ in range(300):
+        weights = [chance.randint(1, 6) for _ in range(chance.randint(1, 5))]
+        total = chance.randint(len(weights), 40)
+        assert share(total, weights) == largest_remainder(total, weights), (total, weights)
+
+
+def test_a_scheme_given_more_marks_gives_them_to_the_method_and_given_fewer_merges_neighbours():
+    from derive.document.marking import allot
+    from derive.document.model import Mark
+
+    scheme = [Mark("M", 1, ["m1"]), Mark("A", 1, ["a1"]), Mark("M", 1, ["m2"]), Mark("A", 1, ["a2"])]
+    more = allot(scheme, 7)  # three more, to the method lines in turn
+    assert [(mark.code, mark.marks) for mark in more] == [("M", 3), ("A", 1), ("M", 2), ("A", 1)]
+    independent = allot([Mark("B", 1, ["b"]), Mark("A", 1, ["a"])], 4)  # no method: the independent line
+    assert [(mark.code, mark.marks) for mark in independent] == [("B", 3), ("A", 1)]
+    fewer = allot([Mark("M", 2, ["m1"]), Mark("A", 1, ["a1"]), Mark("A", 1, ["a2"])], 2)
+    assert [(mark.code, mark.marks, mark.earned) for mark in fewer] == [("M", 1, ["m1"]), ("A", 1, ["a1", "a2"])]
+    assert [mark.marks for mark in scheme] == [1, 1, 1, 1]  # the scheme given is left as it was
