@@ -5,12 +5,15 @@ Pages are read with pdftotext, which shows what a reader sees, one page at a tim
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from derive.document.model import Equation
 from tests.conftest import require_tool, run_derive, worksheet_group
 from tests.documents import compile_latex
 
@@ -191,3 +194,64 @@ def test_a_sum_of_more_than_three_terms_is_set_three_terms_a_line(tmp_path):
     output = tex[tex.index(r"\mathrm{net}_{o1} &=") :]
     assert output[: output.index(r"\answer")].count(r"\\*") == 1  # the formula, then numbers and value
     assert r"w_{8} \cdot \mathrm{out}_{h2} + b_{2} \cdot 1 \\*" in output
+
+
+def _equations(value: object, seen: set[int]) -> Iterator[Equation]:
+    """Every line of working in a document's model, each once."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, Equation):
+        yield value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for entry in dataclasses.fields(value):
+            yield from _equations(getattr(value, entry.name), seen)
+    elif isinstance(value, list | tuple | dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _equations(item, seen)
+
+
+@pytest.mark.parametrize("network", ["deep", "softmax", "xor", "rnn"])
+def test_each_line_breaks_where_latex_measures_it_too_wide(network, tmp_path):
+    """Each line of the key against the widths pdflatex measures in the key's own preamble: a line whose
+    whole (value boxed, tag beside it) fits in 90 % of the text width is set on one line, one wider than
+    the text is broken; the left side gets a line of its own when it and the wider of the formula and
+    the numbers are wider than the text, and not when they fit in 90 % of it."""
+    from derive.core.chain import Derivation
+    from derive.document import build
+    from derive.spec.files import load_builtin
+
+    run_derive("worksheet", network, "-o", str(tmp_path))
+    preamble = (tmp_path / "solutions.tex").read_text(encoding="utf-8").split(r"\begin{document}")[0]
+    lines = [
+        line
+        for line in _equations(build(Derivation(load_builtin(network))), set())
+        if line.formula and line.substituted and line.layout != "split"
+    ]
+    measure = [r"\typeout{LINE:\the\linewidth}", r"\setbox0\hbox{\small(99)\quad}\typeout{TAG:\the\wd0}"]
+    for k, line in enumerate(lines):
+        parts = {
+            "whole": rf"{line.lhs} = {line.formula} = {line.substituted} = \answer{{{line.value}}}",
+            "lhs": line.lhs,
+            "formula": rf"= {line.formula}",
+            "numbers": rf"= {line.substituted} = \answer{{{line.value}}}",
+        }
+        measure += [
+            rf"\setbox0\hbox{{$\displaystyle {text}$}}\typeout{{{k}{part}:\the\wd0}}" for part, text in parts.items()
+        ]
+    (tmp_path / "measure.tex").write_text(preamble + "\\begin{document}\n" + "\n".join(measure) + "\n\\end{document}\n")
+    log = compile_latex(tmp_path / "measure.tex")
+    width = {name: float(points) for name, points in re.findall(r"^(\w+):([\d.]+)pt$", log, re.M)}
+    text, tag = width["LINE"], width["TAG"]
+    for k, line in enumerate(lines):
+        whole = width[f"{k}whole"] + tag
+        if whole <= 0.9 * text:
+            assert line.layout == "line", (line.lhs, whole, text)
+        if whole > text:
+            assert line.layout != "line", (line.lhs, whole, text)
+        beside = width[f"{k}lhs"] + max(width[f"{k}formula"], width[f"{k}numbers"] + tag)
+        if beside <= 0.9 * text:
+            assert not line.lhs_alone, (line.lhs, beside, text)
+        if beside > text:
+            assert line.lhs_alone, (line.lhs, beside, text)
+    assert {line.layout for line in lines} >= {"line", "two"}

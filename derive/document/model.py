@@ -38,7 +38,6 @@ class Equation:
     unrounded: bool = False
     layout: str = "line"
     lhs_alone: bool = False  # the left side and the formula do not fit on one line together
-    width: float = 0.0  # about how many points the whole line takes at 11 pt
 
 
 @dataclass

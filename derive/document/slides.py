@@ -20,7 +20,7 @@ from derive.core.printing import partial_latex
 
 from .backward import PATHS_RULES
 from .model import ComputationGraph, DeltaWorking, Document, Equation, GradientWorking, GraphNode, NeuronWorking
-from .typeset import layout, width
+from .typeset import layout
 
 # A decimal number as the documents print it, with a point or a Spanish comma (0{,}5933 in LaTeX);
 # not part of a name or a dimension (w_{5}, 0.5em).
@@ -89,9 +89,7 @@ def _round(value: Any, figures: int) -> Any:
             if entry.name not in NAMES:
                 setattr(value, entry.name, _round(getattr(value, entry.name), figures))
         if isinstance(value, Equation):
-            # the shorter numbers make a shorter line: the templates choose its breaks by its width
-            shown = " = ".join(part for part in (value.lhs, value.formula, value.substituted, value.value) if part)
-            value.width = width(shown)
+            # the shorter numbers make a shorter line: the templates break it as its layout says
             value.layout = layout(value)
     return value
 

@@ -104,7 +104,6 @@ class Typesetter:
             if not any(text.startswith("-") for text in formula_terms + number_terms):
                 equation.formula_terms, equation.terms = formula_terms, number_terms
         equation.layout = layout(equation)
-        equation.width = width(" = ".join(part for part in (lhs, formula_text, substituted, shown) if part))
         # align* puts every line's right side after the widest left side: a wide one goes on a line of its own
         numbers = width(equation.substituted) + VALUE_WIDTH * len(equation.value) + BOX_AND_TAG
         equation.lhs_alone = width(equation.lhs) + max(width(equation.formula), numbers) > LINE_WIDTH
