@@ -121,6 +121,10 @@ def pytest_runtest_makereport(item, call):
 # (pyproject.toml) they run on one worker and the PDFs are compiled, or the browser started, once.
 
 
+def _grouped(nodeid: str) -> bool:
+    return nodeid.rfind("@") > nodeid.rfind("]")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """On an xdist worker under ``--dist loadgroup``, every grouped test carries its group in its node ID
@@ -128,7 +132,8 @@ def pytest_collection_modifyitems(config, items):
     workers without a word, compiling each PDF and starting each browser once per worker."""
     if not getattr(config.option, "loadgroup", False):
         return
-    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    # xdist's own reading: the group follows the last "@", after any parameter's "]"
+    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and not _grouped(item.nodeid)]
     if lost:
         raise pytest.UsageError(
             f"--dist loadgroup: {len(lost)} grouped tests lost their group ({lost[0]}); "

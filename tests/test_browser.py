@@ -175,6 +175,7 @@ def check_in_page(
     ``opened``: on the page open already, every field of which ``answers`` fills anew."""
     from selenium.webdriver.common.by import By
 
+    assert not (opened and typed), "typing into an opened page would add to what its fields hold"
     if not opened:
         open_page(driver, path)
     if not typed:

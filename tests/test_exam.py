@@ -427,16 +427,16 @@ def test_the_published_example_only_when_named(tmp_path):
     assert r"variant 2 of seed 5" in key and r"\texttt{-{}-variant 2 -{}-seed 5}" in key
 
 
-@pytest.mark.parametrize("total", [1, 12, 19, 20, 21, 34, 60])
-def test_an_exam_lasts_a_mark_and_a_half_a_minute_in_fives_and_at_least_half_an_hour(total):
+@pytest.mark.parametrize(("total", "minutes"), [(1, 30), (12, 30), (19, 30), (20, 30), (21, 35), (34, 55), (60, 90)])
+def test_an_exam_lasts_a_minute_and_a_half_a_mark_in_fives_and_at_least_half_an_hour(total, minutes):
     from derive.document.marking import ExamSetting
 
-    assert ExamSetting().duration(total) == max(30, 5 * math.ceil(1.5 * total / 5))
+    assert ExamSetting().duration(total) == minutes  # 21 marks: 31.5 minutes, so 35
     assert ExamSetting(minutes=45).duration(total) == 45  # as the lecturer sets it
 
 
-def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allows():
-    """w⁺ = 1 − 10⁻²⁰ would need 24 figures for its change to show: it is asked to 15, the most `--digits` takes."""
+def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allows(tmp_path):
+    """w⁺ = 1 − 10⁻²⁰ would need 23 figures for its change to show: it is asked to 15, the most `--digits` takes."""
     from fractions import Fraction
 
     from derive.core.numbers import exact
@@ -445,7 +445,7 @@ def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allo
     after, change = exact(Fraction(1) - Fraction(1, 10**20)), exact(Fraction(-1, 10**20))
     assert figures_for_change(after, change, 4) == 15
     assert figures_for_change(exact(Fraction(2999431, 10**7)), exact(Fraction(-569, 10**7)), 4) == 8  # 4 + 4 more
-    result = run_derive("worksheet", "--exercise", "exam", "--digits", "16", "-o", "unused", check=False)
+    result = run_derive("worksheet", "--exercise", "exam", "--digits", "16", "-o", str(tmp_path / "out"), check=False)
     assert result.returncode == 2 and "expected 1 to 15" in result.stderr
 
 
@@ -469,6 +469,9 @@ def test_a_questions_marks_are_shared_among_its_parts_by_largest_remainder():
 
     assert share(5, [3, 1]) == (3, 2)  # quotas 3.25 and 1.75: the larger remainder takes the mark left
     assert share(12, [4, 2, 4, 2]) == (4, 2, 4, 2)
+    assert share(4, [1, 1, 1]) == (2, 1, 1)  # three equal remainders: the first part takes the mark
+    assert share(8, [1, 2, 2]) == (2, 3, 3)  # quotas 2, 3 and 3 exactly: nothing left to give
+    assert share(9, [2, 1, 1, 2]) == (3, 2, 2, 2)  # quotas 2⅔, 1⅚, 1⅚, 2⅔: both ⅚, then the first ⅔
     chance = random.Random(3)
     for _ in range(300):
         weights = [chance.randint(1, 6) for _ in range(chance.randint(1, 5))]

@@ -89,6 +89,24 @@ def test_a_group_runs_on_one_worker(tmp_path):
     assert len(workers) == 8 and len(set(workers)) == 1, workers
 
 
+def test_a_grouped_test_that_lost_its_group_stops_the_worker():
+    """The guard itself: a grouped test whose node ID has no group after its parameters is refused."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from tests.conftest import pytest_collection_modifyitems
+
+    def grouped(nodeid: str) -> SimpleNamespace:
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=lambda name: name == "xdist_group")
+
+    config = SimpleNamespace(option=SimpleNamespace(loadgroup=True))
+    kept = grouped("tests/test_slides.py::test_deck[en]@slides")
+    pytest_collection_modifyitems(config, [kept])
+    with pytest.raises(pytest.UsageError, match=r"1 grouped tests lost their group \(tests/test_a.py::test_b\[x@y\]\)"):
+        pytest_collection_modifyitems(config, [kept, grouped("tests/test_a.py::test_b[x@y]")])
+
+
 def test_the_mermaid_checker_serves_many_documents_and_names_each_rejected_diagram():
     """One node process answers every call of this test process, each with that call's own failures."""
     from tests.documents import mermaid_failures

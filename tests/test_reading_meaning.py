@@ -601,7 +601,7 @@ def test_the_reading_of_each_output_follows_its_error_signal_and_its_weights_mov
         # ∂E/∂w = δ·x: the value w multiplies in example 1, an input or the layer below's first output
         multiplied = passed.outs[-2][0] if len(net.layers) > 1 else net.examples[0][0][0]
         name = r"\mathrm{out}_{h1}" if len(net.layers) > 1 else "i_{1}"
-        turned = move in ("rises", "falls") and multiplied < 0 and not batch
+        turned = move in ("rises", "falls") and push != 0 and multiplied < 0 and not batch
         move += "_input" if turned else ""
         mark = r"^{(1)}" if batch else ""
         weight = first + j * net.layers[-1].weights.shape[1]

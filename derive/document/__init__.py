@@ -66,7 +66,7 @@ def from_steps(
     history: Sequence[float] = (),
     ask: Sequence[str] = (),
     schedule: Schedule | None = None,
-    mark_unrounded: bool = True,
+    mark_unrounded: bool = False,
     marks: Sequence[QuestionMarks] = (),
     figures: int = ANSWER_FIGURES,
 ) -> Document:

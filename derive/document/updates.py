@@ -75,13 +75,18 @@ def after(steps: Steps, typeset: Typesetter, *, formula: bool) -> tuple[list[Exa
 def reading(steps: Steps, typeset: Typesetter) -> Reading:
     """Which way each output pushes the weights into it, and how the first layer's gradients compare in size.
 
-    With several examples, example 1's push is told beside the whole batch's move, which may differ.
+    With several examples, example 1's push is told beside the whole batch's move, which may differ; with
+    one, a weight that multiplies a negative input is said to move against its output's push because of it.
     """
     derivation = steps.derivation
     graph, spec = derivation.graph, derivation.spec
     batch = "_batch" if graph.multi else ""
     outputs = []
     last = len(graph.neurons) - 1
+    # the value an output neuron's first weight multiplies (∂E/∂w = δ·x): a negative one turns the output's
+    # push around, and the sentence says so; not for a batch, whose gradient sums δ·x over its examples
+    source = graph.layer_inputs(0, last)[0] if spec.dense and not graph.multi else None
+    negative = source is not None and derivation.values[source] < 0
     for j in range(len(graph.neurons[-1])):
         m = j if spec.dense else graph.outputs.index((last, j))  # an unrolled network's last step
         out, target = derivation.values[graph.out[0][-1][j]], derivation.values[graph.targets[0][m]]
@@ -89,18 +94,14 @@ def reading(steps: Steps, typeset: Typesetter) -> Reading:
         first_weight = graph.weights[-1][j][0] if spec.dense else graph.link_weight(last, j, 0)
         weight = first_weight.name
         before, after = derivation.parameters[weight], derivation.updated[weight]
-        # the value the weight multiplies (a fully connected layer's first input): a negative one turns
-        # the output's push around, which the sentence then says
-        source = (graph.out[0][-2] if len(graph.neurons) > 1 else graph.inputs[0])[0]
-        negative = spec.dense and not graph.multi and derivation.values[source] < 0
         outputs.append(
             {
                 "kind": f"reading{batch}_{_push(out - target, delta)}",
                 "relation": f"reading_{_sign_word(out - target, 'above', 'below', 'equal')}",
                 "sign": f"reading_{_sign_word(delta.precise, 'positive', 'negative', 'zero')}",
                 "direction": _direction(derivation, weight, after - before, negative),
-                "input": typeset.latex(source),
-                "input_value": typeset.show(derivation.values[source]),
+                "input": typeset.latex(source) if negative else "",
+                "input_value": typeset.show(derivation.values[source]) if negative else "",
                 "out": typeset.latex(graph.out[0][-1][j]),
                 "value": typeset.show(out),
                 "target": typeset.show(target),
@@ -161,8 +162,10 @@ def _direction(derivation: Derivation, weight: str, change: Number, negative_inp
     (∂E/∂w = δ·x: lowering the output raises w when x < 0)."""
     move = _sign_word(change, "rises", "falls", "stays")
     push = -derivation.gradients[weight].of_total
-    if change == 0 or push == 0 or (push > 0) == (change > 0):
-        return f"reading_{move}_input" if negative_input and change != 0 and push != 0 else f"reading_{move}"
+    if change == 0 or push == 0:
+        return f"reading_{move}"
+    if (push > 0) == (change > 0):
+        return f"reading_{move}_input" if negative_input else f"reading_{move}"
     return f"reading_{move}_{'momentum' if derivation.spec.momentum else 'decay'}"
 
 
