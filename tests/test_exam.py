@@ -490,4 +490,6 @@ def test_a_scheme_given_more_marks_gives_them_to_the_method_and_given_fewer_merg
     assert [(mark.code, mark.marks) for mark in independent] == [("B", 3), ("A", 1)]
     fewer = allot([Mark("M", 2, ["m1"]), Mark("A", 1, ["a1"]), Mark("A", 1, ["a2"])], 2)
     assert [(mark.code, mark.marks, mark.earned) for mark in fewer] == [("M", 1, ["m1"]), ("A", 1, ["a1", "a2"])]
+    heavier = allot([Mark("M", 2, ["m"]), Mark("A", 3, ["a"])], 4)  # the mark worth most gives one up
+    assert [(mark.code, mark.marks) for mark in heavier] == [("M", 2), ("A", 2)]
     assert [mark.marks for mark in scheme] == [1, 1, 1, 1]  # the scheme given is left as it was
