@@ -493,3 +493,17 @@ def test_a_scheme_given_more_marks_gives_them_to_the_method_and_given_fewer_merg
     heavier = allot([Mark("M", 2, ["m"]), Mark("A", 3, ["a"])], 4)  # the mark worth most gives one up
     assert [(mark.code, mark.marks) for mark in heavier] == [("M", 2), ("A", 2)]
     assert [mark.marks for mark in scheme] == [1, 1, 1, 1]  # the scheme given is left as it was
+
+
+def test_the_schemes_method_lines_write_fractions_with_a_slash(exam):
+    """A mark scheme's line sits in running text: σ is 1/(1 + e^{−net}), its denominator in parentheses,
+    and each ∂a/∂b of a chain a/b, never a \\frac."""
+    _, folder = exam
+    key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
+    lines = re.findall(r"^\\item\[\\textbf\{[MAB]\d\}\\hfill\] (.*)$", key, re.M)
+    assert r"$\mathrm{out}_{h1} = 1/\left(1 + e^{- \mathrm{net}_{h1}}\right)$" in lines
+    chain = r"\partial E_{\text{total}} / \partial \mathrm{out}_{o1} \cdot "
+    chain += r"\partial \mathrm{out}_{o1} / \partial \mathrm{net}_{o1}"
+    delta = rf"$\delta_{{o1}} = {chain}$"
+    assert delta in lines
+    assert lines and not [line for line in lines if r"\frac" in line]

@@ -133,6 +133,10 @@ def test_the_brief_solutions_say_why_each_line_follows(worksheet_pdfs):
     assert "The same chain rule gives the error signal of h2:" in text
     assert "With the updated parameters, a new forward pass gives the total error after the step:" in text
     assert "parameters: The" not in text  # no sentence after a colon with a capital, leading nowhere
+    # the brief key leaves the pass E_total⁺ sums to the reader: its line is the quantity and its value
+    key = (worksheet_pdfs(detail="brief") / "solutions.tex").read_text(encoding="utf-8")
+    line = re.escape(r"E_{\text{total}}^{+} & = \answer{0.291027774} \blanktag{") + r"\d+\}$"
+    assert re.search("^" + line, key, re.M), "E_total after the step, on its own"
 
 
 # -- the teacher's note -------------------------------------------------------------------------------
