@@ -445,6 +445,11 @@ def test_the_figures_a_small_change_needs_stop_at_the_most_the_command_line_allo
     after, change = exact(Fraction(1) - Fraction(1, 10**20)), exact(Fraction(-1, 10**20))
     assert figures_for_change(after, change, 4) == 15
     assert figures_for_change(exact(Fraction(2999431, 10**7)), exact(Fraction(-569, 10**7)), 4) == 8  # 4 + 4 more
+    cases = [((25, 1), (0, 1), 4), ((0, 1), (-1, 1000), 4), ((1, 1), (-1, 1000), 7), ((3, 10), (1, 10), 4)]
+    cases.append(((1, 100), (-1, 2), 4))  # a change larger than the value: no more figures
+    for (after_p, after_q), (change_p, change_q), figures in cases:
+        found = figures_for_change(exact(Fraction(after_p, after_q)), exact(Fraction(change_p, change_q)), 4)
+        assert found == figures, (after_p / after_q, change_p / change_q)
     result = run_derive("worksheet", "--exercise", "exam", "--digits", "16", "-o", str(tmp_path / "out"), check=False)
     assert result.returncode == 2 and "expected 1 to 15" in result.stderr
 
@@ -490,6 +495,8 @@ def test_a_scheme_given_more_marks_gives_them_to_the_method_and_given_fewer_merg
     assert [(mark.code, mark.marks) for mark in independent] == [("B", 3), ("A", 1)]
     fewer = allot([Mark("M", 2, ["m1"]), Mark("A", 1, ["a1"]), Mark("A", 1, ["a2"])], 2)
     assert [(mark.code, mark.marks, mark.earned) for mark in fewer] == [("M", 1, ["m1"]), ("A", 1, ["a1", "a2"])]
+    first = allot([Mark("A", 1, ["a1"]), Mark("A", 1, ["a2"]), Mark("M", 1, ["m"])], 2)  # the first pair merges
+    assert [(mark.code, mark.marks, mark.earned) for mark in first] == [("A", 1, ["a1", "a2"]), ("M", 1, ["m"])]
     heavier = allot([Mark("M", 2, ["m"]), Mark("A", 3, ["a"])], 4)  # the mark worth most gives one up
     assert [(mark.code, mark.marks) for mark in heavier] == [("M", 2), ("A", 2)]
     assert [mark.marks for mark in scheme] == [1, 1, 1, 1]  # the scheme given is left as it was
@@ -507,3 +514,32 @@ def test_the_schemes_method_lines_write_fractions_with_a_slash(exam):
     delta = rf"$\delta_{{o1}} = {chain}$"
     assert delta in lines
     assert lines and not [line for line in lines if r"\frac" in line]
+
+
+def test_marks_of_one_line_each_are_gathered_neighbours_together():
+    from derive.document.marking import grouped
+    from derive.document.model import Mark
+
+    lines = [Mark("M", 1, [name]) for name in "abcde"]
+    assert [(mark.code, mark.marks, mark.earned) for mark in grouped(lines, 2)] == [
+        ("M", 1, ["a", "b", "c"]),
+        ("M", 1, ["d", "e"]),
+    ]
+    assert [mark.earned for mark in grouped(lines, 3)] == [["a", "b"], ["c", "d"], ["e"]]
+    assert grouped(lines, 5) == lines and grouped(lines, 9) == lines
+
+
+def test_a_value_is_asked_to_its_figures_and_accepted_a_unit_of_the_last_either_side():
+    from fractions import Fraction
+
+    from derive.core.numbers import exact
+    from derive.document.marking import shown, significant, window
+
+    assert significant(Decimal("0.000438568"), 4) == Decimal("0.0004386")
+    assert significant(Decimal("0.00043865"), 4) == Decimal("0.0004386")  # a tie, to even
+    assert significant(Decimal(0), 4) == 0 and shown(significant(Decimal(0), 4)) == "0"
+    assert [shown(Decimal(text)) for text in ("-0.000", "12350", "-0.03810")] == ["0", "12350", "-0.03810"]
+    assert window(exact(Fraction(0)), Decimal(0), 4) == ("0", "-0.0001", "0.0001")
+    assert window(exact(Fraction(3, 8)), Decimal("0.3751"), 3) == ("0.375", "0.374", "0.376")
+    # the value a student rounding as they go gets is accepted too, with its own unit beyond it
+    assert window(exact(Fraction(3, 8)), Decimal("0.3772"), 3) == ("0.375", "0.374", "0.378")
