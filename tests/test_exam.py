@@ -538,6 +538,7 @@ def test_a_value_is_asked_to_its_figures_and_accepted_a_unit_of_the_last_either_
     assert significant(Decimal("0.000438568"), 4) == Decimal("0.0004386")
     assert significant(Decimal("0.00043865"), 4) == Decimal("0.0004386")  # a tie, to even
     assert significant(Decimal(0), 4) == 0 and shown(significant(Decimal(0), 4)) == "0"
+    assert significant(Decimal(1), 4) == 1 and significant(Decimal("0.99996"), 4) == Decimal("1.000")
     assert [shown(Decimal(text)) for text in ("-0.000", "12350", "-0.03810")] == ["0", "12350", "-0.03810"]
     assert window(exact(Fraction(0)), Decimal(0), 4) == ("0", "-0.0001", "0.0001")
     assert window(exact(Fraction(3, 8)), Decimal("0.3751"), 3) == ("0.375", "0.374", "0.376")

@@ -219,8 +219,9 @@ def _equations(value: object, seen: set[int]) -> Iterator[Equation]:
 def test_each_line_breaks_where_latex_measures_it_too_wide(network, tmp_path):
     """Each line of the key against the widths pdflatex measures in the key's own preamble: a line whose
     whole (value boxed, tag beside it) fits in 90 % of the text width is set on one line, one wider than
-    the text is broken; the left side gets a line of its own when it and the wider of the formula and
-    the numbers are wider than the text, and not when they fit in 90 % of it."""
+    the text is broken, its numbers and value on a second line where they fit there and a third where
+    they do not; the left side gets a line of its own when it and the wider of the formula and the
+    numbers are wider than the text, and not when they fit in 90 % of it."""
     from derive.core.chain import Derivation
     from derive.document import build
     from derive.spec.files import load_builtin
@@ -253,7 +254,13 @@ def test_each_line_breaks_where_latex_measures_it_too_wide(network, tmp_path):
             assert line.layout == "line", (line.lhs, whole, text)
         if whole > text:
             assert line.layout != "line", (line.lhs, whole, text)
-        beside = width[f"{k}lhs"] + max(width[f"{k}formula"], width[f"{k}numbers"] + tag)
+        numbers = width[f"{k}numbers"] + tag  # the second line: = numbers = value, and the tag
+        assert line.layout in ("line", "two", "three"), line.layout
+        if line.layout == "two" and not line.lhs_alone:
+            assert numbers <= text, (line.lhs, numbers, text)  # the numbers and the value fit on their line
+        if line.layout == "three":
+            assert numbers > 0.9 * text, (line.lhs, numbers, text)  # the value needed a line of its own
+        beside = width[f"{k}lhs"] + max(width[f"{k}formula"], numbers)
         if beside <= 0.9 * text:
             assert not line.lhs_alone, (line.lhs, beside, text)
         if beside > text:
