@@ -15,7 +15,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from tests.conftest import run_derive
+from tests.conftest import ROOT, run_derive
 from tests.documents import html_tables
 
 # what a quantity is, downstream first: E is made of outputs, an output of its net input, a net input of
@@ -422,3 +422,42 @@ def test_an_output_weights_gradient_is_its_neurons_delta_times_its_input(tmp_pat
         for i in range(1, len(row) + 1):
             gradient = rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial w_{{{next(number)}}}}}"
             assert rf"{gradient} &= \delta_{{o{j}}} \cdot \mathrm{{out}}_{{h{i}}} = " in tex, gradient
+
+
+ONE_LAYER = {
+    "learning_rate": 0.5,
+    "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2]], "bias": 0.1}],
+    "examples": [{"inputs": [0.5, 0.9], "targets": [0.2]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "rule", "softmax"),
+    [
+        ("mazur", {}, True, False),  # a hidden layer: the rule that every δ follows
+        ("softmax", {}, True, True),  # a softmax output with cross-entropy: δ_o = out_o − t_o besides
+        ("softmax", {"loss": "half_sse"}, True, False),  # a softmax with a squared error: no such shortcut
+        ("one layer", ONE_LAYER, False, False),  # no hidden layer: no rule to generalise
+    ],
+)
+def test_the_general_delta_rule_is_stated_where_a_hidden_layer_has_one(name, changes, rule, softmax, tmp_path):
+    """The explanation states the general delta rule for a network with a hidden layer, with softmax's
+    δ_o = out_o − t_o where the output is a softmax trained with cross-entropy, and neither otherwise."""
+    import json
+
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    network = changes if name == "one layer" else {**spec(name), **changes}
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(network), encoding="utf-8")
+    text = run_derive("explain", str(path)).stdout
+    assert (f"### {catalog['delta_rule_title']}" in text) == rule
+    assert (catalog["delta_rule_softmax"] in text) == softmax
+
+
+def test_the_matrix_form_is_refused_for_maps_and_steps_through_time_with_the_reason():
+    result = run_derive("explain", "cnn", "--matrix", check=False)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "derive: cnn: --matrix: --matrix writes the matrices of fully connected layers; for conv2d, pooling and "
+        "recurrent layers the explanation shows the maps and the steps through time as matrices already\n"
+    )
