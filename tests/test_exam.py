@@ -544,3 +544,33 @@ def test_a_value_is_asked_to_its_figures_and_accepted_a_unit_of_the_last_either_
     assert window(exact(Fraction(3, 8)), Decimal("0.3751"), 3) == ("0.375", "0.374", "0.376")
     # the value a student rounding as they go gets is accepted too, with its own unit beyond it
     assert window(exact(Fraction(3, 8)), Decimal("0.3772"), 3) == ("0.375", "0.374", "0.378")
+
+
+def test_the_symbolic_delta_part_asks_for_it_by_its_definition_and_keys_each_factor(tmp_path):
+    """The hidden δ's part names δ_h1 by its definition, the next layer's δs by theirs and out_h1; its
+    key writes δ_h1 as ∂E/∂out · ∂out/∂net, then by the next layer's δs and the weights, one mark each."""
+    run_derive("worksheet", "--exercise", "exam", "--seed", str(SEED), "-o", str(tmp_path))
+    exam = (tmp_path / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "exam-solutions.tex").read_text(encoding="utf-8")
+    total = r"\partial E_{\text{total}}"
+    assert (
+        rf"Write the error signal $\delta_{{h1}} = {total} / \partial \mathrm{{net}}_{{h1}}$ of neuron h1 in symbols, "
+        "without numbers: as a product of two chain-rule factors, then with each factor written in terms of the "
+        rf"next layer's error signals ($\delta_{{o1}} = {total} / \partial \mathrm{{net}}_{{o1}}$, "
+        rf"$\delta_{{o2}} = {total} / \partial \mathrm{{net}}_{{o2}}$), the weights and $\mathrm{{out}}_{{h1}}$."
+    ) in exam
+    factors = rf"{total} / \partial \mathrm{{out}}_{{h1}} \cdot "
+    factors += r"\partial \mathrm{out}_{h1} / \partial \mathrm{net}_{h1}"
+    assert (
+        rf"\delta_{{h1}} &= \frac{{{total}}}{{\partial \mathrm{{out}}_{{h1}}}} \cdot "
+        r"\frac{\partial \mathrm{out}_{h1}}{\partial \mathrm{net}_{h1}} \\" + "\n"
+        r" &= \left(\delta_{o1} \cdot w_{5} + \delta_{o2} \cdot w_{7}\right) \cdot \mathrm{out}_{h1} \cdot "
+        r"\left(1 - \mathrm{out}_{h1}\right)" + "\n"
+    ) in key
+    assert (
+        rf"\item[\textbf{{B1}}\hfill] $\delta_{{h1}} = {factors}$" + "\n"
+        rf"\item[\textbf{{B1}}\hfill] ${total} / \partial \mathrm{{out}}_{{h1}} = \delta_{{o1}} \cdot w_{{5}} + "
+        r"\delta_{o2} \cdot w_{7}$" + "\n"
+        r"\item[\textbf{B1}\hfill] $\partial \mathrm{out}_{h1} / \partial \mathrm{net}_{h1} = \mathrm{out}_{h1} \cdot "
+        r"\left(1 - \mathrm{out}_{h1}\right)$" + "\n"
+    ) in key
