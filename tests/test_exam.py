@@ -6,6 +6,7 @@ in plain Python and the gradients by autograd (tests/reference.py), never by der
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -574,3 +575,19 @@ def test_the_symbolic_delta_part_asks_for_it_by_its_definition_and_keys_each_fac
         r"\item[\textbf{B1}\hfill] $\partial \mathrm{out}_{h1} / \partial \mathrm{net}_{h1} = \mathrm{out}_{h1} \cdot "
         r"\left(1 - \mathrm{out}_{h1}\right)$" + "\n"
     ) in key
+
+
+def test_a_network_without_a_hidden_layer_is_examined_on_its_forward_pass_and_its_output_layer(tmp_path):
+    """One layer of weights: the forward pass, then the output weight's gradient (in symbols as its
+    chain, then its value, then the update); no question on a hidden layer it does not have."""
+    network = {"learning_rate": 0.5, "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2]]}]}
+    network["layers"][0]["bias"] = 0.1
+    network["examples"] = [{"inputs": [0.5, 0.9], "targets": [0.2]}]
+    (tmp_path / "one.json").write_text(json.dumps(network), encoding="utf-8")
+    run_derive("worksheet", str(tmp_path / "one.json"), "--exercise", "exam", "--seed", "2", "-o", str(tmp_path))
+    exam = (tmp_path / "exam.tex").read_text(encoding="utf-8")
+    questions = re.findall(r"Question (\d+): ([^\\]+)\\hfill\[(\d+) marks\]", exam)
+    assert questions == [("1", "the forward pass", "5"), ("2", "the output layer", "8")]
+    parts = re.findall(r"\\item\[\((\w)\)\] (\w+)", exam)
+    assert parts == [("a", "Compute"), ("b", "Compute"), ("a", "Write"), ("b", "Compute"), ("c", "Compute")]
+    assert r"Write $\partial E_{\text{total}} / \partial w_{1}$ as a product of chain-rule factors" in exam
