@@ -155,7 +155,7 @@ def _ratio_reading(gradients: Number | None, signals: Number | None) -> _RatioRe
     return _RatioReading(ratio, sentence="reading_ratio_deltas", points=("reading_ratio", "reading_shrink"))
 
 
-def _direction(derivation: Derivation, weight: str, change: Number, negative_input: bool = False) -> str:
+def _direction(derivation: Derivation, weight: str, change: Number, negative_input: bool) -> str:
     """The catalog key of a weight's move; with the reason, where its gradient alone would move it the
     other way: weight decay's λ·w, or momentum's share of the change before; and where the gradient
     moves it, but against its output's push because the input it multiplies is negative
