@@ -141,6 +141,17 @@ def pytest_collection_modifyitems(config, items):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tex_cache_of_the_session(tmp_path_factory, worker_id):
+    """The TeX formats and pictures compilations keep (derive.publishing.texcache): in a folder of this
+    run's, shared by its workers, never the user's own; empty at the start, as on a first run."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if worker_id != "master" else base) / "derive-cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DERIVE_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def worksheet_pdfs(tmp_path_factory):
     """``derive worksheet [NETWORK] [--detail D] [--lang L] --pdf`` in a folder of its own, run once per

@@ -95,21 +95,25 @@ def _mermaid_checker() -> subprocess.Popen[str]:
 
 
 def compile_latex(tex: Path) -> str:
-    """Compile with pdflatex (no shell escape); return the log. Fails on any LaTeX error."""
-    pdflatex = require_tool("pdflatex")
-    result = subprocess.run(
-        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
-        cwd=tex.parent,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=300,
-    )
-    log = tex.with_suffix(".log").read_text(encoding="utf-8", errors="replace")
-    assert result.returncode == 0, f"{tex.name} did not compile:\n" + "\n".join(
-        line for line in log.splitlines() if line.startswith("!") or line.startswith("l.")
-    )
-    return log
+    """Compile as ``derive --pdf`` does (no shell escape; the session's TeX cache); write the PDF and
+    the log beside the source; return the log.  Fails on any LaTeX error."""
+    from derive.errors import DeriveError
+    from derive.publishing.latex import compile_pdfs
+
+    require_tool("pdflatex")
+    beside = {
+        path.name: path.read_bytes()
+        for path in tex.parent.iterdir()
+        if path.is_file() and path != tex and not path.name.startswith(".") and path.suffix not in (".aux", ".log")
+    }
+    logs: dict[str, str] = {}
+    try:
+        pdfs = compile_pdfs({tex.name: tex.read_text(encoding="utf-8")}, files=beside, logs=logs)
+    except DeriveError as error:
+        raise AssertionError(f"{tex.name} did not compile: {error}") from None
+    tex.with_suffix(".pdf").write_bytes(pdfs[tex.with_suffix(".pdf").name])
+    tex.with_suffix(".log").write_text(logs[tex.name], encoding="utf-8")
+    return logs[tex.name]
 
 
 def pdf_text(pdf: Path) -> str:

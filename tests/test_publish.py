@@ -85,6 +85,13 @@ def pdflatex():
     return require_tool("pdflatex")
 
 
+@pytest.fixture(autouse=True)
+def no_cache(monkeypatch):
+    """Each compilation here starts from nothing, as with the cache off: these tests count LaTeX runs and
+    set FORMAT_FROM (the cache's own tests are tests/test_tex_cache.py)."""
+    monkeypatch.setenv("DERIVE_CACHE", "off")
+
+
 def test_documents_sharing_a_preamble_compile_from_one_format(pdflatex, tmp_path, monkeypatch):
     """From FORMAT_FROM documents on, the shared preamble is loaded once; the pages are the same."""
     sources = {f"sheet-{n}.tex": document(f"Student {n}: $x^{n}$") for n in range(1, latex.FORMAT_FROM + 1)}

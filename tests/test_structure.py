@@ -61,7 +61,8 @@ LAYERS: list[set[str]] = [
     {"assessment.diagnosis"},  # each wrong answer's mistake
     {"assessment.classes"},  # the class report: what a class gets wrong
     # the web page's pictures, and its worksheet's check (grading's rule); writing files
-    {"publishing", "publishing.webpage", "publishing.writing", "publishing.engines"},
+    # texcache: what one TeX compilation keeps for the next
+    {"publishing", "publishing.webpage", "publishing.writing", "publishing.engines", "publishing.texcache"},
     {"publishing.latex"},  # LaTeX to PDF: side by side, a preamble and shared pictures once
     {"publishing.publish"},
     {"publishing.scorm"},  # the worksheet page as a SCORM package, with the bridge to an LMS

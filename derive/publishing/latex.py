@@ -7,25 +7,31 @@ is drawn once, into a PDF page that every document includes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from derive.errors import DeriveError
 from derive.outputs.fonts import fallback_fonts, lua_fonts
 from derive.outputs.render import SHARED_PICTURE
 from derive.publishing.engines import LUALATEX, PDFLATEX, engine_for, engine_path
+from derive.publishing.texcache import TexCache, tex_cache
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 
 
 def compile_pdfs(
-    sources: Mapping[str, str], *, files: Mapping[str, str | bytes] | None = None, jobs: int | None = None
+    sources: Mapping[str, str],
+    *,
+    files: Mapping[str, str | bytes] | None = None,
+    jobs: int | None = None,
+    logs: dict[str, str] | None = None,
 ) -> dict[str, bytes]:
     """Compile each ``.tex`` source to a PDF, without shell escape: all of them, or none.
 
@@ -39,8 +45,11 @@ def compile_pdfs(
     asks for it: a rerun warning, a label that changed, an undefined reference.  From FORMAT_FROM
     documents with one preamble on, that preamble is loaded once (a format), and the pictures their
     templates mark as shared are drawn once (:func:`_shared_pictures`); either falls back to the
-    ordinary way when it cannot be done.  If any document fails, the first failure in the order of
-    ``sources`` is raised and no PDF is returned.
+    ordinary way when it cannot be done.  Formats and pictures are kept for the next compilation
+    (:mod:`derive.publishing.texcache`), so that, with the cache on, every document takes that
+    way, however few.  If any document fails, the first failure in the order of ``sources`` is
+    raised and no PDF is returned.  ``logs``, if given, receives each document's last LaTeX log (by
+    source name), for a reader of its warnings.
     """
     from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
 
@@ -56,8 +65,12 @@ def compile_pdfs(
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         _write(folder, {**(files or {}), **sources})
         plain = {name: text for name, text in sources.items() if engines[name] == PDFLATEX}
-        formats = _preamble_formats(programs[PDFLATEX], plain, folder) if plain else {}
-        _write(folder, _shared_pictures(programs[PDFLATEX], plain, formats, folder) if plain else {})
+        if plain:
+            cache = tex_cache(programs[PDFLATEX])
+            formats = _preamble_formats(programs[PDFLATEX], plain, folder, cache)
+            _write(folder, _shared_pictures(programs[PDFLATEX], plain, formats, folder, cache))
+        else:
+            formats = {}
         workers = max(1, min(jobs or available_cores(), len(names)))
         # the longest first (a class's combined PDF), so that the short ones fill the other cores meanwhile
         longest = sorted(names, key=lambda name: -len(sources[name]))
@@ -67,12 +80,19 @@ def compile_pdfs(
                 for name in longest
             }
             try:
-                return {f"{Path(name).stem}.pdf": running[name].result() for name in names}
+                pdfs = {f"{Path(name).stem}.pdf": running[name].result() for name in names}
             except BaseException:
                 for future in running.values():
                     future.cancel()  # those not started yet; the running ones are stopped
                 _stop_latex()
                 raise
+        if logs is not None:
+            logs.update({name: _log_text(Path(folder) / f"{Path(name).stem}.log") for name in names})
+        return pdfs
+
+
+def _log_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def _write(folder: str, files: Mapping[str, str | bytes]) -> None:
@@ -112,22 +132,35 @@ _ENVIRONMENT = {
 _OPTIONS = ["-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape"]
 
 
-def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str) -> dict[str, str]:
-    """For each group of at least FORMAT_FROM sources with the same preamble, a format of it.
+def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str, cache: TexCache | None) -> dict[str, str]:
+    """For each group of at least FORMAT_FROM sources with the same preamble, a format of it; with a
+    ``cache``, for every group, the format kept from an earlier compilation if there is one.
 
     Maps each such source to its format's name; a preamble that cannot be dumped (or a TeX
     without mylatexformat) leaves its sources to compile the ordinary way.
     """
     formats: dict[str, str] = {}
     for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):
-        if len(names) < FORMAT_FROM:
-            continue
         job = f"derive-preamble-{number}"
-        (Path(folder) / f"{job}.tex").write_text(f"{preamble}{_BEGIN}\n\\end{{document}}\n", encoding="utf-8")
-        command = [pdflatex, "-ini", *_OPTIONS, f"-jobname={job}", "&pdflatex", "mylatexformat.ltx", f"{job}.tex"]
-        if _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists():
-            formats.update(dict.fromkeys(names, job))
+        if (cache is None and len(names) < FORMAT_FROM) or not preamble.endswith("\n"):
+            continue  # mylatexformat skips a document's preamble by its lines: \begin{document} starts one
+        key = cache.key(job, preamble) if cache else ""
+        kept = cache.load(key, ".fmt") if cache else None
+        if kept is not None:
+            _write(folder, {f"{job}.fmt": kept})
+        elif not _dump_format(pdflatex, preamble, job, folder):
+            continue
+        elif cache:
+            cache.store(key, ".fmt", (Path(folder) / f"{job}.fmt").read_bytes())
+        formats.update(dict.fromkeys(names, job))
     return formats
+
+
+def _dump_format(pdflatex: str, preamble: str, job: str, folder: str) -> bool:
+    """Dump ``preamble`` as the format ``job`` (mylatexformat); whether that worked."""
+    (Path(folder) / f"{job}.tex").write_text(f"{preamble}{_BEGIN}\n\\end{{document}}\n", encoding="utf-8")
+    command = [pdflatex, "-ini", *_OPTIONS, f"-jobname={job}", "&pdflatex", "mylatexformat.ltx", f"{job}.tex"]
+    return _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists()
 
 
 def _preamble_groups(sources: Mapping[str, str]) -> dict[str, list[str]]:
@@ -174,17 +207,18 @@ class Drawn:
 
 
 def _shared_pictures(
-    pdflatex: str, sources: Mapping[str, str], formats: Mapping[str, str], folder: str
+    pdflatex: str, sources: Mapping[str, str], formats: Mapping[str, str], folder: str, cache: TexCache | None
 ) -> dict[str, str]:
     """The sources rewritten to include their marked pictures from one PDF, each picture drawn once.
 
     A marked picture is drawn once where it would otherwise be drawn again and again: in two or more
-    documents of one format, and anywhere in a beamer deck (a frame is typeset once for each of its
-    overlays, and the deck runs twice for its frame count) unless it changes with the overlays.  It is
-    drawn on a page of its own in ``derive-pictures-<n>.pdf``; each document places that page where
-    the picture was, in a box of the picture's size and depth, on the picture's last line, so that
-    LaTeX's line numbers stay the source's.  A pictures document that does not compile, or whose
-    pages are not its pictures, leaves its documents to draw their pictures themselves.
+    documents of one format, anywhere in a beamer deck (a frame is typeset once for each of its
+    overlays, and the deck runs twice for its frame count) unless it changes with the overlays, and,
+    with a ``cache``, in any document: the next compilation of the same pictures takes them from it.
+    It is drawn on a page of its own in ``derive-pictures-<n>.pdf``; each document places that page
+    where the picture was, in a box of the picture's size and depth, on the picture's last line, so
+    that LaTeX's line numbers stay the source's.  A pictures document that does not compile, or
+    whose pages are not its pictures, leaves its documents to draw their pictures themselves.
     """
     rewritten: dict[str, str] = {}
     for number, (preamble, names) in enumerate(_preamble_groups(sources).items(), start=1):
@@ -198,13 +232,33 @@ def _shared_pictures(
         shared = [
             picture
             for picture, documents in counts.items()
-            if (deck or documents > 1) and not (deck and _OVERLAY.search(picture))
+            if (deck or documents > 1 or cache) and not (deck and _OVERLAY.search(picture))
         ]
         pictures = f"derive-pictures-{number}"
-        drawn = _draw(pdflatex, shared, preamble, job, pictures, folder) if shared else {}
+        drawn = _kept_or_drawn(pdflatex, shared, preamble, job, pictures, folder, cache) if shared else {}
         if drawn:
             rewritten.update({name: _included(sources[name], drawn, pictures) for name in names})
     return rewritten
+
+
+def _kept_or_drawn(
+    pdflatex: str, shared: list[str], preamble: str, job: str | None, pictures: str, folder: str, cache: TexCache | None
+) -> dict[str, Drawn]:
+    """The pictures as an earlier compilation drew them (their PDF and boxes, kept in ``cache``), or
+    drawn now (:func:`_draw`) and kept."""
+    if cache is None:
+        return _draw(pdflatex, shared, preamble, job, pictures, folder)
+    key = cache.key(pictures, job or "", preamble, *shared)
+    kept = cache.load(key, ".pictures")
+    if kept is not None:
+        boxes, _, pdf = kept.partition(b"\n")
+        _write(folder, {f"{pictures}.pdf": pdf})
+        return {picture: Drawn(*box) for picture, box in zip(shared, json.loads(boxes), strict=True)}
+    drawn = _draw(pdflatex, shared, preamble, job, pictures, folder)
+    if drawn:
+        boxes = json.dumps([astuple(drawn[picture]) for picture in shared]).encode()
+        cache.store(key, ".pictures", boxes + b"\n" + (Path(folder) / f"{pictures}.pdf").read_bytes())
+    return drawn
 
 
 def _draw(
@@ -300,7 +354,7 @@ def _run_latex(pdflatex: str, name: str, folder: str, preamble: str | None = Non
     command = [pdflatex, *_OPTIONS, *([f"-fmt={preamble}"] if preamble else []), f"-jobname={stem}", first]
     for _ in range(MAX_RUNS):
         result = _latex(command, folder)
-        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout
+        text = _log_text(log) if log.exists() else result.stdout
         if result.returncode != 0:
             raise DeriveError(latex_failure(name, text))
         if not RERUN.search(text):
