@@ -270,10 +270,11 @@ def numpy_batch_loop(data: dict[str, Any], steps: int) -> tuple[list[float], flo
     return history, 0.5 * float(np.sum((T - out) ** 2))
 
 
-def fresh_process(command: list[str], runs: int) -> tuple[float, int]:
+def fresh_process(command: list[str], runs: int, environment: dict[str, str] | None = None) -> tuple[float, int]:
     """The median wall time of ``derive COMMAND`` in fresh processes, and the largest peak memory (bytes).
 
     The processor time they and their children (pdflatex) used, in all, is in ``LAST_CPU``.
+    ``environment`` is added to this process's.
     """
     script = (
         "import resource, sys\n"
@@ -285,6 +286,7 @@ def fresh_process(command: list[str], runs: int) -> tuple[float, int]:
         "raise SystemExit(status)\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env.update(environment or {})
     times, peak = [], 0
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for _ in range(runs):
@@ -619,7 +621,8 @@ def grading_rows(folder: Path) -> tuple[list[list[str]], str]:
 
 
 def class_rows(folder: Path) -> tuple[list[list[str]], str]:
-    """``derive worksheet --variants 200 --seed 1 --pdf --combined``: a class's documents and PDFs, in a fresh process.
+    """``derive worksheet --variants 200 --seed 1 --pdf --combined``: a class's documents and PDFs, in a fresh
+    process, with an empty TeX cache (derive.publishing.texcache), as the first time.
 
     Beside the wall time, the processor time it took (with pdflatex's), the peak memory of the
     derive process and of the largest pdflatex, and the machine's load just before: on a shared
@@ -629,7 +632,7 @@ def class_rows(folder: Path) -> tuple[list[list[str]], str]:
         return [["class PDFs", "", "", "not run", "", "", "", "needs pdflatex"]], "class PDFs: not run (no pdflatex)"
     command = ["worksheet", "--variants", str(CLASS_VARIANTS), "--seed", "1", "--pdf", "--combined", "-o", str(folder)]
     load = os.getloadavg()[0]
-    took, peak = fresh_process(command, 1)
+    took, peak = fresh_process(command, 1, {"DERIVE_CACHE": str(folder.parent / "empty-tex-cache")})  # a first run
     cpu, cores = LAST_CPU[0], available_cores()
     pdfs = len(list(folder.glob("*.pdf")))
     mebibytes = max(peak, LAST_CHILD_PEAK[0]) / 2**20

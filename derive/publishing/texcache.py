@@ -79,10 +79,13 @@ def tex_cache(pdflatex: str) -> TexCache | None:
     chosen = os.environ.get("DERIVE_CACHE")
     if chosen is not None and chosen.strip().lower() in (OFF, ""):
         return None
-    if chosen:
-        folder = Path(chosen).expanduser()
-    else:
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "derive"
+    try:
+        if chosen:
+            folder = Path(chosen).expanduser()
+        else:
+            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "derive"
+    except RuntimeError:  # no home folder to be found
+        return None
     installation = _installation(pdflatex)
     return TexCache(folder / "tex", installation) if installation else None
 
