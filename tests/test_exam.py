@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from derive.spec.files import load_builtin
+from derive.spec.files import load_builtin, load_path
 from derive.spec.variants import variant
 from tests.conftest import require_tool, run_derive
 from tests.documents import compile_latex, pdf_text
@@ -591,3 +591,128 @@ def test_a_network_without_a_hidden_layer_is_examined_on_its_forward_pass_and_it
     parts = re.findall(r"\\item\[\((\w)\)\] (\w+)", exam)
     assert parts == [("a", "Compute"), ("b", "Compute"), ("a", "Write"), ("b", "Compute"), ("c", "Compute")]
     assert r"Write $\partial E_{\text{total}} / \partial w_{1}$ as a product of chain-rule factors" in exam
+
+
+# -- the hidden gradient's part, whole ------------------------------------------------------------------
+
+TWO_EXAMPLES = """
+learning_rate = 0.5
+train_biases = false
+
+[[layers]]
+name = "h"
+activation = "sigmoid"
+weights = [[0.15, 0.20], [0.25, 0.30]]
+bias = 0.35
+
+[[layers]]
+name = "o"
+activation = "sigmoid"
+weights = [[0.40, 0.45], [0.50, 0.55]]
+bias = 0.60
+
+[[examples]]
+inputs = [0.05, 0.10]
+targets = [0.01, 0.99]
+
+[[examples]]
+inputs = [0.30, 0.80]
+targets = [0.70, 0.20]
+"""
+
+
+def hidden_deltas(text: str) -> list[float]:
+    """δ_h1 of each example by the textbook: δ_o = (out − t)·out·(1 − out), δ_h1 = Σ_k δ_ok·w_k1·out_h1·(1 − out_h1)."""
+    import tomllib
+
+    spec = tomllib.loads(text)
+    hidden, output = spec["layers"]
+    deltas = []
+    for example in spec["examples"]:
+        x, t = example["inputs"], example["targets"]
+        out_h = [sigmoid(sum(w * v for w, v in zip(row, x, strict=True)) + hidden["bias"]) for row in hidden["weights"]]
+        out_o = [
+            sigmoid(sum(w * v for w, v in zip(row, out_h, strict=True)) + output["bias"]) for row in output["weights"]
+        ]
+        delta_o = [(o - target) * o * (1 - o) for o, target in zip(out_o, t, strict=True)]
+        back = sum(d * row[0] for d, row in zip(delta_o, output["weights"], strict=True))
+        deltas.append(back * out_h[0] * (1 - out_h[0]))
+    return deltas
+
+
+TOTAL, W1 = r"\partial E_{\text{total}}", r"\partial w_{1}"
+
+
+def gradient_key(examples: list[str], mark: str = "B") -> tuple[str, str]:
+    """3(b)'s display and its two B lines as the key writes them, for the examples' superscripts
+    (``[""]``: one example, none): each example's chain, δ · ∂net/∂w1, δ · i1, one product a line, added."""
+    out, net = [rf"\mathrm{{out}}_{{h1}}{e}" for e in examples], [rf"\mathrm{{net}}_{{h1}}{e}" for e in examples]
+    delta, i1 = [rf"\delta_{{h1}}{e}" for e in examples], [rf"i_{{1}}{e}" for e in examples]
+    fraction = r"\frac{{{}}}{{{}}}".format
+    d_out, d_net = [rf"\partial {o}" for o in out], [rf"\partial {n}" for n in net]
+    chains = [
+        rf"{fraction(TOTAL, o)} \cdot {fraction(o, n)} \cdot {fraction(n, W1)}"
+        for o, n in zip(d_out, d_net, strict=True)
+    ]
+    by_delta = [rf"{d} \cdot {fraction(n, W1)}" for d, n in zip(delta, d_net, strict=True)]
+    by_input = [rf"{d} \cdot {i}" for d, i in zip(delta, i1, strict=True)]
+    added = " \\\\\n&\\quad + "  # a further example's product, on a line of its own
+    rows = [
+        rf"{fraction(TOTAL, W1)} &= {added.join(chains)}",
+        *(f" &= {added.join(row)}" for row in (by_delta, by_input)),
+    ]
+    display = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+    inline = [rf"{d} \cdot \partial {n} / {W1}" for d, n in zip(delta, net, strict=True)]
+    factors = "; ".join(rf"$\partial {n} / {W1} = {i}$" for n, i in zip(net, i1, strict=True))
+    lines = (
+        rf"\item[\textbf{{{mark}1}}\hfill] ${TOTAL} / {W1} = {' + '.join(inline)}$" + "\n"
+        rf"\item[\textbf{{{mark}1}}\hfill] {factors}; ${TOTAL} / {W1} = {' + '.join(by_input)}$" + "\n"
+    )
+    return display, lines
+
+
+def test_the_hidden_gradient_part_writes_each_examples_product_and_adds_them(tmp_path):
+    """With two examples, 3(b)'s key adds each example's product, line by line and in its B lines, and the
+    sheet says it is a sum; 3(c)'s numbers are each example's δ_h1 (the textbook's, computed here) times
+    its i1, adding up to autograd's ∂E/∂w1."""
+    (tmp_path / "two.toml").write_text(TWO_EXAMPLES, encoding="utf-8")
+    run_derive("worksheet", "two.toml", "--exercise", "exam", "-o", "out", cwd=tmp_path)
+    exam = (tmp_path / "out" / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "out" / "exam-solutions.tex").read_text(encoding="utf-8")
+    display, lines = gradient_key(["^{(1)}", "^{(2)}"])
+    assert display in key and lines in key
+    assert "With several examples it is a sum of such products, one for each example." in exam
+    products = r"\delta_{h1}^{(1)} \cdot i_{1}^{(1)} + \delta_{h1}^{(2)} \cdot i_{1}^{(2)}"
+    number = r"(-?\d+\.\d+)"
+    sums = rf"{re.escape(products)} = {number} \\cdot {number} \+ {number} \\cdot {number} = \\answer\{{{number}\}}"
+    found = re.search(sums, key)
+    assert found, "3(c)'s sum of products"
+    first, i_first, second, i_second, gradient = map(float, found.groups())
+    assert [first, second] == pytest.approx(hidden_deltas(TWO_EXAMPLES), abs=1e-9)
+    assert [i_first, i_second] == [0.05, 0.30]
+    assert gradient == pytest.approx(autograd_gradients(load_path(tmp_path / "two.toml"))["w1"], abs=1e-9)
+
+
+def test_the_hidden_gradient_part_of_one_example_is_one_product_a_line(exam):
+    """One example: 3(b)'s key is the chain, δ_h1 · ∂net_h1/∂w1, δ_h1 · i1, no sum, and the sheet says none."""
+    words, folder = exam
+    key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
+    display, lines = gradient_key([""], mark="I" if words is WORDS["es"] else "B")
+    assert display in key and lines in key
+    assert "sum of such products" not in (folder / "exam.tex").read_text(encoding="utf-8")
+
+
+def test_a_deeper_networks_hidden_delta_is_asked_from_the_layer_after_it(tmp_path):
+    """In h → g → o, δ_h1 is asked and keyed in terms of g's error signals (the next layer, not the output's)
+    and the weights from h1 into g: w5 into g1 and w7 into g2 (deep.toml's second layer, its first column)."""
+    run_derive("worksheet", "deep", "--exercise", "exam", "-o", str(tmp_path))
+    sheet = (tmp_path / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "exam-solutions.tex").read_text(encoding="utf-8")
+    total = r"\partial E_{\text{total}}"
+    next_layer = ", ".join(
+        rf"$\delta_{{g{k}}}^{{(1)}} = {total} / \partial \mathrm{{net}}_{{g{k}}}^{{(1)}}$" for k in (1, 2)
+    )
+    assert f"in terms of the next layer's error signals ({next_layer}), the weights" in sheet
+    sum_over_g = r"\delta_{g1}^{(1)} \cdot w_{5} + \delta_{g2}^{(1)} \cdot w_{7}"
+    assert rf" &= \left({sum_over_g}\right) \cdot " in key
+    assert rf"\item[\textbf{{B1}}\hfill] ${total} / \partial \mathrm{{out}}_{{h1}}^{{(1)}} = {sum_over_g}$" in key
