@@ -127,3 +127,46 @@ def test_example_needs_online_or_mini_batches():
     assert result.returncode == 2
     online = run_derive("explain", "xor", "--example", "9", check=False)
     assert online.returncode == 2
+
+
+MINI_BATCHES = """
+learning_rate = 0.5
+batch_size = 2
+shuffle = 3
+
+[[layers]]
+name = "o"
+activation = "sigmoid"
+weights = [[0.40, 0.45]]
+bias = 0.60
+
+[[examples]]
+inputs = [0.05, 0.10]
+targets = [0.01]
+
+[[examples]]
+inputs = [0.2, 0.7]
+targets = [0.9]
+
+[[examples]]
+inputs = [0.6, 0.1]
+targets = [0.3]
+
+[[examples]]
+inputs = [0.9, 0.4]
+targets = [0.7]
+"""
+
+
+def test_a_mini_batch_document_names_its_batchs_examples(tmp_path):
+    """A shuffled mini-batch update says which examples it works, as the README's rule orders them:
+    epoch 1 visits them in ``random.Random("derive-shuffle:3:1").shuffle`` order, two to a batch."""
+    import random
+
+    (tmp_path / "batches.toml").write_text(MINI_BATCHES, encoding="utf-8")
+    order = [1, 2, 3, 4]
+    random.Random("derive-shuffle:3:1").shuffle(order)
+    for update, batch in enumerate([order[:2], order[2:]], start=1):
+        text = run_derive("explain", "batches.toml", "--example", str(batch[0]), cwd=tmp_path).stdout
+        examples = ", ".join(map(str, batch))
+        assert f"These pages work update {update} of the first epoch, on examples {examples};" in text

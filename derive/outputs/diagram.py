@@ -191,10 +191,27 @@ def _label_spots(
 
 
 def _room(label: Segment, placed: Sequence[Segment], centres: Sequence[tuple[float, float]]) -> float:
-    """A label's room as a share of what it needs (1: enough): :data:`_LABEL_GAP` from every label
-    placed, and outside every neuron (a neuron is drawn over what it covers)."""
-    gaps = [_segments_gap(label, other) / _LABEL_GAP for other in placed]
-    return min([*gaps, *(_distance(centre, label) / (RADIUS - 2) for centre in centres)], default=math.inf)
+    """A label's room as a share of what it needs, at most 1 (enough): :data:`_LABEL_GAP` from every
+    label placed, and outside every neuron (a neuron is drawn over what it covers).  Only a label or a
+    neuron nearer than that can leave less than enough, so only those are measured: a large network
+    has thousands of labels, each far from nearly all the others."""
+    gaps = [_segments_gap(label, other) / _LABEL_GAP for other in placed if not _apart(label, other, _LABEL_GAP)]
+    inside = [
+        _distance(centre, label) / (RADIUS - 2) for centre in centres if not _apart(label, (centre, centre), RADIUS - 2)
+    ]
+    return min([1.0, *gaps, *inside])
+
+
+def _apart(one: Segment, other: Segment, margin: float) -> bool:
+    """The two segments are at least ``margin`` apart across or down (so at least that far apart)."""
+    (ax, ay), (bx, by) = one
+    (cx, cy), (dx, dy) = other
+    return (
+        min(cx, dx) - max(ax, bx) >= margin
+        or min(ax, bx) - max(cx, dx) >= margin
+        or min(cy, dy) - max(ay, by) >= margin
+        or min(ay, by) - max(cy, dy) >= margin
+    )
 
 
 def _bias_label(edge: DiagramEdge, neuron: tuple[float, float]) -> Segment:
