@@ -682,6 +682,7 @@ def test_the_hidden_gradient_part_writes_each_examples_product_and_adds_them(tmp
     display, lines = gradient_key(["^{(1)}", "^{(2)}"])
     assert display in key and lines in key
     assert "With several examples it is a sum of such products, one for each example." in exam
+    assert "Compute the net input and the output of each neuron of layer h, for each example. " in exam
     products = r"\delta_{h1}^{(1)} \cdot i_{1}^{(1)} + \delta_{h1}^{(2)} \cdot i_{1}^{(2)}"
     number = r"(-?\d+\.\d+)"
     sums = rf"{re.escape(products)} = {number} \\cdot {number} \+ {number} \\cdot {number} = \\answer\{{{number}\}}"
@@ -699,7 +700,10 @@ def test_the_hidden_gradient_part_of_one_example_is_one_product_a_line(exam):
     key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
     display, lines = gradient_key([""], mark="I" if words is WORDS["es"] else "B")
     assert display in key and lines in key
-    assert "sum of such products" not in (folder / "exam.tex").read_text(encoding="utf-8")
+    sheet = (folder / "exam.tex").read_text(encoding="utf-8")
+    assert "sum of such products" not in sheet and "suma de tales productos" not in sheet
+    if words is WORDS["en"]:  # the layers' parts: one example, so no "for each example"
+        assert "Compute the net input and the output of each neuron of layer h. " in sheet
 
 
 def test_a_deeper_networks_hidden_delta_is_asked_from_the_layer_after_it(tmp_path):
@@ -716,3 +720,59 @@ def test_a_deeper_networks_hidden_delta_is_asked_from_the_layer_after_it(tmp_pat
     sum_over_g = r"\delta_{g1}^{(1)} \cdot w_{5} + \delta_{g2}^{(1)} \cdot w_{7}"
     assert rf" &= \left({sum_over_g}\right) \cdot " in key
     assert rf"\item[\textbf{{B1}}\hfill] ${total} / \partial \mathrm{{out}}_{{h1}}^{{(1)}} = {sum_over_g}$" in key
+
+
+def method_formulas(part: str) -> int:
+    """The formulas a part's M lines write: the lines of working the key expects of a student."""
+    lines = re.findall(r"^\\item\[\\textbf\{M\d+\}\\hfill\] (.*)$", part, re.M)
+    return sum(len(re.findall(r"\$[^$]+\$", line)) for line in lines)
+
+
+def test_an_exam_of_asked_values_asks_each_in_a_question_of_its_own(tmp_path):
+    """``--ask out_h1,w5+``: two questions of one part each, without a part letter, each asking its value by
+    name; each with room for the working its key expects (1.2 cm a formula of its M lines, plus 0.4 cm);
+    w5+'s key carries out_h1 forward from question 1; an unknown key is refused naming it and --ask."""
+    run_derive("worksheet", "--exercise", "exam", "--ask", "out_h1,w5+", "--seed", "5", "-o", "out", cwd=tmp_path)
+    sheet = (tmp_path / "out" / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "out" / "exam-solutions.tex").read_text(encoding="utf-8")
+    titles = re.findall(r"\\noindent\{\\large\\bfseries ([^}]*)\}", sheet)
+    assert titles == ["Question 1", "Question 2"]
+    asked = re.findall(r"^\\item\[([^]]*)\] (Compute the value of .*?\.) ", sheet, re.M)
+    assert asked == [
+        ("", r"Compute the value of $\mathrm{out}_{h1}$ (output of neuron h1)."),
+        ("", r"Compute the value of $w_{5}^{+}$ (w5 after the update)."),
+    ]
+    spaces = [float(cm) for cm in re.findall(r"^\\vspace\{([\d.]+)cm plus \1fil\}$", sheet, re.M)]
+    parts = re.split(r"\\paragraph\{ \[\d+ marks?\]\}", key)[1:]
+    assert len(parts) == len(spaces) == 2
+    assert [method_formulas(part) for part in parts] == [2, 9]  # net_h1, out_h1; then w5+'s way from net_h2
+    assert spaces == [round(1.2 * method_formulas(part) + 0.4, 1) for part in parts]
+    assert "ECF: from the student's own $\\mathrm{out}_{h1}$ of 1." in parts[1]
+    refused = run_derive("worksheet", "--exercise", "exam", "--ask", "nope", "-o", "none", cwd=tmp_path, check=False)
+    assert refused.returncode == 2 and not (tmp_path / "none").exists()
+    assert refused.stderr == "derive: --ask: unknown --ask 'nope' (`derive keys` lists them)\n"  # no seed to note
+    drawn = run_derive("worksheet", "--exercise", "exam", "-o", "drawn", cwd=tmp_path)
+    said = drawn.stderr.splitlines()  # what was written, then the seed
+    seed = re.fullmatch(r"the exam's numbers come from --seed (\d+) \(printed on its key\)", said[-1])
+    assert said[:-1] == ["wrote drawn/exam-solutions.tex", "wrote drawn/exam.tex"]
+    key_of_drawn = (tmp_path / "drawn" / "exam-solutions.tex").read_text(encoding="utf-8")
+    assert (
+        seed
+        and f"variant 1 of seed {seed[1]}: give the same network and \\texttt{{-{{}}-seed {seed[1]}}}" in key_of_drawn
+    )
+
+
+def test_a_part_built_on_another_names_it(exam):
+    """3(b) uses 3(a)'s δ_h1 by its label, and the key carries 3(c)'s gradient into 4's update by its label."""
+    words, folder = exam
+    sheet = (folder / "exam.tex").read_text(encoding="utf-8")
+    key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
+    if words is WORDS["en"]:
+        assert r"\item[(b)] Using $\delta_{h1}$ from 3(a), write" in sheet
+        assert r"ECF: from the student's own $\partial E_{\text{total}} / \partial w_{1}$ of 3(c)." in key
+    else:
+        assert r"\item[(b)] A partir de $\delta_{h1}$ de 3(a), escribe" in sheet
+        assert (
+            r"EA: a partir de los valores del propio estudiante: $\partial E_{\text{total}} / \partial w_{1}$ de 3(c)."
+            in key
+        )

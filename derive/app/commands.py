@@ -75,7 +75,7 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
     from derive.publishing import publish
 
     roster = publish.read_roster(options.roster, options.variants) if options.roster else ()
-    spec, exam = exam_setting(spec, options)
+    spec, exam, drawn = exam_setting(spec, options)
     texts = publish.worksheet_files(
         spec,
         exercise=options.exercise,
@@ -88,13 +88,15 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
         exam=exam,
         **document_options(options),
     )
-    if not options.pdf and not options.combined:
-        return write(texts, options.output, options)
-    return write(publish.class_pdfs(texts, every=options.pdf) | texts, options.output, options)
+    files = texts if not options.pdf and not options.combined else publish.class_pdfs(texts, every=options.pdf) | texts
+    status = write(files, options.output, options)
+    if drawn is not None and status == 0:  # said once the exam is made: a refused option leaves nothing to note
+        print(f"the exam's numbers come from --seed {drawn} (printed on its key)", file=sys.stderr)
+    return status
 
 
-def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any]:
-    """The network an exam works on, and what the lecturer set.
+def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any, int | None]:
+    """The network an exam works on, what the lecturer set, and the seed drawn for it (if one was).
 
     An exam has numbers of its own: variant 1 of ``--seed S``, or of a seed drawn at random, unless
     the network is named (``derive worksheet mazur``: the published numbers) and no seed is given.
@@ -104,14 +106,13 @@ def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, An
     from derive.spec.variants import variant
 
     if options.exercise != "exam":
-        return spec, None
-    seed = options.seed
+        return spec, None, None
+    seed, drawn = options.seed, None
     if not options.variants and options.variant is None and (options.network is None or seed is not None):
         if seed is None:
             import secrets
 
-            seed = secrets.randbelow(10_000)
-            print(f"the exam's numbers come from --seed {seed} (printed on its key)", file=sys.stderr)
+            seed = drawn = secrets.randbelow(10_000)
         spec = variant(spec, seed, 1)
     elif options.variants:
         seed = seed or 0
@@ -123,7 +124,7 @@ def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, An
         date=options.date,
         seed=seed,
     )
-    return spec, setting
+    return spec, setting, drawn
 
 
 def slides(spec: NetworkSpec, options: Namespace) -> int:
