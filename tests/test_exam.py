@@ -729,25 +729,30 @@ def method_formulas(part: str) -> int:
 
 
 def test_an_exam_of_asked_values_asks_each_in_a_question_of_its_own(tmp_path):
-    """``--ask out_h1,w5+``: two questions of one part each, without a part letter, each asking its value by
-    name; each with room for the working its key expects (1.2 cm a formula of its M lines, plus 0.4 cm);
-    w5+'s key carries out_h1 forward from question 1; an unknown key is refused naming it and --ask."""
-    run_derive("worksheet", "--exercise", "exam", "--ask", "out_h1,w5+", "--seed", "5", "-o", "out", cwd=tmp_path)
+    """``--ask net_h1,out_h1,w5+``: a question of one part each, without a part letter, each asking its value
+    by name; each with room for the working its key expects (1.2 cm a formula of its M lines, plus 0.4 cm);
+    each key carries forward the value the question before worked; an unknown key is refused naming it and
+    --ask, with no seed noted; a seed drawn is noted once the exam is written, and printed on its key."""
+    run_derive(
+        "worksheet", "--exercise", "exam", "--ask", "net_h1,out_h1,w5+", "--seed", "5", "-o", "out", cwd=tmp_path
+    )
     sheet = (tmp_path / "out" / "exam.tex").read_text(encoding="utf-8")
     key = (tmp_path / "out" / "exam-solutions.tex").read_text(encoding="utf-8")
     titles = re.findall(r"\\noindent\{\\large\\bfseries ([^}]*)\}", sheet)
-    assert titles == ["Question 1", "Question 2"]
+    assert titles == ["Question 1", "Question 2", "Question 3"]
     asked = re.findall(r"^\\item\[([^]]*)\] (Compute the value of .*?\.) ", sheet, re.M)
     assert asked == [
+        ("", r"Compute the value of $\mathrm{net}_{h1}$ (net input of neuron h1)."),
         ("", r"Compute the value of $\mathrm{out}_{h1}$ (output of neuron h1)."),
         ("", r"Compute the value of $w_{5}^{+}$ (w5 after the update)."),
     ]
     spaces = [float(cm) for cm in re.findall(r"^\\vspace\{([\d.]+)cm plus \1fil\}$", sheet, re.M)]
     parts = re.split(r"\\paragraph\{ \[\d+ marks?\]\}", key)[1:]
-    assert len(parts) == len(spaces) == 2
-    assert [method_formulas(part) for part in parts] == [2, 9]  # net_h1, out_h1; then w5+'s way from net_h2
+    assert len(parts) == len(spaces) == 3
+    assert [method_formulas(part) for part in parts] == [1, 1, 9]  # net_h1; out_h1; w5+'s way from net_h2
     assert spaces == [round(1.2 * method_formulas(part) + 0.4, 1) for part in parts]
-    assert "ECF: from the student's own $\\mathrm{out}_{h1}$ of 1." in parts[1]
+    assert "ECF: from the student's own $\\mathrm{net}_{h1}$ of 1." in parts[1]
+    assert "ECF: from the student's own $\\mathrm{out}_{h1}$ of 2." in parts[2]
     refused = run_derive("worksheet", "--exercise", "exam", "--ask", "nope", "-o", "none", cwd=tmp_path, check=False)
     assert refused.returncode == 2 and not (tmp_path / "none").exists()
     assert refused.stderr == "derive: --ask: unknown --ask 'nope' (`derive keys` lists them)\n"  # no seed to note
