@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from derive.spec.files import load_builtin, load_path
+from derive.spec.files import builtin_text, load_builtin, load_path
 from derive.spec.variants import variant
 from tests.conftest import require_tool, run_derive
 from tests.documents import compile_latex, pdf_text
@@ -707,12 +707,14 @@ def test_the_hidden_gradient_part_of_one_example_is_one_product_a_line(exam):
 
 
 def test_a_deeper_networks_hidden_delta_is_asked_from_the_layer_after_it(tmp_path):
-    """In h → g → o, δ_h1 is asked and keyed in terms of g's error signals (the next layer, not the output's)
-    and the weights from h1 into g: w5 into g1 and w7 into g2 (deep.toml's second layer, its first column)."""
+    """The sheet gives deep.toml's shape (2 inputs, h, g, o); in h → g → o, δ_h1 is asked and keyed in terms
+    of g's error signals (the next layer, not the output's) and the weights from h1 into g: w5 into g1 and w7
+    into g2 (deep.toml's second layer, its first column)."""
     run_derive("worksheet", "deep", "--exercise", "exam", "-o", str(tmp_path))
     sheet = (tmp_path / "exam.tex").read_text(encoding="utf-8")
     key = (tmp_path / "exam-solutions.tex").read_text(encoding="utf-8")
     total = r"\partial E_{\text{total}}"
+    assert "A feed-forward network of shape 2 → 2 → 2 → 1: the inputs, then the neurons of each layer." in sheet
     next_layer = ", ".join(
         rf"$\delta_{{g{k}}}^{{(1)}} = {total} / \partial \mathrm{{net}}_{{g{k}}}^{{(1)}}$" for k in (1, 2)
     )
@@ -781,3 +783,27 @@ def test_a_part_built_on_another_names_it(exam):
             r"EA: a partir de los valores del propio estudiante: $\partial E_{\text{total}} / \partial w_{1}$ de 3(c)."
             in key
         )
+
+
+def test_a_momentum_exam_states_the_changes_before_as_the_file_gives_them(tmp_path):
+    """With momentum and ``previous_update`` the student has no file: the sheet states each change before,
+    read back here against the file (tomllib), and that every other is 0; without them, that every one is 0."""
+    import tomllib
+
+    text = builtin_text("mazur").replace("learning_rate = 0.5", "learning_rate = 0.5\nmomentum = 0.9", 1)
+    given = text.replace("momentum = 0.9", "momentum = 0.9\nprevious_update = { w5 = 0.02, w1 = -0.0125 }", 1)
+    (tmp_path / "given.toml").write_text(given, encoding="utf-8")
+    (tmp_path / "zero.toml").write_text(text, encoding="utf-8")
+    for name in ("given", "zero"):
+        run_derive("worksheet", f"{name}.toml", "--exercise", "exam", "--seed", "3", "-o", name, cwd=tmp_path)
+    sheet = (tmp_path / "given" / "exam.tex").read_text(encoding="utf-8")
+    stated = re.search(r"The changes before, from an earlier step: (.*); every other \$\\Delta\\theta\$ is 0\.", sheet)
+    assert stated, "the changes before"
+    read = {
+        f"{letter}{index}": float(value)
+        for letter, index, value in re.findall(r"\$\\Delta (\w)_\{(\d+)\} = (-?[\d.]+)\$", stated[1])
+    }
+    assert read == tomllib.loads(given)["previous_update"]
+    zero = (tmp_path / "zero" / "exam.tex").read_text(encoding="utf-8")
+    assert "On this first step there is no change before: every $\\Delta\\theta$ is 0." in zero
+    assert "The changes before" not in zero
