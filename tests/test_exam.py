@@ -683,6 +683,16 @@ def test_the_hidden_gradient_part_writes_each_examples_product_and_adds_them(tmp
     assert display in key and lines in key
     assert "With several examples it is a sum of such products, one for each example." in exam
     assert "Compute the net input and the output of each neuron of layer h, for each example. " in exam
+    assert (
+        r"\item[\textbf{B1}\hfill] The reason: $\mathrm{out}_{h1}^{(1)}$ feeds 2 neurons of the next layer (o1, o2), "
+        r"so a change in w1 reaches the error along 2 paths, one through each of them; $\delta_{h1}^{(1)}$ adds them "
+        "all up (the multivariable chain rule), while an output weight reaches the error along one path only.\n"
+    ) in key
+    assert "Explain in one or two sentences why the gradient of w1 needs every path from neuron h1 to the error" in exam
+    # room to write: 3(a) δ's two rows and its two factors, 1.2 cm a line and 0.4 cm more; 3(b) its
+    # four lines and one for each example's product beyond the first
+    spaces = re.findall(r"^\\item\[\((\w)\)\] (Write the error signal|Using).*\n\\vspace\{([\d.]+)cm", exam, re.M)
+    assert [(letter, float(cm)) for letter, _, cm in spaces] == [("a", 5.2), ("b", 7.6)]
     products = r"\delta_{h1}^{(1)} \cdot i_{1}^{(1)} + \delta_{h1}^{(2)} \cdot i_{1}^{(2)}"
     number = r"(-?\d+\.\d+)"
     sums = rf"{re.escape(products)} = {number} \\cdot {number} \+ {number} \\cdot {number} = \\answer\{{{number}\}}"
@@ -807,3 +817,58 @@ def test_a_momentum_exam_states_the_changes_before_as_the_file_gives_them(tmp_pa
     zero = (tmp_path / "zero" / "exam.tex").read_text(encoding="utf-8")
     assert "On this first step there is no change before: every $\\Delta\\theta$ is 0." in zero
     assert "The changes before" not in zero
+
+
+def test_a_one_layer_networks_chain_part_adds_each_examples_product(tmp_path):
+    """One layer, two examples: 2(a)'s key writes ∂E/∂w1 as each example's chain, added, then each chain in
+    the network's quantities (the second term's minus sign as the operator, not "+ -"), and marks both; its
+    sum, evaluated here at a forward pass written in the test, is autograd's gradient."""
+    network = {"learning_rate": 0.5, "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2]]}]}
+    network["layers"][0]["bias"] = 0.1
+    network["examples"] = [{"inputs": [0.5, 0.9], "targets": [0.2]}, {"inputs": [0.1, 0.4], "targets": [0.7]}]
+    (tmp_path / "one.json").write_text(json.dumps(network), encoding="utf-8")
+    run_derive("worksheet", "one.json", "--exercise", "exam", "--seed", "2", "-o", "out", cwd=tmp_path)
+    sheet = (tmp_path / "out" / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "out" / "exam-solutions.tex").read_text(encoding="utf-8")
+    total, w1 = r"\partial E_{\text{total}}", r"\partial w_{1}"
+    out, net = (
+        [rf"\mathrm{{out}}_{{o1}}^{{({e})}}" for e in (1, 2)],
+        [rf"\mathrm{{net}}_{{o1}}^{{({e})}}" for e in (1, 2)],
+    )
+    fraction = r"\frac{{{}}}{{{}}}".format
+    d_out, d_net = [rf"\partial {o}" for o in out], [rf"\partial {n}" for n in net]
+    chains = [
+        rf"{fraction(total, o)} \cdot {fraction(o, n)} \cdot {fraction(n, w1)}"
+        for o, n in zip(d_out, d_net, strict=True)
+    ]
+    terms = [
+        rf"(t_{{o1}}^{{({e})}} - {o}) \cdot {o} \cdot \left(1 - {o}\right) \cdot i_{{1}}^{{({e})}}"
+        for e, o in ((1, out[0]), (2, out[1]))
+    ]
+    display = (
+        rf"\frac{{{total}}}{{{w1}}} &= {chains[0]} \\" + "\n" + rf"&\quad + {chains[1]} \\" + "\n"
+        rf" &= - {terms[0]} \\" + "\n" + rf"&\quad - {terms[1]}" + "\n\\end{align*}"
+    )
+    assert display in key
+    named = [
+        rf"{total} / \partial {o} \cdot \partial {o} / \partial {n} \cdot \partial {n} / {w1}"
+        for o, n in zip(out, net, strict=True)
+    ]
+    assert rf"\item[\textbf{{B1}}\hfill] ${total} / {w1} = {named[0]} + {named[1]}$" + "\n" in key
+    assert rf"\item[\textbf{{B1}}\hfill] ${total} / {w1} = - {terms[0]} - {terms[1]}$" + "\n" in key
+    assert "in terms of the network's quantities. With several examples it is a sum of such products" in sheet
+    # room to write: the chain's three lines and one for each example's product, 1.2 cm a line and 0.4 cm more
+    room = re.search(r"^\\item\[\(a\)\] Write \$\\partial E.*\n\\vspace\{([\d.]+)cm", sheet, re.M)
+    assert room and float(room[1]) == 6.4
+    values = {}
+    for e, example in enumerate(network["examples"], start=1):
+        x, t = example["inputs"], example["targets"][0]
+        o = sigmoid(0.3 * x[0] + 0.2 * x[1] + 0.1)
+        values |= {f"t{e}": t, f"out{e}": o, f"i{e}": x[0]}
+    formula = key[key.index(rf"\item[\textbf{{B1}}\hfill] ${total} / {w1} = - ") :].split("$")[1].split(" = ", 1)[1]
+    python = re.sub(r"t_\{o1\}\^\{\((\d)\)\}", r"t\1", formula)
+    python = re.sub(r"\\mathrm\{out\}_\{o1\}\^\{\((\d)\)\}", r"out\1", python)
+    python = re.sub(r"i_\{1\}\^\{\((\d)\)\}", r"i\1", python)
+    python = python.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\cdot", "*")
+    gradient = eval(python, {}, values)  # the key's own formula, parsed above
+    assert gradient == pytest.approx(autograd_gradients(load_path(tmp_path / "one.json"))["w1"], rel=1e-12)

@@ -247,9 +247,7 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
             for d, t in zip(deltas, chain, strict=True)
         ],
     }
-    symbols = [(display, lines["factors"][0]), *(("+", line) for line in lines["factors"][1:])]
-    for key in ("delta", "value"):
-        symbols += [("", lines[key][0]), *(("+", line) for line in lines[key][1:])]
+    symbols = [*sum_rows(display, lines["factors"]), *sum_rows("", lines["delta"]), *sum_rows("", lines["value"])]
     last = [typeset.inline(t.factors[-1].of, t.factors[-1].wrt) for t in chain]
     products = [f"{inline(typeset, d.symbol)}{CDOT}{text}" for d, text in zip(deltas, last, strict=True)]
     values = [
@@ -305,14 +303,13 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     display = partial_latex(typeset.latex(typeset.graph.total), typeset.latex(gradient.gradient.symbol))
     products = [CDOT.join(typeset.partial(f) for f in term.factors) for term in chain]
     named = [CDOT.join(typeset.inline(f.of, f.wrt) for f in term.factors) for term in chain]
-    symbols = [(display, products[0]), *(("+", product) for product in products[1:])]
+    symbols = sum_rows(display, products)
     scheme = [Mark("B", 1, [Earned(f"{lhs} = {' + '.join(named)}")])]
     subject = {"gradient": lhs, "parameter": gradient.gradient.name, "neuron": chain[0].neuron.name}
     subject["examples"] = "yes" if len(chain) > 1 else ""
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is None:
-        terms = [typeset.latex(term.expr) for term in chain]
-        symbols += [("", terms[0]), *(("+", term) for term in terms[1:])]
+        symbols += sum_rows("", [typeset.latex(term.expr) for term in chain])
         scheme.append(Mark("B", 1, [Earned(f"{lhs} = {inline(typeset, gradient.gradient.chain_expr)}")]))
         lines = CHAIN_LINES - 3 + len(chain)  # a line for each example's product
         return ExamPart(letter, "chain", 2, lines, [], symbols=symbols, scheme=scheme, subject=subject)
@@ -325,6 +322,15 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     lines = CHAIN_LINES - 1 + len(chain)
     return ExamPart(letter, "chain", 3, lines, [], symbols=symbols, scheme=scheme, subject=subject)
+
+
+def sum_rows(lhs: str, terms: list[str]) -> list[tuple[str, str]]:
+    """A sum set one term a row: ``lhs = first``, then ``+ term`` (``- rest`` where a term begins with a
+    minus sign, which ``+ -`` would print)."""
+    rows = [(lhs, terms[0])]
+    for term in terms[1:]:
+        rows.append(("-", term[1:].lstrip()) if term.startswith("-") else ("+", term))
+    return rows
 
 
 def inline(typeset: Typesetter, expr: sp.Expr) -> str:

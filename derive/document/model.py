@@ -330,7 +330,7 @@ class ExamPart:
     lines: int  # lines of working a student writes: the space left for the answer
     asked: list[Equation]
     working: list[Equation] = field(default_factory=list)  # the key's lines, the asked ones among them
-    symbols: list[tuple[str, str]] = field(default_factory=list)  # a symbolic part's answer: (lhs or "", rhs)
+    symbols: list[tuple[str, str]] = field(default_factory=list)  # a symbolic part's answer: (lhs, "", "+" or "-", rhs)
     blanks: list[str] = field(default_factory=list)  # a compute part's values, as the answer lines name them
     scheme: list[Mark] = field(default_factory=list)
     carried: list[tuple[str, str]] = field(default_factory=list)
