@@ -96,7 +96,8 @@ def _mermaid_checker() -> subprocess.Popen[str]:
 
 def compile_latex(tex: Path) -> str:
     """Compile as ``derive --pdf`` does (no shell escape; the session's TeX cache); write the PDF and
-    the log beside the source; return the log.  Fails on any LaTeX error."""
+    the log beside the source; return the log, with that of the pictures drawn for the document (now
+    or by an earlier compilation) after it.  Fails on any LaTeX error."""
     from derive.errors import DeriveError
     from derive.publishing.latex import compile_pdfs
 
@@ -113,7 +114,7 @@ def compile_latex(tex: Path) -> str:
         raise AssertionError(f"{tex.name} did not compile: {error}") from None
     tex.with_suffix(".pdf").write_bytes(pdfs[tex.with_suffix(".pdf").name])
     tex.with_suffix(".log").write_text(logs[tex.name], encoding="utf-8")
-    return logs[tex.name]
+    return "\n".join([logs.pop(tex.name), *logs.values()])  # and the log of the pictures drawn for it
 
 
 def pdf_text(pdf: Path) -> str:

@@ -769,9 +769,9 @@ def test_an_exam_of_asked_values_asks_each_in_a_question_of_its_own(tmp_path):
     assert refused.returncode == 2 and not (tmp_path / "none").exists()
     assert refused.stderr == "derive: --ask: unknown --ask 'nope' (`derive keys` lists them)\n"  # no seed to note
     drawn = run_derive("worksheet", "--exercise", "exam", "-o", "drawn", cwd=tmp_path)
-    said = drawn.stderr.splitlines()  # what was written, then the seed
-    seed = re.fullmatch(r"the exam's numbers come from --seed (\d+) \(printed on its key\)", said[-1])
-    assert said[:-1] == ["wrote drawn/exam-solutions.tex", "wrote drawn/exam.tex"]
+    said = drawn.stderr.splitlines()  # the seed, then what was written
+    seed = re.fullmatch(r"the exam's numbers come from --seed (\d+) \(printed on its key\)", said[0])
+    assert said[1:] == ["wrote drawn/exam-solutions.tex", "wrote drawn/exam.tex"]
     key_of_drawn = (tmp_path / "drawn" / "exam-solutions.tex").read_text(encoding="utf-8")
     assert (
         seed

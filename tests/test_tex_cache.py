@@ -98,13 +98,21 @@ def test_another_picture_preamble_or_tex_is_another_entry(pdflatex, cache, runs,
     assert sorted(runs) == ["derive-pictures-1.tex", "format", "solutions.tex", "worksheet.tex"]
 
 
-def test_a_cache_that_cannot_be_written_is_no_cache(pdflatex, tmp_path, monkeypatch, runs):
+def test_a_cache_that_cannot_be_used_is_no_cache(pdflatex, tmp_path, monkeypatch, runs):
+    """A file where the folder should be, or a folder others may read or write (another user could plant a
+    format, which is code TeX runs): the documents compile as with the cache off, and nothing is written."""
     (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
-    monkeypatch.setenv("DERIVE_CACHE", str(tmp_path / "a-file"))
-    first = latex.compile_pdfs(SOURCES)
-    second = latex.compile_pdfs(SOURCES)
-    assert first == second and runs.count("format") == 2
+    (tmp_path / "shared" / "tex").mkdir(parents=True)
+    (tmp_path / "shared" / "tex").chmod(0o777)
+    monkeypatch.setenv("DERIVE_CACHE", "off")
+    uncached = latex.compile_pdfs(SOURCES)
+    for folder in ("a-file", "shared"):
+        monkeypatch.setenv("DERIVE_CACHE", str(tmp_path / folder))
+        runs.clear()
+        assert latex.compile_pdfs(SOURCES) == uncached
+        assert sorted(runs) == ["solutions.tex", "worksheet.tex"], folder  # no format, no pictures run
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"
+    assert list((tmp_path / "shared" / "tex").iterdir()) == []
 
 
 def test_the_cache_lives_in_the_users_cache_folder_unless_told(pdflatex, tmp_path, monkeypatch):
@@ -123,11 +131,71 @@ def test_the_least_recently_used_entries_go(tmp_path, monkeypatch):
     monkeypatch.setitem(texcache.KEEP, ".fmt", 2)
     kept = texcache.TexCache(tmp_path, "a TeX")
     for age, name in enumerate(["first", "second", "third"]):
-        kept.store(kept.key(name), ".fmt", name.encode())
+        kept.store(kept.key(name), ".fmt", name.encode(), [])
         os.utime(tmp_path / f"{kept.key(name)}.fmt", (1_000_000 + age, 1_000_000 + age))  # a second apart
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(f"{kept.key(n)}.fmt" for n in ("second", "third"))
     assert kept.load(kept.key("second"), ".fmt") == b"second"  # used again now: the newest of the two
-    kept.store(kept.key("fourth"), ".fmt", b"fourth")
+    kept.store(kept.key("fourth"), ".fmt", b"fourth", [])
     assert kept.load(kept.key("third"), ".fmt") is None
     assert [kept.load(kept.key(name), ".fmt") for name in ("second", "fourth")] == [b"second", b"fourth"]
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".partial")] == []
+
+
+PACKAGE = "\\ProvidesPackage{derivetest}\n\\newcommand\\said{%s}\n"
+
+
+def test_an_entry_is_not_used_once_a_file_tex_read_for_it_changes(pdflatex, cache, runs, tmp_path, monkeypatch):
+    """A package in the user's own texmf (TEXMFHOME), read by the preamble and by a picture, is changed
+    after the first compilation: the format and the pictures are made again, and the PDF says the new text."""
+    home = tmp_path / "texmf" / "tex" / "latex"
+    home.mkdir(parents=True)
+    (home / "derivetest.sty").write_text(PACKAGE % "before", encoding="utf-8")
+    monkeypatch.setenv("TEXMFHOME", str(tmp_path / "texmf"))
+    sources = {
+        name: text.replace("\\usepackage{tikz}", "\\usepackage{tikz,derivetest}").replace("{the same}", "{\\said}")
+        for name, text in SOURCES.items()
+    }
+    assert texts(latex.compile_pdfs(sources), tmp_path)["worksheet.pdf"].startswith("Student 1. Before before after.")
+    runs.clear()
+    latex.compile_pdfs(sources)
+    assert sorted(runs) == ["solutions.tex", "worksheet.tex"]  # kept
+    (home / "derivetest.sty").write_text(PACKAGE % "changed", encoding="utf-8")
+    runs.clear()
+    assert texts(latex.compile_pdfs(sources), tmp_path)["worksheet.pdf"].startswith("Student 1. Before changed after.")
+    assert sorted(runs) == ["derive-pictures-1.tex", "format", "solutions.tex", "worksheet.tex"]
+
+
+def test_the_log_of_the_pictures_comes_with_the_documents_drawn_or_kept(pdflatex, cache):
+    """A picture's overfull box is in the pictures' log, which compile_pdfs hands over beside the
+    documents' own, whether the pictures were drawn now or kept from before."""
+    wide = picture("\\parbox{1cm}{Supercalifragilisticexpialidocious}")
+    sources = {name: text.replace(picture("the same"), wide) for name, text in SOURCES.items()}
+    for _ in ("drawn", "kept"):
+        logs: dict[str, str] = {}
+        latex.compile_pdfs(sources, logs=logs)
+        assert sorted(logs) == ["derive-pictures-1.tex", "solutions.tex", "worksheet.tex"]
+        assert "Overfull \\hbox" in logs["derive-pictures-1.tex"]
+
+
+def test_a_write_cut_short_leaves_no_partial_file(tmp_path, monkeypatch):
+    """Ctrl-C while an entry is written: the partial file goes, and the entry is not there."""
+    kept = texcache.TexCache(tmp_path, "a TeX")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(texcache.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        kept.store(kept.key("cut"), ".fmt", b"data", [])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relative_xdg_cache_home_is_ignored(pdflatex, tmp_path, monkeypatch):
+    """The XDG rule: a relative XDG_CACHE_HOME is ignored, and the cache is ~/.cache/derive/tex."""
+    monkeypatch.delenv("DERIVE_CACHE")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    monkeypatch.chdir(tmp_path)
+    latex.compile_pdfs(SOURCES)
+    assert entries(tmp_path / "home" / ".cache" / "derive" / "tex") == [".fmt", ".pictures"]
+    assert not (tmp_path / "relative").exists()

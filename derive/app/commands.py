@@ -88,11 +88,11 @@ def worksheet(spec: NetworkSpec, options: Namespace) -> int:
         exam=exam,
         **document_options(options),
     )
-    files = texts if not options.pdf and not options.combined else publish.class_pdfs(texts, every=options.pdf) | texts
-    status = write(files, options.output, options)
-    if drawn is not None and status == 0:  # said once the exam is made: a refused option leaves nothing to note
+    if drawn is not None:  # once the exam is made (a refused option leaves nothing to note), before LaTeX runs
         print(f"the exam's numbers come from --seed {drawn} (printed on its key)", file=sys.stderr)
-    return status
+    if not options.pdf and not options.combined:
+        return write(texts, options.output, options)
+    return write(publish.class_pdfs(texts, every=options.pdf) | texts, options.output, options)
 
 
 def exam_setting(spec: NetworkSpec, options: Namespace) -> tuple[NetworkSpec, Any, int | None]:

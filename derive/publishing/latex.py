@@ -7,6 +7,7 @@ is drawn once, into a PDF page that every document includes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from derive.errors import DeriveError
 from derive.outputs.fonts import fallback_fonts, lua_fonts
 from derive.outputs.render import SHARED_PICTURE
 from derive.publishing.engines import LUALATEX, PDFLATEX, engine_for, engine_path
-from derive.publishing.texcache import TexCache, tex_cache
+from derive.publishing.texcache import TexCache, recorded_inputs, tex_cache
 
 LATEX_TIMEOUT = 180  # seconds for one compilation
 
@@ -49,7 +50,7 @@ def compile_pdfs(
     (:mod:`derive.publishing.texcache`), so that, with the cache on, every document takes that
     way, however few.  If any document fails, the first failure in the order of ``sources`` is
     raised and no PDF is returned.  ``logs``, if given, receives each document's last LaTeX log (by
-    source name), for a reader of its warnings.
+    source name), and the log of the pictures drawn for them, for a reader of their warnings.
     """
     from concurrent.futures import ThreadPoolExecutor  # only when compiling: not at every start-up
 
@@ -86,8 +87,11 @@ def compile_pdfs(
                     future.cancel()  # those not started yet; the running ones are stopped
                 _stop_latex()
                 raise
-        if logs is not None:
+        if logs is not None:  # the documents', and those of the pictures drawn for them (now or before)
             logs.update({name: _log_text(Path(folder) / f"{Path(name).stem}.log") for name in names})
+            logs.update(
+                {path.with_suffix(".tex").name: _log_text(path) for path in Path(folder).glob("derive-pictures-*.log")}
+            )
         return pdfs
 
 
@@ -144,14 +148,15 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str, ca
         job = f"derive-preamble-{number}"
         if (cache is None and len(names) < FORMAT_FROM) or not preamble.endswith("\n"):
             continue  # mylatexformat skips a document's preamble by its lines: \begin{document} starts one
-        key = cache.key(job, preamble) if cache else ""
+        key = cache.key(job, " ".join(_OPTIONS), preamble) if cache else ""
         kept = cache.load(key, ".fmt") if cache else None
         if kept is not None:
             _write(folder, {f"{job}.fmt": kept})
         elif not _dump_format(pdflatex, preamble, job, folder):
             continue
         elif cache:
-            cache.store(key, ".fmt", (Path(folder) / f"{job}.fmt").read_bytes())
+            read = recorded_inputs(Path(folder) / f"{job}.fls", folder)
+            cache.store(key, ".fmt", (Path(folder) / f"{job}.fmt").read_bytes(), read)
         formats.update(dict.fromkeys(names, job))
     return formats
 
@@ -159,7 +164,16 @@ def _preamble_formats(pdflatex: str, sources: Mapping[str, str], folder: str, ca
 def _dump_format(pdflatex: str, preamble: str, job: str, folder: str) -> bool:
     """Dump ``preamble`` as the format ``job`` (mylatexformat); whether that worked."""
     (Path(folder) / f"{job}.tex").write_text(f"{preamble}{_BEGIN}\n\\end{{document}}\n", encoding="utf-8")
-    command = [pdflatex, "-ini", *_OPTIONS, f"-jobname={job}", "&pdflatex", "mylatexformat.ltx", f"{job}.tex"]
+    command = [
+        pdflatex,
+        "-ini",
+        *_OPTIONS,
+        "-recorder",
+        f"-jobname={job}",
+        "&pdflatex",
+        "mylatexformat.ltx",
+        f"{job}.tex",
+    ]
     return _latex(command, folder).returncode == 0 and (Path(folder) / f"{job}.fmt").exists()
 
 
@@ -244,20 +258,25 @@ def _shared_pictures(
 def _kept_or_drawn(
     pdflatex: str, shared: list[str], preamble: str, job: str | None, pictures: str, folder: str, cache: TexCache | None
 ) -> dict[str, Drawn]:
-    """The pictures as an earlier compilation drew them (their PDF and boxes, kept in ``cache``), or
-    drawn now (:func:`_draw`) and kept."""
+    """The pictures as an earlier compilation drew them (their PDF, boxes and log, kept in ``cache``), or
+    drawn now (:func:`_draw`) and kept.  The entry is named by the format's own bytes too: a format
+    dumped again after a package changed draws them again."""
     if cache is None:
         return _draw(pdflatex, shared, preamble, job, pictures, folder)
-    key = cache.key(pictures, job or "", preamble, *shared)
+    made_by = hashlib.sha256((Path(folder) / f"{job}.fmt").read_bytes()).hexdigest() if job else ""
+    key = cache.key(pictures, made_by, preamble, _PAGE_PER_PICTURE, " ".join(_OPTIONS), *shared)
     kept = cache.load(key, ".pictures")
     if kept is not None:
-        boxes, _, pdf = kept.partition(b"\n")
-        _write(folder, {f"{pictures}.pdf": pdf})
-        return {picture: Drawn(*box) for picture, box in zip(shared, json.loads(boxes), strict=True)}
+        header, _, pdf = kept.partition(b"\n")
+        found = json.loads(header)
+        _write(folder, {f"{pictures}.pdf": pdf, f"{pictures}.log": found["log"]})
+        return {picture: Drawn(*box) for picture, box in zip(shared, found["boxes"], strict=True)}
     drawn = _draw(pdflatex, shared, preamble, job, pictures, folder)
     if drawn:
-        boxes = json.dumps([astuple(drawn[picture]) for picture in shared]).encode()
-        cache.store(key, ".pictures", boxes + b"\n" + (Path(folder) / f"{pictures}.pdf").read_bytes())
+        log = _log_text(Path(folder) / f"{pictures}.log")
+        header = json.dumps({"boxes": [astuple(drawn[picture]) for picture in shared], "log": log}).encode()
+        read = recorded_inputs(Path(folder) / f"{pictures}.fls", folder)
+        cache.store(key, ".pictures", header + b"\n" + (Path(folder) / f"{pictures}.pdf").read_bytes(), read)
     return drawn
 
 
@@ -271,7 +290,9 @@ def _draw(
     body = "".join(f"\\setbox0=\\hbox{{%\n{picture}}}\\derivepage\n" for picture in shared)
     _write(folder, {f"{pictures}.tex": f"{preamble}{_BEGIN}\n{_PAGE_PER_PICTURE}{body}\\end{{document}}\n"})
     try:
-        result = _latex([pdflatex, *_OPTIONS, *([f"-fmt={job}"] if job else []), f"{pictures}.tex"], folder)
+        result = _latex(
+            [pdflatex, *_OPTIONS, "-recorder", *([f"-fmt={job}"] if job else []), f"{pictures}.tex"], folder
+        )
     except DeriveError:  # too slow: the documents draw their own
         return {}
     log = Path(folder) / f"{pictures}.log"

@@ -5,11 +5,14 @@ pictures; both are the same from one run to the next.  They are kept in the user
 (``$XDG_CACHE_HOME/derive/tex``, else ``~/.cache/derive/tex``), or in the folder ``DERIVE_CACHE``
 names (``DERIVE_CACHE=off``: none).
 
-An entry is named by a hash of what made it and of the TeX installation (its pdflatex, its LaTeX
-format, its package database), so that another TeX's or another preamble's entry is never used.  It
-is written whole (a temporary name, then a rename) and begins with its own checksum, so that a
-half-written or damaged entry is never read.  The least recently used go beyond KEEP.  A cache
-that cannot be read or written is no cache: the compilation goes on without it.
+An entry is named by a hash of what made it and of the TeX installation (its pdflatex and its LaTeX
+format), and it lists every file TeX read to make it (pdflatex's ``-recorder``) with its size and
+time of change: an entry made by another TeX, from another preamble, or before a package it read
+changed (in the distribution or in the user's own ``texmf``) is not used.  It is written whole (a
+temporary name, then a rename) and begins with its own checksum, so that a half-written or damaged
+entry is never read.  The folder must be the user's own, private, and writable: a format is code
+TeX runs, and another user's is never loaded.  The least recently used entries go beyond KEEP.  A
+cache that cannot be used is no cache: the compilation goes on without it, as with the cache off.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +35,13 @@ from derive.version import __version__
 
 OFF = "off"
 KEEP = {".fmt": 8, ".pictures": 256}  # formats are about 7 MB each; a pictures entry, some kilobytes
+_PARTIAL = ".partial-"
+_ABANDONED = 3600  # seconds after which a partial file is a write that never finished (the process was killed)
 
 
 @dataclass(frozen=True)
 class TexCache:
-    """A folder of entries, each named by a hash of this TeX installation and what made it."""
+    """A private folder of entries, each named by a hash of this TeX installation and what made it."""
 
     folder: Path
     installation: str
@@ -45,70 +54,119 @@ class TexCache:
         return digest.hexdigest()
 
     def load(self, key: str, suffix: str) -> bytes | None:
-        """The entry's bytes, if it is there whole; marked as used."""
+        """The entry's data, if it is there whole and no file TeX read to make it has changed since."""
         path = self.folder / f"{key}{suffix}"
         try:
-            checksum, _, data = path.read_bytes().partition(b"\n")
-            os.utime(path)
+            checksum, _, rest = path.read_bytes().partition(b"\n")
         except OSError:
             return None
-        return data if hashlib.sha256(data).hexdigest().encode() == checksum else None
-
-    def store(self, key: str, suffix: str, data: bytes) -> None:
-        """Keep ``data`` under ``key`` (written whole or not at all); the least recently used beyond KEEP go."""
+        if hashlib.sha256(rest).hexdigest().encode() != checksum:
+            return None
+        inputs, _, data = rest.partition(b"\n")
+        if json.loads(inputs) != _stamps(json.loads(inputs)):
+            return None
         with contextlib.suppress(OSError):
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handle, partial = tempfile.mkstemp(dir=self.folder, prefix=".partial-")
+            os.utime(path)  # used: the last to go
+        return data
+
+    def store(self, key: str, suffix: str, data: bytes, inputs: Iterable[str]) -> None:
+        """Keep ``data``, made from the files ``inputs``, under ``key``: written whole or not at all; the
+        least recently used entries beyond KEEP go."""
+        rest = json.dumps(_stamps(sorted(set(inputs)))).encode() + b"\n" + data
+        with contextlib.suppress(OSError):
+            handle, partial = tempfile.mkstemp(dir=self.folder, prefix=_PARTIAL)
             try:
                 with os.fdopen(handle, "wb") as file:
-                    file.write(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+                    file.write(hashlib.sha256(rest).hexdigest().encode() + b"\n" + rest)
                 os.replace(partial, self.folder / f"{key}{suffix}")
-            except OSError:
-                os.unlink(partial)
+            except BaseException:  # a full disk, or Ctrl-C mid-write: no partial file stays behind
+                with contextlib.suppress(OSError):
+                    os.unlink(partial)
                 raise
             self._evict(suffix)
 
     def _evict(self, suffix: str) -> None:
-        entries = sorted(self.folder.glob(f"*{suffix}"), key=lambda path: path.stat().st_mtime, reverse=True)
+        now = time.time()
+        # a time of change in the future (a copied folder, a clock set back) counts as now
+        entries = sorted(self.folder.glob(f"*{suffix}"), key=lambda path: min(path.stat().st_mtime, now), reverse=True)
         for path in entries[KEEP[suffix] :]:
             path.unlink(missing_ok=True)
+        for path in self.folder.glob(f"{_PARTIAL}*"):
+            if now - path.stat().st_mtime > _ABANDONED:
+                path.unlink(missing_ok=True)
+
+
+def _stamps(paths: Iterable[str | list]) -> list[list]:
+    """Each file as ``[path, size, time of change]`` (``None`` for a file that is gone)."""
+    found = []
+    for entry in paths:
+        path = entry[0] if isinstance(entry, list) else entry
+        try:
+            status = os.stat(path)
+        except OSError:
+            found.append([path, None, None])
+        else:
+            found.append([path, status.st_size, status.st_mtime_ns])
+    return found
+
+
+def recorded_inputs(recorder: Path, folder: str) -> list[str]:
+    """The files a TeX run read, from its ``-recorder`` list, but those of its own folder (made there)."""
+    try:
+        lines = recorder.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    inside = os.path.join(os.path.realpath(folder), "")
+    read = [line.removeprefix("INPUT ") for line in lines if line.startswith("INPUT ")]
+    return [
+        path for path in dict.fromkeys(read) if os.path.isabs(path) and not os.path.realpath(path).startswith(inside)
+    ]
 
 
 def tex_cache(pdflatex: str) -> TexCache | None:
-    """The cache for ``pdflatex``'s compilations, or None: switched off, or no TeX installation to name."""
+    """The cache for ``pdflatex``'s compilations, or None: switched off, not the user's own private and
+    writable folder, or no TeX installation to name."""
     chosen = os.environ.get("DERIVE_CACHE")
     if chosen is not None and chosen.strip().lower() in (OFF, ""):
         return None
+    base = os.environ.get("XDG_CACHE_HOME", "")
     try:
         if chosen:
-            folder = Path(chosen).expanduser()
-        else:
-            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "derive"
+            folder = Path(chosen).expanduser() / "tex"
+        else:  # the XDG rule: a relative XDG_CACHE_HOME is ignored
+            folder = (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "derive" / "tex"
     except RuntimeError:  # no home folder to be found
         return None
     installation = _installation(pdflatex)
-    return TexCache(folder / "tex", installation) if installation else None
+    return TexCache(folder, installation) if installation and _private(folder) else None
+
+
+def _private(folder: Path) -> bool:
+    """``folder`` exists (made if need be), is a folder of the user's own that no one else may read or
+    write, and can be written."""
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        status = folder.lstat()
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or status.st_uid == os.getuid()
+    shut = not hasattr(os, "getuid") or status.st_mode & 0o077 == 0
+    return stat.S_ISDIR(status.st_mode) and mine and shut and os.access(folder, os.W_OK | os.X_OK)
 
 
 @functools.cache
 def _installation(pdflatex: str) -> str | None:
-    """pdflatex, its LaTeX format and its package database, by path, size and time of change: what an
-    update of TeX or of a package changes.  None if kpsewhich cannot say where they are."""
+    """pdflatex and its LaTeX format, by path, size and time of change; None if kpsewhich cannot say
+    where the format is.  (What a format or a picture read beyond them, each entry lists itself.)"""
     kpsewhich = shutil.which("kpsewhich", path=str(Path(pdflatex).parent)) or shutil.which("kpsewhich")
     if kpsewhich is None:
         return None
-    command = [kpsewhich, "-engine=pdftex", "-expand-var=$TEXMFDIST:$TEXMFLOCAL", "pdflatex.fmt"]
+    command = [kpsewhich, "-engine=pdftex", "pdflatex.fmt"]
     try:
-        found = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.splitlines()
+        fmt = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    if len(found) != 2 or not found[1].endswith(".fmt"):
+    if not fmt.endswith(".fmt"):
         return None
-    trees, fmt = found[0].split(":"), found[1]
-    files = [Path(pdflatex), Path(fmt), *(Path(tree) / "ls-R" for tree in trees if tree)]
-    stamps = []
-    for path in files:
-        with contextlib.suppress(OSError):
-            status = path.stat()
-            stamps.append(f"{path}:{status.st_size}:{status.st_mtime_ns}")
-    return "\n".join([__version__, *stamps])
+    return json.dumps([__version__, *_stamps([pdflatex, fmt])])
