@@ -872,3 +872,45 @@ def test_a_one_layer_networks_chain_part_adds_each_examples_product(tmp_path):
     python = python.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\cdot", "*")
     gradient = eval(python, {}, values)  # the key's own formula, parsed above
     assert gradient == pytest.approx(autograd_gradients(load_path(tmp_path / "one.json"))["w1"], rel=1e-12)
+
+
+RECURRENT_ALONE = {
+    "learning_rate": 0.1,
+    "layers": [
+        {
+            "type": "recurrent",
+            "name": "h",
+            "activation": "tanh",
+            "weights": [[0.5], [-0.3]],
+            "recurrent_weights": [[0.1, 0.2], [-0.4, 0.3]],  # w3 = h1→h1, w4 = h2→h1, w5 = h1→h2, w6 = h2→h2
+            "bias": [0.0, 0.1],
+        }
+    ],
+    "examples": [{"inputs": [[0.5], [-0.1], [0.8]], "targets": [[0.3, 0.1], [0.0, 0.2], [0.1, 0.4]]}],
+}
+
+
+def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
+    """One example: a recurrent weight's gradient adds a product for each step (said "through time"), a
+    kernel weight's one for each position (said "across the map"), neither "with several examples". The
+    recurrent layer alone is its own output: ∂E/∂out_h1,1 adds its own error and the paths through h1,2
+    (w3) and h2,2 (w5), and the key says why, one mark each."""
+    (tmp_path / "alone.json").write_text(json.dumps(RECURRENT_ALONE), encoding="utf-8")
+    for network, folder in (("alone.json", "rnn"), ("cnn", "cnn")):
+        run_derive("worksheet", network, "--exercise", "exam", "--seed", "2", "-o", folder, cwd=tmp_path)
+    rnn, cnn = ((tmp_path / name / "exam.tex").read_text(encoding="utf-8") for name in ("rnn", "cnn"))
+    through_time = "Through time it is a sum of such products, one for each step at which the weight acts."
+    across = "Across the map it is a sum of such products, one for each position at which the kernel weight acts."
+    assert through_time in rnn and across not in rnn
+    assert across in cnn and through_time not in cnn
+    assert "With several examples" not in rnn + cnn
+    key = (tmp_path / "rnn" / "exam-solutions.tex").read_text(encoding="utf-8")
+    out = r"\mathrm{out}_{h1,1}"
+    assert rf" &= - (t_{{h1,1}} - {out}) + \delta_{{h1,2}} \cdot w_{{3}} + \delta_{{h2,2}} \cdot w_{{5}}" + "\n" in key
+    assert (
+        rf"\item[\textbf{{B1}}\hfill] The reason: ${out}$ is compared with its target and also feeds 2 neurons of "
+        "the next step (h1,2, h2,2), so a change in w1 reaches the error along 3 paths, one through its own error "
+        "and one through each of them; the multivariable chain rule adds the products of the factors along the paths.\n"
+    ) in key
+    part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
+    assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3

@@ -8,12 +8,13 @@ sum over paths, and why), and their numbers.  ``--ask`` asks chosen values inste
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from string import ascii_lowercase
 
 import sympy as sp
 
-from derive.core.factors import Factor
+from derive.core.factors import Factor, Term
 from derive.core.printing import partial_latex
 from derive.core.steps import GradientSteps, Step, Steps, is_copy
 
@@ -269,7 +270,7 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
         "neuron": chain[0].neuron.name,
         "delta": inline(typeset, deltas[0].symbol),
         "part": delta_part,
-        "examples": "yes" if len(chain) > 1 else "",
+        **_sums(chain, through_time=steps.derivation.spec.steps is not None),
     }
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is not None:
@@ -286,6 +287,14 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
         scheme=scheme,
         subject=subject,
     )
+
+
+def _sums(chain: Sequence[Term], *, through_time: bool) -> dict[str, str]:
+    """What the gradient's sum of products runs over, for the question's sentences: the examples, and
+    the places one example's weight acts (the steps through time, or a kernel's positions)."""
+    examples = Counter(term.example for term in chain)
+    shared = "steps" if through_time else "positions"
+    return {"examples": "yes" if len(examples) > 1 else "", "shared": shared if max(examples.values()) > 1 else ""}
 
 
 def _paths_subject(typeset: Typesetter, paths: Factor) -> dict[str, str]:
@@ -306,7 +315,7 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     symbols = sum_rows(display, products)
     scheme = [Mark("B", 1, [Earned(f"{lhs} = {' + '.join(named)}")])]
     subject = {"gradient": lhs, "parameter": gradient.gradient.name, "neuron": chain[0].neuron.name}
-    subject["examples"] = "yes" if len(chain) > 1 else ""
+    subject |= _sums(chain, through_time=typeset.steps.derivation.spec.steps is not None)
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is None:
         symbols += sum_rows("", [typeset.latex(term.expr) for term in chain])
