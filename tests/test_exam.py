@@ -906,7 +906,23 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
     assert "With several examples" not in rnn + cnn
     key = (tmp_path / "rnn" / "exam-solutions.tex").read_text(encoding="utf-8")
     out = r"\mathrm{out}_{h1,1}"
-    assert rf" &= - (t_{{h1,1}} - {out}) + \delta_{{h1,2}} \cdot w_{{3}} + \delta_{{h2,2}} \cdot w_{{5}}" + "\n" in key
+    fraction, total = r"\frac{{\partial {}}}{{\partial {}}}".format, r"E_{\text{total}}"
+    outs, nets = [rf"\mathrm{{out}}_{{h1,{t}}}" for t in (1, 2, 3)], [rf"\mathrm{{net}}_{{h1,{t}}}" for t in (1, 2, 3)]
+    steps = [
+        rf"{fraction(total, o)} \cdot {fraction(o, n)} \cdot {fraction(n, 'w_{1}')}"
+        for o, n in zip(outs, nets, strict=True)
+    ]
+    paths = [rf"{fraction(total, 'E_{h1,1}')} \cdot {fraction('E_{h1,1}', out)}"]
+    paths += [
+        rf"{fraction(total, n)} \cdot {fraction(n, out)}" for n in (r"\mathrm{net}_{h1,2}", r"\mathrm{net}_{h2,2}")
+    ]
+    assert (
+        "\\begin{align*}\n"
+        rf"{fraction(total, 'w_{1}')} &= {steps[0]} \\" + "\n" + rf"&\quad + {steps[1]} \\" + "\n"
+        rf"&\quad + {steps[2]} \\" + "\n" + rf"{fraction(total, out)} &= {' + '.join(paths)} \\" + "\n"
+        rf" &= - (t_{{h1,1}} - {out}) + \delta_{{h1,2}} \cdot w_{{3}} + \delta_{{h2,2}} \cdot w_{{5}}"
+        + "\n\\end{align*}"
+    ) in key
     assert (
         rf"\item[\textbf{{B1}}\hfill] The reason: ${out}$ is compared with its target and also feeds 2 neurons of "
         "the next step (h1,2, h2,2), so a change in w1 reaches the error along 3 paths, one through its own error "
