@@ -767,7 +767,12 @@ def test_an_exam_of_asked_values_asks_each_in_a_question_of_its_own(tmp_path):
     assert "ECF: from the student's own $\\mathrm{out}_{h1}$ of 2." in parts[2]
     refused = run_derive("worksheet", "--exercise", "exam", "--ask", "nope", "-o", "none", cwd=tmp_path, check=False)
     assert refused.returncode == 2 and not (tmp_path / "none").exists()
-    assert refused.stderr == "derive: --ask: unknown --ask 'nope' (`derive keys` lists them)\n"  # no seed to note
+    assert refused.stderr == "derive: --ask: unknown key 'nope' (`derive keys` lists them)\n"  # no seed to note
+    twice = run_derive(
+        "worksheet", "--exercise", "exam", "--ask", "out_h1,out_h1", "-o", "none", cwd=tmp_path, check=False
+    )
+    assert twice.returncode == 2 and not (tmp_path / "none").exists()
+    assert twice.stderr == "derive: --ask: 'out_h1' asks for 'out_h1' a second time; expected each step once\n"
     drawn = run_derive("worksheet", "--exercise", "exam", "-o", "drawn", cwd=tmp_path)
     said = drawn.stderr.splitlines()  # the seed, then what was written
     seed = re.fullmatch(r"the exam's numbers come from --seed (\d+) \(printed on its key\)", said[0])

@@ -433,7 +433,7 @@ def test_bad_document_option(case, derive_in):
 
 def test_an_unknown_exam_key_is_named(derive_in):
     result = derive_in("worksheet", "--exercise", "exam", "--ask", "E_total,dE/dw55", "-o", "out")
-    assert_user_error(result, "--ask: unknown --ask 'dE/dw55'; did you mean 'dE/dw5'?")
+    assert_user_error(result, "--ask: unknown key 'dE/dw55'; did you mean 'dE/dw5'?")
 
 
 ROSTERS = {

@@ -34,7 +34,6 @@ from derive.core.steps import Step, Steps, build_steps
 from derive.document import Document, Equation, Schedule, builtin_example, from_steps, schedule_of
 from derive.document.precision import ANSWER_FIGURES
 from derive.document.typeset import Typesetter
-from derive.errors import DeriveError
 from derive.outputs.diagram import network_svg
 from derive.outputs.render import Catalog, svg_marked, with_decimal_mark
 from derive.outputs.report import meaning
@@ -84,18 +83,7 @@ def default_asked(steps: Steps) -> list[Step]:
 
 def asked_steps(steps: Steps, ask: Sequence[str]) -> list[Step]:
     """The steps ``--ask`` names (keys or blank numbers), in its order; the default list without it."""
-    if not ask:
-        return default_asked(steps)
-    found: dict[str, Step] = {}
-    for name in ask:
-        try:
-            step = steps.find(name)
-        except DeriveError as error:
-            raise DeriveError(error.detail, key="--ask") from None
-        if step.key in found:
-            raise DeriveError(f"{name!r} asks for {step.key!r} a second time; expected each step once", key="--ask")
-        found[step.key] = step
-    return list(found.values())
+    return steps.asked(ask) if ask else default_asked(steps)
 
 
 def answer_text(value: Decimal) -> str:

@@ -143,7 +143,7 @@ class Steps:
         """The exact value of every given symbol and of every step's symbol."""
         return {**self.given, **{step.symbol: step.value for step in self}}
 
-    def find(self, key: str, *, what: str = "key") -> Step:
+    def find(self, key: str) -> Step:
         """The step with this key, or with this blank number (``"12"``); a clear error otherwise."""
         text = key.strip()
         if text.isdigit() and int(text) in self.by_blank:
@@ -151,10 +151,23 @@ class Steps:
         if text in self.by_key:
             return self.by_key[text]
         if text.isdigit():
-            raise DeriveError(f"no blank {text}; the worksheet has blanks 1 to {self.blanks}", key=what)
+            raise DeriveError(f"no blank {text}; the worksheet has blanks 1 to {self.blanks}", key="key")
         close = difflib.get_close_matches(text, list(self.by_key), n=1, cutoff=0.6)  # pragma: no mutate (n)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DeriveError(f"unknown {what} {text!r}{hint} (`derive keys` lists them)", key=what)
+        raise DeriveError(f"unknown key {text!r}{hint} (`derive keys` lists them)", key="key")
+
+    def asked(self, names: Sequence[str]) -> list[Step]:
+        """The steps ``--ask`` names (keys or blank numbers), in its order, each once; a clear error otherwise."""
+        found: dict[str, Step] = {}
+        for name in names:
+            try:
+                step = self.find(name)
+            except DeriveError as error:
+                raise DeriveError(error.detail, key="--ask") from None
+            if step.key in found:
+                raise DeriveError(f"{name!r} asks for {step.key!r} a second time; expected each step once", key="--ask")
+            found[step.key] = step
+        return list(found.values())
 
     def uses(self, step: Step) -> list[Step]:
         """The earlier steps whose values the step's formula takes, in document order."""

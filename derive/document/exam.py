@@ -36,7 +36,7 @@ Plan = list[tuple[str, list[tuple[str, object]]]]
 def plan(steps: Steps, ask: Sequence[str]) -> Plan:
     """The questions: ``ask``'s keys one each, or (``["default"]``) the default exam."""
     if list(ask) != ["default"]:
-        return [("", [("compute", [steps.find(key, what="--ask")])]) for key in ask]
+        return [("", [("compute", [step])]) for step in steps.asked(ask)]
     layers = len(steps.derivation.spec.layers)
     forward: list[tuple[str, object]] = [("compute", layer_steps(steps, layer)) for layer in range(layers)]
     found: Plan = [("forward", [*forward, ("compute", [steps.total])])]
