@@ -933,5 +933,16 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
         "the next step (h1,2, h2,2), so a change in w1 reaches the error along 3 paths, one through its own error "
         "and one through each of them; the multivariable chain rule adds the products of the factors along the paths.\n"
     ) in key
+    slashed = [
+        rf"\partial E_{{\text{{total}}}} / \partial {a} \cdot \partial {a} / \partial {out}" for a in ("E_{h1,1}",)
+    ]
+    slashed += [
+        rf"\partial E_{{\text{{total}}}} / \partial {n} \cdot \partial {n} / \partial {out}"
+        for n in (r"\mathrm{net}_{h1,2}", r"\mathrm{net}_{h2,2}")
+    ]
+    assert (
+        rf"\item[\textbf{{B1}}\hfill] $\partial E_{{\text{{total}}}} / \partial {out} = {' + '.join(slashed)}$" + "\n"
+        in key
+    )
     part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
     assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3
