@@ -275,3 +275,15 @@ def test_numbers_round_to_four_significant_figures(text, shown):
     from derive.document.slides import significant
 
     assert significant(text, 4) == shown
+
+
+def test_a_network_named_with_a_number_keeps_its_name_while_its_numbers_are_rounded(tmp_path):
+    """The slides round every number to a few figures, but not the network's name: xor-0.123456 stays whole
+    in the subtitle, while the weight written 0.123456 is shown to the slides' figures."""
+    text = (Path(__file__).resolve().parents[1] / "derive" / "examples" / "xor.toml").read_text(encoding="utf-8")
+    weight = re.search(r"weights = \[\[(-?[\d.]+)", text)[1]
+    (tmp_path / "xor-0.123456.toml").write_text(text.replace(weight, "0.123456", 1), encoding="utf-8")
+    run_derive("slides", "xor-0.123456.toml", "-o", "out", cwd=tmp_path)
+    deck = (tmp_path / "out" / "slides.tex").read_text(encoding="utf-8")
+    assert "on the network “xor-0.123456”, worked by hand." in deck
+    assert "0.123456" not in deck.replace("xor-0.123456", "") and "0.1235" in deck
