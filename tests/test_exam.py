@@ -790,7 +790,12 @@ def test_a_part_built_on_another_names_it(exam):
     sheet = (folder / "exam.tex").read_text(encoding="utf-8")
     key = (folder / "exam-solutions.tex").read_text(encoding="utf-8")
     if words is WORDS["en"]:
-        assert r"\item[(b)] Using $\delta_{h1}$ from 3(a), write" in sheet
+        assert (
+            r"\item[(b)] Using $\delta_{h1}$ from 3(a), write $\partial E_{\text{total}} / \partial w_{1}$ in symbols "
+            r"as $\delta_{h1}$ times one more chain-rule factor, and write that factor in terms of the network's "
+            "quantities. Explain in one or two sentences why the gradient of w1 needs every path from neuron h1 to "
+            "the error, where that of an output weight needs one. "
+        ) in sheet
         assert r"ECF: from the student's own $\partial E_{\text{total}} / \partial w_{1}$ of 3(c)." in key
     else:
         assert r"\item[(b)] A partir de $\delta_{h1}$ de 3(a), escribe" in sheet
