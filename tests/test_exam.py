@@ -949,5 +949,8 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
         rf"\item[\textbf{{B1}}\hfill] $\partial E_{{\text{{total}}}} / \partial {out} = {' + '.join(slashed)}$" + "\n"
         in key
     )
+    # room to write: the chain's three lines, the sum over the paths and its value, and one for each step's product
+    room = re.search(r"^\\item\[\(a\)\] Write \$\\partial E.*\n\\vspace\{([\d.]+)cm", rnn, re.M)
+    assert room and float(room[1]) == 10.0
     part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
     assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3
