@@ -147,10 +147,7 @@ class _Parts:
         figures = max(self.figures_for(step) for step in asked)
         scheme = grouped(method_marks, METHOD_MARKS) + self.accuracy(asked, figures)
         lines = max(1, sum(1 for step in new if not is_copy(step.formula)))
-        asked_lines = [working[new.index(step)] for step in asked]
-        part = ExamPart(
-            letter, "compute", sum(mark.marks for mark in scheme), lines, asked_lines, working, scheme=scheme
-        )
+        part = ExamPart(letter, "compute", sum(mark.marks for mark in scheme), lines, working, scheme=scheme)
         part.blanks = [inline(self.typeset, step.symbol) for step in asked]
         part.figures = figures
         part.carried = list(carried.values())
@@ -216,7 +213,7 @@ def delta_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, lette
         "out": inline(typeset, out),
         "next": next_deltas(steps, typeset, delta.example, delta.neuron.layer + 1),
     }
-    return ExamPart(letter, "delta", len(scheme), DELTA_LINES, [], symbols=symbols, scheme=scheme, subject=subject)
+    return ExamPart(letter, "delta", len(scheme), DELTA_LINES, symbols=symbols, scheme=scheme, subject=subject)
 
 
 def next_deltas(steps: Steps, typeset: Typesetter, example: int, layer: int) -> str:
@@ -282,7 +279,6 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
         "gradient",
         len(scheme),
         CHAIN_LINES - 2 + len(chain),
-        [],
         symbols=symbols,
         scheme=scheme,
         subject=subject,
@@ -321,7 +317,7 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
         symbols += sum_rows("", [typeset.latex(term.expr) for term in chain])
         scheme.append(Mark("B", 1, [Earned(f"{lhs} = {inline(typeset, gradient.gradient.chain_expr)}")]))
         lines = CHAIN_LINES - 3 + len(chain)  # a line for each example's product
-        return ExamPart(letter, "chain", 2, lines, [], symbols=symbols, scheme=scheme, subject=subject)
+        return ExamPart(letter, "chain", 2, lines, symbols=symbols, scheme=scheme, subject=subject)
     each = [CDOT.join(typeset.partial(f) for f in path) for path in paths.paths]
     each_inline = [CDOT.join(typeset.inline(f.of, f.wrt) for f in path) for path in paths.paths]
     symbols += [(typeset.partial(paths), " + ".join(each)), ("", typeset.latex(paths.expr))]
@@ -330,7 +326,7 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     reason = "exam.paths_reason_error" if paths.rule == "error_and_paths" else "exam.paths_reason"
     scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     lines = CHAIN_LINES - 1 + len(chain)
-    return ExamPart(letter, "chain", 3, lines, [], symbols=symbols, scheme=scheme, subject=subject)
+    return ExamPart(letter, "chain", 3, lines, symbols=symbols, scheme=scheme, subject=subject)
 
 
 def sum_rows(lhs: str, terms: list[str]) -> list[tuple[str, str]]:

@@ -319,16 +319,16 @@ class Mark:
 class ExamPart:
     """One part of an exam question: what it asks, its marks, the lines its answer takes, its key.
 
-    ``kind`` is ``compute`` (values to work out: ``asked``), ``delta`` (a δ in symbols) or ``chain``
-    (a gradient as a product of factors, with its sum over paths). ``carried`` names the values from
-    earlier parts it uses, where error carried forward applies: (symbol, part label).
+    ``kind`` is ``compute`` (values to work out: ``blanks``), ``delta`` (a δ in symbols), ``gradient``
+    (a hidden weight's gradient from δ) or ``chain`` (a gradient as a product of factors, with its sum
+    over paths). ``carried`` names the values from earlier parts it uses, where error carried forward
+    applies: (symbol, part label).
     """
 
     letter: str
     kind: str
     marks: int
     lines: int  # lines of working a student writes: the space left for the answer
-    asked: list[Equation]
     working: list[Equation] = field(default_factory=list)  # the key's lines, the asked ones among them
     symbols: list[tuple[str, str]] = field(default_factory=list)  # a symbolic part's answer: (lhs, "", "+" or "-", rhs)
     blanks: list[str] = field(default_factory=list)  # a compute part's values, as the answer lines name them
