@@ -952,5 +952,13 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
     # room to write: the chain's three lines, the sum over the paths and its value, and one for each step's product
     room = re.search(r"^\\item\[\(a\)\] Write \$\\partial E.*\n\\vspace\{([\d.]+)cm", rnn, re.M)
     assert room and float(room[1]) == 10.0
+    last_step = json.loads(json.dumps(RECURRENT_ALONE))
+    last_step["examples"][0]["targets"] = [0.3, 0.1]  # a target at the last step only: no error of its own at step 1
+    (tmp_path / "last.json").write_text(json.dumps(last_step), encoding="utf-8")
+    run_derive("worksheet", "last.json", "--exercise", "exam", "--seed", "2", "-o", "last", cwd=tmp_path)
+    assert (
+        rf"\item[\textbf{{B1}}\hfill] The reason: ${out}$ feeds 2 neurons after it, in the next layer or at the next "
+        "step (h1,2, h2,2), so a change in w1 reaches the error along 2 paths, one through each of them;"
+    ) in (tmp_path / "last" / "exam-solutions.tex").read_text(encoding="utf-8")
     part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
     assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3

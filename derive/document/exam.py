@@ -272,7 +272,7 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is not None:
         subject |= _paths_subject(typeset, paths)
-        reason = "exam.gradient_reason_error" if paths.rule == "error_and_paths" else "exam.gradient_reason"
+        reason = _reason("exam.gradient_reason", paths, through_time=steps.derivation.spec.steps is not None)
         scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     return ExamPart(
         letter,
@@ -291,6 +291,14 @@ def _sums(chain: Sequence[Term], *, through_time: bool) -> dict[str, str]:
     examples = Counter(term.example for term in chain)
     shared = "steps" if through_time else "positions"
     return {"examples": "yes" if len(examples) > 1 else "", "shared": shared if max(examples.values()) > 1 else ""}
+
+
+def _reason(sentence: str, paths: Factor, *, through_time: bool) -> str:
+    """Why a sum over paths: a neuron compared with its target as well (``_error``, the next step's
+    neurons), one feeding neurons in the next layer or at the next step (``_time``), or the next layer's."""
+    if paths.rule == "error_and_paths":
+        return f"{sentence}_error"
+    return f"{sentence}_time" if through_time else sentence
 
 
 def _paths_subject(typeset: Typesetter, paths: Factor) -> dict[str, str]:
@@ -323,7 +331,7 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     symbols += [(typeset.partial(paths), " + ".join(each)), ("", typeset.latex(paths.expr))]
     scheme.append(Mark("B", 1, [Earned(f"{typeset.inline(paths.of, paths.wrt)} = {' + '.join(each_inline)}")]))
     subject |= _paths_subject(typeset, paths)
-    reason = "exam.paths_reason_error" if paths.rule == "error_and_paths" else "exam.paths_reason"
+    reason = _reason("exam.paths_reason", paths, through_time=typeset.steps.derivation.spec.steps is not None)
     scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     lines = CHAIN_LINES - 1 + len(chain)
     return ExamPart(letter, "chain", 3, lines, symbols=symbols, scheme=scheme, subject=subject)
