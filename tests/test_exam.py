@@ -962,3 +962,19 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
     ) in (tmp_path / "last" / "exam-solutions.tex").read_text(encoding="utf-8")
     part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
     assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3
+
+
+def test_a_recurrent_layer_alone_is_introduced_as_its_own_output(tmp_path):
+    """The explanation of a recurrent layer that is the network's output (a target at every step) says so, and
+    reads its matrices without an output layer's V; a recurrent layer with a layer after it is introduced as
+    a hidden layer feeding one."""
+    from derive.outputs.render import Renderer
+
+    t = Renderer().catalog("en")
+    (tmp_path / "alone.json").write_text(json.dumps(RECURRENT_ALONE), encoding="utf-8")
+    alone = run_derive("explain", "alone.json", cwd=tmp_path).stdout
+    with_output = run_derive("explain", "rnn").stdout
+    assert t("through_time_intro_output") in alone and t("through_time_weights_alone") in alone
+    assert t("through_time_intro") not in alone and t("through_time_weights") not in alone
+    assert t("through_time_intro") in with_output and t("through_time_weights") in with_output
+    assert t("through_time_intro_output") not in with_output
