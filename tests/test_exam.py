@@ -867,6 +867,7 @@ def test_a_one_layer_networks_chain_part_adds_each_examples_product(tmp_path):
     assert rf"\item[\textbf{{B1}}\hfill] ${total} / {w1} = {named[0]} + {named[1]}$" + "\n" in key
     assert rf"\item[\textbf{{B1}}\hfill] ${total} / {w1} = - {terms[0]} - {terms[1]}$" + "\n" in key
     assert "in terms of the network's quantities. With several examples it is a sum of such products" in sheet
+    assert "A feed-forward network with 2 inputs and a single neuron, its output. The neuron adds up" in sheet
     # room to write: the chain's three lines and one for each example's product, 1.2 cm a line and 0.4 cm more
     room = re.search(r"^\\item\[\(a\)\] Write \$\\partial E.*\n\\vspace\{([\d.]+)cm", sheet, re.M)
     assert room and float(room[1]) == 6.4
@@ -935,8 +936,9 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
     ) in key
     assert (
         rf"\item[\textbf{{B1}}\hfill] The reason: ${out}$ is compared with its target and also feeds 2 neurons of "
-        "the next step (h1,2, h2,2), so a change in w1 reaches the error along 3 paths, one through its own error "
-        "and one through each of them; the multivariable chain rule adds the products of the factors along the paths.\n"
+        rf"the next step (h1,2, h2,2), so a change in ${out}$ reaches the error along 3 paths, one through its own "
+        "error and one through each of them; the multivariable chain rule adds the products of the factors along the "
+        "paths.\n"
     ) in key
     slashed = [
         rf"\partial E_{{\text{{total}}}} / \partial {a} \cdot \partial {a} / \partial {out}" for a in ("E_{h1,1}",)
@@ -958,7 +960,7 @@ def test_a_sum_through_time_or_across_a_map_is_said_as_such(tmp_path):
     run_derive("worksheet", "last.json", "--exercise", "exam", "--seed", "2", "-o", "last", cwd=tmp_path)
     assert (
         rf"\item[\textbf{{B1}}\hfill] The reason: ${out}$ feeds 2 neurons after it, in the next layer or at the next "
-        "step (h1,2, h2,2), so a change in w1 reaches the error along 2 paths, one through each of them;"
+        rf"step (h1,2, h2,2), so a change in ${out}$ reaches the error along 2 paths, one through each of them;"
     ) in (tmp_path / "last" / "exam-solutions.tex").read_text(encoding="utf-8")
     part = key[key.index(r"\paragraph{(a) [3 marks]}", key.index("Question 2")) :]
     assert len(re.findall(r"^\\item\[\\textbf\{B1\}", part[: part.index(r"\paragraph{(b)")], re.M)) == 3
