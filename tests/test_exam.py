@@ -980,3 +980,22 @@ def test_a_recurrent_layer_alone_is_introduced_as_its_own_output(tmp_path):
     assert t("through_time_intro") not in alone and t("through_time_weights") not in alone
     assert t("through_time_intro") in with_output and t("through_time_weights") in with_output
     assert t("through_time_intro_output") not in with_output
+
+
+def test_a_bias_is_said_to_be_shared_only_by_a_layer_of_several_neurons(tmp_path):
+    """The worked example's layers share one bias among their two neurons, and the documents say so; a
+    network of one neuron has a bias of its own, whether written as a number or a list of one."""
+    from derive.outputs.render import Renderer
+
+    note = Renderer().catalog("en")("shared_bias_note")
+    one = {
+        "learning_rate": 0.5,
+        "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2]], "bias": 0.1}],
+    }
+    one["examples"] = [{"inputs": [0.5, 0.9], "targets": [0.2]}]
+    (tmp_path / "one.json").write_text(json.dumps(one), encoding="utf-8")
+    assert note in run_derive("explain").stdout
+    assert note not in run_derive("explain", "one.json", cwd=tmp_path).stdout
+    run_derive("worksheet", "one.json", "--exercise", "exam", "--seed", "2", "-o", "exam", cwd=tmp_path)
+    sheet = (tmp_path / "exam" / "exam.tex").read_text(encoding="utf-8")
+    assert "one bias shared by all its neurons" not in sheet

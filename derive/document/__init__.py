@@ -120,7 +120,7 @@ def from_steps(
         target_nodes=[steps.derivation.graph.names[symbol].subscript for symbol in steps.derivation.graph.targets[0]],
         edges=edges,
         only=list(only),
-        shared_bias=any(layer.shared_bias for layer in spec.layers),
+        shared_bias=any(layer.shared_bias and layer.units > 1 for layer in spec.layers),  # one neuron shares with none
         reading=reading(steps, typeset),
         hidden=len(spec.layers) > 1,
         softmax_output=spec.layers[-1].activation == "softmax" and spec.loss == "cross_entropy",
