@@ -595,30 +595,8 @@ def test_a_network_without_a_hidden_layer_is_examined_on_its_forward_pass_and_it
 
 # -- the hidden gradient's part, whole ------------------------------------------------------------------
 
-TWO_EXAMPLES = """
-learning_rate = 0.5
-train_biases = false
-
-[[layers]]
-name = "h"
-activation = "sigmoid"
-weights = [[0.15, 0.20], [0.25, 0.30]]
-bias = 0.35
-
-[[layers]]
-name = "o"
-activation = "sigmoid"
-weights = [[0.40, 0.45], [0.50, 0.55]]
-bias = 0.60
-
-[[examples]]
-inputs = [0.05, 0.10]
-targets = [0.01, 0.99]
-
-[[examples]]
-inputs = [0.30, 0.80]
-targets = [0.70, 0.20]
-"""
+# the worked example with a second example of its own (its numbers and both examples' δ checked below)
+TWO_EXAMPLES = builtin_text("mazur") + "\n[[examples]]\ninputs = [0.30, 0.80]\ntargets = [0.70, 0.20]\n"
 
 
 def hidden_deltas(text: str) -> list[float]:

@@ -231,6 +231,7 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
     """∂E/∂θ of a hidden weight from δ: ∂E/∂out · ∂out/∂net · ∂net/∂θ = δ · ∂net/∂θ, each example's
     product added up; and, when the neuron feeds several, why the gradient needs every path (δ's sum)."""
     chain = gradient.gradient.chain
+    through_time = steps.derivation.spec.steps is not None
     deltas = [steps.derivation.deltas[term.example][term.neuron.layer][term.neuron.index] for term in chain]
     lhs = typeset.inline(typeset.graph.total, gradient.gradient.symbol)
     display = partial_latex(typeset.latex(typeset.graph.total), typeset.latex(gradient.gradient.symbol))
@@ -267,12 +268,12 @@ def gradient_part(steps: Steps, typeset: Typesetter, gradient: GradientSteps, le
         "neuron": chain[0].neuron.name,
         "delta": inline(typeset, deltas[0].symbol),
         "part": delta_part,
-        **_sums(chain, through_time=steps.derivation.spec.steps is not None),
+        **_sums(chain, through_time=through_time),
     }
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is not None:
         subject |= _paths_subject(typeset, paths)
-        reason = _reason("exam.gradient_reason", paths, through_time=steps.derivation.spec.steps is not None)
+        reason = _reason("exam.gradient_reason", paths, through_time=through_time)
         scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     return ExamPart(
         letter,
@@ -319,7 +320,8 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     symbols = sum_rows(display, products)
     scheme = [Mark("B", 1, [Earned(f"{lhs} = {' + '.join(named)}")])]
     subject = {"gradient": lhs, "parameter": gradient.gradient.name, "neuron": chain[0].neuron.name}
-    subject |= _sums(chain, through_time=typeset.steps.derivation.spec.steps is not None)
+    through_time = typeset.steps.derivation.spec.steps is not None
+    subject |= _sums(chain, through_time=through_time)
     paths = next((factor for factor in chain[0].factors if len(factor.paths) > 1), None)
     if paths is None:
         symbols += sum_rows("", [typeset.latex(term.expr) for term in chain])
@@ -331,7 +333,7 @@ def chain_part(typeset: Typesetter, gradient: GradientSteps, letter: str) -> Exa
     symbols += [(typeset.partial(paths), " + ".join(each)), ("", typeset.latex(paths.expr))]
     scheme.append(Mark("B", 1, [Earned(f"{typeset.inline(paths.of, paths.wrt)} = {' + '.join(each_inline)}")]))
     subject |= _paths_subject(typeset, paths)
-    reason = _reason("exam.paths_reason", paths, through_time=typeset.steps.derivation.spec.steps is not None)
+    reason = _reason("exam.paths_reason", paths, through_time=through_time)
     scheme.append(Mark("B", 1, [Earned(sentence=reason, fields=subject)]))
     lines = CHAIN_LINES - 1 + len(chain)
     return ExamPart(letter, "chain", 3, lines, symbols=symbols, scheme=scheme, subject=subject)

@@ -330,7 +330,8 @@ class ExamPart:
     marks: int
     lines: int  # lines of working a student writes: the space left for the answer
     working: list[Equation] = field(default_factory=list)  # the key's lines, the asked ones among them
-    symbols: list[tuple[str, str]] = field(default_factory=list)  # a symbolic part's answer: (lhs, "", "+" or "-", rhs)
+    # a symbolic part's answer, a row each: (left side, or "" to go on, or "+"/"-" for a sum's next term; right side)
+    symbols: list[tuple[str, str]] = field(default_factory=list)
     blanks: list[str] = field(default_factory=list)  # a compute part's values, as the answer lines name them
     scheme: list[Mark] = field(default_factory=list)
     carried: list[tuple[str, str]] = field(default_factory=list)

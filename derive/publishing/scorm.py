@@ -108,18 +108,12 @@ def graded_steps(steps: Steps, ask: Sequence[str]) -> list[Step]:
     """The steps the grade counts: ``--ask``'s keys or blank numbers, in document order; every blank without it."""
     if not ask:
         return [step for step in steps if step.blank is not None]
-    chosen: set[str] = set()
-    for name in ask:
-        try:
-            step = steps.find(name)
-        except DeriveError as error:
-            raise DeriveError(error.detail, key="--ask") from None
+    chosen = steps.asked(ask)
+    for name, step in zip(ask, chosen, strict=True):
         if step.blank is None:
             raise DeriveError(f"{name!r} is not a blank of the worksheet (`derive keys` numbers them)", key="--ask")
-        if step.key in chosen:
-            raise DeriveError(f"{name!r} asks for {step.key!r} a second time; expected each step once", key="--ask")
-        chosen.add(step.key)
-    return [step for step in steps if step.key in chosen]
+    keys = {step.key for step in chosen}
+    return [step for step in steps if step.key in keys]
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ class TexCache:
         if hashlib.sha256(rest).hexdigest().encode() != checksum:
             return None
         inputs, _, data = rest.partition(b"\n")
-        if json.loads(inputs) != _stamps(json.loads(inputs)):
+        recorded = json.loads(inputs)
+        if recorded != _stamps(path for path, _, _ in recorded):
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # used: the last to go
@@ -96,11 +97,10 @@ class TexCache:
                 path.unlink(missing_ok=True)
 
 
-def _stamps(paths: Iterable[str | list]) -> list[list]:
+def _stamps(paths: Iterable[str]) -> list[list]:
     """Each file as ``[path, size, time of change]`` (``None`` for a file that is gone)."""
     found = []
-    for entry in paths:
-        path = entry[0] if isinstance(entry, list) else entry
+    for path in paths:
         try:
             status = os.stat(path)
         except OSError:
