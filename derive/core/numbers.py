@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import mpmath
@@ -64,6 +64,14 @@ def format_number(value: Number | float | Decimal, digits: int = DEFAULT_DIGITS,
 
     ``strip=False`` keeps them, as a filled-in blank shows every decimal asked for: ``0.358916480``.
     """
+    # a document shows each value many times (its line, every line it is substituted in, the page's
+    # data), and each time costs a 40-digit conversion; the type is in the key because a float and an
+    # mpf of one value are equal but shown differently beyond a double's 17 digits
+    return _formatted(type(value), value, digits, strip)
+
+
+@lru_cache(maxsize=1 << 14)
+def _formatted(kind: type, value: Number | float | Decimal, digits: int, strip: bool) -> str:
     if isinstance(value, Decimal):
         text = str(value)
     elif isinstance(value, mpmath.mpf):
@@ -96,6 +104,9 @@ def format_exact(value: Fraction, digits: int = DEFAULT_DIGITS) -> str:
 @cache
 def compile_expr(expr: sp.Expr, arguments: tuple[sp.Symbol, ...]) -> Callable[..., Number]:
     """A SymPy expression compiled once into an mpmath function of ``arguments``."""
+    if expr in arguments:  # a factor that is a symbol (out_h1, w5): its value, without compiling code
+        index = arguments.index(expr)
+        return lambda *values: values[index]
     return sp.lambdify(arguments, expr, modules="mpmath")
 
 

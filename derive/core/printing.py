@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -106,6 +107,7 @@ def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
     return rf"\left({text}\right)" if text.startswith("-") else text
 
 
+@lru_cache(maxsize=1 << 14)  # a document prints each symbol in every line it appears in
 def symbol_latex(name: SymbolName, net_label: str = "net") -> str:
     """``\\mathrm{net}_{h1}``, ``w_{5}``, ``\\delta_{o1}``, ``\\mathrm{out}_{o1}^{(2)}``, ``E_{\\text{total}}``.
 

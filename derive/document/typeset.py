@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy as sp
 
@@ -126,20 +127,28 @@ class Typesetter:
         return self.show(self.steps.evaluate(step, {symbol: exact(value) for symbol, value in shown.items()}))
 
 
+_UNSPACED = re.compile(r"\\(?:left|right|mathrm|text|operatorname|tfrac|,|;|quad)")
+_SCRIPT = re.compile(r"[_^]\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+_SCRIPT_MARKUP = re.compile(r"[{}\\]")
+_OPERATOR = re.compile(r"\\cdot|=|\+|(?<![{(])-")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_NOT_PLAIN = re.compile(r"\\[A-Za-z]+|[{}\s=+]")
+
+
+@lru_cache(maxsize=1 << 14)  # each line's parts are measured for each layout tried, in every document
 def width(latex: str) -> float:
     """About how wide, in points, a piece of displayed LaTeX mathematics prints at 11 pt.
 
     A linear fit to widths LaTeX measured for the lines of the built-in examples: plain characters,
     sub- and superscript characters, operators with their spacing, and commands (∂, δ, e, …).
     """
-    text = _narrowest_fractions(re.sub(r"\\(?:left|right|mathrm|text|operatorname|tfrac|,|;|quad)", "", latex))
-    script = re.compile(r"[_^]\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
-    scripts = sum(len(re.sub(r"[{}\\]", "", found)) for found in script.findall(text))
-    text = script.sub("", text)
-    operators = len(re.findall(r"\\cdot|=|\+|(?<![{(])-", text))
-    text = re.sub(r"\\cdot", "", text)
-    commands = len(re.findall(r"\\[A-Za-z]+", text))
-    plain = len(re.sub(r"\\[A-Za-z]+|[{}\s=+]", "", text))
+    text = _narrowest_fractions(_UNSPACED.sub("", latex))
+    scripts = sum(len(_SCRIPT_MARKUP.sub("", found)) for found in _SCRIPT.findall(text))
+    text = _SCRIPT.sub("", text)
+    operators = len(_OPERATOR.findall(text))
+    text = text.replace("\\cdot", "")
+    commands = len(_COMMAND.findall(text))
+    plain = len(_NOT_PLAIN.sub("", text))
     return 4.8 * plain + 2.7 * scripts + 11 * operators + 6.6 * commands + 8
 
 

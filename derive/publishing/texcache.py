@@ -34,7 +34,11 @@ from pathlib import Path
 from derive.version import __version__
 
 OFF = "off"
-KEEP = {".fmt": 8, ".pictures": 256}  # formats are about 7 MB each; a pictures entry, some kilobytes
+# Formats are about 7 MB each (already compressed by TeX), a pictures entry some kilobytes.  A course
+# makes about a dozen kinds of document (sheets and keys, exam, slides and handout, class PDFs, each in
+# two languages or on letter paper), each of its own preamble: with fewer formats kept than that, each
+# kind would evict another's and be dumped again on every run (the test suite's 15 preambles did).
+KEEP = {".fmt": 16, ".pictures": 256}
 _PARTIAL = ".partial-"
 _ABANDONED = 3600  # seconds after which a partial file is a write that never finished (the process was killed)
 
