@@ -67,7 +67,10 @@ def format_number(value: Number | float | Decimal, digits: int = DEFAULT_DIGITS,
     # a document shows each value many times (its line, every line it is substituted in, the page's
     # data), and each time costs a 40-digit conversion; the type is in the key because a float and an
     # mpf of one value are equal but shown differently beyond a double's 17 digits
-    return _formatted(type(value), value, digits, strip)
+    try:
+        return _formatted(type(value), value, digits, strip)
+    except TypeError:  # an unhashable value (a signalling NaN Decimal): worked out without the cache
+        return _formatted.__wrapped__(type(value), value, digits, strip)
 
 
 @lru_cache(maxsize=1 << 14)
