@@ -48,8 +48,8 @@ class Rule:
     """
 
     key: str
-    fields: dict[str, str] = field(default_factory=dict)
-    explain: bool = True
+    fields: dict[str, str]
+    explain: bool
 
 
 @dataclass
@@ -88,13 +88,13 @@ class DeltaWorking:
     factors: list[FactorWorking]
     equation: Equation
     meaning: str  # LaTeX, inline: ∂E_total/∂net of the neuron, which δ stands for
+    inactive: bool
+    silent_output: bool
+    plot: Plot | None
+    first: bool  # the document's first δ, where the error signal is defined
+    net: str  # the net input's value, shown when the unit is inactive
     coupled: bool = False  # softmax: one factor ∂E/∂net
     inline: bool = False
-    inactive: bool = False
-    silent_output: bool = False
-    plot: Plot | None = None
-    first: bool = False  # the document's first δ, where the error signal is defined
-    net: str = ""  # the net input's value, shown when the unit is inactive
 
 
 @dataclass
@@ -116,7 +116,7 @@ class GraphEdge:
     target: str
     derivative: str  # LaTeX: \partial \mathrm{net}_{o1} / \partial w_{5}
     text: str  # plain text, for Mermaid: ∂net_o1/∂w5
-    side: str = "above"  # where its label goes: on the outer side of its branch
+    side: str  # where its label goes, "above" or "below": on the outer side of its branch
     position: float = 0.5  # where along the edge: crossing edges keep their labels apart
 
 
@@ -152,13 +152,15 @@ class GradientWorking:
     derives: bool
     first: bool
     terms: int
-    cites: list[str] = field(default_factory=list)  # LaTeX of the known δs the result uses
-    lead: bool = False  # the first gradient of a run that cites δs derived before it (brief: δ times input): say so
-    path: list[str] = field(default_factory=list)  # the network's edges ("h1>o1") and neurons on its paths
-    neurons: list[str] = field(default_factory=list)  # the neurons its terms go through (a shared bias has several)
-    check: dict[str, str] = field(default_factory=dict)  # the document's first gradient, by finite differences
-    shared_weight: str = ""  # "kernel" (a kernel entry) or "steps" (a recurrent network's weight), shared by neurons
-    decay: Rule | None = None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
+    cites: list[str]  # LaTeX of the known δs the result uses
+    path: list[str]  # the network's edges ("h1>o1") and neurons on its paths
+    neurons: list[str]  # the neurons its terms go through (a shared bias has several)
+    shared_weight: str  # "kernel" (a kernel entry) or "steps" (a recurrent network's weight), shared by neurons
+    decay: Rule | None  # weight decay's term λ·w in a weight's gradient, and whether to say where it comes from
+    # set afterwards by the section that holds it (document.backward): whether it leads a run of citing gradients,
+    # and the finite-difference check of the document's first gradient
+    lead: bool = False
+    check: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -175,9 +177,9 @@ class LayerSection:
     name: str
     output: bool
     gradients: list[GradientWorking]
-    parts: list[Part] = field(default_factory=list)
     # a recurrent layer's parameter group ("recurrent_weights", "input_weights"), headed by it: "" for a layer
-    heading: str = ""
+    heading: str
+    parts: list[Part] = field(default_factory=list)
 
 
 @dataclass
@@ -286,9 +288,9 @@ class Reading:
     outputs: list[dict[str, str]]  # per output neuron: the catalog key and its fields
     ratio: str  # output-layer over first-layer mean |∂E/∂w|, rounded; empty with one layer
     slope_bound: str  # the largest slope of the hidden activation when it is below 1 (σ′ ≤ 0.25)
-    deltas: str = ""  # the same ratio for the δs, when the inputs account for much of the gradients'
-    sentence: str = ""  # the catalog key of the ratio's sentence, if one is said
-    points: tuple[str, ...] = ()  # the slides' keys for the same (under [slides])
+    deltas: str  # the same ratio for the δs, when the inputs account for much of the gradients'; or ""
+    sentence: str  # the catalog key of the ratio's sentence, if one is said; or ""
+    points: tuple[str, ...]  # the slides' keys for the same (under [slides])
 
 
 @dataclass
@@ -333,7 +335,7 @@ class ExamPart:
     # a symbolic part's answer, a row each: (left side, or "" to go on, or "+"/"-" for a sum's next term; right side)
     symbols: list[tuple[str, str]] = field(default_factory=list)
     blanks: list[str] = field(default_factory=list)  # a compute part's values, as the answer lines name them
-    scheme: list[Mark] = field(default_factory=list)
+    scheme: list[Mark] = field(kw_only=True)  # every part has its marking scheme, given by name
     carried: list[tuple[str, str]] = field(default_factory=list)
     layer: str = ""  # a forward part's layer
     examples: bool = False  # a forward part over several examples
