@@ -81,7 +81,7 @@ def layout(name: str, folder: Path) -> dict:
         for node, x, y in re.findall(r"\\node\[(?:input|neuron)[^\]]*\] \(([^)]+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
     }
     names = re.findall(r"\\node\[(?:input|neuron)[^\]]*\] \([^)]+\) at \([^)]+\) \{\$(.+?)\$\};", tikz)
-    edges, labels = [], {}
+    edges, labels, along_edges = [], {}, {}
     for source, pos, text, target in re.findall(
         r"\\draw\[[^\]]*\] \(([^)]+)\) -- (?:node\[weight, pos=([\d.]+)\] \{\$(.+?)\$\} )?\(([^)]+)\);", tikz
     ):
@@ -93,7 +93,7 @@ def layout(name: str, folder: Path) -> dict:
         start, end = (a[0] + ux * RADIUS, a[1] + uy * RADIUS), (b[0] - ux * RADIUS, b[1] - uy * RADIUS)
         edges.append((source, target, start, end))
         if pos:
-            along = float(pos)
+            along = along_edges[f"{source}>{target}"] = float(pos)
             at = (start[0] + (end[0] - start[0]) * along, start[1] + (end[1] - start[1]) * along)
             if ux < 0:  # sloped text stays upright: "above" is then on the other side
                 ux, uy = -ux, -uy
@@ -105,7 +105,7 @@ def layout(name: str, folder: Path) -> dict:
     ):
         x, y = nodes[target]
         biases[label] = (target, box((x, y - float(drop) / 10), 0.0, CHARACTER * len(shown(text)), HEIGHT))
-    return {"nodes": nodes, "names": names, "edges": edges, "labels": labels, "biases": biases}
+    return {"nodes": nodes, "names": names, "edges": edges, "labels": labels, "biases": biases, "along": along_edges}
 
 
 @pytest.fixture(scope="module", params=["rnn", "cnn", "mazur"])
@@ -119,6 +119,15 @@ def test_no_edge_runs_through_a_neuron_it_does_not_join(drawing):
         for node, centre in found["nodes"].items():
             if node not in (source, target):
                 assert to_segment(centre, start, end) >= RADIUS, f"{name}: {source} → {target} runs through {node}"
+
+
+def test_each_weight_is_written_along_its_own_edge_between_its_neurons(drawing):
+    """TikZ's ``pos`` runs from the edge's source (0) to its target (1): a label outside that would sit
+    past a neuron, beside another edge's arrow."""
+    name, found = drawing
+    assert found["along"], f"{name}: no weight is written on the drawing"
+    outside = {edge: along for edge, along in found["along"].items() if not 0.1 <= along <= 0.9}
+    assert outside == {}, f"{name}: these labels are not along their edges"
 
 
 def test_no_label_covers_a_neuron_or_another_label(drawing):
