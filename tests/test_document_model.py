@@ -4,7 +4,8 @@ The templates read the model's fields as their annotations promise: a text is a 
 which Jinja2 would print as "None"), a list a list, an optional picture None or a picture. A field left
 at a default of the wrong type, or set so by a builder, shows up only on the page that reads it; here
 every document of every built-in network, at each detail, with the matrix form, an exam, momentum and
-weight decay, is walked field by field against :func:`typing.get_type_hints` of its class.
+weight decay, and the slides' copy of it, is walked field by field against :func:`typing.get_type_hints`
+of its class.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 import derive
 from derive.document import model
+from derive.document.slides import path_sum, to_figures
 from derive.publishing.publish import Options, document
 from derive.spec.files import builtin_names
 
@@ -58,7 +60,7 @@ def mismatches(value: Any, hint: Any, where: str) -> list[str]:
 
 
 def fields_mismatches(value: Any, where: str) -> list[str]:
-    hints = typing.get_type_hints(type(value), vars(model))
+    hints = typing.get_type_hints(type(value))  # in the class's own module: the model's, the slides'…
     return [
         wrong
         for entry in dataclasses.fields(value)
@@ -86,6 +88,11 @@ def test_every_field_of_every_document_has_its_annotated_type(network, variant):
     made = document(spec, Options(**chosen), curve_steps=10, ask=["default"], mark_unrounded=True)
     assert made.questions, "an exam's questions, so that their parts are walked too"
     assert fields_mismatches(made, "document") == []
+    # the slides' copy, every number rounded to four figures and every line measured again, and its path sum
+    rounded = to_figures(made, 4)
+    assert fields_mismatches(rounded, "slides") == []
+    paths = path_sum(rounded)
+    assert paths is None or fields_mismatches(paths, "paths") == []
 
 
 def test_the_walk_names_a_field_of_the_wrong_type():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
 from typing import Any
@@ -112,7 +112,7 @@ class PathSum:
     more: int  # paths not written out
     total: int  # paths in all
     grouped: str  # the paths' own factors summed, as the δ's first factor writes them: δ_o1 · w_5 + δ_o2 · w_7
-    colours: dict[str, str] = field(default_factory=dict)  # network edge or neuron → its path's colour (path0: all)
+    colours: dict[str, str]  # network edge or neuron → its path's colour (path0: all)
 
 
 def path_sum(doc: Document) -> PathSum | None:
