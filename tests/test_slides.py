@@ -287,3 +287,16 @@ def test_a_network_named_with_a_number_keeps_its_name_while_its_numbers_are_roun
     deck = (tmp_path / "out" / "slides.tex").read_text(encoding="utf-8")
     assert "on the network “xor-0.123456”, worked by hand." in deck
     assert "0.123456" not in deck.replace("xor-0.123456", "") and "0.1235" in deck
+
+
+@pytest.mark.parametrize(("detail", "spelled_out"), [("standard", 2), ("full", 9)])
+def test_a_feature_map_works_its_first_two_positions_and_lists_the_rest(tmp_path, detail, spelled_out):
+    """A convolution's nine positions are computed alike: the forward pass works the first two line by
+    line and lists the other seven by value, unless the detail is full."""
+    run_derive("slides", "cnn", "--detail", detail, "-o", str(tmp_path))
+    deck = (tmp_path / "slides.tex").read_text(encoding="utf-8")
+    positions = [f"c1,{row}{column}" for row in (1, 2, 3) for column in (1, 2, 3)]
+    worked = re.findall(r"\\stepline\{\\mathrm\{net\}_\{(c1,\d+)\} = w_\{1\}", deck)
+    listed = re.findall(r"^\$\\mathrm\{net\}_\{(c1,\d+)\} = [^$]*\$ & \$\\mathrm\{out\}_\{\1\} = ", deck, re.M)
+    assert worked == positions[:spelled_out]
+    assert listed == positions[spelled_out:]

@@ -27,8 +27,10 @@ from .typeset import layout
 NUMBER = re.compile(r"(?<![\w.])(\d+)(\.|\{,\})(\d+)(?![\w.])")
 # Fields that name things rather than show numbers: a network called "xor-1.5" keeps its name.
 NAMES = frozenset({"name", "key", "id", "source", "target", "kind", "notation"})
-# The colours the template defines for the paths written out one by one.
-PATH_COLOURS = 4
+# The colours of the paths written out one by one (xcolor expressions), path1, path2, …: the deck's
+# template defines one for each, and a weight with more paths writes one fewer and sums the rest.
+PATH_PALETTE = ("blue!75!black", "orange!85!black", "green!45!black", "violet")
+PATH_COLOURS = len(PATH_PALETTE)
 # A gradient through more error signals than this (a kernel entry's, a recurrent weight's) spells out a
 # few of them factor by factor and lists the rest by value, unless the detail is full.
 SPELLED_AT_MOST = 4

@@ -16,7 +16,7 @@ from typing import Any
 
 from derive.core.steps import Steps, build_steps
 from derive.document import Document, ExamSetting, from_steps, schedule_of
-from derive.document.slides import path_sum, spelled, spelled_neurons, to_figures
+from derive.document.slides import PATH_PALETTE, path_sum, spelled, spelled_neurons, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.latex import compile_pdfs
@@ -242,6 +242,7 @@ def slides_files(
         figures=figures,
         digits=chosen.digits,
         paths=path_sum(doc),
+        path_palette=PATH_PALETTE,
         spelled=lambda deltas: spelled(deltas, doc.detail),
         spelled_neurons=lambda row: spelled_neurons(row, doc.detail),
     )
