@@ -300,3 +300,43 @@ def test_a_feature_map_works_its_first_two_positions_and_lists_the_rest(tmp_path
     listed = re.findall(r"^\$\\mathrm\{net\}_\{(c1,\d+)\} = [^$]*\$ & \$\\mathrm\{out\}_\{\1\} = ", deck, re.M)
     assert worked == positions[:spelled_out]
     assert listed == positions[spelled_out:]
+
+
+def fan_out(outputs: int) -> str:
+    """One input, one hidden neuron, ``outputs`` sigmoid outputs: the hidden weight w1 reaches E_total
+    along one path per output."""
+    weights = ", ".join(f"[{0.1 * (n + 1):.1f}]" for n in range(outputs))
+    targets = ", ".join("0.5" for _ in range(outputs))
+    return (
+        'learning_rate = 0.5\nloss = "half_sse"\n'
+        '[[layers]]\nname = "h"\nactivation = "sigmoid"\nweights = [[0.3]]\nbias = 0.1\n'
+        f'[[layers]]\nname = "o"\nactivation = "sigmoid"\nweights = [{weights}]\nbias = 0.2\n'
+        f"[[examples]]\ninputs = [0.7]\ntargets = [{targets}]\n"
+    )
+
+
+@pytest.mark.parametrize(("outputs", "written"), [(4, 4), (5, 3), (6, 3)])
+def test_a_weight_of_many_paths_writes_as_many_as_there_are_colours(tmp_path, outputs, written):
+    """The path-sum frame colours each path it writes out: up to four, every path; beyond, three, and
+    the rest summed as "the other n"."""
+    from derive import load
+    from derive.document import build
+    from derive.document.slides import path_sum
+
+    network = tmp_path / "fan.toml"
+    network.write_text(fan_out(outputs), encoding="utf-8")
+    paths = path_sum(build(load(network).derivation))
+    assert paths is not None and paths.gradient.name == "w1" and paths.total == outputs
+    assert [term.colour for term in paths.terms] == list(range(1, written + 1))
+    assert paths.more == outputs - written
+    # each written path's own factors, from its own output back to h1; then the factors every path shares
+    assert [len(term.own) for term in paths.terms] == [3] * written
+    shared = [
+        r"\frac{\partial \mathrm{out}_{h1}}{\partial \mathrm{net}_{h1}}",
+        r"\frac{\partial \mathrm{net}_{h1}}{\partial w_{1}}",
+    ]
+    assert all(term.shared == shared for term in paths.terms)
+    ends = [term.own[0] for term in paths.terms]
+    assert ends == [
+        rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{o{k}}}}}" for k in range(1, written + 1)
+    ]
