@@ -404,3 +404,21 @@ def tomllib_catalog(lang: str) -> dict:
 
 def unescape_title(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+@pytest.mark.parametrize(
+    ("network", "options"),
+    [("mazur", {}), ("mazur", {"worksheet": True}), ("softmax", {"matrix": True}), ("cnn", {}), ("rnn", {})],
+)
+def test_each_line_the_page_marks_as_a_step_is_one_of_the_networks_steps(network, options):
+    """``data-step`` names the step a line works (the stepper and the check find lines by it): every
+    line that has one names a step of the document, once, and the matrix form's lines, which work no
+    single step, have none."""
+    from derive.publishing.publish import Options, document_steps
+
+    spec = load_builtin(network)
+    page = html_page(spec, **options)
+    marked = [unescape(key) for key in re.findall(r'<div class="eq"[^>]* data-step="([^"]*)"', page)]
+    steps = {step.key for step in document_steps(spec, Options())}
+    assert marked and set(marked) <= steps, set(marked) - steps
+    assert len(marked) == len(set(marked)), "a step worked twice"
