@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .precision import ANSWER_FIGURES
-
 LINE_CM = 1.2  # the height of a handwritten line of working, fractions and all
 MOST_SPACE_CM = 12.0  # a part's space, so that a part of many values (four examples) still fits a page
 
@@ -417,16 +415,21 @@ class Document:
     shared_bias: bool
     reading: Reading
     hidden: bool  # there is at least one hidden layer: the general delta rule applies
-    softmax_output: bool = False  # a softmax output with cross-entropy, whose δ the delta rule states apart
-    target_nodes: list[str] = field(default_factory=list)  # the node of each target, in the targets' order
-    example: str | None = None  # the built-in example this network is, for its credits
-    sequential_after: str = ""  # E_total after a step in the sequential order
-    matrix: list[MatrixLayer] = field(default_factory=list)
-    curve: Curve | None = None
-    answers: int = 0
-    blanks: dict[int, str] = field(default_factory=dict)  # every blank's number and its value, in order
-    figures: int = ANSWER_FIGURES  # significant figures asked of each answer
-    questions: list[Question] = field(default_factory=list)
+    softmax_output: bool  # a softmax output with cross-entropy, whose δ the delta rule states apart
+    target_nodes: list[str]  # the node of each target, in the targets' order
+    example: str | None  # the built-in example this network is, for its credits
+    sequential_after: str  # E_total after a step in the sequential order (the worked example's), or ""
+    matrix: list[MatrixLayer]
+    curve: Curve | None
+    answers: int
+    blanks: dict[int, str]  # every blank's number and its value, in order
+    figures: int  # significant figures asked of each answer
+    questions: list[Question]
+    feature_maps: list[FeatureMap]  # a convolutional network's maps, example 1
+    parameter_matrices: list[FeatureMap]  # each kernel K, or W, U, V and b by name
+    through_time: bool  # the feature maps are a recurrent layer's h_t and δ_t, step by step
+    recurrent_output: bool  # that layer is the output: each δ_t adds its own error's slope
+    # set afterwards, from the typesetting and the schedule, and for momentum and weight decay only
     unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
     schedule: Schedule | None = None
     momentum: str = ""  # β, when the updates carry momentum
@@ -435,10 +438,6 @@ class Document:
     update_rule: str = ""  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
     update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
     changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
-    feature_maps: list[FeatureMap] = field(default_factory=list)  # a convolutional network's maps, example 1
-    parameter_matrices: list[FeatureMap] = field(default_factory=list)  # each kernel K, or W, U, V and b by name
-    through_time: bool = False  # the feature maps are a recurrent layer's h_t and δ_t, step by step
-    recurrent_output: bool = False  # that layer is the output: each δ_t adds its own error's slope
 
     def key_equations(self) -> list[Equation]:
         """The figures a teacher checks first: E_total, every gradient, every update, E_total after."""
