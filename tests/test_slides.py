@@ -358,3 +358,12 @@ def test_the_path_sum_groups_the_paths_as_the_deltas_first_factor_writes_them(tm
     assert alone.grouped.startswith(r"- (t_{h1,2} - \mathrm{out}_{h1,2}) + \delta_{h1,3} \cdot w_{3} + ")
     brief = path_sum(build(example().derivation, detail="brief"))
     assert brief is not None and brief.grouped == ""
+
+
+def test_a_network_whose_hidden_weights_reach_one_output_has_no_sum_over_paths():
+    """xor's hidden neurons feed its one output: each hidden weight reaches E_total along one path, so
+    the deck has no "sum over paths" frame (nor for its biases, or for the output layer's weights)."""
+    from derive.document import build
+    from derive.document.slides import path_sum
+
+    assert path_sum(build(example("xor").derivation)) is None

@@ -90,6 +90,7 @@ def from_steps(
     after_examples, loss_after, change, rose = after(steps, typeset, formula=detail != "brief")
     example = builtin_example(spec)
     sections = backward(steps, typeset, narrator, detail)
+    rule = {"momentum": bool(spec.momentum), "decay": bool(spec.weight_decay)}
     document = Document(
         name=spec.name,
         notation=notation,
@@ -137,9 +138,12 @@ def from_steps(
         blanks={step.blank: shown(step.value, digits) for step in steps if step.blank},
         questions=questions(steps, typeset, ask, marks=marks, figures=figures) if ask else [],
         figures=figures,
+        schedule=schedule,
+        update_rule=update_rule(**rule, display=False),
+        update_rule_display=update_rule(**rule, display=True),
+        # last: whether any line typeset above, the exam's included, is not what its rounded numbers give
+        unrounded=typeset.unrounded,
     )
-    document.unrounded = typeset.unrounded
-    document.schedule = schedule
     if spec.momentum:
         document.momentum = format_number(float(spec.momentum), 12)
         earlier = schedule is not None and schedule.earlier > 0
@@ -150,9 +154,6 @@ def from_steps(
             ]
     if spec.weight_decay:
         document.decay = format_number(float(spec.weight_decay), 12)
-    rule = {"momentum": bool(spec.momentum), "decay": bool(spec.weight_decay)}
-    document.update_rule = update_rule(**rule, display=False)
-    document.update_rule_display = update_rule(**rule, display=True)
     return document
 
 

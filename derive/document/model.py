@@ -429,14 +429,14 @@ class Document:
     parameter_matrices: list[FeatureMap]  # each kernel K, or W, U, V and b by name
     through_time: bool  # the feature maps are a recurrent layer's h_t and δ_t, step by step
     recurrent_output: bool  # that layer is the output: each δ_t adds its own error's slope
-    # set afterwards, from the typesetting and the schedule, and for momentum and weight decay only
-    unrounded: bool = False  # some value differs in its last digit from the rounded numbers shown
-    schedule: Schedule | None = None
+    unrounded: bool  # some value differs in its last digit from the rounded numbers shown
+    schedule: Schedule | None
+    update_rule: str  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
+    update_rule_display: str  # the same displayed: fractions, and momentum's two equations
+    # set afterwards, for momentum and weight decay only
     momentum: str = ""  # β, when the updates carry momentum
     previous: str = ""  # where Δθ before this update comes from: zero, given (the file) or before (the update before)
     decay: str = ""  # λ, with weight decay
-    update_rule: str = ""  # θ⁺ = θ − η ∂E/∂θ in LaTeX, inline (document.updates.update_rule)
-    update_rule_display: str = ""  # the same displayed: fractions, and momentum's two equations
     changes_before: list[tuple[str, str]] = field(default_factory=list)  # (θ as LaTeX, Δθ) the file gives
 
     def key_equations(self) -> list[Equation]:
