@@ -156,3 +156,20 @@ def test_a_neuron_name_has_no_space_after_its_comma(drawing):
         if not label.startswith(r"\mathrm"):
             continue  # an input's i_{1,3}: a subscript's comma adds no space
         assert "," not in label.replace("{,}", ""), f"{name}: {label} spaces its comma"
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        ("cnn", [f"{row}{column}" for row in range(1, 5) for column in range(1, 5)]),  # the 4×4 image
+        ("rnn", ["1,1", "1,2", "1,3"]),  # one input at each of three steps
+    ],
+)
+def test_each_input_is_drawn_under_its_own_name(name, inputs, tmp_path):
+    """The first column holds the inputs, each labelled i with its position (i_{23}: row 2, column 3;
+    i_{1,2}: input 1 at step 2), in the order of the file."""
+    run_derive("worksheet", name, "-o", str(tmp_path))
+    tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    drawn = re.findall(r"\\node\[input\] \(([^)]+)\) at \([^)]+\) \{\$(.+?)\$\};", tikz)
+    assert [label for _, label in drawn] == [f"i_{{{position}}}" for position in inputs]
+    assert [node for node, _ in drawn] == [f"i{position.replace(',', '-')}" for position in inputs]
