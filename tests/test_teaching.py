@@ -664,3 +664,16 @@ def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
         assert worked.shape == value.shape and np.allclose(worked, value, rtol=1e-7, atol=2e-9), line
         checked += 1
     assert checked >= 2 * len(example(name.split(",")[0]).spec.layers) - 1  # a δ and a weight gradient per layer
+
+
+@pytest.mark.parametrize("network", ["softmax", "deep"])
+def test_the_matrix_form_on_a_worksheet_adds_no_blank(tmp_path, network):
+    """The matrix form restates the working by layers: a worksheet with it has the same blanks, each
+    numbered once, as the worksheet without it (a matrix line is never a blank to fill)."""
+    tags = {}
+    for form in ("plain", "matrix"):
+        run_derive("worksheet", network, *(["--matrix"] if form == "matrix" else []), "-o", str(tmp_path / form))
+        sheet = (tmp_path / form / "worksheet.tex").read_text(encoding="utf-8")
+        tags[form] = [int(number) for number in re.findall(r"\\blanktag\{(\d+)\}", sheet)]
+    assert tags["plain"] and len(set(tags["plain"])) == len(tags["plain"])
+    assert len(set(tags["matrix"])) == len(tags["matrix"]) and sorted(tags["matrix"]) == sorted(tags["plain"])
