@@ -677,3 +677,37 @@ def test_the_matrix_form_on_a_worksheet_adds_no_blank(tmp_path, network):
         tags[form] = [int(number) for number in re.findall(r"\\blanktag\{(\d+)\}", sheet)]
     assert tags["plain"] and len(set(tags["plain"])) == len(tags["plain"])
     assert len(set(tags["matrix"])) == len(tags["matrix"]) and sorted(tags["matrix"]) == sorted(tags["plain"])
+
+
+def test_the_matrix_forms_gradient_over_two_examples_is_the_sum_of_each_examples():
+    """deep has two examples: each weight matrix's gradient is written as its example 1 and example 2
+    terms summed, and the matrix shown equals the sum of the two matrices worked before it."""
+    text = run_derive("explain", "deep", "--matrix").stdout
+    partial = r"\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial W_\{(\w+)\}\}"
+    matrix = r"\\begin\{bmatrix\} (.*?) \\end\{bmatrix\}"
+    each = {
+        (layer, int(p)): rows
+        for layer, p, rows in re.findall(rf"^\\left\({partial}\\right\)\^\{{\((\d)\)\}} = .* = {matrix}$", text, re.M)
+    }
+    summed = re.findall(
+        rf"^{partial} = \\left\({partial}\\right\)\^\{{\(1\)\}} \+ \\left\({partial}\\right\)\^\{{\(2\)\}} = {matrix}$",
+        text,
+        re.M,
+    )
+    assert summed and {layer for layer, *_ in summed} == {layer for layer, _ in each}
+
+    def values(rows: str) -> list[list[Fraction]]:
+        return [[Fraction(entry) for entry in row.split(" & ")] for row in rows.split(r" \\ ")]
+
+    for layer, first, second, rows in summed:
+        assert layer == first == second
+        added = [
+            [a + b for a, b in zip(r1, r2, strict=True)]
+            for r1, r2 in zip(values(each[layer, 1]), values(each[layer, 2]), strict=True)
+        ]
+        shown = values(rows)
+        assert all(
+            abs(s - a) <= Fraction(2, 10**9)
+            for row_s, row_a in zip(shown, added, strict=True)
+            for s, a in zip(row_s, row_a, strict=True)
+        ), layer
