@@ -302,6 +302,39 @@ def test_a_feature_map_works_its_first_two_positions_and_lists_the_rest(tmp_path
     assert listed == positions[spelled_out:]
 
 
+def test_a_kernel_entrys_frames_derive_one_delta_of_each_layer_and_list_the_rest(tmp_path):
+    """Beyond four error signals, a slide derives the first δ of each layer (c1,11 is the layer c1's,
+    p1,11 the layer p1's: a name's position is not its layer) and the first that sums two windows'
+    paths, c1,23; the other nine are listed with their values."""
+    run_derive("slides", "cnn", "-o", str(tmp_path))
+    deck = (tmp_path / "slides.tex").read_text(encoding="utf-8")
+    derived = re.findall(r"\\stepline\{\\delta_\{([^}]*)\}", deck)
+    listed = dict(re.findall(r"\$\\delta_\{([^}]*)\} = (-?[\d.]+)\$", deck))
+    layers = example("cnn").derivation.deltas[0]
+    deltas = {delta.neuron.name: float(delta.precise) for layer in layers for delta in layer}
+    assert derived == ["o1", "p1,11", "c1,11", "c1,23"]
+    assert set(listed) == set(deltas) - set(derived)
+    for name, shown in listed.items():
+        assert math.isclose(float(shown), deltas[name], rel_tol=5e-4, abs_tol=1e-12), name
+
+
+@pytest.mark.parametrize(("outputs", "worked"), [(4, 4), (5, 2)])
+def test_a_layer_of_more_than_four_neurons_works_two_and_lists_the_rest(tmp_path, outputs, worked):
+    """The forward pass works every neuron of a layer of up to four, line by line; of a wider layer, the
+    first two, the others listed with their net input and output (before the update and after it)."""
+    network = tmp_path / "fan.toml"
+    network.write_text(fan_out(outputs), encoding="utf-8")
+    run_derive("slides", str(network), "-o", str(tmp_path))
+    deck = (tmp_path / "slides.tex").read_text(encoding="utf-8")
+    names = [f"o{k}" for k in range(1, outputs + 1)]
+    for after in ("", "^{+}"):
+        mark = re.escape(after)
+        steps = re.findall(rf"\\stepline\{{\\mathrm\{{net\}}_\{{(o\d+)\}}{mark} = ", deck)
+        row = rf"^\$\\mathrm\{{net\}}_\{{(o\d+)\}}{mark} = [^$]*\$ & \$\\mathrm\{{out\}}_\{{\1\}}"
+        rows = re.findall(row, deck, re.M)
+        assert steps == names[:worked] and rows == names[worked:], after
+
+
 def fan_out(outputs: int) -> str:
     """One input, one hidden neuron, ``outputs`` sigmoid outputs: the hidden weight w1 reaches E_total
     along one path per output."""
