@@ -335,6 +335,22 @@ def test_a_layer_of_more_than_four_neurons_works_two_and_lists_the_rest(tmp_path
         assert steps == names[:worked] and rows == names[worked:], after
 
 
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_each_lit_link_is_labelled_with_its_parameter_and_a_poolings_with_nothing(tmp_path, name):
+    """On a gradient's frames, a lit link writes the symbol of the weight it carries (w_{5}); a max
+    pooling's link carries no parameter, so it is drawn bare, with no empty label beside it (a bias's
+    link comes from the node that names it)."""
+    run_derive("slides", name, "-o", str(tmp_path))
+    deck = (tmp_path / "slides.tex").read_text(encoding="utf-8")
+    lit = re.findall(r"^  \\draw\[->, very thick, [^]]*\] \(([^)]*)\) -- (.*?)\(([^)]*)\);$", deck, re.M)
+    assert len(lit) > 50
+    for source, label, target in lit:
+        if target.startswith("p1-") or re.match(r"b\d+-", source):  # a pooling's link, a bias's from its node
+            assert label == "", (source, target, label)
+        else:
+            assert re.fullmatch(r"node\[label, [^]]*\] \{\$w_\{\d+\}\$\} ", label), (source, target, label)
+
+
 def fan_out(outputs: int) -> str:
     """One input, one hidden neuron, ``outputs`` sigmoid outputs: the hidden weight w1 reaches E_total
     along one path per output."""

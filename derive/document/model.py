@@ -236,7 +236,7 @@ class DiagramEdge:
     label: str  # LaTeX: w_{5} = 0.4 (empty for a bias: its value is on its node)
     weight: str
     value: str
-    symbol: str = ""  # LaTeX of the parameter: w_{5}, b_{1}
+    symbol: str  # LaTeX of the parameter: w_{5}, b_{1}; empty for a pooling's link, which has none
     # whether the drawing writes the label: a kernel's entries, a pooling's and a map's bias are written
     # on the first position of each map only, the other positions' links drawn bare (the same parameters)
     labelled: bool = True

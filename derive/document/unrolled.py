@@ -75,7 +75,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                     said = first and (count <= _LABELLED_WINDOW or k == 0)
                     label = r"\max" if graph.stages[L].kind == "maxpool" else rf"\tfrac{{1}}{{{count}}}"
                     text = "max" if graph.stages[L].kind == "maxpool" else f"1/{count}"
-                    edges.append(DiagramEdge(source, neuron.name, label, text, "", labelled=said))
+                    edges.append(DiagramEdge(source, neuron.name, label, text, "", "", labelled=said))
                     continue
                 value = typeset.show(parameters[weight.name])
                 symbol = typeset.latex(weight)
