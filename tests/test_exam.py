@@ -977,3 +977,12 @@ def test_a_bias_is_said_to_be_shared_only_by_a_layer_of_several_neurons(tmp_path
     run_derive("worksheet", "one.json", "--exercise", "exam", "--seed", "2", "-o", "exam", cwd=tmp_path)
     sheet = (tmp_path / "exam" / "exam.tex").read_text(encoding="utf-8")
     assert "one bias shared by all its neurons" not in sheet
+
+
+def test_an_answer_space_is_a_line_of_working_at_a_time_up_to_twelve_centimetres():
+    """1.2 cm a handwritten line and 0.4 cm to start, so that a part of many values (four examples)
+    still fits a page: never more than 12 cm."""
+    from derive.document.model import ExamPart
+
+    spaces = [ExamPart("a", "compute", 1, lines, scheme=[]).space for lines in (1, 2, 5, 9, 10, 30)]
+    assert spaces == [1.6, 2.8, 6.4, 11.2, 12.0, 12.0]
