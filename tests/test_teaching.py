@@ -633,6 +633,35 @@ def _evaluated(substituted: str, matrices: list[np.ndarray]) -> np.ndarray:
     return value(ast.parse(text, mode="eval").body)
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(
+    ("loss", "said", "formula"),
+    [
+        ("cross_entropy", "matrix_softmax", r"\left(\mathbf{out}_{o} - \mathbf{t}\right)"),
+        (
+            "half_sse",
+            "matrix_softmax_jacobian",
+            r"J_{\operatorname{softmax}}^{\top} \nabla_{\mathbf{out}_{o}} E_{total}",
+        ),
+    ],
+)
+def test_a_softmax_layers_error_signals_are_introduced_as_their_formula_works_them(
+    tmp_path, language, loss, said, formula
+):
+    """Cross-entropy against one-hot targets: δ = out − t, "straight from the outputs and the targets";
+    any other error: δ = Jᵀ∇E, each output depending on every net input, and the sentence says so."""
+    from derive import load
+
+    file = tmp_path / "softmax.toml"
+    file.write_text(run_derive("example", "softmax").stdout.replace('"cross_entropy"', f'"{loss}"', 1))
+    text = explanation(load(file).spec, matrix=True, language=language)
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    sentences = {key: catalog[key] for key in ("matrix_softmax", "matrix_softmax_jacobian")}
+    start = text.index(sentences[said])
+    assert all(other not in text for key, other in sentences.items() if key != said)
+    assert text[start : text.index("$$", text.index("$$", start) + 2)].split(" = ")[1] == formula
+
+
 @pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor", "softmax, squared error"])
 def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
     """Each line symbol = formula = numbers substituted = value of the matrix form: the substituted

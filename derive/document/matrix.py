@@ -55,7 +55,7 @@ class _LayerForm:
         if self.multi:
             gradients.append(self.summed_weight_gradient())
         activation = ACTIVATIONS[self.layer.activation]
-        kind = "hidden" if self.L < self.last else "softmax" if activation.coupled else "output"
+        kind = "hidden" if self.L < self.last else self.output_kind(activation.coupled)
         output = self.L == self.last
         return MatrixLayer(self.layer.name, output, kind, deltas, gradients, [self.bias()], self.entry())
 
@@ -84,11 +84,21 @@ class _LayerForm:
             substituted = rf"\left({product}\right) \odot {self.vector(slopes)}"
         return Equation(self.vector_name + suffix, formula, substituted, self.vector([d.precise for d in rows]), 0)
 
+    def output_kind(self, coupled: bool) -> str:
+        """The output layer's sentence: ``output`` (∇E ⊙ f'), ``softmax`` (out − t) or ``softmax_jacobian`` (Jᵀ∇E)."""
+        if not coupled:
+            return "output"
+        return "softmax" if self.out_minus_targets() else "softmax_jacobian"
+
+    def out_minus_targets(self) -> bool:
+        """Whether softmax's δ is out − t: cross-entropy against targets that sum to 1 (else Jᵀ∇E)."""
+        derivation = self.derivation
+        rule = derivation.deltas[0][self.L][0].factors[0].rule
+        return rule == "softmax_cross_entropy" and unit_targets(e.targets for e in derivation.spec.examples)
+
     def softmax_delta(self, p: int) -> tuple[str, str]:
         derivation, graph = self.derivation, self.derivation.graph
-        rows = derivation.deltas[p][self.L]
-        examples = derivation.spec.examples
-        if rows[0].factors[0].rule == "softmax_cross_entropy" and unit_targets(e.targets for e in examples):
+        if self.out_minus_targets():
             outs = [derivation.values[s] for s in graph.out[p][self.L]]
             targets = [derivation.values[s] for s in graph.targets[p]]
             scale = graph.reduction_scale()

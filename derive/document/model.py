@@ -260,7 +260,7 @@ class MatrixLayer:
 
     name: str
     output: bool
-    kind: str  # output, softmax or hidden: which sentence introduces the error signals
+    kind: str  # output, softmax, softmax_jacobian or hidden: which sentence introduces the error signals
     deltas: list[Equation]  # one per example
     weights: list[Equation]  # one per example, then their sum when there are several
     bias: list[Equation]
