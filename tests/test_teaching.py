@@ -662,7 +662,7 @@ def test_a_softmax_layers_error_signals_are_introduced_as_their_formula_works_th
     assert text[start : text.index("$$", text.index("$$", start) + 2)].split(" = ")[1] == formula
 
 
-@pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor", "softmax, squared error"])
+@pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor", "softmax, squared error", "softmax, averaged"])
 def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
     """Each line symbol = formula = numbers substituted = value of the matrix form: the substituted
     matrices, multiplied as written (⊙ entry by entry, a product, a difference), give the value shown, to
@@ -672,10 +672,18 @@ def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
         file = tmp_path / "squared.toml"
         file.write_text(run_derive("example", "softmax").stdout.replace('"cross_entropy"', '"half_sse"', 1))
         source = str(file)
+    if name == "softmax, averaged":  # δ = (out − t) / 2 of each of two examples
+        file = tmp_path / "averaged.toml"
+        text = run_derive("example", "softmax").stdout.replace('reduction = "sum"', 'reduction = "mean"', 1)
+        file.write_text(text + "\n[[examples]]\ninputs = [0.3, 0.9]\ntargets = [1, 0, 0]\n")
+        source = str(file)
     text = run_derive("explain", source, "--matrix").stdout
     start = text.index("## The matrix form")
     matrix = text[start : text.find("\n## ", start)]
     assert name != "softmax, squared error" or r"J_{\operatorname{softmax}}^{\top}" in matrix
+    assert (
+        name != "softmax, averaged" or matrix.count(r"= \tfrac{1}{2} \left(\mathbf{out}_{o} - \mathbf{t}\right) =") == 2
+    )
     checked = 0
     for line in matrix.splitlines():
         parts = line.split(" = ")
