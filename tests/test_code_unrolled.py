@@ -219,3 +219,27 @@ def test_an_image_row_is_opened_exactly_when_ruff_would(width, opened, tmp_path)
         timeout=120,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "order"),
+    [
+        (
+            "cnn",
+            "a kernel K[f, c, a, b] filter by filter, channel by channel, row by row; "
+            "W[j, k] (input k into neuron j) row by row.",
+        ),
+        ("rnn", "W[j, k] (input k into neuron j) and U[j, m] (h_m of the step before into neuron j) row by row."),
+    ],
+)
+def test_the_module_says_in_which_order_it_fills_each_layers_arrays(name, order):
+    """A reader matching w1, w2, … to the arrays is told the order, which is NumPy's reshape's (row by row,
+    the last index fastest): a convolution's kernels, or a recurrent layer's W and U."""
+    source = run_derive("code", name).stdout
+    start = source.index("# Each layer's parameters as arrays")
+    comment = " ".join(line.strip().removeprefix("# ") for line in source[start:].splitlines()[:3])
+    assert comment == f"Each layer's parameters as arrays, filled in the order they are numbered: {order}"
+    fills = re.findall(
+        r"^    \w+ = np\.array\(\[params\[f\"w\{n\}\"\] for n in range\(\d+, \d+\)\]\)(.*)$", source, re.M
+    )
+    assert fills and all(re.fullmatch(r"\.reshape\([\d, ]+\)", rest) for rest in fills)  # C order: row by row
