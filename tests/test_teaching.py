@@ -662,6 +662,58 @@ def test_a_softmax_layers_error_signals_are_introduced_as_their_formula_works_th
     assert text[start : text.index("$$", text.index("$$", start) + 2)].split(" = ")[1] == formula
 
 
+_DE = r"\frac{\partial E_{\text{total}}}{\partial "
+
+
+def _per_example(lines: list[str]) -> list[str]:
+    """Each line with ``(P)`` written once for each of two examples, ``(1)`` then ``(2)``."""
+    return [line.replace("(P)", f"({p})") for line in lines for p in ((1, 2) if "(P)" in line else (0,))]
+
+
+MATRIX_FORMULAS = {
+    # δ = ∇E ⊙ f'(net) at the output, (Wᵀδ above) ⊙ f'(net) below; ∂E/∂W = δ · (the layer's input)ᵀ;
+    # ∂E/∂b = 1ᵀδ for a bias the layer's neurons share, δ for one each; over examples, summed
+    "mazur": [
+        r"\boldsymbol{\delta}_{o} = \nabla_{\mathbf{out}_{o}} E_{total} \odot \sigma'(\mathbf{net}_{o})",
+        _DE + r"W_{o}} = \boldsymbol{\delta}_{o} \, \mathbf{out}_{h}{}^{\top}",
+        _DE + r"b_{2}} = \mathbf{1}^{\top} \boldsymbol{\delta}_{o}",
+        r"\boldsymbol{\delta}_{h} = \left(W_{o}^{\top} \boldsymbol{\delta}_{o}\right) \odot \sigma'(\mathbf{net}_{h})",
+        _DE + r"W_{h}} = \boldsymbol{\delta}_{h} \, \mathbf{i}{}^{\top}",
+        _DE + r"b_{1}} = \mathbf{1}^{\top} \boldsymbol{\delta}_{h}",
+    ],
+    "deep": _per_example(
+        [
+            r"\boldsymbol{\delta}_{o}^{(P)} = \nabla_{\mathbf{out}_{o}^{(P)}} E_{total} \odot "
+            r"\operatorname{id}'(\mathbf{net}_{o}^{(P)})",
+            r"\left(" + _DE + r"W_{o}}\right)^{(P)} = \boldsymbol{\delta}_{o}^{(P)} \, \mathbf{out}_{g}^{(P)}{}^{\top}",
+            _DE + r"W_{o}} = \left(" + _DE + r"W_{o}}\right)^{(1)} + \left(" + _DE + r"W_{o}}\right)^{(2)}",
+            _DE + r"b_{4}} = \mathbf{1}^{\top} \sum_p \boldsymbol{\delta}_{o}^{(p)}",
+            r"\boldsymbol{\delta}_{g}^{(P)} = \left(W_{o}^{\top} \boldsymbol{\delta}_{o}^{(P)}\right) \odot "
+            r"\operatorname{ReLU}'(\mathbf{net}_{g}^{(P)})",
+            r"\left(" + _DE + r"W_{g}}\right)^{(P)} = \boldsymbol{\delta}_{g}^{(P)} \, \mathbf{out}_{h}^{(P)}{}^{\top}",
+            _DE + r"W_{g}} = \left(" + _DE + r"W_{g}}\right)^{(1)} + \left(" + _DE + r"W_{g}}\right)^{(2)}",
+            _DE + r"b_{3}} = \mathbf{1}^{\top} \sum_p \boldsymbol{\delta}_{g}^{(p)}",
+            r"\boldsymbol{\delta}_{h}^{(P)} = \left(W_{g}^{\top} \boldsymbol{\delta}_{g}^{(P)}\right) \odot "
+            r"\operatorname{ReLU}'(\mathbf{net}_{h}^{(P)})",
+            r"\left(" + _DE + r"W_{h}}\right)^{(P)} = \boldsymbol{\delta}_{h}^{(P)} \, \mathbf{i}^{(P)}{}^{\top}",
+            _DE + r"W_{h}} = \left(" + _DE + r"W_{h}}\right)^{(1)} + \left(" + _DE + r"W_{h}}\right)^{(2)}",
+            _DE + r"\mathbf{b}_{h}} = \sum_p \boldsymbol{\delta}_{h}^{(p)}",
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_FORMULAS))
+def test_the_matrix_form_writes_each_layers_textbook_formulas(name):
+    """Each line's symbol and formula, as a textbook writes the vectorised backward pass (the numbers
+    substituted into them are checked by the test below)."""
+    text = run_derive("explain", name, "--matrix").stdout
+    start = text.index("## The matrix form")
+    matrix = text[start : text.find("\n## ", start)]
+    lines = [line for line in matrix.splitlines() if " = " in line and not line[0].isalpha()]
+    assert [" = ".join(line.split(" = ")[:2]) for line in lines] == MATRIX_FORMULAS[name]
+
+
 @pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor", "softmax, squared error", "softmax, averaged"])
 def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
     """Each line symbol = formula = numbers substituted = value of the matrix form: the substituted
