@@ -232,7 +232,7 @@ def test_an_image_row_is_opened_exactly_when_ruff_would(width, opened, tmp_path)
         ("rnn", "W[j, k] (input k into neuron j) and U[j, m] (h_m of the step before into neuron j) row by row."),
     ],
 )
-def test_the_module_says_in_which_order_it_fills_each_layers_arrays(name, order):
+def test_the_module_says_how_it_fills_each_layers_arrays(name, order):
     """A reader matching w1, w2, … to the arrays is told the order, which is NumPy's reshape's (row by row,
     the last index fastest): a convolution's kernels, or a recurrent layer's W and U."""
     source = run_derive("code", name).stdout
@@ -243,3 +243,6 @@ def test_the_module_says_in_which_order_it_fills_each_layers_arrays(name, order)
         r"^    \w+ = np\.array\(\[params\[f\"w\{n\}\"\] for n in range\(\d+, \d+\)\]\)(.*)$", source, re.M
     )
     assert fills and all(re.fullmatch(r"\.reshape\([\d, ]+\)", rest) for rest in fills)  # C order: row by row
+    # a convolution's biases are one per filter (a map shares its filter's), a dense or recurrent layer's per neuron
+    biases = dict(re.findall(r"^    b_(\w+) = np\.array\(.*\)  # one per (\w+)$", source, re.M))
+    assert biases == ({"c": "filter", "o": "neuron"} if name == "cnn" else {"h": "neuron", "o": "neuron"})
