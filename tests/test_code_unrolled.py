@@ -246,3 +246,24 @@ def test_the_module_says_how_it_fills_each_layers_arrays(name, order):
     # a convolution's biases are one per filter (a map shares its filter's), a dense or recurrent layer's per neuron
     biases = dict(re.findall(r"^    b_(\w+) = np\.array\(.*\)  # one per (\w+)$", source, re.M))
     assert biases == ({"c": "filter", "o": "neuron"} if name == "cnn" else {"h": "neuron", "o": "neuron"})
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn"])
+def test_hidden_outputs_rounded_by_hand_are_rounded_in_the_module(name, tmp_path):
+    """With ``round_activations``, every hidden output (a map, a pooled value, a hidden state) is rounded
+    half up before the next layer reads it, and the output is not: the module's E_total and gradients are
+    the 40-digit derivation's of the rounded network, and differ from the unrounded network's."""
+    from derive import example
+    from derive.outputs.code import module_source
+    from tests.test_codegen import load as load_module
+
+    rounded, plain = (
+        example(name).with_options(round_activations=1),
+        example(name),
+    )  # the cnn's maps are exact to 2 decimals
+    loss, gradients = load_module(module_source(rounded.spec), tmp_path).loss_and_gradients()
+    plain_loss, _ = load_module(module_source(plain.spec), tmp_path).loss_and_gradients()
+    derivation = rounded.derivation
+    assert close(loss, float(derivation.loss), 1e-12) and not close(loss, plain_loss, 1e-6)
+    for parameter, gradient in derivation.gradients.items():
+        assert close(gradients[parameter], float(gradient.precise), 1e-9), parameter
