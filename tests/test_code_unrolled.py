@@ -257,10 +257,8 @@ def test_hidden_outputs_rounded_by_hand_are_rounded_in_the_module(name, tmp_path
     from derive.outputs.code import module_source
     from tests.test_codegen import load as load_module
 
-    rounded, plain = (
-        example(name).with_options(round_activations=1),
-        example(name),
-    )  # the cnn's maps are exact to 2 decimals
+    # to 1 decimal: the cnn's maps and pooled values are exact to 2
+    rounded, plain = example(name).with_options(round_activations=1), example(name)
     loss, gradients = load_module(module_source(rounded.spec), tmp_path).loss_and_gradients()
     plain_loss, _ = load_module(module_source(plain.spec), tmp_path).loss_and_gradients()
     derivation = rounded.derivation
