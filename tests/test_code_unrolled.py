@@ -265,3 +265,19 @@ def test_hidden_outputs_rounded_by_hand_are_rounded_in_the_module(name, tmp_path
     assert close(loss, float(derivation.loss), 1e-12) and not close(loss, plain_loss, 1e-6)
     for parameter, gradient in derivation.gradients.items():
         assert close(gradients[parameter], float(gradient.precise), 1e-9), parameter
+
+
+def test_the_recurrent_loop_is_introduced_by_the_formula_it_computes():
+    """The comment above the loop through time states net_s = W x_s + U h_(s−1) + b, h_s = f(net_s): the
+    line under it computes that sum, term for term, and f is the layer's activation."""
+    from derive import example
+
+    source = run_derive("code", "rnn").stdout
+    stated = re.search(r"# Forward through time: net_s = (.*), h_s = (\w+)\(net_s\)\.\n(.*)\n(.*)\n", source)
+    assert stated, "the loop through time is introduced by its formula"
+    formula, activation, loop, computed = stated.groups()
+    assert formula == "W_h @ x_s + U_h @ h_(s-1) + b_h"
+    assert activation == example("rnn").spec.layers[0].activation
+    assert loop.strip() == "for s in range(1, steps + 1):"
+    as_code = formula.replace("x_s", "x[s]").replace("h_(s-1)", "out_h[s - 1]")
+    assert computed.strip() == f"net_h[s] = {as_code}"
