@@ -281,3 +281,20 @@ def test_the_recurrent_loop_is_introduced_by_the_formula_it_computes():
     assert loop.strip() == "for s in range(1, steps + 1):"
     as_code = formula.replace("x_s", "x[s]").replace("h_(s-1)", "out_h[s - 1]")
     assert computed.strip() == f"net_h[s] = {as_code}"
+
+
+def test_backpropagation_through_time_is_introduced_by_the_delta_it_computes():
+    """δ_s = (∂E/∂h_s from the layers above + Uᵀ δ_(s+1)) ⊙ f′(net_s), from the last step back: the comment
+    says it, and the loop under it runs s from the last step to the first and computes those terms."""
+    source = run_derive("code", "rnn").stdout
+    start = source.index("# Backpropagation through time")
+    lines = source[start:].splitlines()
+    comment = " ".join(line.strip().removeprefix("# ") for line in lines[:3])
+    assert comment == (
+        "Backpropagation through time, from the last step: δ_s = (∂E/∂h_s from the layers above + U_hᵀ δ_(s+1)) "
+        "⊙ f′(net_s). W, U and b act at every step, so each gradient adds one term per step."
+    )
+    loop = [line.strip() for line in lines[3:10]]
+    assert loop[1] == "for s in range(steps, 0, -1):"
+    assert "dE_dh = dE_dout_h[s] + U_h.T @ delta_after" in loop
+    assert "delta_h = dE_dh * tanh_slope(net_h[s], out_h[s])" in loop
