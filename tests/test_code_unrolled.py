@@ -298,3 +298,14 @@ def test_backpropagation_through_time_is_introduced_by_the_delta_it_computes():
     assert loop[1] == "for s in range(steps, 0, -1):"
     assert "dE_dh = dE_dout_h[s] + U_h.T @ delta_after" in loop
     assert "delta_h = dE_dh * tanh_slope(net_h[s], out_h[s])" in loop
+
+
+@pytest.mark.parametrize(
+    ("make", "where"), [(test_recurrent.every_step, "o"), (test_recurrent.alone_two_tanh, "the output")]
+)
+def test_targets_at_every_step_are_introduced_by_where_the_error_is_taken(make, where, tmp_path):
+    """With a target at every step, the module says which layer takes each step's error: the dense layer
+    above the recurrence, or the recurrent layer itself, whose state is the output."""
+    source = run_derive("code", str(make().write(tmp_path, "net"))).stdout
+    said = re.findall(r"# Every step has targets: (.*) at each step, forward, its error, and δ back to h_s\.", source)
+    assert said == [where]
