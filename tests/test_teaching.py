@@ -712,6 +712,33 @@ def test_the_matrix_form_writes_each_layers_textbook_formulas(name):
     matrix = text[start : text.find("\n## ", start)]
     lines = [line for line in matrix.splitlines() if " = " in line and not line[0].isalpha()]
     assert [" = ".join(line.split(" = ")[:2]) for line in lines] == MATRIX_FORMULAS[name]
+    for line in lines:  # then the numbers substituted, if the line has them, and the value
+        *substituted, value = line.split(" = ")[2:]
+        assert all(r"\begin{bmatrix}" in part for part in substituted) and len(substituted) <= 1, line
+        assert re.fullmatch(r"\\begin\{bmatrix\} .* \\end\{bmatrix\}|-?\d+\.\d+", value), line
+
+
+@pytest.mark.parametrize(("name", "first_weights"), [("mazur", {"o": 5, "h": 1}), ("deep", {"o": 9, "g": 5, "h": 1})])
+def test_each_matrix_entry_sentence_names_its_weight_chain_and_value(name, first_weights):
+    """Each layer's sentence "entry (1, 1) of ∂E/∂W is δ_1 · x_1, that is ∂E/∂w = value": the layer's
+    matrix, its first neuron's δ times the layer's first input (summed over examples when there are
+    several), the weight numbered first into that neuron, and its gradient, which autograd computes alike."""
+    text = run_derive("explain", name, "--matrix").stdout
+    network = example(name)
+    gradients = autograd_gradients(network.spec)
+    multi = len(network.spec.examples) > 1
+    inputs = {"o": r"\mathrm{out}_{g1}" if multi else r"\mathrm{out}_{h1}", "g": r"\mathrm{out}_{h1}", "h": "i_{1}"}
+    partial = re.escape(r"\frac{\partial E_{\text{total}}}{\partial ")
+    entry = rf"^Entry \$\(j, k\)\$ of \${partial}W_\{{(\w+)\}}\}}\$ .*?"
+    sentence = rf"entry \$\(1, 1\)\$ is \$(.*?)\$, that is \${partial}w_\{{(\d+)\}}\}} = (-?[\d.]+)\$\."
+    found = re.findall(entry + sentence, text, re.M)
+    assert [layer for layer, *_ in found] == list(first_weights)
+    for layer, chain, weight, value in found:
+        each = r"^{(p)}" if multi else ""
+        term = rf"\delta_{{{layer}1}}{each} \cdot {inputs[layer]}{each}"
+        assert chain == (rf"\sum_p {term}" if multi else term)
+        assert int(weight) == first_weights[layer]
+        assert math.isclose(float(value), gradients[f"w{weight}"], rel_tol=1e-6, abs_tol=1e-9), layer
 
 
 @pytest.mark.parametrize("name", ["mazur", "deep", "softmax", "xor", "softmax, squared error", "softmax, averaged"])
