@@ -659,7 +659,11 @@ def test_a_softmax_layers_error_signals_are_introduced_as_their_formula_works_th
     sentences = {key: catalog[key] for key in ("matrix_softmax", "matrix_softmax_jacobian")}
     start = text.index(sentences[said])
     assert all(other not in text for key, other in sentences.items() if key != said)
-    assert text[start : text.index("$$", text.index("$$", start) + 2)].split(" = ")[1] == formula
+    line = text[text.index("$$", start) + 2 : text.index("$$", text.index("$$", start) + 2)].strip()
+    _, written, *substituted, value = line.split(" = ")
+    assert written == formula and value.startswith(r"\begin{bmatrix}")
+    # out − t is worked with its numbers; Jᵀ∇E is not written out, its value follows the formula
+    assert len(substituted) == (1 if said == "matrix_softmax" else 0), line
 
 
 _DE = r"\frac{\partial E_{\text{total}}}{\partial "
@@ -785,14 +789,20 @@ def test_every_line_of_the_matrix_form_holds_with_its_numbers(name, tmp_path):
 @pytest.mark.parametrize("network", ["softmax", "deep"])
 def test_the_matrix_form_on_a_worksheet_adds_no_blank(tmp_path, network):
     """The matrix form restates the working by layers: a worksheet with it has the same blanks, each
-    numbered once, as the worksheet without it (a matrix line is never a blank to fill)."""
-    tags = {}
+    numbered once, as the worksheet without it (a matrix line is never a blank to fill), on paper and on
+    the page, whose worksheet shows the matrix form."""
+    tags, inputs = {}, {}
     for form in ("plain", "matrix"):
-        run_derive("worksheet", network, *(["--matrix"] if form == "matrix" else []), "-o", str(tmp_path / form))
+        matrix = ["--matrix"] if form == "matrix" else []
+        run_derive("worksheet", network, *matrix, "-o", str(tmp_path / form))
         sheet = (tmp_path / form / "worksheet.tex").read_text(encoding="utf-8")
         tags[form] = [int(number) for number in re.findall(r"\\blanktag\{(\d+)\}", sheet)]
+        run_derive("html", network, "--worksheet", *matrix, "-o", str(tmp_path / f"{form}.html"))
+        page = (tmp_path / f"{form}.html").read_text(encoding="utf-8")
+        inputs[form] = [int(number) for number in re.findall(r'data-blank="(\d+)"', page)]
     assert tags["plain"] and len(set(tags["plain"])) == len(tags["plain"])
     assert len(set(tags["matrix"])) == len(tags["matrix"]) and sorted(tags["matrix"]) == sorted(tags["plain"])
+    assert 'id="matrix"' in page and inputs["plain"] and inputs["matrix"] == inputs["plain"]
 
 
 def test_the_matrix_forms_gradient_over_two_examples_is_the_sum_of_each_examples():
