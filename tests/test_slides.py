@@ -344,6 +344,7 @@ def test_each_lit_link_is_labelled_with_its_parameter_and_a_poolings_with_nothin
     deck = (tmp_path / "slides.tex").read_text(encoding="utf-8")
     lit = re.findall(r"^  \\draw\[->, very thick, [^]]*\] \(([^)]*)\) -- (.*?)\(([^)]*)\);$", deck, re.M)
     assert len(lit) > 50
+    assert (name == "cnn") == any(target.startswith("p1-") for _, _, target in lit)  # the cnn's pooling is lit
     for source, label, target in lit:
         if target.startswith("p1-") or re.match(r"b\d+-", source):  # a pooling's link, a bias's from its node
             assert label == "", (source, target, label)

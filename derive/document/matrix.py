@@ -97,15 +97,18 @@ class _LayerForm:
         return rule == "softmax_cross_entropy" and unit_targets(e.targets for e in derivation.spec.examples)
 
     def softmax_delta(self, p: int) -> tuple[str, str]:
-        derivation, graph = self.derivation, self.derivation.graph
+        derivation, graph, suffix = self.derivation, self.derivation.graph, self.suffix(p)
         if self.out_minus_targets():
             outs = [derivation.values[s] for s in graph.out[p][self.L]]
             targets = [derivation.values[s] for s in graph.targets[p]]
             scale = graph.reduction_scale()
             factor = "" if scale == 1 else rf"\tfrac{{{scale.p}}}{{{scale.q}}} "
-            formula = rf"{factor}\left(\mathbf{{out}}_{{{self.name}}} - \mathbf{{t}}\right)"
+            formula = rf"{factor}\left(\mathbf{{out}}_{{{self.name}}}{suffix} - \mathbf{{t}}{suffix}\right)"
             return formula, rf"{factor}\left({self.vector(outs)} - {self.vector(targets)}\right)"
-        return rf"J_{{\operatorname{{softmax}}}}^{{\top}} \nabla_{{\mathbf{{out}}_{{{self.name}}}}} E_{{total}}", ""
+        return (
+            rf"J_{{\operatorname{{softmax}}}}^{{\top}} \nabla_{{\mathbf{{out}}_{{{self.name}}}{suffix}}} E_{{total}}",
+            "",
+        )
 
     def weight_gradient(self, p: int) -> Equation:
         suffix = self.suffix(p)
