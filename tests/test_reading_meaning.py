@@ -761,3 +761,23 @@ def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):
     sentences = catalog()
     u = ", ".join(f"$w_{{{n}}}$" for n in range(3, 7))
     assert sentences["recurrent_weights"].format(name="h", parameters=u) in headings, headings
+
+
+def test_a_recurrent_layers_parameters_stay_in_its_own_section_below_two_dense_layers(tmp_path):
+    """Below two dense layers, a recurrent layer with a given initial state has W, U and b act from the
+    first step, so its groups are one section: each section holds exactly its own layer's gradients, the
+    recurrent one all of W, U and b in their numbering order, none of them in the dense layer's."""
+    from tests.test_recurrent import deeper_last_step
+
+    text = run_derive("explain", str(deeper_last_step().write(tmp_path, "deeper"))).stdout
+    sections = re.split(r"^### ", text[: text.index("### Backpropagation through time")], flags=re.M)[1:]
+    gradients = {
+        section.splitlines()[0].split(":")[0]: re.findall(r"^#### The gradient of \$(\w)_\{(\d+)\}\$", section, re.M)
+        for section in sections
+    }
+    named = {heading: [f"{kind}{number}" for kind, number in found] for heading, found in gradients.items()}
+    assert named == {
+        "Output layer o": ["w22", "w23", "b4"],
+        "Hidden layer d": [*(f"w{n}" for n in range(16, 22)), "b2", "b3"],
+        "Recurrent layer h": [*(f"w{n}" for n in range(1, 16)), "b1"],
+    }
