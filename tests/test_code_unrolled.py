@@ -13,6 +13,9 @@ import sys
 import numpy as np
 import pytest
 
+from derive import example
+from derive import load as load_network
+from derive.outputs.code import module_source
 from tests import test_conv, test_recurrent
 from tests.cnn_reference import Net, close
 from tests.conftest import run_derive
@@ -254,19 +257,14 @@ def test_hidden_outputs_rounded_by_hand_are_rounded_in_the_module(name, tmp_path
     half up before the next layer reads it, and the output is not: the module's E_total and gradients are
     the 40-digit derivation's of the rounded network, and differ from the unrounded network's. (A maximum
     of rounded maps is rounded already; an average of them is not.)"""
-    from derive import example
-    from derive import load as load_network
-    from derive.outputs.code import module_source
-    from tests.test_codegen import load as load_module
-
     if name == "average pooling":
         plain = load_network(test_conv.two_filters_avgpool().write(tmp_path, "pooled"))
     else:
         plain = example(name)
     # to 1 decimal: the cnn's maps and pooled values are exact to 2
     rounded = plain.with_options(round_activations=1)
-    loss, gradients = load_module(module_source(rounded.spec), tmp_path).loss_and_gradients()
-    plain_loss, _ = load_module(module_source(plain.spec), tmp_path).loss_and_gradients()
+    loss, gradients = load(module_source(rounded.spec), tmp_path).loss_and_gradients()
+    plain_loss, _ = load(module_source(plain.spec), tmp_path).loss_and_gradients()
     derivation = rounded.derivation
     assert close(loss, float(derivation.loss), 1e-12) and not close(loss, plain_loss, 1e-6)
     for parameter, gradient in derivation.gradients.items():
@@ -276,8 +274,6 @@ def test_hidden_outputs_rounded_by_hand_are_rounded_in_the_module(name, tmp_path
 def test_the_recurrent_loop_is_introduced_by_the_formula_it_computes():
     """The comment above the loop through time states net_s = W x_s + U h_(s−1) + b, h_s = f(net_s): the
     line under it computes that sum, term for term, and f is the layer's activation."""
-    from derive import example
-
     source = run_derive("code", "rnn").stdout
     stated = re.search(r"# Forward through time: net_s = (.*), h_s = (\w+)\(net_s\)\.\n(.*)\n(.*)\n", source)
     assert stated, "the loop through time is introduced by its formula"

@@ -651,12 +651,12 @@ def test_a_softmax_layers_error_signals_are_introduced_as_their_formula_works_th
     """Cross-entropy against one-hot targets: δ = out − t, "straight from the outputs and the targets";
     any other error: δ = Jᵀ∇E, each output depending on every net input, and the sentence says so."""
     from derive import load
+    from tests.test_reading_meaning import catalog
 
     file = tmp_path / "softmax.toml"
     file.write_text(run_derive("example", "softmax").stdout.replace('"cross_entropy"', f'"{loss}"', 1))
     text = explanation(load(file).spec, matrix=True, language=language)
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
-    sentences = {key: catalog[key] for key in ("matrix_softmax", "matrix_softmax_jacobian")}
+    sentences = {key: catalog(language)[key] for key in ("matrix_softmax", "matrix_softmax_jacobian")}
     start = text.index(sentences[said])
     assert all(other not in text for key, other in sentences.items() if key != said)
     line = text[text.index("$$", start) + 2 : text.index("$$", text.index("$$", start) + 2)].strip()
