@@ -461,3 +461,111 @@ def test_the_matrix_form_is_refused_for_maps_and_steps_through_time_with_the_rea
         "derive: cnn: --matrix: --matrix writes the matrices of fully connected layers; for conv2d, pooling and "
         "recurrent layers the explanation shows the maps and the steps through time as matrices already\n"
     )
+
+
+# -- the sentence each gradient is said with -----------------------------------------------------------
+
+
+def explanation(network: dict, tmp_path, *options: str) -> str:
+    """``derive explain`` of a network given as a dict (written to a file as a user would)."""
+    import json
+
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(network), encoding="utf-8")
+    return run_derive("explain", str(path), *options).stdout
+
+
+def rule_sentence(language: str, key: str, **fields: str) -> str:
+    """A rule as the explanation states it: the catalog's words, its {net}, {count} and {over} filled in."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    text = catalog["rules"][key]
+    for name, value in {"net": r"\mathrm{net}", **fields}.items():
+        text = text.replace("{" + name + "}", catalog["over"][value] if name == "over" else value)
+    return catalog["by_rule"].replace("{rule}", text)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(
+    ("name", "pooling", "rule"),
+    [("cnn", "maxpool", "max_pool_paths"), ("cnn", "avgpool", "average_pool_paths"), ("rnn", None, "recurrent_paths")],
+)
+def test_a_sum_over_paths_is_said_by_what_reads_the_neuron(name, pooling, rule, language, tmp_path):
+    """A convolution's output reaches the error through the pooling windows that cover it, and a recurrent
+    state through the next step's neurons: each sum over paths says so, with that link's derivative (the
+    pooling's 1 or 1/n, the recurrent weight), not the weight of a dense layer's connection."""
+    network = spec(name)
+    for layer in network["layers"]:
+        if pooling and layer.get("type") in ("maxpool", "avgpool"):
+            layer["type"] = pooling
+    text = explanation(network, tmp_path, "--lang", language)
+    assert rule_sentence(language, rule) in text
+
+
+TWO_EXAMPLES = [
+    {"inputs": [0.05, 0.10], "targets": [0.01, 0.99]},
+    {"inputs": [0.20, 0.40], "targets": [0.90, 0.10]},
+]
+
+
+@pytest.mark.parametrize(
+    ("loss", "reduction", "examples", "key", "count", "over"),
+    [
+        ("half_sse", "mean", 2, "power_mean_half", "2", "examples"),  # ½ Σ over 2 examples of ½ Σ (t − out)²
+        ("mse", "sum", 1, "power_mean_half", "2", "outputs"),  # the mean over 2 outputs
+        ("mse", "mean", 2, "power_mean", "4", "both"),  # over 2 outputs in each of 2 examples
+        ("half_sse", "sum", 2, "power", None, None),  # no mean: the ½ cancels the power rule's 2
+    ],
+)
+def test_the_power_rule_says_what_its_mean_averages_over(loss, reduction, examples, key, count, over, tmp_path):
+    """E = 1/n Σ (t − out)² gives ∂E/∂out = −(2/n)(t − out): the explanation names n as the number of
+    outputs, of examples, or of both that the loss averages, counted here from the network file."""
+    network = {**spec("mazur"), "loss": loss, "reduction": reduction, "examples": TWO_EXAMPLES[:examples]}
+    text = explanation(network, tmp_path)
+    fields = {"count": count, "over": over} if count else {}
+    assert rule_sentence("en", key, **fields) in text
+    for other in {"power", "power_mean", "power_mean_half"} - {key}:
+        assert rule_sentence("en", other, count=count or "2", over=over or "examples") not in text, other
+
+
+def test_with_two_examples_each_gradient_says_it_adds_a_term_per_example(tmp_path):
+    """Every weight's gradient over two examples is a sum of two products, and says so at every detail; a
+    cited gradient is introduced by that sentence alone (its δs are the sum's, named in its terms)."""
+    network = {**spec("mazur"), "examples": TWO_EXAMPLES}
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    weights = sum(len(layer["weights"]) * len(layer["weights"][0]) for layer in network["layers"])
+    for detail in ("brief", "standard", "full"):
+        text = explanation(network, tmp_path, "--detail", detail)
+        assert text.count(catalog["several_terms"]) == weights, detail
+    sections = re.split(r"^#### ", explanation(network, tmp_path), flags=re.M)
+    cited = [s for s in sections if s.startswith("The gradient of $w") and s.count("$$") == 2]
+    assert len(cited) == 4  # w6, w8, w2, w4: their neuron's δ is derived with the weight before them
+    for section in cited:
+        prose = section.split("\n", 1)[1].split("$$")[0]
+        assert prose.strip() == catalog["several_terms"], section
+
+
+def test_each_fixed_bias_says_it_is_kept_fixed_at_every_detail(tmp_path):
+    """A bias kept fixed still has its gradient derived, and says why, whether it is one neuron's or shared."""
+    network = {**spec("mazur")}
+    network["layers"][0] = {**network["layers"][0], "bias": [0.35, 0.30]}  # b1, b2: one per hidden neuron
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    for detail in ("brief", "standard", "full"):
+        text = explanation(network, tmp_path, "--detail", detail)
+        for bias in ("b_{1}", "b_{2}", "b_{3}"):  # b3 is the output layer's, shared by o1 and o2
+            assert text.count(catalog["fixed_gradient"].replace("{name}", f"${bias}$")) == 1, (detail, bias)
+
+
+def test_the_brief_solutions_align_the_gradients_of_one_delta_in_one_display(tmp_path):
+    """Brief: each neuron's δ is derived once, and the gradients of the weights into that neuron follow it
+    aligned in one display, ∂E/∂w = δ_j · x_i for each: w5, w6 with δ_o1; w7, w8 with δ_o2; and so on."""
+    run_derive("worksheet", "--detail", "brief", "-o", str(tmp_path))
+    tex = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    displays = re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, flags=re.S)
+    derived = [d for display in displays for d in re.findall(r"^& \\delta_\{(\w+)\} = ", display, flags=re.M)]
+    assert sorted(derived) == ["h1", "h2", "o1", "o2"]
+    runs = []
+    for display in displays:
+        cites = re.findall(r"\\partial w_\{(\d+)\}\} &= \\delta_\{(\w+)\} \\cdot", display)
+        if cites:
+            runs.append((sorted({neuron for _, neuron in cites}), [int(w) for w, _ in cites]))
+    assert runs == [(["o1"], [5, 6]), (["o2"], [7, 8]), (["h1"], [1, 2]), (["h2"], [3, 4])]
