@@ -302,11 +302,25 @@ def test_backpropagation_through_time_is_introduced_by_the_delta_it_computes():
     assert "delta_h = dE_dh * tanh_slope(net_h[s], out_h[s])" in loop
 
 
+def every_step_two_layers_above() -> test_recurrent.Net:
+    """test_recurrent's every-step network with a tanh layer d between the recurrence and the output o."""
+    net = test_recurrent.every_step()
+    hidden, output = net.layers
+    middle = {"type": "dense", "name": "d", "activation": "tanh", "weights": [[0.2, -0.1, 0.4], [0.3, 0.2, -0.2]]}
+    layers = [hidden, {**middle, "bias": [0.0, 0.1]}, {**output, "weights": [[0.6, -0.4], [0.3, 0.5]]}]
+    return test_recurrent.Net(layers, net.examples)
+
+
 @pytest.mark.parametrize(
-    ("make", "where"), [(test_recurrent.every_step, "o"), (test_recurrent.alone_two_tanh, "the output")]
+    ("make", "where"),
+    [
+        (test_recurrent.every_step, "o"),
+        (every_step_two_layers_above, "d, o"),
+        (test_recurrent.alone_two_tanh, "the output"),
+    ],
 )
 def test_targets_at_every_step_are_introduced_by_where_the_error_is_taken(make, where, tmp_path):
-    """With a target at every step, the module says which layer takes each step's error: the dense layer
+    """With a target at every step, the module says which layers take each step's error: the dense layers
     above the recurrence, or the recurrent layer itself, whose state is the output."""
     source = run_derive("code", str(make().write(tmp_path, "net"))).stdout
     said = re.findall(r"# Every step has targets: (.*) at each step, forward, its error, and δ back to h_s\.", source)
