@@ -173,3 +173,60 @@ def test_each_input_is_drawn_under_its_own_name(name, inputs, tmp_path):
     drawn = re.findall(r"\\node\[input\] \(([^)]+)\) at \([^)]+\) \{\$(.+?)\$\};", tikz)
     assert [label for _, label in drawn] == [f"i_{{{position}}}" for position in inputs]
     assert [node for node, _ in drawn] == [f"i{position.replace(',', '-')}" for position in inputs]
+
+
+def cnn_with_dense_layer(neurons: int) -> dict:
+    """The built-in cnn (a 4×4 image: the tallest column, 16 rows) with a sigmoid layer d of ``neurons``
+    neurons between its pooling and its output."""
+    import tomllib
+
+    network = tomllib.loads(run_derive("example", "cnn").stdout)
+    weights = [[0.1 * ((i + j) % 5) - 0.2 for j in range(4)] for i in range(neurons)]
+    network["layers"].insert(2, {"name": "d", "activation": "sigmoid", "weights": weights, "bias": 0.1})
+    network["layers"][3]["weights"] = [[0.1 * (j % 3) for j in range(neurons)]]
+    return network
+
+
+def rows_drawn(network: Path, folder: Path) -> dict[str, list[float]]:
+    """Each column's nodes' heights in the solutions' drawing, in rows (TikZ's y before its scale), by the
+    column's x."""
+    run_derive("worksheet", str(network), "--only", "w1", "-o", str(folder))
+    tikz = picture((folder / "solutions.tex").read_text(encoding="utf-8"))
+    columns: dict[str, list[float]] = {}
+    for x, y in re.findall(r"\\node\[(?:input|neuron)\] \([^)]+\) at \(([-\d.]+), ([-\d.]+)\)", tikz):
+        columns.setdefault(x, []).append(float(y))
+    return columns
+
+
+@pytest.mark.parametrize(("neurons", "apart"), [(2, 2.0), (8, 2.0), (9, 1.0)])
+def test_a_short_layer_beside_tall_maps_is_spread_two_rows_apart_where_it_fits(neurons, apart, tmp_path):
+    """Every column is centred on the same line, none taller than the 16 inputs; a dense layer beside
+    them spreads its neurons two rows apart when that fits in the inputs' height (8 neurons: 15 rows of
+    16), and keeps them one row apart when it does not (9 would take 17)."""
+    import json
+
+    (tmp_path / "network.json").write_text(json.dumps(cnn_with_dense_layer(neurons)), encoding="utf-8")
+    columns = rows_drawn(tmp_path / "network.json", tmp_path)
+    inputs = columns["0.0"]
+    assert len(inputs) == 16 and max(inputs) - min(inputs) == 15
+    for x, rows in columns.items():
+        assert max(rows) + min(rows) == 0, f"column {x} is not centred"
+        assert max(rows) - min(rows) <= 15, f"column {x} is taller than the image"
+    layer = columns["3.0"]
+    assert len(layer) == neurons
+    assert {round(a - b, 6) for a, b in itertools.pairwise(layer)} == {apart}
+
+
+def test_two_maps_keep_a_free_row_between_them_and_a_recurrent_layer_is_not_spread(tmp_path):
+    """Two filters' 3×3 maps: each map's nine positions in nine rows in a row, a free row, the next map;
+    their 1×1 average-pooled maps one free row apart. An rnn's columns have no maps: one row apart."""
+    import tests.test_conv as conv
+    import tests.test_recurrent as recurrent
+
+    columns = rows_drawn(conv.two_filters_avgpool().write(tmp_path, "cnn"), tmp_path / "cnn")
+    conv_rows, pool_rows = columns["1.0"], columns["2.0"]
+    assert [round(a - b, 6) for a, b in itertools.pairwise(conv_rows)] == [1.0] * 8 + [2.0] + [1.0] * 8
+    assert pool_rows == [1.0, -1.0]
+    columns = rows_drawn(recurrent.every_step().write(tmp_path, "rnn"), tmp_path / "rnn")
+    for x in ("1.0", "2.0"):  # the recurrent layer's three neurons and the output's two at step 1
+        assert {round(a - b, 6) for a, b in itertools.pairwise(columns[x])} == {1.0}, x
