@@ -569,3 +569,36 @@ def test_the_brief_solutions_align_the_gradients_of_one_delta_in_one_display(tmp
         if cites:
             runs.append((sorted({neuron for _, neuron in cites}), [int(w) for w, _ in cites]))
     assert runs == [(["o1"], [5, 6]), (["o2"], [7, 8]), (["h1"], [1, 2]), (["h2"], [3, 4])]
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "deep", "cnn", "rnn"])
+@pytest.mark.parametrize("detail", ["standard", "full"])
+def test_the_first_derivative_of_a_net_input_by_a_weight_is_introduced_by_linearity(name, detail, tmp_path):
+    """∂net/∂w = the input w multiplies: the first such factor of the explanation says why, by the
+    linearity of the net input, in the sentence just before it."""
+    text = run_derive("explain", name, "--detail", detail).stdout
+    net = r"\\mathrm\{net\}_\{[^}]+\}(?:\^\{\(\d+\)\})?"  # net_{o1}, or net_{o1}^{(2)} of example 2
+    first = re.search(rf"^\\frac\{{\\partial {net}\}}\{{\\partial w_\{{\d+\}}\}} = ", text, flags=re.M)
+    assert first, name
+    before = text[: first.start()].rstrip().removesuffix("$$").rstrip()
+    assert before.endswith(rule_sentence("en", "linearity")), before[-300:]
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "shared"),
+    [
+        ("mazur", {"train_biases": True}, {"b_{1}": "$h1$ and $h2$", "b_{2}": "$o1$ and $o2$"}),
+        ("softmax", {}, {}),  # a bias per neuron: none is shared
+        ("deep", {}, {"b_{3}": "$g1$ and $g2$"}),  # g's one bias; h's two and o's one are their neurons' own
+    ],
+)
+def test_a_bias_is_said_to_be_shared_only_when_several_neurons_add_it(name, changes, shared, tmp_path):
+    """A bias given as one number for a layer is added by each of its neurons, so its gradient has a term
+    per neuron, and the explanation says so naming them; a bias of one neuron has one term, said of none."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    text = explanation({**spec(name), **changes}, tmp_path)
+    said = re.findall(r"The bias \$(b_\{\d+\})\$ is shared by (.+?), so its gradient has one term per neuron", text)
+    assert dict(said) == shared
+    for bias, neurons in shared.items():
+        sentence = catalog["shared_bias"].replace("{name}", f"${bias}$").replace("{neurons}", neurons)
+        assert text.count(sentence) == 1
