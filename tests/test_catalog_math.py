@@ -91,3 +91,12 @@ def test_the_momentum_sentence_states_the_update_rule():
     stated = mathematics(catalog("en")["momentum_note"])
     assert stated[formula(rf"\Delta\theta = {change}")] == 1, stated
     assert stated[formula(r"\theta^{+} = \theta + \Delta\theta")] == 1, stated
+
+
+@pytest.mark.parametrize("language", sorted(path.stem for path in CATALOGS.glob("*.toml")))
+def test_a_rule_writes_the_net_input_in_the_documents_notation(language):
+    r"""A rule is printed with {net} filled in (\mathrm{net}, or \mathrm{in} in that notation): a rule
+    that wrote \mathrm{net} itself would print \mathrm\mathrm{net}, and net whatever the notation."""
+    for key, sentence in catalog(language).items():
+        if key.startswith(("rules.", "rule_names.")):
+            assert r"\mathrm{net}" not in sentence, f"{language}.toml {key}: write {{net}} for the net input"
