@@ -602,3 +602,42 @@ def test_a_bias_is_said_to_be_shared_only_when_several_neurons_add_it(name, chan
     for bias, neurons in shared.items():
         sentence = catalog["shared_bias"].replace("{name}", f"${bias}$").replace("{neurons}", neurons)
         assert text.count(sentence) == 1
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.01])
+def test_the_weight_decay_rule_is_stated_once_where_the_loss_has_the_term(decay, tmp_path):
+    """λw joins a weight's gradient only when the file sets weight_decay: the rule (λ/2)Σw² → λw is
+    stated once then, before the first gradient that adds it, and never without it."""
+    text = explanation({**spec("mazur"), "weight_decay": decay}, tmp_path)
+    assert text.count(rule_sentence("en", "weight_decay")) == (1 if decay else 0)
+
+
+def kernel_positions(rows: int, columns: int) -> list[str]:
+    return [f"$c1,{r}{s}$" for r in range(1, rows + 1) for s in range(1, columns + 1)]
+
+
+def test_a_shared_weights_gradient_names_every_neuron_it_acts_at(tmp_path):
+    """A kernel entry acts at every position of its 3×3 map (the 4×4 image less the 2×2 kernel, plus 1);
+    an input weight W of the rnn at each of its three steps, a recurrent weight U at steps 2 and 3 (h_0 = 0
+    adds nothing at step 1): each gradient says so, a term per neuron, before its sum."""
+    said = dict(
+        re.findall(r"The weight \$w_\{(\d+)\}\$ is shared: it acts at (.+?) \(", run_derive("explain", "cnn").stdout)
+    )
+    positions = kernel_positions(4 - 2 + 1, 4 - 2 + 1)
+    assert said == {str(w): ", ".join(positions[:-1]) + " and " + positions[-1] for w in range(1, 5)}
+    said = dict(
+        re.findall(r"The weight \$w_\{(\d+)\}\$ is shared: it acts at (.+?) \(", run_derive("explain", "rnn").stdout)
+    )
+    steps = {
+        "h1": ("$h1,1$, $h1,2$ and $h1,3$", "$h1,2$ and $h1,3$"),
+        "h2": ("$h2,1$, $h2,2$ and $h2,3$", "$h2,2$ and $h2,3$"),
+    }
+    # W (w1, w2: into h1, h2), then U row by row (w3, w4 into h1; w5, w6 into h2)
+    assert said == {
+        "1": steps["h1"][0],
+        "2": steps["h2"][0],
+        "3": steps["h1"][1],
+        "4": steps["h1"][1],
+        "5": steps["h2"][1],
+        "6": steps["h2"][1],
+    }
