@@ -781,3 +781,51 @@ def test_a_recurrent_layers_parameters_stay_in_its_own_section_below_two_dense_l
         "Hidden layer d": [*(f"w{n}" for n in range(16, 22)), "b2", "b3"],
         "Recurrent layer h": [*(f"w{n}" for n in range(1, 16)), "b1"],
     }
+
+
+# -- the network introduced by its shape ---------------------------------------------------------------
+
+ONE_NEURON = {
+    "learning_rate": 0.5,
+    "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2]], "bias": 0.1}],
+    "examples": [{"inputs": [0.5, 0.9], "targets": [0.2]}],
+}
+ONE_LAYER = {
+    **ONE_NEURON,
+    "layers": [{"name": "o", "activation": "sigmoid", "weights": [[0.3, 0.2], [0.1, 0.4], [0.2, 0.2]], "bias": 0.1}],
+    "examples": [{"inputs": [0.5, 0.9], "targets": [0.2, 0.3, 0.1]}],
+}
+
+
+def introduced_as(network: dict, language: str) -> str:
+    """The sentence a dense network is introduced with, its numbers counted here from the file: its
+    inputs, then one layer (a single neuron, or several: its outputs), a hidden and an output layer, or,
+    deeper, its shape from the inputs to the outputs."""
+    inputs, sizes = len(network["examples"][0]["inputs"]), [len(layer["weights"]) for layer in network["layers"]]
+    sentences = catalog(language)
+    if len(sizes) == 1:
+        key, fields = "network_intro_single_neuron" if sizes == [1] else "network_intro_single", {"outputs": sizes[0]}
+    elif len(sizes) == 2:
+        key, fields = "network_intro", {"hidden": sizes[0], "outputs": sizes[1]}
+    else:
+        key, fields = "network_intro_deep", {"shape": " → ".join(map(str, [inputs, *sizes]))}
+    sentence = sentences[key]
+    for name, value in {"inputs": inputs, **fields}.items():
+        sentence = sentence.replace("{" + name + "}", str(value))
+    return sentence
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("name", ["one neuron", "one layer", "mazur", "xor", "deep"])
+def test_a_dense_network_is_introduced_by_its_inputs_and_layers(name, language, tmp_path):
+    """ "A feed-forward network with 2 inputs, a hidden layer of 2 neurons and an output layer of 1": the
+    same sentence, with the file's counts, in the explanation, the worksheet and the exam."""
+    network = {"one neuron": ONE_NEURON, "one layer": ONE_LAYER}.get(name) or spec_of(name)
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(network), encoding="utf-8")
+    expected = introduced_as(network, language)
+    assert expected in run_derive("explain", str(path), "--lang", language).stdout
+    run_derive("worksheet", str(path), "--lang", language, "-o", str(tmp_path / "sheets"))
+    run_derive("worksheet", str(path), "--exercise", "exam", "--lang", language, "-o", str(tmp_path / "exam"))
+    for document in ("sheets/worksheet.tex", "exam/exam.tex"):
+        assert expected in (tmp_path / document).read_text(encoding="utf-8"), document
