@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,80 @@ def test_two_maps_keep_a_free_row_between_them_and_a_recurrent_layer_is_not_spre
     columns = rows_drawn(recurrent.every_step().write(tmp_path, "rnn"), tmp_path / "rnn")
     for x in ("1.0", "2.0"):  # the recurrent layer's three neurons and the output's two at step 1
         assert {round(a - b, 6) for a, b in itertools.pairwise(columns[x])} == {1.0}, x
+
+
+def drawn_labels(name: str | Path, folder: Path) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
+    """The solutions' drawing of a built-in network: each labelled link's label by (source, target), and
+    each bias label with the neuron it is written under."""
+    run_derive("worksheet", str(name), "-o", str(folder))
+    tikz = picture((folder / "solutions.tex").read_text(encoding="utf-8"))
+    links = re.findall(r"\\draw\[->\] \(([^)]+)\) -- node\[weight, pos=[\d.]+\] \{\$(.+?)\$\} \(([^)]+)\);", tikz)
+    biases = re.findall(r"\\node\[bias\] \([^)]+\) at \(\[yshift=-\d+mm\]([^)]+)\) \{\$(.+?)\$\};", tikz)
+    return {(source, target): label for source, label, target in links}, set(biases)
+
+
+def test_the_cnn_drawing_writes_each_parameter_of_the_file_on_its_own_link(tmp_path):
+    """The kernel's entries on the links of the first position's window (w1…w4 row by row, from i_(1+a)(1+b)
+    to c1,11), max on each link of the first pooling window, the dense weights w5…w8 from the pooled map
+    row by row to o1; the filter's bias under the map's last position, the output's under o1. The values
+    are the file's, read here with tomllib."""
+    network = tomllib.loads(run_derive("example", "cnn").stdout)
+    (kernel,), weights = network["layers"][0]["kernels"], network["layers"][2]["weights"][0]
+    expected = {
+        (f"i{a + 1}{b + 1}", "c1-11"): f"w_{{{2 * a + b + 1}}} = {kernel[a][b]:g}" for a in range(2) for b in range(2)
+    }
+    expected |= {(f"c1-{a + 1}{b + 1}", "p1-11"): r"\max" for a in range(2) for b in range(2)}
+    expected |= {(f"p1-{m // 2 + 1}{m % 2 + 1}", "o1"): f"w_{{{5 + m}}} = {w:g}" for m, w in enumerate(weights)}
+    links, biases = drawn_labels("cnn", tmp_path)
+    assert links == expected
+    bias, output_bias = network["layers"][0]["bias"][0], network["layers"][2]["bias"][0]
+    assert biases == {("c1-33", f"b_{{1}} = {bias:g}"), ("o1", f"b_{{2}} = {output_bias:g}")}
+
+
+def test_the_rnn_drawing_writes_each_parameter_of_the_file_at_every_step(tmp_path):
+    """W on each step's input link, U (w3…w6 row by row) on each link from the step before, V on the links
+    to the output after the last step; each neuron's bias under it at every step."""
+    network = tomllib.loads(run_derive("example", "rnn").stdout)
+    recurrent, output = network["layers"]
+    steps, size = len(network["examples"][0]["inputs"]), len(recurrent["weights"])
+    expected = {}
+    for t in range(1, steps + 1):
+        for j in range(size):
+            expected[(f"i1-{t}", f"h{j + 1}-{t}")] = f"w_{{{j + 1}}} = {recurrent['weights'][j][0]:g}"
+            for k in range(size if t > 1 else 0):  # h_0 = 0: no recurrent link into the first step
+                number = size + size * j + k + 1
+                expected[(f"h{k + 1}-{t - 1}", f"h{j + 1}-{t}")] = (
+                    f"w_{{{number}}} = {recurrent['recurrent_weights'][j][k]:g}"
+                )
+    for k, w in enumerate(output["weights"][0]):
+        expected[(f"h{k + 1}-{steps}", "o1")] = f"w_{{{size + size * size + k + 1}}} = {w:g}"
+    links, biases = drawn_labels("rnn", tmp_path)
+    assert links == expected
+    written = {
+        (f"h{j + 1}-{t}", f"b_{{{j + 1}}} = {b:g}")
+        for t in range(1, steps + 1)
+        for j, b in enumerate(recurrent["bias"])
+    }
+    assert biases == written | {("o1", f"b_{{{size + 1}}} = {output['bias'][0]:g}")}
+
+
+def test_two_filters_each_label_their_own_map_and_a_large_window_says_its_pooling_once(tmp_path):
+    """Each filter's kernel on the links into its own map's first position (w1…w4 into c1,11, w5…w8 into
+    c2,11); a 3×3 average pooling window (9 links) says 1/9 once, on its first link, in each map."""
+    import tests.test_conv as conv
+
+    net = conv.two_filters_avgpool()
+    links, biases = drawn_labels(net.write(tmp_path, "network"), tmp_path)
+    kernels, dense = net.layers[0]["kernels"], net.layers[2]["weights"]
+    expected = {
+        (f"i{a + 1}{b + 1}", f"c{f + 1}-11"): f"w_{{{4 * f + 2 * a + b + 1}}} = {kernels[f][a][b]:g}"
+        for f in range(2)
+        for a in range(2)
+        for b in range(2)
+    }
+    expected |= {(f"c{f + 1}-11", f"p{f + 1}-11"): r"\tfrac{1}{9}" for f in range(2)}
+    expected |= {
+        (f"p{m + 1}-11", f"o{j + 1}"): f"w_{{{9 + 2 * j + m}}} = {dense[j][m]:g}" for j in range(2) for m in range(2)
+    }
+    assert links == expected
+    assert {neuron for neuron, _ in biases} == {"c1-33", "c2-33", "o1", "o2"}  # each map's last position
