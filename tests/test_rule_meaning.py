@@ -619,25 +619,22 @@ def kernel_positions(rows: int, columns: int) -> list[str]:
 def test_a_shared_weights_gradient_names_every_neuron_it_acts_at(tmp_path):
     """A kernel entry acts at every position of its 3×3 map (the 4×4 image less the 2×2 kernel, plus 1);
     an input weight W of the rnn at each of its three steps, a recurrent weight U at steps 2 and 3 (h_0 = 0
-    adds nothing at step 1): each gradient says so, a term per neuron, before its sum."""
-    said = dict(
-        re.findall(r"The weight \$w_\{(\d+)\}\$ is shared: it acts at (.+?) \(", run_derive("explain", "cnn").stdout)
-    )
+    adds nothing at step 1): each gradient says so in the sentence for its kind, a term per neuron."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+
+    def said(name: str, kind: str) -> dict[str, str]:
+        pattern = re.escape(catalog[f"shared_weight_{kind}"]).replace(r"\{name\}", r"\$w_\{(\d+)\}\$")
+        return dict(re.findall(pattern.replace(r"\{neurons\}", "(.+?)"), run_derive("explain", name).stdout))
+
     positions = kernel_positions(4 - 2 + 1, 4 - 2 + 1)
-    assert said == {str(w): ", ".join(positions[:-1]) + " and " + positions[-1] for w in range(1, 5)}
-    said = dict(
-        re.findall(r"The weight \$w_\{(\d+)\}\$ is shared: it acts at (.+?) \(", run_derive("explain", "rnn").stdout)
-    )
-    steps = {
-        "h1": ("$h1,1$, $h1,2$ and $h1,3$", "$h1,2$ and $h1,3$"),
-        "h2": ("$h2,1$, $h2,2$ and $h2,3$", "$h2,2$ and $h2,3$"),
-    }
+    assert said("cnn", "kernel") == {str(w): ", ".join(positions[:-1]) + " and " + positions[-1] for w in range(1, 5)}
+    every, after_first = "${0},1$, ${0},2$ and ${0},3$", "${0},2$ and ${0},3$"
     # W (w1, w2: into h1, h2), then U row by row (w3, w4 into h1; w5, w6 into h2)
-    assert said == {
-        "1": steps["h1"][0],
-        "2": steps["h2"][0],
-        "3": steps["h1"][1],
-        "4": steps["h1"][1],
-        "5": steps["h2"][1],
-        "6": steps["h2"][1],
+    assert said("rnn", "steps") == {
+        "1": every.format("h1"),
+        "2": every.format("h2"),
+        "3": after_first.format("h1"),
+        "4": after_first.format("h1"),
+        "5": after_first.format("h2"),
+        "6": after_first.format("h2"),
     }
