@@ -638,3 +638,50 @@ def test_a_shared_weights_gradient_names_every_neuron_it_acts_at(tmp_path):
         "5": after_first.format("h2"),
         "6": after_first.format("h2"),
     }
+
+
+def relu_net_inputs(network: dict) -> list[tuple[str, int, float]]:
+    """(neuron, example, net input) of every ReLU neuron whose net input is not positive, by a forward pass
+    written here: net = W x + b, layer by layer, ReLU max(0, net), the other activations as the file names."""
+    activations = {"relu": lambda z: np.maximum(z, 0), "linear": lambda z: z, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+    found = []
+    for p, example in enumerate(network["examples"], 1):
+        x = np.array(example["inputs"], dtype=float)
+        for layer in network["layers"]:
+            weights = np.array(layer["weights"], dtype=float)
+            net = weights @ x + np.broadcast_to(np.array(layer["bias"], dtype=float), len(weights))
+            if layer["activation"] == "relu":
+                found += [(f"{layer['name']}{j + 1}", p, float(z)) for j, z in enumerate(net) if z <= 0]
+            x = activations[layer["activation"]](net)
+    return found
+
+
+@pytest.mark.parametrize("order", ["as given", "reversed"])
+def test_a_relu_neuron_is_said_inactive_exactly_where_its_net_input_is_not_positive(order, tmp_path):
+    """deep's ReLU layers over two examples, in the file's order and reversed (h1 is off in example 1, then
+    in example 2): the explanation names each neuron that is off, in its own example, with its net input,
+    and no other (a linear output with a negative net input is not off)."""
+    network = spec("deep")
+    if order == "reversed":
+        network["examples"] = network["examples"][::-1]
+    expected = relu_net_inputs(network)
+    assert expected  # the example has one: the point of the sentence
+    said = re.findall(
+        r"Neuron \$(\w+)\$ is inactive in example (\d+): its net input, \$(-?[\d.]+)\$", explanation(network, tmp_path)
+    )
+    assert sorted((neuron, int(p), float(net)) for neuron, p, net in said) == sorted(
+        (neuron, p, round(net, 9)) for neuron, p, net in expected
+    )
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "cnn"])
+def test_each_delta_is_introduced_as_the_derivative_of_the_error_by_its_own_net_input(name, tmp_path):
+    """δ_j = ∂E_total/∂net_j: the sentence before each δ's product names that neuron's net input."""
+    text = run_derive("explain", name).stdout
+    introduced = re.findall(
+        r"Their product is \$\\partial E_\{\\text\{total\}\} / "
+        r"\\partial \\mathrm\{net\}_\{([^}]+)\}(?:\^\{\(\d+\)\})?\$, "
+        r"that neuron's error signal, which we write \$\\delta\$:\n\n\$\$\n\\delta_\{([^}]+)\}",
+        text,
+    )
+    assert introduced and all(a == b for a, b in introduced), introduced
