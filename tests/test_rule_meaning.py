@@ -656,12 +656,22 @@ def relu_net_inputs(network: dict) -> list[tuple[str, int, float]]:
     return found
 
 
-@pytest.mark.parametrize("order", ["as given", "reversed"])
+AT_ZERO = {  # h1's net input is exactly 0: ReLU's slope there is the subgradient 0
+    "learning_rate": 0.5,
+    "layers": [
+        {"name": "h", "activation": "relu", "weights": [[0.5, -0.5], [0.25, 0.5]], "bias": [0.0, 0.1]},
+        {"name": "o", "activation": "linear", "weights": [[1.0, -1.0]], "bias": 0.0},
+    ],
+    "examples": [{"inputs": [1.0, 1.0], "targets": [0.5]}],
+}
+
+
+@pytest.mark.parametrize("order", ["as given", "reversed", "at zero"])
 def test_a_relu_neuron_is_said_inactive_exactly_where_its_net_input_is_not_positive(order, tmp_path):
     """deep's ReLU layers over two examples, in the file's order and reversed (h1 is off in example 1, then
-    in example 2): the explanation names each neuron that is off, in its own example, with its net input,
-    and no other (a linear output with a negative net input is not off)."""
-    network = spec("deep")
+    in example 2), and a neuron whose net input is exactly 0: the explanation names each neuron that is
+    off, in its own example, with its net input, and no other (a linear output's negative net input is not)."""
+    network = AT_ZERO if order == "at zero" else spec("deep")
     if order == "reversed":
         network["examples"] = network["examples"][::-1]
     expected = relu_net_inputs(network)
