@@ -475,21 +475,23 @@ def explanation(network: dict, tmp_path, *options: str) -> str:
     return run_derive("explain", str(path), *options).stdout
 
 
-def rule_sentence(language: str, key: str, **fields: str) -> str:
-    """A rule as the explanation states it: the catalog's words, its {net}, {count} and {over} filled in."""
+def rule_sentence(language: str, key: str, *, brief: bool = False, **fields: str) -> str:
+    """A rule as the explanation states it: the catalog's words, its {net}, {count} and {over} filled in;
+    ``brief``: as the brief detail says it ("We use the …")."""
     catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
     text = catalog["rules"][key]
     for name, value in {"net": r"\mathrm{net}", **fields}.items():
         text = text.replace("{" + name + "}", catalog["over"][value] if name == "over" else value)
-    return catalog["by_rule"].replace("{rule}", text)
+    return (catalog["brief"]["rule"] if brief else catalog["by_rule"]).replace("{rule}", text)
 
 
+@pytest.mark.parametrize("detail", ["standard", "brief"])
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize(
     ("name", "pooling", "rule"),
     [("cnn", "maxpool", "max_pool_paths"), ("cnn", "avgpool", "average_pool_paths"), ("rnn", None, "recurrent_paths")],
 )
-def test_a_sum_over_paths_is_said_by_what_reads_the_neuron(name, pooling, rule, language, tmp_path):
+def test_a_sum_over_paths_is_said_by_what_reads_the_neuron(name, pooling, rule, language, detail, tmp_path):
     """A convolution's output reaches the error through the pooling windows that cover it, and a recurrent
     state through the next step's neurons: each sum over paths says so, with that link's derivative (the
     pooling's 1 or 1/n, the recurrent weight), not the weight of a dense layer's connection."""
@@ -497,8 +499,8 @@ def test_a_sum_over_paths_is_said_by_what_reads_the_neuron(name, pooling, rule, 
     for layer in network["layers"]:
         if pooling and layer.get("type") in ("maxpool", "avgpool"):
             layer["type"] = pooling
-    text = explanation(network, tmp_path, "--lang", language)
-    assert rule_sentence(language, rule) in text
+    text = explanation(network, tmp_path, "--lang", language, "--detail", detail)
+    assert rule_sentence(language, rule, brief=detail == "brief") in text
 
 
 TWO_EXAMPLES = [
@@ -695,3 +697,21 @@ def test_each_delta_is_introduced_as_the_derivative_of_the_error_by_its_own_net_
         text,
     )
     assert introduced and all(a == b for a, b in introduced), introduced
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep", "softmax"])
+def test_each_activations_drawing_comes_just_before_the_rule_of_its_slope(name):
+    """The drawing of σ (or ReLU, tanh) and its derivative is shown where its slope is first used: the
+    next paragraph states the derivative's rule, and the line after it is ∂out/∂net."""
+    text = run_derive("explain", name).stdout
+    drawings = re.findall(
+        r'```mermaid\nxychart-beta\n  title "([^"]+): function, derivative".*?```\n\s*(.+?)\n\s*\$\$\n(.+?)\n',
+        text,
+        re.S,
+    )
+    assert drawings, name
+    for title, sentence, line in drawings:
+        assert sentence.startswith("By the derivative of"), (title, sentence)
+        assert re.match(
+            r"\\frac\{\\partial \\mathrm\{out\}_\{[^}]+\}(\^\{\(\d+\)\})?\}\{\\partial \\mathrm\{net\}", line
+        ), (title, line)
