@@ -715,3 +715,28 @@ def test_each_activations_drawing_comes_just_before_the_rule_of_its_slope(name):
         assert re.match(
             r"\\frac\{\\partial \\mathrm\{out\}_\{[^}]+\}(\^\{\(\d+\)\})?\}\{\\partial \\mathrm\{net\}", line
         ), (title, line)
+
+
+def test_a_softmax_outputs_delta_is_its_one_factor_said_once_per_output():
+    """Softmax with cross-entropy: ∂E/∂net_o = out_o − t_o is the δ itself, one factor; each output says
+    so once and is never multiplied again as if it had a second factor."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    text = run_derive("explain", "softmax").stdout
+    outputs = len(spec("softmax")["layers"][-1]["weights"])
+    assert text.count(catalog["delta_coupled"]) == outputs
+    for j in range(1, outputs + 1):
+        assert catalog["delta_next"].replace("{neuron}", f"$o{j}$") not in text
+
+
+@pytest.mark.parametrize("name", ["mazur", "deep"])
+def test_each_brief_delta_line_starts_as_the_chain_rule_writes_it(name):
+    """Brief: δ_j = ∂E_total/∂out_j · ∂out_j/∂net_j = …, the two factors of the chain rule, for every neuron."""
+    text = run_derive("explain", name, "--detail", "brief").stdout
+    lines = re.findall(r"^\\delta_\{(\w+)\}(\^\{\(\d+\)\})? = (.+?) = ", text, flags=re.M)
+    assert lines
+    for neuron, example, factors in lines:
+        p = example or ""
+        assert factors == (
+            rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{{neuron}}}{p}}} \cdot "
+            rf"\frac{{\partial \mathrm{{out}}_{{{neuron}}}{p}}}{{\partial \mathrm{{net}}_{{{neuron}}}{p}}}"
+        ), neuron
