@@ -740,3 +740,16 @@ def test_each_brief_delta_line_starts_as_the_chain_rule_writes_it(name):
             rf"\frac{{\partial E_{{\text{{total}}}}}}{{\partial \mathrm{{out}}_{{{neuron}}}{p}}} \cdot "
             rf"\frac{{\partial \mathrm{{out}}_{{{neuron}}}{p}}}{{\partial \mathrm{{net}}_{{{neuron}}}{p}}}"
         ), neuron
+
+
+@pytest.mark.parametrize("targets", [[0, 1, 0], [0.2, 0.5, 0.3]])
+def test_a_softmax_output_with_no_error_of_its_own_says_why_its_delta_is_not_zero(targets, tmp_path):
+    """Cross-entropy's E_o = −t_o ln out_o is 0 where t_o = 0, yet δ_o = out_o − t_o is not: each such output,
+    and only such an output, says why (raising its net input lowers the right class's output)."""
+    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    network = spec("softmax")
+    network["examples"][0]["targets"] = targets
+    text = explanation(network, tmp_path)
+    opening = catalog["silent_output"].split("{neuron}")[0]  # "Its own error $E_{"
+    said = re.findall(re.escape(opening) + r"(\w+)\}\$ is 0, because its target is 0", text)
+    assert said == [f"o{j + 1}" for j, t in enumerate(targets) if t == 0]
