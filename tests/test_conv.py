@@ -279,6 +279,8 @@ def changed(path: str, value):
         ("layers.2.weights", [[0.3, 0.1]], "layers[2].weights[0]", "1×1×1"),
         ("examples.0.inputs", [[0.1, 0.2], [0.0, 0.4]], "examples[0].inputs", "3 rows of 3"),
         ("layers.0.bias", [0.1, 0.2], "layers[0].bias", "one per filter"),
+        ("layers", BASE["layers"][:1], "layers[0].type", "expected a dense layer, got conv2d"),  # maps as outputs
+        ("layers", BASE["layers"][:2], "layers[1].type", "expected a dense layer, got maxpool"),
     ],
 )
 def test_a_shape_that_does_not_fit_is_a_one_line_error_naming_the_key(path, value, key, words):

@@ -112,6 +112,12 @@ def _layers(check: Checker, top: Mapping[str, Any]) -> list[LayerSpec]:
         _check_names(check, key, layer, layers, neurons)
         layers.append(layer)
         n_parameters += layer.n_weights + layer.n_biases
+    if layers[-1].kind in ("conv2d", "maxpool", "avgpool"):  # maps, not neurons with a target each
+        raise check.fail(
+            f"layers[{len(layers) - 1}].type",
+            f"the last layer gives the outputs compared with the targets: expected a dense layer, "
+            f"got {layers[-1].kind}; add a dense layer after it",
+        )
     return layers
 
 
