@@ -753,3 +753,26 @@ def test_a_softmax_output_with_no_error_of_its_own_says_why_its_delta_is_not_zer
     opening = catalog["silent_output"].split("{neuron}")[0]  # "Its own error $E_{"
     said = re.findall(re.escape(opening) + r"(\w+)\}\$ is 0, because its target is 0", text)
     assert said == [f"o{j + 1}" for j, t in enumerate(targets) if t == 0]
+
+
+def test_a_recurrent_layer_alone_never_speaks_of_a_next_layer(tmp_path):
+    """A recurrent layer alone, its target at the last step: each earlier state reaches the error only through
+    the next step, so every sum over paths is said with the recurrent weights, never a next layer's."""
+    network = {
+        "learning_rate": 0.5,
+        "layers": [
+            {
+                "type": "recurrent",
+                "name": "h",
+                "activation": "tanh",
+                "weights": [[0.7]],
+                "recurrent_weights": [[0.5]],
+                "bias": [0.1],
+            }
+        ],
+        "examples": [{"inputs": [[0.5], [-0.1], [0.8]], "targets": [0.5]}],
+    }
+    for detail in ("standard", "full"):
+        text = explanation(network, tmp_path, "--detail", detail)
+        assert rule_sentence("en", "recurrent_paths") in text, detail
+        assert rule_sentence("en", "sum_over_paths") not in text, detail
