@@ -204,6 +204,12 @@ def test_the_finite_difference_sentence_states_its_own_quotient(language):
         assert number(width) == pytest.approx(2 * number(nudge))
         assert number(quotient) == pytest.approx((number(high) - number(low)) / number(width), abs=1e-7)
         assert number(quotient) == pytest.approx(0.082167041, abs=1e-6)  # the tutorial's ∂E/∂w5
+    # the check is of ∂E_total/∂w5, the first gradient, by nudging w5 itself
+    named = re.findall(
+        rf"\$\\partial E_\{{\\text\{{total\}}\}} / \\partial (w_\{{\d+\}}) = ({NUMBER})\$[^$]*\$(w_\{{\d+\}})\$", text
+    )
+    assert [(gradient, parameter) for gradient, _, parameter in named] == [("w_{5}", "w_{5}")]
+    assert number(named[0][1]) == pytest.approx(0.082167041, abs=1e-9)
 
 
 def test_the_vanishing_gradient_sentence_states_the_sigmoids_largest_slope():
