@@ -94,9 +94,9 @@ def test_the_momentum_sentence_states_the_update_rule():
 
 
 @pytest.mark.parametrize("language", sorted(path.stem for path in CATALOGS.glob("*.toml")))
-def test_a_rule_writes_the_net_input_in_the_documents_notation(language):
-    r"""A rule is printed with {net} filled in (\mathrm{net}, or \mathrm{in} in that notation): a rule
-    that wrote \mathrm{net} itself would print \mathrm\mathrm{net}, and net whatever the notation."""
+def test_every_sentence_writes_the_net_input_in_the_documents_notation(language):
+    r"""The net input is {net}, filled in as \mathrm{net} or, with --notation in, \mathrm{in}: a sentence
+    that wrote \mathrm{net} itself would say net whatever the notation (and, where {net} is filled in,
+    print \mathrm\mathrm{net})."""
     for key, sentence in catalog(language).items():
-        if key.startswith(("rules.", "rule_names.")):
-            assert r"\mathrm{net}" not in sentence, f"{language}.toml {key}: write {{net}} for the net input"
+        assert r"\mathrm{net}" not in sentence, f"{language}.toml {key}: write {{net}} for the net input"

@@ -803,35 +803,72 @@ ONE_LAYER = {
 }
 
 
-def introduced_as(network: dict, language: str) -> str:
-    """The sentence a dense network is introduced with, its numbers counted here from the file: its
-    inputs, then one layer (a single neuron, or several: its outputs), a hidden and an output layer, or,
-    deeper, its shape from the inputs to the outputs."""
-    inputs, sizes = len(network["examples"][0]["inputs"]), [len(layer["weights"]) for layer in network["layers"]]
-    sentences = catalog(language)
-    if len(sizes) == 1:
-        key, fields = "network_intro_single_neuron" if sizes == [1] else "network_intro_single", {"outputs": sizes[0]}
-    elif len(sizes) == 2:
-        key, fields = "network_intro", {"hidden": sizes[0], "outputs": sizes[1]}
-    else:
-        key, fields = "network_intro_deep", {"shape": " → ".join(map(str, [inputs, *sizes]))}
-    sentence = sentences[key]
-    for name, value in {"inputs": inputs, **fields}.items():
-        sentence = sentence.replace("{" + name + "}", str(value))
-    return sentence
+ONE_ONE_ONE = {
+    **ONE_NEURON,
+    "layers": [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.3]], "bias": 0.1},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.2]], "bias": 0.1},
+    ],
+    "examples": [{"inputs": [0.5], "targets": [0.2]}],
+}
+INTRODUCED = {  # what a lecturer would write: no "1 inputs", no "an output layer of 1"
+    "one neuron": (
+        "A feed-forward network with 2 inputs and a single neuron, its output.",
+        "Una red neuronal prealimentada (feed-forward) con 2 entradas y una sola neurona, la de salida.",
+    ),
+    "one layer": (
+        "A feed-forward network with 2 inputs and one layer of 3 neurons, its outputs.",
+        "Una red neuronal prealimentada (feed-forward) con 2 entradas y una sola capa de 3 neuronas, las de salida.",
+    ),
+    "mazur": (
+        "A feed-forward network with 2 inputs, a hidden layer of 2 neurons and an output layer of 2.",
+        "Una red neuronal prealimentada (feed-forward) con 2 entradas, una capa oculta de 2 neuronas y una capa de "
+        "salida de 2.",
+    ),
+    "xor": (
+        "A feed-forward network with 2 inputs, a hidden layer of 2 neurons and a single output neuron.",
+        "Una red neuronal prealimentada (feed-forward) con 2 entradas, una capa oculta de 2 neuronas y una sola "
+        "neurona de salida.",
+    ),
+    "deep": (
+        "A feed-forward network of shape 2 → 2 → 2 → 1: the inputs, then the neurons of each layer.",
+        "Una red neuronal prealimentada (feed-forward) de forma 2 → 2 → 2 → 1: las entradas y luego las neuronas "
+        "de cada capa.",
+    ),
+    "one input, one hidden neuron": (
+        "A feed-forward network of shape 1 → 1 → 1: the inputs, then the neurons of each layer.",
+        "Una red neuronal prealimentada (feed-forward) de forma 1 → 1 → 1: las entradas y luego las neuronas de "
+        "cada capa.",
+    ),
+}
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-@pytest.mark.parametrize("name", ["one neuron", "one layer", "mazur", "xor", "deep"])
+@pytest.mark.parametrize("name", list(INTRODUCED))
 def test_a_dense_network_is_introduced_by_its_inputs_and_layers(name, language, tmp_path):
-    """ "A feed-forward network with 2 inputs, a hidden layer of 2 neurons and an output layer of 1": the
-    same sentence, with the file's counts, in the explanation, the worksheet and the exam."""
-    network = {"one neuron": ONE_NEURON, "one layer": ONE_LAYER}.get(name) or spec_of(name)
+    """The network's first sentence, as written here for each shape: the same in the explanation, the web
+    page, the worksheet and the exam."""
+    networks = {"one neuron": ONE_NEURON, "one layer": ONE_LAYER, "one input, one hidden neuron": ONE_ONE_ONE}
+    network = networks.get(name) or spec_of(name)
     path = tmp_path / "network.json"
     path.write_text(json.dumps(network), encoding="utf-8")
-    expected = introduced_as(network, language)
+    expected = INTRODUCED[name][language == "es"]
     assert expected in run_derive("explain", str(path), "--lang", language).stdout
+    run_derive("html", str(path), "--lang", language, "-o", str(tmp_path / "page.html"))
+    assert expected in html.unescape((tmp_path / "page.html").read_text(encoding="utf-8"))
     run_derive("worksheet", str(path), "--lang", language, "-o", str(tmp_path / "sheets"))
     run_derive("worksheet", str(path), "--exercise", "exam", "--lang", language, "-o", str(tmp_path / "exam"))
     for document in ("sheets/worksheet.tex", "exam/exam.tex"):
         assert expected in (tmp_path / document).read_text(encoding="utf-8"), document
+
+
+@pytest.mark.parametrize("name", ["mazur", "softmax", "cnn", "rnn"])
+@pytest.mark.parametrize("command", ["explain", "worksheet"])
+def test_the_in_notation_writes_no_net_anywhere(name, command, tmp_path):
+    """--notation in names every net input in (the textbook's in_j): no sentence, rule or line keeps net."""
+    if command == "explain":
+        text = run_derive("explain", name, "--notation", "in").stdout
+    else:
+        run_derive("worksheet", name, "--notation", "in", "-o", str(tmp_path))
+        text = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    assert r"\mathrm{in}" in text and r"\mathrm{net}" not in text

@@ -380,8 +380,9 @@ def _biases(name: str, L: int, steps: Steps, typeset: Typesetter) -> list[Featur
 def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
     """The catalog sentences that introduce the network, with their numbers: what kind of network it is.
 
-    A fully connected network is feed-forward: its inputs, then one layer (of one neuron or several), a
-    hidden layer and an output layer, or its shape when deeper; a convolutional one has maps
+    A fully connected network is feed-forward: its inputs, then one layer (of one neuron or several), or a
+    hidden layer and an output layer (of one neuron or several), or its shape when deeper or when a count
+    is 1; a convolutional one has maps
     (channels×rows×columns) from layer to layer; a recurrent one reads a sequence, step by step.
     """
     first = spec.layers[0]
@@ -395,10 +396,12 @@ def introduction(spec: NetworkSpec) -> list[tuple[str, dict[str, str]]]:
         targets = "network_targets_every_step" if spec.every_step else "network_targets_last_step"
         intro = "network_intro_recurrent_alone" if len(spec.layers) == 1 else "network_intro_recurrent"
         return [(intro, numbers), (targets, {})]
-    inputs, sizes = str(spec.n_inputs), [layer.units for layer in spec.layers]
-    if len(sizes) == 1:
+    inputs, sizes = spec.n_inputs, [layer.units for layer in spec.layers]
+    # the sentences count inputs and hidden neurons in the plural: a 1 there is said by the shape instead
+    if inputs > 1 and len(sizes) == 1:
         key = "network_intro_single_neuron" if sizes[0] == 1 else "network_intro_single"
-        return [(key, {"inputs": inputs, "outputs": str(sizes[0])})]
-    if len(sizes) == 2:
-        return [("network_intro", {"inputs": inputs, "hidden": str(sizes[0]), "outputs": str(sizes[1])})]
-    return [("network_intro_deep", {"shape": " → ".join(map(str, [spec.n_inputs, *sizes]))})]
+        return [(key, {"inputs": str(inputs), "outputs": str(sizes[0])})]
+    if inputs > 1 and len(sizes) == 2 and sizes[0] > 1:
+        numbers = {"inputs": str(inputs), "hidden": str(sizes[0]), "outputs": str(sizes[1])}
+        return [("network_intro_one_output" if sizes[1] == 1 else "network_intro", numbers)]
+    return [("network_intro_deep", {"shape": " → ".join(map(str, [inputs, *sizes]))})]
