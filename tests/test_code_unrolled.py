@@ -165,7 +165,21 @@ def test_maps_without_a_dense_output_layer_are_refused_in_one_line(tmp_path):
     result = run_derive("code", str(path), check=False)
     assert result.returncode == 2 and not result.stdout
     assert len(result.stderr.strip().splitlines()) <= 2
-    assert "derive code needs a dense output layer after feature maps; the last layer is conv2d 'c'" in result.stderr
+    assert "layers[0].type: the last layer gives the outputs compared with the targets" in result.stderr
+
+
+def test_a_hand_built_network_of_maps_alone_is_refused_by_the_module_writer():
+    """A NetworkSpec built in Python skips the file's checks: the module writer refuses maps as outputs itself."""
+    import dataclasses
+
+    from derive.errors import DeriveError
+
+    cnn = example("cnn").spec
+    maps_alone = dataclasses.replace(cnn, layers=cnn.layers[:2])
+    with pytest.raises(
+        DeriveError, match="derive code needs a dense output layer after feature maps; the last layer is maxpool 'p'"
+    ):
+        module_source(maps_alone)
 
 
 def depth(values) -> int:
@@ -306,22 +320,25 @@ def every_step_two_layers_above() -> test_recurrent.Net:
     """test_recurrent's every-step network with a tanh layer d between the recurrence and the output o."""
     net = test_recurrent.every_step()
     hidden, output = net.layers
-    middle = {"type": "dense", "name": "d", "activation": "tanh", "weights": [[0.2, -0.1, 0.4], [0.3, 0.2, -0.2]]}
-    layers = [hidden, {**middle, "bias": [0.0, 0.1]}, {**output, "weights": [[0.6, -0.4], [0.3, 0.5]]}]
+    states, outputs = len(hidden["weights"]), len(output["weights"])  # d: as many neurons as o has
+    weights = [[0.1 * ((i + 2 * j) % 5) - 0.2 for j in range(states)] for i in range(outputs)]
+    middle = {"type": "dense", "name": "d", "activation": "tanh", "weights": weights, "bias": [0.05] * outputs}
+    square = [[0.3 if i == j else -0.1 for j in range(outputs)] for i in range(outputs)]
+    layers = [hidden, middle, {**output, "weights": square}]
     return test_recurrent.Net(layers, net.examples)
 
 
 @pytest.mark.parametrize(
     ("make", "where"),
     [
-        (test_recurrent.every_step, "o"),
-        (every_step_two_layers_above, "d, o"),
-        (test_recurrent.alone_two_tanh, "the output"),
+        (test_recurrent.every_step, "forward through o, the error at o,"),
+        (every_step_two_layers_above, "forward through d and o, the error at o,"),
+        (test_recurrent.alone_two_tanh, "h is the output:"),
     ],
 )
 def test_targets_at_every_step_are_introduced_by_where_the_error_is_taken(make, where, tmp_path):
-    """With a target at every step, the module says which layers take each step's error: the dense layers
-    above the recurrence, or the recurrent layer itself, whose state is the output."""
+    """With a target at every step, the module says what each step runs: forward through the dense layers
+    above the recurrence and the error at the output layer, or, alone, the recurrent state as the output."""
     source = run_derive("code", str(make().write(tmp_path, "net"))).stdout
-    said = re.findall(r"# Every step has targets: (.*) at each step, forward, its error, and δ back to h_s\.", source)
+    said = re.findall(r"# Every step has targets: at each step, (.*) and δ back to h_s\.", source)
     assert said == [where]

@@ -530,14 +530,19 @@ def test_the_power_rule_says_what_its_mean_averages_over(loss, reduction, exampl
 
 
 def test_with_two_examples_each_gradient_says_it_adds_a_term_per_example(tmp_path):
-    """Every weight's gradient over two examples is a sum of two products, and says so at every detail; a
-    cited gradient is introduced by that sentence alone (its δs are the sum's, named in its terms)."""
+    """Every gradient over two examples is a sum over them, and says so at every detail: each weight's (two
+    products), and each shared bias's after saying it has a term per neuron (four products); a cited
+    gradient is introduced by that sentence alone (its δs are the sum's, named in its terms)."""
     network = {**spec("mazur"), "examples": TWO_EXAMPLES}
     catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
     weights = sum(len(layer["weights"]) * len(layer["weights"][0]) for layer in network["layers"])
+    biases = len(network["layers"])  # one number each: one bias shared by the layer
     for detail in ("brief", "standard", "full"):
         text = explanation(network, tmp_path, "--detail", detail)
-        assert text.count(catalog["several_terms"]) == weights, detail
+        assert text.count(catalog["several_terms"]) == weights + biases, detail
+        for bias in range(1, biases + 1):
+            shared = re.search(rf"The bias \$b_\{{{bias}\}}\$ is shared by [^\n]*\n\n(.*)\n", text)
+            assert shared and shared[1] == catalog["several_terms"], (detail, bias)
     sections = re.split(r"^#### ", explanation(network, tmp_path), flags=re.M)
     cited = [s for s in sections if s.startswith("The gradient of $w") and s.count("$$") == 2]
     assert len(cited) == 4  # w6, w8, w2, w4: their neuron's δ is derived with the weight before them

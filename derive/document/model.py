@@ -160,6 +160,11 @@ class GradientWorking:
     lead: bool = False
     check: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def per_example(self) -> bool:
+        """Several examples: a term per example for each neuron the gradient goes through."""
+        return self.terms > len(self.neurons)
+
 
 @dataclass
 class Part:

@@ -322,7 +322,11 @@ def _targets(spec: NetworkSpec) -> list[str]:
         above = spec.layers[1]
         body = [*_dense_forward(spec, 1, source), *_dense_backward(spec, 1, source)]
         body.append(f"{d_out}[s] = {var('W', above)}.T @ {var('delta', above)}")
-    where = ", ".join(layer.name for layer in spec.layers[1:]) or "the output"
+    above = " and ".join(layer.name for layer in spec.layers[1:])
+    # where the error is taken: the output layer above, or the recurrent state itself
+    where = (
+        f"forward through {above}, the error at {spec.layers[-1].name}," if above else f"{hidden.name} is the output:"
+    )
     lines = [
         "# ∂E/∂h_s that reaches h_s from the layers above, step by step",
         f"{d_out} = np.zeros((steps + 1, {hidden.size}))",
@@ -330,7 +334,7 @@ def _targets(spec: NetworkSpec) -> list[str]:
     if spec.every_step:
         return [
             *lines,
-            f"# Every step has targets: {where} at each step, forward, its error, and δ back to h_s.",
+            f"# Every step has targets: at each step, {where} and δ back to h_s.",
             f"targets_at = np.vstack([np.zeros({n_out}), np.array(targets, dtype=float)])",
             "for s in range(1, steps + 1):",
             "    t = targets_at[s]",
@@ -338,7 +342,7 @@ def _targets(spec: NetworkSpec) -> list[str]:
         ]
     return [
         *lines,
-        f"# The targets are at the last step only: {where} there, forward, its error, and δ back to h_s.",
+        f"# The targets are at the last step only: there, {where} and δ back to h_s.",
         "s = steps",
         "t = np.array(targets, dtype=float)",
         *body,
