@@ -510,22 +510,28 @@ TWO_EXAMPLES = [
 
 
 @pytest.mark.parametrize(
-    ("loss", "reduction", "examples", "key", "count", "over"),
+    ("name", "loss", "reduction", "examples", "key", "count", "over"),
     [
-        ("half_sse", "mean", 2, "power_mean_half", "2", "examples"),  # ½ Σ over 2 examples of ½ Σ (t − out)²
-        ("mse", "sum", 1, "power_mean_half", "2", "outputs"),  # the mean over 2 outputs
-        ("mse", "mean", 2, "power_mean", "4", "both"),  # over 2 outputs in each of 2 examples
-        ("half_sse", "sum", 2, "power", None, None),  # no mean: the ½ cancels the power rule's 2
+        ("mazur", "half_sse", "sum", 2, "power", None, None),  # Σ (t − out)²/2: the 1/2 cancels the 2
+        ("mazur", "half_sse", "mean", 2, "power_mean_half", "2", "examples"),  # and 1/2 for the mean over 2
+        ("mazur", "mse", "sum", 1, "power_mean", "2", "outputs"),  # the mean over 2 outputs: 2/2
+        ("mazur", "mse", "mean", 2, "power_mean", "4", "both"),  # over 2 outputs in each of 2 examples: 2/4
+        ("rnn", "mse", "sum", 1, "power_square", None, None),  # one output: (t − out)², its 2 stays
     ],
 )
-def test_the_power_rule_says_what_its_mean_averages_over(loss, reduction, examples, key, count, over, tmp_path):
-    """E = 1/n Σ (t − out)² gives ∂E/∂out = −(2/n)(t − out): the explanation names n as the number of
-    outputs, of examples, or of both that the loss averages, counted here from the network file."""
-    network = {**spec("mazur"), "loss": loss, "reduction": reduction, "examples": TWO_EXAMPLES[:examples]}
+def test_the_power_rule_says_where_each_factor_in_front_comes_from(
+    name, loss, reduction, examples, key, count, over, tmp_path
+):
+    """∂E/∂out for E = (1/n) Σ (t − out)² is −(2/n)(t − out), and for the half squared error −(1/n)(t − out):
+    the sentence names the n the loss averages (outputs, examples or both, counted here from the file),
+    the power rule's 2 and whether a 1/2 cancels it (the line's value is checked by the equation chains)."""
+    network = {**spec(name), "loss": loss, "reduction": reduction}
+    if name == "mazur":
+        network["examples"] = TWO_EXAMPLES[:examples]
     text = explanation(network, tmp_path)
     fields = {"count": count, "over": over} if count else {}
     assert rule_sentence("en", key, **fields) in text
-    for other in {"power", "power_mean", "power_mean_half"} - {key}:
+    for other in {"power", "power_mean", "power_mean_half", "power_square"} - {key}:
         assert rule_sentence("en", other, count=count or "2", over=over or "examples") not in text, other
 
 

@@ -157,11 +157,13 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | N
         return narrator.rule(factor.rule)
     outputs, examples = spec.n_outputs if spec.loss == "mse" else 1, len(spec.examples)
     count = outputs * (examples if spec.reduction == "mean" else 1)
-    if count == 1:
-        return narrator.rule("power")
+    if spec.loss != "mse":  # the half squared error: its 1/2 cancels the power rule's 2
+        fields = {"count": str(count), "over": "examples"}
+        return narrator.rule("power") if count == 1 else narrator.rule("power_mean_half", fields)
+    if count == 1:  # (t − out)² of one output: the 2 stays
+        return narrator.rule("power_square")
     over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
-    # an average over two looks exactly like the 1/2 of the half squared error: say so
-    return narrator.rule("power_mean_half" if count == 2 else "power_mean", {"count": str(count), "over": over})
+    return narrator.rule("power_mean", {"count": str(count), "over": over})
 
 
 # The sum over paths said by what reads the neuron: a pooling window, or the recurrent layer's next step.
