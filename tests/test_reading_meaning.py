@@ -872,3 +872,21 @@ def test_the_in_notation_writes_no_net_anywhere(name, command, tmp_path):
         run_derive("worksheet", name, "--notation", "in", "-o", str(tmp_path))
         text = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
     assert r"\mathrm{in}" in text and r"\mathrm{net}" not in text
+
+
+@pytest.mark.parametrize("target", [0.01, 1e25])
+def test_the_finite_difference_quotient_is_written_to_seven_decimals_at_any_size(target, tmp_path):
+    """The check's quotient to 7 decimals, whether ∂E/∂w5 is 0.08 or, with a linear output far from a target
+    of 10²⁵, −5.9·10²⁴ (which 28 significant digits would not hold to 7 decimals); it agrees with the gradient."""
+    network = spec_of("mazur")
+    network["layers"][1]["activation"] = "linear"
+    network["examples"][0]["targets"] = [target, 0.5]
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(network), encoding="utf-8")
+    text = run_derive("explain", str(path)).stdout
+    gradient, quotient = re.search(
+        r"A check of \$\\partial E_\{\\text\{total\}\} / \\partial w_\{5\} = (-?[\d.]+)\$.*?/ 0\.0002 = (-?[\d.]+)\$",
+        text,
+    ).groups()
+    assert re.fullmatch(r"-?\d+\.\d{7}", quotient), quotient
+    assert float(quotient) == pytest.approx(float(gradient), rel=1e-6, abs=1e-7)
