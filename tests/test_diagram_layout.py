@@ -308,3 +308,17 @@ def test_two_filters_each_label_their_own_map_and_a_large_window_says_its_poolin
     }
     assert links == expected
     assert {neuron for neuron, _ in biases} == {"c1-33", "c2-33", "o1", "o2"}  # each map's last position
+
+
+def test_a_given_initial_state_is_drawn_as_its_neurons_at_step_0(tmp_path):
+    """h_0 from the file: one circle per recurrent neuron in the first column, named as the neurons are
+    at their steps (h1,0 beside h1,1), below the inputs."""
+    import tests.test_recurrent as recurrent
+
+    net = recurrent.every_step()
+    run_derive("worksheet", str(net.write(tmp_path, "network")), "-o", str(tmp_path))
+    tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    states = re.findall(r"\\node\[input\] \((h\d+-0)\) at \(0\.0, [-\d.]+\) \{\$(.+?)\$\};", tikz)
+    names = [f"h{j + 1}" for j in range(len(net.layers[0]["weights"]))]
+    assert states == [(f"{name}-0", rf"\mathrm{{{name}{{,}}0}}") for name in names]
+    assert all(rf"\mathrm{{{name}{{,}}1}}" in tikz for name in names)  # the same names at step 1

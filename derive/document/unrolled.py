@@ -41,7 +41,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
     nodes = [
         DiagramNode(
             node,
-            rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else rf"h_{{{escaped(node)}}}",
+            rf"i_{{{escaped(node[1:])}}}" if node.startswith("i") else _neuron_label(node),  # h1,0: h_0's entry
             node,
             *_input_place(derivation.spec, k, first, graph),
             "input",
@@ -60,8 +60,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
             # below it); the other positions share them.  A free row between maps keeps each map together.
             first, last = j % per_map == 0, j % per_map == per_map - 1
             labelled = shape is None or first
-            # no space after the comma ({,}): the name fits its circle
-            label = rf"\mathrm{{{escaped(neuron.name).replace(',', '{,}')}}}"
+            label = _neuron_label(neuron.name)
             # a layer of a few neurons beside tall maps spreads out, two rows apart, where there is room
             spread = 2.0 if shape is None and maps_drawn and 2 * len(row) <= tallest else 1.0
             y = spread * _row(j + j // per_map, len(row) + maps - 1)
@@ -98,6 +97,11 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                 DiagramEdge(bias.name, neuron.name, "", bias.name, value, typeset.latex(bias), labelled=written)
             )
     return nodes, edges
+
+
+def _neuron_label(name: str) -> str:
+    """A neuron's name as its circle shows it, c1,23 or h1,0: no space after the comma ({,}), so that it fits."""
+    return rf"\mathrm{{{escaped(name).replace(',', '{,}')}}}"
 
 
 _LABELLED_WINDOW = 4  # a pooling window up to 2×2 has each of its links labelled (max, 1/4)
