@@ -176,15 +176,18 @@ def test_each_input_is_drawn_under_its_own_name(name, inputs, tmp_path):
     assert [node for node, _ in drawn] == [f"i{position.replace(',', '-')}" for position in inputs]
 
 
-def cnn_with_dense_layer(neurons: int) -> dict:
-    """The built-in cnn (a 4×4 image: the tallest column, 16 rows) with a sigmoid layer d of ``neurons``
-    neurons between its pooling and its output."""
-    import tomllib
-
+def cnn_with_dense_layer(neurons: int, filters: int = 1) -> dict:
+    """The built-in cnn with ``filters`` kernels (each a 3×3 map, pooled to 2×2) and a sigmoid layer d of
+    ``neurons`` neurons between its pooling and its output."""
     network = tomllib.loads(run_derive("example", "cnn").stdout)
-    weights = [[0.1 * ((i + j) % 5) - 0.2 for j in range(4)] for i in range(neurons)]
-    network["layers"].insert(2, {"name": "d", "activation": "sigmoid", "weights": weights, "bias": 0.1})
-    network["layers"][3]["weights"] = [[0.1 * (j % 3) for j in range(neurons)]]
+    conv, pool, output = network["layers"]
+    kernel = conv["kernels"][0]
+    conv["kernels"] = [[[w * (f + 1) for w in row] for row in kernel] for f in range(filters)]
+    conv["bias"] = conv["bias"] * filters
+    inputs = 4 * filters  # each filter's 2×2 pooled map
+    weights = [[0.1 * ((i + j) % 5) - 0.2 for j in range(inputs)] for i in range(neurons)]
+    middle = {"name": "d", "activation": "sigmoid", "weights": weights, "bias": 0.1}
+    network["layers"] = [conv, pool, middle, {**output, "weights": [[0.1 * (j % 3) for j in range(neurons)]]}]
     return network
 
 
@@ -199,20 +202,28 @@ def rows_drawn(network: Path, folder: Path) -> dict[str, list[float]]:
     return columns
 
 
-@pytest.mark.parametrize(("neurons", "apart"), [(2, 2.0), (8, 2.0), (9, 1.0)])
-def test_a_short_layer_beside_tall_maps_is_spread_two_rows_apart_where_it_fits(neurons, apart, tmp_path):
-    """Every column is centred on the same line, none taller than the 16 inputs; a dense layer beside
-    them spreads its neurons two rows apart when that fits in the inputs' height (8 neurons: 15 rows of
-    16), and keeps them one row apart when it does not (9 would take 17)."""
+@pytest.mark.parametrize(
+    ("filters", "neurons", "apart"),
+    [
+        (1, 2, 2.0),
+        (1, 8, 2.0),  # 15 rows, within the 16 inputs'
+        (1, 9, 1.0),  # 17 would not fit
+        (2, 9, 2.0),  # beside two 3×3 maps and the free row between them, 19 rows: 17 fit
+        (2, 10, 1.0),  # 19 would make the layer as tall as the maps' column, and no taller is allowed
+    ],
+)
+def test_a_short_layer_beside_tall_maps_is_spread_two_rows_apart_where_it_fits(filters, neurons, apart, tmp_path):
+    """Every column is centred on the same line, none taller than the tallest of the 16 inputs and the maps'
+    column (9 rows a map, a free row between maps); a dense layer beside them spreads its neurons two rows
+    apart when twice its neurons fit in that height, and keeps them one row apart when they do not."""
     import json
 
-    (tmp_path / "network.json").write_text(json.dumps(cnn_with_dense_layer(neurons)), encoding="utf-8")
+    (tmp_path / "network.json").write_text(json.dumps(cnn_with_dense_layer(neurons, filters)), encoding="utf-8")
     columns = rows_drawn(tmp_path / "network.json", tmp_path)
-    inputs = columns["0.0"]
-    assert len(inputs) == 16 and max(inputs) - min(inputs) == 15
+    tallest = max(16, 9 * filters + filters - 1)
     for x, rows in columns.items():
         assert max(rows) + min(rows) == 0, f"column {x} is not centred"
-        assert max(rows) - min(rows) <= 15, f"column {x} is taller than the image"
+        assert max(rows) - min(rows) <= tallest - 1, f"column {x} is taller than the tallest column"
     layer = columns["3.0"]
     assert len(layer) == neurons
     assert {round(a - b, 6) for a, b in itertools.pairwise(layer)} == {apart}
