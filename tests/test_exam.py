@@ -950,7 +950,11 @@ def test_a_recurrent_layer_alone_is_introduced_as_its_own_output(tmp_path):
     a hidden layer feeding one."""
     from derive.outputs.render import Renderer
 
-    t = Renderer().catalog("en")
+    catalog = Renderer().catalog("en")
+
+    def t(key: str) -> str:
+        return catalog(key, net=r"\mathrm{net}")  # the introductions write the net input in the notation
+
     (tmp_path / "alone.json").write_text(json.dumps(RECURRENT_ALONE), encoding="utf-8")
     alone = run_derive("explain", "alone.json", cwd=tmp_path).stdout
     with_output = run_derive("explain", "rnn").stdout

@@ -104,8 +104,9 @@ def test_the_graph_shows_symbols_before_the_values_are_derived():
 def test_mse_says_where_its_constants_come_from():
     text = run_derive("explain", "deep").stdout
     assert "the 2 comes from the power rule" in text
-    assert "The $1/2$ in front is the averaging over the 2 examples" in text
-    assert "looks exactly like the $1/2$ of the half squared error, but it comes from the mean" in text
+    # deep: the mean squared error of one output over 2 examples, its line 1/2 · (−2 · (t − out))
+    assert "the $1/2$ from the mean (the error is divided by 2, the number of examples)" in text
+    assert "the $-1$ from the inner derivative of $t - \\mathrm{out}$" in text
 
 
 def test_an_inactive_relu_unit_is_explained():
