@@ -34,6 +34,11 @@ def spec(name: str) -> dict:
     return tomllib.loads(run_derive("example", name).stdout)
 
 
+def sentences(language: str) -> dict:
+    """A language's catalog (templates/i18n), the sentences the documents print."""
+    return tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="module")
 def slides(tmp_path_factory) -> dict[str, str]:
     """The deck of the worked example and of the small convolutional network, as LaTeX."""
@@ -445,7 +450,7 @@ def test_the_general_delta_rule_is_stated_where_a_hidden_layer_has_one(name, cha
     δ_o = out_o − t_o where the output is a softmax trained with cross-entropy, and neither otherwise."""
     import json
 
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     network = changes if name == "one layer" else {**spec(name), **changes}
     path = tmp_path / "network.json"
     path.write_text(json.dumps(network), encoding="utf-8")
@@ -478,7 +483,7 @@ def explanation(network: dict, tmp_path, *options: str) -> str:
 def rule_sentence(language: str, key: str, *, brief: bool = False, **fields: str) -> str:
     """A rule as the explanation states it: the catalog's words, its {net}, {count} and {over} filled in;
     ``brief``: as the brief detail says it ("We use the …")."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    catalog = sentences(language)
     text = catalog["rules"][key]
     for name, value in {"net": r"\mathrm{net}", **fields}.items():
         text = text.replace("{" + name + "}", catalog["over"][value] if name == "over" else value)
@@ -540,7 +545,7 @@ def test_with_two_examples_each_gradient_says_it_adds_a_term_per_example(tmp_pat
     products), and each shared bias's after saying it has a term per neuron (four products); a cited
     gradient is introduced by that sentence alone (its δs are the sum's, named in its terms)."""
     network = {**spec("mazur"), "examples": TWO_EXAMPLES}
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     weights = sum(len(layer["weights"]) * len(layer["weights"][0]) for layer in network["layers"])
     biases = len(network["layers"])  # one number each: one bias shared by the layer
     for detail in ("brief", "standard", "full"):
@@ -561,7 +566,7 @@ def test_each_fixed_bias_says_it_is_kept_fixed_at_every_detail(tmp_path):
     """A bias kept fixed still has its gradient derived, and says why, whether it is one neuron's or shared."""
     network = {**spec("mazur")}
     network["layers"][0] = {**network["layers"][0], "bias": [0.35, 0.30]}  # b1, b2: one per hidden neuron
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     for detail in ("brief", "standard", "full"):
         text = explanation(network, tmp_path, "--detail", detail)
         for bias in ("b_{1}", "b_{2}", "b_{3}"):  # b3 is the output layer's, shared by o1 and o2
@@ -608,7 +613,7 @@ def test_the_first_derivative_of_a_net_input_by_a_weight_is_introduced_by_linear
 def test_a_bias_is_said_to_be_shared_only_when_several_neurons_add_it(name, changes, shared, tmp_path):
     """A bias given as one number for a layer is added by each of its neurons, so its gradient has a term
     per neuron, and the explanation says so naming them; a bias of one neuron has one term, said of none."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     text = explanation({**spec(name), **changes}, tmp_path)
     said = re.findall(r"The bias \$(b_\{\d+\})\$ is shared by (.+?), so its gradient has one term per neuron", text)
     assert dict(said) == shared
@@ -633,7 +638,7 @@ def test_a_shared_weights_gradient_names_every_neuron_it_acts_at(tmp_path):
     """A kernel entry acts at every position of its 3×3 map (the 4×4 image less the 2×2 kernel, plus 1);
     an input weight W of the rnn at each of its three steps, a recurrent weight U at steps 2 and 3 (h_0 = 0
     adds nothing at step 1): each gradient says so in the sentence for its kind, a term per neuron."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
 
     def said(name: str, kind: str) -> dict[str, str]:
         pattern = re.escape(catalog[f"shared_weight_{kind}"]).replace(r"\{name\}", r"\$w_\{(\d+)\}\$")
@@ -731,7 +736,7 @@ def test_each_activations_drawing_comes_just_before_the_rule_of_its_slope(name):
 def test_a_softmax_outputs_delta_is_its_one_factor_said_once_per_output():
     """Softmax with cross-entropy: ∂E/∂net_o = out_o − t_o is the δ itself, one factor; each output says
     so once and is never multiplied again as if it had a second factor."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     text = run_derive("explain", "softmax").stdout
     outputs = len(spec("softmax")["layers"][-1]["weights"])
     assert text.count(catalog["delta_coupled"]) == outputs
@@ -757,7 +762,7 @@ def test_each_brief_delta_line_starts_as_the_chain_rule_writes_it(name):
 def test_a_softmax_output_with_no_error_of_its_own_says_why_its_delta_is_not_zero(targets, tmp_path):
     """Cross-entropy's E_o = −t_o ln out_o is 0 where t_o = 0, yet δ_o = out_o − t_o is not: each such output,
     and only such an output, says why (raising its net input lowers the right class's output)."""
-    catalog = tomllib.loads((ROOT / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+    catalog = sentences("en")
     network = spec("softmax")
     network["examples"][0]["targets"] = targets
     text = explanation(network, tmp_path)
