@@ -103,10 +103,10 @@ def test_the_graph_shows_symbols_before_the_values_are_derived():
 
 def test_mse_says_where_its_constants_come_from():
     text = run_derive("explain", "deep").stdout
-    assert "the 2 comes from the power rule" in text
+    assert "The 2 comes from the power rule ($(x^2)' = 2x$)" in text
     # deep: the mean squared error of one output over 2 examples, its line 1/2 · (−2 · (t − out))
-    assert "the $1/2$ from the mean (the error is divided by 2, the number of examples)" in text
-    assert "the $-1$ from the inner derivative of $t - \\mathrm{out}$" in text
+    assert "the $1/2$ in front comes from the mean over the 2 examples" in text
+    assert "the $-1$ is the inner derivative of $t - \\mathrm{out}$" in text
 
 
 def test_an_inactive_relu_unit_is_explained():

@@ -515,29 +515,34 @@ TWO_EXAMPLES = [
 
 
 @pytest.mark.parametrize(
-    ("name", "loss", "reduction", "examples", "key", "count", "over"),
+    ("name", "loss", "reduction", "examples", "key", "fields"),
     [
-        ("mazur", "half_sse", "sum", 2, "power", None, None),  # Σ (t − out)²/2: the 1/2 cancels the 2
-        ("mazur", "half_sse", "mean", 2, "power_mean_half", "2", "examples"),  # and 1/2 for the mean over 2
-        ("mazur", "mse", "sum", 1, "power_mean", "2", "outputs"),  # the mean over 2 outputs: 2/2
-        ("mazur", "mse", "mean", 2, "power_mean", "4", "both"),  # over 2 outputs in each of 2 examples: 2/4
-        ("rnn", "mse", "sum", 1, "power_square", None, None),  # one output: (t − out)², its 2 stays
+        ("mazur", "half_sse", "sum", 2, "power", {}),  # Σ (t − out)²/2: the 1/2 cancels the 2
+        ("rnn", "half_sse", "sum", 1, "power_one", {}),  # one output: no other output to speak of
+        ("mazur", "half_sse", "mean", 2, "power_mean_half", {"count": "2"}),  # and 1/2 for the mean over 2
+        ("rnn", "mse", "sum", 1, "power_square", {}),  # one output: (t − out)², its 2 stays
+        ("mazur", "mse", "sum", 1, "power_mean", {"count": "2"}),  # the mean over 2 outputs: 2/2
+        ("deep", "mse", "mean", 2, "power_mean_examples", {"count": "2"}),  # one output, 2 examples: 1/2 · 2
+        ("mazur", "mse", "mean", 2, "power_mean_both", {"outputs": "2", "examples": "2"}),  # 1/2 · 2/2
     ],
 )
 def test_the_power_rule_says_where_each_factor_in_front_comes_from(
-    name, loss, reduction, examples, key, count, over, tmp_path
+    name, loss, reduction, examples, key, fields, tmp_path
 ):
-    """∂E/∂out for E = (1/n) Σ (t − out)² is −(2/n)(t − out), and for the half squared error −(1/n)(t − out):
-    the sentence names the n the loss averages (outputs, examples or both, counted here from the file),
-    the power rule's 2 and whether a 1/2 cancels it (the line's value is checked by the equation chains)."""
+    """∂E/∂out for E = (1/n) Σ (t − out)² is −(2/n)(t − out), and for the half squared error −(t − out),
+    each times 1/P for the mean over P examples: the sentence names the n and the P (counted here from the
+    file), the power rule's 2 and whether a 1/2 cancels it, and speaks of other outputs or other examples
+    only where there are some (the line's value is checked by the equation chains)."""
     network = {**spec(name), "loss": loss, "reduction": reduction}
     if name == "mazur":
         network["examples"] = TWO_EXAMPLES[:examples]
     text = explanation(network, tmp_path)
-    fields = {"count": count, "over": over} if count else {}
     assert rule_sentence("en", key, **fields) in text
-    for other in {"power", "power_mean", "power_mean_half", "power_square"} - {key}:
-        assert rule_sentence("en", other, count=count or "2", over=over or "examples") not in text, other
+    said = re.findall(r"^By the power rule and the chain rule:.*$", text, flags=re.M)
+    assert len(said) == 1  # said once, where the first output's ∂E/∂out is worked
+    outputs, n_examples = len(network["layers"][-1]["weights"]), len(network["examples"])
+    assert ("other outputs" in said[0]) == (outputs > 1 and key != "power_mean_half"), said[0]
+    assert ("other examples" in said[0] or "other errors" in said[0]) == (reduction == "mean" and n_examples > 1)
 
 
 def test_with_two_examples_each_gradient_says_it_adds_a_term_per_example(tmp_path):

@@ -155,15 +155,18 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | N
         return narrator.rule(paths_rule(steps, layer))
     if factor.rule != "power":
         return narrator.rule(factor.rule)
-    outputs, examples = spec.n_outputs if spec.loss == "mse" else 1, len(spec.examples)
-    count = outputs * (examples if spec.reduction == "mean" else 1)
+    outputs, examples = spec.n_outputs, len(spec.examples) if spec.reduction == "mean" else 1
+    mean = {"count": str(examples), "over": "examples"}
     if spec.loss != "mse":  # the half squared error: its 1/2 cancels the power rule's 2
-        fields = {"count": str(count), "over": "examples"}
-        return narrator.rule("power") if count == 1 else narrator.rule("power_mean_half", fields)
-    if count == 1:  # (t − out)² of one output: the 2 stays
-        return narrator.rule("power_square")
-    over = "both" if outputs > 1 and count > outputs else "outputs" if outputs > 1 else "examples"
-    return narrator.rule("power_mean", {"count": str(count), "over": over})
+        if examples > 1:
+            return narrator.rule("power_mean_half", mean)
+        return narrator.rule("power" if outputs > 1 else "power_one")
+    if examples == 1:  # the mean over the outputs only: 2/n in front, or the 2 alone for one output
+        return narrator.rule("power_square") if outputs == 1 else narrator.rule("power_mean", {"count": str(outputs)})
+    if outputs == 1:
+        return narrator.rule("power_mean_examples", mean)
+    both = {"count": str(outputs * examples), "over": "both", "outputs": str(outputs), "examples": str(examples)}
+    return narrator.rule("power_mean_both", both)
 
 
 # The sum over paths said by what reads the neuron: a pooling window, or the recurrent layer's next step.
