@@ -333,3 +333,28 @@ def test_a_given_initial_state_is_drawn_as_its_neurons_at_step_0(tmp_path):
     names = [f"h{j + 1}" for j in range(len(net.layers[0]["weights"]))]
     assert states == [(f"{name}-0", rf"\mathrm{{{name}{{,}}0}}") for name in names]
     assert all(rf"\mathrm{{{name}{{,}}1}}" in tikz for name in names)  # the same names at step 1
+
+
+def test_the_labels_of_links_fanning_out_from_one_input_sit_apart(tmp_path):
+    """A step's input feeds each neuron of its step from one point: the weights' labels on those links sit
+    at different distances along them (TikZ's pos), so that none is written over another near the input."""
+    run_derive("worksheet", "rnn", "-o", str(tmp_path))
+    tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    by_source: dict[str, list[float]] = {}
+    for source, pos in re.findall(r"\\draw\[->\] \((i[^)]+)\) -- node\[weight, pos=([\d.]+)\]", tikz):
+        by_source.setdefault(source, []).append(float(pos))
+    assert by_source and all(len(set(p)) == len(p) > 1 for p in by_source.values()), by_source
+
+
+def test_a_pooling_link_is_named_by_its_pooling_in_the_graph(tmp_path):
+    """The explanation's graph of the cnn writes max on the links of the first pooling window; an average
+    pooling writes 1/n, the share each value gets."""
+    import json
+
+    text = run_derive("explain", "cnn").stdout
+    assert re.findall(r"^  c1,\d\d -- \"([^\"]+)\" --> p1,11$", text, re.M) == ["max"] * 4
+    network = tomllib.loads(run_derive("example", "cnn").stdout)
+    network["layers"][1]["type"] = "avgpool"
+    (tmp_path / "avg.json").write_text(json.dumps(network), encoding="utf-8")
+    text = run_derive("explain", str(tmp_path / "avg.json")).stdout
+    assert re.findall(r"^  c1,\d\d -- \"([^\"]+)\" --> p1,11$", text, re.M) == ["1/4"] * 4

@@ -840,6 +840,31 @@ INTRODUCED = {  # what a lecturer would write: no "1 inputs", no "an output laye
         "Una red neuronal prealimentada (feed-forward) de forma 1 → 1 → 1: las entradas y luego las neuronas de "
         "cada capa.",
     ),
+    "one input": (
+        "A feed-forward network of shape 1 → 2 → 1: the inputs, then the neurons of each layer.",
+        "Una red neuronal prealimentada (feed-forward) de forma 1 → 2 → 1: las entradas y luego las neuronas de "
+        "cada capa.",
+    ),
+    "one hidden neuron": (
+        "A feed-forward network of shape 2 → 1 → 1: the inputs, then the neurons of each layer.",
+        "Una red neuronal prealimentada (feed-forward) de forma 2 → 1 → 1: las entradas y luego las neuronas de "
+        "cada capa.",
+    ),
+}
+ONE_INPUT = {
+    **ONE_NEURON,
+    "layers": [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.3], [0.1]], "bias": 0.1},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.2, 0.4]], "bias": 0.1},
+    ],
+    "examples": [{"inputs": [0.5], "targets": [0.2]}],
+}
+ONE_HIDDEN = {
+    **ONE_NEURON,
+    "layers": [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.3, 0.2]], "bias": 0.1},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.2]], "bias": 0.1},
+    ],
 }
 
 
@@ -848,7 +873,13 @@ INTRODUCED = {  # what a lecturer would write: no "1 inputs", no "an output laye
 def test_a_dense_network_is_introduced_by_its_inputs_and_layers(name, language, tmp_path):
     """The network's first sentence, as written here for each shape: the same in the explanation, the web
     page, the worksheet and the exam."""
-    networks = {"one neuron": ONE_NEURON, "one layer": ONE_LAYER, "one input, one hidden neuron": ONE_ONE_ONE}
+    networks = {
+        "one neuron": ONE_NEURON,
+        "one layer": ONE_LAYER,
+        "one input, one hidden neuron": ONE_ONE_ONE,
+        "one input": ONE_INPUT,
+        "one hidden neuron": ONE_HIDDEN,
+    }
     network = networks.get(name) or spec_of(name)
     path = tmp_path / "network.json"
     path.write_text(json.dumps(network), encoding="utf-8")
