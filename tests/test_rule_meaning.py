@@ -481,12 +481,12 @@ def explanation(network: dict, tmp_path, *options: str) -> str:
 
 
 def rule_sentence(language: str, key: str, *, brief: bool = False, **fields: str) -> str:
-    """A rule as the explanation states it: the catalog's words, its {net}, {count} and {over} filled in;
+    """A rule as the explanation states it: the catalog's words, its {net} and number fields filled in;
     ``brief``: as the brief detail says it ("We use the …")."""
     catalog = sentences(language)
     text = catalog["rules"][key]
     for name, value in {"net": r"\mathrm{net}", **fields}.items():
-        text = text.replace("{" + name + "}", catalog["over"][value] if name == "over" else value)
+        text = text.replace("{" + name + "}", value)
     return (catalog["brief"]["rule"] if brief else catalog["by_rule"]).replace("{rule}", text)
 
 
@@ -779,21 +779,11 @@ def test_a_softmax_output_with_no_error_of_its_own_says_why_its_delta_is_not_zer
 def test_a_recurrent_layer_alone_never_speaks_of_a_next_layer(tmp_path):
     """A recurrent layer alone, its target at the last step: each earlier state reaches the error only through
     the next step, so every sum over paths is said with the recurrent weights, never a next layer's."""
-    network = {
-        "learning_rate": 0.5,
-        "layers": [
-            {
-                "type": "recurrent",
-                "name": "h",
-                "activation": "tanh",
-                "weights": [[0.7]],
-                "recurrent_weights": [[0.5]],
-                "bias": [0.1],
-            }
-        ],
-        "examples": [{"inputs": [[0.5], [-0.1], [0.8]], "targets": [0.5]}],
-    }
+    import tests.test_recurrent as recurrent
+
+    alone = recurrent.alone_one_neuron()  # its target moved to the last step only
+    path = recurrent.Net(alone.layers, [(alone.examples[0][0], [0.5])]).write(tmp_path, "alone")
     for detail in ("standard", "full"):
-        text = explanation(network, tmp_path, "--detail", detail)
+        text = run_derive("explain", str(path), "--detail", detail).stdout
         assert rule_sentence("en", "recurrent_paths") in text, detail
         assert rule_sentence("en", "sum_over_paths") not in text, detail

@@ -156,7 +156,7 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | N
     if factor.rule != "power":
         return narrator.rule(factor.rule)
     outputs, examples = spec.n_outputs, len(spec.examples) if spec.reduction == "mean" else 1
-    mean = {"count": str(examples), "over": "examples"}
+    mean = {"count": str(examples)}
     if spec.loss != "mse":  # the half squared error: its 1/2 cancels the power rule's 2
         if examples > 1:
             return narrator.rule("power_mean_half", mean)
@@ -165,8 +165,7 @@ def factor_rule(factor: Factor, steps: Steps, narrator: Narrator, layer: int | N
         return narrator.rule("power_square") if outputs == 1 else narrator.rule("power_mean", {"count": str(outputs)})
     if outputs == 1:
         return narrator.rule("power_mean_examples", mean)
-    both = {"count": str(outputs * examples), "over": "both", "outputs": str(outputs), "examples": str(examples)}
-    return narrator.rule("power_mean_both", both)
+    return narrator.rule("power_mean_both", {"outputs": str(outputs), "examples": str(examples)})
 
 
 # The sum over paths said by what reads the neuron: a pooling window, or the recurrent layer's next step.
