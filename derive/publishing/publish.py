@@ -16,7 +16,8 @@ from typing import Any
 
 from derive.core.steps import Steps, build_steps
 from derive.document import Document, ExamSetting, from_steps, schedule_of
-from derive.document.slides import PATH_PALETTE, path_sum, spelled, spelled_neurons, to_figures
+from derive.document.frames import Frames
+from derive.document.slides import PATH_PALETTE, path_sum, to_figures
 from derive.errors import DeriveError
 from derive.outputs.render import Renderer, default_renderer, meaning
 from derive.publishing.latex import compile_pdfs
@@ -230,10 +231,10 @@ def slides_files(
     ``handout`` prints each frame once, with everything revealed, for paper, with the document's decimals.
     """
     chosen = Options(**options)
+    catalog = chosen.templates.catalog(chosen.language)
+    shown = Frames(slides_document(spec, chosen, figures), False, catalog)
+    doc = slides_document(spec, chosen, 0) if handout else shown.doc
     figures = 0 if handout else figures
-    # each number rounded once to its figures, from a document that carries many more decimals
-    doc = document(spec, replace(chosen, digits=SLIDE_DECIMALS) if figures else chosen)
-    doc = to_figures(doc, figures) if figures else doc
     text = chosen.templates.render(
         "beamer/slides.tex.j2",
         chosen.language,
@@ -243,10 +244,17 @@ def slides_files(
         digits=chosen.digits,
         paths=path_sum(doc),
         path_palette=PATH_PALETTE,
-        spelled=lambda deltas: spelled(deltas, doc.detail),
-        spelled_neurons=lambda row: spelled_neurons(row, doc.detail),
+        frames=Frames(doc, True, catalog, like=shown) if handout else shown,
     )
     return {"slides-handout.tex" if handout else "slides.tex": text}
+
+
+def slides_document(spec: NetworkSpec, chosen: Options, figures: int) -> Document:
+    """The document a deck shows: each number rounded once to ``figures`` significant figures, from one
+    that carries many more decimals (0: the document's own decimals, as the handout prints them)."""
+    if not figures:
+        return document(spec, chosen)
+    return to_figures(document(spec, replace(chosen, digits=SLIDE_DECIMALS)), figures)
 
 
 ROSTER_FILE = "expected a CSV file with a student column"

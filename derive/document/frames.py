@@ -1,0 +1,298 @@
+"""How the slides fill their frames: as many lines of working as a frame holds, and no more.
+
+A frame cannot run on to the next page as a document does: what does not fit is cut off at its foot.
+The deck's template sets each step in the first of its forms that fits the column (one line; the
+numbers on a second; a long sum's terms, or the value, apart), so a step's height follows from its
+width.  The estimates here are in points, from :func:`.typeset.width` and the row heights LaTeX
+measures at 11 pt; each frame is filled to a body a little lower than the 206 pt it has.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from .model import DeltaWorking, Document, Equation, GradientWorking, NeuronWorking, Part
+from .slides import spelled, spelled_neurons
+from .typeset import width
+
+# A 16:9 Beamer page at 11 pt: its text width, and what a [t] frame's body holds under a one-line title
+# (206 pt, measured), less a small margin: the estimates below are fitted to LaTeX's measures.
+TEXT_WIDTH = 398.3
+FRAME_BODY = 204.0
+# Beamer's type sizes at 11 pt, in points.
+SIZES = {"footnotesize": 9.0, "small": 10.0, "normalsize": 10.95, "large": 12.0, "Large": 14.4, "LARGE": 17.28}
+# How wide the deck sets, at each size, a line :func:`.typeset.width` estimates one point wide (for a
+# document at 11 pt): the median of LaTeX's measures of every step of the built-in decks, in their fonts.
+WIDER = {"footnotesize": 0.9, "small": 0.97, "normalsize": 1.06, "large": 1.13, "Large": 1.35, "LARGE": 1.56}
+# A displayed row's height in ems of its size, with a fraction in display style or without; the space
+# between two rows of an aligned block and below a paragraph, in points; a line of prose, in ems, and
+# about how many ems a character of it takes.
+FRACTION_ROW, FLAT_ROW, ROW_GAP, LINE_GAP = 2.2, 1.2, 4.5, 1.0
+TEXT_LINE, CHARACTER = 1.2, 0.45
+SKIPS = {"smallskip": 3.0, "medskip": 6.0}
+# The statement of a gradient's chain rule writes at most this many of its terms on a frame before "+ ⋯".
+STATEMENT_TERMS = 4
+
+
+def fits(latex: str, size: str, column: float) -> bool:
+    """Whether a displayed line of mathematics fits a column ``column`` × the text width wide."""
+    return width(latex) * WIDER[size] <= column * TEXT_WIDTH
+
+
+def rows_height(rows: list[str], size: str, skip: str) -> float:
+    """The height of rows of mathematics set one under another (an ``aligned`` block), and the skip below."""
+    tall = sum(FRACTION_ROW if r"\frac" in row else FLAT_ROW for row in rows)
+    return SIZES[size] * tall + ROW_GAP * (len(rows) - 1) + LINE_GAP + SKIPS[skip]
+
+
+def prose_height(text: str, size: str, column: float, skip: str = "medskip") -> float:
+    """About how tall a sentence sets (its mathematics counted a few characters a symbol), and the skip below."""
+    characters = len(re.sub(r"\$[^$]*\$", "xxx", text))
+    lines = math.ceil(characters * CHARACTER * SIZES[size] / (column * TEXT_WIDTH))
+    return lines * TEXT_LINE * SIZES[size] + SKIPS[skip]
+
+
+def step_rows(eq: Equation, size: str, column: float, *, handout: bool = False) -> list[str]:
+    r"""The rows the deck's ``\stepline`` sets a step in: the first of its forms that fits the column."""
+    parts = [part for part in (eq.lhs, eq.formula, eq.substituted, eq.value) if part]
+    whole = " = ".join(parts)
+    if not (eq.substituted and eq.formula) or fits(whole, size, column):
+        return [whole]
+    two = [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted} = {eq.value}"]
+    if all(fits(row, size, column) for row in two):
+        return two
+    if eq.terms:  # a long sum: its terms over two rows, and its numbers over two more
+        half = (len(eq.terms) + 1) // 2
+        return [
+            f"{eq.lhs} = {' + '.join(eq.formula_terms[:half])}",
+            f"+ {' + '.join(eq.formula_terms[half:])}",
+            f"= {' + '.join(eq.terms[:half])}",
+            f"+ {' + '.join(eq.terms[half:])} = {eq.value}",
+        ]
+    if handout:  # the printed handout scales two rows rather than take more
+        return two
+    if " = " in eq.lhs:  # a left side that names and defines (δ = ∂E/∂net) takes a row of its own
+        return [eq.lhs, f"= {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
+    return [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
+
+
+def step_height(eq: Equation, size: str, column: float, skip: str, *, handout: bool = False) -> float:
+    """About how tall the deck sets a step, in points, with the skip below it."""
+    return rows_height(step_rows(eq, size, column, handout=handout), size, skip)
+
+
+def neuron_frames(row: list[NeuronWorking], *, handout: bool, lead: float = 0.0) -> list[list[NeuronWorking]]:
+    """A layer's neurons of the forward pass, two to a frame where both fit, else one; the first frame
+    opens with a sentence ``lead`` points tall.  The deck sets a frame of two neurons' four lines
+    \\Large, of one neuron's two \\LARGE (the handout, all \\normalsize)."""
+    frames: list[list[NeuronWorking]] = []
+    for neuron in row:
+        room = FRAME_BODY - (lead if not frames else 0.0)
+        last = frames[-1] if frames else None
+        if last is not None and len(last) == 1 and _neurons_height([*last, neuron], handout) <= room:
+            last.append(neuron)
+        else:
+            frames.append([neuron])
+    return frames
+
+
+def _neurons_height(neurons: list[NeuronWorking], handout: bool) -> float:
+    size = "normalsize" if handout else "Large" if len(neurons) > 1 else "LARGE"
+    return sum(step_height(eq, size, 1.0, "medskip", handout=handout) for n in neurons for eq in (n.net, n.out))
+
+
+def _packed(items: Iterable[Any], height: Callable[[Any], float], room: float, most: int) -> Iterator[list[Any]]:
+    """``items`` in order, as many to a group as ``room`` holds (at least one, at most ``most``)."""
+    group: list[Any] = []
+    used = 0.0
+    for item in items:
+        taken = height(item)
+        if group and (used + taken > room or len(group) == most):
+            yield group
+            group, used = [], 0.0
+        group.append(item)
+        used += taken
+    if group:
+        yield group
+
+
+@dataclass
+class Entry:
+    """One thing a gradient's frame shows in its working column, revealed on its own overlay or not."""
+
+    kind: str  # "statement", "line" (a step) or "listed" (δs by value)
+    item: Any  # the gradient, the step's Equation, or the listed δs
+    reveal: bool
+    more: int = 0  # a statement's terms not written out
+
+
+def gradient_frames(part: Part, detail: str, *, size: str, column: float, handout: bool) -> list[list[Entry]]:
+    """The frames of one derived gradient (or a brief run), each its entries in order.
+
+    Several δs derived factor by factor each take a frame of their own after the statement's (past
+    :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), the result a last one
+    when it sums more than two terms or lists δs; any frame its lines overfill goes on in another,
+    whose first line shows at once.
+    """
+    first = part.gradients[0]
+    apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)
+    shown, listed = spelled(first.deltas, detail) if apart else (first.deltas, [])
+    blocks: list[list[Entry]] = [[_statement(first, size, column)]] if part.kind == "derive" else []
+    blocks.extend(_delta_entries(delta) for delta in shown)
+    tail = [Entry("listed", listed, False)] if listed else []
+    results = [Entry("line", step.result, True) for step in part.gradients]
+    results[0].reveal = bool(first.deltas) or part.kind == "derive"
+    blocks.append(tail + results)
+    alone = apart and (first.terms > 2 or bool(listed))
+    measure = _measure(size, column, handout)
+    grouped = [[entry for block in blocks[i:j] for entry in block] for i, j in _groups(len(blocks), apart, alone)]
+    frames = [frame for group in grouped for frame in _packed(group, measure, FRAME_BODY, len(group))]
+    for frame in frames[1:]:
+        frame[0].reveal = False
+    return frames
+
+
+def _groups(blocks: int, apart: bool, alone: bool) -> list[tuple[int, int]]:
+    """Which blocks share a frame: all of them; or, apart, the statement, each δ, and the result with the
+    last δ unless it stands ``alone``."""
+    if not apart:
+        return [(0, blocks)]
+    ends = list(range(1, blocks - 1)) + ([blocks - 1] if alone else [])
+    return list(zip([0, *ends], [*ends, blocks], strict=True))
+
+
+def _measure(size: str, column: float, handout: bool) -> Callable[[Entry], float]:
+    def height(entry: Entry) -> float:
+        if entry.kind == "line":
+            return step_height(entry.item, size, column, "smallskip", handout=handout)
+        if entry.kind == "listed":  # a sentence, then the δs two to a row, \small
+            return (2 + (len(entry.item) + 1) // 2) * TEXT_LINE * SIZES["small"]
+        return rows_height(_statement_rows(entry.item, entry.more, size, column), size, "smallskip")
+
+    return height
+
+
+def _statement_rows(gradient: GradientWorking, more: int, size: str, column: float) -> list[str]:
+    """The statement on one row if it fits, else a row per term written (and one for "+ ⋯")."""
+    written = gradient.statement[: len(gradient.statement) - more]
+    whole = f"{gradient.lhs} = {' + '.join(written)}"
+    return [whole] if fits(whole, size, column) else written + ([r"+ \cdots"] if more else [])
+
+
+def _statement(gradient: GradientWorking, size: str, column: float) -> Entry:
+    """The chain rule's statement; past :data:`STATEMENT_TERMS` rows, the first few terms and "+ ⋯"."""
+    rows = _statement_rows(gradient, 0, size, column)
+    more = len(rows) - STATEMENT_TERMS + 1 if len(rows) > STATEMENT_TERMS else 0
+    return Entry("statement", gradient, False, more)
+
+
+def _delta_entries(delta: DeltaWorking) -> list[Entry]:
+    """A δ's lines: its one line (brief), or each factor, then δ as their product."""
+    if delta.inline:
+        return [Entry("line", delta.equation, True)]
+    lines = [Entry("line", factor.equation, True) for factor in delta.factors]
+    return lines + ([] if delta.coupled else [Entry("line", delta.equation, True)])
+
+
+@dataclass(frozen=True)
+class Frames:
+    """How one deck fills its frames: the sizes its working is set in, and what goes on each frame."""
+
+    doc: Document
+    handout: bool
+    catalog: Callable[..., str]
+    # the frames of the slides themselves, which the printed handout follows frame for frame (its smaller
+    # type would fit more on some), so that its pages and the slides' frames keep the same numbers
+    like: Frames | None = None
+
+    @property
+    def working_size(self) -> str:
+        """A gradient's working: a size smaller with weight decay's longer lines, two on the handout."""
+        return "footnotesize" if self.handout else "small" if self.doc.decay else "normalsize"
+
+    @property
+    def picture_width(self) -> float:
+        """A gradient's picture beside its working, as a share of the text width: wider for a deeper network."""
+        return 0.29 if len(self.doc.layers) <= 2 else 0.34
+
+    @property
+    def cited_size(self) -> str:
+        """Gradients that cite known δs: large with one example, a size smaller with several, two on the handout."""
+        if len(self.doc.examples) == 1:
+            return "small" if self.handout else "large"
+        return "footnotesize" if self.handout else "normalsize"
+
+    @property
+    def after_lead(self) -> str:
+        """The sentence that opens the forward pass after the step."""
+        return self.catalog("slides.after_lead" if self.doc.train_biases else "slides.after_lead_fixed")
+
+    def gradient(self, part: Part) -> list[list[Entry]]:
+        """The frames of a derived gradient (or a brief run) and what each shows."""
+        column = round(0.98 - self.picture_width, 2)
+        frames = gradient_frames(part, self.doc.detail, size=self.working_size, column=column, handout=self.handout)
+        if self.like is None:
+            return frames
+        own = iter(entry for frame in frames for entry in frame)
+        return [[_as(next(own), entry) for entry in frame] for frame in self.like.gradient(self._planned(part))]
+
+    def cited(self, gradients: list[GradientWorking]) -> list[list[GradientWorking]]:
+        """The citing gradients of a section, four to a frame with one example (two with more) where they
+        fit under the sentence that names their δs."""
+        if self.like is not None:
+            return _sliced(gradients, self.like.cited([self._planned(gradient) for gradient in gradients]))
+        column = round(0.96 - self.picture_width, 2)
+        deltas = ", ".join(f"${cite}$" for cite in dict.fromkeys(c for g in gradients for c in g.cites))
+        room = FRAME_BODY - prose_height(self.catalog("slides.cites", deltas=deltas), self.cited_size, column)
+        height = partial(step_height, size=self.cited_size, column=column, skip="medskip", handout=self.handout)
+        most = 4 if len(self.doc.examples) == 1 else 2
+        return list(_packed(gradients, lambda gradient: height(gradient.result), room, most))
+
+    def neurons(
+        self, row: list[NeuronWorking], lead: bool = False
+    ) -> tuple[list[list[NeuronWorking]], list[NeuronWorking]]:
+        """A layer's neurons worked line by line, by frame, and those listed by value; ``lead``: the
+        first frame opens with :attr:`after_lead`."""
+        shown, listed = spelled_neurons(row, self.doc.detail)
+        if self.like is not None:
+            return _sliced(shown, self.like.neurons(self._planned(row), lead)[0]), listed
+        opening = prose_height(self.after_lead, "normalsize", 1.0) if lead else 0.0
+        return neuron_frames(shown, handout=self.handout, lead=opening), listed
+
+    def _planned(self, found: Any) -> Any:
+        """What stands where ``found`` does in the document of the slides this handout follows (a part of
+        the backward pass, a gradient, a layer's row of neurons): both documents have the same shape."""
+        assert self.like is not None
+        other = self.like.doc
+        for i, section in enumerate(self.doc.backward):
+            for j, part in enumerate(section.parts):
+                if part is found:
+                    return other.backward[i].parts[j]
+                if (k := _index(part.gradients, found)) >= 0:
+                    return other.backward[i].parts[j].gradients[k]
+        for name in ("examples", "after_examples"):
+            for e, example in enumerate(getattr(self.doc, name)):
+                if (r := _index(example.layers, found)) >= 0:
+                    return getattr(other, name)[e].layers[r]
+        raise LookupError("not part of this deck's document")
+
+
+def _index(items: list[Any], found: Any) -> int:
+    """Where ``found`` itself (not an equal copy) is in ``items``, or -1."""
+    return next((index for index, item in enumerate(items) if item is found), -1)
+
+
+def _sliced(items: list[Any], planned: list[list[Any]]) -> list[list[Any]]:
+    """``items`` in groups of the sizes of ``planned``'s."""
+    found = iter(items)
+    return [[next(found) for _ in group] for group in planned]
+
+
+def _as(entry: Entry, planned: Entry) -> Entry:
+    """``entry`` revealed as, and with as many terms written as, the slides' ``planned`` one."""
+    return Entry(entry.kind, entry.item, planned.reveal, planned.more)

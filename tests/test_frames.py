@@ -1,0 +1,103 @@
+"""What the slides expect a frame to hold (derive.document.frames), against what LaTeX sets.
+
+The deck's frames are filled from estimates: how wide a step's line is at each size, and so on how
+many rows it goes; these tests measure the same lines with LaTeX, in the deck's own fonts, and
+compile the decks whose frames the estimates fill most (tests/test_conv.py compiles the CNN's and
+the recurrent network's).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+import pytest
+
+from derive.document.frames import SIZES, TEXT_WIDTH, WIDER, Frames, fits
+from derive.document.typeset import width
+from derive.publishing.latex import compile_pdfs
+from derive.publishing.publish import SLIDE_FIGURES, Options, slides_document, slides_files
+from derive.spec.files import builtin_names, load_builtin
+from tests.conftest import require_tool
+
+
+def step_lines() -> list[str]:
+    """Every step of the built-in decks that the working sets on one line when it fits: the net inputs, the
+    factors of each δ and each gradient's result, as ``lhs = formula = numbers = value``."""
+    found: dict[str, None] = {}
+    for name in builtin_names():
+        doc = slides_document(load_builtin(name), Options(), SLIDE_FIGURES)
+        gradients = [gradient for section in doc.backward for part in section.parts for gradient in part.gradients]
+        steps = [neuron.net for example in doc.examples for row in example.layers for neuron in row]
+        steps += [gradient.result for gradient in gradients]
+        steps += [factor.equation for g in gradients for delta in g.deltas for factor in delta.factors]
+        for eq in steps:
+            found[" = ".join(part for part in (eq.lhs, eq.formula, eq.substituted, eq.value) if part)] = None
+    return list(found)
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[tuple[str, str], float]:
+    """LaTeX's width, in points, of each step line at each size the deck sets working in, in the deck's fonts."""
+    require_tool("pdflatex")
+    lines = step_lines()
+    preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
+    boxes = "\n".join(
+        rf"\setbox0\hbox{{\{size}$\displaystyle {line}$}}\typeout{{WIDTH {size} {n} \the\wd0}}"
+        for n, line in enumerate(lines)
+        for size in SIZES
+    )
+    logs: dict[str, str] = {}
+    compile_pdfs(
+        {"widths.tex": preamble + r"\begin{document}\begin{frame}" + boxes + r"\end{frame}\end{document}"}, logs=logs
+    )
+    return {
+        (size, lines[int(n)]): float(points)
+        for size, n, points in re.findall(r"^WIDTH (\w+) (\d+) ([\d.]+)pt", logs["widths.tex"], re.MULTILINE)
+    }
+
+
+def test_every_step_is_measured_at_every_size(measured):
+    assert len(measured) == len(step_lines()) * len(SIZES) > 600
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_a_lines_estimated_width_is_latexs_within_a_fifth(measured, size):
+    """At each size the estimate is LaTeX's width within 3 % in the middle (the median) and within 20 %
+    for every line: a line the estimate puts on one row fits, a line it breaks would not, but near the edge."""
+    ratios = {line: width(line) * WIDER[size] / points for (at, line), points in measured.items() if at == size}
+    assert abs(statistics.median(ratios.values()) - 1) <= 0.03, statistics.median(ratios.values())
+    worst = max(ratios, key=lambda line: abs(ratios[line] - 1))
+    assert abs(ratios[worst] - 1) <= 0.2, (ratios[worst], worst)
+
+
+def test_a_line_clearly_narrower_than_the_column_is_set_on_one_row(measured):
+    """Where LaTeX's line is a quarter narrower than the column (or wider), the estimate says so too."""
+    for (size, line), points in measured.items():
+        for column in (0.62, 0.64, 0.69, 1.0):
+            room = column * TEXT_WIDTH
+            if points <= 0.75 * room:
+                assert fits(line, size, column), (size, column, points, line)
+            elif points >= 1.25 * room:
+                assert not fits(line, size, column), (size, column, points, line)
+
+
+def test_the_handout_prints_the_slides_frames_with_its_own_numbers():
+    """The handout follows the slides frame for frame (its smaller type would fit more on some), so that a
+    page of it and a frame on the screen share their number; its numbers keep the document's decimals."""
+    from derive.outputs.render import default_renderer
+
+    spec = load_builtin("rnn")
+    catalog = default_renderer().catalog("en")
+    slides = Frames(slides_document(spec, Options(), SLIDE_FIGURES), False, catalog)
+    handout = Frames(slides_document(spec, Options(), 0), True, catalog, like=slides)
+    places = [(i, j) for i, section in enumerate(slides.doc.backward) for j, _ in enumerate(section.parts)]
+    long = [(i, j) for i, j in places if len(slides.gradient(slides.doc.backward[i].parts[j])) > 1]
+    assert long  # a weight through time's working takes more than one frame
+    for i, j in long:
+        planned = slides.gradient(slides.doc.backward[i].parts[j])
+        printed = handout.gradient(handout.doc.backward[i].parts[j])
+        assert [[entry.kind for entry in frame] for frame in printed] == [[e.kind for e in frame] for frame in planned]
+        values = [entry.item.value for frame in printed for entry in frame if entry.kind == "line"]
+        # the document's decimals, not the slides' four significant figures
+        assert all(len(value.rpartition(".")[2].lstrip("0")) > 4 for value in values if "." in value), values
