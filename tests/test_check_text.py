@@ -171,7 +171,7 @@ def test_an_elu_step_reads_as_its_two_cases_and_then_the_case_that_applies(tmp_p
     lines = text[text.index("First wrong step") :].splitlines()
     assert lines[1:4] == [
         "  out_h1 = net_h1 if net_h1 > 0, else exp(net_h1) - 1",
-        f"         = exp(({net:.4f})) - 1",
+        f"         = exp({net:.4f}) - 1",
         f"         = {math.expm1(net):.9f}",
     ]
 
@@ -186,6 +186,6 @@ def test_a_relu_step_below_its_kink_reads_as_max_and_carries_its_zero(tmp_path):
     assert net < 0
     assert lines[1:4] == [
         "  out_h1(1) = max(0, net_h1(1))",
-        f"            = max(0, ({net:g}))",
+        f"            = max(0, {net:g})",
         "            = 0",  # max(0, x) of a negative x
     ]

@@ -348,3 +348,18 @@ def test_mathml_and_latex_read_alike():
     )
     assert parts(latex_boxes(latex)) == parts(mathml_boxes(ET.fromstring(mathml)))
     assert parts(latex_boxes(latex))[0] == Expr("sym", ("out_h1^+(2)",))
+
+
+def test_a_number_alone_in_a_functions_brackets_is_not_bracketed_again(tmp_path):
+    """tanh(−0.05), not tanh((−0.05)): a negative value substituted as a function's whole argument is
+    already inside its brackets, in the Markdown, the LaTeX key and the page alike (the recurrent network's
+    h2,1 and h1,2 have negative net inputs); a negative factor of a product keeps its own parentheses."""
+    markdown = run_derive("explain", "rnn").stdout
+    run_derive("worksheet", "rnn", "-o", str(tmp_path))
+    page = run_derive("html", "rnn", "-o", str(tmp_path / "rnn.html")) and (tmp_path / "rnn.html").read_text("utf-8")
+    key = (tmp_path / "solutions.tex").read_text(encoding="utf-8")
+    for name, text in (("markdown", markdown), ("key", key)):
+        assert r"\tanh{\left(-0.05 \right)}" in text, name
+        assert not re.search(r"\\left\(\s*\\left\(", text), name
+    assert "tanh" in page and not re.search(r'form="prefix">\(</mo>(?:<mrow>)*<mo[^>]*form="prefix">\(</mo>', page)
+    assert re.search(r"\\cdot \\left\(-0\.\d+\\right\)", markdown)  # a product's negative factor: (−0.4)

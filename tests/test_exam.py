@@ -990,3 +990,44 @@ def test_an_answer_space_is_a_line_of_working_at_a_time_up_to_twelve_centimetres
 
     spaces = [ExamPart("a", "compute", 1, lines, scheme=[]).space for lines in (1, 2, 5, 9, 10, 30)]
     assert spaces == [1.6, 2.8, 6.4, 11.2, 12.0, 12.0]
+
+
+def test_a_hidden_neuron_that_feeds_one_neuron_asks_no_reason_for_a_sum_over_paths(tmp_path):
+    """xor's hidden neurons feed its one output: a change in w1 reaches the error along one path, so the
+    hidden gradient's part neither asks why it needs every path nor keys a reason; its chain part (the output
+    layer's, compared with its target only) none either."""
+    run_derive("worksheet", "xor", "--exercise", "exam", "--seed", "2", "-o", "out", cwd=tmp_path)
+    sheet = (tmp_path / "out" / "exam.tex").read_text(encoding="utf-8")
+    key = (tmp_path / "out" / "exam-solutions.tex").read_text(encoding="utf-8")
+    assert "needs every path" not in sheet
+    assert "The reason:" not in key
+    mazur = tmp_path / "mazur"
+    run_derive("worksheet", "--exercise", "exam", "--seed", "2", "-o", str(mazur))
+    assert "needs every path" in (mazur / "exam.tex").read_text(encoding="utf-8")  # h1 feeds o1 and o2
+
+
+def test_a_recurrent_networks_hidden_gradient_is_a_sum_through_time(tmp_path):
+    """The built-in recurrent network (h then o): w1 acts at each of the three steps, and over two steps at
+    each of two, so the hidden gradient's part says its sum runs through time, never across a map."""
+    toml = run_derive("example", "rnn").stdout
+    assert "inputs = [[0.5], [-0.1], [0.8]]" in toml
+    (tmp_path / "two.toml").write_text(toml.replace("inputs = [[0.5], [-0.1], [0.8]]", "inputs = [[0.5], [-0.1]]"))
+    for network, folder in (("rnn", "three"), ("two.toml", "two")):
+        run_derive("worksheet", network, "--exercise", "exam", "--seed", "2", "-o", folder, cwd=tmp_path)
+        sheet = (tmp_path / folder / "exam.tex").read_text(encoding="utf-8")
+        assert "Through time it is a sum of such products, one for each step at which the weight acts." in sheet
+        assert "Across the map" not in sheet
+
+
+def test_a_recurrent_output_read_only_at_the_last_step_has_no_sum_over_paths_to_explain(tmp_path):
+    """One tanh neuron alone, its target at the last step only: h1,1 reaches the error through h1,2 alone,
+    one path, so the chain part keys no reason for a sum (one with a target at every step has two paths)."""
+    from tests.test_recurrent import SEQUENCE, alone_one_neuron
+
+    last = alone_one_neuron()
+    last.examples = [(SEQUENCE, [0.5])]  # a flat vector: a target at the last step only
+    for net, name, reasons in ((last, "last", 0), (alone_one_neuron(), "every", 1)):
+        network = net.write(tmp_path, name)
+        run_derive("worksheet", str(network), "--exercise", "exam", "--seed", "2", "-o", name, cwd=tmp_path)
+        key = (tmp_path / name / "exam-solutions.tex").read_text(encoding="utf-8")
+        assert key.count("The reason:") == reasons, name

@@ -101,3 +101,14 @@ def test_the_handout_prints_the_slides_frames_with_its_own_numbers():
         values = [entry.item.value for frame in printed for entry in frame if entry.kind == "line"]
         # the document's decimals, not the slides' four significant figures
         assert all(len(value.rpartition(".")[2].lstrip("0")) > 4 for value in values if "." in value), values
+
+
+def test_the_sentence_that_opens_the_forward_pass_after_the_step_takes_its_room():
+    """Two neurons of the worked example share a frame; a sentence above them as tall as the frame leaves
+    room for one on the first frame, not on the next."""
+    from derive.document.frames import FRAME_BODY, neuron_frames
+
+    doc = slides_document(load_builtin("mazur"), Options(), SLIDE_FIGURES)
+    row = doc.after_examples[0].layers[0]
+    assert [len(frame) for frame in neuron_frames(row, handout=False)] == [2]
+    assert [len(frame) for frame in neuron_frames(row + row, handout=False, lead=FRAME_BODY)] == [1, 2, 1]

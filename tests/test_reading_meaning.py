@@ -742,19 +742,24 @@ def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_lay
     assert sentences["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
 
 
-def test_the_slides_sum_over_the_paths_of_a_hidden_or_recurrent_weight(tmp_path):
-    """The slides' "sum over paths" frame takes a hidden weight, never an output layer's (with a target at
-    every step, o's weights act at every step but are not hidden); a recurrent layer that is the output
-    layer still has one, a weight summed over its paths through time."""
+def test_a_weight_used_at_every_step_is_summed_over_its_uses_not_over_paths(tmp_path):
+    """The slides' "sum over paths" frame is the multivariable chain rule of one use of a hidden weight whose
+    neuron feeds several: a recurrent network's weights act once a step, each use reaching E_total on its
+    own, so their gradients sum one term per step (the chain rule's statement) and no path-sum frame
+    (which wrote those terms with a dangling "·" and grouped them as one step's δ factor) is made."""
     from derive import load
     from derive.document import build
     from derive.document.slides import path_sum
     from tests.test_recurrent import alone_two_tanh, every_step
 
-    every = path_sum(build(load(every_step().write(tmp_path, "every")).derivation))
-    assert every is not None and int(every.gradient.name[1:]) <= 15  # h's W and U are w1…w15, o's w16…
-    alone = path_sum(build(load(alone_two_tanh().write(tmp_path, "alone")).derivation))
-    assert alone is not None and alone.total > 1
+    for network in (every_step().write(tmp_path, "every"), alone_two_tanh().write(tmp_path, "alone")):
+        doc = build(load(network).derivation)
+        assert path_sum(doc) is None
+        spec = load(network).spec
+        uses = spec.steps * len(spec.examples)  # a term per step of each example (U's from the second step)
+        recurrent = [g for s in doc.backward for p in s.parts for g in p.gradients if p.kind == "derive"]
+        terms = [len(g.statement) for g in recurrent]
+        assert terms and all(1 < count <= uses for count in terms) and uses in terms, terms
 
 
 def test_a_recurrent_layer_over_two_steps_groups_its_u_apart(tmp_path):

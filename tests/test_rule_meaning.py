@@ -22,7 +22,8 @@ from tests.documents import html_tables
 # weights, biases and inputs
 RANK = {"E": 4, "out": 3, "net": 2, "w": 1, "b": 1, "x": 1, "i": 1}
 # one link of a chain, from a quantity to what it is made of (a net input of the outputs of the layer below)
-LINKS = {("E", "out"), ("out", "net"), ("net", "out"), ("net", "w"), ("net", "b"), ("net", "k")}
+# a local derivative ∂top/∂bottom the chains may hold (E on net: a softmax output under cross-entropy)
+LINKS = {("E", "out"), ("E", "net"), ("out", "net"), ("net", "out"), ("net", "w"), ("net", "b"), ("net", "k")}
 NET_RULE = r"\\mathrm\{net\}_(\w) = \\sum_(\w) w_\{(\w)(\w)\}\\, x_(\w) \+ b_(\w)"
 MATRIX_LHS = (
     r"(?:\\boldsymbol\{\\delta\}_\{(\w)\}|\\frac\{\\partial E_\{\\text\{total\}\}\}\{\\partial ([Wb])_\{(\w)\}\}) &= .+"
@@ -133,7 +134,7 @@ def path_sums(tex: str) -> list[tuple[str, str]]:
     return [tuple(block.split(" &= ", 1)) for block in blocks if "\\uncover<" in block and " &= " in block]
 
 
-@pytest.mark.parametrize("name", ["mazur", "cnn"])
+@pytest.mark.parametrize("name", ["mazur", "softmax"])
 def test_a_path_sum_adds_one_chain_per_path_from_the_error_down_to_the_weight(slides, name):
     sums = path_sums(slides[name])
     assert sums
@@ -154,6 +155,16 @@ def test_a_path_sum_adds_one_chain_per_path_from_the_error_down_to_the_weight(sl
         grouped = re.search(r"\\left\((.*?)\\right\)", rhs)
         if grouped:
             assert not re.search(r" - ", grouped[1]), grouped[1]
+        # every path goes through the weight's neuron: its factors close each chain, after a "·"
+        assert not re.search(r"\\cdot\s*(\}|\\\\|$)", rhs), f"{lhs}: a product ends in a dangling ·"
+
+
+def test_a_kernel_entry_is_summed_over_its_positions_not_over_paths(slides):
+    """w1 acts at each of the map's nine positions, each use reaching E_total on its own: its frame's chain
+    rule writes one term per position (three, and six more), and the deck has no "sum over paths" frame."""
+    assert not path_sums(slides["cnn"])
+    assert "A hidden weight: a sum over paths" not in slides["cnn"]
+    assert "and 6 more terms of the same form" in slides["cnn"]
 
 
 # -- the convolutional deck's tables: each neuron's values, each δ -----------------------------------------

@@ -52,9 +52,12 @@ class TextbookPrinter(LatexPrinter):
         self.net_label = net_label
         self.values = values
         self.digits = digits
+        self.bare = False  # a number alone in a function's brackets needs no parentheses of its own
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         if self.values is not None and expr in self.values:
+            if self.bare:
+                return format_number(self.values[expr], self.digits)
             return number_latex(self.values[expr], self.digits)
         if expr in self.labels:
             return self.labels[expr]
@@ -77,6 +80,14 @@ class TextbookPrinter(LatexPrinter):
         # "a - (t - out) · out", not SymPy's "a + - (t - out) · out"
         return super()._print_Add(expr, order).replace(" + - ", " - ")
 
+    def _print_Function(self, expr: sp.Function, exp: str | None = None) -> str:
+        # tanh(−0.05), not tanh((−0.05)): a lone symbol's number is already inside the function's brackets
+        self.bare = len(expr.args) == 1 and isinstance(expr.args[0], sp.Symbol)
+        try:
+            return super()._print_Function(expr, exp)
+        finally:
+            self.bare = False
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         # ReLU reads better as max(0, x) and its slope as an indicator than as SymPy's cases;
         # leaky ReLU as max(a·x, x); the rest of the family (ELU, slopes) as cases on the sign of x.
@@ -84,7 +95,7 @@ class TextbookPrinter(LatexPrinter):
         if cases is None:
             return super()._print_Piecewise(expr)
         value, net, otherwise = cases
-        argument = self._print(net)
+        argument = self._bracketed(net)
         if otherwise == 0:
             if value == net:
                 return rf"\max\left(0, {argument}\right)"
@@ -99,6 +110,12 @@ class TextbookPrinter(LatexPrinter):
             rf"\begin{{cases}} {self._print(value)} & {argument} > 0 \\ "
             rf"{self._print(otherwise)} & {argument} \le 0 \end{{cases}}"
         )
+
+    def _bracketed(self, expr: sp.Expr) -> str:
+        """``expr`` alone in brackets or before a comparison: a number without parentheses, max(0, −0.05)."""
+        if self.values is not None and expr in self.values:
+            return format_number(self.values[expr], self.digits)
+        return self._print(expr)
 
 
 def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:
@@ -170,6 +187,16 @@ class PlainPrinter(StrPrinter):
             return f"({text})" if text.startswith("-") else text
         return self.labels.get(expr, expr.name)
 
+    def _print_Function(self, expr: sp.Function) -> str:
+        # tanh(-0.05), not tanh((-0.05)): a lone symbol's number is already inside the function's brackets
+        if len(expr.args) == 1:
+            return f"{expr.func.__name__}({self._bracketed(expr.args[0])})"
+        return super()._print_Function(expr)
+
+    def _bracketed(self, expr: sp.Expr) -> str:
+        """``expr`` alone in brackets or before a comparison: a number without parentheses, max(0, -0.05)."""
+        return self.values[expr] if expr in self.values else self._print(expr)
+
     def _print_Mul(self, expr: sp.Mul) -> str:
         return super()._print_Mul(expr).replace("*", "·")
 
@@ -183,7 +210,7 @@ class PlainPrinter(StrPrinter):
         if cases is None:
             return super()._print_Piecewise(expr)
         value, net, otherwise = cases
-        argument = self._print(net)
+        argument = self._bracketed(net)
         if otherwise == 0:
             return f"max(0, {argument})" if value == net else f"[{argument} > 0]"
         if net in self.values:

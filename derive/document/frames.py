@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from .model import DeltaWorking, Document, Equation, GradientWorking, NeuronWorking, Part
 from .slides import spelled, spelled_neurons
@@ -92,7 +92,7 @@ def neuron_frames(row: list[NeuronWorking], *, handout: bool, lead: float = 0.0)
     \\Large, of one neuron's two \\LARGE (the handout, all \\normalsize)."""
     frames: list[list[NeuronWorking]] = []
     for neuron in row:
-        room = FRAME_BODY - (lead if not frames else 0.0)
+        room = FRAME_BODY - (lead if len(frames) == 1 else 0.0)  # the first frame opens with the sentence
         last = frames[-1] if frames else None
         if last is not None and len(last) == 1 and _neurons_height([*last, neuron], handout) <= room:
             last.append(neuron)
@@ -106,8 +106,10 @@ def _neurons_height(neurons: list[NeuronWorking], handout: bool) -> float:
     return sum(step_height(eq, size, 1.0, "medskip", handout=handout) for n in neurons for eq in (n.net, n.out))
 
 
-def _packed(items: Iterable[Any], height: Callable[[Any], float], room: float, most: int) -> Iterator[list[Any]]:
-    """``items`` in order, as many to a group as ``room`` holds (at least one, at most ``most``)."""
+def _packed(
+    items: Iterable[Any], height: Callable[[Any], float], room: float, most: int | None = None
+) -> Iterator[list[Any]]:
+    """``items`` in order, as many to a group as ``room`` holds (at least one; at most ``most``, if given)."""
     group: list[Any] = []
     used = 0.0
     for item in items:
@@ -125,7 +127,7 @@ def _packed(items: Iterable[Any], height: Callable[[Any], float], room: float, m
 class Entry:
     """One thing a gradient's frame shows in its working column, revealed on its own overlay or not."""
 
-    kind: str  # "statement", "line" (a step) or "listed" (δs by value)
+    kind: Literal["statement", "line", "listed"]  # the chain rule's statement, a step, or δs listed by value
     item: Any  # the gradient, the step's Equation, or the listed δs
     reveal: bool
     more: int = 0  # a statement's terms not written out
@@ -135,38 +137,38 @@ def gradient_frames(part: Part, detail: str, *, size: str, column: float, handou
     """The frames of one derived gradient (or a brief run), each its entries in order.
 
     Several δs derived factor by factor each take a frame of their own after the statement's (past
-    :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), the result a last one
-    when it sums more than two terms or lists δs; any frame its lines overfill goes on in another,
-    whose first line shows at once.
+    :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), their first line shown
+    with the frame; the result goes with the last δ, or on a frame of its own when it sums more than two
+    terms or lists δs. A frame its lines would overfill goes on in another, whose first line shows at once.
     """
     first = part.gradients[0]
     apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)
     shown, listed = spelled(first.deltas, detail) if apart else (first.deltas, [])
-    blocks: list[list[Entry]] = [[_statement(first, size, column)]] if part.kind == "derive" else []
-    blocks.extend(_delta_entries(delta) for delta in shown)
-    tail = [Entry("listed", listed, False)] if listed else []
+    statement = [_statement(first, size, column)] if part.kind == "derive" else []
+    deltas = [_delta_entries(delta) for delta in shown]
     results = [Entry("line", step.result, True) for step in part.gradients]
-    results[0].reveal = bool(first.deltas) or part.kind == "derive"
-    blocks.append(tail + results)
-    alone = apart and (first.terms > 2 or bool(listed))
+    results[0].reveal = bool(first.deltas) or part.kind == "derive"  # shown with a frame nothing comes before on
+    tail = ([Entry("listed", listed, False)] if listed else []) + results
+    if apart:
+        for block in deltas:
+            block[0].reveal = False
+        alone = first.terms > 2 or bool(listed)
+        groups = [statement, *deltas[:-1], deltas[-1] + ([] if alone else tail), *([tail] if alone else [])]
+    else:
+        groups = [statement + [entry for block in deltas for entry in block] + tail]
     measure = _measure(size, column, handout)
-    grouped = [[entry for block in blocks[i:j] for entry in block] for i, j in _groups(len(blocks), apart, alone)]
-    frames = [frame for group in grouped for frame in _packed(group, measure, FRAME_BODY, len(group))]
-    for frame in frames[1:]:
-        frame[0].reveal = False
+    frames = []
+    for group in groups:
+        packed = list(_packed(group, measure, FRAME_BODY))
+        for frame in packed[1:]:
+            frame[0].reveal = False
+        frames += packed
     return frames
 
 
-def _groups(blocks: int, apart: bool, alone: bool) -> list[tuple[int, int]]:
-    """Which blocks share a frame: all of them; or, apart, the statement, each δ, and the result with the
-    last δ unless it stands ``alone``."""
-    if not apart:
-        return [(0, blocks)]
-    ends = list(range(1, blocks - 1)) + ([blocks - 1] if alone else [])
-    return list(zip([0, *ends], [*ends, blocks], strict=True))
-
-
 def _measure(size: str, column: float, handout: bool) -> Callable[[Entry], float]:
+    """How tall an entry of a gradient's working column sets, at ``size`` in a column ``column`` wide."""
+
     def height(entry: Entry) -> float:
         if entry.kind == "line":
             return step_height(entry.item, size, column, "smallskip", handout=handout)
@@ -181,7 +183,9 @@ def _statement_rows(gradient: GradientWorking, more: int, size: str, column: flo
     """The statement on one row if it fits, else a row per term written (and one for "+ ⋯")."""
     written = gradient.statement[: len(gradient.statement) - more]
     whole = f"{gradient.lhs} = {' + '.join(written)}"
-    return [whole] if fits(whole, size, column) else written + ([r"+ \cdots"] if more else [])
+    if fits(whole, size, column) and not more:
+        return [whole]
+    return written + ([r"+ \cdots"] if more else [])
 
 
 def _statement(gradient: GradientWorking, size: str, column: float) -> Entry:
@@ -232,21 +236,34 @@ class Frames:
         """The sentence that opens the forward pass after the step."""
         return self.catalog("slides.after_lead" if self.doc.train_biases else "slides.after_lead_fixed")
 
+    @property
+    def working_column(self) -> float:
+        """The working beside a gradient's picture, as a share of the text width."""
+        return round(0.98 - self.picture_width, 2)
+
+    @property
+    def cited_column(self) -> float:
+        """The results beside the picture of gradients that cite known δs (a wider picture), as a share."""
+        return round(0.96 - self.picture_width, 2)
+
     def gradient(self, part: Part) -> list[list[Entry]]:
         """The frames of a derived gradient (or a brief run) and what each shows."""
-        column = round(0.98 - self.picture_width, 2)
+        column = self.working_column
         frames = gradient_frames(part, self.doc.detail, size=self.working_size, column=column, handout=self.handout)
         if self.like is None:
             return frames
-        own = iter(entry for frame in frames for entry in frame)
-        return [[_as(next(own), entry) for entry in frame] for frame in self.like.gradient(self._planned(part))]
+        planned = self.like.gradient(self._planned(part))
+        own = _sliced([entry for frame in frames for entry in frame], planned)
+        return [
+            [_as(mine, theirs) for mine, theirs in zip(a, b, strict=True)] for a, b in zip(own, planned, strict=True)
+        ]
 
     def cited(self, gradients: list[GradientWorking]) -> list[list[GradientWorking]]:
         """The citing gradients of a section, four to a frame with one example (two with more) where they
         fit under the sentence that names their δs."""
         if self.like is not None:
             return _sliced(gradients, self.like.cited([self._planned(gradient) for gradient in gradients]))
-        column = round(0.96 - self.picture_width, 2)
+        column = self.cited_column
         deltas = ", ".join(f"${cite}$" for cite in dict.fromkeys(c for g in gradients for c in g.cites))
         room = FRAME_BODY - prose_height(self.catalog("slides.cites", deltas=deltas), self.cited_size, column)
         height = partial(step_height, size=self.cited_size, column=column, skip="medskip", handout=self.handout)
@@ -288,7 +305,9 @@ def _index(items: list[Any], found: Any) -> int:
 
 
 def _sliced(items: list[Any], planned: list[list[Any]]) -> list[list[Any]]:
-    """``items`` in groups of the sizes of ``planned``'s."""
+    """``items`` in groups of the sizes of ``planned``'s (which holds as many)."""
+    if len(items) != sum(map(len, planned)):
+        raise ValueError(f"the handout has {len(items)} items where the slides have {sum(map(len, planned))}")
     found = iter(items)
     return [[next(found) for _ in group] for group in planned]
 

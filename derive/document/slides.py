@@ -118,13 +118,21 @@ class PathSum:
 
 
 def path_sum(doc: Document) -> PathSum | None:
-    """The sum over paths of the first hidden weight derived with more than one path, if there is one."""
+    """The sum over paths of the first hidden weight derived whose one use reaches E_total along more than
+    one path (its neuron's output feeds several neurons), if there is one.
+
+    A weight used at several places (a kernel entry at each position of its map, a recurrent weight at
+    each step) whose paths share nothing but the weight is a sum over its uses, not over paths: its
+    frame's chain rule already writes one term per use.
+    """
     for section in doc.backward:
         if section.output and not section.heading:  # a recurrent layer's groups are sums through time
             continue
         for part in section.parts:
             for gradient in part.gradients:
-                if part.kind != "cite" and gradient.name.startswith("w") and len(chains(gradient.graph)) > 1:
+                paths = chains(gradient.graph)
+                hidden = part.kind != "cite" and gradient.name.startswith("w")
+                if hidden and len(paths) > 1 and _common_prefix(paths) > 1:
                     return _path_sum(gradient)
     return None
 
