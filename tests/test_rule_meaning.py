@@ -798,3 +798,12 @@ def test_a_recurrent_layer_alone_never_speaks_of_a_next_layer(tmp_path):
         text = run_derive("explain", str(path), "--detail", detail).stdout
         assert rule_sentence("en", "recurrent_paths") in text, detail
         assert rule_sentence("en", "sum_over_paths") not in text, detail
+
+
+def test_the_delta_rule_says_a_shared_weight_adds_its_terms_over_its_uses(slides):
+    """∂E/∂w_ji = δ_j x_i is one use's: the convolutional deck's general delta rule adds that a kernel entry
+    (or a recurrent weight) sums it over every place it acts; a dense network's deck has no such weight."""
+    said = sentences("en")["slides"]["delta_shared"]
+    assert r"\delta_j\, x_i" in said
+    assert said in slides["cnn"]
+    assert said not in slides["mazur"] and said not in slides["softmax"]
