@@ -66,19 +66,35 @@ def step_rows(eq: Equation, size: str, column: float, *, handout: bool = False) 
     two = [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted} = {eq.value}"]
     if all(fits(row, size, column) for row in two):
         return two
-    if eq.terms:  # a long sum: its terms over two rows, and its numbers over two more
-        half = (len(eq.terms) + 1) // 2
-        return [
-            f"{eq.lhs} = {' + '.join(eq.formula_terms[:half])}",
-            f"+ {' + '.join(eq.formula_terms[half:])}",
-            f"= {' + '.join(eq.terms[:half])}",
-            f"+ {' + '.join(eq.terms[half:])} = {eq.value}",
-        ]
+    if eq.terms:  # a long sum: its terms as many a row as fit, then its numbers likewise
+        return _term_rows(eq, terms_per_row(eq, size, column))
     if handout:  # the printed handout scales two rows rather than take more
         return two
     if " = " in eq.lhs:  # a left side that names and defines (δ = ∂E/∂net) takes a row of its own
         return [eq.lhs, f"= {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
     return [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
+
+
+def terms_per_row(eq: Equation, size: str, column: float) -> int:
+    """How many terms of a long sum a row holds: the most (at most half of them) with which every row of
+    its formula and of its numbers fits the column, unless its rows would then stand taller than a frame
+    holds under a sentence of three lines; then as few more as keep them within it (scaled to the width)."""
+    half = (len(eq.terms) + 1) // 2
+    fitting = next((each for each in range(half, 0, -1) if all(fits(r, size, column) for r in _term_rows(eq, each))), 1)
+    room = FRAME_BODY - 3 * TEXT_LINE * SIZES[size] - SKIPS["medskip"]
+    return next(
+        (each for each in range(fitting, half) if rows_height(_term_rows(eq, each), size, "medskip") <= room), half
+    )
+
+
+def _term_rows(eq: Equation, each: int) -> list[str]:
+    """A long sum's rows, ``each`` terms a row: ``lhs = t1 + t2``, ``+ t3 + t4``, …, ``= n1 + n2``, …, ``= value``."""
+    formulas = [" + ".join(eq.formula_terms[i : i + each]) for i in range(0, len(eq.formula_terms), each)]
+    numbers = [" + ".join(eq.terms[i : i + each]) for i in range(0, len(eq.terms), each)]
+    numbers[-1] += f" = {eq.value}"
+    return [f"{eq.lhs} = {formulas[0]}", *(f"+ {row}" for row in formulas[1:]), f"= {numbers[0]}"] + [
+        f"+ {row}" for row in numbers[1:]
+    ]
 
 
 def step_height(eq: Equation, size: str, column: float, skip: str, *, handout: bool = False) -> float:
@@ -245,6 +261,11 @@ class Frames:
     def cited_column(self) -> float:
         """The results beside the picture of gradients that cite known δs (a wider picture), as a share."""
         return round(0.96 - self.picture_width, 2)
+
+    def terms_per_row(self, eq: Equation, size: str, column: float) -> int:
+        """How many terms a row of a long sum holds at ``size`` in a column ``column`` wide (:func:`terms_per_row`);
+        the printed handout, which follows the slides' frames with longer numbers, scales two rows of each."""
+        return (len(eq.terms) + 1) // 2 if self.handout else terms_per_row(eq, size, column)
 
     def gradient(self, part: Part) -> list[list[Entry]]:
         """The frames of a derived gradient (or a brief run) and what each shows."""
