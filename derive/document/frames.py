@@ -104,8 +104,7 @@ def step_height(eq: Equation, size: str, column: float, skip: str, *, handout: b
 
 def neuron_frames(row: list[NeuronWorking], *, handout: bool, lead: float = 0.0) -> list[list[NeuronWorking]]:
     """A layer's neurons of the forward pass, two to a frame where both fit, else one; the first frame
-    opens with a sentence ``lead`` points tall.  The deck sets a frame of two neurons' four lines
-    \\Large, of one neuron's two \\LARGE (the handout, all \\normalsize)."""
+    opens with a sentence ``lead`` points tall (each frame's size: :func:`neuron_size`)."""
     frames: list[list[NeuronWorking]] = []
     for neuron in row:
         room = FRAME_BODY - (lead if len(frames) == 1 else 0.0)  # the first frame opens with the sentence
@@ -117,8 +116,14 @@ def neuron_frames(row: list[NeuronWorking], *, handout: bool, lead: float = 0.0)
     return frames
 
 
+def neuron_size(neurons: int, *, handout: bool) -> str:
+    """The size a forward-pass frame sets its neurons' lines in: two neurons' four lines \\Large, one's
+    two \\LARGE; the handout all \\normalsize."""
+    return "normalsize" if handout else "Large" if neurons > 1 else "LARGE"
+
+
 def _neurons_height(neurons: list[NeuronWorking], handout: bool) -> float:
-    size = "normalsize" if handout else "Large" if len(neurons) > 1 else "LARGE"
+    size = neuron_size(len(neurons), handout=handout)
     return sum(step_height(eq, size, 1.0, "medskip", handout=handout) for n in neurons for eq in (n.net, n.out))
 
 
@@ -261,6 +266,10 @@ class Frames:
     def cited_column(self) -> float:
         """The results beside the picture of gradients that cite known δs (a wider picture), as a share."""
         return round(0.96 - self.picture_width, 2)
+
+    def neuron_size(self, neurons: int) -> str:
+        """The size of a forward-pass frame of ``neurons`` neurons (:func:`neuron_size`)."""
+        return neuron_size(neurons, handout=self.handout)
 
     def terms_per_row(self, eq: Equation, size: str, column: float) -> int:
         """How many terms a row of a long sum holds at ``size`` in a column ``column`` wide (:func:`terms_per_row`);
