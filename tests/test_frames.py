@@ -164,3 +164,48 @@ def test_a_steps_estimated_height_is_latexs_within_a_band(tmp_path):
         assert 0.7 <= ratio <= 1.15, (size, ratio, rows)
     for size, found in ratios.items():
         assert abs(statistics.median(found) - 1) <= 0.05, (size, statistics.median(found))
+
+
+def test_a_sentences_estimated_lines_are_latexs_or_one_more():
+    """The sentences that open frames (each citing frame's naming its δs, the forward pass's after the
+    step), in both languages, set by LaTeX in their column at their size: the estimate's line count is
+    LaTeX's, or one more (a frame is never filled past what it holds), never fewer."""
+    from derive.document.frames import CHARACTER, TEXT_LINE, prose_height
+    from derive.outputs.render import default_renderer
+
+    require_tool("pdflatex")
+    cases = []
+    for language in ("en", "es"):
+        catalog = default_renderer().catalog(language)
+        for name in builtin_names():
+            frames = Frames(
+                slides_document(load_builtin(name), Options(language=language), SLIDE_FIGURES), False, catalog
+            )
+            cases.append((frames.after_lead, "normalsize", 1.0))
+            for section in frames.doc.backward:
+                gradients = [g for part in section.parts if part.kind == "cite" for g in part.gradients]
+                for group in frames.cited(gradients) if gradients else []:
+                    deltas = ", ".join(f"${cite}$" for cite in dict.fromkeys(c for g in group for c in g.cites))
+                    cases.append((catalog("slides.cites", deltas=deltas), frames.cited_size, frames.cited_column))
+    preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
+    boxes = "\n".join(
+        rf"\setbox0\vbox{{\hsize={column * TEXT_WIDTH:.2f}pt\{size} {text}\par\xdef\lines{{\the\prevgraf}}}}"
+        rf"\typeout{{LINES {n} \lines}}"
+        for n, (text, size, column) in enumerate(cases)
+    )
+    boxes += "".join(rf"{{\{size}\typeout{{SKIP {size} \the\baselineskip}}}}" for size in SIZES)
+    logs: dict[str, str] = {}
+    compile_pdfs(
+        {"lines.tex": preamble + r"\begin{document}\begin{frame}" + boxes + r"\end{frame}\end{document}"}, logs=logs
+    )
+    measured = {int(n): int(lines) for n, lines in re.findall(r"^LINES (\d+) (\d+)", logs["lines.tex"], re.MULTILINE)}
+    assert len(measured) == len(cases) > 20
+    # a line of prose is its size's baselineskip, within 6 %
+    skips = re.findall(r"^SKIP (\w+) ([\d.]+)pt", logs["lines.tex"], re.MULTILINE)
+    assert len(skips) == len(SIZES)
+    for size, skip in skips:
+        assert abs(TEXT_LINE * SIZES[size] / float(skip) - 1) <= 0.06, (size, skip)
+    for n, lines in measured.items():
+        text, size, column = cases[n]
+        estimated = round((prose_height(text, size, column, "smallskip") - 3.0) / (TEXT_LINE * SIZES[size]))
+        assert lines <= estimated <= lines + 1, (estimated, lines, size, CHARACTER, text)

@@ -35,7 +35,7 @@ WIDER = {"footnotesize": 0.9, "small": 0.97, "normalsize": 1.06, "large": 1.13, 
 FRACTION_ROW, FLAT_ROW, ROW_GAP, LINE_GAP = 2.2, 1.2, 4.5, 1.0
 TEXT_LINE, CHARACTER = 1.2, 0.45
 SKIPS = {"smallskip": 3.0, "medskip": 6.0}
-# The statement of a gradient's chain rule writes at most this many of its terms on a frame before "+ ⋯".
+# The rows a gradient's chain rule takes at most, one a term: past them, the first terms and a row "+ ⋯".
 STATEMENT_TERMS = 4
 
 
