@@ -209,3 +209,26 @@ def test_a_sentences_estimated_lines_are_latexs_or_one_more():
         text, size, column = cases[n]
         estimated = round((prose_height(text, size, column, "smallskip") - 3.0) / (TEXT_LINE * SIZES[size]))
         assert lines <= estimated <= lines + 1, (estimated, lines, size, CHARACTER, text)
+
+
+def test_the_frame_is_as_wide_and_holds_as_much_as_the_estimates_say():
+    """In the deck's own preamble: the text is TEXT_WIDTH wide, and a [t] frame of two columns under a
+    one-line title holds a column FRAME_BODY tall (and a point more: the margin), but not 6 pt more."""
+    from derive.document.frames import FRAME_BODY
+
+    require_tool("pdflatex")
+    preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
+
+    def frame(height: float) -> str:
+        return (
+            r"\begin{frame}[t]{The gradient of $w_{1}$}\begin{columns}[T]\begin{column}{0.3\textwidth}x\end{column}"
+            rf"\begin{{column}}{{0.68\textwidth}}\rule{{1pt}}{{{height}pt}}\end{{column}}\end{{columns}}\end{{frame}}"
+        )
+
+    body = r"\typeout{TEXTWIDTH \the\textwidth}" + frame(FRAME_BODY + 1) + frame(FRAME_BODY + 6)
+    logs: dict[str, str] = {}
+    compile_pdfs({"frame.tex": preamble + r"\begin{document}" + body + r"\end{document}"}, logs=logs)
+    log = logs["frame.tex"]
+    assert float(re.search(r"^TEXTWIDTH ([\d.]+)pt", log, re.MULTILINE)[1]) == pytest.approx(TEXT_WIDTH, abs=0.05)
+    overfull = re.findall(r"Overfull \\vbox", log)
+    assert len(overfull) == 1  # the second frame's column only

@@ -21,9 +21,9 @@ from .slides import spelled, spelled_neurons
 from .typeset import width
 
 # A 16:9 Beamer page at 11 pt: its text width, and what a [t] frame's body holds under a one-line title
-# (206 pt, measured), less a small margin: the estimates below are fitted to LaTeX's measures.
+# (203 pt in the deck's preamble, measured), less a point: the estimates below are fitted to LaTeX's measures.
 TEXT_WIDTH = 398.3
-FRAME_BODY = 204.0
+FRAME_BODY = 202.0
 # Beamer's type sizes at 11 pt, in points.
 SIZES = {"footnotesize": 9.0, "small": 10.0, "normalsize": 10.95, "large": 12.0, "Large": 14.4, "LARGE": 17.28}
 # How wide the deck sets, at each size, a line :func:`.typeset.width` estimates one point wide (for a
