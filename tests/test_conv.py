@@ -460,32 +460,37 @@ def test_the_slides_summarise_a_kernel_entrys_error_signals_and_the_feature_map(
     assert listed == positions[2:] * 2
 
 
-@pytest.mark.parametrize(("network", "language"), [("cnn", "en"), ("rnn", "es")])
-def test_a_layered_deck_fits_every_frame_in_a_lecture_length(tmp_path, network, language):
+@pytest.mark.parametrize(
+    ("network", "language", "detail"),
+    [("cnn", "en", "standard"), ("rnn", "es", "standard"), ("cnn", "en", "brief"), ("xor", "en", "full")],
+)
+def test_a_layered_deck_fits_every_frame_in_a_lecture_length(tmp_path, network, language, detail):
     """The whole deck, as `derive slides` makes it, compiles with nothing cut off at a frame's foot (no
     overfull box: a kernel entry's nine-term chain rule, a feature map's five-term net input, a weight
-    through time's working go on in another frame), is of class length (with a frame for every δ and
-    position it ran past a hundred pages), and its handout prints the same frames."""
+    through time's working go on in another frame; a brief δ line aligned after its long left side; the
+    XOR's gradients over four examples at the full detail), is of class length (with a frame for every δ
+    and position it ran past a hundred pages; the full detail, which derives them all, longer), and its
+    handout prints the same frames."""
     import re
     import subprocess
 
     from tests.conftest import require_tool
     from tests.documents import compile_latex, pdf_text
 
-    run_derive("slides", network, "--lang", language, "-o", str(tmp_path))
-    run_derive("slides", network, "--lang", language, "--handout", "-o", str(tmp_path))
+    run_derive("slides", network, "--lang", language, "--detail", detail, "-o", str(tmp_path))
+    run_derive("slides", network, "--lang", language, "--detail", detail, "--handout", "-o", str(tmp_path))
     log = compile_latex(tmp_path / "slides.tex")
     assert "Overfull" not in log, next(line for line in log.splitlines() if "Overfull" in line)
     pages = subprocess.run(
         [require_tool("pdfinfo"), str(tmp_path / "slides.pdf")], capture_output=True, text=True, check=True
     ).stdout
-    assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) <= 100
+    assert int(re.search(r"Pages:\s+(\d+)", pages).group(1)) <= (100 if detail != "full" else 150)
     frames = [
         (tmp_path / name).read_text(encoding="utf-8").count(r"\begin{frame}")
         for name in ("slides.tex", "slides-handout.tex")
     ]
     assert frames[0] == frames[1], frames
-    if network == "cnn":
+    if network == "cnn" and detail == "standard":
         # w1 is in the net input of each of the map's nine positions: three terms written, six more said
         kernel = builtin_cnn().layers[0]["kernels"][0]
         positions = (len(IMAGE) - len(kernel) + 1) * (len(IMAGE[0]) - len(kernel[0]) + 1)

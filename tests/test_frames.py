@@ -130,7 +130,7 @@ def aligned(rows: list[str]) -> str:
 def test_a_steps_estimated_height_is_latexs_within_a_band(tmp_path):
     """Each step of the built-in decks, set in the rows the estimate chooses at each size and column the
     deck uses, and measured by LaTeX with its skip: the estimate's height is LaTeX's within 5 % in the
-    middle at every size and within −30 % to +15 % for every step (a lone line with a tall bracket is
+    middle at every size and within −30 % to +20 % for every step (a lone line with a tall bracket is
     the most under-estimated; the margin under the frame's body covers it)."""
     require_tool("pdflatex")
     cases = []
@@ -161,7 +161,7 @@ def test_a_steps_estimated_height_is_latexs_within_a_band(tmp_path):
         size, rows = cases[n]
         ratio = (rows_height(rows, size, "medskip") - LINE_GAP) / points  # LaTeX's box has no interline glue
         ratios.setdefault(size, []).append(ratio)
-        assert 0.7 <= ratio <= 1.15, (size, ratio, rows)
+        assert 0.7 <= ratio <= 1.2, (size, ratio, rows)
     for size, found in ratios.items():
         assert abs(statistics.median(found) - 1) <= 0.05, (size, statistics.median(found))
 

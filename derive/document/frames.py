@@ -29,10 +29,15 @@ SIZES = {"footnotesize": 9.0, "small": 10.0, "normalsize": 10.95, "large": 12.0,
 # How wide the deck sets, at each size, a line :func:`.typeset.width` estimates one point wide (for a
 # document at 11 pt): the median of LaTeX's measures of every step of the built-in decks, in their fonts.
 WIDER = {"footnotesize": 0.9, "small": 0.97, "normalsize": 1.06, "large": 1.13, "Large": 1.35, "LARGE": 1.56}
-# A displayed row's height in ems of its size, with a fraction in display style or without; the space
-# between two rows of an aligned block and below a paragraph, in points; a line of prose, in ems, and
-# about how many ems a character of it takes.
+# A displayed row's height in ems of its size, with a fraction in display style or without, and with a
+# fraction of an example's quantities (out_o1^(1): a superscript in the denominator deepens it); the
+# space between two rows of an aligned block and below a paragraph, in points; a line of prose, in ems,
+# and about how many ems a character of it takes.
 FRACTION_ROW, FLAT_ROW, ROW_GAP, LINE_GAP = 2.2, 1.2, 4.5, 1.0
+EXAMPLE_FRACTION_ROW = 3.0
+# \frac{numerator}{denominator}, each part with groups nested two deep (E_{\text{total}}, out_{o1}^{(1)})
+_PART = r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}"
+FRACTION = re.compile(r"\\frac" + _PART + _PART)
 TEXT_LINE, CHARACTER = 1.2, 0.45
 SKIPS = {"smallskip": 3.0, "medskip": 6.0}
 # The rows a gradient's chain rule takes at most, one a term: past them, the first terms and a row "+ ⋯".
@@ -44,10 +49,24 @@ def fits(latex: str, size: str, column: float) -> bool:
     return width(latex) * WIDER[size] <= column * TEXT_WIDTH
 
 
+def rows_fit(left: str, rights: list[str], size: str, column: float) -> bool:
+    """Whether rows aligned after ``left`` fit the column: an ``aligned`` block is as wide as its left side
+    and its widest right side together, wider than its widest row."""
+    return (width(left) + max(map(width, rights))) * WIDER[size] <= column * TEXT_WIDTH
+
+
 def rows_height(rows: list[str], size: str, skip: str) -> float:
     """The height of rows of mathematics set one under another (an ``aligned`` block), and the skip below."""
-    tall = sum(FRACTION_ROW if r"\frac" in row else FLAT_ROW for row in rows)
+    tall = sum(_row_height(row) for row in rows)
     return SIZES[size] * tall + ROW_GAP * (len(rows) - 1) + LINE_GAP + SKIPS[skip]
+
+
+def _row_height(row: str) -> float:
+    """A row's height in ems: a fraction of an example's quantities, a fraction, or none."""
+    fractions = FRACTION.findall(row)
+    if not fractions:
+        return FLAT_ROW
+    return EXAMPLE_FRACTION_ROW if any("^{(" in part for pair in fractions for part in pair) else FRACTION_ROW
 
 
 def prose_height(text: str, size: str, column: float, skip: str = "medskip") -> float:
@@ -64,7 +83,7 @@ def step_rows(eq: Equation, size: str, column: float, *, handout: bool = False) 
     if not (eq.substituted and eq.formula) or fits(whole, size, column):
         return [whole]
     two = [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted} = {eq.value}"]
-    if all(fits(row, size, column) for row in two):
+    if rows_fit(eq.lhs, [f"= {eq.formula}", two[1]], size, column):
         return two
     if eq.terms:  # a long sum: its terms as many a row as fit, then its numbers likewise
         return _term_rows(eq, terms_per_row(eq, size, column))
@@ -80,11 +99,17 @@ def terms_per_row(eq: Equation, size: str, column: float) -> int:
     its formula and of its numbers fits the column, unless its rows would then stand taller than a frame
     holds under a sentence of three lines; then as few more as keep them within it (scaled to the width)."""
     half = (len(eq.terms) + 1) // 2
-    fitting = next((each for each in range(half, 0, -1) if all(fits(r, size, column) for r in _term_rows(eq, each))), 1)
+    fitting = next((each for each in range(half, 0, -1) if _terms_fit(eq, each, size, column)), 1)
     room = FRAME_BODY - 3 * TEXT_LINE * SIZES[size] - SKIPS["medskip"]
     return next(
         (each for each in range(fitting, half) if rows_height(_term_rows(eq, each), size, "medskip") <= room), half
     )
+
+
+def _terms_fit(eq: Equation, each: int, size: str, column: float) -> bool:
+    """Whether a long sum's rows of ``each`` terms, aligned after its left side, fit the column."""
+    rows = _term_rows(eq, each)
+    return rows_fit(eq.lhs, [rows[0].removeprefix(eq.lhs), *rows[1:]], size, column)
 
 
 def _term_rows(eq: Equation, each: int) -> list[str]:
