@@ -139,7 +139,13 @@ def test_a_steps_estimated_height_is_latexs_within_a_band(tmp_path):
         gradients = [g for section in doc.backward for part in section.parts for g in part.gradients]
         steps = [g.result for g in gradients] + [f.equation for g in gradients for d in g.deltas for f in d.factors]
         for eq in steps:
-            for size, column in (("footnotesize", 0.69), ("normalsize", 0.69), ("large", 0.62), ("Large", 1.0)):
+            for size, column in (
+                ("footnotesize", 0.69),
+                ("normalsize", 0.69),
+                ("large", 0.62),
+                ("Large", 1.0),
+                ("LARGE", 1.0),
+            ):
                 cases.append((size, step_rows(eq, size, column)))
     preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
     boxes = "\n".join(
