@@ -113,9 +113,11 @@ class TextbookPrinter(LatexPrinter):
 
     def _bracketed(self, expr: sp.Expr) -> str:
         """``expr`` alone in brackets or before a comparison: a number without parentheses, max(0, −0.05)."""
-        if self.values is not None and expr in self.values:
-            return format_number(self.values[expr], self.digits)
-        return self._print(expr)
+        self.bare = isinstance(expr, sp.Symbol)
+        try:
+            return self._print(expr)
+        finally:
+            self.bare = False
 
 
 def number_latex(value: Number | float, digits: int = DEFAULT_DIGITS) -> str:

@@ -76,7 +76,7 @@ def prose_height(text: str, size: str, column: float, skip: str = "medskip") -> 
     return lines * TEXT_LINE * SIZES[size] + SKIPS[skip]
 
 
-def step_rows(eq: Equation, size: str, column: float, *, handout: bool = False) -> list[str]:
+def step_rows(eq: Equation, size: str, column: float) -> list[str]:
     r"""The rows the deck's ``\stepline`` sets a step in: the first of its forms that fits the column."""
     parts = [part for part in (eq.lhs, eq.formula, eq.substituted, eq.value) if part]
     whole = " = ".join(parts)
@@ -87,8 +87,6 @@ def step_rows(eq: Equation, size: str, column: float, *, handout: bool = False) 
         return two
     if eq.terms:  # a long sum: its terms as many a row as fit, then its numbers likewise
         return _term_rows(eq, terms_per_row(eq, size, column))
-    if handout:  # the printed handout scales two rows rather than take more
-        return two
     if " = " in eq.lhs:  # a left side that names and defines (δ = ∂E/∂net) takes a row of its own
         return [eq.lhs, f"= {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
     return [f"{eq.lhs} = {eq.formula}", f"= {eq.substituted}", f"= {eq.value}"]
@@ -122,19 +120,19 @@ def _term_rows(eq: Equation, each: int) -> list[str]:
     ]
 
 
-def step_height(eq: Equation, size: str, column: float, skip: str, *, handout: bool = False) -> float:
+def step_height(eq: Equation, size: str, column: float, skip: str) -> float:
     """About how tall the deck sets a step, in points, with the skip below it."""
-    return rows_height(step_rows(eq, size, column, handout=handout), size, skip)
+    return rows_height(step_rows(eq, size, column), size, skip)
 
 
-def neuron_frames(row: list[NeuronWorking], *, handout: bool, lead: float = 0.0) -> list[list[NeuronWorking]]:
+def neuron_frames(row: list[NeuronWorking], lead: float = 0.0) -> list[list[NeuronWorking]]:
     """A layer's neurons of the forward pass, two to a frame where both fit, else one; the first frame
     opens with a sentence ``lead`` points tall (each frame's size: :func:`neuron_size`)."""
     frames: list[list[NeuronWorking]] = []
     for neuron in row:
         room = FRAME_BODY - (lead if len(frames) == 1 else 0.0)  # the first frame opens with the sentence
         last = frames[-1] if frames else None
-        if last is not None and len(last) == 1 and _neurons_height([*last, neuron], handout) <= room:
+        if last is not None and len(last) == 1 and _neurons_height([*last, neuron]) <= room:
             last.append(neuron)
         else:
             frames.append([neuron])
@@ -147,9 +145,9 @@ def neuron_size(neurons: int, *, handout: bool) -> str:
     return "normalsize" if handout else "Large" if neurons > 1 else "LARGE"
 
 
-def _neurons_height(neurons: list[NeuronWorking], handout: bool) -> float:
-    size = neuron_size(len(neurons), handout=handout)
-    return sum(step_height(eq, size, 1.0, "medskip", handout=handout) for n in neurons for eq in (n.net, n.out))
+def _neurons_height(neurons: list[NeuronWorking]) -> float:
+    size = neuron_size(len(neurons), handout=False)
+    return sum(step_height(eq, size, 1.0, "medskip") for n in neurons for eq in (n.net, n.out))
 
 
 def _packed(
@@ -179,13 +177,26 @@ class Entry:
     more: int = 0  # a statement's terms not written out
 
 
-def gradient_frames(part: Part, detail: str, *, size: str, column: float, handout: bool) -> list[list[Entry]]:
-    """The frames of one derived gradient (or a brief run), each its entries in order.
+def gradient_frames(part: Part, detail: str, *, size: str, column: float) -> list[list[Entry]]:
+    """The frames of one derived gradient (or a brief run), each its entries in order: each group of
+    :func:`gradient_groups` on as many frames as its lines need, whose first line shows at once."""
+    measure = _measure(size, column)
+    frames = []
+    for group in gradient_groups(part, detail, size=size, column=column):
+        packed = list(_packed(group, measure, FRAME_BODY))
+        for frame in packed[1:]:
+            frame[0].reveal = False
+        frames += packed
+    return frames
+
+
+def gradient_groups(part: Part, detail: str, *, size: str, column: float) -> list[list[Entry]]:
+    """What a derived gradient's (or a brief run's) frames show, in the groups that never share a frame.
 
     Several δs derived factor by factor each take a frame of their own after the statement's (past
     :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), their first line shown
     with the frame; the result goes with the last δ, or on a frame of its own when it sums more than two
-    terms or lists δs. A frame its lines would overfill goes on in another, whose first line shows at once.
+    terms or lists δs.
     """
     first = part.gradients[0]
     apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)
@@ -199,25 +210,16 @@ def gradient_frames(part: Part, detail: str, *, size: str, column: float, handou
         for block in deltas:
             block[0].reveal = False
         alone = first.terms > 2 or bool(listed)
-        groups = [statement, *deltas[:-1], deltas[-1] + ([] if alone else tail), *([tail] if alone else [])]
-    else:
-        groups = [statement + [entry for block in deltas for entry in block] + tail]
-    measure = _measure(size, column, handout)
-    frames = []
-    for group in groups:
-        packed = list(_packed(group, measure, FRAME_BODY))
-        for frame in packed[1:]:
-            frame[0].reveal = False
-        frames += packed
-    return frames
+        return [statement, *deltas[:-1], deltas[-1] + ([] if alone else tail), *([tail] if alone else [])]
+    return [statement + [entry for block in deltas for entry in block] + tail]
 
 
-def _measure(size: str, column: float, handout: bool) -> Callable[[Entry], float]:
+def _measure(size: str, column: float) -> Callable[[Entry], float]:
     """How tall an entry of a gradient's working column sets, at ``size`` in a column ``column`` wide."""
 
     def height(entry: Entry) -> float:
         if entry.kind == "line":
-            return step_height(entry.item, size, column, "smallskip", handout=handout)
+            return step_height(entry.item, size, column, "smallskip")
         if entry.kind == "listed":  # a sentence, then the δs two to a row, \small
             return (2 + (len(entry.item) + 1) // 2) * TEXT_LINE * SIZES["small"]
         return rows_height(_statement_rows(entry.item, entry.more, size, column), size, "smallskip")
@@ -257,7 +259,8 @@ class Frames:
     handout: bool
     catalog: Callable[..., str]
     # the frames of the slides themselves, which the printed handout follows frame for frame (its smaller
-    # type would fit more on some), so that its pages and the slides' frames keep the same numbers
+    # type would fit more on some), so that its pages and the slides' frames keep the same numbers: every
+    # frame is measured at the slides' sizes
     like: Frames | None = None
 
     @property
@@ -303,12 +306,12 @@ class Frames:
 
     def gradient(self, part: Part) -> list[list[Entry]]:
         """The frames of a derived gradient (or a brief run) and what each shows."""
-        column = self.working_column
-        frames = gradient_frames(part, self.doc.detail, size=self.working_size, column=column, handout=self.handout)
+        size, column = self.working_size, self.working_column
         if self.like is None:
-            return frames
+            return gradient_frames(part, self.doc.detail, size=size, column=column)
         planned = self.like.gradient(self._planned(part))
-        own = _sliced([entry for frame in frames for entry in frame], planned)
+        groups = gradient_groups(part, self.doc.detail, size=size, column=column)
+        own = _sliced([entry for group in groups for entry in group], planned)
         return [
             [_as(mine, theirs) for mine, theirs in zip(a, b, strict=True)] for a, b in zip(own, planned, strict=True)
         ]
@@ -321,7 +324,7 @@ class Frames:
         column = self.cited_column
         deltas = ", ".join(f"${cite}$" for cite in dict.fromkeys(c for g in gradients for c in g.cites))
         room = FRAME_BODY - prose_height(self.catalog("slides.cites", deltas=deltas), self.cited_size, column)
-        height = partial(step_height, size=self.cited_size, column=column, skip="medskip", handout=self.handout)
+        height = partial(step_height, size=self.cited_size, column=column, skip="medskip")
         most = 4 if len(self.doc.examples) == 1 else 2
         return list(_packed(gradients, lambda gradient: height(gradient.result), room, most))
 
@@ -334,7 +337,7 @@ class Frames:
         if self.like is not None:
             return _sliced(shown, self.like.neurons(self._planned(row), lead)[0]), listed
         opening = prose_height(self.after_lead, "normalsize", 1.0) if lead else 0.0
-        return neuron_frames(shown, handout=self.handout, lead=opening), listed
+        return neuron_frames(shown, lead=opening), listed
 
     def _planned(self, found: Any) -> Any:
         """What stands where ``found`` does in the document of the slides this handout follows (a part of
