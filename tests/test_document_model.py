@@ -11,6 +11,7 @@ of its class.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any
@@ -59,8 +60,14 @@ def mismatches(value: Any, hint: Any, where: str) -> list[str]:
     return fields_mismatches(value, where) if dataclasses.is_dataclass(value) else []
 
 
+@functools.cache
+def type_hints(kind: type) -> dict[str, Any]:
+    """A class's annotations, resolved in its own module (the model's, the slides'…): once per class."""
+    return typing.get_type_hints(kind)
+
+
 def fields_mismatches(value: Any, where: str) -> list[str]:
-    hints = typing.get_type_hints(type(value))  # in the class's own module: the model's, the slides'…
+    hints = type_hints(type(value))
     return [
         wrong
         for entry in dataclasses.fields(value)

@@ -17,6 +17,7 @@ from functools import cached_property
 import sympy as sp
 
 from derive.assessment.grading import plain_labels
+from derive.core.builders import renamed
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.printing import PlainPrinter
 from derive.core.rules import DECAY, LEARNING_RATE
@@ -110,8 +111,7 @@ class Model:
 
 
 def _swap(formula: sp.Expr, old: sp.Expr, new: sp.Expr) -> sp.Expr:
-    with sp.evaluate(False):
-        return formula.xreplace({old: new})
+    return renamed(formula, {old: new})
 
 
 def _times(formula: sp.Expr, factor: sp.Expr) -> sp.Expr:
@@ -179,8 +179,7 @@ def _updated_weight(model: Model, step: Step) -> Iterator[Variant]:
     after = {w: model.graph.updated(w) for w in weights if model.graph.updated(w) in model.steps.values}
     choices = [list(after), *([w] for w in after)] if len(after) > 1 else [[w] for w in after]
     for chosen in choices:
-        with sp.evaluate(False):
-            formula = step.formula.xreplace({w: after[w] for w in chosen})
+        formula = renamed(step.formula, {w: after[w] for w in chosen})
         yield Variant(formula, {"weight": ", ".join(model.labels[after[w]] for w in chosen)})
 
 

@@ -355,9 +355,7 @@ def after_update(working: Working, updates: Sequence[Step]) -> tuple[list[Exampl
     # the brief detail asks only for the error after the update, not for the whole pass again
     forward = [example_steps(working, p, stepped, plus, blank=not working.brief) for p in range(len(stepped.forward))]
     symbol = graph.updated(graph.total)
-    with sp.evaluate(False):
-        formula = total_formula(working).xreplace(plus)
-    step = working.make(symbol, "after", "forward_pass", formula, stepped.loss)
+    step = working.make(symbol, "after", "forward_pass", renamed(total_formula(working), plus), stepped.loss)
     return forward, step, given
 
 

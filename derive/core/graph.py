@@ -137,7 +137,7 @@ class Graph:
         activation = ACTIVATIONS[layer.activation]
         if activation.function is None:
             return softmax(list(self.net[p][L]), j)
-        return _output(layer.activation, self.net[p][L][j], layer.negative_slope)
+        return unevaluated_output(layer.activation, self.net[p][L][j], layer.negative_slope)
 
     def error_definition(self, p: int, j: int) -> sp.Expr:
         """The error of output j in example p, E_oj = loss(t_oj, out_oj)."""
@@ -196,7 +196,7 @@ class Graph:
 
 
 @cache
-def _output(activation: str, net: sp.Symbol, negative_slope: Fraction | None) -> sp.Expr:
+def unevaluated_output(activation: str, net: sp.Symbol, negative_slope: Fraction | None) -> sp.Expr:
     """f(net), built once per process for each neuron's symbol (every variant of a class shares them).
 
     The same expression either way (tests/test_fast_paths.py checks it), but built evaluated,

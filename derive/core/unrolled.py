@@ -19,7 +19,7 @@ import sympy as sp
 
 from derive.core.forward import UNROLLED, ExampleValues, _check_domain, _loss_error, activate
 from derive.core.functions import ACTIVATIONS, LOSSES, softmax
-from derive.core.graph import Graph, Neuron, SymbolName
+from derive.core.graph import Graph, Neuron, SymbolName, unevaluated_output
 from derive.core.numbers import Number, evaluate, exact, full_precision
 from derive.core.rules import DECAY as WEIGHT_DECAY
 from derive.core.rules import round_value
@@ -137,8 +137,7 @@ class UnrolledGraph(Graph):
         activation = ACTIVATIONS[stage.activation]
         if activation.function is None:
             return softmax(list(self.net[p][L]), j)
-        with sp.evaluate(False):
-            return activation.output(self.net[p][L][j], stage.negative_slope)
+        return unevaluated_output(stage.activation, self.net[p][L][j], stage.negative_slope)
 
     def error_definition(self, p: int, m: int) -> sp.Expr:
         """E of target m: the loss of its output neuron (one neuron of one step's output layer)."""
