@@ -238,3 +238,64 @@ def test_the_frame_is_as_wide_and_holds_as_much_as_the_estimates_say():
     assert float(re.search(r"^TEXTWIDTH ([\d.]+)pt", log, re.MULTILINE)[1]) == pytest.approx(TEXT_WIDTH, abs=0.05)
     overfull = re.findall(r"Overfull \\vbox", log)
     assert len(overfull) == 1  # the second frame's column only
+
+
+def stepline_forms(tex: str) -> set[str]:
+    r"""The forms every ``\stepline`` of a deck offers (its three arguments: one line, two rows, more rows),
+    without spaces or alignment marks (the rows' texts, wherever they align)."""
+    forms = set()
+    for start in (match.end() for match in re.finditer(r"\\stepline(?=\{)", tex)):
+        for _ in range(3):
+            depth, end = 0, start
+            while True:
+                depth += {"{": 1, "}": -1}.get(tex[end], 0) if tex[end - 1] != "\\" else 0
+                end += 1
+                if depth == 0:
+                    break
+            forms.add(re.sub(r"[\s&]+", "", tex[start + 1 : end - 1]))
+            start = end
+    return forms
+
+
+def as_set(rows: list[str]) -> str:
+    """Rows as the deck sets them: a lone row as it is, more rows in an aligned block (:func:`aligned`), without
+    spaces or alignment marks."""
+    return re.sub(r"[\s&]+", "", rows[0] if len(rows) == 1 else aligned(rows))
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_the_rows_a_step_is_measured_in_are_rows_the_deck_sets(name):
+    r"""What the estimate measures is what the deck prints: each line of a gradient's working and each cited
+    gradient, in the rows :func:`step_rows` chooses at the size and column the deck sets it in (the whole
+    line, the numbers on a second row, a long sum's terms and numbers so many a row, or a named left side,
+    the formula, the numbers and the value each on its own), is one of the forms its ``\stepline`` offers."""
+    from derive.outputs.render import default_renderer
+
+    spec = load_builtin(name)
+    frames = Frames(slides_document(spec, Options(), SLIDE_FIGURES), False, default_renderer().catalog("en"))
+    forms = stepline_forms(slides_files(spec)["slides.tex"])
+    measured = []
+    for section in frames.doc.backward:
+        for part in section.parts:
+            if part.kind == "cite":
+                size, column, steps = frames.cited_size, frames.cited_column, [g.result for g in part.gradients]
+            else:
+                size, column = frames.working_size, frames.working_column
+                steps = [entry.item for frame in frames.gradient(part) for entry in frame if entry.kind == "line"]
+            measured += [step_rows(eq, size, column) for eq in steps]
+    assert measured
+    missing = [rows for rows in measured if as_set(rows) not in forms]
+    assert missing == [], missing[:2]
+
+
+@pytest.mark.parametrize("count", [4, 5, 6])
+def test_a_long_sum_takes_at_least_two_rows_of_terms(count):
+    """A sum of more than three terms is set so many terms a row, at most half of them (rounded up), however
+    short: a long sum's rows show it is a sum, never one row as long as the line it replaces."""
+    from derive.document.frames import terms_per_row
+    from derive.document.model import Equation
+
+    eq = Equation("g", "", "", "1", 0)
+    eq.formula_terms = [f"a_{n}" for n in range(count)]
+    eq.terms = [str(n) for n in range(count)]
+    assert terms_per_row(eq, "normalsize", 1.0) == (count + 1) // 2
