@@ -12,6 +12,8 @@ import re
 import statistics
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from derive.document.frames import LINE_GAP, SIZES, TEXT_WIDTH, WIDER, Frames, fits, rows_height, step_rows
 from derive.document.typeset import width
@@ -299,3 +301,24 @@ def test_a_long_sum_takes_at_least_two_rows_of_terms(count):
     eq.formula_terms = [f"a_{n}" for n in range(count)]
     eq.terms = [str(n) for n in range(count)]
     assert terms_per_row(eq, "normalsize", 1.0) == (count + 1) // 2
+
+
+@given(
+    heights=st.lists(st.integers(1, 120), max_size=12),
+    room=st.integers(60, 220),
+    most=st.one_of(st.none(), st.integers(1, 4)),
+)
+def test_packing_fills_each_frame_in_order_until_the_next_would_not_fit(heights, room, most):
+    """What goes on a frame: everything, in order, each frame holding as many as fit its room (at least one,
+    at most ``most``), and a frame ends only where the next item would overflow it or it is full."""
+    from derive.document.frames import _packed
+
+    items = list(enumerate(heights))  # each item its own, so that order and loss show
+    frames = list(_packed(items, lambda item: item[1], room, most))
+    assert [item for frame in frames for item in frame] == items
+    for n, frame in enumerate(frames):
+        used = sum(height for _, height in frame)
+        assert frame and (most is None or len(frame) <= most)
+        assert used <= room or len(frame) == 1
+        if n + 1 < len(frames):
+            assert used + frames[n + 1][0][1] > room or len(frame) == most
