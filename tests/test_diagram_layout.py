@@ -358,3 +358,49 @@ def test_a_pooling_link_is_named_by_its_pooling_in_the_graph(tmp_path):
     (tmp_path / "avg.json").write_text(json.dumps(network), encoding="utf-8")
     text = run_derive("explain", str(tmp_path / "avg.json")).stdout
     assert re.findall(r"^  c1,\d\d -- \"([^\"]+)\" --> p1,11$", text, re.M) == ["1/4"] * 4
+
+
+SEQUENCE_OF_PAIRS = """
+learning_rate = 0.1
+loss = "half_sse"
+
+[[layers]]
+name = "h"
+type = "recurrent"
+activation = "tanh"
+weights = [[0.5, 0.1], [-0.3, 0.2], [0.4, -0.1]]
+recurrent_weights = [[0.1, 0.2, 0.0], [-0.4, 0.3, 0.1], [0.2, 0.0, -0.2]]
+bias = [0.0, 0.1, -0.1]
+
+[[layers]]
+name = "o"
+activation = "linear"
+weights = [[1.0, -1.0, 0.5]]
+bias = [0.05]
+
+[[examples]]
+inputs = [[0.5, 0.2], [-0.1, 0.4], [0.8, -0.3]]
+targets = [0.3]
+"""
+
+
+def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tmp_path):
+    """A sequence's inputs of step t are drawn 0.3 of a column after column t − 1, above step t's neurons
+    (column t): the first input highest, one row apart, the last one row above the step's highest neuron,
+    so that their links reach step t without crossing the neurons of the steps before."""
+    network = tmp_path / "pairs.toml"
+    network.write_text(SEQUENCE_OF_PAIRS, encoding="utf-8")
+    run_derive("worksheet", str(network), "-o", str(tmp_path))
+    tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
+    inputs = {
+        (int(entry), int(step)): (float(x), float(y))
+        for entry, step, x, y in re.findall(r"\\node\[input\] \(i(\d+)-(\d+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
+    }
+    neurons = [
+        (float(x), float(y)) for x, y in re.findall(r"\\node\[neuron\] \([^)]+\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
+    ]
+    assert sorted(inputs) == [(entry, step) for entry in (1, 2) for step in (1, 2, 3)]
+    for (entry, step), (x, y) in inputs.items():
+        highest = max(b for a, b in neurons if a == step)
+        assert x == pytest.approx(step - 1 + 0.3)
+        assert y == pytest.approx(highest + 1 + (2 - entry)), (entry, step)
