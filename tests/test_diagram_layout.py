@@ -384,23 +384,31 @@ targets = [0.3]
 """
 
 
-def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tmp_path):
-    """A sequence's inputs of step t are drawn 0.3 of a column after column t − 1, above step t's neurons
-    (column t): the first input highest, one row apart, the last one row above the step's highest neuron,
-    so that their links reach step t without crossing the neurons of the steps before."""
-    network = tmp_path / "pairs.toml"
-    network.write_text(SEQUENCE_OF_PAIRS, encoding="utf-8")
+@pytest.mark.parametrize("targets", ["last step", "every step"])
+def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(targets, tmp_path):
+    """A sequence's inputs of step t are drawn above step t's neurons, 0.3 of a column after the column before
+    theirs (with a target at every step, the outputs of step t − 1 stand between): the first input highest,
+    one row apart, the last one row above the step's highest neuron, so that their links reach step t
+    without crossing the neurons of the steps before."""
+    import tests.test_recurrent as recurrent
+
+    if targets == "last step":
+        network = tmp_path / "pairs.toml"
+        network.write_text(SEQUENCE_OF_PAIRS, encoding="utf-8")
+    else:
+        network = recurrent.every_step().write(tmp_path, "every")
     run_derive("worksheet", str(network), "-o", str(tmp_path))
     tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
     inputs = {
         (int(entry), int(step)): (float(x), float(y))
         for entry, step, x, y in re.findall(r"\\node\[input\] \(i(\d+)-(\d+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
     }
-    neurons = [
-        (float(x), float(y)) for x, y in re.findall(r"\\node\[neuron\] \([^)]+\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
-    ]
-    assert sorted(inputs) == [(entry, step) for entry in (1, 2) for step in (1, 2, 3)]
+    hidden = re.findall(r"\\node\[neuron\] \(h\d+-(\d+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
+    steps = 3 if targets == "last step" else 4
+    assert sorted(inputs) == [(entry, step) for entry in (1, 2) for step in range(1, steps + 1)]
     for (entry, step), (x, y) in inputs.items():
-        highest = max(b for a, b in neurons if a == step)
-        assert x == pytest.approx(step - 1 + 0.3)
+        column = {float(a) for t, a, _ in hidden if int(t) == step}
+        assert len(column) == 1, column  # a step's hidden neurons in one column
+        highest = max(float(b) for t, _, b in hidden if int(t) == step)
+        assert x == pytest.approx(column.pop() - 1 + 0.3), (entry, step)
         assert y == pytest.approx(highest + 1 + (2 - entry)), (entry, step)

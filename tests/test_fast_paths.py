@@ -187,6 +187,27 @@ def test_activations_built_unevaluated_are_the_same_expressions(name):
     assert sp.srepr(unevaluated) == sp.srepr(ACTIVATIONS[name].output(net))
 
 
+@pytest.mark.parametrize("name", ["mazur", "softmax", "cnn", "rnn"])
+def test_renaming_builds_the_tree_sympys_unevaluated_replacement_builds(name):
+    """``renamed`` (a mistake's variant, the pass after the update) keeps every form as written without
+    switching SymPy's evaluate off: for every formula of a document, each symbol replaced by a new one, by
+    0, by 1 or by its negative, the same tree as ``xreplace`` under ``sp.evaluate(False)``, and for the
+    relu family's Piecewise too."""
+    from derive.core.builders import renamed
+    from derive.publishing.publish import Options, document_steps
+    from derive.spec.files import load_builtin
+
+    formulas = [step.formula for step in document_steps(load_builtin(name), Options())]
+    net = sp.Symbol("net_h1")
+    formulas += [ACTIVATIONS[kind].output(net, Fraction(1, 10)) for kind in ("relu", "leaky_relu", "elu")]
+    for formula in formulas:
+        for n, symbol in enumerate(sorted(formula.free_symbols, key=str)):
+            new = [sp.Symbol(f"{symbol}_new"), sp.Integer(0), sp.Integer(1), sp.Mul(-1, symbol, evaluate=False)]
+            with sp.evaluate(False):
+                expected = formula.xreplace({symbol: new[n % 4]})
+            assert sp.srepr(renamed(formula, {symbol: new[n % 4]})) == sp.srepr(expected), (formula, symbol)
+
+
 def test_the_garbage_collector_is_restored():
     assert gc.isenabled()
     Derivation(example().spec)

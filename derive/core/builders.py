@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from derive.core.chain import Derivation
 from derive.core.factors import Delta, Factor, Gradient
@@ -84,8 +85,8 @@ class Working:
 # -- forward ----------------------------------------------------------------------------------
 
 
-def renamed(expr: sp.Expr, names: Mapping[sp.Symbol, sp.Symbol]) -> sp.Expr:
-    """``expr.xreplace(names)`` keeping the forms as written (w·x + b·1): each changed node is
+def renamed(expr: sp.Basic, names: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
+    """``expr.xreplace(names)`` keeping the forms as written (w·x + b·1, x·0): each changed node is
     rebuilt unevaluated, without switching SymPy's ``evaluate`` off (which empties its cache)."""
     if expr in names:
         return names[expr]
@@ -97,6 +98,8 @@ def renamed(expr: sp.Expr, names: Mapping[sp.Symbol, sp.Symbol]) -> sp.Expr:
     try:
         return expr.func(*args, evaluate=False)
     except TypeError:  # a class that takes no ``evaluate``
+        if isinstance(expr, ExprCondPair) and not args[1].has(sp.Piecewise):
+            return expr.func(*args)  # a Piecewise's (value, condition) pair, which evaluates nothing
         with sp.evaluate(False):
             return expr.func(*args)
 

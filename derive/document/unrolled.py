@@ -115,7 +115,8 @@ def _maps(stage: object, units: int) -> int:
 
 def _input_place(spec: NetworkSpec, k: int, first: list[str], graph: object) -> tuple[float, float]:
     """Where the k-th input is drawn: a layer's inputs in the first column; a sequence's input of step t
-    above and just after column t - 1, so that its links reach step t's neurons without crossing the others."""
+    above step t's neurons, just after the column before theirs, so that its links reach them without
+    crossing the others."""
     if spec.steps is None:
         return 0.0, _row(k, len(first))
     inputs = spec.steps * spec.n_inputs
@@ -123,7 +124,10 @@ def _input_place(spec: NetworkSpec, k: int, first: list[str], graph: object) -> 
         return 0.0, _row(k - inputs, len(first) - inputs)
     step, entry = divmod(k, spec.n_inputs)
     top = (len(graph.neurons[0]) - 1) / 2  # type: ignore[attr-defined]
-    return step + _STEP_INPUT_X, top + 1.0 + (spec.n_inputs - 1 - entry)
+    # the first layer's stage at this step is drawn in column L + 1 (outputs at every step come between)
+    stages = graph.stages  # type: ignore[attr-defined]
+    before = next(L for L, stage in enumerate(stages) if stage.layer == 0 and stage.step == step + 1)
+    return before + _STEP_INPUT_X, top + 1.0 + (spec.n_inputs - 1 - entry)
 
 
 _STEP_INPUT_X = 0.3  # a step's input sits this far (in columns) after the column before its step
