@@ -389,7 +389,8 @@ def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tar
     """A sequence's inputs of step t are drawn above step t's neurons, 0.3 of a column after the column before
     theirs (with a target at every step, the outputs of step t − 1 stand between): the first input highest,
     one row apart, the last one row above the step's highest neuron, so that their links reach step t
-    without crossing the neurons of the steps before."""
+    without crossing the neurons of the steps before; a given initial state h_0 stands in the first
+    column, each entry level with the neuron of step 1 it feeds."""
     import tests.test_recurrent as recurrent
 
     if targets == "last step":
@@ -412,3 +413,12 @@ def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tar
         highest = max(float(b) for t, _, b in hidden if int(t) == step)
         assert x == pytest.approx(column.pop() - 1 + 0.3), (entry, step)
         assert y == pytest.approx(highest + 1 + (2 - entry)), (entry, step)
+    # a given initial state h_0 stands in the first column, each entry level with the neuron of step 1 it feeds
+    initial = re.findall(r"\\node\[input\] \(h(\d+)-0\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
+    first = {
+        int(n): float(b)
+        for n, t, b in re.findall(r"\\node\[neuron\] \(h(\d+)-(\d+)\) at \([-\d.]+, ([-\d.]+)\)", tikz)
+        if t == "1"
+    }
+    assert len(initial) == (3 if targets == "every step" else 0)
+    assert all(float(x) == 0 and float(y) == first[int(n)] for n, x, y in initial), (initial, first)
