@@ -360,30 +360,6 @@ def test_a_pooling_link_is_named_by_its_pooling_in_the_graph(tmp_path):
     assert re.findall(r"^  c1,\d\d -- \"([^\"]+)\" --> p1,11$", text, re.M) == ["1/4"] * 4
 
 
-SEQUENCE_OF_PAIRS = """
-learning_rate = 0.1
-loss = "half_sse"
-
-[[layers]]
-name = "h"
-type = "recurrent"
-activation = "tanh"
-weights = [[0.5, 0.1], [-0.3, 0.2], [0.4, -0.1]]
-recurrent_weights = [[0.1, 0.2, 0.0], [-0.4, 0.3, 0.1], [0.2, 0.0, -0.2]]
-bias = [0.0, 0.1, -0.1]
-
-[[layers]]
-name = "o"
-activation = "linear"
-weights = [[1.0, -1.0, 0.5]]
-bias = [0.05]
-
-[[examples]]
-inputs = [[0.5, 0.2], [-0.1, 0.4], [0.8, -0.3]]
-targets = [0.3]
-"""
-
-
 @pytest.mark.parametrize("targets", ["last step", "every step"])
 def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(targets, tmp_path):
     """A sequence's inputs of step t are drawn above step t's neurons, 0.3 of a column after the column before
@@ -393,11 +369,8 @@ def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tar
     column, each entry level with the neuron of step 1 it feeds."""
     import tests.test_recurrent as recurrent
 
-    if targets == "last step":
-        network = tmp_path / "pairs.toml"
-        network.write_text(SEQUENCE_OF_PAIRS, encoding="utf-8")
-    else:
-        network = recurrent.every_step().write(tmp_path, "every")
+    make = recurrent.deeper_last_step if targets == "last step" else recurrent.every_step
+    network = make().write(tmp_path, "sequence")  # two inputs at each of four steps, h_0 given
     run_derive("worksheet", str(network), "-o", str(tmp_path))
     tikz = picture((tmp_path / "solutions.tex").read_text(encoding="utf-8"))
     inputs = {
@@ -405,8 +378,7 @@ def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tar
         for entry, step, x, y in re.findall(r"\\node\[input\] \(i(\d+)-(\d+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
     }
     hidden = re.findall(r"\\node\[neuron\] \(h\d+-(\d+)\) at \(([-\d.]+), ([-\d.]+)\)", tikz)
-    steps = 3 if targets == "last step" else 4
-    assert sorted(inputs) == [(entry, step) for entry in (1, 2) for step in range(1, steps + 1)]
+    assert sorted(inputs) == [(entry, step) for entry in (1, 2) for step in range(1, 5)]
     for (entry, step), (x, y) in inputs.items():
         column = {float(a) for t, a, _ in hidden if int(t) == step}
         assert len(column) == 1, column  # a step's hidden neurons in one column
@@ -420,5 +392,5 @@ def test_a_steps_inputs_stand_above_its_neurons_just_after_the_column_before(tar
         for n, t, b in re.findall(r"\\node\[neuron\] \(h(\d+)-(\d+)\) at \([-\d.]+, ([-\d.]+)\)", tikz)
         if t == "1"
     }
-    assert len(initial) == (3 if targets == "every step" else 0)
+    assert len(initial) == 3
     assert all(float(x) == 0 and float(y) == first[int(n)] for n, x, y in initial), (initial, first)

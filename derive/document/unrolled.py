@@ -124,13 +124,18 @@ def _input_place(spec: NetworkSpec, k: int, first: list[str], graph: object) -> 
         return 0.0, _row(k - inputs, len(first) - inputs)
     step, entry = divmod(k, spec.n_inputs)
     top = (len(graph.neurons[0]) - 1) / 2  # type: ignore[attr-defined]
-    # the first layer's stage at this step is drawn in column L + 1 (outputs at every step come between)
-    stages = graph.stages  # type: ignore[attr-defined]
-    before = next(L for L, stage in enumerate(stages) if stage.layer == 0 and stage.step == step + 1)
-    return before + _STEP_INPUT_X, top + 1.0 + (spec.n_inputs - 1 - entry)
+    # step t's first stage L is drawn in column L + 1: its inputs just after column L
+    return _first_stage(graph, step + 1) + _STEP_INPUT_X, top + 1.0 + (spec.n_inputs - 1 - entry)
 
 
 _STEP_INPUT_X = 0.3  # a step's input sits this far (in columns) after the column before its step
+
+
+def _first_stage(graph: object, step: int) -> int:
+    """The index of the first layer's stage at ``step`` (counted from 1); with a target at every step, the
+    later layers' stages of the steps before come between."""
+    stages = graph.stages  # type: ignore[attr-defined]
+    return next(L for L, stage in enumerate(stages) if stage.layer == 0 and stage.step == step)
 
 
 def _row(index: int, count: int) -> float:
@@ -293,8 +298,7 @@ def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[
     if spec.steps is None:
         return [("forward_intro", {})]
     step = min(2, spec.steps)
-    # the first layer's stage at that step (with a target at every step, later layers' stages come between)
-    stage = next(s for s, unit in enumerate(graph.stages) if unit.layer == 0 and unit.step == step)  # type: ignore[attr-defined]
+    stage = _first_stage(graph, step)
     names = {
         "neuron": escaped(neurons[stage][0].name),
         "input": f"i_{{{input_names(spec)[spec.n_inputs * (step - 1)]}}}",
