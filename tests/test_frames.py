@@ -12,7 +12,7 @@ import re
 import statistics
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from derive.document.frames import LINE_GAP, SIZES, TEXT_WIDTH, WIDER, Frames, fits, rows_height, step_rows
@@ -320,6 +320,7 @@ def test_a_long_sum_takes_at_least_two_rows_of_terms(count):
     room=st.integers(60, 220),
     most=st.one_of(st.none(), st.integers(1, 4)),
 )
+@example(heights=[60, 40, 10], room=100, most=None)  # the first frame filled to the point
 def test_packing_fills_each_frame_in_order_until_the_next_would_not_fit(heights, room, most):
     """What goes on a frame: everything, in order, each frame holding as many as fit its room (at least one,
     at most ``most``), and a frame ends only where the next item would overflow it or it is full."""
@@ -334,3 +335,23 @@ def test_packing_fills_each_frame_in_order_until_the_next_would_not_fit(heights,
         assert used <= room or len(frame) == 1
         if n + 1 < len(frames):
             assert used + frames[n + 1][0][1] > room or len(frame) == most
+
+
+@pytest.mark.parametrize("detail", ["brief", "standard", "full"])
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_gradients_frame_shows_its_first_line_at_once_and_reveals_each_later_one(name, detail):
+    r"""Every frame of a gradient's working (its picture in one column, the working in the other) opens with
+    a line of working, never an empty column, and reveals each later line on an overlay of its own: one
+    ``\pause`` between two lines (the δs listed by value count as a line), none before the first."""
+    deck = slides_files(load_builtin(name), detail=detail)["slides.tex"]
+    working = [
+        frame.split(r"\begin{column}")[2]
+        for frame in deck.split(r"\begin{frame}")
+        if frame.count(r"\begin{column}") == 2
+    ]
+    assert working
+    for column in working:
+        lines = "".join(
+            "|" if token == r"\pause" else "L" for token in re.findall(r"\\pause|\\stepline|\\begin\{tabular\}", column)
+        )
+        assert re.fullmatch(r"L(\|L)*", lines) or not lines, (lines, column[:300])  # not lines: a sum over paths

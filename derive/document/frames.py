@@ -179,12 +179,13 @@ class Entry:
 
 def gradient_frames(part: Part, detail: str, *, size: str, column: float) -> list[list[Entry]]:
     """The frames of one derived gradient (or a brief run), each its entries in order: each group of
-    :func:`gradient_groups` on as many frames as its lines need, whose first line shows at once."""
+    :func:`gradient_groups` on as many frames as its lines need. A frame shows its first line at once and
+    reveals each later one (a frame that opened on an empty column would show nothing on its first page)."""
     measure = _measure(size, column)
     frames = []
     for group in gradient_groups(part, detail, size=size, column=column):
         packed = list(_packed(group, measure, FRAME_BODY))
-        for frame in packed[1:]:
+        for frame in packed:
             frame[0].reveal = False
         frames += packed
     return frames
@@ -196,19 +197,18 @@ def gradient_groups(part: Part, detail: str, *, size: str, column: float) -> lis
     Several δs derived factor by factor each take a frame of their own after the statement's (past
     :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), their first line shown
     with the frame; the result goes with the last δ, or on a frame of its own when it sums more than two
-    terms or lists δs.
+    terms or lists δs. Every line but the statement and the listed δs is revealed on an overlay of its own
+    (:func:`gradient_frames` shows each frame's first at once).
     """
     first = part.gradients[0]
     apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)
     shown, listed = spelled(first.deltas, detail) if apart else (first.deltas, [])
     statement = [_statement(first, size, column)] if part.kind == "derive" else []
     deltas = [_delta_entries(delta) for delta in shown]
-    results = [Entry("line", step.result, True) for step in part.gradients]
-    results[0].reveal = bool(first.deltas) or part.kind == "derive"  # shown with a frame nothing comes before on
-    tail = ([Entry("listed", listed, False)] if listed else []) + results
+    tail = ([Entry("listed", listed, False)] if listed else []) + [
+        Entry("line", step.result, True) for step in part.gradients
+    ]
     if apart:
-        for block in deltas:
-            block[0].reveal = False
         alone = first.terms > 2 or bool(listed)
         return [statement, *deltas[:-1], deltas[-1] + ([] if alone else tail), *([tail] if alone else [])]
     return [statement + [entry for block in deltas for entry in block] + tail]
