@@ -8,8 +8,12 @@ the recurrent network's).
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import re
 import statistics
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -355,3 +359,62 @@ def test_a_gradients_frame_shows_its_first_line_at_once_and_reveals_each_later_o
             "|" if token == r"\pause" else "L" for token in re.findall(r"\\pause|\\stepline|\\begin\{tabular\}", column)
         )
         assert re.fullmatch(r"L(\|L)*", lines) or not lines, (lines, column[:300])  # not lines: a sum over paths
+
+
+def frame_columns(frame: str) -> list[tuple[float, str]]:
+    """A frame's columns: each one's share of the text width, and what it sets."""
+    found = re.findall(r"\\begin\{column\}\{([\d.]+)\\textwidth\}(.*?)\\end\{column\}", frame, re.DOTALL)
+    return [(float(share), body.strip()) for share, body in found]
+
+
+def deck_frames(spec: Any, handout: bool = False) -> list[str]:
+    """The frames of a deck (or of its printed handout), each from its title on."""
+    files = slides_files(spec, handout=handout)
+    return files["slides-handout.tex" if handout else "slides.tex"].split(r"\begin{frame}")[1:]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_frames_columns_share_the_text_width_and_a_deeper_network_is_drawn_wider(name):
+    """Every frame of two columns (a picture beside a gradient's working or the gradients that cite known
+    δs, or a sum over paths beside its network) gives them 0.98 of the text width, Beamer's gap between them
+    the rest; a gradient's picture takes 0.29 of it for a network drawn in two layers and 0.34 for a deeper
+    one (its columns of neurons closer), the citing gradients' picture 0.02 more."""
+    spec = load_builtin(name)
+    drawn = len(slides_document(spec, Options(), SLIDE_FIGURES).layers)
+    picture = {"working": set(), "cited": set()}
+    for frame in deck_frames(spec):
+        columns = frame_columns(frame)
+        if len(columns) == 2:
+            assert sum(share for share, _ in columns) == pytest.approx(0.98), frame[:120]
+            if frame.startswith("[t]{The gradient"):
+                picture["cited" if "known, each gradient" in columns[1][1] else "working"].add(columns[0][0])
+    expected = 0.29 if drawn <= 2 else 0.34
+    assert picture == {"working": {expected}, "cited": {round(expected + 0.02, 2)}}
+
+
+@pytest.mark.parametrize("handout", [False, True], ids=["slides", "handout"])
+@pytest.mark.parametrize("name", [*builtin_names(), "mazur with weight decay"])
+def test_each_frames_working_is_set_in_its_own_size(name, handout):
+    r"""The sizes the deck sets its working in, read from its frames: a gradient's working \normalsize
+    (\small with weight decay's longer lines), the gradients that cite known δs \large with one example and
+    \normalsize with several, a forward-pass frame's two neurons \Large and one neuron \LARGE; the printed
+    handout a size or two smaller (\footnotesize; \small or \footnotesize; \normalsize)."""
+    spec = load_builtin(name.split()[0])
+    if "decay" in name:
+        spec = dataclasses.replace(spec, weight_decay=Fraction(1, 100))
+    several = len(spec.examples) > 1
+    working = "footnotesize" if handout else "small" if "decay" in name else "normalsize"
+    cited = ("footnotesize" if several else "small") if handout else ("normalsize" if several else "large")
+    neurons = {1: "normalsize", 2: "normalsize"} if handout else {1: "LARGE", 2: "Large"}
+    seen = collections.Counter()
+    for frame in deck_frames(spec, handout):
+        columns = frame_columns(frame)
+        if frame.startswith("[t]{The gradient") and len(columns) == 2:
+            kind = "cited" if "known, each gradient" in columns[1][1] else "working"
+            assert columns[1][1].startswith("\\" + {"cited": cited, "working": working}[kind]), columns[1][1][:80]
+            seen[kind] += 1
+        elif frame.startswith("[t]{The forward pass") and r"\stepline" in frame:
+            count = frame.count(r"\stepline") // 2  # a neuron's net input and output
+            assert frame.split("\n", 1)[1].startswith("\\" + neurons[count] + "\n"), frame[:160]
+            seen[count] += 1
+    assert seen["working"] and seen["cited"] and seen[1] + seen[2]
