@@ -173,6 +173,59 @@ def test_each_gradients_highlighted_path_is_its_paths_to_the_error(page):
             assert marked[f"dE/d{bias}"] == expected_path(spec, bias, targets), bias
 
 
+def recurrent_edges(spec: dict) -> list[tuple[str, str, str]]:
+    """The unrolled links of a recurrent layer and the output read at its last step, by the textbook's rules
+    (h_t = f(W x_t + U h_(t-1) + b), h_0 = 0 and so not drawn; o = g(V h_T + c)), each as (from, to, parameter),
+    the parameters numbered as the file lists them: W by rows, then U, then V; then the biases."""
+    recurrent, output = spec["layers"]
+    steps, hidden = len(spec["examples"][0]["inputs"]), len(recurrent["weights"])
+    w = iter(range(1, 100))
+    W = [[f"w{next(w)}" for _ in row] for row in recurrent["weights"]]
+    U = [[f"w{next(w)}" for _ in row] for row in recurrent["recurrent_weights"]]
+    V = [[f"w{next(w)}" for _ in row] for row in output["weights"]]
+    b = [f"b{j + 1}" for j in range(hidden + len(output["weights"]))]
+    edges = []
+    for t in range(1, steps + 1):
+        for j in range(hidden):
+            edges += [(f"i{i + 1},{t}", f"h{j + 1},{t}", W[j][i]) for i in range(len(W[j]))]
+            edges += [(f"h{k + 1},{t - 1}", f"h{j + 1},{t}", U[j][k]) for k in range(hidden) if t > 1]
+            edges.append((b[j], f"h{j + 1},{t}", b[j]))
+    for o, row in enumerate(V):
+        edges += [(f"h{k + 1},{steps}", f"o{o + 1}", row[k]) for k in range(hidden)]
+        edges.append((b[hidden + o], f"o{o + 1}", b[hidden + o]))
+    return edges
+
+
+def path_through(edges: list[tuple[str, str, str]], parameter: str) -> set[str]:
+    """A parameter's own links (every step's), the neurons they feed, and every link and neuron from there on."""
+    path = {f"{source}>{target}" for source, target, name in edges if name == parameter}
+    reached = [target for source, target, name in edges if name == parameter]
+    while reached:
+        neuron = reached.pop()
+        path.add(neuron)
+        for source, target, name in edges:
+            if source == neuron:
+                path.add(f"{source}>{target}")
+                reached.append(target)
+    return path
+
+
+def test_each_gradients_highlighted_path_through_time_is_its_paths_to_the_error(tmp_path):
+    """The recurrent network's page lights, for each parameter, its own link at every step and every link and
+    neuron from there to the error: U's weights from the second step on, W's and the biases' at every step."""
+    path = tmp_path / "rnn.html"
+    run_derive("html", "rnn", "-o", str(path))
+    marked = {
+        html.unescape(key): set(html.unescape(lit).split())
+        for key, lit in re.findall(r'data-step="(dE/d[wb]\d+)" data-path="([^"]*)"', path.read_text(encoding="utf-8"))
+    }
+    edges = recurrent_edges(spec_of("rnn"))
+    parameters = dict.fromkeys(name for _, _, name in edges)
+    assert set(marked) == {f"dE/d{name}" for name in parameters}
+    for name in parameters:
+        assert marked[f"dE/d{name}"] == path_through(edges, name), name
+
+
 SENTENCES = {
     "en": (r"The total error goes from \$(N)\$ to \$(N)\$, a change of \$(N)\$\.", "goes from"),
     "es": (r"El error total pasa de \$(N)\$ a \$(N)\$, un cambio de \$(N)\$\.", "pasa de"),
