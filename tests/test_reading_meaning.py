@@ -203,7 +203,7 @@ def path_through(edges: list[tuple[str, str, str]], parameter: str) -> set[str]:
     while reached:
         neuron = reached.pop()
         path.add(neuron)
-        for source, target, name in edges:
+        for source, target, _ in edges:
             if source == neuron:
                 path.add(f"{source}>{target}")
                 reached.append(target)
@@ -903,6 +903,10 @@ INTRODUCED = {  # what a lecturer would write: no "1 inputs", no "an output laye
         "Una red neuronal prealimentada (feed-forward) de forma 1 → 2 → 1: las entradas y luego las neuronas de "
         "cada capa.",
     ),
+    "one input, one neuron": (
+        "A feed-forward network of shape 1 → 1: the inputs, then the neurons of each layer.",
+        "Una red neuronal prealimentada (feed-forward) de forma 1 → 1: las entradas y luego las neuronas de cada capa.",
+    ),
     "one hidden neuron": (
         "A feed-forward network of shape 2 → 1 → 1: the inputs, then the neurons of each layer.",
         "Una red neuronal prealimentada (feed-forward) de forma 2 → 1 → 1: las entradas y luego las neuronas de "
@@ -926,6 +930,50 @@ ONE_HIDDEN = {
 }
 
 
+def map_shapes(spec: dict) -> list[str]:
+    """A convolutional network's values from layer to layer, by the textbook's sizes: a window of k at stride s
+    leaves (n − k) / s + 1 positions of n (a kernel at stride 1); a dense layer, its neurons."""
+    rows, columns = spec["layers"][0]["input_shape"]
+    shapes = [f"{rows}×{columns}"]
+    for layer in spec["layers"]:
+        if "weights" in layer:
+            shapes.append(str(len(layer["weights"])))
+            continue
+        k = len(layer["kernels"][0]) if "kernels" in layer else layer["size"]
+        stride = layer.get("stride", 1)
+        rows, columns = (rows - k) // stride + 1, (columns - k) // stride + 1
+        shapes.append(f"{rows}×{columns}")
+    return shapes
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_convolutional_and_a_recurrent_network_are_introduced_by_their_shapes(language):
+    """The first sentence gives the convolutional network's maps from layer to layer, and the recurrent one's
+    sequence (its steps, each step's inputs) and layers, as worked out here from the network file."""
+    cnn, rnn = spec_of("cnn"), spec_of("rnn")
+    sequence = rnn["examples"][0]["inputs"]
+    numbers = {
+        "shape": " → ".join(map_shapes(cnn)),
+        "steps": len(sequence),
+        "inputs": len(sequence[0]),
+        "layers": " → ".join(str(len(layer["weights"])) for layer in rnn["layers"]),
+    }
+    expected = {
+        "en": (
+            "A convolutional network, its values from layer to layer of shape {shape} (",
+            "A recurrent network that reads sequences of {steps} time steps, the input of each step a vector of "
+            "length {inputs}, with layers of {layers} neurons.",
+        ),
+        "es": (
+            "Una red convolucional, cuyos valores tienen de capa en capa la forma {shape} (",
+            "Una red recurrente que lee secuencias de {steps} pasos de tiempo, cuya entrada en cada paso es un "
+            "vector de longitud {inputs}, con capas de {layers} neuronas.",
+        ),
+    }[language]
+    for name, sentence in zip(("cnn", "rnn"), expected, strict=True):
+        assert sentence.format(**numbers) in run_derive("explain", name, "--lang", language).stdout, name
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("name", list(INTRODUCED))
 def test_a_dense_network_is_introduced_by_its_inputs_and_layers(name, language, tmp_path):
@@ -937,6 +985,11 @@ def test_a_dense_network_is_introduced_by_its_inputs_and_layers(name, language, 
         "one input, one hidden neuron": ONE_ONE_ONE,
         "one input": ONE_INPUT,
         "one hidden neuron": ONE_HIDDEN,
+        "one input, one neuron": {
+            **ONE_NEURON,
+            "layers": [{**ONE_NEURON["layers"][0], "weights": [[0.3]]}],
+            "examples": [{"inputs": [0.5], "targets": [0.2]}],
+        },
     }
     network = networks.get(name) or spec_of(name)
     path = tmp_path / "network.json"
