@@ -795,6 +795,41 @@ def test_an_output_layer_with_a_target_at_every_step_is_headed_as_the_output_lay
     assert sentences["recurrent_parameters"].format(name="h", parameters=parameters) in headings, headings
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("targets", ["last step", "every step", "every step, two layers after"])
+def test_each_stage_of_the_forward_pass_is_headed_by_its_time_step_and_layer(targets, language, tmp_path):
+    """The forward pass goes stage by stage: the recurrent layer at step t is headed "Time step t: recurrent
+    layer h (h,t)"; the layers after it, with a target at every step, are headed by their step too, as the
+    output layer or a hidden layer (o at step 1 is not a hidden layer); read only at the last step, the output
+    layer is headed as the network's output layer."""
+    from tests.cnn_reference import Net
+    from tests.test_recurrent import builtin_rnn, every_step
+
+    net = builtin_rnn() if targets == "last step" else every_step()
+    if targets.endswith("two layers after"):
+        dense = {"type": "dense", "name": "d", "activation": "tanh", "weights": [[0.3, -0.2, 0.5], [0.1, 0.6, -0.4]]}
+        output = {**net.layers[1], "weights": [[0.6, -0.4], [0.3, 0.5]]}
+        net = Net([net.layers[0], {**dense, "bias": [0.0, 0.1]}, output], net.examples)
+    text = run_derive("explain", str(net.write(tmp_path, "net")), "--lang", language).stdout
+    t = catalog(language)
+    steps = len(net.examples[0][0])
+    after = [layer["name"] for layer in net.layers[1:]]
+    expected = []
+    for step in range(1, steps + 1):
+        expected.append(t["time_step"].format(step=step, layer="h", name=f"h,{step}"))
+        if targets != "last step":
+            keys = ["time_step_hidden"] * (len(after) - 1) + ["time_step_output"]
+            expected += [
+                t[key].format(step=step, layer=name, name=f"{name},{step}")
+                for key, name in zip(keys, after, strict=True)
+            ]
+    if targets == "last step":
+        expected.append(t["output_layer"].format(name=after[-1]))
+    headings = re.findall(r"^\*\*(.*)\*\*$", text, re.MULTILINE)
+    first = headings.index(expected[0])
+    assert headings[first : first + len(expected)] == expected
+
+
 def test_a_weight_used_at_every_step_is_summed_over_its_uses_not_over_paths(tmp_path):
     """The slides' "sum over paths" frame is the multivariable chain rule of one use of a hidden weight whose
     neuron feeds several: a recurrent network's weights act once a step, each use reaching E_total on its

@@ -245,7 +245,8 @@ def layer_rows(spec: NetworkSpec, graph: object) -> list[dict[str, object]]:
 def stage_rows(spec: NetworkSpec, graph: object) -> list[dict[str, str]]:
     """The rows the working goes through: the layers, or an unrolled network's stages (h,1 … h,3).
 
-    A recurrent layer's stage is headed by its time step (``heading`` "time_step"), not as a layer of its own.
+    A recurrent layer's stage is headed by its time step (``heading`` "time_step"), not as a layer of its own;
+    so is a later layer's with a target at every step (o,1 is the output layer at step 1, not a hidden layer).
     """
     rows = []
     layers = graph.layers  # type: ignore[attr-defined]
@@ -253,10 +254,16 @@ def stage_rows(spec: NetworkSpec, graph: object) -> list[dict[str, str]]:
     for layer, stage in zip(layers, stages, strict=True):
         row = {"name": layer.name, "activation": layer.activation, "size": str(layer.size)}
         row |= {"heading": "", "step": "", "layer": layer.name}
-        if stage is not None and stage.kind == "recurrent":
-            row |= {"heading": "time_step", "step": str(stage.step), "layer": spec.layers[stage.layer].name}
+        if stage is not None and (stage.kind == "recurrent" or spec.every_step):
+            heading = _step_heading(stage.kind, stage.layer == len(spec.layers) - 1)
+            row |= {"heading": heading, "step": str(stage.step), "layer": spec.layers[stage.layer].name}
         rows.append(row)
     return rows
+
+
+def _step_heading(kind: str, output: bool) -> str:
+    """The catalog's heading of a layer at one time step: the recurrent layer's, an output's or a hidden one's."""
+    return "time_step" if kind == "recurrent" else "time_step_output" if output else "time_step_hidden"
 
 
 def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
