@@ -981,6 +981,39 @@ def map_shapes(spec: dict) -> list[str]:
     return shapes
 
 
+def wider_pooling() -> dict:
+    """The built-in cnn on a 5×5 input, its 4×4 maps averaged in 2×2 windows at stride 2 (windows that do not
+    overlap), so that the dense layer reads 2×2 as before."""
+    spec = spec_of("cnn")
+    spec["layers"][0]["input_shape"] = [5, 5]
+    spec["layers"][1] |= {"type": "avgpool", "stride": 2}
+    spec["examples"] = [{"inputs": [[(3 * r + c) % 7 / 10 for c in range(5)] for r in range(5)], "targets": [1.0]}]
+    return spec
+
+
+@pytest.mark.parametrize("name", ["cnn", "wider pooling", "rnn"])
+def test_the_layers_table_gives_each_layers_neurons_and_what_it_does(name, tmp_path):
+    """The explanation's table of layers: each layer's neurons (a map's positions, worked out here from the
+    window and the stride; a recurrent layer's neurons, not their copies at every step) and what it does, a
+    pooling window moved less than its width marked as overlapping."""
+    spec = wider_pooling() if name == "wider pooling" else spec_of(name)
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    text = run_derive("explain", str(path)).stdout
+    rows = re.findall(r"^\| (\w+) \| (\d+) \| (.*) \|$", text.split("| layer | neurons |")[1], re.MULTILINE)
+    shapes = map_shapes(spec)[1:] if "input_shape" in spec["layers"][0] else None
+    assert [row[0] for row in rows] == [layer["name"] for layer in spec["layers"]]
+    for n, (layer, (_, neurons, does)) in enumerate(zip(spec["layers"], rows, strict=True)):
+        expected = math.prod(map(int, shapes[n].split("×"))) if shapes else len(layer["weights"])
+        assert int(neurons) == expected, layer["name"]
+        if layer.get("type") in ("maxpool", "avgpool"):
+            overlapping = layer.get("stride", 1) < layer["size"]
+            assert does.endswith("(overlapping windows)") == overlapping, does
+            assert does.startswith("max" if layer["type"] == "maxpool" else "average"), does
+        if layer.get("type") == "recurrent":
+            assert f"over {len(spec['examples'][0]['inputs'])} time steps" in does, does
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_a_convolutional_and_a_recurrent_network_are_introduced_by_their_shapes(language):
     """The first sentence gives the convolutional network's maps from layer to layer, and the recurrent one's

@@ -275,8 +275,14 @@ def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
             kind += "_overlapping"  # a window moved less than its width: neighbouring windows share values
     elif kind == "recurrent":
         fields = {"steps": str(steps)}
-    size = layer.size if kind in ("dense", "recurrent") else layer.units
-    return {"name": layer.name, "activation": layer.activation, "size": str(size), "kind": kind, "fields": fields}
+    # a layer's neurons: a map's positions, or a dense or recurrent layer's size (once, not at every step)
+    return {
+        "name": layer.name,
+        "activation": layer.activation,
+        "size": str(layer.units),
+        "kind": kind,
+        "fields": fields,
+    }
 
 
 def forward_sentences(spec: NetworkSpec, graph: object) -> list[tuple[str, dict[str, str]]]:
