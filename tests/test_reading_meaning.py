@@ -981,6 +981,49 @@ def map_shapes(spec: dict) -> list[str]:
     return shapes
 
 
+MAP_NAMES = re.compile(
+    r"The names give the place in a map: \$i_\{(?:(\d),)?(\d)(\d)\}\$ is the input (of channel 1 )?in row (\d), "
+    r"column (\d), and \$(\w+?)(\d),(\d)(\d)\$ is the neuron of layer \$\\mathrm\{(\w+)\}\$ in map 1, row (\d), "
+    r"column (\d) \(the map first"
+)
+
+
+@pytest.mark.parametrize("name", ["cnn", "two channels"])
+def test_the_names_of_a_maps_input_and_neuron_are_read_as_the_sentence_says(name, tmp_path):
+    """The forward pass's sentence on names: the input it names stands where it says (channel, row and column in
+    its subscript, the channel only when there are several), and the neuron is the first layer's, in map 1, at
+    the row and column it says, within the layer's maps."""
+    spec = spec_of("cnn")
+    if name == "two channels":  # a 2×2 kernel over two channels of 3×3 at stride 1, padding 1: 4×4 positions
+        spec["layers"][0] |= {"input_shape": [2, 3, 3], "padding": 1}
+        spec["layers"][0]["kernels"] = [[[[0.5, -0.25], [0.25, 0.75]], [[0.1, 0.2], [-0.3, 0.4]]]]
+        spec["layers"][2]["weights"] = [[0.4, -0.3, 0.2, 0.5, 0.1, -0.1, 0.3, 0.2, 0.1]]
+        spec["examples"] = [
+            {
+                "inputs": [[[(c + r + k) % 5 / 10 for k in range(3)] for r in range(3)] for c in range(2)],
+                "targets": [1.0],
+            }
+        ]
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    first = spec["layers"][0]
+    channels, rows, columns = [1, *first["input_shape"]][-3:]
+    text = run_derive("explain", str(path)).stdout
+    found = MAP_NAMES.search(text)
+    assert found, "no sentence on the names of a map's input and neuron"
+    channel, pixel_row, pixel_column, of_channel, row, column = found.groups()[:6]
+    layer, neuron_map, neuron_row, neuron_column, said_layer, said_row, said_column = found.groups()[6:]
+    assert (channel is not None) == (of_channel is not None) == (channels > 1)
+    assert channel in (None, "1") and (pixel_row, pixel_column) == (row, column)
+    assert 1 <= int(row) <= rows and 1 <= int(column) <= columns
+    assert layer == said_layer == first["name"] and neuron_map == "1"
+    assert (neuron_row, neuron_column) == (said_row, said_column)
+    padding, stride, kernel = first.get("padding", 0), first.get("stride", 1), len(first["kernels"][0][-1])
+    positions = (rows + 2 * padding - kernel) // stride + 1
+    assert 1 <= int(said_row) <= positions and 1 <= int(said_column) <= positions
+    assert f"\\mathrm{{net}}_{{{layer}{neuron_map},{neuron_row}{neuron_column}}}" in text  # a neuron worked out
+
+
 def wider_pooling() -> dict:
     """The built-in cnn on a 5×5 input, its 4×4 maps averaged in 2×2 windows at stride 2 (windows that do not
     overlap), so that the dense layer reads 2×2 as before."""
