@@ -83,7 +83,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                 )
                 if derivation.spec.steps is not None and link.source[0] == INPUT:
                     # a step's input fans out to its neurons from one point: each label further along, apart
-                    edge.position = round(0.26 + 0.1 * (j % len(row)), 2)
+                    edge.position = round(0.26 + 0.1 * j, 2)  # j < len(row)
                 edges.append(edge)
             bias = graph.bias(L, j)
             if bias is None:
