@@ -399,6 +399,32 @@ def two_channels_two_convolutions() -> Net:
     return Net(layers, [([np.asarray(c)[:4, :4].tolist() for c in TWO_CHANNELS], [0.4])])
 
 
+def test_explain_shows_each_channel_and_each_filters_maps_as_matrices(tmp_path):
+    """Two channels and two filters read back: i_1 and i_2 are the example's channels, out_{c1} and out_{c2}
+    each filter's NumPy convolution over both, and each filter's δ map times each channel's input, summed over
+    the map, is the derivative of its kernel's entry on that channel (central differences)."""
+    from tests.cnn_reference import conv2d
+
+    net = two_channels_two_convolutions()
+    text = run_derive("explain", str(net.write(tmp_path, "net"))).stdout
+    shown, named = matrices(text), named_matrices(text)
+    image = np.array(net.examples[0][0], dtype=float)
+    layer = net.layers[0]
+    kernels = np.array(layer["kernels"], dtype=float)
+    for c in range(2):
+        np.testing.assert_allclose(shown[rf"\mathbf{{i}}_{{{c + 1}}}"], image[c])
+    expected = np.tanh(conv2d(image, kernels, [layer["bias"]] * 2, 1, 0))
+    gradients = net.central_differences()
+    for f in range(2):
+        np.testing.assert_allclose(shown[rf"\mathrm{{out}}_{{c{f + 1}}}"], expected[f], atol=1e-9)
+        delta = shown[rf"\delta_{{c{f + 1}}}"]
+        for c in range(2):
+            names = named[f"K_{{c{f + 1},{c + 1}}}"][0]
+            for a, b in np.ndindex(2, 2):
+                summed = sum(delta[r, s] * image[c, r + a, s + b] for r, s in np.ndindex(*delta.shape))
+                assert summed == pytest.approx(gradients[names[a][b]], abs=1e-8), names[a][b]
+
+
 @pytest.mark.parametrize(
     "make", [builtin_cnn, two_filters_avgpool, two_channels_two_convolutions], ids=["one", "two filters", "channels"]
 )
