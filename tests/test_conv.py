@@ -425,8 +425,25 @@ def test_explain_shows_each_channel_and_each_filters_maps_as_matrices(tmp_path):
                 assert summed == pytest.approx(gradients[names[a][b]], abs=1e-8), names[a][b]
 
 
+def convolution_after_pooling() -> Net:
+    """The built-in cnn with a second convolution over its pooled 2×2 map: a kernel after a layer without one."""
+    layers = builtin_cnn().layers
+    second = {
+        "type": "conv2d",
+        "name": "d",
+        "activation": "tanh",
+        "kernels": [[[0.3, -0.6], [0.2, 0.1]]],
+        "bias": [0.0],
+    }
+    layers[2:2] = [second]
+    layers[3] = {**layers[3], "weights": [[0.9]]}
+    return Net(layers, [(IMAGE, [1.0])])
+
+
 @pytest.mark.parametrize(
-    "make", [builtin_cnn, two_filters_avgpool, two_channels_two_convolutions], ids=["one", "two filters", "channels"]
+    "make",
+    [builtin_cnn, two_filters_avgpool, two_channels_two_convolutions, convolution_after_pooling],
+    ids=["one", "two filters", "channels", "after pooling"],
 )
 def test_explain_shows_each_kernel_by_its_numbered_weights(make, tmp_path):
     """K_{cf,c} read back: filter f's kernel on channel c, the reference's w's in its cells."""

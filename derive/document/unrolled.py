@@ -339,14 +339,15 @@ def parameter_matrices(steps: Steps, typeset: Typesetter) -> list[FeatureMap]:
     spec = derivation.spec
     if spec.steps is not None:
         return _recurrent_parameters(steps, typeset)
-    if spec.dense or spec.layers[0].in_shape is None:
+    if spec.dense:  # no kernel
         return []
     weight_start, _ = parameter_starts(spec)
     weights = derivation.graph.flat_weights
     found = []
     for L, layer in enumerate(spec.layers):
-        if layer.kind != "conv2d" or layer.in_shape is None or layer.window is None:
+        if layer.kind != "conv2d":
             continue
+        assert layer.in_shape is not None and layer.window is not None  # a convolution's, set by the checks
         channels, (rows, columns) = layer.in_shape[0], layer.window
         for f in range(layer.size):
             for c in range(channels):
