@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import re
 import statistics
+import tomllib
 from fractions import Fraction
 from typing import Any
 
@@ -418,3 +420,47 @@ def test_each_frames_working_is_set_in_its_own_size(name, handout):
             assert frame.split("\n", 1)[1].startswith("\\" + neurons[count] + "\n"), frame[:160]
             seen[count] += 1
     assert seen["working"] and seen["cited"] and seen[1] + seen[2]
+
+
+def test_a_gradients_working_is_grouped_as_statement_then_each_delta_then_its_result():
+    """How each gradient's working is grouped over its frames (groups never share a frame; a group that does
+    not fit goes on in the next), in every built-in deck at each detail: a derived gradient opens with its
+    chain rule's statement (a brief run has none); when it derives several δs factor by factor, each δ's lines
+    make a group of their own; its result goes with the last δ's unless it sums more than two terms or lists the
+    other δs by value, when it makes a group of its own."""
+    from derive.document.frames import gradient_groups
+    from derive.document.slides import spelled
+    from derive.spec.checks import from_mapping
+    from tests.test_slides import fan_out
+
+    networks = {name: load_builtin(name) for name in builtin_names()}
+    networks |= {"fan-out": from_mapping(tomllib.loads(fan_out(5)))}  # six δs: some listed by value
+    xor = networks["xor"]
+    networks["xor, three examples"] = dataclasses.replace(xor, examples=xor.examples[:3])  # sums of three terms
+    seen = collections.Counter()
+    for (name, spec), detail in itertools.product(networks.items(), ("brief", "standard", "full")):
+        doc = slides_document(spec, Options(detail=detail), SLIDE_FIGURES)
+        frames = Frames(doc, False, lambda *_, **__: "")
+        size, column = frames.working_size, frames.working_column
+        for part in (part for section in doc.backward for part in section.parts if part.kind != "cite"):
+            groups = gradient_groups(part, detail, size=size, column=column)
+            entries = [entry for group in groups for entry in group]
+            assert (entries[0].kind == "statement") == (part.kind == "derive"), (name, detail)
+            assert [entry.kind for entry in entries[1:]].count("statement") == 0
+            first = part.gradients[0]
+            if part.kind != "derive" or len(first.deltas) < 2 or any(delta.inline for delta in first.deltas):
+                assert len(groups) == 1, (name, detail, first.symbol)
+                continue
+            lines = {id(d): [f.equation for f in d.factors] + ([] if d.coupled else [d.equation]) for d in first.deltas}
+            derived, others = spelled(first.deltas, detail)
+            assert groups[0] == [entries[0]]  # the statement alone
+            for group, delta in zip(groups[1:], derived, strict=False):
+                assert [entry.item for entry in group[: len(lines[id(delta)])]] == lines[id(delta)]
+            listed = [entry.item for entry in entries if entry.kind == "listed"]
+            assert listed == ([others] if others else [])
+            result = next(group for group in groups if any(entry.item is first.result for entry in group))
+            with_delta = any(entry.item is lines[id(derived[-1])][-1] for entry in result)
+            assert with_delta == (first.terms <= 2 and not listed), (name, detail, first.symbol)
+            assert len(groups) == 1 + len(derived) + (not with_delta)
+            seen["with the last δ" if with_delta else "listed" if listed else f"{first.terms} terms"] += 1
+    assert seen["with the last δ"] and seen["listed"] and seen["3 terms"], seen
