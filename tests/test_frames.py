@@ -180,6 +180,54 @@ def test_a_steps_estimated_height_is_latexs_within_a_band(tmp_path):
         assert abs(statistics.median(found) - 1) <= 0.05, (size, statistics.median(found))
 
 
+def test_the_listed_deltas_estimated_height_is_latexs_within_the_steps_band(tmp_path):
+    """The δs a frame lists by value (a sentence, then two to a row), as the deck sets them in its working
+    column: their estimated height is LaTeX's within the band a step's is (−30 % to +20 %), for an odd and an
+    even number of them, with an example's superscript and without."""
+    from derive.document.frames import _measure
+    from derive.outputs.render import default_renderer
+    from derive.spec.files import load_path
+    from tests.test_conv import two_channels_two_convolutions, two_filters_avgpool
+
+    require_tool("pdflatex")
+    catalog = default_renderer().catalog("en")
+    lead = re.escape("{\\small " + catalog("slides.other_deltas"))
+    specs = [load_builtin("cnn")] + [
+        load_path(make().write(tmp_path, make.__name__))
+        for make in (two_filters_avgpool, two_channels_two_convolutions)
+    ]
+    cases = []
+    for spec in specs:
+        frames = Frames(slides_document(spec, Options(), SLIDE_FIGURES), False, catalog)
+        height = _measure(frames.working_size, frames.working_column)
+        parts = [part for section in frames.doc.backward for part in section.parts if part.kind != "cite"]
+        listed = [
+            entry for part in parts for frame in frames.gradient(part) for entry in frame if entry.kind == "listed"
+        ]
+        blocks = re.findall(lead + r".*?\\end\{tabular\}\\par\}", slides_files(spec)["slides.tex"], re.DOTALL)
+        assert len(blocks) == len(listed) > 0
+        cases += [
+            (height(entry), len(entry.item), frames.working_column, block)
+            for entry, block in zip(listed, blocks, strict=True)
+        ]
+    assert {count % 2 for _, count, _, _ in cases} == {0, 1}
+    preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
+    boxes = "\n".join(
+        rf"\setbox0\vbox{{\hsize={column * TEXT_WIDTH:.2f}pt\normalsize {block}}}"
+        rf"\typeout{{HEIGHT {n} \the\ht0 \the\dp0}}"
+        for n, (_, _, column, block) in enumerate(cases)
+    )
+    logs: dict[str, str] = {}
+    compile_pdfs(
+        {"listed.tex": preamble + r"\begin{document}\begin{frame}" + boxes + r"\end{frame}\end{document}"}, logs=logs
+    )
+    measured = re.findall(r"^HEIGHT (\d+) ([\d.]+)pt ?([\d.]+)pt", logs["listed.tex"], re.MULTILINE)
+    assert len(measured) == len(cases)
+    for n, height, depth in measured:
+        estimated, count, _, _ = cases[int(n)]
+        assert 0.7 <= estimated / (float(height) + float(depth)) <= 1.2, (count, estimated, height, depth)
+
+
 def test_a_sentences_estimated_lines_are_latexs_or_one_more():
     """The sentences that open frames (each citing frame's naming its δs, the forward pass's after the
     step), in both languages, set by LaTeX in their column at their size: the estimate's line count is
