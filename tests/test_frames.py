@@ -512,3 +512,37 @@ def test_a_gradients_working_is_grouped_as_statement_then_each_delta_then_its_re
             assert len(groups) == 1 + len(derived) + (not with_delta)
             seen["with the last δ" if with_delta else "listed" if listed else f"{first.terms} terms"] += 1
     assert seen["with the last δ"] and seen["listed"] and seen["3 terms"], seen
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_a_long_chain_rule_writes_its_first_three_terms_and_says_how_many_more(name):
+    r"""A gradient's chain rule on its first frame, set one row per term where it does not fit one line: all
+    its terms up to four; past four, the first three and a row "+ ⋯ (and N more terms)", N the terms not
+    written. Read from the rows of the statement's ``\stepline`` in the deck, against the gradient's terms."""
+    from derive.outputs.render import default_renderer
+
+    spec = load_builtin(name)
+    catalog = default_renderer().catalog("en")
+    frames = Frames(slides_document(spec, Options(), SLIDE_FIGURES), False, catalog)
+    offered = stepline_forms(slides_files(spec)["slides.tex"])
+    cut = 0
+    for part in (part for section in frames.doc.backward for part in section.parts if part.kind == "derive"):
+        gradient = part.gradients[0]
+        lhs, terms = squeezed(gradient.lhs) + "=", [squeezed(term) for term in gradient.statement]
+        ours = next(forms for forms in offered if any(form.startswith(lhs + terms[0]) for form in forms))
+        aligned_rows = next(form for form in ours if form.startswith(r"\begin{aligned}"))
+        rows = aligned_rows.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split("\\\\")
+        written = [row.removeprefix(lhs).removeprefix(r"\quad+") for row in rows]
+        if len(terms) <= 4:
+            assert written == terms, gradient.symbol
+            continue
+        cut += 1
+        more = squeezed(catalog("slides.terms_more", count=len(terms) - 3))
+        assert written[:3] == terms[:3] and len(written) == 4, (gradient.symbol, written)
+        assert written[3] == rf"\cdots\quad\text{{({more})}}", written[3]
+    assert cut or name != "cnn"  # a kernel entry sums its nine positions
+
+
+def squeezed(latex: str) -> str:
+    """LaTeX without its spaces, as :func:`stepline_forms` gives each form."""
+    return re.sub(r"[\s&]+", "", latex)
