@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import math
 import re
 import statistics
 import tomllib
@@ -546,3 +547,31 @@ def test_a_long_chain_rule_writes_its_first_three_terms_and_says_how_many_more(n
 def squeezed(latex: str) -> str:
     """LaTeX without its spaces, as :func:`stepline_forms` gives each form."""
     return re.sub(r"[\s&]+", "", latex)
+
+
+def top_level_terms(row: str) -> int:
+    """How many terms a row of a sum has: its + signs outside braces and brackets, and one."""
+    depth, count = 0, 1
+    for n, character in enumerate(row):
+        depth += {"{": 1, "}": -1, "(": 1, ")": -1}.get(character, 0)
+        count += character == "+" and depth == 0 and n > 0
+    return count
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_the_handout_sets_a_long_sums_terms_in_two_rows(name):
+    r"""The printed handout, which follows the slides' frames with longer numbers, sets each long sum (a total
+    over examples, a gradient summed over terms) in two rows of terms and two of numbers, the first of each
+    holding half of the terms, rounded up."""
+    handout = slides_files(load_builtin(name), handout=True)["slides-handout.tex"]
+    sums = [form for forms in stepline_forms(handout) for form in forms if r"\\=" in form and r"\quad+" in form]
+    if name == "xor":
+        assert sums  # four examples: E_total and each gradient sum four terms
+    for form in sums:
+        rows = form.removeprefix(r"\begin{aligned}").removesuffix(r"\end{aligned}").split("\\\\")
+        numbers = next(n for n, row in enumerate(rows) if row.startswith("="))
+        rows[-1] = rows[-1].rsplit("=", 1)[0]  # the value after the last row of numbers
+        terms = [row.removeprefix(r"\quad+") if row.startswith(r"\quad+") else row.split("=", 1)[1] for row in rows]
+        for block in (terms[:numbers], terms[numbers:]):
+            counts = [top_level_terms(row) for row in block]
+            assert counts == [math.ceil(sum(counts) / 2), sum(counts) - math.ceil(sum(counts) / 2)], (counts, form)
