@@ -16,6 +16,7 @@ import re
 import statistics
 import tomllib
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -395,21 +396,27 @@ def test_packing_fills_each_frame_in_order_until_the_next_would_not_fit(heights,
 @pytest.mark.parametrize("detail", ["brief", "standard", "full"])
 @pytest.mark.parametrize("name", builtin_names())
 def test_a_gradients_frame_shows_its_first_line_at_once_and_reveals_each_later_one(name, detail):
-    r"""Every frame of a gradient's working (its picture in one column, the working in the other) opens with
-    a line of working, never an empty column, and reveals each later line on an overlay of its own: one
-    ``\pause`` between two lines (the δs listed by value count as a line), none before the first."""
-    deck = slides_files(load_builtin(name), detail=detail)["slides.tex"]
-    working = [
-        frame.split(r"\begin{column}")[2]
-        for frame in deck.split(r"\begin{frame}")
-        if frame.count(r"\begin{column}") == 2
-    ]
+    r"""Every frame of a gradient's working (its picture in one column, the working in the other, or the
+    gradients that cite known δs beside theirs) opens with a line of working, never an empty column, and
+    reveals each later line on an overlay of its own: one ``\pause`` between two lines (the δs listed by value
+    count as a line), none before the first."""
+    frames = deck_frames(load_builtin(name), detail=detail)
+    working = [frame for frame in frames if frame.startswith(GRADIENT_TITLES) and frame.count(r"\begin{column}") == 2]
     assert working
-    for column in working:
+    for frame in working:
+        column = frame.split(r"\begin{column}")[2]
         lines = "".join(
             "|" if token == r"\pause" else "L" for token in re.findall(r"\\pause|\\stepline|\\begin\{tabular\}", column)
         )
-        assert re.fullmatch(r"L(\|L)*", lines) or not lines, (lines, column[:300])  # not lines: a sum over paths
+        assert re.fullmatch(r"L(\|L)*", lines), (lines, frame[:300])
+
+
+ENGLISH = tomllib.loads((Path(__file__).parent.parent / "templates" / "i18n" / "en.toml").read_text(encoding="utf-8"))
+# a frame of gradients' working or of gradients that cite known δs, by its title; the latter by its sentence
+GRADIENT_TITLES = tuple(
+    "[t]{" + title.split("{")[0] for title in (ENGLISH["gradient_of"], ENGLISH["slides"]["gradients_of"])
+)
+CITES = ENGLISH["slides"]["cites"].split("}", 1)[1].split(",")[0]  # " known"
 
 
 def frame_columns(frame: str) -> list[tuple[float, str]]:
@@ -418,9 +425,9 @@ def frame_columns(frame: str) -> list[tuple[float, str]]:
     return [(float(share), body.strip()) for share, body in found]
 
 
-def deck_frames(spec: Any, handout: bool = False) -> list[str]:
+def deck_frames(spec: Any, handout: bool = False, detail: str = "standard") -> list[str]:
     """The frames of a deck (or of its printed handout), each from its title on."""
-    files = slides_files(spec, handout=handout)
+    files = slides_files(spec, handout=handout, detail=detail)
     return files["slides-handout.tex" if handout else "slides.tex"].split(r"\begin{frame}")[1:]
 
 
@@ -437,8 +444,8 @@ def test_a_frames_columns_share_the_text_width_and_a_deeper_network_is_drawn_wid
         columns = frame_columns(frame)
         if len(columns) == 2:
             assert sum(share for share, _ in columns) == pytest.approx(0.98), frame[:120]
-            if frame.startswith("[t]{The gradient"):
-                picture["cited" if "known, each gradient" in columns[1][1] else "working"].add(columns[0][0])
+            if frame.startswith(GRADIENT_TITLES):
+                picture["cited" if CITES in columns[1][1] else "working"].add(columns[0][0])
     expected = 0.29 if drawn <= 2 else 0.34
     assert picture == {"working": {expected}, "cited": {round(expected + 0.02, 2)}}
 
@@ -460,12 +467,13 @@ def test_each_frames_working_is_set_in_its_own_size(name, handout):
     seen = collections.Counter()
     for frame in deck_frames(spec, handout):
         columns = frame_columns(frame)
-        if frame.startswith("[t]{The gradient") and len(columns) == 2:
-            kind = "cited" if "known, each gradient" in columns[1][1] else "working"
+        if frame.startswith(GRADIENT_TITLES) and len(columns) == 2:
+            kind = "cited" if CITES in columns[1][1] else "working"
             assert columns[1][1].startswith("\\" + {"cited": cited, "working": working}[kind]), columns[1][1][:80]
             seen[kind] += 1
-        elif frame.startswith("[t]{The forward pass") and r"\stepline" in frame:
+        elif frame.startswith("[t]{" + ENGLISH["forward_pass"]) and r"\stepline" in frame:
             count = frame.count(r"\stepline") // 2  # a neuron's net input and output
+            assert count in neurons, frame[:160]  # one neuron or two
             assert frame.split("\n", 1)[1].startswith("\\" + neurons[count] + "\n"), frame[:160]
             seen[count] += 1
     assert seen["working"] and seen["cited"] and seen[1] + seen[2]
@@ -478,7 +486,7 @@ def test_a_gradients_working_is_grouped_as_statement_then_each_delta_then_its_re
     make a group of their own; its result goes with the last δ's unless it sums more than two terms or lists the
     other δs by value, when it makes a group of its own."""
     from derive.document.frames import gradient_groups
-    from derive.document.slides import spelled
+    from derive.document.slides import SPELLED_AT_MOST
     from derive.spec.checks import from_mapping
     from tests.test_slides import fan_out
 
@@ -501,17 +509,20 @@ def test_a_gradients_working_is_grouped_as_statement_then_each_delta_then_its_re
                 assert len(groups) == 1, (name, detail, first.symbol)
                 continue
             lines = {id(d): [f.equation for f in d.factors] + ([] if d.coupled else [d.equation]) for d in first.deltas}
-            derived, others = spelled(first.deltas, detail)
-            assert groups[0] == [entries[0]]  # the statement alone
-            for group, delta in zip(groups[1:], derived, strict=False):
-                assert [entry.item for entry in group[: len(lines[id(delta)])]] == lines[id(delta)]
-            listed = [entry.item for entry in entries if entry.kind == "listed"]
-            assert listed == ([others] if others else [])
-            result = next(group for group in groups if any(entry.item is first.result for entry in group))
-            with_delta = any(entry.item is lines[id(derived[-1])][-1] for entry in result)
-            assert with_delta == (first.terms <= 2 and not listed), (name, detail, first.symbol)
-            assert len(groups) == 1 + len(derived) + (not with_delta)
-            seen["with the last δ" if with_delta else "listed" if listed else f"{first.terms} terms"] += 1
+            shown = [entry.item for entry in entries]
+            derived = [d for d in first.deltas if any(line is item for line in lines[id(d)] for item in shown)]
+            others = [d for d in first.deltas if d not in derived]
+            assert len(derived) == len(first.deltas) or len(first.deltas) > SPELLED_AT_MOST  # else listed by value
+            # the statement alone; each derived δ's lines; the δs listed by value and the results, alone or after
+            # the last δ's lines
+            tail = ([others] if others else []) + [gradient.result for gradient in part.gradients]
+            with_delta = first.terms <= 2 and not others
+            expected = [[entries[0].item]] + [lines[id(delta)] for delta in derived]
+            expected = [*expected[:-1], expected[-1] + tail] if with_delta else [*expected, tail]
+            assert [[entry.item for entry in group] for group in groups] == expected, (name, detail, first.symbol)
+            kinds = ["statement"] + ["listed" if isinstance(entry.item, list) else "line" for entry in entries[1:]]
+            assert [entry.kind for entry in entries] == kinds
+            seen["with the last δ" if with_delta else "listed" if others else f"{first.terms} terms"] += 1
     assert seen["with the last δ"] and seen["listed"] and seen["3 terms"], seen
 
 

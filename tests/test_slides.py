@@ -415,3 +415,24 @@ def test_a_network_whose_hidden_weights_reach_one_output_has_no_sum_over_paths()
     from derive.document.slides import path_sum
 
     assert path_sum(build(example("xor").derivation)) is None
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("name", ["mazur", "rnn"])
+def test_a_frame_of_several_gradients_is_titled_in_the_plural(name, language):
+    """A brief deck works a layer's gradients together: a frame of several is titled "The gradients of …",
+    one of one "The gradient of …", in the deck's language."""
+    import tomllib
+
+    from derive.publishing.publish import slides_files
+    from derive.spec.files import load_builtin
+
+    catalog = tomllib.loads((Path(__file__).parent.parent / "templates/i18n" / f"{language}.toml").read_text("utf-8"))
+    singular, plural = catalog["gradient_of"].split("{")[0], catalog["slides"]["gradients_of"].split("{")[0]
+    deck = slides_files(load_builtin(name), detail="brief", language=language)["slides.tex"]
+    titles = re.findall(r"^\\begin\{frame\}\[t\]\{(.*)\}$", deck, re.MULTILINE)
+    named = [title for title in titles if title.startswith((singular, plural))]
+    several = [title for title in named if "$, $" in title.split(" (")[0]]
+    assert several and len(several) < len(named)
+    for title in named:
+        assert title.startswith(plural if title in several else singular), title

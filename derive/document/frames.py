@@ -195,10 +195,10 @@ def gradient_groups(part: Part, detail: str, *, size: str, column: float) -> lis
     """What a derived gradient's (or a brief run's) frames show, in the groups that never share a frame.
 
     Several δs derived factor by factor each take a frame of their own after the statement's (past
-    :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value), their first line shown
-    with the frame; the result goes with the last δ, or on a frame of its own when it sums more than two
-    terms or lists δs. Every line but the statement and the listed δs is revealed on an overlay of its own
-    (:func:`gradient_frames` shows each frame's first at once).
+    :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value); the result goes with the
+    last δ, or on a frame of its own when it sums more than two terms or lists δs. Every line but the
+    statement and the listed δs is revealed on an overlay of its own (:func:`gradient_frames` shows each
+    frame's first at once).
     """
     first = part.gradients[0]
     apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)

@@ -83,7 +83,7 @@ def unrolled_diagram(steps: Steps, typeset: Typesetter) -> tuple[list[DiagramNod
                 )
                 if derivation.spec.steps is not None and link.source[0] == INPUT:
                     # a step's input fans out to its neurons from one point: each label further along, apart
-                    edge.position = round(0.26 + 0.1 * j, 2)  # j < len(row)
+                    edge.position = round(0.26 + 0.1 * j, 2)
                 edges.append(edge)
             bias = graph.bias(L, j)
             if bias is None:
@@ -275,7 +275,8 @@ def _layer_row(layer: LayerSpec, steps: int | None) -> dict[str, object]:
             kind += "_overlapping"  # a window moved less than its width: neighbouring windows share values
     elif kind == "recurrent":
         fields = {"steps": str(steps)}
-    # a layer's neurons: a map's positions, or a dense or recurrent layer's size (once, not at every step)
+    # a layer's neurons: every position of all its maps, or a dense or recurrent layer's size (once, not
+    # at every step)
     return {
         "name": layer.name,
         "activation": layer.activation,
