@@ -120,7 +120,7 @@ def test_the_sentence_that_opens_the_forward_pass_after_the_step_takes_its_room(
 
     doc = slides_document(load_builtin("mazur"), Options(), SLIDE_FIGURES)
     row = doc.after_examples[0].layers[0]
-    assert [len(frame) for frame in neuron_frames(row)] == [2]
+    assert [len(frame) for frame in neuron_frames(row, lead=0.0)] == [2]
     assert [len(frame) for frame in neuron_frames(row + row, lead=FRAME_BODY)] == [1, 2, 1]
 
 

@@ -125,7 +125,7 @@ def step_height(eq: Equation, size: str, column: float, skip: str) -> float:
     return rows_height(step_rows(eq, size, column), size, skip)
 
 
-def neuron_frames(row: list[NeuronWorking], lead: float = 0.0) -> list[list[NeuronWorking]]:
+def neuron_frames(row: list[NeuronWorking], lead: float) -> list[list[NeuronWorking]]:
     """A layer's neurons of the forward pass, two to a frame where both fit, else one; the first frame
     opens with a sentence ``lead`` points tall (each frame's size: :func:`neuron_size`)."""
     frames: list[list[NeuronWorking]] = []
@@ -328,9 +328,7 @@ class Frames:
         most = 4 if len(self.doc.examples) == 1 else 2
         return list(_packed(gradients, lambda gradient: height(gradient.result), room, most))
 
-    def neurons(
-        self, row: list[NeuronWorking], lead: bool = False
-    ) -> tuple[list[list[NeuronWorking]], list[NeuronWorking]]:
+    def neurons(self, row: list[NeuronWorking], lead: bool) -> tuple[list[list[NeuronWorking]], list[NeuronWorking]]:
         """A layer's neurons worked line by line, by frame, and those listed by value; ``lead``: the
         first frame opens with :attr:`after_lead`."""
         shown, listed = spelled_neurons(row, self.doc.detail)
