@@ -586,3 +586,26 @@ def test_the_handout_sets_a_long_sums_terms_in_two_rows(name):
         for block in (terms[:numbers], terms[numbers:]):
             counts = [top_level_terms(row) for row in block]
             assert counts == [math.ceil(sum(counts) / 2), sum(counts) - math.ceil(sum(counts) / 2)], (counts, form)
+
+
+def wide_neuron(examples: int) -> Any:
+    """A hidden neuron of seven inputs feeding one output: six of its gradients cite the δ its first derives."""
+    from derive.spec.checks import from_mapping
+
+    layers = [
+        {"name": "h", "activation": "sigmoid", "weights": [[0.1, 0.2, -0.1, 0.3, 0.2, -0.2, 0.1]], "bias": 0.1},
+        {"name": "o", "activation": "sigmoid", "weights": [[0.4]], "bias": 0.2},
+    ]
+    data = [{"inputs": [0.1 * (n + k) for n in range(7)], "targets": [0.5]} for k in range(examples)]
+    return from_mapping({"learning_rate": 0.5, "layers": layers, "examples": data})
+
+
+@pytest.mark.parametrize(("examples", "most"), [(1, 4), (2, 2)])
+def test_gradients_that_cite_a_known_delta_go_four_to_a_frame_or_two_with_several_examples(examples, most):
+    """The gradients that need no new δ share frames: at most four a frame with one example, two with several
+    (each then a sum over the examples), in order, on as few frames as that allows where they fit."""
+    frames = [frame for frame in deck_frames(wide_neuron(examples)) if CITES in frame]
+    counts = [frame.split(CITES, 1)[1].count(r"\stepline") for frame in frames]
+    hidden = 7 + 1 - 1  # h's seven weights and its bias, less the first weight, which derives δ_h1
+    # the output layer's section first (its bias cites δ_o1), then h's, `most` a frame and the rest
+    assert counts == [1] + [most] * (hidden // most) + ([hidden % most] if hidden % most else []), counts
