@@ -315,7 +315,7 @@ def stepline_forms(tex: str) -> list[set[str]]:
                 end += 1
                 if depth == 0:
                     break
-            forms.add(re.sub(r"[\s&]+", "", tex[start + 1 : end - 1]))
+            forms.add(squeezed(tex[start + 1 : end - 1]))
             start = end
         found.append(forms)
     return found
@@ -333,7 +333,7 @@ def _backslashes(tex: str, end: int) -> int:
 def as_set(rows: list[str]) -> str:
     """Rows as the deck sets them: a lone row as it is, more rows in an aligned block (:func:`aligned`), without
     spaces or alignment marks."""
-    return re.sub(r"[\s&]+", "", rows[0] if len(rows) == 1 else aligned(rows))
+    return squeezed(rows[0] if len(rows) == 1 else aligned(rows))
 
 
 @pytest.mark.parametrize("name", builtin_names())
@@ -559,7 +559,7 @@ def test_a_long_chain_rule_writes_its_first_three_terms_and_says_how_many_more(n
 
 
 def squeezed(latex: str) -> str:
-    """LaTeX without its spaces, as :func:`stepline_forms` gives each form."""
+    """LaTeX without its spaces or alignment marks, as :func:`stepline_forms` gives each form."""
     return re.sub(r"[\s&]+", "", latex)
 
 

@@ -169,26 +169,23 @@ def _packed(
 
 @dataclass
 class Entry:
-    """One thing a gradient's frame shows in its working column, revealed on its own overlay or not."""
+    """One thing a gradient's frame shows in its working column: the deck shows a frame's first at once and
+    reveals each later one on an overlay of its own."""
 
     kind: Literal["statement", "line", "listed"]  # the chain rule's statement, a step, or δs listed by value
     item: Any  # the gradient, the step's Equation, or the listed δs
-    reveal: bool
     more: int = 0  # a statement's terms not written out
 
 
 def gradient_frames(part: Part, detail: str, *, size: str, column: float) -> list[list[Entry]]:
     """The frames of one derived gradient (or a brief run), each its entries in order: each group of
-    :func:`gradient_groups` on as many frames as its lines need. A frame shows its first line at once and
-    reveals each later one (a frame that opened on an empty column would show nothing on its first page)."""
+    :func:`gradient_groups` on as many frames as its lines need."""
     measure = _measure(size, column)
-    frames = []
-    for group in gradient_groups(part, detail, size=size, column=column):
-        packed = list(_packed(group, measure, FRAME_BODY))
-        for frame in packed:
-            frame[0].reveal = False
-        frames += packed
-    return frames
+    return [
+        frame
+        for group in gradient_groups(part, detail, size=size, column=column)
+        for frame in _packed(group, measure, FRAME_BODY)
+    ]
 
 
 def gradient_groups(part: Part, detail: str, *, size: str, column: float) -> list[list[Entry]]:
@@ -196,18 +193,14 @@ def gradient_groups(part: Part, detail: str, *, size: str, column: float) -> lis
 
     Several δs derived factor by factor each take a frame of their own after the statement's (past
     :data:`.slides.SPELLED_AT_MOST`, a few stand for the rest, listed by value); the result goes with the
-    last δ, or on a frame of its own when it sums more than two terms or lists δs. Every line but the
-    statement and the listed δs is revealed on an overlay of its own (:func:`gradient_frames` shows each
-    frame's first at once).
+    last δ, or on a frame of its own when it sums more than two terms or lists δs.
     """
     first = part.gradients[0]
     apart = part.kind == "derive" and len(first.deltas) > 1 and not any(d.inline for d in first.deltas)
     shown, listed = spelled(first.deltas, detail) if apart else (first.deltas, [])
     statement = [_statement(first, size, column)] if part.kind == "derive" else []
     deltas = [_delta_entries(delta) for delta in shown]
-    tail = ([Entry("listed", listed, False)] if listed else []) + [
-        Entry("line", step.result, True) for step in part.gradients
-    ]
+    tail = ([Entry("listed", listed)] if listed else []) + [Entry("line", step.result) for step in part.gradients]
     if apart:
         alone = first.terms > 2 or bool(listed)
         return [statement, *deltas[:-1], deltas[-1] + ([] if alone else tail), *([tail] if alone else [])]
@@ -240,15 +233,15 @@ def _statement(gradient: GradientWorking, size: str, column: float) -> Entry:
     """The chain rule's statement; past :data:`STATEMENT_TERMS` rows, the first few terms and "+ ⋯"."""
     rows = _statement_rows(gradient, 0, size, column)
     more = len(rows) - STATEMENT_TERMS + 1 if len(rows) > STATEMENT_TERMS else 0
-    return Entry("statement", gradient, False, more)
+    return Entry("statement", gradient, more)
 
 
 def _delta_entries(delta: DeltaWorking) -> list[Entry]:
     """A δ's lines: its one line (brief), or each factor, then δ as their product."""
     if delta.inline:
-        return [Entry("line", delta.equation, True)]
-    lines = [Entry("line", factor.equation, True) for factor in delta.factors]
-    return lines + ([] if delta.coupled else [Entry("line", delta.equation, True)])
+        return [Entry("line", delta.equation)]
+    lines = [Entry("line", factor.equation) for factor in delta.factors]
+    return lines + ([] if delta.coupled else [Entry("line", delta.equation)])
 
 
 @dataclass(frozen=True)
@@ -369,5 +362,5 @@ def _sliced(items: list[Any], planned: list[list[Any]]) -> list[list[Any]]:
 
 
 def _as(entry: Entry, planned: Entry) -> Entry:
-    """``entry`` revealed as, and with as many terms written as, the slides' ``planned`` one."""
-    return Entry(entry.kind, entry.item, planned.reveal, planned.more)
+    """``entry`` with as many terms written as the slides' ``planned`` one."""
+    return Entry(entry.kind, entry.item, planned.more)
