@@ -807,9 +807,10 @@ def test_each_stage_of_the_forward_pass_is_headed_by_its_time_step_and_layer(tar
 
     net = builtin_rnn() if targets == "last step" else every_step()
     if targets.endswith("two layers after"):
-        dense = {"type": "dense", "name": "d", "activation": "tanh", "weights": [[0.3, -0.2, 0.5], [0.1, 0.6, -0.4]]}
+        weights = [[0.3, -0.2, 0.5], [0.1, 0.6, -0.4]]
+        dense = {"type": "dense", "name": "d", "activation": "tanh", "weights": weights, "bias": [0.0, 0.1]}
         output = {**net.layers[1], "weights": [[0.6, -0.4], [0.3, 0.5]]}
-        net = Net([net.layers[0], {**dense, "bias": [0.0, 0.1]}, output], net.examples)
+        net = Net([net.layers[0], dense, output], net.examples)
     text = run_derive("explain", str(net.write(tmp_path, "net")), "--lang", language).stdout
     t = catalog(language)
     steps = len(net.examples[0][0])
