@@ -47,8 +47,8 @@ def activate(name: str, net: Array, slope: float = 0.01) -> Array:
         return np.maximum(net, 0.0)
     if name == "leaky_relu":
         return np.where(net > 0, net, slope * net)
-    if name == "softplus":  # log(1 + e^net)
-        return np.log1p(np.exp(net))
+    if name == "softplus":  # log(1 + e^net) = log(e^0 + e^net), which stays finite where e^net overflows
+        return np.logaddexp(0.0, net)
     if name == "elu":  # net above 0, e^net − 1 below
         return np.where(net > 0, net, np.expm1(np.minimum(net, 0.0)))
     if name == "linear":

@@ -273,3 +273,33 @@ def test_a_softmax_of_net_inputs_far_beyond_a_doubles_exponent_is_taken_without_
     fast = train(network.spec, 1, "simultaneous", matrices=matrices)
     assert math.isfinite(fast.history[0]) and fast.history[0] == pytest.approx(float(network.loss()), abs=1e-15)
     assert_parameters(trained_floats(fast), network.step().parameters(), rel=1e-12, absolute=1e-14)
+
+
+def one_hidden_neuron(activation: str, weight: str, out_weight: str) -> Network:
+    """1 input → 1 hidden neuron of ``activation`` → 1 sigmoid output, the input 1 and the target 0.25."""
+    layers = [
+        layer("h", activation, [[Fraction(weight)]], Fraction(0)),
+        layer("o", "sigmoid", [[Fraction(out_weight)]], Fraction(1, 10)),
+    ]
+    examples = [{"inputs": [Fraction(1)], "targets": [Fraction(1, 4)]}]
+    return Network.from_dict({"layers": layers, "examples": examples, "learning_rate": Fraction(1, 2)}, name=activation)
+
+
+# softplus's e^800 overflows a double, though log(1 + e^800) is 800; ELU's e^(−10⁻⁸) − 1 in doubles keeps
+# 8 of its 16 digits, and the output's weight of a million carries the loss to them
+FLOAT_TRAPS = {
+    "softplus past a double's exponent": one_hidden_neuron("softplus", "800", "0.001"),
+    "ELU of a tiny negative net input": one_hidden_neuron("elu", "-0.00000001", "1000000"),
+}
+
+
+@pytest.mark.parametrize("matrices", [False, True])
+@pytest.mark.parametrize("name", list(FLOAT_TRAPS))
+def test_log_of_one_plus_an_exponential_and_an_exponential_minus_one_keep_their_float_value(name, matrices):
+    """Every float path prints log(1 + e^x) and e^x − 1 in forms that neither overflow nor cancel: two
+    steps give the NumPy reference's errors and weights (np.logaddexp, np.expm1) to 12 digits."""
+    network = FLOAT_TRAPS[name]
+    history, trained = reference.train(reference.from_spec(network.spec), 2, "simultaneous")
+    fast = train(network.spec, 2, "simultaneous", matrices=matrices)
+    assert fast.history == pytest.approx(history, rel=1e-12, abs=1e-15)
+    assert_parameters(trained_floats(fast), trained.parameters(), rel=1e-12, absolute=1e-14)

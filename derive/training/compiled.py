@@ -35,6 +35,7 @@ from derive.core.rules import (
     rounded,
     unit_targets,
 )
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
 from derive.spec.model import NetworkSpec
 
 # The largest x whose e^x a float holds; math.exp raises OverflowError beyond it.
@@ -68,6 +69,19 @@ class _Printer(PythonCodePrinter):
         """e^x, infinite past a float's range: σ(−800) = 1/(1 + e^800) is then 0, as it is to 40 digits."""
         x = self._print(expr.args[0])
         return f"(math.exp({x}) if {x} < {EXP_LIMIT!r} else math.inf)"
+
+    def _print_log(self, expr: sp.log) -> str:
+        """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows; log(x) otherwise."""
+        if (exponent := log_one_plus_exp(expr)) is not None:
+            x = self._print(exponent)
+            return f"({x} + math.log1p(math.exp(-{x})) if {x} > 0 else math.log1p(math.exp({x})))"
+        return super()._print_log(expr)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        if (exponent := exp_minus_one(expr)) is not None:  # e^x − 1, without cancelling a small x's digits
+            x = self._print(exponent)
+            return f"(math.expm1({x}) if {x} < {EXP_LIMIT!r} else math.inf)"
+        return super()._print_Add(expr, order)
 
 
 def step_source(derivation: Derivation) -> str:

@@ -39,6 +39,7 @@ from derive.core.rules import (
     softmax_cross_entropy_delta,
     unit_targets,
 )
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
 from derive.spec.model import LayerSpec, NetworkSpec
 
 Parameters = tuple[float, ...]
@@ -56,7 +57,14 @@ class _Printer(NumPyPrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return self.names[expr]
 
+    def _print_log(self, expr: sp.log) -> str:
+        if (x := log_one_plus_exp(expr)) is not None:
+            return f"numpy.logaddexp(0.0, {self._print(x)})"
+        return super()._print_log(expr)
+
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        if (x := exp_minus_one(expr)) is not None:
+            return f"numpy.expm1({self._print(x)})"
         # t - out rather than -out + t: one array operation, not two
         if len(expr.args) == 2:
             first, second = expr.args

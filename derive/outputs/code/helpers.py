@@ -17,6 +17,7 @@ from sympy.printing.str import StrPrinter
 
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.rules import rounded
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
 from derive.outputs.code.maps import map_helpers
 from derive.outputs.code.names import softmax_cross_entropy
 from derive.spec.model import NetworkSpec
@@ -38,17 +39,13 @@ class _Printer(NumPyPrinter):
         return self.names.get(expr, expr.name)
 
     def _print_log(self, expr: sp.log) -> str:
-        terms = sp.Add.make_args(expr.args[0])
-        exponentials = [term for term in terms if isinstance(term, sp.exp)]
-        if len(terms) == 2 and sp.Integer(1) in terms and exponentials:  # log(1 + e^x)
-            return f"numpy.logaddexp(0.0, {self._print(exponentials[0].args[0])})"
+        if (x := log_one_plus_exp(expr)) is not None:
+            return f"numpy.logaddexp(0.0, {self._print(x)})"
         return super()._print_log(expr)
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        terms = expr.args
-        if len(terms) == 2 and sp.Integer(-1) in terms and any(isinstance(term, sp.exp) for term in terms):
-            exponential = next(term for term in terms if isinstance(term, sp.exp))  # e^x − 1
-            return f"numpy.expm1({self._print(exponential.args[0])})"
+        if (x := exp_minus_one(expr)) is not None:
+            return f"numpy.expm1({self._print(x)})"
         return super()._print_Add(expr, order)
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
