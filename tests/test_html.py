@@ -173,6 +173,30 @@ def test_the_formulas_are_javascript_of_the_values_only():
         assert set(symbols) >= {step.symbol for step in steps}
 
 
+@pytest.mark.parametrize("trap", ["softplus past a double's exponent", "ELU of a tiny negative net input"])
+def test_the_pages_formulas_in_doubles_give_each_steps_value(trap, tmp_path):
+    """The page's script works carried-forward values in doubles: run under node at the network's own
+    values, each step's function gives the step's 40-digit value to 13 digits, where log(1 + e^800) as
+    written is infinite and e^(−10⁻⁸) − 1 keeps 8 digits (tests/test_fast_paths.py's FLOAT_TRAPS)."""
+    import json
+    import subprocess
+
+    from derive.core.chain import Derivation
+    from derive.core.steps import build_steps
+    from tests.conftest import require_tool
+    from tests.test_fast_paths import FLOAT_TRAPS
+
+    node = require_tool("node")
+    steps = build_steps(Derivation(FLOAT_TRAPS[trap].spec))
+    script, symbols = formulas_script(steps)
+    values = [float(steps.values[symbol]) for symbol in symbols]
+    program = tmp_path / "steps.cjs"
+    program.write_text(f"const v = {json.dumps(values)};\nconsole.log(JSON.stringify({script}.map((f) => f(v))));\n")
+    found = json.loads(subprocess.run([node, str(program)], capture_output=True, text=True, check=True).stdout)
+    expected = [float(steps.values[step.symbol]) for step in steps]
+    assert found == pytest.approx(expected, rel=1e-13, abs=1e-300)
+
+
 def test_a_formula_that_prints_as_anything_but_arithmetic_is_refused_naming_its_step(monkeypatch):
     """Whatever SymPy's printer might one day write, only arithmetic of ``v`` reaches the page's script:
     a step's formula is refused with the step and the code, and so is the diagnosis's first formula."""

@@ -31,6 +31,7 @@ from derive.assessment.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
 from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, as_decimal
 from derive.assessment.mistakes import Model, variants
 from derive.assessment.simplified import factors, value_at
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
 from derive.core.steps import Step, Steps
 from derive.document import Document
 from derive.errors import DeriveError
@@ -60,6 +61,18 @@ class _StepFormula(JavascriptCodePrinter):
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return f"v[{self.index[expr]}]"
+
+    def _print_log(self, expr: sp.log) -> str:
+        """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows a double."""
+        if (exponent := log_one_plus_exp(expr)) is not None:
+            x = self._print(exponent)
+            return f"({x} > 0 ? {x} + Math.log1p(Math.exp(-{x})) : Math.log1p(Math.exp({x})))"
+        return self._print_Function(expr)  # Math.log, as SymPy's JavaScript printer writes any log
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        if (exponent := exp_minus_one(expr)) is not None:  # e^x − 1, keeping a small x's digits
+            return f"Math.expm1({self._print(exponent)})"
+        return super()._print_Add(expr, order)
 
     def function(self, formula: sp.Expr, key: str) -> str:
         """``(v) => …``: the formula in JavaScript, checked to hold nothing but arithmetic."""
