@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"spec.checks"},
     {"spec.files"},
     {"spec.variants"},
-    {"core", "core.numbers", "core.functions"},
+    {"core", "core.numbers", "core.functions", "core.safe_forms"},  # safe_forms: the float forms of two shapes
     {"core.rules"},
     {"core.graph", "core.samples"},  # samples: an activation evaluated for drawing
     {"core.printing"},
