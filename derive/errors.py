@@ -28,3 +28,24 @@ def _printable(text: str) -> str:
     if not text.isprintable():
         text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program stands so that temporary files are removed on the way out."""
+
+
+# Whether SIGTERM came during this command.  Python swallows an exception raised where it cannot
+# propagate (a weakref callback or a __del__ run by the garbage collector), so the handler's raise
+# alone may be lost; the flag makes the next checkpoint (before any output is written) raise again.
+_termination = {"requested": False}
+
+
+def request_termination(requested: bool = True) -> None:
+    """Record that SIGTERM came (or, with False, clear the record at a command's start)."""
+    _termination["requested"] = requested
+
+
+def stop_if_terminated() -> None:
+    """Raise :class:`Terminated` if SIGTERM came, even if the exception its handler raised was swallowed."""
+    if _termination["requested"]:
+        raise Terminated

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, require_tool, source_environment
+from tests.conftest import ROOT, require_tool, run_derive, source_environment
 from tests.test_malformed import MAZUR, assert_user_error, derive_in  # noqa: F401  (derive_in is a fixture)
 
 
@@ -166,6 +166,36 @@ def test_sigterm_removes_the_latex_folder(tmp_path):
     assert errors.strip() == "derive: terminated"
     assert not list(temporary.glob("derive-latex-*"))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sigterm_whose_exception_the_garbage_collector_swallows_still_stops_before_writing(tmp_path, monkeypatch):
+    """SIGTERM's handler raises where the program stands; in a weakref callback run by the garbage
+    collector Python swallows that exception and goes on (it once went on to write every file). The
+    command still ends with status 143 and one line, nothing written, no traceback."""
+    import gc
+    import weakref
+
+    from derive.app import cli
+    from derive.publishing import publish
+
+    original = publish.worksheet_files
+
+    def interrupted(*args, **kwargs):
+        class Held:
+            pass
+
+        held = Held()
+        watch = weakref.ref(held, lambda _: cli._terminated(signal.SIGTERM, None))  # noqa: F841
+        del held  # the callback runs now, and its Terminated is swallowed
+        gc.collect()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(publish, "worksheet_files", interrupted)
+    result = run_derive("worksheet", "-o", str(tmp_path / "out"), check=False)
+    assert (result.returncode, result.stderr) == (143, "derive: terminated\n")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.undo()
+    assert run_derive("worksheet", "-o", str(tmp_path / "after")).returncode == 0  # the next command is not stopped
 
 
 # ---- item 4: the roster is read as every other file -------------------------------------------

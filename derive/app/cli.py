@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from derive.app.options import choice, decimal, marks, names, percent, text_line, whole
-from derive.errors import DeriveError
+from derive.errors import DeriveError, Terminated, request_termination
 from derive.spec.variants import MAX_VARIANTS
 from derive.version import __version__
 
@@ -457,12 +458,20 @@ def parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the program stands so that temporary files are removed on the way out."""
-
-
 def _terminated(signal_number: int, frame: object) -> None:
+    request_termination()
     raise Terminated
+
+
+def _quiet_if_terminated(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """sys.unraisablehook that says nothing of a swallowed Terminated (stop_if_terminated raises it
+    again before any output is written) and passes anything else to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, Terminated):
+            previous(unraisable)
+
+    return hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -474,7 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(parser, argv)
     if threading.current_thread() is not threading.main_thread():
         return _run(args)
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    request_termination(False)
+    previous, unraisable = signal.signal(signal.SIGTERM, _terminated), sys.unraisablehook
+    sys.unraisablehook = _quiet_if_terminated(unraisable)
     try:
         return _run(args)
     except Terminated:
@@ -482,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = unraisable
 
 
 def _run(args: argparse.Namespace) -> int:

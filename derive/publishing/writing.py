@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from derive.errors import DeriveError
+from derive.errors import DeriveError, stop_if_terminated
 
 STANDARD_OUTPUT = "-"
 
@@ -38,6 +38,7 @@ def write_files(
     ``named`` are the paths as the user wrote them (``-``, ``/dev/stdout``), one per file, when the
     caller writes a single file rather than a folder of them.
     """
+    stop_if_terminated()  # a SIGTERM whose exception was swallowed on the way: nothing is written
     if named is None:
         for name in files:
             if Path(name).name != name or name in ("", ".", ".."):
