@@ -15,6 +15,7 @@ import math
 import re
 import statistics
 import tomllib
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -301,12 +302,12 @@ def test_the_frame_is_as_wide_and_holds_as_much_as_the_estimates_say():
     assert len(overfull) == 1  # the second frame's column only
 
 
-def stepline_forms(tex: str) -> list[set[str]]:
-    r"""The forms each ``\stepline`` of a deck offers, in the deck's order (its three arguments: one line, two
-    rows, more rows), without spaces or alignment marks (the rows' texts, wherever they align)."""
+def stepline_forms(tex: str) -> list[list[str]]:
+    r"""The forms each ``\stepline`` of a deck offers, in the deck's order (its three arguments in order: one
+    line, two rows, more rows), without spaces or alignment marks (the rows' texts, wherever they align)."""
     found = []
     for start in (match.end() for match in re.finditer(r"\\stepline(?=\{)", tex)):
-        forms = set()
+        forms = []
         for _ in range(3):
             assert tex[start] == "{", tex[start : start + 40]  # the arguments follow one another
             depth, end = 0, start
@@ -315,7 +316,7 @@ def stepline_forms(tex: str) -> list[set[str]]:
                 end += 1
                 if depth == 0:
                     break
-            forms.add(squeezed(tex[start + 1 : end - 1]))
+            forms.append(squeezed(tex[start + 1 : end - 1]))
             start = end
         found.append(forms)
     return found
@@ -359,6 +360,104 @@ def test_the_rows_a_step_is_measured_in_are_rows_the_deck_sets(name):
     assert len(measured) > 10
     for rows in measured:  # each in a \stepline of its own, after the one before's
         assert any(as_set(rows) in forms for forms in offered), rows
+
+
+def measured_lines(spec: Any) -> list[tuple[str, Any, list[str]]]:
+    """What the estimate measures in a deck's backward pass, in the deck's order: each gradient's chain rule
+    (the line the deck writes for it, and the rows measured), each line of its working, each cited result."""
+    from derive.document.frames import _statement_rows
+    from derive.outputs.render import default_renderer
+
+    frames = Frames(slides_document(spec, Options(), SLIDE_FIGURES), False, default_renderer().catalog("en"))
+    size, column = frames.working_size, frames.working_column
+    found: list[tuple[str, Any, list[str]]] = []
+    for section in frames.doc.backward:
+        for part in (part for part in section.parts if part.kind != "cite"):
+            for entry in (entry for frame in frames.gradient(part) for entry in frame):
+                if entry.kind == "statement":
+                    gradient, more = entry.item, entry.more
+                    written = " + ".join(gradient.statement[: len(gradient.statement) - more])
+                    line = f"{gradient.lhs} = {written}" + (r" + \cdots" if more else "")
+                    found.append(("statement", line, _statement_rows(gradient, more, size, column)))
+                elif entry.kind == "line":
+                    found.append(("line", entry.item, step_rows(entry.item, size, column)))
+        cited = [g.result for part in section.parts if part.kind == "cite" for g in part.gradients]
+        found += [("cited", eq, step_rows(eq, frames.cited_size, frames.cited_column)) for eq in cited]
+    return found
+
+
+def working_frames(name: str, body: str, wanted: set[str]) -> list[str]:
+    r"""The frames of a deck's body that hold a wanted ``\stepline``, each numbered ``\measuredstep{name-n}``
+    in the deck's order, without their pictures (whose column is as wide without them)."""
+    count = itertools.count()
+    body = re.sub(r"\\stepline(?=\{)", lambda _: rf"\measuredstep{{{name}-{next(count)}}}", body)
+    frames = re.findall(r"\\begin\{frame\}.*?\\end\{frame\}", body, flags=re.DOTALL)
+    return [
+        re.sub(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", "", frame, flags=re.DOTALL)
+        for frame in frames
+        if set(re.findall(r"\\measuredstep\{([^}]*)\}", frame)) & wanted
+    ]
+
+
+def set_by(
+    kind: str, item: Any, rows: list[str], offered: Iterator[tuple[int, list[str]]]
+) -> tuple[int, list[str], int]:
+    r"""The ``\stepline`` that sets a measured line (the next in the deck's order that offers it), its forms,
+    and which of them the estimate measured; a chain rule on several rows is measured in as many as it has."""
+    if kind != "statement":
+        mine = as_set(rows)
+        n, forms = next((n, forms) for n, forms in offered if mine in forms)
+        return n, forms, forms.index(mine)
+    n, forms = next((n, forms) for n, forms in offered if forms[0] == squeezed(item))
+    if len(rows) > 1:
+        assert forms[1].count("\\\\") + 1 == len(rows), (n, rows)
+    return n, forms, 0 if len(rows) == 1 else 1
+
+
+# The widths, as a share of the line, within which the estimate may take the other form than LaTeX does:
+# its widths are LaTeX's within a fifth, and it errs towards more rows (a frame is then never overfilled)
+THRESHOLD_BAND = (0.88, 1.06)
+
+
+def test_each_line_is_measured_in_the_form_latex_sets_it_in():
+    r"""Every built-in deck's backward pass, with each ``\stepline`` reporting the widths LaTeX measures in
+    the frame's own column: the form the estimate measured (one line, the numbers on a second row, or more
+    rows) is the one LaTeX sets, save where the line's width is within the band around the column's
+    (at most one line in ten); a chain rule set on several rows is measured in as many rows as the deck sets."""
+    require_tool("pdflatex")
+    preamble, bodies, cases = "", [], []
+    for name in builtin_names():
+        spec = load_builtin(name)
+        tex = slides_files(spec)["slides.tex"]
+        preamble, body = tex.split(r"\begin{document}")
+        offered = iter(enumerate(stepline_forms(tex)))
+        for kind, item, rows in measured_lines(spec):
+            n, forms, estimated = set_by(kind, item, rows, offered)
+            cases.append((f"{name}-{n}", forms, estimated))
+        bodies += working_frames(name, body.split(r"\end{document}")[0], {case[0] for case in cases})
+    report = (
+        r"\newcommand{\measuredstep}[4]{\setbox2\hbox{$\displaystyle #2$}\setbox4\hbox{$\displaystyle #3$}"
+        r"\typeout{STEP #1 \the\wd2\space\the\wd4\space\the\linewidth}\stepline{#2}{#3}{#4}}"
+    )
+    document = preamble.replace(r"\documentclass[", r"\documentclass[handout,", 1) + report
+    logs: dict[str, str] = {}
+    compile_pdfs({"steps.tex": document + r"\begin{document}" + "\n".join(bodies) + r"\end{document}"}, logs=logs)
+    widths = {
+        key: (float(one) / float(line), float(two) / float(line))
+        for key, one, two, line in re.findall(
+            r"^STEP (\S+) ([\d.]+)pt ?([\d.]+)pt ?([\d.]+)pt", logs["steps.tex"], re.M
+        )
+    }
+    assert len(cases) > 200 and {case[0] for case in cases} <= set(widths)
+    apart = []
+    for key, forms, estimated in cases:
+        one, two = widths[key]
+        chosen = 0 if one <= 1 else 1 if two <= 1 else 2
+        if forms[chosen] != forms[estimated]:
+            deciding = one if 0 in (chosen, estimated) else two
+            assert THRESHOLD_BAND[0] <= deciding <= THRESHOLD_BAND[1], (key, estimated, chosen, one, two)
+            apart.append(key)
+    assert len(apart) <= len(cases) // 10, apart
 
 
 @pytest.mark.parametrize("count", [4, 5, 6])
