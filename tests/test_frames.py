@@ -473,6 +473,72 @@ def test_a_long_sum_takes_at_least_two_rows_of_terms(count):
     assert terms_per_row(eq, "normalsize", 1.0) == (count + 1) // 2
 
 
+@pytest.fixture(scope="module")
+def deck_lengths() -> dict[str, float]:
+    r"""From LaTeX, in the deck's preamble: each size's \baselineskip (a line of prose) and \medskipamount."""
+    require_tool("pdflatex")
+    preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
+    body = "".join(rf"{{\{size}\typeout{{LENGTH {size} \the\baselineskip}}}}" for size in SIZES)
+    body += r"\typeout{LENGTH medskip \the\medskipamount}"
+    logs: dict[str, str] = {}
+    compile_pdfs(
+        {"lengths.tex": preamble + r"\begin{document}\begin{frame}" + body + r"\end{frame}\end{document}"}, logs=logs
+    )
+    found = {name: float(points) for name, points in re.findall(r"^LENGTH (\w+) ([\d.]+)pt", logs["lengths.tex"], re.M)}
+    assert set(found) == {*SIZES, "medskip"}
+    return found
+
+
+def long_sum(count: int) -> Any:
+    """δ_h1 = Σ_k δ_ok·w_k over ``count`` outputs, with six-figure numbers: a sum too long for one row."""
+    from derive.document.model import Equation
+
+    eq = Equation(r"\delta_{h1}", "", "", "0.123456", 0)
+    eq.formula_terms = [rf"\delta_{{o{n}}} \cdot w_{{{n}}}" for n in range(1, count + 1)]
+    eq.terms = [rf"0.{n:06d} \cdot (-0.{n + 1:06d})" for n in range(1, count + 1)]
+    return eq
+
+
+def sum_height(eq: Any, each: int, size: str) -> float:
+    """The estimate's height of a long sum's rows, ``each`` terms a row."""
+    from derive.document.frames import _term_rows
+
+    return rows_height(_term_rows(eq, each), size, "medskip")
+
+
+def sum_fits(eq: Any, each: int, size: str, column: float) -> bool:
+    """Whether a long sum's rows, ``each`` terms a row, aligned after its left side, fit the column's width."""
+    from derive.document.frames import _term_rows, rows_fit
+
+    rows = _term_rows(eq, each)
+    return rows_fit(eq.lhs, [rows[0].removeprefix(eq.lhs), *rows[1:]], size, column)
+
+
+@pytest.mark.parametrize(("size", "column"), [("normalsize", 0.69), ("small", 0.64), ("footnotesize", 0.69)])
+def test_a_long_sum_takes_more_terms_a_row_only_to_stand_under_a_sentence_of_three_lines(size, column, deck_lengths):
+    """A long sum is set as many terms a row as fit the column, unless its rows would stand taller than
+    the frame's body under a sentence of three lines (LaTeX's \\baselineskip at the size) and a \\medskip;
+    then with as few more as bring them under it. Sums of 6 to 40 terms, at the working's sizes."""
+    from derive.document.frames import FRAME_BODY, terms_per_row
+
+    room = FRAME_BODY - 3 * deck_lengths[size] - deck_lengths["medskip"]
+    slack = 2.0  # the estimate's line is LaTeX's \baselineskip within 6 %: three lines, within two points
+    widened = 0
+    for count in range(6, 41):
+        eq = long_sum(count)
+        half = (count + 1) // 2
+
+        fitting = next((each for each in range(half, 0, -1) if sum_fits(eq, each, size, column)), 1)
+        each = terms_per_row(eq, size, column)
+        assert fitting <= each <= half, (count, fitting, each)
+        if each > fitting:  # widened only because the rows one fewer a row stand taller than the room
+            widened += 1
+            assert sum_height(eq, each - 1, size) > room - slack, (count, each, room)
+        if each < half:  # and the rows it takes stand under the room
+            assert sum_height(eq, each, size) <= room + slack, (count, each, room)
+    assert widened > 5
+
+
 @given(
     heights=st.lists(st.integers(1, 120), max_size=12),
     room=st.integers(60, 220),
