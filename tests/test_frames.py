@@ -24,7 +24,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from derive.document.frames import LINE_GAP, SIZES, TEXT_WIDTH, WIDER, Frames, fits, rows_height, step_rows
+from derive.document.frames import LINE_GAP, SIZES, TEXT_LINE, TEXT_WIDTH, WIDER, Frames, fits, rows_height, step_rows
 from derive.document.typeset import width
 from derive.publishing.latex import compile_pdfs
 from derive.publishing.publish import SLIDE_FIGURES, Options, slides_document, slides_files
@@ -230,15 +230,18 @@ def test_the_listed_deltas_estimated_height_is_latexs_within_the_steps_band(tmp_
     measured = re.findall(r"^HEIGHT (\d+) ([\d.]+)pt ?([\d.]+)pt", logs["listed.tex"], re.MULTILINE)
     assert len(measured) == len(cases)
     for n, height, depth in measured:
-        estimated, count, _, _ = cases[int(n)]
+        estimated, count, _, block = cases[int(n)]
         assert 0.7 <= estimated / (float(height) + float(depth)) <= 1.2, (count, estimated, height, depth)
+        # the estimate counts the rows the deck sets them in: the sentence and its skip, then a row per two δs
+        rows = block.count("\\\\")
+        assert rows == (count + 1) // 2 and estimated == pytest.approx((2 + rows) * TEXT_LINE * SIZES["small"])
 
 
 def test_a_sentences_estimated_lines_are_latexs_or_one_more():
     """The sentences that open frames (each citing frame's naming its δs, the forward pass's after the
     step), in both languages, set by LaTeX in their column at their size: the estimate's line count is
     LaTeX's, or one more (a frame is never filled past what it holds), never fewer."""
-    from derive.document.frames import CHARACTER, TEXT_LINE, prose_height
+    from derive.document.frames import CHARACTER, prose_height
     from derive.outputs.render import default_renderer
 
     require_tool("pdflatex")
