@@ -240,7 +240,8 @@ def test_the_listed_deltas_estimated_height_is_latexs_within_the_steps_band(tmp_
 def test_a_sentences_estimated_lines_are_latexs_or_one_more():
     """The sentences that open frames (each citing frame's naming its δs, the forward pass's after the
     step), in both languages, set by LaTeX in their column at their size: the estimate's line count is
-    LaTeX's, or one more (a frame is never filled past what it holds), never fewer."""
+    LaTeX's, or one more (a frame is never filled past what it holds) in at most one sentence of ten, never
+    fewer; its height is those lines and LaTeX's \\smallskip below them."""
     from derive.document.frames import CHARACTER, prose_height
     from derive.outputs.render import default_renderer
 
@@ -265,6 +266,7 @@ def test_a_sentences_estimated_lines_are_latexs_or_one_more():
         for n, (text, size, column) in enumerate(cases)
     )
     boxes += "".join(rf"{{\{size}\typeout{{SKIP {size} \the\baselineskip}}}}" for size in SIZES)
+    boxes += r"\typeout{SMALLSKIP \the\smallskipamount}"
     logs: dict[str, str] = {}
     compile_pdfs(
         {"lines.tex": preamble + r"\begin{document}\begin{frame}" + boxes + r"\end{frame}\end{document}"}, logs=logs
@@ -276,10 +278,16 @@ def test_a_sentences_estimated_lines_are_latexs_or_one_more():
     assert len(skips) == len(SIZES)
     for size, skip in skips:
         assert abs(TEXT_LINE * SIZES[size] / float(skip) - 1) <= 0.06, (size, skip)
+    # a sentence's height: whole lines, and below them the skip LaTeX's \smallskip is
+    smallskip = float(re.search(r"^SMALLSKIP ([\d.]+)pt", logs["lines.tex"], re.MULTILINE)[1])
+    over = 0
     for n, lines in measured.items():
         text, size, column = cases[n]
-        estimated = round((prose_height(text, size, column, "smallskip") - 3.0) / (TEXT_LINE * SIZES[size]))
-        assert lines <= estimated <= lines + 1, (estimated, lines, size, CHARACTER, text)
+        estimated = (prose_height(text, size, column, "smallskip") - smallskip) / (TEXT_LINE * SIZES[size])
+        assert estimated == pytest.approx(round(estimated), abs=1e-9), (estimated, text)
+        assert lines <= round(estimated) <= lines + 1, (estimated, lines, size, CHARACTER, text)
+        over += round(estimated) > lines
+    assert over <= len(measured) // 10, over  # one more line in at most one sentence of ten
 
 
 def test_the_frame_is_as_wide_and_holds_as_much_as_the_estimates_say():
