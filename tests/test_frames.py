@@ -486,17 +486,23 @@ def test_a_long_sum_takes_at_least_two_rows_of_terms(count):
 
 @pytest.fixture(scope="module")
 def deck_lengths() -> dict[str, float]:
-    r"""From LaTeX, in the deck's preamble: each size's \baselineskip (a line of prose) and \medskipamount."""
+    r"""From LaTeX, in the deck's preamble: each size's \baselineskip (a line of prose), \medskipamount,
+    \smallskipamount, \lineskip, and what stands between two tall lines set one under the other."""
     require_tool("pdflatex")
     preamble = slides_files(load_builtin("mazur"))["slides.tex"].split(r"\begin{document}")[0]
     body = "".join(rf"{{\{size}\typeout{{LENGTH {size} \the\baselineskip}}}}" for size in SIZES)
-    body += r"\typeout{LENGTH medskip \the\medskipamount}"
+    body += r"\typeout{LENGTH medskip \the\medskipamount}\typeout{LENGTH smallskip \the\smallskipamount}"
+    body += r"\typeout{LENGTH lineskip \the\lineskip}"
+    # two tall lines one under the other, as a frame's working sets its steps: what stands between them
+    tall = r"$\displaystyle \frac{\partial E_{\text{total}}}{\partial w_{1}} = \frac{1}{2}$"
+    body += rf"\setbox0\vbox{{\noindent{tall}\par}}\setbox2\vbox{{\noindent{tall}\par\smallskip\noindent{tall}\par}}"
+    body += r"\typeout{LENGTH between \the\dimexpr\ht2+\dp2-2\ht0-2\dp0\relax}"
     logs: dict[str, str] = {}
     compile_pdfs(
         {"lengths.tex": preamble + r"\begin{document}\begin{frame}" + body + r"\end{frame}\end{document}"}, logs=logs
     )
     found = {name: float(points) for name, points in re.findall(r"^LENGTH (\w+) ([\d.]+)pt", logs["lengths.tex"], re.M)}
-    assert set(found) == {*SIZES, "medskip"}
+    assert set(found) == {*SIZES, "medskip", "smallskip", "lineskip", "between"}
     return found
 
 
@@ -508,6 +514,16 @@ def long_sum(count: int) -> Any:
     eq.formula_terms = [rf"\delta_{{o{n}}} \cdot w_{{{n}}}" for n in range(1, count + 1)]
     eq.terms = [rf"0.{n:06d} \cdot (-0.{n + 1:06d})" for n in range(1, count + 1)]
     return eq
+
+
+def test_the_gaps_between_a_frames_lines_are_latexs_own(deck_lengths):
+    r"""The estimate's skips are LaTeX's \smallskip and \medskip, and the gap it puts under every displayed
+    line is \lineskip, which is what LaTeX sets between two tall lines besides the skip."""
+    from derive.document.frames import SKIPS
+
+    assert SKIPS == {"smallskip": deck_lengths["smallskip"], "medskip": deck_lengths["medskip"]}
+    assert LINE_GAP == deck_lengths["lineskip"]
+    assert deck_lengths["between"] == pytest.approx(LINE_GAP + SKIPS["smallskip"], abs=0.01)
 
 
 def sum_height(eq: Any, each: int, size: str) -> float:
