@@ -197,6 +197,35 @@ def test_the_pages_formulas_in_doubles_give_each_steps_value(trap, tmp_path):
     assert found == pytest.approx(expected, rel=1e-13, abs=1e-300)
 
 
+def test_the_safe_forms_of_a_difference_or_a_negative_number_are_javascript_of_their_value(tmp_path):
+    """log(1 + e^x) and e^x − 1 of x = a − b and of x = −5, as the page prints them, run under node: the
+    argument is kept whole (never −a − b, nor JavaScript's --5) and the value is Python's to 15 digits."""
+    import json
+    import math
+    import subprocess
+
+    import sympy as sp
+
+    from derive.publishing.webpage import _StepFormula
+    from tests.conftest import require_tool
+
+    node = require_tool("node")
+    a, b = sp.symbols("a b")
+    one, exponential = sp.Integer(1), lambda x: sp.exp(x, evaluate=False)
+    formulas = {
+        "softplus(a - b)": sp.log(sp.Add(one, exponential(a - b), evaluate=False)),
+        "softplus(-5)": sp.log(sp.Add(one, exponential(sp.Integer(-5)), evaluate=False), evaluate=False),
+        "expm1(a - b)": sp.Add(exponential(a - b), -one, evaluate=False),
+    }
+    printer = _StepFormula({a: 0, b: 1})
+    script = "[" + ", ".join(printer.function(formula, key) for key, formula in formulas.items()) + "]"
+    program = tmp_path / "forms.cjs"
+    program.write_text(f"console.log(JSON.stringify({script}.map((f) => f([0.25, 3.5]))));\n")
+    found = json.loads(subprocess.run([node, str(program)], capture_output=True, text=True, check=True).stdout)
+    expected = [math.log1p(math.exp(0.25 - 3.5)), math.log1p(math.exp(-5)), math.expm1(0.25 - 3.5)]
+    assert found == pytest.approx(expected, rel=1e-15)
+
+
 def test_a_formula_that_prints_as_anything_but_arithmetic_is_refused_naming_its_step(monkeypatch):
     """Whatever SymPy's printer might one day write, only arithmetic of ``v`` reaches the page's script:
     a step's formula is refused with the step and the code, and so is the diagnosis's first formula."""

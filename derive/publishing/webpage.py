@@ -65,7 +65,7 @@ class _StepFormula(JavascriptCodePrinter):
     def _print_log(self, expr: sp.log) -> str:
         """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows a double."""
         if (exponent := log_one_plus_exp(expr)) is not None:
-            x = self._print(exponent)
+            x = self._print(exponent) if exponent.is_Symbol else f"({self._print(exponent)})"  # never --x
             return f"({x} > 0 ? {x} + Math.log1p(Math.exp(-{x})) : Math.log1p(Math.exp({x})))"
         return self._print_Function(expr)  # Math.log, as SymPy's JavaScript printer writes any log
 

@@ -73,7 +73,7 @@ class _Printer(PythonCodePrinter):
     def _print_log(self, expr: sp.log) -> str:
         """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows; log(x) otherwise."""
         if (exponent := log_one_plus_exp(expr)) is not None:
-            x = self._print(exponent)
+            x = self._print(exponent) if exponent.is_Symbol else f"({self._print(exponent)})"
             return f"({x} + math.log1p(math.exp(-{x})) if {x} > 0 else math.log1p(math.exp({x})))"
         return super()._print_log(expr)
 
