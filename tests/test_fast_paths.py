@@ -303,3 +303,11 @@ def test_log_of_one_plus_an_exponential_and_an_exponential_minus_one_keep_their_
     fast = train(network.spec, 2, "simultaneous", matrices=matrices)
     assert fast.history == pytest.approx(history, rel=1e-12, abs=1e-15)
     assert_parameters(trained_floats(fast), trained.parameters(), rel=1e-12, absolute=1e-14)
+    # and the 40-digit path, which takes log(1 + e^800) and e^x − 1 as written, to as many digits
+    assert float(network.loss()) == pytest.approx(history[0], rel=1e-13, abs=1e-15)
+    assert_parameters(
+        network.step().parameters(),
+        reference.step(reference.from_spec(network.spec), "simultaneous").after.parameters(),
+        rel=1e-12,
+        absolute=1e-14,
+    )

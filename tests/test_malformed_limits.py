@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, require_tool, run_derive, source_environment
+from tests.conftest import ROOT, require_tool, source_environment
 from tests.test_malformed import MAZUR, assert_user_error, derive_in  # noqa: F401  (derive_in is a fixture)
 
 
@@ -168,34 +168,51 @@ def test_sigterm_removes_the_latex_folder(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_sigterm_whose_exception_the_garbage_collector_swallows_still_stops_before_writing(tmp_path, monkeypatch):
-    """SIGTERM's handler raises where the program stands; in a weakref callback run by the garbage
-    collector Python swallows that exception and goes on (it once went on to write every file). The
-    command still ends with status 143 and one line, nothing written, no traceback."""
-    import gc
+@pytest.mark.parametrize(
+    ("args", "patched"),
+    [(["worksheet", "-o", "out"], "worksheet_files"), (["explain"], "explanation")],
+    ids=["files", "standard output"],
+)
+def test_a_sigterm_whose_exception_python_swallows_still_stops_the_command_before_its_output(
+    args, patched, tmp_path, monkeypatch
+):
+    """SIGTERM's handler raises where the program stands; in a weakref callback (as the garbage collector
+    runs them) Python swallows that exception and goes on: the command once went on to write every file,
+    or print its whole result, with status 0. It still ends with status 143 and one line, nothing written
+    or printed, and the next command in the process is not stopped. Run in this process (``main``), the
+    only way to plant the swallowed raise."""
+    import contextlib
+    import io
     import weakref
 
     from derive.app import cli
     from derive.publishing import publish
 
-    original = publish.worksheet_files
+    original = getattr(publish, patched)
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*given, **options):
         class Held:
             pass
 
         held = Held()
         watch = weakref.ref(held, lambda _: cli._terminated(signal.SIGTERM, None))  # noqa: F841
         del held  # the callback runs now, and its Terminated is swallowed
-        gc.collect()
-        return original(*args, **kwargs)
+        return original(*given, **options)
 
-    monkeypatch.setattr(publish, "worksheet_files", interrupted)
-    result = run_derive("worksheet", "-o", str(tmp_path / "out"), check=False)
-    assert (result.returncode, result.stderr) == (143, "derive: terminated\n")
-    assert not (tmp_path / "out").exists()
-    monkeypatch.undo()
-    assert run_derive("worksheet", "-o", str(tmp_path / "after")).returncode == 0  # the next command is not stopped
+    def run() -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(args)
+        return status, out.getvalue(), err.getvalue()
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(publish, patched, interrupted)
+    assert run() == (143, "", "derive: terminated\n")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(publish, patched, original)
+    status, out, _ = run()
+    assert status == 0
+    assert (tmp_path / "out" / "worksheet.tex").exists() if args[0] == "worksheet" else out.startswith("# ")
 
 
 # ---- item 4: the roster is read as every other file -------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.app.options import choice, decimal, marks, names, percent, text_line, whole
-from derive.errors import DeriveError, Terminated, request_termination
+from derive.errors import DeriveError, Terminated, request_termination, stop_if_terminated
 from derive.spec.variants import MAX_VARIANTS
 from derive.version import __version__
 
@@ -481,19 +481,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parse(parser, argv)
+    request_termination(False)  # a signal to an earlier command in this process is not this one's
     if threading.current_thread() is not threading.main_thread():
         return _run(args)
-    request_termination(False)
     previous, unraisable = signal.signal(signal.SIGTERM, _terminated), sys.unraisablehook
     sys.unraisablehook = _quiet_if_terminated(unraisable)
     try:
-        return _run(args)
+        status = _run(args)
+        stop_if_terminated()
+        return status
     except Terminated:
         print("derive: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
         sys.unraisablehook = unraisable
+        request_termination(False)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
-from derive.errors import DeriveError
+from derive.errors import DeriveError, stop_if_terminated
 from derive.spec.model import NetworkSpec
 
 PROGRESS_FROM = 100_000  # steps: shorter runs finish before a bar would help
@@ -50,7 +50,7 @@ def run(options: Namespace) -> int:
 def example(options: Namespace) -> int:
     from derive.spec.files import builtin_names, builtin_text
 
-    print("\n".join(builtin_names()) if options.list else builtin_text(options.name).rstrip("\n"))
+    say(("\n".join(builtin_names()) if options.list else builtin_text(options.name).rstrip("\n")) + "\n")
     return 0
 
 
@@ -180,7 +180,7 @@ def gradients(spec: NetworkSpec, options: Namespace) -> int:
     if options.json:
         print_json(report.gradients_json(derivation, examples))
     else:
-        print(report.gradients_text(derivation, options.digits, examples), end="")
+        say(report.gradients_text(derivation, options.digits, examples))
     return 0
 
 
@@ -218,7 +218,7 @@ def train(spec: NetworkSpec, options: Namespace) -> int:
     if options.json:
         print_json(report.training_json(run))
     else:
-        print(report.training_text(spec, run, options.update, options.digits), end="")
+        say(report.training_text(spec, run, options.update, options.digits))
     return 0
 
 
@@ -323,7 +323,7 @@ def scorm(spec: NetworkSpec, options: Namespace) -> int:
 
     seed = options.seed or 0
     if options.which is not None:
-        sys.stdout.write(packages.which(options.which, options.variants, seed))
+        say(packages.which(options.which, options.variants, seed))
         return 0
     setting = packages.Setting(
         variants=options.variants,
@@ -382,7 +382,7 @@ def document_options(options: Namespace) -> dict[str, Any]:
 def emit(text: str, output: Path | None, options: Namespace) -> int:
     """Print ``text``, or write it to ``output`` (atomically, or through to a device, a pipe or ``-``)."""
     if output is None:
-        sys.stdout.write(text)
+        say(text)
         return 0
     from derive.publishing.writing import STANDARD_OUTPUT, write_file
 
@@ -393,7 +393,13 @@ def emit(text: str, output: Path | None, options: Namespace) -> int:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json_text(data))
+    say(json_text(data))
+
+
+def say(text: str) -> None:
+    """Print a command's result, unless SIGTERM came meanwhile (its exception may have been swallowed)."""
+    stop_if_terminated()
+    sys.stdout.write(text)
 
 
 def json_text(data: Any) -> str:

@@ -31,7 +31,7 @@ from derive.assessment.answers import MAX_NUMBER_TEXT, NUMBER_PATTERN
 from derive.assessment.grading import EXACT_SLACK, FLOAT_RELATIVE, as_decimal
 from derive.assessment.mistakes import Model, variants
 from derive.assessment.simplified import factors, value_at
-from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp, softplus, whole
 from derive.core.steps import Step, Steps
 from derive.document import Document
 from derive.errors import DeriveError
@@ -63,14 +63,17 @@ class _StepFormula(JavascriptCodePrinter):
         return f"v[{self.index[expr]}]"
 
     def _print_log(self, expr: sp.log) -> str:
-        """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows a double."""
+        """log(1 + e^x) in the form that never overflows a double (:func:`.safe_forms.softplus`)."""
         if (exponent := log_one_plus_exp(expr)) is not None:
-            x = self._print(exponent) if exponent.is_Symbol else f"({self._print(exponent)})"  # never --x
-            return f"({x} > 0 ? {x} + Math.log1p(Math.exp(-{x})) : Math.log1p(Math.exp({x})))"
+            x = whole(self._print(exponent), exponent)
+            return softplus(
+                x, "Math.exp", "Math.log1p", lambda test, then, otherwise: f"({test} ? {then} : {otherwise})"
+            )
         return self._print_Function(expr)  # Math.log, as SymPy's JavaScript printer writes any log
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        if (exponent := exp_minus_one(expr)) is not None:  # e^x − 1, keeping a small x's digits
+        """e^x − 1 = Math.expm1(x), which keeps a small x's digits."""
+        if (exponent := exp_minus_one(expr)) is not None:
             return f"Math.expm1({self._print(exponent)})"
         return super()._print_Add(expr, order)
 

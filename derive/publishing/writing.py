@@ -57,6 +57,7 @@ def write_files(
         for target, data in zip(targets, contents, strict=True):
             if target not in through:
                 staged.append((target, _temporary(target, data)))
+        stop_if_terminated()  # again, after the slowest part: nothing goes through or into place
         for target, data in zip(targets, contents, strict=True):
             if target in through:
                 _write_through(target, data)

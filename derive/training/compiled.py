@@ -35,7 +35,7 @@ from derive.core.rules import (
     rounded,
     unit_targets,
 )
-from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
+from derive.core.safe_forms import exp_minus_one, log_one_plus_exp, softplus, whole
 from derive.spec.model import NetworkSpec
 
 # The largest x whose e^x a float holds; math.exp raises OverflowError beyond it.
@@ -71,15 +71,18 @@ class _Printer(PythonCodePrinter):
         return f"(math.exp({x}) if {x} < {EXP_LIMIT!r} else math.inf)"
 
     def _print_log(self, expr: sp.log) -> str:
-        """log(1 + e^x) as x + log(1 + e^−x) above 0, so that e^x never overflows; log(x) otherwise."""
+        """log(1 + e^x) in the form that never overflows (:func:`.safe_forms.softplus`); log(x) otherwise."""
         if (exponent := log_one_plus_exp(expr)) is not None:
-            x = self._print(exponent) if exponent.is_Symbol else f"({self._print(exponent)})"
-            return f"({x} + math.log1p(math.exp(-{x})) if {x} > 0 else math.log1p(math.exp({x})))"
+            x = whole(self._print(exponent), exponent)
+            return softplus(
+                x, "math.exp", "math.log1p", lambda test, then, otherwise: f"({then} if {test} else {otherwise})"
+            )
         return super()._print_log(expr)
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        if (exponent := exp_minus_one(expr)) is not None:  # e^x − 1, without cancelling a small x's digits
-            x = self._print(exponent)
+        """e^x − 1 = expm1(x), which keeps a small x's digits (infinite past a float's range, as e^x is)."""
+        if (exponent := exp_minus_one(expr)) is not None:
+            x = whole(self._print(exponent), exponent)
             return f"(math.expm1({x}) if {x} < {EXP_LIMIT!r} else math.inf)"
         return super()._print_Add(expr, order)
 

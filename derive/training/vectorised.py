@@ -39,7 +39,7 @@ from derive.core.rules import (
     softmax_cross_entropy_delta,
     unit_targets,
 )
-from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
+from derive.core.safe_forms import NumPySafeForms, exp_minus_one
 from derive.spec.model import LayerSpec, NetworkSpec
 
 Parameters = tuple[float, ...]
@@ -47,7 +47,7 @@ Batch = tuple[Any, ...]
 _NET, _OUT, _TARGET, _TOTAL = sp.symbols("net out t total")
 
 
-class _Printer(NumPyPrinter):
+class _Printer(NumPySafeForms, NumPyPrinter):
     """NumPy code with a layer's arrays in place of one neuron's symbols."""
 
     def __init__(self, names: dict[sp.Symbol, str]) -> None:
@@ -57,16 +57,9 @@ class _Printer(NumPyPrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return self.names[expr]
 
-    def _print_log(self, expr: sp.log) -> str:
-        if (x := log_one_plus_exp(expr)) is not None:
-            return f"numpy.logaddexp(0.0, {self._print(x)})"
-        return super()._print_log(expr)
-
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        if (x := exp_minus_one(expr)) is not None:
-            return f"numpy.expm1({self._print(x)})"
-        # t - out rather than -out + t: one array operation, not two
-        if len(expr.args) == 2:
+        # t - out rather than -out + t: one array operation, not two (e^x − 1 is expm1's, in the mix-in)
+        if len(expr.args) == 2 and exp_minus_one(expr) is None:
             first, second = expr.args
             for positive, negative in ((first, second), (second, first)):
                 coefficient, rest = negative.as_coeff_Mul()

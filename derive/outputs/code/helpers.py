@@ -17,7 +17,7 @@ from sympy.printing.str import StrPrinter
 
 from derive.core.functions import ACTIVATIONS, LOSSES
 from derive.core.rules import rounded
-from derive.core.safe_forms import exp_minus_one, log_one_plus_exp
+from derive.core.safe_forms import NumPySafeForms
 from derive.outputs.code.maps import map_helpers
 from derive.outputs.code.names import softmax_cross_entropy
 from derive.spec.model import NetworkSpec
@@ -28,7 +28,7 @@ NET, OUT, SLOPE, TARGETS = sp.symbols("net out slope targets")
 _CLAMPED = sp.Symbol("clamped")
 
 
-class _Printer(NumPyPrinter):
+class _Printer(NumPySafeForms, NumPyPrinter):
     """NumPy code as a reader writes it: ``np.``, the terms in the order written, safe forms."""
 
     def __init__(self, names: dict[sp.Symbol, str]) -> None:
@@ -37,16 +37,6 @@ class _Printer(NumPyPrinter):
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return self.names.get(expr, expr.name)
-
-    def _print_log(self, expr: sp.log) -> str:
-        if (x := log_one_plus_exp(expr)) is not None:
-            return f"numpy.logaddexp(0.0, {self._print(x)})"
-        return super()._print_log(expr)
-
-    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        if (x := exp_minus_one(expr)) is not None:
-            return f"numpy.expm1({self._print(x)})"
-        return super()._print_Add(expr, order)
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         if expr.exp == -1:  # 1/x, as written, rather than x**(-1.0)
