@@ -806,3 +806,35 @@ def test_gradients_that_cite_a_known_delta_go_four_to_a_frame_or_two_with_severa
     hidden = 7 + 1 - 1  # h's seven weights and its bias, less the first weight, which derives δ_h1
     # the output layer's section first (its bias cites δ_o1), then h's, `most` a frame and the rest
     assert counts == [1] + [most] * (hidden // most) + ([hidden % most] if hidden % most else []), counts
+
+
+@pytest.mark.parametrize(("language", "handout"), [("en", False), ("es", True)], ids=["slides", "handout"])
+def test_an_examples_errors_go_on_over_as_many_frames_as_they_need(language, handout, tmp_path):
+    """A recurrent network with two targets at each of four steps has eight errors an example, their sum,
+    and E_total: once all on one frame, 64 to 82 pt past its foot. They go on over the next frame, titled
+    "(continued)", each line once and in order, in the slides and the handout; the error frames compile
+    without an overfull box (LaTeX's own check, in the deck's preamble)."""
+    from derive.outputs.render import default_renderer
+    from derive.spec.files import load_path
+    from tests.test_recurrent import every_step
+
+    require_tool("pdflatex")
+    catalog = default_renderer().catalog(language)
+    spec = load_path(every_step().write(tmp_path, "every"))
+    doc = slides_document(spec, Options(language=language), SLIDE_FIGURES)
+    tex = "".join(slides_files(spec, language=language, handout=handout).values())
+    preamble, body = tex.split(r"\begin{document}")
+    frames = re.findall(
+        r"\\begin\{frame\}\[t\]\{" + re.escape(catalog("error")) + r".*?\\end\{frame\}", body, re.DOTALL
+    )
+    titles = [re.match(r"\\begin\{frame\}\[t\]\{(.*)\}", frame)[1] for frame in frames]
+    continued = f" ({catalog('slides.continued')})"
+    assert len(frames) > len(doc.examples) and sum(title.endswith(continued) for title in titles) == len(frames) - 2
+    lhs = [squeezed(e.lhs) for example in doc.examples for e in [*example.errors, example.total]] + [
+        squeezed(doc.total.lhs)
+    ]
+    shown = [form[0].split("=")[0] for frame in frames for form in stepline_forms(frame)]
+    assert shown == lhs
+    logs: dict[str, str] = {}
+    compile_pdfs({"errors.tex": preamble + r"\begin{document}" + "\n".join(frames) + r"\end{document}"}, logs=logs)
+    assert "Overfull \\vbox" not in logs["errors.tex"], handout
