@@ -106,6 +106,27 @@ def boxes_overlap(first: Box, second: Box) -> bool:
     return True
 
 
+def test_the_arrowhead_points_along_its_edge_towards_the_neuron(page):
+    """The marker at each edge's end (``orient="auto"``: its x axis along the edge, from start to end) is a
+    triangle whose tip is its reference point, at the far end of its x range, and whose base lies behind
+    it: the head points at the neuron, not back at the input."""
+    name, text = page
+    svg = network_picture(text)
+    ends = {line.get("marker-end") for line in svg.iter(f"{SVG}line") if line.get("data-edge")}
+    markers = {f"url(#{marker.get('id')})": marker for marker in svg.iter(f"{SVG}marker")}
+    assert ends and ends <= set(markers), (ends, set(markers))
+    for end in ends:
+        marker = markers[end]
+        assert marker.get("orient") == "auto"
+        path = marker.find(f"{SVG}path").get("d")
+        corners = [(float(x), float(y)) for x, y in re.findall(r"([-\d.]+)[ ,]([-\d.]+)", path)]
+        tip = (float(marker.get("refX")), float(marker.get("refY")))
+        assert len(corners) == 3 and tip in corners, f"{name}: the arrowhead {path!r} has no tip at {tip}, its end"
+        base = [corner for corner in corners if corner != tip]
+        assert all(x < tip[0] for x, _ in base), f"{name}: the arrowhead {path!r} points back along its edge"
+        assert min(y for _, y in base) < tip[1] < max(y for _, y in base), path
+
+
 def test_every_weight_runs_from_its_input_to_its_neuron_with_its_own_label(page):
     name, text = page
     svg = network_picture(text)
