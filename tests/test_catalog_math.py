@@ -8,6 +8,7 @@ The momentum sentence's formula is checked against the update rule itself (deriv
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from collections import Counter
@@ -100,3 +101,34 @@ def test_every_sentence_writes_the_net_input_in_the_documents_notation(language)
     print \mathrm\mathrm{net})."""
     for key, sentence in catalog(language).items():
         assert r"\mathrm{net}" not in sentence, f"{language}.toml {key}: write {{net}} for the net input"
+
+
+# ∂out_k/∂net_j in the sentences' notation, proved below
+SOFTMAX_JACOBIAN = r"\mathrm{out}_k ([k = j] - \mathrm{out}_j)"
+
+
+@pytest.mark.parametrize("language", sorted(path.stem for path in CATALOGS.glob("*.toml")))
+def test_the_softmax_sentences_state_its_derivative_and_cross_entropys_delta(language):
+    """∂out_k/∂net_j = out_k([k = j] − out_j), proved here with SymPy for every k and j of a layer of three,
+    is what each language's softmax sentences state; with cross-entropy's ∂E/∂out_k = −t_k/out_k the sum
+    over k is out_j·Σ_k t_k − t_j, which is derive.core.rules' δ, and what the sentence concludes."""
+    import sympy as sp
+
+    from derive.core.functions import softmax
+
+    nets, targets = sp.symbols("net1:4"), sp.symbols("t1:4")
+    outs = [softmax(list(nets), k) for k in range(3)]
+    for k, j in itertools.product(range(3), repeat=2):
+        assert sp.simplify(sp.diff(outs[k], nets[j]) - outs[k] * (int(k == j) - outs[j])) == 0, (k, j)
+    for j in range(3):
+        chained = sum(-targets[k] / outs[k] * outs[k] * (int(k == j) - outs[j]) for k in range(3))
+        delta = rules.softmax_cross_entropy_delta(outs[j], targets[j], sp.Add(*targets))
+        assert sp.simplify(chained - delta) == 0, j
+    sentences = catalog(language)
+    softmax_rule = (
+        rf"\partial E / \partial {{net}}_j = \sum_k \partial E / \partial \mathrm{{out}}_k \cdot {SOFTMAX_JACOBIAN}"
+    )
+    assert mathematics(sentences["rules.softmax"])[formula(softmax_rule)] == 1, sentences["rules.softmax"]
+    stated = mathematics(sentences["rules.softmax_cross_entropy"])
+    assert stated[formula(rf"\partial \mathrm{{out}}_k / \partial {{net}}_j = {SOFTMAX_JACOBIAN}")] == 1, stated
+    assert stated[formula(r"\sum_k -t_k ([k = j] - \mathrm{out}_j) = \mathrm{out}_j \sum_k t_k - t_j")] == 1, stated
