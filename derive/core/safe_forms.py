@@ -36,14 +36,13 @@ def exp_minus_one(expr: sp.Add) -> sp.Expr | None:
     return None
 
 
-def softplus(argument: str, exp: str, log1p: str, choose: Callable[[str, str, str], str]) -> str:
+def softplus(x: str, exp: str, log1p: str, choose: Callable[[str, str, str], str]) -> str:
     """log(1 + e^x) = x + log(1 + e^−x) above 0 and log(1 + e^x) elsewhere, so that e^x never overflows.
 
-    ``argument`` is x as printed (in parentheses unless a name, so that −x and x > 0 read it whole);
-    ``exp`` and ``log1p`` name the language's functions; ``choose(condition, then, otherwise)`` writes
-    its conditional expression.
+    ``x`` is the argument as printed (:func:`whole`, so that −x and x > 0 read it whole); ``exp`` and
+    ``log1p`` name the language's functions; ``choose(condition, then, otherwise)`` writes its
+    conditional expression.
     """
-    x = argument
     return choose(f"{x} > 0", f"{x} + {log1p}({exp}(-{x}))", f"{log1p}({exp}({x}))")
 
 

@@ -139,9 +139,9 @@ def neuron_frames(row: list[NeuronWorking], lead: float) -> list[list[NeuronWork
     return frames
 
 
-def error_size(lines: int, *, handout: bool) -> str:
-    """The size an example's errors are set in: three lines or fewer \\LARGE, five \\Large, more \\large;
-    the handout all \\normalsize."""
+def lines_size(lines: int, *, handout: bool) -> str:
+    """The size a frame of ``lines`` full-width lines (errors, updates) is set in: three or fewer \\LARGE,
+    five \\Large, more \\large; the handout all \\normalsize."""
     if handout:
         return "normalsize"
     return "LARGE" if lines <= 3 else "Large" if lines <= 5 else "large"
@@ -296,12 +296,16 @@ class Frames:
         """The results beside the picture of gradients that cite known δs (a wider picture), as a share."""
         return round(0.96 - self.picture_width, 2)
 
+    def lines_size(self, lines: int) -> str:
+        """The size of a frame of ``lines`` full-width lines (:func:`lines_size`)."""
+        return lines_size(lines, handout=self.handout)
+
     def errors(self, index: int) -> tuple[str, list[list[Equation]]]:
         """The errors of the example at ``index`` (each output's, their sum, and after the last example
         E_total): the size they are set in, and the frames they take at it, as many a frame as fit."""
         example, last = self.doc.examples[index], index == len(self.doc.examples) - 1
         lines = [*example.errors, *([example.total] if example.total else []), *([self.doc.total] if last else [])]
-        size = error_size(len(lines), handout=self.handout)
+        size = self.lines_size(len(lines))
         if self.like is not None:
             return size, _sliced(lines, self.like.errors(index)[1])
         height = partial(step_height, size=size, column=1.0, skip="medskip")
